@@ -1,0 +1,141 @@
+"""carecast: publish one healthcare story to every channel, safely.
+
+```python
+import carecast
+
+publisher = carecast.Publisher.from_config_file("carecast.toml")
+report = publisher.publish(carecast.load_post("post.yaml"))
+report.raise_for_failures()
+```
+
+Heavy parts (the store, the publisher, platform SDKs) load on first use, so ``import carecast``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from carecast.config import AccountConfig, BrandConfig, Config, load_config
+from carecast.errors import (
+    ApprovalRequired,
+    AuthenticationError,
+    CarecastError,
+    ChannelConnectionError,
+    ChannelError,
+    ChannelServerError,
+    ChannelTimeout,
+    ComplianceBlocked,
+    ConfigurationError,
+    DuplicatePost,
+    InvalidPost,
+    LimitExceeded,
+    OutcomeUnknown,
+    PermissionDenied,
+    PlatformRejected,
+    PostRejected,
+    PublishError,
+    RateLimited,
+    UnknownChannelError,
+)
+from carecast.findings import Action, Finding, Span
+from carecast.post import (
+    ChannelOverride,
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Part,
+    Post,
+    Profile,
+    Receipt,
+    load_post,
+    post_from_dict,
+)
+
+if TYPE_CHECKING:
+    from carecast.channels import Channel, ChannelOptions
+    from carecast.hookspecs import hookimpl
+    from carecast.publish import Outcome, Preview, PublishReport, Publisher, RetryPolicy
+    from carecast.store import Ledger, State
+
+__version__ = "0.1.0"
+
+logging.getLogger("carecast").addHandler(logging.NullHandler())
+
+_LAZY = {
+    "Channel": "carecast.channels",
+    "ChannelOptions": "carecast.channels",
+    "Ledger": "carecast.store",
+    "Outcome": "carecast.publish",
+    "Preview": "carecast.publish",
+    "PublishReport": "carecast.publish",
+    "Publisher": "carecast.publish",
+    "RetryPolicy": "carecast.publish",
+    "State": "carecast.store",
+    "hookimpl": "carecast.hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'carecast' has no attribute {name!r}")
+
+
+__all__ = [
+    "AccountConfig",
+    "Action",
+    "ApprovalRequired",
+    "AuthenticationError",
+    "BrandConfig",
+    "CarecastError",
+    "Channel",
+    "ChannelConnectionError",
+    "ChannelError",
+    "ChannelOptions",
+    "ChannelOverride",
+    "ChannelServerError",
+    "ChannelTimeout",
+    "ComplianceBlocked",
+    "Config",
+    "ConfigurationError",
+    "Draft",
+    "DuplicatePost",
+    "Finding",
+    "InvalidPost",
+    "Ledger",
+    "LimitExceeded",
+    "Media",
+    "MediaKind",
+    "Mention",
+    "Metrics",
+    "Outcome",
+    "OutcomeUnknown",
+    "Part",
+    "PermissionDenied",
+    "PlatformRejected",
+    "Post",
+    "PostRejected",
+    "Preview",
+    "Profile",
+    "PublishError",
+    "PublishReport",
+    "Publisher",
+    "RateLimited",
+    "Receipt",
+    "RetryPolicy",
+    "Span",
+    "State",
+    "UnknownChannelError",
+    "__version__",
+    "hookimpl",
+    "load_config",
+    "load_post",
+    "post_from_dict",
+]

@@ -1,0 +1,355 @@
+"""The channel contract: declared limits, a pure ``render`` and the platform calls.
+
+A channel class declares what its platform accepts as class attributes, in the manner of
+Apprise's service classes, and implements ``publish``, ``delete`` and ``fetch_profile``;
+``lookup``, ``fetch_mentions`` and ``fetch_metrics`` are optional capabilities. ``render``
+has a default that suits most platforms; a channel overrides ``compose``, ``count`` or
+``render`` itself where its platform differs.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from carecast.config import AccountConfig
+from carecast.errors import ConfigurationError, InvalidPost, LimitExceeded
+from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Post, Profile, Receipt
+
+__all__ = ["Channel", "ChannelOptions", "split_thread"]
+
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics")
+
+
+class ChannelOptions(BaseModel):
+    """A channel's settings from its ``[accounts.NAME]`` table; subclass per channel.
+
+    Type secrets as ``pydantic.SecretStr`` so they never print.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Channel(ABC):
+    """Base class of every channel; one subclass per platform, one instance per account."""
+
+    #: Registry name, as written in ``channel = "..."`` and the entry point.
+    name: ClassVar[str]
+    #: Human name of the platform.
+    title: ClassVar[str]
+    #: The settings model for an account of this channel.
+    Options: ClassVar[type[ChannelOptions]] = ChannelOptions
+
+    # -- declared limits ---------------------------------------------------------------------
+    #: Longest text of one part, in ``text_unit``; None for no limit.
+    max_text: ClassVar[int | None] = None
+    #: How ``count`` measures text: characters, graphemes, weighted or bytes.
+    text_unit: ClassVar[str] = "characters"
+    #: Each URL counts as this many units (the platform shortens links); None counts them as is.
+    url_length: ClassVar[int | None] = None
+    max_title: ClassVar[int | None] = None
+    requires_title: ClassVar[bool] = False
+    #: Most media items per part; 0 for none.
+    max_media: ClassVar[int] = 0
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset()
+    #: Largest file per media kind, in bytes.
+    max_media_bytes: ClassVar[Mapping[MediaKind, int]] = {}
+    requires_media: ClassVar[bool] = False
+    #: Long text becomes a reply thread instead of being refused.
+    supports_threads: ClassVar[bool] = False
+    #: Sends to one account of this channel in flight at once.
+    max_concurrency: ClassVar[int] = 4
+
+    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
+                 session: Any = None) -> None:
+        self.account = account
+        self.options = options
+        self.root = root or Path.cwd()
+        self.session = session
+
+    @classmethod
+    def from_config(cls, account: AccountConfig, *, root: Path | None = None,
+                    session: Any = None) -> Self:
+        """Build the channel for a configured account; raises ``ConfigurationError``."""
+        try:
+            options = cls.Options.model_validate(account.options)
+        except ValidationError as exc:
+            lines = []
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    allowed = ", ".join(sorted(cls.Options.model_fields)) or "none"
+                    msg = f"unknown option for the {cls.name} channel (options: {allowed})"
+                elif err["type"] == "missing":
+                    msg = (f"required; set it in carecast.toml or in the environment variable "
+                           f"CARECAST_ACCOUNTS__{account.name.upper().replace('-', '_')}__"
+                           f"{loc.upper()}")
+                lines.append(f"  accounts.{account.name}.{loc}: {msg}")
+            raise ConfigurationError(
+                f"account {account.name!r} ({cls.name}) is not configured right:\n"
+                + "\n".join(lines)
+            ) from None
+        return cls(account.name, options, root=root, session=session)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} account={self.account!r}>"
+
+    # -- capabilities ------------------------------------------------------------------------
+
+    @classmethod
+    def capabilities(cls) -> frozenset[str]:
+        """The optional calls this channel implements."""
+        return frozenset(
+            name for name in OPTIONAL_CAPABILITIES
+            if getattr(cls, name) is not getattr(Channel, name)
+        )
+
+    @property
+    def can_lookup(self) -> bool:
+        """Whether this account can find a post by its key (to reconcile unknown outcomes)."""
+        return "lookup" in self.capabilities()
+
+    #: True when the platform itself refuses a second create with the same key, so a resend
+    #: after an unknown outcome cannot double-post even without ``lookup``.
+    idempotent_publish: bool = False
+
+    @classmethod
+    def limits(cls) -> dict[str, Any]:
+        """The declared limits, for listings and docs."""
+        return {
+            "max_text": cls.max_text,
+            "text_unit": cls.text_unit,
+            "url_length": cls.url_length,
+            "max_title": cls.max_title,
+            "requires_title": cls.requires_title,
+            "max_media": cls.max_media,
+            "media_kinds": sorted(k.value for k in cls.media_kinds),
+            "max_media_bytes": {k.value: v for k, v in cls.max_media_bytes.items()},
+            "requires_media": cls.requires_media,
+            "supports_threads": cls.supports_threads,
+            "max_concurrency": cls.max_concurrency,
+        }
+
+    # -- rendering (pure: no network, no writes) ----------------------------------------------
+
+    def render(self, post: Post) -> Draft:
+        """Turn a post into exactly what this account would send; raises ``PostRejected``."""
+        override = post.override_for(self.name, self.account)
+        text = override.text if override and override.text is not None else post.text
+        title = override.title if override and override.title is not None else post.title
+        media = override.media if override and override.media is not None else post.media
+        hashtags = (override.hashtags if override and override.hashtags is not None
+                    else post.hashtags)
+        options = dict(override.options) if override else {}
+        where = f"overrides.{self.account if post.overrides.get(self.account) else self.name}" \
+            if override else ""
+
+        self.check_title(title, where)
+        self.check_media(media, where)
+        body = self.compose(text, link=post.link, hashtags=hashtags)
+        texts = self.thread_texts(body, post.thread if not override or override.text is None
+                                  else ())
+        parts = tuple(
+            Part(text=t, media=media if i == 0 else (), length=self.count(t), limit=self.max_text)
+            for i, t in enumerate(texts)
+        )
+        return Draft(
+            post_id=post.id, account=self.account, channel=self.name, parts=parts,
+            title=title, link=post.link, schedule=post.schedule, language=post.language,
+            options=options,
+        )
+
+    def compose(self, text: str, *, link: str | None, hashtags: Sequence[str]) -> str:
+        """The text of the first part: the post's text, its link and hashtags not yet in it."""
+        pieces = [text.strip()] if text.strip() else []
+        if link and link not in text:
+            pieces.append(link)
+        tags = [f"#{t}" for t in hashtags
+                if not re.search(rf"#{re.escape(t)}\b", text, re.IGNORECASE)]
+        if tags:
+            pieces.append(" ".join(tags))
+        return "\n\n".join(pieces)
+
+    def count(self, text: str) -> int:
+        """Length of ``text`` as the platform counts it."""
+        if self.url_length is None:
+            return len(text)
+        return len(_URL.sub("x" * self.url_length, text))
+
+    def thread_texts(self, body: str, thread: Sequence[str]) -> list[str]:
+        """The texts of the parts: split into a thread where the channel has threads."""
+        if not self.supports_threads:
+            joined = "\n\n".join([body, *thread]) if thread else body
+            self.check_length("text", joined)
+            return [joined]
+        if self.max_text is None or self.count(body) <= self.max_text:
+            first = [body]
+        else:
+            first = split_thread(body, self.max_text, self.count)
+        for i, extra in enumerate(thread):
+            self.check_length(f"thread[{i}]", extra)
+        return [*first, *thread]
+
+    def check_length(self, field: str, text: str) -> None:
+        """Raise ``LimitExceeded`` when ``text`` is over ``max_text``."""
+        if self.max_text is None:
+            return
+        length = self.count(text)
+        if length > self.max_text:
+            raise LimitExceeded(
+                f"{field}: {length} {self.text_unit} is over the {self.name} limit of "
+                f"{self.max_text}; shorten it or give overrides.{self.name}.text",
+                field=field, limit=self.max_text, value=length,
+            )
+
+    def check_title(self, title: str | None, where: str = "") -> None:
+        """Raise ``LimitExceeded`` for a missing required title or one that is too long."""
+        field = f"{where}.title" if where else "title"
+        if self.requires_title and not (title and title.strip()):
+            raise LimitExceeded(
+                f"{field}: the {self.name} channel needs a title; add one to the post or give "
+                f"overrides.{self.name}.title",
+                field=field, limit="required", value="missing",
+            )
+        if title and self.max_title is not None and len(title) > self.max_title:
+            raise LimitExceeded(
+                f"{field}: {len(title)} characters is over the {self.name} title limit of "
+                f"{self.max_title}; shorten it or give overrides.{self.name}.title",
+                field=field, limit=self.max_title, value=len(title),
+            )
+
+    def check_media(self, media: Sequence[Media], where: str = "") -> None:
+        """Raise for media this channel cannot take: count, kind, missing file or size."""
+        prefix = f"{where}.media" if where else "media"
+        if self.requires_media and not media:
+            raise LimitExceeded(
+                f"{prefix}: the {self.name} channel needs media; attach a file or give "
+                f"overrides.{self.name}.media",
+                field=prefix, limit="required", value="missing",
+            )
+        if len(media) > self.max_media:
+            raise LimitExceeded(
+                f"{prefix}: {len(media)} items is over the {self.name} limit of "
+                f"{self.max_media}; remove some or give overrides.{self.name}.media",
+                field=prefix, limit=self.max_media, value=len(media),
+            )
+        for i, item in enumerate(media):
+            field = f"{prefix}[{i}]"
+            assert item.kind is not None  # set by Media's validator
+            if item.kind not in self.media_kinds:
+                allowed = ", ".join(sorted(k.value for k in self.media_kinds)) or "none"
+                raise LimitExceeded(
+                    f"{field}.kind: the {self.name} channel does not take {item.kind.value} "
+                    f"(it takes: {allowed})",
+                    field=f"{field}.kind", limit=allowed, value=item.kind.value,
+                )
+            if item.is_url:
+                continue
+            path = item.path(self.root)
+            try:
+                size = path.stat().st_size
+            except OSError:
+                raise InvalidPost(
+                    f"{field}.source: no readable file {item.filename!r}; check the path "
+                    "(relative paths start at the post file's folder)",
+                    [(f"{field}.source", "no such file")],
+                ) from None
+            cap = self.max_media_bytes.get(item.kind)
+            if cap is not None and size > cap:
+                raise LimitExceeded(
+                    f"{field}: {size} bytes is over the {self.name} limit of {cap} bytes for "
+                    f"{item.kind.value}",
+                    field=field, limit=cap, value=size,
+                )
+
+    # -- platform calls ----------------------------------------------------------------------
+
+    @abstractmethod
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        """Send the draft; the only call that writes to the platform.
+
+        ``key`` is stable for the (post, account) pair: send it where the platform takes an
+        idempotency key and keep it where ``lookup`` can find it.
+        """
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        """Find a post already sent with ``key`` (or ``draft``'s exact text); None if absent."""
+        raise NotImplementedError(f"the {self.name} channel cannot look posts up")
+
+    @abstractmethod
+    def delete(self, receipt: Receipt) -> None:
+        """Remove a published post."""
+
+    @abstractmethod
+    def fetch_profile(self) -> Profile:
+        """Read the account's public profile."""
+
+    def fetch_mentions(self, since: datetime) -> list[Mention]:
+        """Mentions of the account since ``since``, oldest first."""
+        raise NotImplementedError(f"the {self.name} channel cannot read mentions")
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Engagement counts of a published post."""
+        raise NotImplementedError(f"the {self.name} channel cannot read metrics")
+
+
+def split_thread(text: str, limit: int, count: Callable[[str], int],
+                 *, numbered: bool = True) -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` units, each numbered ``k/n``.
+
+    Splits at sentence ends where it can, else between words; never inside a word, so URLs,
+    hashtags and mentions stay whole. A single word longer than a part raises ``LimitExceeded``.
+    """
+    for width in (1, 2, 3):
+        suffix = f" {'9' * width}/{'9' * width}" if numbered else ""
+        room = limit - count(suffix)
+        parts = _pack(text, room, count)
+        if len(parts) < 10 ** width:
+            break
+    if not numbered or len(parts) == 1:
+        return parts
+    n = len(parts)
+    return [f"{p} {i}/{n}" for i, p in enumerate(parts, 1)]
+
+
+def _pack(text: str, room: int, count: Callable[[str], int]) -> list[str]:
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        if count(sentence) <= room:
+            pieces.append(sentence)
+            continue
+        words = sentence.split()
+        for word in words:
+            if count(word) > room:
+                raise LimitExceeded(
+                    f"text: one word of {count(word)} units (a URL or a long token) does not "
+                    f"fit in a part of {room}; shorten it",
+                    field="text", limit=room, value=count(word),
+                )
+        pieces.extend(_greedy(words, room, count, " "))
+    return _greedy(pieces, room, count, " ")
+
+
+def _greedy(items: Sequence[str], room: int, count: Callable[[str], int], sep: str) -> list[str]:
+    out: list[str] = []
+    current = ""
+    for item in items:
+        candidate = f"{current}{sep}{item}" if current else item
+        if count(candidate) <= room:
+            current = candidate
+        else:
+            if current:
+                out.append(current)
+            current = item
+    if current:
+        out.append(current)
+    return out

@@ -1,0 +1,158 @@
+"""The one transport seam of requests-based channels: send, then map failures to errors.
+
+``send`` turns every transport failure and HTTP error status into a carecast ``ChannelError``,
+deciding whether the request may have reached the platform (``OutcomeUnknown``) or surely did
+not (``ChannelConnectionError``). Channels with platform error bodies (Graph API codes,
+LinkedIn service codes) catch ``ChannelError`` or call ``error_for_status`` with their own
+message and class.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from carecast.errors import (
+    AuthenticationError,
+    ChannelConnectionError,
+    ChannelError,
+    ChannelServerError,
+    ChannelTimeout,
+    DuplicatePost,
+    OutcomeUnknown,
+    PermissionDenied,
+    PlatformRejected,
+    RateLimited,
+)
+
+__all__ = ["error_for_status", "request_id_of", "retry_after_of", "send"]
+
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-fb-trace-id", "x-li-uuid",
+                      "x-transaction-id", "x-amzn-requestid", "x-github-request-id")
+_STATUS_CLASSES: dict[int, type[ChannelError]] = {
+    400: PlatformRejected, 401: AuthenticationError, 403: PermissionDenied,
+    404: PlatformRejected, 409: DuplicatePost, 413: PlatformRejected, 422: PlatformRejected,
+    429: RateLimited,
+}
+_NOT_SENT = (NewConnectionError, ConnectTimeoutError, NameResolutionError)
+
+
+def send(session: requests.Session, method: str, url: str, *, channel: str, account: str,
+         timeout: float | tuple[float, float], **kwargs: Any) -> requests.Response:
+    """Make one request; return the response for a 2xx/3xx status, else raise a mapped error.
+
+    The URL never appears in a message: webhook and API URLs can carry tokens.
+    """
+    where = {"channel": channel, "account": account}
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.ConnectTimeout:
+        raise ChannelTimeout("could not connect to the platform in time", **where) from None
+    except requests.ReadTimeout:
+        raise OutcomeUnknown(
+            "the request was sent but no answer came in time; it may have been stored",
+            **where) from None
+    except requests.ConnectionError as exc:
+        if _surely_not_sent(exc):
+            raise ChannelConnectionError("could not connect to the platform", **where) from None
+        raise OutcomeUnknown(
+            "the connection broke after the request was sent; it may have been stored",
+            **where) from None
+    except requests.RequestException as exc:
+        raise OutcomeUnknown(
+            f"the request failed in transit ({type(exc).__name__}); it may have been stored",
+            **where) from None
+    if response.status_code >= 400:
+        raise error_for_status(response, channel=channel, account=account)
+    return response
+
+
+def _surely_not_sent(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, _NOT_SENT):
+            return True
+        todo.extend([getattr(item, "reason", None), item.__cause__, item.__context__,
+                     *[a for a in getattr(item, "args", ()) if isinstance(a, BaseException)]])
+    return False
+
+
+def error_for_status(response: requests.Response, *, channel: str, account: str,
+                     message: str | None = None, cls: type[ChannelError] | None = None,
+                     now: Callable[[], float] = time.time) -> ChannelError:
+    """The carecast error for an HTTP error response (not raised: the caller raises it)."""
+    status = response.status_code
+    cls = cls or _STATUS_CLASSES.get(status) or (
+        ChannelServerError if status >= 500 else PlatformRejected)
+    text = message or _default_message(status, cls)
+    kw: dict[str, Any] = {
+        "channel": channel, "account": account, "status": status,
+        "request_id": request_id_of(response.headers), "headers": dict(response.headers),
+    }
+    if issubclass(cls, RateLimited):
+        return cls(text, retry_after=retry_after_of(response.headers, now=now), **kw)
+    return cls(text, **kw)
+
+
+def _default_message(status: int, cls: type[ChannelError]) -> str:
+    if cls is AuthenticationError:
+        return "the platform refused the credentials; renew the token and update the account"
+    if cls is PermissionDenied:
+        return "the credentials lack permission for this action; grant it on the platform"
+    if cls is RateLimited:
+        return "rate limited by the platform"
+    if cls is DuplicatePost:
+        return "the platform already holds this content"
+    if status >= 500:
+        return f"the platform failed with HTTP {status}; it may have stored the post"
+    return f"the platform refused the request with HTTP {status}"
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The platform's request id from the usual headers."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    return next((lower[h] for h in REQUEST_ID_HEADERS if h in lower), None)
+
+
+def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float] = time.time
+                   ) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or date) or a reset-time header."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    value = lower.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value) if _is_date(value) else None
+            if when is not None:
+                return max(0.0, when.timestamp() - now())
+    for header in ("x-rate-limit-reset", "x-ratelimit-reset"):  # epoch seconds (X, Mastodon)
+        if header in lower:
+            try:
+                return max(0.0, float(lower[header]) - now())
+            except ValueError:
+                pass
+    if "ratelimit-reset" in lower:  # IETF draft: seconds from now
+        try:
+            return max(0.0, float(lower["ratelimit-reset"]))
+        except ValueError:
+            pass
+    return None
+
+
+def _is_date(value: str) -> bool:
+    try:
+        email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,142 @@
+"""Webhook: POST each draft as JSON to a URL, signed with HMAC-SHA256.
+
+For intranets, chat notifications and CMS callbacks. The body is the draft plus its
+idempotency key; the ``Idempotency-Key`` header carries the key too. With a ``secret``, the
+``Carecast-Signature`` header is ``t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``, so the
+receiver can check both origin and freshness. With a ``lookup_url``, carecast reconciles an
+unknown outcome by ``GET lookup_url?key=<key>`` (200 with JSON: found; 404: not found) before it
+sends again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import requests
+from pydantic import Field, SecretStr, field_validator
+
+from carecast.channels.base import Channel, ChannelOptions
+from carecast.channels.http import send
+from carecast.errors import PlatformRejected
+from carecast.post import Draft, MediaKind, Profile, Receipt
+
+__all__ = ["WebhookChannel", "WebhookOptions", "sign"]
+
+SIGNATURE_HEADER = "Carecast-Signature"
+
+
+def _http_url(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+        raise ValueError("give an http(s) URL")
+    return value
+
+
+class WebhookOptions(ChannelOptions):
+    """Settings of a webhook account. URLs are secrets: chat webhook URLs embed a token."""
+
+    url: SecretStr
+    secret: SecretStr | None = Field(default=None, description="HMAC key for the signature.")
+    lookup_url: SecretStr | None = None
+    idempotent: bool = Field(
+        default=False, description="The receiver drops a second request with the same key.")
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    name: str | None = Field(default=None, description="Display name, for profile checks.")
+
+    _check_url = field_validator("url", "lookup_url")(_http_url)
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``Carecast-Signature`` header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+class WebhookChannel(Channel):
+    """POST drafts as signed JSON to a URL."""
+
+    name: ClassVar[str] = "webhook"
+    title: ClassVar[str] = "Webhook (signed JSON POST)"
+    Options = WebhookOptions
+    max_media = 20
+    media_kinds = frozenset(MediaKind)
+    supports_threads = False
+    max_concurrency = 64
+    options: WebhookOptions
+
+    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
+                 session: Any = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(account, options, root=root, session=session or requests.Session())
+        self.clock = clock
+        self.idempotent_publish = self.options.idempotent
+
+    @property
+    def can_lookup(self) -> bool:
+        return self.options.lookup_url is not None
+
+    def _timeout(self) -> tuple[float, float]:
+        return (self.options.connect_timeout, self.options.timeout)
+
+    def body(self, draft: Draft, key: str) -> bytes:
+        """The JSON body sent for a draft."""
+        payload = {"key": key, "sent_at": datetime.now(UTC).isoformat(),
+                   **draft.model_dump(mode="json")}
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        body = self.body(draft, key)
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key,
+                   "User-Agent": "carecast"}
+        if self.options.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.options.secret.get_secret_value(), body,
+                                             int(self.clock()))
+        response = send(self.session, "POST", self.options.url.get_secret_value(),
+                        channel=self.name, account=self.account, timeout=self._timeout(),
+                        data=body, headers=headers)
+        return self._receipt(draft, key, response)
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        if self.options.lookup_url is None:
+            raise NotImplementedError("this webhook account has no lookup_url")
+        try:
+            response = send(self.session, "GET", self.options.lookup_url.get_secret_value(),
+                            channel=self.name, account=self.account, timeout=self._timeout(),
+                            params={"key": key}, headers={"User-Agent": "carecast"})
+        except PlatformRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._receipt(draft, key, response)
+
+    def _receipt(self, draft: Draft, key: str, response: requests.Response) -> Receipt:
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=str(data.get("id") or key),
+                       url=data.get("url") if isinstance(data.get("url"), str) else None,
+                       published_at=datetime.now(UTC))
+
+    def delete(self, receipt: Receipt) -> None:
+        """Send ``{"deleted": remote_id}`` to the URL; receivers remove the post."""
+        body = json.dumps({"deleted": receipt.remote_id, "post_id": receipt.post_id}).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "carecast"}
+        if self.options.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.options.secret.get_secret_value(), body,
+                                             int(self.clock()))
+        send(self.session, "POST", self.options.url.get_secret_value(), channel=self.name,
+             account=self.account, timeout=self._timeout(), data=body, headers=headers)
+
+    def fetch_profile(self) -> Profile:
+        """A webhook has no public profile: the configured name only."""
+        return Profile(channel=self.name, account=self.account,
+                       display_name=self.options.name or self.account)

@@ -1,0 +1,251 @@
+"""``carecast.toml``: brands, their accounts, the store and the publishing policy.
+
+Secrets never need to be written in the file. For an account option, carecast reads, in this
+order (later wins): the file, the secrets file (``CARECAST_SECRETS_FILE``, a TOML file of
+``[accounts.NAME]`` tables), and the environment variable
+``CARECAST_ACCOUNTS__<NAME>__<OPTION>`` (upper case, ``-`` as ``_``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from carecast.errors import ConfigurationError
+
+__all__ = [
+    "AccountConfig",
+    "BrandConfig",
+    "Config",
+    "PublishConfig",
+    "Settings",
+    "StoreConfig",
+    "load_config",
+]
+
+DEFAULT_CONFIG = "carecast.toml"
+_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_ENV_ACCOUNT = re.compile(r"^CARECAST_ACCOUNTS__([A-Z0-9_]+?)__([A-Z0-9_]+)$")
+
+
+class Settings(BaseSettings):
+    """Process-level settings, from ``CARECAST_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CARECAST_", extra="ignore")
+
+    config: Path = Field(default=Path(DEFAULT_CONFIG), description="Path of carecast.toml.")
+    store_url: str | None = Field(default=None, description="Overrides [store] url.")
+    secrets_file: Path | None = None
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StoreConfig(_Section):
+    """Where the ledger lives: an SQLAlchemy URL; relative SQLite paths start at the file."""
+
+    url: str = "sqlite:///carecast.db"
+
+
+class PublishConfig(_Section):
+    """Concurrency and the retry policy."""
+
+    concurrency: int = Field(default=8, ge=1, le=256, description="Sends in flight at once.")
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    max_wait: float = Field(default=300.0, ge=0, description="Total seconds of waiting.")
+    max_retry_after: float = Field(
+        default=120.0, ge=0, description="Longest single wait a platform may ask for."
+    )
+    stale_sending_after: float = Field(
+        default=0.0, ge=0,
+        description="A target left 'sending' (a crashed run) is reconciled by the next run; "
+                    "when several workers share one store, set this above the longest send.",
+    )
+
+
+class BrandConfig(_Section):
+    """A brand: one hospital or service line with its own face on every channel."""
+
+    name: str = Field(min_length=1)
+    website: str | None = None
+    description: str | None = None
+
+
+class AccountConfig(_Section):
+    """One configured instance of a channel; ``options`` go to the channel as they are."""
+
+    name: str = Field(pattern=_NAME)
+    channel: str = Field(min_length=1)
+    brand: str | None = None
+    enabled: bool = True
+    concurrency: int | None = Field(default=None, ge=1, le=256)
+    options: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class Config(_Section):
+    """The whole configuration; ``root`` is the folder relative paths start from."""
+
+    root: Path = Field(default_factory=Path.cwd)
+    store: StoreConfig = StoreConfig()
+    publish: PublishConfig = PublishConfig()
+    brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
+
+    @field_validator("accounts")
+    @classmethod
+    def _keys_match(cls, value: dict[str, AccountConfig]) -> dict[str, AccountConfig]:
+        for key, account in value.items():
+            if key != account.name:
+                raise ValueError(f"account {key!r} carries the name {account.name!r}")
+        return value
+
+    def brand_of(self, account: AccountConfig) -> BrandConfig | None:
+        """The account's brand, if it has one."""
+        return self.brands.get(account.brand) if account.brand else None
+
+    def default_brand(self) -> str | None:
+        """The only brand, when there is exactly one."""
+        return next(iter(self.brands)) if len(self.brands) == 1 else None
+
+    def store_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against ``root``."""
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and url != "sqlite:///:memory:":
+            path = Path(url[len(prefix):])
+            if not path.is_absolute():
+                return prefix + str(self.root / path)
+        return url
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        root: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        secrets: Mapping[str, Any] | None = None,
+        source: str = "configuration",
+    ) -> Config:
+        """Build a config from parsed TOML; secrets are merged from ``secrets`` and ``environ``."""
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(f"{source}: expected tables of settings")
+        unknown = set(data) - {"store", "publish", "brands", "accounts"}
+        if unknown:
+            raise ConfigurationError(
+                f"{source}: unknown section {sorted(unknown)[0]!r}; "
+                "the sections are [store], [publish], [brands.NAME] and [accounts.NAME]"
+            )
+        accounts_raw = data.get("accounts", {})
+        if not isinstance(accounts_raw, Mapping):
+            raise ConfigurationError(f"{source}: [accounts] must be tables, one per account")
+        merged = _merge_secrets(accounts_raw, secrets or {}, environ if environ is not None
+                                else os.environ, source)
+        accounts: dict[str, Any] = {}
+        for name, table in merged.items():
+            if not isinstance(table, Mapping):
+                raise ConfigurationError(f"{source}: accounts.{name} must be a table")
+            fields = {k: table[k] for k in ("channel", "brand", "enabled", "concurrency")
+                      if k in table}
+            options = {k: v for k, v in table.items() if k not in fields}
+            accounts[name] = {"name": name, **fields, "options": options}
+        try:
+            config = cls.model_validate({
+                "root": root or Path.cwd(),
+                "store": data.get("store", {}),
+                "publish": data.get("publish", {}),
+                "brands": data.get("brands", {}),
+                "accounts": accounts,
+            })
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc, source)) from None
+        for account in config.accounts.values():
+            if account.brand is not None and account.brand not in config.brands:
+                raise ConfigurationError(
+                    f"{source}: accounts.{account.name}.brand names {account.brand!r}, "
+                    f"which is not one of the brands ({', '.join(sorted(config.brands)) or 'none'})"
+                )
+        return config
+
+
+def _merge_secrets(
+    accounts: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    environ: Mapping[str, str],
+    source: str,
+) -> dict[str, Any]:
+    merged: dict[str, Any] = {name: dict(table) if isinstance(table, Mapping) else table
+                              for name, table in accounts.items()}
+    by_env_name = {name.upper().replace("-", "_"): name for name in merged}
+    secret_accounts = secrets.get("accounts", {})
+    if not isinstance(secret_accounts, Mapping):
+        raise ConfigurationError("secrets file: [accounts] must be tables, one per account")
+    for name, table in secret_accounts.items():
+        if name not in merged:
+            raise ConfigurationError(
+                f"secrets file: accounts.{name} is not an account in {source}"
+            )
+        if isinstance(table, Mapping) and isinstance(merged[name], dict):
+            merged[name].update(table)
+    for key, value in environ.items():
+        match = _ENV_ACCOUNT.match(key)
+        if not match:
+            continue
+        name = by_env_name.get(match.group(1))
+        if name is None:
+            raise ConfigurationError(
+                f"environment variable {key} names no account in {source}"
+            )
+        if isinstance(merged[name], dict):
+            merged[name][match.group(2).lower()] = value
+    return merged
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "options")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting; check its spelling"
+        lines.append(f"  {loc}: {msg}")
+    return f"{source} is not valid:\n" + "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, *, settings: Settings | None = None) -> Config:
+    """Read ``carecast.toml`` (or ``path``), merging secrets from the environment."""
+    settings = settings or Settings()
+    path = Path(path) if path is not None else settings.config
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"{path}: no such file; create it (see examples/carecast.toml) or pass --config"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path}: cannot read it ({type(exc).__name__})") from None
+    secrets: dict[str, Any] = {}
+    if settings.secrets_file is not None:
+        try:
+            secrets = tomllib.loads(settings.secrets_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            # The parser's message may quote a secret: name only the file and the error type.
+            raise ConfigurationError(
+                f"secrets file {settings.secrets_file}: cannot read it ({type(exc).__name__})"
+            ) from None
+    config = Config.from_dict(
+        data, root=path.resolve().parent, secrets=secrets, source=str(path)
+    )
+    if settings.store_url:
+        config = config.model_copy(update={"store": StoreConfig(url=settings.store_url)})
+    return config

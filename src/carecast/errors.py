@@ -1,0 +1,221 @@
+"""Every error carecast raises, in one tree.
+
+```
+CarecastError
+├── ConfigurationError ── UnknownChannelError
+├── PostRejected (nothing was sent)
+│   ├── InvalidPost(.problems)
+│   ├── LimitExceeded(.field, .limit, .value)
+│   ├── ComplianceBlocked(.findings)
+│   └── ApprovalRequired(.findings)
+├── ChannelError(.channel, .account, .status, .request_id, .retryable)
+│   ├── ChannelConnectionError* ── ChannelTimeout*       (* retryable)
+│   ├── AuthenticationError   (expired or revoked token: says how to renew)
+│   ├── PermissionDenied
+│   ├── PlatformRejected      (400 / 422: the platform refused the content)
+│   ├── DuplicatePost         (the platform already has this content)
+│   ├── RateLimited*(.retry_after)
+│   ├── ChannelServerError*   (5xx: may have been written, reconcile first)
+│   └── OutcomeUnknown*       (sent, no answer: reconcile before any resend)
+└── PublishError(.report)
+```
+
+Messages say *where* a problem is, never *what* it contains: no tokens, passwords or the
+protected health information a check found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from carecast.findings import Finding
+    from carecast.publish.report import PublishReport
+
+__all__ = [
+    "ApprovalRequired",
+    "AuthenticationError",
+    "CarecastError",
+    "ChannelConnectionError",
+    "ChannelError",
+    "ChannelServerError",
+    "ChannelTimeout",
+    "ComplianceBlocked",
+    "ConfigurationError",
+    "DuplicatePost",
+    "InvalidPost",
+    "LimitExceeded",
+    "OutcomeUnknown",
+    "PermissionDenied",
+    "PlatformRejected",
+    "PostRejected",
+    "PublishError",
+    "RateLimited",
+    "UnknownChannelError",
+]
+
+
+class CarecastError(Exception):
+    """Base class of every error carecast raises."""
+
+
+class ConfigurationError(CarecastError):
+    """The configuration is missing, unreadable or inconsistent."""
+
+
+class UnknownChannelError(ConfigurationError):
+    """An account names a channel that no installed package provides."""
+
+
+class PostRejected(CarecastError):
+    """The post cannot be sent as it is; nothing was sent."""
+
+
+class InvalidPost(PostRejected):
+    """The post (or the file it came from) does not validate.
+
+    ``problems`` holds ``(field, message)`` pairs, one per fault.
+    """
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+class LimitExceeded(PostRejected):
+    """A rendered field is over the channel's limit."""
+
+    def __init__(self, message: str, *, field: str, limit: int | str, value: int | str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.limit = limit
+        self.value = value
+
+
+class ComplianceBlocked(PostRejected):
+    """A review finding blocked the post."""
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message)
+        self.findings = tuple(findings)
+
+
+class ApprovalRequired(PostRejected):
+    """A review finding holds the post until a person approves it."""
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message)
+        self.findings = tuple(findings)
+
+
+class ChannelError(CarecastError):
+    """A channel's platform refused or failed a request."""
+
+    retryable: bool = False
+    #: After this error the request may have reached the platform, so a resend must first
+    #: look the post up (``Channel.lookup``) to avoid a double post.
+    may_have_been_sent: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str = "",
+        account: str = "",
+        status: int | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.account = account
+        self.status = status
+        self.request_id = request_id
+        self.headers: dict[str, str] = dict(headers or {})
+        self.code = code
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        where = self.account or self.channel
+        bits = [f"[{where}] {text}" if where else text]
+        if self.status is not None:
+            bits.append(f"(HTTP {self.status})")
+        if self.request_id:
+            bits.append(f"(request id {self.request_id})")
+        return " ".join(bits)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({super().__str__()!r}, channel={self.channel!r}, "
+            f"account={self.account!r}, status={self.status!r}, request_id={self.request_id!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.__dict__, self.args))
+
+
+def _rebuild(cls: type[ChannelError], state: dict[str, Any], args: tuple[Any, ...]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class ChannelConnectionError(ChannelError):
+    """The platform could not be reached; the request was not sent."""
+
+    retryable = True
+
+
+class ChannelTimeout(ChannelConnectionError):
+    """Connecting to the platform timed out; the request was not sent."""
+
+
+class AuthenticationError(ChannelError):
+    """The credentials were refused: renew the token as the message says."""
+
+
+class PermissionDenied(ChannelError):
+    """The credentials are valid but lack the permission for this action."""
+
+
+class PlatformRejected(ChannelError):
+    """The platform refused the content (HTTP 400 / 422)."""
+
+
+class DuplicatePost(ChannelError):
+    """The platform already holds this content."""
+
+
+class RateLimited(ChannelError):
+    """Too many requests; ``retry_after`` seconds until the platform accepts more."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ChannelServerError(ChannelError):
+    """The platform failed (5xx); it may have stored the post before failing."""
+
+    retryable = True
+    may_have_been_sent = True
+
+
+class OutcomeUnknown(ChannelError):
+    """The request was sent but no answer came; reconcile before any resend."""
+
+    retryable = True
+    may_have_been_sent = True
+
+
+class PublishError(CarecastError):
+    """Raised by ``PublishReport.raise_for_failures()``; ``report`` holds every outcome."""
+
+    def __init__(self, message: str, report: PublishReport) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,434 @@
+"""The unified ``Post`` and the plain data that channels produce from it.
+
+A ``Post`` is what a person or a CMS writes once. A channel renders it into a ``Draft`` (what
+exactly would be sent to one account), publishing a draft gives a ``Receipt``, and channels
+also read ``Profile``, ``Mention`` and ``Metrics`` back from their platforms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from carecast.errors import InvalidPost
+
+__all__ = [
+    "ChannelOverride",
+    "Draft",
+    "Media",
+    "MediaKind",
+    "Mention",
+    "Metrics",
+    "Part",
+    "Post",
+    "Profile",
+    "Receipt",
+    "load_post",
+    "post_from_dict",
+]
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_HASHTAG = re.compile(r"^\w{1,100}$")
+_LANG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class MediaKind(StrEnum):
+    """What a media item is; channels declare which kinds they accept."""
+
+    IMAGE = "image"
+    GIF = "gif"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+_KIND_BY_MIME = {"image/gif": MediaKind.GIF}
+
+
+def _is_url(source: str) -> bool:
+    return urlsplit(source).scheme in ("http", "https")
+
+
+class Media(_Model):
+    """One image, GIF, video or audio file, local or by URL, with its alt text."""
+
+    source: str = Field(description="A local file path or an http(s) URL.")
+    kind: MediaKind | None = Field(
+        default=None, description="Inferred from the file extension when left out."
+    )
+    alt_text: str | None = Field(default=None, max_length=5000)
+    title: str | None = None
+    consent: str | None = Field(
+        default=None,
+        description="Reference to the patient-consent record when a patient appears in it.",
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give a file path or an http(s) URL")
+        if "\x00" in value:
+            raise ValueError("a media source cannot contain a NUL character")
+        return value
+
+    @model_validator(mode="after")
+    def _infer_kind(self) -> Media:
+        if self.kind is None:
+            kind = _guess_kind(self.source)
+            if kind is None:
+                raise ValueError(
+                    f"cannot tell the media kind of {self.filename!r} from its extension; "
+                    "set kind to image, gif, video or audio"
+                )
+            object.__setattr__(self, "kind", kind)
+        return self
+
+    @property
+    def is_url(self) -> bool:
+        """True when ``source`` is an http(s) URL rather than a local path."""
+        return _is_url(self.source)
+
+    @property
+    def filename(self) -> str:
+        """The last path segment of the source."""
+        path = urlsplit(self.source).path if self.is_url else self.source
+        return PurePosixPath(path.replace("\\", "/")).name
+
+    @property
+    def mime_type(self) -> str:
+        """The MIME type guessed from the file name (``application/octet-stream`` if unknown)."""
+        return mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
+
+    def path(self, base: Path | None = None) -> Path:
+        """The local file, resolved against ``base``; raises for a URL source."""
+        if self.is_url:
+            raise ValueError("this media item is a URL, not a local file")
+        path = Path(self.source).expanduser()
+        return path if path.is_absolute() or base is None else base / path
+
+
+def _guess_kind(source: str) -> MediaKind | None:
+    path = urlsplit(source).path if _is_url(source) else source
+    mime = mimetypes.guess_type(PurePosixPath(path.replace("\\", "/")).name)[0]
+    if mime is None:
+        return None
+    if mime in _KIND_BY_MIME:
+        return _KIND_BY_MIME[mime]
+    major = mime.split("/")[0]
+    return {"image": MediaKind.IMAGE, "video": MediaKind.VIDEO, "audio": MediaKind.AUDIO}.get(major)
+
+
+class ChannelOverride(_Model):
+    """What one channel or account gets instead of the post's own text, title or media."""
+
+    text: str | None = None
+    title: str | None = None
+    media: tuple[Media, ...] | None = None
+    hashtags: tuple[str, ...] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Post(_Model):
+    """One story, written once, published to many accounts.
+
+    ``id`` is the root of every idempotency key: publishing the same id twice never posts twice.
+    Left out, it is derived from the content, so re-running the same file is safe.
+    """
+
+    id: str = Field(default="", description="Stable id; derived from the content when empty.")
+    text: str = ""
+    title: str | None = None
+    link: str | None = None
+    media: tuple[Media, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    thread: tuple[str, ...] = Field(
+        default=(), description="Follow-up parts, sent as replies where a channel has threads."
+    )
+    overrides: dict[str, ChannelOverride] = Field(
+        default_factory=dict, description="Keyed by channel name or account name."
+    )
+    targets: tuple[str, ...] = Field(
+        default=(), description="Account names; empty means every account of the brand."
+    )
+    brand: str | None = None
+    schedule: AwareDatetime | None = None
+    campaign: str | None = None
+    author: str | None = None
+    language: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("text cannot contain a NUL character")
+        return value
+
+    @field_validator("link")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("give an absolute http(s) URL, such as https://example.org/news")
+        return value
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = []
+        for tag in value:
+            bare = tag.removeprefix("#")
+            if not _HASHTAG.match(bare):
+                raise ValueError(
+                    f"hashtag {tag!r} must be letters, digits or underscores, without spaces"
+                )
+            cleaned.append(bare)
+        return tuple(dict.fromkeys(cleaned))
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(
+                    f"account name {name!r} must be lower-case letters, digits, '-' or '_'"
+                )
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANG.match(value):
+            raise ValueError("give a language tag such as 'en' or 'es-US'")
+        return value
+
+    @model_validator(mode="after")
+    def _finish(self) -> Post:
+        if not (self.text.strip() or self.title or self.media):
+            raise ValueError("a post needs text, a title or media")
+        if self.id:
+            if not _ID.match(self.id):
+                raise ValueError(
+                    "id must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a "
+                    "letter or digit"
+                )
+        else:
+            object.__setattr__(self, "id", "p-" + self.content_hash()[:24])
+        return self
+
+    def content_hash(self) -> str:
+        """SHA-256 over everything that is published (not the id)."""
+        data = self.model_dump(mode="json", exclude={"id"})
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def override_for(self, channel: str, account: str) -> ChannelOverride | None:
+        """The override that applies to an account: its own, else its channel's."""
+        return self.overrides.get(account) or self.overrides.get(channel)
+
+
+def post_from_dict(data: Mapping[str, Any], *, source: str = "post") -> Post:
+    """Validate a dict (what a CMS sends) into a ``Post``; raises ``InvalidPost``."""
+    if not isinstance(data, Mapping):
+        raise InvalidPost(
+            f"{source}: expected a mapping of post fields, got {type(data).__name__}",
+            [("", "expected a mapping")],
+        )
+    try:
+        return Post.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = [(_loc(err["loc"]), _message(err)) for err in exc.errors()]
+        lines = "\n".join(f"  {field or '(post)'}: {msg}" for field, msg in problems)
+        raise InvalidPost(f"{source} is not a valid post:\n{lines}", problems) from None
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown field; check its spelling against the Post fields"
+    if err["type"] == "timezone_aware":
+        return "give a time with a zone, such as 2026-12-01T09:00:00-05:00"
+    return msg
+
+
+def load_post(path: str | Path) -> Post:
+    """Load a post from a YAML, JSON or TOML file; raises ``InvalidPost`` naming the fault."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidPost(f"{path}: no such file", [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidPost(f"{path}: cannot read it ({type(exc).__name__})", [("", "unreadable")]) from None
+    data = parse_document(raw, path.suffix.lower(), source=str(path))
+    post = post_from_dict(data, source=str(path))
+    if any(not m.is_url for m in post.media):
+        base = path.parent
+        media = tuple(
+            m if m.is_url or Path(m.source).is_absolute()
+            else m.model_copy(update={"source": str(base / m.source)})
+            for m in post.media
+        )
+        post = post.model_copy(update={"media": media})
+    return post
+
+
+def parse_document(raw: str, suffix: str, *, source: str) -> Any:
+    """Parse YAML, JSON or TOML text; raises ``InvalidPost`` with the parser's position."""
+    try:
+        if suffix == ".json":
+            return json.loads(raw)
+        if suffix == ".toml":
+            import tomllib
+
+            return tomllib.loads(raw)
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(raw)
+    except Exception as exc:  # every parser has its own error types
+        where = _parser_position(exc)
+        raise InvalidPost(
+            f"{source}: not valid {suffix.lstrip('.').upper()}{where}", [("", "parse error")]
+        ) from None
+    raise InvalidPost(
+        f"{source}: unknown file type {suffix!r}; use .yaml, .yml, .json or .toml",
+        [("", "unknown file type")],
+    )
+
+
+def _parser_position(exc: Exception) -> str:
+    line = getattr(exc, "lineno", None)
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        line = mark.line + 1
+    return f" (line {line})" if line else ""
+
+
+# -- what channels produce ------------------------------------------------------------------
+
+
+class Part(_Model):
+    """One message of a draft: a single post, or one item of a thread."""
+
+    text: str
+    media: tuple[Media, ...] = ()
+    length: int = Field(description="Length as the channel counts it.")
+    limit: int | None = None
+
+
+class Draft(_Model):
+    """Exactly what one account would receive; produced by ``Channel.render`` without I/O."""
+
+    post_id: str
+    account: str
+    channel: str
+    parts: tuple[Part, ...]
+    title: str | None = None
+    link: str | None = None
+    schedule: datetime | None = None
+    language: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The first part's text."""
+        return self.parts[0].text if self.parts else ""
+
+    @property
+    def media(self) -> tuple[Media, ...]:
+        """Every media item across the parts."""
+        return tuple(m for part in self.parts for m in part.media)
+
+    def content_hash(self) -> str:
+        """SHA-256 over the draft's content; approvals and audit events bind to it."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Receipt(_Model):
+    """Proof that a platform holds the post."""
+
+    post_id: str
+    account: str
+    channel: str
+    remote_id: str
+    url: str | None = None
+    published_at: datetime
+    part_ids: tuple[str, ...] = ()
+    reconciled: bool = Field(default=False, description="Found by lookup after an unknown outcome.")
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Profile(_Model):
+    """An account's public face, as the platform shows it."""
+
+    channel: str
+    account: str
+    display_name: str | None = None
+    handle: str | None = None
+    description: str | None = None
+    website: str | None = None
+    avatar_url: str | None = None
+    location: str | None = None
+    phone: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Mention(_Model):
+    """Something said on a platform that names the account (or a term it listens for)."""
+
+    channel: str
+    account: str
+    remote_id: str
+    author: str
+    text: str
+    url: str | None = None
+    created_at: datetime
+    kind: Literal["mention", "reply", "comment", "search"] = "mention"
+
+
+class Metrics(_Model):
+    """Engagement counts for one published post; ``None`` where the platform gives none."""
+
+    channel: str
+    account: str
+    remote_id: str
+    fetched_at: datetime
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    impressions: int | None = None
+    clicks: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,428 @@
+"""The publisher: render → review → gate → ledger → concurrent dispatch → report.
+
+Exactly once: the ledger holds each target's state. The intent is committed before a send and
+the receipt after it; a target whose send may have reached the platform (``unknown``, or
+``sending`` after a crash) is looked up on the platform before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from carecast.channels import Channel, build_channel
+from carecast.config import AccountConfig, BrandConfig, Config, load_config
+from carecast.errors import (
+    CarecastError,
+    ChannelError,
+    DuplicatePost,
+    InvalidPost,
+    OutcomeUnknown,
+    PostRejected,
+)
+from carecast.findings import Finding
+from carecast.plugins import plugin_manager, run_hook
+from carecast.post import Draft, Post, Receipt
+from carecast.publish.gate import apply_findings
+from carecast.publish.report import Outcome, PublishReport
+from carecast.publish.retry import RetryPolicy
+from carecast.store import Attempt, ErrorInfo, Ledger, State
+
+__all__ = ["Preview", "Publisher", "TargetPreview", "idempotency_key"]
+
+log = logging.getLogger("carecast.publish")
+Progress = Callable[[Outcome], None]
+
+
+def idempotency_key(post_id: str, account: str) -> str:
+    """The stable key of one (post, account) target, sent where a platform takes one."""
+    return "cc-" + hashlib.sha256(f"{post_id}\x1f{account}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class TargetPreview:
+    """What one account would receive, and what review said of it. Nothing is sent."""
+
+    account: str
+    channel: str
+    state: State
+    key: str
+    draft: Draft | None = None
+    findings: tuple[Finding, ...] = ()
+    error: ErrorInfo | None = None
+    instance: Channel | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The review of a post for every target: drafts, lengths against limits, findings."""
+
+    post: Post
+    findings: tuple[Finding, ...]
+    targets: tuple[TargetPreview, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every target would be sent (none blocked, failed or held)."""
+        return all(t.state == State.PENDING for t in self.targets)
+
+
+class Publisher:
+    """Publishes posts to configured accounts; one instance serves many posts and threads."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        ledger: Ledger | None = None,
+        plugins: Iterable[object] = (),
+        entry_point_plugins: bool = True,
+        retry: RetryPolicy | None = None,
+        channel_classes: Mapping[str, type[Channel]] | None = None,
+        sessions: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger if ledger is not None else Ledger(config.store_url())
+        self.plugins: pluggy.PluginManager = plugin_manager(plugins,
+                                                            entry_points=entry_point_plugins)
+        self.retry_policy = retry or RetryPolicy.from_config(config.publish)
+        self._extra_classes = dict(channel_classes or {})
+        self._sessions = dict(sessions or {})
+        self._channels: dict[str, Channel] = {}
+        self._channels_lock = threading.Lock()
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+
+    @classmethod
+    def from_config_file(cls, path: str | Path | None = None, **kw: Any) -> Publisher:
+        """A publisher for ``carecast.toml`` (or ``path``)."""
+        return cls(load_config(path), **kw)
+
+    def __repr__(self) -> str:
+        return f"<Publisher accounts={sorted(self.config.accounts)} ledger={self.ledger!r}>"
+
+    def close(self) -> None:
+        """Release the store."""
+        self.ledger.close()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- channels ----------------------------------------------------------------------------
+
+    def channel(self, account: str) -> Channel:
+        """The channel instance of a configured account (built once)."""
+        with self._channels_lock:
+            if account not in self._channels:
+                cfg = self.config.accounts[account]
+                self._channels[account] = build_channel(
+                    cfg, root=self.config.root, extra=self._extra_classes,
+                    session=self._sessions.get(account))
+            return self._channels[account]
+
+    # -- review ------------------------------------------------------------------------------
+
+    def preview(self, post: Post, *, only: Sequence[str] = ()) -> Preview:
+        """Render and review the post for every target; nothing is stored or sent."""
+        return self._review(post, self._targets(post, only), {})
+
+    def _targets(self, post: Post, only: Sequence[str]) -> list[str]:
+        names = list(post.targets)
+        if not names:
+            brand = post.brand or self.config.default_brand()
+            if brand is None and self.config.brands:
+                raise InvalidPost(
+                    "targets: the post names no targets and no brand, and there are several "
+                    "brands; add targets: [account, ...] or brand: NAME to the post",
+                    [("targets", "no targets and no brand")],
+                )
+            if post.brand is not None and post.brand not in self.config.brands:
+                raise InvalidPost(
+                    f"brand: {post.brand!r} is not a brand in the configuration "
+                    f"({', '.join(sorted(self.config.brands)) or 'none'})",
+                    [("brand", "unknown brand")],
+                )
+            names = [a.name for a in self.config.accounts.values()
+                     if a.enabled and (brand is None or a.brand == brand)]
+        if only:
+            missing = [n for n in only if n not in names]
+            if missing:
+                raise InvalidPost(
+                    f"only: {', '.join(missing)} is not a target of this post "
+                    f"(targets: {', '.join(names) or 'none'})",
+                    [("only", "not a target")],
+                )
+            names = [n for n in names if n in only]
+        if not names:
+            raise InvalidPost("targets: no enabled account to publish to; add accounts to "
+                              "carecast.toml or targets to the post", [("targets", "empty")])
+        return names
+
+    def _brand(self, post: Post) -> BrandConfig | None:
+        name = post.brand or self.config.default_brand()
+        return self.config.brands.get(name) if name else None
+
+    def _review(self, post: Post, names: Sequence[str],
+                skip: Mapping[str, Attempt]) -> Preview:
+        post_findings = run_hook(self.plugins, "carecast_review_post", post=post,
+                                 brand=self._brand(post))
+        gated = apply_findings(post, post_findings)
+        reviewed: Post = gated.item
+        targets = [self._review_target(reviewed, name, gated.findings)
+                   for name in names if name not in skip]
+        return Preview(post, gated.findings, tuple(targets))
+
+    def _review_target(self, post: Post, name: str,
+                       post_findings: Sequence[Finding]) -> TargetPreview:
+        key = idempotency_key(post.id, name)
+        account = self.config.accounts.get(name)
+        if account is None:
+            known = ", ".join(sorted(self.config.accounts)) or "none"
+            return TargetPreview(name, "?", State.FAILED, key, error=ErrorInfo(
+                "UnknownAccount", f"targets: no account {name!r} in the configuration "
+                f"(accounts: {known})"))
+        if not account.enabled:
+            return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
+                "AccountDisabled", f"account {name!r} is disabled (enabled = false)"))
+        try:
+            channel = self.channel(name)
+            draft = channel.render(post)
+        except CarecastError as exc:
+            return TargetPreview(name, account.channel, State.FAILED, key,
+                                 error=ErrorInfo.from_exception(exc))
+        except Exception as exc:  # a channel bug must not stop the other targets
+            log.exception("rendering for account %s failed", name)
+            return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
+                type(exc).__name__, f"the {account.channel} channel failed to render the post"))
+        findings = run_hook(self.plugins, "carecast_review_draft", account=name, post=post,
+                            draft=draft, brand=self.config.brand_of(account))
+        gated = apply_findings(draft, findings, count=channel.count)
+        draft = gated.item
+        every = tuple(post_findings) + gated.findings
+        try:
+            for i, part in enumerate(draft.parts):  # a redaction may change a part's length
+                channel.check_length(f"parts[{i}].text", part.text)
+        except PostRejected as exc:
+            return TargetPreview(name, account.channel, State.FAILED, key, draft, every,
+                                 ErrorInfo.from_exception(exc), channel)
+        if any(f.action == "block" for f in every):
+            state = State.BLOCKED
+        elif any(f.action == "review" for f in every) and not self.ledger.is_approved(
+                post.id, name, draft.content_hash()):
+            state = State.AWAITING_APPROVAL
+        else:
+            state = State.PENDING
+        return TargetPreview(name, account.channel, state, key, draft, every, None, channel)
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, post: Post, *, only: Sequence[str] = (), dry_run: bool = False,
+                resend_unknown: bool = False, on_progress: Progress | None = None
+                ) -> PublishReport:
+        """Publish to every target not yet published; returns one outcome per target.
+
+        ``dry_run`` reviews without storing or sending. ``resend_unknown`` sends targets whose
+        outcome is unknown without looking them up first: use it only after checking by hand
+        that the platform does not have the post.
+        """
+        names = self._targets(post, only)
+        if dry_run:
+            preview = self._review(post, names, {})
+            outcomes = tuple(_outcome_of(t) for t in preview.targets)
+            return PublishReport(post.id, outcomes, preview.findings, dry_run=True)
+
+        done = {a.account: a for a in self.ledger.attempts(post.id)
+                if a.state == State.PUBLISHED and a.account in names}
+        preview = self._review(post, names, done)
+        self.ledger.record(post, [
+            Attempt(post.id, t.account, t.channel, t.state, t.key, 0, datetime.now(UTC),
+                    t.draft, None, t.error, t.findings)
+            for t in preview.targets
+        ])
+        outcomes: dict[str, Outcome] = {
+            name: Outcome.of(name, a.channel, State.PUBLISHED, receipt=a.receipt,
+                             tries=a.tries, already_published=True)
+            for name, a in done.items()
+        }
+        ready = []
+        for target in preview.targets:
+            if target.state == State.PENDING:
+                ready.append(target)
+            else:
+                outcomes[target.account] = _outcome_of(target)
+        for outcome in outcomes.values():
+            if on_progress:
+                on_progress(outcome)
+        for outcome in self._dispatch(post, ready, resend_unknown, on_progress):
+            outcomes[outcome.account] = outcome
+        report = PublishReport(post.id, tuple(outcomes[n] for n in names if n in outcomes),
+                               preview.findings)
+        log.info("post %s: %s", post.id, report.counts)
+        return report
+
+    async def apublish(self, post: Post, *, only: Sequence[str] = (), dry_run: bool = False,
+                       resend_unknown: bool = False, on_progress: Progress | None = None
+                       ) -> PublishReport:
+        """``publish`` for async code: runs in a worker thread, never blocks the loop."""
+        return await asyncio.to_thread(self.publish, post, only=only, dry_run=dry_run,
+                                       resend_unknown=resend_unknown, on_progress=on_progress)
+
+    def retry(self, post_id: str, *, resend_unknown: bool = False,
+              on_progress: Progress | None = None) -> PublishReport:
+        """Publish a stored post again to its failed and unknown targets only."""
+        post = self.ledger.get_post(post_id)
+        if post is None:
+            raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
+        names = [a.account for a in self.ledger.attempts(post_id)
+                 if a.state in (State.FAILED, State.UNKNOWN, State.SENDING)]
+        if not names:
+            return PublishReport(post_id, tuple(
+                Outcome.of(a.account, a.channel, a.state, receipt=a.receipt, error=a.error,
+                           findings=a.findings, tries=a.tries,
+                           already_published=a.state == State.PUBLISHED)
+                for a in self.ledger.attempts(post_id)))
+        return self.publish(post, only=names, resend_unknown=resend_unknown,
+                            on_progress=on_progress)
+
+    def status(self, post_id: str) -> list[Attempt]:
+        """Every target's row in the ledger."""
+        return self.ledger.attempts(post_id)
+
+    def approve(self, post_id: str, approver: str, *, accounts: Sequence[str] = (),
+                note: str = "") -> list[str]:
+        """Approve the stored drafts awaiting approval; returns the accounts approved."""
+        approved = []
+        for a in self.ledger.attempts(post_id):
+            if a.state != State.AWAITING_APPROVAL or (accounts and a.account not in accounts):
+                continue
+            if a.draft is None:
+                continue
+            self.ledger.approve(post_id, a.account, approver=approver,
+                                draft_hash=a.draft.content_hash(), note=note)
+            approved.append(a.account)
+        return approved
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _dispatch(self, post: Post, targets: Sequence[TargetPreview], resend_unknown: bool,
+                  on_progress: Progress | None) -> list[Outcome]:
+        def run(target: TargetPreview) -> Outcome:
+            outcome = self._send(post, target, resend_unknown)
+            if on_progress:
+                on_progress(outcome)
+            return outcome
+
+        if len(targets) <= 1:
+            return [run(t) for t in targets]
+        workers = min(self.config.publish.concurrency, len(targets))
+        with ThreadPoolExecutor(workers, thread_name_prefix="carecast") as pool:
+            return list(pool.map(run, targets))
+
+    @contextmanager
+    def _limits(self, channel: Channel) -> Iterator[None]:
+        account = self.config.accounts[channel.account]
+        with ExitStack() as stack:
+            stack.enter_context(self._semaphore(f"channel:{channel.name}",
+                                                channel.max_concurrency))
+            if account.concurrency:
+                stack.enter_context(self._semaphore(f"account:{account.name}",
+                                                    account.concurrency))
+            yield
+
+    def _semaphore(self, name: str, size: int) -> threading.BoundedSemaphore:
+        with self._channels_lock:
+            if name not in self._semaphores:
+                self._semaphores[name] = threading.BoundedSemaphore(size)
+            return self._semaphores[name]
+
+    def _send(self, post: Post, target: TargetPreview, resend_unknown: bool) -> Outcome:
+        assert target.draft is not None and target.instance is not None
+        channel, draft, key = target.instance, target.draft, target.key
+        previous = self.ledger.claim(post.id, target.account,
+                                     stale_after=self.config.publish.stale_sending_after)
+        if previous is None:  # published or claimed by another worker meanwhile
+            row = self.ledger.attempt(post.id, target.account)
+            state = row.state if row else State.PENDING
+            return Outcome.of(target.account, target.channel, state, draft=draft,
+                              receipt=row.receipt if row else None,
+                              already_published=state == State.PUBLISHED)
+        uncertain = previous in (State.UNKNOWN, State.SENDING) and not resend_unknown
+        was_uncertain = uncertain
+        receipt: Receipt | None = None
+        tries = 0
+        try:
+            for attempt in self.retry_policy.retrying():
+                with attempt, self._limits(channel):
+                    tries += 1
+                    if uncertain:
+                        receipt = self._reconcile(channel, key, draft)
+                        uncertain = False
+                    if receipt is None:
+                        try:
+                            receipt = channel.publish(draft, key)
+                        except DuplicatePost:
+                            # After an uncertain send, a duplicate means that send landed.
+                            if was_uncertain and channel.can_lookup:
+                                receipt = self._reconcile(channel, key, draft)
+                            if receipt is None:
+                                uncertain = was_uncertain
+                                raise
+                        except ChannelError as exc:
+                            uncertain = was_uncertain = exc.may_have_been_sent
+                            raise
+                        except Exception as exc:  # a channel bug: it may have sent
+                            uncertain = True
+                            log.error("the %s channel raised %s while publishing",
+                                      channel.name, type(exc).__name__)
+                            raise _unknown(
+                                channel, f"the {channel.name} channel failed unexpectedly "
+                                f"({type(exc).__name__}); check the account, then run: "
+                                "carecast retry POST_ID") from None
+        except ChannelError as exc:
+            state = State.UNKNOWN if uncertain else State.FAILED
+            error = ErrorInfo.from_exception(exc)
+            self.ledger.mark_failed(post.id, target.account, state, error)
+            log.warning("account %s: %s after %d tries (%s)", target.account, state, tries,
+                        error.type)
+            return Outcome.of(target.account, target.channel, state, draft=draft, error=error,
+                              findings=target.findings, tries=tries)
+        assert receipt is not None
+        self.ledger.mark_published(receipt)
+        return Outcome.of(target.account, target.channel, State.PUBLISHED, draft=draft,
+                          receipt=receipt, findings=target.findings, tries=tries)
+
+    def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
+        """Look for an earlier send; None means it is safe to send (again)."""
+        if channel.can_lookup:
+            found = channel.lookup(key, draft)
+            return found.model_copy(update={"reconciled": True}) if found else None
+        if channel.idempotent_publish:
+            return None
+        raise _unknown(
+            channel, f"an earlier send may have reached {channel.name} and this channel cannot "
+            "look posts up; check the account, then run: carecast retry POST_ID --resend-unknown")
+
+
+def _unknown(channel: Channel, message: str) -> OutcomeUnknown:
+    """An OutcomeUnknown that must not be retried blindly."""
+    error = OutcomeUnknown(message, channel=channel.name, account=channel.account)
+    error.retryable = False
+    return error
+
+
+def _outcome_of(target: TargetPreview) -> Outcome:
+    return Outcome.of(target.account, target.channel, target.state, draft=target.draft,
+                      error=target.error, findings=target.findings)

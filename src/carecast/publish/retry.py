@@ -1,0 +1,82 @@
+"""One retry policy for every platform call, on tenacity.
+
+Only retryable ``ChannelError``s are retried. A wait the platform asks for (``Retry-After``,
+``x-rate-limit-reset``, Meta's usage headers, all read into ``RateLimited.retry_after``) is
+honoured when it is no longer than ``max_retry_after``; otherwise the call gives up at once and
+says when to try again. Other waits are exponential with full jitter. The total time spent
+waiting is capped by ``max_wait``. ``sleep`` is injectable so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception
+
+from carecast.config import PublishConfig
+from carecast.errors import ChannelError, RateLimited
+
+__all__ = ["RetryPolicy"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to retry a failed platform call."""
+
+    max_attempts: int = 5
+    max_wait: float = 300.0
+    max_retry_after: float = 120.0
+    base: float = 0.5
+    max_backoff: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    @classmethod
+    def from_config(cls, config: PublishConfig, **kw: object) -> RetryPolicy:
+        """The policy set in ``[publish]``."""
+        return cls(max_attempts=config.max_attempts, max_wait=config.max_wait,
+                   max_retry_after=config.max_retry_after, **kw)  # type: ignore[arg-type]
+
+    def wait_for(self, error: BaseException, attempt: int) -> float:
+        """Seconds to wait after ``attempt`` (1-based) failed with ``error``."""
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return error.retry_after
+        ceiling = min(self.max_backoff, self.base * 2 ** (attempt - 1))
+        return self.rng.uniform(0, ceiling)
+
+    def _wait(self, state: RetryCallState) -> float:
+        assert state.outcome is not None
+        exc = state.outcome.exception()
+        return self.wait_for(exc, state.attempt_number) if exc else 0.0
+
+    def _stop(self, state: RetryCallState) -> bool:
+        assert state.outcome is not None
+        if state.attempt_number >= self.max_attempts:
+            return True
+        exc = state.outcome.exception()
+        if isinstance(exc, RateLimited) and (exc.retry_after or 0) > self.max_retry_after:
+            return True
+        return state.idle_for + (state.upcoming_sleep or 0.0) > self.max_wait
+
+    def retrying(self) -> Retrying:
+        """A tenacity ``Retrying`` for one logical call (iterate it, ``with attempt:``)."""
+        return Retrying(
+            stop=self._stop,
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, ChannelError) and e.retryable),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` under the policy; the last error is raised if every attempt fails."""
+        for attempt in self.retrying():
+            with attempt:
+                return fn()
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

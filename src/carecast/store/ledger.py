@@ -1,0 +1,410 @@
+"""The ledger: every (post, account) attempt, its state, and a hash-chained audit trail.
+
+SQLAlchemy Core, so the same code runs on SQLite (the embedded default, in WAL mode) and on
+PostgreSQL when several workers share one store. The intent to send is committed before the
+send and the receipt after it, so a crash anywhere leaves a row that says what to reconcile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from carecast.errors import ChannelError, ConfigurationError, InvalidPost
+from carecast.findings import Finding
+from carecast.post import Draft, Post, Receipt
+from carecast.store.schema import approvals, attempts, audit, audit_head, metadata, posts
+
+__all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
+
+GENESIS = "0" * 64
+
+
+class State(StrEnum):
+    """Where one (post, account) target stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    BLOCKED = "blocked"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a target did not publish: the error class, its safe message and HTTP details."""
+
+    type: str
+    message: str
+    status: int | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        """Build from an exception; carecast messages never carry secrets or PHI."""
+        if isinstance(exc, ChannelError):
+            return cls(type(exc).__name__, str(exc), exc.status, exc.retryable,
+                       getattr(exc, "retry_after", None), exc.request_id)
+        return cls(type(exc).__name__, str(exc))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One row of the ledger."""
+
+    post_id: str
+    account: str
+    channel: str
+    state: State
+    key: str
+    tries: int
+    updated_at: datetime
+    draft: Draft | None = None
+    receipt: Receipt | None = None
+    error: ErrorInfo | None = None
+    findings: tuple[Finding, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One link of the audit chain."""
+
+    seq: int
+    at: str
+    post_id: str
+    account: str
+    kind: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_hash(prev_hash: str, seq: int, at: str, post_id: str, account: str, kind: str,
+               data: dict[str, Any]) -> str:
+    """The hash that links an audit event to the one before it."""
+    body = _dumps({"seq": seq, "at": at, "post_id": post_id, "account": account,
+                   "kind": kind, "data": data})
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+class Ledger:
+    """The store of posts, attempts, approvals and audit events."""
+
+    def __init__(self, url: str = "sqlite:///carecast.db") -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url)
+            metadata.create_all(self.engine)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise ConfigurationError(
+                f"cannot open the store ({type(exc).__name__}); check [store] url "
+                "in carecast.toml"
+            ) from None
+        self._lock: Any = threading.RLock() if self.engine.dialect.name == "sqlite" \
+            else nullcontext()
+        with self._tx() as conn:
+            if conn.execute(sa.select(audit_head.c.id)).first() is None:
+                conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+
+    def __repr__(self) -> str:
+        return f"<Ledger {self.engine.url.render_as_string(hide_password=True)!r}>"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    # -- posts -------------------------------------------------------------------------------
+
+    def get_post(self, post_id: str) -> Post | None:
+        """The stored post, or None."""
+        with self._tx() as conn:
+            body = conn.execute(sa.select(posts.c.body).where(posts.c.id == post_id)).scalar()
+        return Post.model_validate_json(body) if body is not None else None
+
+    def post_ids(self) -> list[str]:
+        """Every stored post id, newest first."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(posts.c.id).order_by(posts.c.created_at.desc()))
+            return [r[0] for r in rows]
+
+    def save_post(self, post: Post, conn: Connection | None = None) -> None:
+        """Store the post; an id already used for other content that went out is refused."""
+        with nullcontext(conn) if conn is not None else self._tx() as c:
+            digest = post.content_hash()
+            old = c.execute(sa.select(posts.c.content_hash).where(posts.c.id == post.id)).scalar()
+            now = _now()
+            if old is None:
+                c.execute(posts.insert().values(id=post.id, content_hash=digest,
+                                                body=post.model_dump_json(), created_at=now,
+                                                updated_at=now))
+                return
+            if old == digest:
+                return
+            sent = c.execute(sa.select(sa.func.count()).select_from(attempts).where(
+                attempts.c.post_id == post.id,
+                attempts.c.state.in_([State.PUBLISHED, State.SENDING, State.UNKNOWN]),
+            )).scalar()
+            if sent:
+                raise InvalidPost(
+                    f"post id {post.id!r} was already published with other content; give the "
+                    "edited post a new id (or leave id out to derive one from the content)",
+                    [("id", "already used for other content")],
+                )
+            c.execute(posts.update().where(posts.c.id == post.id).values(
+                content_hash=digest, body=post.model_dump_json(), updated_at=now))
+
+    # -- attempts ----------------------------------------------------------------------------
+
+    def attempts(self, post_id: str) -> list[Attempt]:
+        """Every attempt of a post, by account."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(attempts).where(attempts.c.post_id == post_id)
+                                .order_by(attempts.c.account)).mappings().all()
+        return [_attempt(r) for r in rows]
+
+    def attempt(self, post_id: str, account: str) -> Attempt | None:
+        """One attempt, or None."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(attempts).where(
+                attempts.c.post_id == post_id, attempts.c.account == account)).mappings().first()
+        return _attempt(row) if row is not None else None
+
+    def record(self, post: Post, rows: Sequence[Attempt]) -> None:
+        """Store the post and the reviewed state of each target, in one transaction.
+
+        Targets already published are left as they are.
+        """
+        with self._tx() as conn:
+            self.save_post(post, conn)
+            for row in rows:
+                old = conn.execute(sa.select(attempts.c.state).where(
+                    attempts.c.post_id == row.post_id, attempts.c.account == row.account)
+                ).scalar()
+                if old == State.PUBLISHED:
+                    continue
+                values = {
+                    "channel": row.channel, "state": row.state, "key": row.key,
+                    "draft": row.draft.model_dump_json() if row.draft else None,
+                    "draft_hash": row.draft.content_hash() if row.draft else None,
+                    "error": _dumps(row.error.to_dict()) if row.error else None,
+                    "findings": _dumps([f.model_dump(mode="json") for f in row.findings]),
+                    "updated_at": row.updated_at,
+                }
+                if old is None:
+                    conn.execute(attempts.insert().values(
+                        post_id=row.post_id, account=row.account, tries=0, **values))
+                else:
+                    if old in (State.SENDING, State.UNKNOWN):
+                        values["state"] = old  # keep what must be reconciled
+                    conn.execute(attempts.update().where(
+                        attempts.c.post_id == row.post_id, attempts.c.account == row.account
+                    ).values(**values))
+                self._append(conn, row.post_id, row.account, "review", {
+                    "state": str(values["state"]),
+                    "draft_hash": values["draft_hash"],
+                    "findings": [_finding_audit(f) for f in row.findings],
+                    "error": row.error.type if row.error else None,
+                })
+
+    def claim(self, post_id: str, account: str, *, stale_after: float = 0.0) -> State | None:
+        """Mark a target ``sending`` (the intent, committed before the send).
+
+        Returns the state it had (``unknown`` or ``sending`` mean: reconcile before sending),
+        or None when it is not claimable: published, blocked, awaiting approval, or being sent
+        by another worker less than ``stale_after`` seconds ago.
+        """
+        with self._tx() as conn:
+            row = conn.execute(sa.select(attempts.c.state, attempts.c.updated_at).where(
+                attempts.c.post_id == post_id, attempts.c.account == account
+            ).with_for_update()).first()
+            if row is None:
+                return None
+            state = State(row.state)
+            if state == State.SENDING and stale_after > 0:
+                age = (_now() - _aware(row.updated_at)).total_seconds()
+                if age < stale_after:
+                    return None
+            if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
+                return None
+            conn.execute(attempts.update().where(
+                attempts.c.post_id == post_id, attempts.c.account == account
+            ).values(state=State.SENDING, tries=attempts.c.tries + 1, updated_at=_now()))
+            self._append(conn, post_id, account, "send", {"previous": str(state)})
+            return state
+
+    def mark_published(self, receipt: Receipt) -> None:
+        """Record the receipt: the target is published."""
+        with self._tx() as conn:
+            conn.execute(attempts.update().where(
+                attempts.c.post_id == receipt.post_id, attempts.c.account == receipt.account
+            ).values(state=State.PUBLISHED, receipt=receipt.model_dump_json(), error=None,
+                     updated_at=_now()))
+            self._append(conn, receipt.post_id, receipt.account, "published", {
+                "remote_id": receipt.remote_id, "url": receipt.url,
+                "reconciled": receipt.reconciled,
+            })
+
+    def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
+        """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
+        with self._tx() as conn:
+            conn.execute(attempts.update().where(
+                attempts.c.post_id == post_id, attempts.c.account == account
+            ).values(state=state, error=_dumps(error.to_dict()), updated_at=_now()))
+            self._append(conn, post_id, account, str(state), {
+                "error": error.type, "status": error.status,
+            })
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def approve(self, post_id: str, account: str, *, approver: str, draft_hash: str,
+                note: str = "") -> None:
+        """Record that ``approver`` approved this exact draft (an edit voids it)."""
+        with self._tx() as conn:
+            conn.execute(approvals.insert().values(
+                post_id=post_id, account=account, draft_hash=draft_hash, approver=approver,
+                note=note, at=_now()))
+            self._append(conn, post_id, account, "approval",
+                         {"approver": approver, "draft_hash": draft_hash})
+
+    def is_approved(self, post_id: str, account: str, draft_hash: str) -> bool:
+        """Whether this exact draft has an approval."""
+        with self._tx() as conn:
+            return conn.execute(sa.select(approvals.c.id).where(
+                approvals.c.post_id == post_id, approvals.c.account == account,
+                approvals.c.draft_hash == draft_hash)).first() is not None
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def _append(self, conn: Connection, post_id: str, account: str, kind: str,
+                data: dict[str, Any]) -> None:
+        head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)
+                            .where(audit_head.c.id == 1).with_for_update()).one()
+        seq = head.seq + 1
+        at = _now().isoformat()
+        digest = event_hash(head.hash, seq, at, post_id, account, kind, data)
+        conn.execute(audit.insert().values(seq=seq, at=at, post_id=post_id, account=account,
+                                           kind=kind, data=_dumps(data), prev_hash=head.hash,
+                                           hash=digest))
+        conn.execute(audit_head.update().where(audit_head.c.id == 1)
+                     .values(seq=seq, hash=digest))
+
+    def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
+        """The audit trail in order, for one post or all."""
+        query = sa.select(audit).order_by(audit.c.seq)
+        if post_id is not None:
+            query = query.where(audit.c.post_id == post_id)
+        with self._tx() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [AuditEvent(r["seq"], r["at"], r["post_id"], r["account"], r["kind"],
+                           json.loads(r["data"]), r["prev_hash"], r["hash"]) for r in rows]
+
+    def verify_audit(self) -> list[str]:
+        """Problems in the audit chain (edited, deleted or reordered events); empty if sound."""
+        problems: list[str] = []
+        prev = GENESIS
+        expected_seq = 1
+        events = self.audit_events()
+        for ev in events:
+            if ev.seq != expected_seq:
+                problems.append(f"event {expected_seq} is missing (found {ev.seq} next)")
+            if ev.prev_hash != prev:
+                problems.append(f"event {ev.seq} does not follow the event before it")
+            if event_hash(ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
+                          ev.data) != ev.hash:
+                problems.append(f"event {ev.seq} was altered")
+            prev = ev.hash
+            expected_seq = ev.seq + 1
+        with self._tx() as conn:
+            head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
+        if head.seq != (events[-1].seq if events else 0) or head.hash != prev:
+            problems.append("the newest events were removed or the chain head was altered")
+        return problems
+
+
+def _finding_audit(f: Finding) -> dict[str, Any]:
+    return {"code": f.code, "action": str(f.action), "field": f.field, "check": f.check,
+            "spans": [[s.start, s.end] for s in f.spans]}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _attempt(row: Any) -> Attempt:
+    return Attempt(
+        post_id=row["post_id"], account=row["account"], channel=row["channel"],
+        state=State(row["state"]), key=row["key"], tries=row["tries"],
+        updated_at=_aware(row["updated_at"]),
+        draft=Draft.model_validate_json(row["draft"]) if row["draft"] else None,
+        receipt=Receipt.model_validate_json(row["receipt"]) if row["receipt"] else None,
+        error=ErrorInfo(**json.loads(row["error"])) if row["error"] else None,
+        findings=tuple(Finding.model_validate(f) for f in json.loads(row["findings"] or "[]")),
+    )
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=sa.pool.StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let the begin event below decide
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can lose
+        # the last commits.
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

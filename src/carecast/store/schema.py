@@ -1,0 +1,67 @@
+"""The ledger's tables (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["approvals", "attempts", "audit", "audit_head", "metadata", "posts"]
+
+metadata = sa.MetaData()
+_when = sa.DateTime(timezone=True)
+
+posts = sa.Table(
+    "carecast_posts", metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", _when, nullable=False),
+    sa.Column("updated_at", _when, nullable=False),
+)
+
+attempts = sa.Table(
+    "carecast_attempts", metadata,
+    sa.Column("post_id", sa.String(128), sa.ForeignKey("carecast_posts.id"), primary_key=True),
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("key", sa.String(80), nullable=False),
+    sa.Column("tries", sa.Integer, nullable=False, default=0),
+    sa.Column("draft", sa.Text),
+    sa.Column("draft_hash", sa.String(64)),
+    sa.Column("receipt", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("findings", sa.Text),
+    sa.Column("updated_at", _when, nullable=False),
+)
+
+approvals = sa.Table(
+    "carecast_approvals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("post_id", sa.String(128), nullable=False, index=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("draft_hash", sa.String(64), nullable=False),
+    sa.Column("approver", sa.String(200), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("at", _when, nullable=False),
+)
+
+# Append-only; each event's hash covers the one before it (see Ledger.verify_audit).
+audit = sa.Table(
+    "carecast_audit", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("post_id", sa.String(128), nullable=False, index=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row: the newest event. Locking it serialises appends across workers.
+audit_head = sa.Table(
+    "carecast_audit_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

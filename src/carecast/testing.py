@@ -1,0 +1,163 @@
+"""Test helpers for carecast and for plugin authors; also a pytest plugin.
+
+Installed with carecast, it gives every test suite these fixtures:
+
+- ``no_sleep``: a ``RetryPolicy`` that records its waits instead of sleeping.
+- ``fake_publisher``: a factory for a ``Publisher`` over ``FakeChannel`` accounts and an
+  in-memory store.
+
+``FakeChannel`` keeps what it "publishes" in memory and can be scripted to fail.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from carecast.channels.base import Channel, ChannelOptions
+from carecast.config import Config
+from carecast.post import Draft, MediaKind, Profile, Receipt
+
+__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "RecordingSleep", "fake_config"]
+
+
+@dataclass
+class FakePlatform:
+    """The 'platform' behind fake channels: what it holds and the failures it will script.
+
+    ``script`` maps an account to a list of actions, used one per publish call: an exception
+    to raise before storing, ``("after", exc)`` to store the post and then raise, or ``None``
+    to succeed.
+    """
+
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sends: list[str] = field(default_factory=list)
+    script: dict[str, list[Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def fail(self, account: str, *actions: Any) -> None:
+        """Queue actions for the next publishes to ``account``."""
+        self.script.setdefault(account, []).extend(actions)
+
+    def count(self, key: str) -> int:
+        """How many times a post with ``key`` was stored (must never exceed 1)."""
+        with self.lock:
+            return sum(1 for k in self.sends if k == key)
+
+
+class FakeOptions(ChannelOptions):
+    """Options of the fake channel."""
+
+    max_text: int | None = None
+
+
+class FakeChannel(Channel):
+    """A channel that publishes into a ``FakePlatform`` held in memory."""
+
+    name: ClassVar[str] = "fake"
+    title: ClassVar[str] = "Fake platform (tests)"
+    Options = FakeOptions
+    max_text: ClassVar[int | None] = 280
+    max_media = 4
+    media_kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
+    supports_threads = True
+    max_concurrency = 64
+    platform: ClassVar[FakePlatform] = FakePlatform()
+
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        with self.platform.lock:
+            actions = self.platform.script.get(self.account)
+            action = actions.pop(0) if actions else None
+        if isinstance(action, BaseException):
+            raise action
+        remote_id = f"{self.account}-{next(self.platform._ids)}"
+        with self.platform.lock:
+            self.platform.posts[key] = {"id": remote_id, "draft": draft}
+            self.platform.sends.append(key)
+        if isinstance(action, tuple) and action[0] == "after":
+            raise action[1]
+        return self._receipt(draft, remote_id)
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        with self.platform.lock:
+            held = self.platform.posts.get(key)
+        return self._receipt(draft, held["id"]) if held else None
+
+    def delete(self, receipt: Receipt) -> None:
+        with self.platform.lock:
+            for key, held in list(self.platform.posts.items()):
+                if held["id"] == receipt.remote_id:
+                    del self.platform.posts[key]
+
+    def fetch_profile(self) -> Profile:
+        return Profile(channel=self.name, account=self.account, display_name=self.account)
+
+    def _receipt(self, draft: Draft, remote_id: str) -> Receipt:
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=remote_id, url=f"https://fake.example/{remote_id}",
+                       published_at=datetime.now(UTC))
+
+
+@dataclass
+class RecordingSleep:
+    """A ``sleep`` that records the waits instead of sleeping."""
+
+    waits: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def fake_config(accounts: Sequence[str] | int = ("one", "two"), *, root: Path | None = None,
+                store_url: str = "sqlite:///:memory:", channel: str = "fake",
+                **publish: Any) -> Config:
+    """A config with one brand and fake accounts (names, or a count)."""
+    names = [f"acct{i}" for i in range(accounts)] if isinstance(accounts, int) else accounts
+    return Config.from_dict({
+        "store": {"url": store_url},
+        "publish": publish,
+        "brands": {"test": {"name": "Test Hospital"}},
+        "accounts": {n: {"channel": channel, "brand": "test"} for n in names},
+    }, root=root, environ={})
+
+
+@pytest.fixture
+def no_sleep() -> Any:
+    """A retry policy that never sleeps; its ``sleep.waits`` lists the waits it asked for."""
+    from carecast.publish.retry import RetryPolicy
+
+    return RetryPolicy(sleep=RecordingSleep(), max_attempts=5)
+
+
+@pytest.fixture
+def fake_publisher(no_sleep: Any) -> Iterable[Callable[..., Any]]:
+    """Build a ``Publisher`` over fake accounts: ``fake_publisher(["a", "b"], plugins=[...])``.
+
+    Each call gets a fresh ``FakePlatform`` (as ``publisher.platform``) and store.
+    """
+    from carecast.publish import Publisher
+
+    made: list[Any] = []
+
+    def make(accounts: Sequence[str] | int = ("one", "two"), *, plugins: Iterable[object] = (),
+             config: Config | None = None, **kw: Any) -> Any:
+        platform = FakePlatform()
+        channel = type("FakeChannel", (FakeChannel,), {"platform": platform})
+        publisher = Publisher(config or fake_config(accounts), plugins=plugins,
+                              entry_point_plugins=False, retry=kw.pop("retry", no_sleep),
+                              channel_classes={"fake": channel}, **kw)
+        publisher.platform = platform  # type: ignore[attr-defined]
+        made.append(publisher)
+        return publisher
+
+    yield make
+    for publisher in made:
+        publisher.close()
