@@ -59,7 +59,7 @@ from carecast.post import (
 if TYPE_CHECKING:
     from carecast.channels import Channel, ChannelOptions
     from carecast.hookspecs import hookimpl
-    from carecast.publish import Outcome, Preview, PublishReport, Publisher, RetryPolicy
+    from carecast.publish import Outcome, Preview, Publisher, PublishReport, RetryPolicy
     from carecast.store import Ledger, State
 
 __version__ = "0.1.0"

@@ -27,15 +27,15 @@ def plugin_manager(plugins: Iterable[object] = (), *, entry_points: bool = True
     return pm
 
 
-def run_hook(pm: pluggy.PluginManager, name: str, *, account: str | None = None,
+def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = None,
              **kwargs: Any) -> list[Finding]:
     """Call every implementation of hook ``name``; one that raises or misbehaves blocks.
 
-    Each finding is stamped with the plugin that made it and, for draft hooks, the account.
+    Each finding is stamped with the plugin that made it and ``for_account``.
     """
     caller = getattr(pm.hook, name)
     findings: list[Finding] = []
-    for impl in reversed(caller.get_hookimpls()):
+    for impl in caller.get_hookimpls():  # in registration order
         plugin = pm.get_name(impl.plugin) or ""
         if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()
             plugin = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__name__
@@ -47,15 +47,15 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, account: str | None = None,
                 raise TypeError(f"returned {type(bad[0]).__name__}, not Finding")
         except Exception as exc:  # fail closed: a broken check must not let a post through
             findings.append(Finding(
-                action=Action.BLOCK, code="review.error", check=_short(plugin), account=account,
+                action=Action.BLOCK, code="review.error", check=_short(plugin), account=for_account,
                 message=f"the check {_short(plugin)} failed ({type(exc).__name__}); "
                         "the post is held until it runs cleanly",
             ))
             continue
         for item in items:
             update: dict[str, Any] = {"check": item.check or _short(plugin)}
-            if account is not None:
-                update["account"] = account
+            if for_account is not None:
+                update["account"] = for_account
             findings.append(item.model_copy(update=update))
     return findings
 

@@ -48,6 +48,7 @@ __all__ = [
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _HASHTAG = re.compile(r"^\w{1,100}$")
+POST_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 _LANG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
@@ -285,12 +286,19 @@ def _message(err: Any) -> str:
 def load_post(path: str | Path) -> Post:
     """Load a post from a YAML, JSON or TOML file; raises ``InvalidPost`` naming the fault."""
     path = Path(path)
+    if path.suffix.lower() not in POST_SUFFIXES:
+        raise InvalidPost(
+            f"{path}: unknown file type {path.suffix!r}; use .yaml, .yml, .json or .toml",
+            [("", "unknown file type")],
+        )
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidPost(f"{path}: no such file", [("", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidPost(f"{path}: cannot read it ({type(exc).__name__})", [("", "unreadable")]) from None
+        raise InvalidPost(
+            f"{path}: cannot read it ({type(exc).__name__})", [("", "unreadable")]
+        ) from None
     data = parse_document(raw, path.suffix.lower(), source=str(path))
     post = post_from_dict(data, source=str(path))
     if any(not m.is_url for m in post.media):

@@ -48,7 +48,7 @@ def send(session: requests.Session, method: str, url: str, *, channel: str, acco
 
     The URL never appears in a message: webhook and API URLs can carry tokens.
     """
-    where = {"channel": channel, "account": account}
+    where: dict[str, Any] = {"channel": channel, "account": account}
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.ConnectTimeout:

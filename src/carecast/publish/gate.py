@@ -7,6 +7,7 @@ the gate fails closed.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def _rewrite(value: Any, path: list[str | int], spans: Sequence[Span],
 
 def _redact(text: str, spans: Sequence[Span]) -> str:
     ordered = sorted(spans, key=lambda s: s.start)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.start < a.end:
             raise ValueError("overlapping spans")
     if ordered and ordered[-1].end > len(text):

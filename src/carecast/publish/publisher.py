@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 
 from carecast.channels import Channel, build_channel
-from carecast.config import AccountConfig, BrandConfig, Config, load_config
+from carecast.config import BrandConfig, Config, load_config
 from carecast.errors import (
     CarecastError,
     ChannelError,
@@ -207,8 +207,8 @@ class Publisher:
             log.exception("rendering for account %s failed", name)
             return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
                 type(exc).__name__, f"the {account.channel} channel failed to render the post"))
-        findings = run_hook(self.plugins, "carecast_review_draft", account=name, post=post,
-                            draft=draft, brand=self.config.brand_of(account))
+        findings = run_hook(self.plugins, "carecast_review_draft", for_account=name, post=post,
+                            draft=draft, account=account, brand=self.config.brand_of(account))
         gated = apply_findings(draft, findings, count=channel.count)
         draft = gated.item
         every = tuple(post_findings) + gated.findings
@@ -241,8 +241,8 @@ class Publisher:
         names = self._targets(post, only)
         if dry_run:
             preview = self._review(post, names, {})
-            outcomes = tuple(_outcome_of(t) for t in preview.targets)
-            return PublishReport(post.id, outcomes, preview.findings, dry_run=True)
+            return PublishReport(post.id, tuple(_outcome_of(t) for t in preview.targets),
+                                 preview.findings, dry_run=True)
 
         done = {a.account: a for a in self.ledger.attempts(post.id)
                 if a.state == State.PUBLISHED and a.account in names}
@@ -282,20 +282,27 @@ class Publisher:
 
     def retry(self, post_id: str, *, resend_unknown: bool = False,
               on_progress: Progress | None = None) -> PublishReport:
-        """Publish a stored post again to its failed and unknown targets only."""
+        """Publish a stored post again to its failed and unknown targets only.
+
+        The report lists every target of the post; the others are as the ledger has them.
+        """
         post = self.ledger.get_post(post_id)
         if post is None:
             raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
-        names = [a.account for a in self.ledger.attempts(post_id)
+        rows = self.ledger.attempts(post_id)
+        names = [a.account for a in rows
                  if a.state in (State.FAILED, State.UNKNOWN, State.SENDING)]
-        if not names:
-            return PublishReport(post_id, tuple(
-                Outcome.of(a.account, a.channel, a.state, receipt=a.receipt, error=a.error,
-                           findings=a.findings, tries=a.tries,
-                           already_published=a.state == State.PUBLISHED)
-                for a in self.ledger.attempts(post_id)))
-        return self.publish(post, only=names, resend_unknown=resend_unknown,
-                            on_progress=on_progress)
+        outcomes = {a.account: Outcome.of(
+            a.account, a.channel, a.state, draft=a.draft, receipt=a.receipt, error=a.error,
+            findings=a.findings, tries=a.tries, already_published=a.state == State.PUBLISHED)
+            for a in rows}
+        findings: tuple[Finding, ...] = ()
+        if names:
+            report = self.publish(post, only=names, resend_unknown=resend_unknown,
+                                  on_progress=on_progress)
+            outcomes.update({o.account: o for o in report.outcomes})
+            findings = report.findings
+        return PublishReport(post_id, tuple(outcomes.values()), findings)
 
     def status(self, post_id: str) -> list[Attempt]:
         """Every target's row in the ledger."""
@@ -349,7 +356,8 @@ class Publisher:
             return self._semaphores[name]
 
     def _send(self, post: Post, target: TargetPreview, resend_unknown: bool) -> Outcome:
-        assert target.draft is not None and target.instance is not None
+        assert target.draft is not None
+        assert target.instance is not None
         channel, draft, key = target.instance, target.draft, target.key
         previous = self.ledger.claim(post.id, target.account,
                                      stale_after=self.config.publish.stale_sending_after)

@@ -1,0 +1,102 @@
+"""Review hooks: every implementation runs, findings are stamped, failures fail closed."""
+
+from __future__ import annotations
+
+import inspect
+
+from carecast import Action, Finding, Post, hookimpl
+from carecast import hookspecs as specs
+from carecast.config import AccountConfig
+from carecast.plugins import plugin_manager, run_hook
+from carecast.post import Draft, Part
+
+DRAFT = Draft(post_id="p", account="a", channel="fake", parts=(Part(text="x", length=1),))
+ACCOUNT = AccountConfig(name="a", channel="fake")
+
+
+def _finding(code: str, action: Action = Action.WARN) -> Finding:
+    return Finding(action=action, code=code, message="somewhere")
+
+
+class One:
+    @hookimpl
+    def carecast_review_post(self, post):
+        return [_finding("one.a")]
+
+
+class Two:
+    @hookimpl
+    def carecast_review_post(self, post, brand):
+        yield _finding("two.a")
+        yield _finding("two.b", Action.INFO)
+
+
+def test_every_implementation_runs_and_is_stamped() -> None:
+    pm = plugin_manager([One(), Two()], entry_points=False)
+    findings = run_hook(pm, "carecast_review_post", post=Post(text="x"), brand=None)
+    assert [f.code for f in findings] == ["one.a", "two.a", "two.b"]
+    assert [f.check for f in findings] == ["One", "Two", "Two"]
+    assert all(f.account is None for f in findings)
+
+
+def test_draft_findings_carry_the_account() -> None:
+    class Check:
+        @hookimpl
+        def carecast_review_draft(self, draft, account):
+            return [_finding(f"acct.{account.name}")]
+
+    pm = plugin_manager([Check()], entry_points=False)
+    findings = run_hook(pm, "carecast_review_draft", for_account="a", post=Post(text="x"),
+                        draft=DRAFT, account=ACCOUNT, brand=None)
+    assert findings[0].code == "acct.a"
+    assert findings[0].account == "a"
+
+
+def test_raising_or_misbehaving_hooks_block() -> None:
+    class Raises:
+        @hookimpl
+        def carecast_review_post(self, post):
+            raise ValueError("SSN 123-45-6789 found")
+
+    class WrongType:
+        @hookimpl
+        def carecast_review_post(self, post):
+            return ["not a finding"]
+
+    pm = plugin_manager([Raises(), WrongType(), One()], entry_points=False)
+    findings = run_hook(pm, "carecast_review_post", post=Post(text="x"), brand=None)
+    blocks = [f for f in findings if f.action is Action.BLOCK]
+    assert [f.check for f in blocks] == ["Raises", "WrongType"]
+    assert all(f.code == "review.error" for f in blocks)
+    assert all("123-45" not in f.message for f in findings)
+    assert "one.a" in [f.code for f in findings]  # the others still ran
+
+
+def test_module_plugins_are_named_by_module() -> None:
+    import types
+
+    module = types.ModuleType("hospital_checks.phi")
+
+    @hookimpl
+    def carecast_review_post(post):
+        return [_finding("m.x")]
+
+    module.carecast_review_post = carecast_review_post  # type: ignore[attr-defined]
+    pm = plugin_manager([module], entry_points=False)
+    assert run_hook(pm, "carecast_review_post", post=Post(text="x"), brand=None)[0].check \
+        == "hospital_checks.phi"
+
+
+def test_hookspecs_are_documented_with_signatures() -> None:
+    hooks = [name for name in dir(specs) if name.startswith("carecast_")]
+    assert hooks == ["carecast_review_draft", "carecast_review_post"]
+    for name in hooks:
+        fn = getattr(specs, name)
+        assert inspect.getdoc(fn), f"{name} has no docstring"
+        assert fn.carecast_spec["firstresult"] is False  # every implementation runs
+
+
+def test_every_hook_has_a_test_here() -> None:
+    source = inspect.getsource(inspect.getmodule(test_every_hook_has_a_test_here))
+    for name in (n for n in dir(specs) if n.startswith("carecast_")):
+        assert source.count(f'"{name}"') >= 1, f"no test calls {name}"

@@ -1,0 +1,27 @@
+"""`import carecast` stays light: no platform SDK, store, HTTP or CLI stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import carecast
+
+HEAVY = ["sqlalchemy", "requests", "tenacity", "pluggy", "typer", "rich", "yaml",
+         "tweepy", "googleapiclient", "mastodon", "atproto"]
+
+
+def test_import_carecast_does_not_load_heavy_modules() -> None:
+    code = ("import sys, json, carecast; "
+            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_all_is_sorted_and_resolves() -> None:
+    names = [n for n in carecast.__all__ if n != "__version__"]
+    assert names == sorted(names)
+    for name in carecast.__all__:
+        assert getattr(carecast, name) is not None

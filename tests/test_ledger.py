@@ -1,0 +1,164 @@
+"""The SQLite ledger: states, claims, crash leftovers, the hash-chained audit trail."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from carecast import InvalidPost, Post
+from carecast.post import Draft, Part, Receipt
+from carecast.store import Attempt, ErrorInfo, Ledger, State
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    with Ledger(f"sqlite:///{tmp_path}/ledger.db") as ledger:
+        yield ledger
+
+
+def _row(post: Post, account: str = "a", state: State = State.PENDING) -> Attempt:
+    draft = Draft(post_id=post.id, account=account, channel="fake",
+                  parts=(Part(text=post.text, length=len(post.text)),))
+    return Attempt(post.id, account, "fake", state, f"key-{account}", 0, datetime.now(UTC),
+                   draft)
+
+
+def _receipt(post: Post, account: str = "a") -> Receipt:
+    return Receipt(post_id=post.id, account=account, channel="fake", remote_id="r1",
+                   published_at=datetime.now(UTC))
+
+
+def test_intent_then_receipt(ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post)])
+    assert ledger.attempt("p1", "a").state == State.PENDING
+    assert ledger.claim("p1", "a") == State.PENDING
+    row = ledger.attempt("p1", "a")
+    assert row.state == State.SENDING
+    assert row.tries == 1
+    ledger.mark_published(_receipt(post))
+    row = ledger.attempt("p1", "a")
+    assert row.state == State.PUBLISHED
+    assert row.receipt.remote_id == "r1"
+    assert ledger.claim("p1", "a") is None  # published: never claimed again
+    assert ledger.get_post("p1") == post
+
+
+def test_crash_leftover_sending_is_claimed_for_reconcile(ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post)])
+    ledger.claim("p1", "a")
+    # a re-run records the review again: the 'sending' state must survive it
+    ledger.record(post, [_row(post)])
+    assert ledger.attempt("p1", "a").state == State.SENDING
+    assert ledger.claim("p1", "a") == State.SENDING
+    # with several workers, a fresh 'sending' row belongs to someone else
+    assert ledger.claim("p1", "a", stale_after=60) is None
+
+
+def test_failed_and_unknown_keep_their_error(ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post, "a"), _row(post, "b")])
+    ledger.claim("p1", "a")
+    ledger.mark_failed("p1", "a", State.FAILED, ErrorInfo("AuthenticationError", "renew it", 401))
+    ledger.claim("p1", "b")
+    ledger.mark_failed("p1", "b", State.UNKNOWN, ErrorInfo("OutcomeUnknown", "no answer"))
+    rows = {r.account: r for r in ledger.attempts("p1")}
+    assert rows["a"].error.status == 401
+    assert rows["b"].state == State.UNKNOWN
+    assert ledger.claim("p1", "b") == State.UNKNOWN
+
+
+def test_published_rows_are_not_overwritten(ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post)])
+    ledger.claim("p1", "a")
+    ledger.mark_published(_receipt(post))
+    ledger.record(post, [_row(post, state=State.BLOCKED)])
+    assert ledger.attempt("p1", "a").state == State.PUBLISHED
+
+
+def test_edited_content_under_a_published_id_is_refused(ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post)])
+    # not sent yet: the edit replaces the stored post
+    edited = Post(id="p1", text="hello again")
+    ledger.record(edited, [_row(edited)])
+    assert ledger.get_post("p1") == edited
+    ledger.claim("p1", "a")
+    with pytest.raises(InvalidPost, match="new id"):
+        ledger.record(post, [_row(post)])
+
+
+def test_approval_binds_to_the_draft_hash(ledger) -> None:
+    ledger.record(Post(id="p1", text="x"), [])
+    ledger.approve("p1", "a", approver="privacy", draft_hash="h1")
+    assert ledger.is_approved("p1", "a", "h1")
+    assert not ledger.is_approved("p1", "a", "h2")
+
+
+def _populate(ledger: Ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post, "a"), _row(post, "b")])
+    for account in ("a", "b"):
+        ledger.claim("p1", account)
+        ledger.mark_published(_receipt(post, account))
+
+
+def test_audit_chain_verifies(ledger) -> None:
+    _populate(ledger)
+    events = ledger.audit_events("p1")
+    assert [e.kind for e in events][:2] == ["review", "review"]
+    assert {"send", "published"} <= {e.kind for e in events}
+    assert ledger.verify_audit() == []
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "swap", "truncate"])
+def test_audit_tampering_is_detected(tmp_path, tamper: str) -> None:
+    path = tmp_path / "ledger.db"
+    with Ledger(f"sqlite:///{path}") as ledger:
+        _populate(ledger)
+    db = sqlite3.connect(path)
+    with db:
+        if tamper == "edit":
+            db.execute("UPDATE carecast_audit SET data = '{\"state\":\"blocked\"}' WHERE seq = 2")
+        elif tamper == "delete":
+            db.execute("DELETE FROM carecast_audit WHERE seq = 3")
+        elif tamper == "swap":
+            a, b = (db.execute("SELECT post_id, account, kind, data, prev_hash, hash, at FROM "
+                               "carecast_audit WHERE seq = ?", (s,)).fetchone() for s in (2, 3))
+            for seq, row in ((2, b), (3, a)):
+                db.execute("UPDATE carecast_audit SET post_id=?, account=?, kind=?, data=?, "
+                           "prev_hash=?, hash=?, at=? WHERE seq=?", (*row, seq))
+        else:
+            last = db.execute("SELECT max(seq) FROM carecast_audit").fetchone()[0]
+            db.execute("DELETE FROM carecast_audit WHERE seq = ?", (last,))
+    db.close()
+    with Ledger(f"sqlite:///{path}") as ledger:
+        assert ledger.verify_audit() != []
+
+
+def test_audit_never_holds_post_text(ledger) -> None:
+    post = Post(id="p1", text="Jane Roe was discharged")
+    ledger.record(post, [_row(post)])
+    assert "Jane Roe" not in str([e.data for e in ledger.audit_events()])
+
+
+def test_bad_store_url_is_a_configuration_error() -> None:
+    from carecast import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"\[store\] url"):
+        Ledger("nosuchdialect://x")
+
+
+def test_repr_hides_password() -> None:
+    from carecast import ConfigurationError
+
+    try:
+        ledger = Ledger("postgresql+psycopg://user:pa55word@127.0.0.1:1/db")
+    except ConfigurationError as exc:  # no server or no driver here
+        assert "pa55word" not in str(exc)
+    else:  # pragma: no cover - only with a server on port 1
+        assert "pa55word" not in repr(ledger)

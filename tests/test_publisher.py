@@ -1,0 +1,314 @@
+"""The publisher: fan-out, review gate, ledger states, retry with reconcile, re-runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from carecast import Action, Finding, Post, PublishError, State, hookimpl
+from carecast.errors import (
+    AuthenticationError,
+    ChannelServerError,
+    DuplicatePost,
+    InvalidPost,
+    OutcomeUnknown,
+    RateLimited,
+)
+from carecast.publish.publisher import idempotency_key
+from carecast.testing import fake_config
+
+POST = Post(id="flu-1", text="Our flu clinic opens Monday at 9.", hashtags=["flu"])
+
+
+def test_publishes_to_every_account_once(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b", "c"])
+    report = publisher.publish(POST)
+    assert report.ok
+    assert report.counts == {"published": 3}
+    assert sorted(publisher.platform.sends) == sorted(
+        idempotency_key(POST.id, name) for name in ("a", "b", "c"))
+    assert {o.account for o in report.outcomes} == {"a", "b", "c"}
+    assert all(o.tries == 1 for o in report.outcomes)
+    assert publisher.platform.posts  # the fake platform holds them
+    again = publisher.publish(POST)
+    assert all(o.already_published for o in again.outcomes)
+    assert len(publisher.platform.sends) == 3  # nothing sent twice
+
+
+def test_one_failing_channel_never_stops_the_others(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b"])
+    publisher.platform.fail("a", AuthenticationError("token expired; renew it"))
+    report = publisher.publish(POST)
+    assert report["a"].state == State.FAILED
+    assert report["a"].error.type == "AuthenticationError"
+    assert report["b"].state == State.PUBLISHED
+    with pytest.raises(PublishError) as info:
+        report.raise_for_failures()
+    assert info.value.report is report
+    assert "a (failed)" in str(info.value)
+    # the failed target is retried by `retry`; the published one is not sent again
+    retried = publisher.retry(POST.id)
+    assert retried["a"].state == State.PUBLISHED
+    assert retried["b"].already_published
+    assert len(publisher.platform.sends) == 2
+
+
+def test_server_error_is_reconciled_before_resend(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    # the platform stores the post, then fails with a 500
+    publisher.platform.fail("a", ("after", ChannelServerError("boom", status=500)))
+    report = publisher.publish(POST)
+    outcome = report["a"]
+    assert outcome.state == State.PUBLISHED
+    assert outcome.receipt.reconciled
+    assert len(publisher.platform.sends) == 1
+
+
+def test_timeout_then_lookup_finds_nothing_then_sends(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    publisher.platform.fail("a", OutcomeUnknown("no answer"))  # raised before storing
+    report = publisher.publish(POST)
+    assert report["a"].state == State.PUBLISHED
+    assert not report["a"].receipt.reconciled
+    assert report["a"].tries == 2
+    assert len(publisher.platform.sends) == 1
+
+
+def test_rate_limit_waits_as_asked(fake_publisher, no_sleep) -> None:
+    publisher = fake_publisher(["a"])
+    publisher.platform.fail("a", RateLimited("slow down", retry_after=12))
+    assert publisher.publish(POST)["a"].state == State.PUBLISHED
+    assert no_sleep.sleep.waits == [12]
+
+
+def test_unknown_outcome_is_kept_unknown_when_retries_run_out(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    publisher.platform.fail("a", *[("after", OutcomeUnknown("x"))] + [
+        ChannelServerError("down") for _ in range(10)])
+    publisher.platform.posts.clear()
+    report = publisher.publish(POST)
+    # the first send landed; the reconcile on the next attempt finds it
+    assert report["a"].state == State.PUBLISHED
+    assert report["a"].receipt.reconciled
+    assert len(publisher.platform.sends) == 1
+
+
+def test_channel_without_lookup_marks_unknown_and_never_resends(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    channel = publisher.channel("a")
+    type(channel).lookup = None  # type: ignore[assignment,method-assign]
+    # without lookup the channel cannot reconcile
+    type(channel).can_lookup = property(lambda self: False)  # type: ignore[method-assign,assignment]
+    publisher.platform.fail("a", ("after", OutcomeUnknown("no answer")))
+    report = publisher.publish(POST)
+    assert report["a"].state == State.UNKNOWN
+    assert "cannot look posts up" in report["a"].error.message
+    assert len(publisher.platform.sends) == 1
+    assert publisher.retry(POST.id)["a"].state == State.UNKNOWN
+    assert len(publisher.platform.sends) == 1
+    # after checking by hand, the user resends on purpose
+    assert publisher.retry(POST.id, resend_unknown=True)["a"].state == State.PUBLISHED
+    assert len(publisher.platform.sends) == 2
+
+
+def test_duplicate_after_uncertain_send_is_found(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    publisher.platform.fail("a", ("after", OutcomeUnknown("x")))
+    # make lookup miss once (eventual consistency), then the resend meets a duplicate
+    channel = publisher.channel("a")
+    real_lookup = channel.lookup
+    misses = [True]
+
+    def lookup(key, draft):
+        if misses:
+            misses.pop()
+            return None
+        return real_lookup(key, draft)
+
+    channel.lookup = lookup  # type: ignore[method-assign]
+    publisher.platform.fail("a", DuplicatePost("already there", status=403))
+    report = publisher.publish(POST)
+    assert report["a"].state == State.PUBLISHED
+    assert report["a"].receipt.reconciled
+    assert len(publisher.platform.sends) == 1
+
+
+def test_unexpected_channel_exception_is_unknown_not_resent(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b"])
+    publisher.platform.fail("a", ("after", KeyError("bug")))
+    report = publisher.publish(POST)
+    assert report["a"].state == State.UNKNOWN
+    assert report["a"].error.type == "OutcomeUnknown"
+    assert report["b"].state == State.PUBLISHED
+
+
+def test_render_rejection_is_stored_with_the_reason(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    post = Post(id="big", text="x", media=[{"source": f"https://c.example/{i}.jpg"}
+                                           for i in range(6)])
+    report = publisher.publish(post)
+    outcome = report["a"]
+    assert outcome.state == State.FAILED
+    assert outcome.error.type == "LimitExceeded"
+    assert "media: 6 items is over the fake limit of 4" in outcome.error.message
+    row = publisher.ledger.attempt("big", "a")
+    assert row.state == State.FAILED
+    assert publisher.ledger.get_post("big") == post
+    assert publisher.platform.sends == []
+
+
+def test_long_text_becomes_a_numbered_thread(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    text = " ".join(f"Sentence number {i} about vaccines." for i in range(30))
+    report = publisher.publish(Post(text=text))
+    lengths = report["a"].lengths
+    assert len(lengths) > 1
+    assert all(length <= limit for length, limit in lengths)
+    draft = next(iter(publisher.platform.posts.values()))["draft"]
+    assert draft.parts[0].text.endswith(f" 1/{len(lengths)}")
+
+
+def test_unknown_target_and_only(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b"])
+    report = publisher.publish(Post(text="x", targets=["a", "ghost"]))
+    assert report["a"].state == State.PUBLISHED
+    assert report["ghost"].state == State.FAILED
+    assert "no account 'ghost'" in report["ghost"].error.message
+    only = publisher.publish(Post(text="y"), only=["b"])
+    assert [o.account for o in only.outcomes] == ["b"]
+    with pytest.raises(InvalidPost, match="only: c is not a target"):
+        publisher.publish(Post(text="y"), only=["c"])
+
+
+def test_dry_run_stores_and_sends_nothing(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    report = publisher.publish(POST, dry_run=True)
+    assert report.dry_run
+    assert report["a"].state == State.PENDING
+    assert publisher.ledger.get_post(POST.id) is None
+    assert publisher.platform.sends == []
+
+
+class Blocker:
+    @hookimpl
+    def carecast_review_post(self, post):
+        if "MRN" in post.text:
+            return [Finding(action=Action.BLOCK, code="phi.mrn", message="an MRN in text",
+                            field="text")]
+        return None
+
+
+class Reviewer:
+    @hookimpl
+    def carecast_review_draft(self, draft, account):
+        if account.name == "b":
+            return [Finding(action=Action.REVIEW, code="policy.review",
+                            message="needs a look", field="parts[0].text")]
+        return [Finding(action=Action.WARN, code="style.short", message="short")]
+
+
+def test_block_stops_every_target_and_keeps_the_post(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b"], plugins=[Blocker()])
+    post = Post(id="leak", text="Patient MRN 12345 is home")
+    report = publisher.publish(post)
+    assert report.counts == {"blocked": 2}
+    assert publisher.platform.sends == []
+    assert publisher.ledger.get_post("leak") is not None
+    assert report["a"].findings[0].check == "Blocker"
+    assert "12345" not in str(report.to_dict())
+
+
+def test_review_holds_until_approved_and_edit_voids_approval(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b"], plugins=[Reviewer()])
+    post = Post(id="tip", text="Wash your hands.")
+    report = publisher.publish(post)
+    assert report["a"].state == State.PUBLISHED
+    assert report["a"].findings[0].action == Action.WARN
+    assert report["b"].state == State.AWAITING_APPROVAL
+    assert report.ok  # held is not failed
+    assert publisher.publish(post)["b"].state == State.AWAITING_APPROVAL
+    assert publisher.approve("tip", "comms-lead") == ["b"]
+    assert publisher.publish(post)["b"].state == State.PUBLISHED
+    # an edited post (a new draft) is not covered by the old approval
+    edited = Post(id="tip2", text="Wash your hands well.")
+    assert publisher.publish(edited)["b"].state == State.AWAITING_APPROVAL
+
+
+def test_a_raising_hook_blocks(fake_publisher) -> None:
+    class Broken:
+        @hookimpl
+        def carecast_review_draft(self, draft):
+            raise RuntimeError("Jane Roe leaked into the message")
+
+    publisher = fake_publisher(["a"], plugins=[Broken()])
+    report = publisher.publish(POST)
+    assert report["a"].state == State.BLOCKED
+    finding = report["a"].findings[0]
+    assert finding.code == "review.error"
+    assert "Jane Roe" not in finding.message
+
+
+def test_an_id_reused_for_other_content_is_refused(fake_publisher) -> None:
+    publisher = fake_publisher(["a"])
+    publisher.publish(Post(id="same", text="first"))
+    with pytest.raises(InvalidPost, match="already published with other content"):
+        publisher.publish(Post(id="same", text="second"))
+
+
+def test_apublish(fake_publisher) -> None:
+    publisher = fake_publisher(["a", "b"])
+    report = asyncio.run(publisher.apublish(POST))
+    assert report.counts == {"published": 2}
+
+
+def test_progress_callback_sees_every_target(fake_publisher) -> None:
+    publisher = fake_publisher(4)
+    seen = []
+    publisher.publish(POST, on_progress=seen.append)
+    assert sorted(o.account for o in seen) == ["acct0", "acct1", "acct2", "acct3"]
+
+
+def test_concurrency_limits_are_respected(fake_publisher) -> None:
+    import threading
+    import time
+
+    publisher = fake_publisher(config=fake_config(20, concurrency=5))
+    active, peak, lock = [0], [0], threading.Lock()
+    cls = type(publisher.channel("acct0"))
+    original = cls.publish
+
+    def slow(self, draft, key):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)
+        with lock:
+            active[0] -= 1
+        return original(self, draft, key)
+
+    cls.publish = slow  # type: ignore[method-assign]
+    cls.max_concurrency = 3
+    assert publisher.publish(POST).counts == {"published": 20}
+    assert 1 < peak[0] <= 3
+
+
+def test_brand_selects_accounts() -> None:
+    from carecast.config import Config
+    from carecast.publish import Publisher
+    from carecast.testing import FakeChannel
+
+    config = Config.from_dict({
+        "store": {"url": "sqlite:///:memory:"},
+        "brands": {"north": {"name": "North"}, "south": {"name": "South"}},
+        "accounts": {"n1": {"channel": "fake", "brand": "north"},
+                     "s1": {"channel": "fake", "brand": "south"}},
+    }, environ={})
+    with Publisher(config, entry_point_plugins=False,
+                   channel_classes={"fake": FakeChannel}) as publisher:
+        assert [t.account for t in publisher.preview(Post(text="x", brand="south")).targets] \
+            == ["s1"]
+        with pytest.raises(InvalidPost, match="several brands"):
+            publisher.preview(Post(text="x"))
+        with pytest.raises(InvalidPost, match="brand: 'west'"):
+            publisher.preview(Post(text="x", brand="west"))
