@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from carecast import ConfigurationError
-from carecast.config import Config, Settings, load_config
+from carecast.config import Config, load_config
+from carecast.settings import Settings
 
 BASE = """
 [store]

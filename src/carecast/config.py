@@ -13,36 +13,26 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from carecast.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from carecast.settings import Settings
 
 __all__ = [
     "AccountConfig",
     "BrandConfig",
     "Config",
     "PublishConfig",
-    "Settings",
     "StoreConfig",
     "load_config",
 ]
 
-DEFAULT_CONFIG = "carecast.toml"
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _ENV_ACCOUNT = re.compile(r"^CARECAST_ACCOUNTS__([A-Z0-9_]+?)__([A-Z0-9_]+)$")
-
-
-class Settings(BaseSettings):
-    """Process-level settings, from ``CARECAST_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="CARECAST_", extra="ignore")
-
-    config: Path = Field(default=Path(DEFAULT_CONFIG), description="Path of carecast.toml.")
-    store_url: str | None = Field(default=None, description="Overrides [store] url.")
-    secrets_file: Path | None = None
 
 
 class _Section(BaseModel):
@@ -222,7 +212,10 @@ def _describe(exc: ValidationError, source: str) -> str:
 
 def load_config(path: str | Path | None = None, *, settings: Settings | None = None) -> Config:
     """Read ``carecast.toml`` (or ``path``), merging secrets from the environment."""
-    settings = settings or Settings()
+    if settings is None:
+        from carecast.settings import Settings
+
+        settings = Settings()
     path = Path(path) if path is not None else settings.config
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

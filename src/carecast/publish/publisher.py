@@ -102,6 +102,7 @@ class Publisher:
         self._channels: dict[str, Channel] = {}
         self._channels_lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None, **kw: Any) -> Publisher:
@@ -112,7 +113,10 @@ class Publisher:
         return f"<Publisher accounts={sorted(self.config.accounts)} ledger={self.ledger!r}>"
 
     def close(self) -> None:
-        """Release the store."""
+        """Stop the worker threads and release the store."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.ledger.close()
 
     def __enter__(self) -> Publisher:
@@ -334,9 +338,12 @@ class Publisher:
 
         if len(targets) <= 1:
             return [run(t) for t in targets]
-        workers = min(self.config.publish.concurrency, len(targets))
-        with ThreadPoolExecutor(workers, thread_name_prefix="carecast") as pool:
-            return list(pool.map(run, targets))
+        with self._channels_lock:
+            if self._pool is None:  # one pool: the global limit holds across publish calls
+                self._pool = ThreadPoolExecutor(self.config.publish.concurrency,
+                                                thread_name_prefix="carecast")
+            pool = self._pool
+        return list(pool.map(run, targets))
 
     @contextmanager
     def _limits(self, channel: Channel) -> Iterator[None]:

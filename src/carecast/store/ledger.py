@@ -31,6 +31,32 @@ __all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
 
 GENESIS = "0" * 64
 
+# Statements are built once: building and cache-keying a statement costs more than running it.
+_bp = sa.bindparam
+_ONE = (attempts.c.post_id == _bp("k_post"), attempts.c.account == _bp("k_account"))
+_POST_HASH = sa.select(posts.c.content_hash).where(posts.c.id == _bp("k_post"))
+_POST_BODY = sa.select(posts.c.body).where(posts.c.id == _bp("k_post"))
+_POST_UPDATE = posts.update().where(posts.c.id == _bp("k_post"))
+_SENT_COUNT = sa.select(sa.func.count()).select_from(attempts).where(
+    attempts.c.post_id == _bp("k_post"),
+    attempts.c.state.in_(["published", "sending", "unknown"]))
+_ROWS = sa.select(attempts).where(attempts.c.post_id == _bp("k_post")).order_by(attempts.c.account)
+_ROW = sa.select(attempts).where(*_ONE)
+_STATE = sa.select(attempts.c.state).where(*_ONE)
+_STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at).where(*_ONE) \
+    .with_for_update()
+_ATTEMPT_UPDATE = attempts.update().where(*_ONE)
+_CLAIM = attempts.update().where(*_ONE).values(tries=attempts.c.tries + 1)
+_APPROVED = sa.select(approvals.c.id).where(
+    approvals.c.post_id == _bp("k_post"), approvals.c.account == _bp("k_account"),
+    approvals.c.draft_hash == _bp("k_hash"))
+_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1) \
+    .with_for_update()
+_HEAD_UPDATE = audit_head.update().where(audit_head.c.id == 1)
+_POST_INSERT = posts.insert()
+_ATTEMPT_INSERT = attempts.insert()
+_AUDIT_INSERT = audit.insert()
+
 
 class State(StrEnum):
     """Where one (post, account) target stands."""
@@ -157,7 +183,7 @@ class Ledger:
     def get_post(self, post_id: str) -> Post | None:
         """The stored post, or None."""
         with self._tx() as conn:
-            body = conn.execute(sa.select(posts.c.body).where(posts.c.id == post_id)).scalar()
+            body = conn.execute(_POST_BODY, {"k_post": post_id}).scalar()
         return Post.model_validate_json(body) if body is not None else None
 
     def post_ids(self) -> list[str]:
@@ -170,55 +196,49 @@ class Ledger:
         """Store the post; an id already used for other content that went out is refused."""
         with nullcontext(conn) if conn is not None else self._tx() as c:
             digest = post.content_hash()
-            old = c.execute(sa.select(posts.c.content_hash).where(posts.c.id == post.id)).scalar()
+            old = c.execute(_POST_HASH, {"k_post": post.id}).scalar()
             now = _now()
             if old is None:
-                c.execute(posts.insert().values(id=post.id, content_hash=digest,
-                                                body=post.model_dump_json(), created_at=now,
-                                                updated_at=now))
+                c.execute(_POST_INSERT, {"id": post.id, "content_hash": digest,
+                                           "body": post.model_dump_json(), "created_at": now,
+                                           "updated_at": now})
                 return
             if old == digest:
                 return
-            sent = c.execute(sa.select(sa.func.count()).select_from(attempts).where(
-                attempts.c.post_id == post.id,
-                attempts.c.state.in_([State.PUBLISHED, State.SENDING, State.UNKNOWN]),
-            )).scalar()
-            if sent:
+            if c.execute(_SENT_COUNT, {"k_post": post.id}).scalar():
                 raise InvalidPost(
                     f"post id {post.id!r} was already published with other content; give the "
                     "edited post a new id (or leave id out to derive one from the content)",
                     [("id", "already used for other content")],
                 )
-            c.execute(posts.update().where(posts.c.id == post.id).values(
-                content_hash=digest, body=post.model_dump_json(), updated_at=now))
+            c.execute(_POST_UPDATE, {"k_post": post.id, "content_hash": digest,
+                                     "body": post.model_dump_json(), "updated_at": now})
 
     # -- attempts ----------------------------------------------------------------------------
 
     def attempts(self, post_id: str) -> list[Attempt]:
         """Every attempt of a post, by account."""
         with self._tx() as conn:
-            rows = conn.execute(sa.select(attempts).where(attempts.c.post_id == post_id)
-                                .order_by(attempts.c.account)).mappings().all()
+            rows = conn.execute(_ROWS, {"k_post": post_id}).mappings().all()
         return [_attempt(r) for r in rows]
 
     def attempt(self, post_id: str, account: str) -> Attempt | None:
         """One attempt, or None."""
         with self._tx() as conn:
-            row = conn.execute(sa.select(attempts).where(
-                attempts.c.post_id == post_id, attempts.c.account == account)).mappings().first()
+            row = conn.execute(_ROW, {"k_post": post_id, "k_account": account}).mappings().first()
         return _attempt(row) if row is not None else None
 
     def record(self, post: Post, rows: Sequence[Attempt]) -> None:
         """Store the post and the reviewed state of each target, in one transaction.
 
-        Targets already published are left as they are.
+        Targets already published are left as they are; ``sending`` and ``unknown`` keep
+        their state, since they must be reconciled before anything is sent.
         """
         with self._tx() as conn:
             self.save_post(post, conn)
             for row in rows:
-                old = conn.execute(sa.select(attempts.c.state).where(
-                    attempts.c.post_id == row.post_id, attempts.c.account == row.account)
-                ).scalar()
+                where = {"k_post": row.post_id, "k_account": row.account}
+                old = conn.execute(_STATE, where).scalar()
                 if old == State.PUBLISHED:
                     continue
                 values = {
@@ -230,14 +250,13 @@ class Ledger:
                     "updated_at": row.updated_at,
                 }
                 if old is None:
-                    conn.execute(attempts.insert().values(
-                        post_id=row.post_id, account=row.account, tries=0, **values))
+                    conn.execute(_ATTEMPT_INSERT, {"post_id": row.post_id,
+                                                     "account": row.account, "tries": 0,
+                                                     **values})
                 else:
                     if old in (State.SENDING, State.UNKNOWN):
-                        values["state"] = old  # keep what must be reconciled
-                    conn.execute(attempts.update().where(
-                        attempts.c.post_id == row.post_id, attempts.c.account == row.account
-                    ).values(**values))
+                        values["state"] = old
+                    conn.execute(_ATTEMPT_UPDATE, {**where, **values})
                 self._append(conn, row.post_id, row.account, "review", {
                     "state": str(values["state"]),
                     "draft_hash": values["draft_hash"],
@@ -252,10 +271,9 @@ class Ledger:
         or None when it is not claimable: published, blocked, awaiting approval, or being sent
         by another worker less than ``stale_after`` seconds ago.
         """
+        where = {"k_post": post_id, "k_account": account}
         with self._tx() as conn:
-            row = conn.execute(sa.select(attempts.c.state, attempts.c.updated_at).where(
-                attempts.c.post_id == post_id, attempts.c.account == account
-            ).with_for_update()).first()
+            row = conn.execute(_STATE_FOR_UPDATE, where).first()
             if row is None:
                 return None
             state = State(row.state)
@@ -265,19 +283,17 @@ class Ledger:
                     return None
             if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
                 return None
-            conn.execute(attempts.update().where(
-                attempts.c.post_id == post_id, attempts.c.account == account
-            ).values(state=State.SENDING, tries=attempts.c.tries + 1, updated_at=_now()))
+            conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now()})
             self._append(conn, post_id, account, "send", {"previous": str(state)})
             return state
 
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
         with self._tx() as conn:
-            conn.execute(attempts.update().where(
-                attempts.c.post_id == receipt.post_id, attempts.c.account == receipt.account
-            ).values(state=State.PUBLISHED, receipt=receipt.model_dump_json(), error=None,
-                     updated_at=_now()))
+            conn.execute(_ATTEMPT_UPDATE, {
+                "k_post": receipt.post_id, "k_account": receipt.account,
+                "state": State.PUBLISHED, "receipt": receipt.model_dump_json(), "error": None,
+                "updated_at": _now()})
             self._append(conn, receipt.post_id, receipt.account, "published", {
                 "remote_id": receipt.remote_id, "url": receipt.url,
                 "reconciled": receipt.reconciled,
@@ -286,9 +302,9 @@ class Ledger:
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
         with self._tx() as conn:
-            conn.execute(attempts.update().where(
-                attempts.c.post_id == post_id, attempts.c.account == account
-            ).values(state=state, error=_dumps(error.to_dict()), updated_at=_now()))
+            conn.execute(_ATTEMPT_UPDATE, {
+                "k_post": post_id, "k_account": account, "state": state,
+                "error": _dumps(error.to_dict()), "updated_at": _now()})
             self._append(conn, post_id, account, str(state), {
                 "error": error.type, "status": error.status,
             })
@@ -308,24 +324,21 @@ class Ledger:
     def is_approved(self, post_id: str, account: str, draft_hash: str) -> bool:
         """Whether this exact draft has an approval."""
         with self._tx() as conn:
-            return conn.execute(sa.select(approvals.c.id).where(
-                approvals.c.post_id == post_id, approvals.c.account == account,
-                approvals.c.draft_hash == draft_hash)).first() is not None
+            return conn.execute(_APPROVED, {"k_post": post_id, "k_account": account,
+                                            "k_hash": draft_hash}).first() is not None
 
     # -- audit -------------------------------------------------------------------------------
 
     def _append(self, conn: Connection, post_id: str, account: str, kind: str,
                 data: dict[str, Any]) -> None:
-        head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)
-                            .where(audit_head.c.id == 1).with_for_update()).one()
+        head = conn.execute(_HEAD).one()
         seq = head.seq + 1
         at = _now().isoformat()
         digest = event_hash(head.hash, seq, at, post_id, account, kind, data)
-        conn.execute(audit.insert().values(seq=seq, at=at, post_id=post_id, account=account,
-                                           kind=kind, data=_dumps(data), prev_hash=head.hash,
-                                           hash=digest))
-        conn.execute(audit_head.update().where(audit_head.c.id == 1)
-                     .values(seq=seq, hash=digest))
+        conn.execute(_AUDIT_INSERT, {"seq": seq, "at": at, "post_id": post_id,
+                                      "account": account, "kind": kind, "data": _dumps(data),
+                                      "prev_hash": head.hash, "hash": digest})
+        conn.execute(_HEAD_UPDATE, {"seq": seq, "hash": digest})
 
     def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
         """The audit trail in order, for one post or all."""
