@@ -312,3 +312,32 @@ def test_brand_selects_accounts() -> None:
             publisher.preview(Post(text="x"))
         with pytest.raises(InvalidPost, match="brand: 'west'"):
             publisher.preview(Post(text="x", brand="west"))
+
+
+def test_scheduled_post_waits_for_its_time(fake_publisher) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 11, 21, 8, 0, tzinfo=UTC)]
+    publisher = fake_publisher(["a"], clock=lambda: now[0])
+    post = Post(id="later", text="Clinic opens at 9", schedule=now[0] + timedelta(hours=1))
+    report = publisher.publish(post)
+    assert report["a"].state == State.PENDING
+    assert report["a"].held_until == post.schedule
+    assert "scheduled for 2026-11-21T09:00:00+00:00" in report["a"].summary
+    assert report.ok
+    assert report.waiting == report.outcomes
+    assert publisher.platform.sends == []
+    assert publisher.ledger.attempt("later", "a").state == State.PENDING
+    now[0] += timedelta(hours=1, seconds=1)
+    assert publisher.publish(post)["a"].state == State.PUBLISHED
+
+
+def test_channel_that_schedules_itself_gets_the_post_at_once(fake_publisher) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    publisher = fake_publisher(["a"])
+    type(publisher.channel("a")).supports_scheduling = True
+    post = Post(text="x", schedule=datetime.now(UTC) + timedelta(days=2))
+    assert publisher.publish(post)["a"].state == State.PUBLISHED
+    draft = next(iter(publisher.platform.posts.values()))["draft"]
+    assert draft.schedule == post.schedule

@@ -65,6 +65,9 @@ class Channel(ABC):
     requires_media: ClassVar[bool] = False
     #: Long text becomes a reply thread instead of being refused.
     supports_threads: ClassVar[bool] = False
+    #: The platform holds a post until ``draft.schedule`` itself; otherwise carecast keeps a
+    #: scheduled post pending until a run at or after its time.
+    supports_scheduling: ClassVar[bool] = False
     #: Sends to one account of this channel in flight at once.
     max_concurrency: ClassVar[int] = 4
 
@@ -136,6 +139,7 @@ class Channel(ABC):
             "max_media_bytes": {k.value: v for k, v in cls.max_media_bytes.items()},
             "requires_media": cls.requires_media,
             "supports_threads": cls.supports_threads,
+            "supports_scheduling": cls.supports_scheduling,
             "max_concurrency": cls.max_concurrency,
         }
 

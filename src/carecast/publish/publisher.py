@@ -62,6 +62,8 @@ class TargetPreview:
     findings: tuple[Finding, ...] = ()
     error: ErrorInfo | None = None
     instance: Channel | None = field(default=None, repr=False, compare=False)
+    #: Set when the post is scheduled later and the channel cannot schedule it itself.
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Preview:
     @property
     def ok(self) -> bool:
         """True when every target would be sent (none blocked, failed or held)."""
-        return all(t.state == State.PENDING for t in self.targets)
+        return all(t.state == State.PENDING and t.held_until is None for t in self.targets)
 
 
 class Publisher:
@@ -91,6 +93,7 @@ class Publisher:
         retry: RetryPolicy | None = None,
         channel_classes: Mapping[str, type[Channel]] | None = None,
         sessions: Mapping[str, Any] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self.ledger = ledger if ledger is not None else Ledger(config.store_url())
@@ -103,6 +106,7 @@ class Publisher:
         self._channels_lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self.clock = clock
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None, **kw: Any) -> Publisher:
@@ -229,7 +233,10 @@ class Publisher:
             state = State.AWAITING_APPROVAL
         else:
             state = State.PENDING
-        return TargetPreview(name, account.channel, state, key, draft, every, None, channel)
+        held = draft.schedule if (draft.schedule and draft.schedule > self.clock()
+                                  and not channel.supports_scheduling) else None
+        return TargetPreview(name, account.channel, state, key, draft, every, None, channel,
+                             held)
 
     # -- publishing --------------------------------------------------------------------------
 
@@ -263,7 +270,7 @@ class Publisher:
         }
         ready = []
         for target in preview.targets:
-            if target.state == State.PENDING:
+            if target.state == State.PENDING and target.held_until is None:
                 ready.append(target)
             else:
                 outcomes[target.account] = _outcome_of(target)
@@ -440,4 +447,5 @@ def _unknown(channel: Channel, message: str) -> OutcomeUnknown:
 
 def _outcome_of(target: TargetPreview) -> Outcome:
     return Outcome.of(target.account, target.channel, target.state, draft=target.draft,
-                      error=target.error, findings=target.findings)
+                      error=target.error, findings=target.findings,
+                      held_until=target.held_until)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from carecast.errors import PublishError
@@ -13,7 +14,7 @@ from carecast.store import ErrorInfo, State
 
 __all__ = ["Outcome", "PublishReport"]
 
-_NOT_DONE = (State.FAILED, State.UNKNOWN, State.BLOCKED, State.PENDING, State.SENDING)
+_FAILED = (State.FAILED, State.UNKNOWN, State.BLOCKED)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Outcome:
     already_published: bool = False
     #: Part lengths against the limit, from the draft.
     lengths: tuple[tuple[int, int | None], ...] = ()
+    #: A scheduled post waits until then on a channel that cannot schedule it itself.
+    held_until: datetime | None = None
 
     @classmethod
     def of(cls, account: str, channel: str, state: State, *, draft: Draft | None = None,
@@ -49,6 +52,9 @@ class Outcome:
             return f"published {where}{note}".strip()
         if self.error is not None:
             return f"{self.state}: {self.error.message}"
+        if self.held_until is not None:
+            return (f"scheduled for {self.held_until.isoformat()}; publish again at or "
+                    "after that time")
         blocking = [f for f in self.findings if f.action in ("block", "review")]
         if blocking:
             return f"{self.state}: " + "; ".join(f"{f.code} in {f.field}" for f in blocking)
@@ -63,6 +69,7 @@ class Outcome:
             "findings": [f.model_dump(mode="json") for f in self.findings],
             "tries": self.tries, "already_published": self.already_published,
             "lengths": [list(x) for x in self.lengths],
+            "held_until": self.held_until.isoformat() if self.held_until else None,
         }
 
 
@@ -88,11 +95,17 @@ class PublishReport:
     @property
     def failures(self) -> tuple[Outcome, ...]:
         """Targets that failed, are unknown or were blocked."""
-        return tuple(o for o in self.outcomes if o.state in _NOT_DONE)
+        return tuple(o for o in self.outcomes if o.state in _FAILED)
+
+    @property
+    def waiting(self) -> tuple[Outcome, ...]:
+        """Targets held for an approval or a scheduled time (not failures)."""
+        return tuple(o for o in self.outcomes
+                     if o.state in (State.AWAITING_APPROVAL, State.PENDING) and not self.dry_run)
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed, is unknown or was blocked (approvals may be pending)."""
+        """True when nothing failed, is unknown or was blocked (some may still be waiting)."""
         return not self.failures
 
     def __getitem__(self, account: str) -> Outcome:
