@@ -111,7 +111,7 @@ def test_load_post_reports_parse_position_and_unknown_types(tmp_path) -> None:
     bad.write_text("text: [unclosed\n")
     with pytest.raises(InvalidPost, match=r"not valid YAML \(line"):
         load_post(bad)
-    with pytest.raises(InvalidPost, match="use .yaml"):
+    with pytest.raises(InvalidPost, match=r"use \.yaml"):
         load_post(tmp_path / "x.txt")
     with pytest.raises(InvalidPost, match="no such file"):
         load_post(tmp_path / "missing.json")

@@ -38,6 +38,7 @@ from carecast.errors import (
     PostRejected,
     PublishError,
     RateLimited,
+    StoreError,
     UnknownChannelError,
 )
 from carecast.findings import Action, Finding, Span
@@ -132,6 +133,7 @@ __all__ = [
     "RetryPolicy",
     "Span",
     "State",
+    "StoreError",
     "UnknownChannelError",
     "__version__",
     "hookimpl",

@@ -147,6 +147,7 @@ class Config(_Section):
                       if k in table}
             options = {k: v for k, v in table.items() if k not in fields}
             accounts[name] = {"name": name, **fields, "options": options}
+        problem: str | None = None
         try:
             config = cls.model_validate({
                 "root": root or Path.cwd(),
@@ -156,7 +157,9 @@ class Config(_Section):
                 "accounts": accounts,
             })
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc, source)) from None
+            problem = _describe(exc, source)
+        if problem is not None:  # raised outside the except: pydantic's error quotes inputs
+            raise ConfigurationError(problem)
         for account in config.accounts.values():
             if account.brand is not None and account.brand not in config.brands:
                 raise ConfigurationError(
@@ -228,14 +231,16 @@ def load_config(path: str | Path | None = None, *, settings: Settings | None = N
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path}: cannot read it ({type(exc).__name__})") from None
     secrets: dict[str, Any] = {}
+    failed: str | None = None
     if settings.secrets_file is not None:
         try:
             secrets = tomllib.loads(settings.secrets_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            # The parser's message may quote a secret: name only the file and the error type.
-            raise ConfigurationError(
-                f"secrets file {settings.secrets_file}: cannot read it ({type(exc).__name__})"
-            ) from None
+            failed = type(exc).__name__
+    if failed is not None:
+        # The parser's message may quote a secret: name only the file and the error type,
+        # and raise outside the except so the parser's error is not kept as the context.
+        raise ConfigurationError(f"secrets file {settings.secrets_file}: cannot read it ({failed})")
     config = Config.from_dict(
         data, root=path.resolve().parent, secrets=secrets, source=str(path)
     )

@@ -15,8 +15,9 @@ CarecastError
 │   ├── PlatformRejected      (400 / 422: the platform refused the content)
 │   ├── DuplicatePost         (the platform already has this content)
 │   ├── RateLimited*(.retry_after)
-│   ├── ChannelServerError*   (5xx: may have been written, reconcile first)
+│   ├── ChannelServerError*(.retry_after)  (5xx: may have been written, reconcile first)
 │   └── OutcomeUnknown*       (sent, no answer: reconcile before any resend)
+├── StoreError             (the ledger's database failed; its rows say what to reconcile)
 └── PublishError(.report)
 ```
 
@@ -52,6 +53,7 @@ __all__ = [
     "PostRejected",
     "PublishError",
     "RateLimited",
+    "StoreError",
     "UnknownChannelError",
 ]
 
@@ -205,12 +207,20 @@ class ChannelServerError(ChannelError):
     retryable = True
     may_have_been_sent = True
 
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
 
 class OutcomeUnknown(ChannelError):
     """The request was sent but no answer came; reconcile before any resend."""
 
     retryable = True
     may_have_been_sent = True
+
+
+class StoreError(CarecastError):
+    """The ledger's database failed; nothing is lost, its rows say what to reconcile."""
 
 
 class PublishError(CarecastError):

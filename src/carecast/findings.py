@@ -68,7 +68,7 @@ class Finding(BaseModel):
 
     @model_validator(mode="after")
     def _valid(self) -> Finding:
-        if not _FIELD.match(self.field):
+        if not _FIELD.fullmatch(self.field):
             raise ValueError(
                 f"field {self.field!r} is not a place in a post or draft; use 'text', 'title', "
                 "'link', 'thread[N]', 'media[N].alt_text', 'parts[N].text' or '*'"

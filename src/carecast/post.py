@@ -45,11 +45,11 @@ __all__ = [
     "post_from_dict",
 ]
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_HASHTAG = re.compile(r"^\w{1,100}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_HASHTAG = re.compile(r"\w{1,100}")
 POST_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
-_LANG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+_LANG = re.compile(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*")
 
 
 class _Model(BaseModel):
@@ -203,7 +203,7 @@ class Post(_Model):
         cleaned = []
         for tag in value:
             bare = tag.removeprefix("#")
-            if not _HASHTAG.match(bare):
+            if not _HASHTAG.fullmatch(bare):
                 raise ValueError(
                     f"hashtag {tag!r} must be letters, digits or underscores, without spaces"
                 )
@@ -214,7 +214,7 @@ class Post(_Model):
     @classmethod
     def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 raise ValueError(
                     f"account name {name!r} must be lower-case letters, digits, '-' or '_'"
                 )
@@ -223,7 +223,7 @@ class Post(_Model):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is not None and not _LANG.match(value):
+        if value is not None and not _LANG.fullmatch(value):
             raise ValueError("give a language tag such as 'en' or 'es-US'")
         return value
 
@@ -232,7 +232,7 @@ class Post(_Model):
         if not (self.text.strip() or self.title or self.media):
             raise ValueError("a post needs text, a title or media")
         if self.id:
-            if not _ID.match(self.id):
+            if not _ID.fullmatch(self.id):
                 raise ValueError(
                     "id must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a "
                     "letter or digit"
@@ -242,8 +242,15 @@ class Post(_Model):
         return self
 
     def content_hash(self) -> str:
-        """SHA-256 over everything that is published (not the id)."""
+        """SHA-256 over everything that is published (not the id).
+
+        A local media file counts by its name, not its folder, so the same post file read
+        from another working folder (or machine) keeps its id.
+        """
         data = self.model_dump(mode="json", exclude={"id"})
+        for item, media in zip(data["media"], self.media, strict=True):
+            if not media.is_url:
+                item["source"] = media.filename
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -263,8 +270,9 @@ def post_from_dict(data: Mapping[str, Any], *, source: str = "post") -> Post:
         return Post.model_validate(dict(data))
     except ValidationError as exc:
         problems = [(_loc(err["loc"]), _message(err)) for err in exc.errors()]
-        lines = "\n".join(f"  {field or '(post)'}: {msg}" for field, msg in problems)
-        raise InvalidPost(f"{source} is not a valid post:\n{lines}", problems) from None
+    # Raised outside the except: pydantic's error quotes the post's text, which may hold PHI.
+    lines = "\n".join(f"  {field or '(post)'}: {msg}" for field, msg in problems)
+    raise InvalidPost(f"{source} is not a valid post:\n{lines}", problems)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -302,7 +310,7 @@ def load_post(path: str | Path) -> Post:
     data = parse_document(raw, path.suffix.lower(), source=str(path))
     post = post_from_dict(data, source=str(path))
     if any(not m.is_url for m in post.media):
-        base = path.parent
+        base = path.resolve().parent
         media = tuple(
             m if m.is_url or Path(m.source).is_absolute()
             else m.model_copy(update={"source": str(base / m.source)})
@@ -314,26 +322,31 @@ def load_post(path: str | Path) -> Post:
 
 def parse_document(raw: str, suffix: str, *, source: str) -> Any:
     """Parse YAML, JSON or TOML text; raises ``InvalidPost`` with the parser's position."""
+    if suffix not in POST_SUFFIXES:
+        raise InvalidPost(
+            f"{source}: unknown file type {suffix!r}; use .yaml, .yml, .json or .toml",
+            [("", "unknown file type")],
+        )
     try:
-        if suffix == ".json":
-            return json.loads(raw)
-        if suffix == ".toml":
-            import tomllib
-
-            return tomllib.loads(raw)
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(raw)
+        return _parse(raw, suffix)
     except Exception as exc:  # every parser has its own error types
         where = _parser_position(exc)
-        raise InvalidPost(
-            f"{source}: not valid {suffix.lstrip('.').upper()}{where}", [("", "parse error")]
-        ) from None
+    # Raised outside the except: a parser's message may quote the text, which may hold PHI.
     raise InvalidPost(
-        f"{source}: unknown file type {suffix!r}; use .yaml, .yml, .json or .toml",
-        [("", "unknown file type")],
+        f"{source}: not valid {suffix.lstrip('.').upper()}{where}", [("", "parse error")]
     )
+
+
+def _parse(raw: str, suffix: str) -> Any:
+    if suffix == ".json":
+        return json.loads(raw)
+    if suffix == ".toml":
+        import tomllib
+
+        return tomllib.loads(raw)
+    import yaml
+
+    return yaml.safe_load(raw)
 
 
 def _parser_position(exc: Exception) -> str:

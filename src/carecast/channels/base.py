@@ -68,7 +68,8 @@ class Channel(ABC):
     #: The platform holds a post until ``draft.schedule`` itself; otherwise carecast keeps a
     #: scheduled post pending until a run at or after its time.
     supports_scheduling: ClassVar[bool] = False
-    #: Sends to one account of this channel in flight at once.
+    #: Sends through this channel, all its accounts together, in flight at once. An account
+    #: can be limited further with ``concurrency = N`` in its table.
     max_concurrency: ClassVar[int] = 4
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -77,15 +78,17 @@ class Channel(ABC):
         self.options = options
         self.root = root or Path.cwd()
         self.session = session
+        #: Set by a channel that made its own session, so ``close`` knows to close it.
+        self.owns_session = False
 
     @classmethod
     def from_config(cls, account: AccountConfig, *, root: Path | None = None,
                     session: Any = None) -> Self:
         """Build the channel for a configured account; raises ``ConfigurationError``."""
+        lines: list[str] = []
         try:
             options = cls.Options.model_validate(account.options)
         except ValidationError as exc:
-            lines = []
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
                 msg = str(err["msg"]).removeprefix("Value error, ")
@@ -97,14 +100,19 @@ class Channel(ABC):
                            f"CARECAST_ACCOUNTS__{account.name.upper().replace('-', '_')}__"
                            f"{loc.upper()}")
                 lines.append(f"  accounts.{account.name}.{loc}: {msg}")
+        if lines:  # raised outside the except: pydantic's error quotes the (secret) inputs
             raise ConfigurationError(
                 f"account {account.name!r} ({cls.name}) is not configured right:\n"
-                + "\n".join(lines)
-            ) from None
+                + "\n".join(lines))
         return cls(account.name, options, root=root, session=session)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r}>"
+
+    def close(self) -> None:
+        """Release what the channel opened (its own HTTP session); a given session is left."""
+        if self.owns_session and hasattr(self.session, "close"):
+            self.session.close()
 
     # -- capabilities ------------------------------------------------------------------------
 
@@ -161,7 +169,7 @@ class Channel(ABC):
         self.check_media(media, where)
         body = self.compose(text, link=post.link, hashtags=hashtags)
         texts = self.thread_texts(body, post.thread if not override or override.text is None
-                                  else ())
+                                  else (), where=where)
         parts = tuple(
             Part(text=t, media=media if i == 0 else (), length=self.count(t), limit=self.max_text)
             for i, t in enumerate(texts)
@@ -189,16 +197,20 @@ class Channel(ABC):
             return len(text)
         return len(_URL.sub("x" * self.url_length, text))
 
-    def thread_texts(self, body: str, thread: Sequence[str]) -> list[str]:
-        """The texts of the parts: split into a thread where the channel has threads."""
+    def thread_texts(self, body: str, thread: Sequence[str], where: str = "") -> list[str]:
+        """The texts of the parts: split into a thread where the channel has threads.
+
+        ``where`` is the override the text came from (``overrides.NAME``), for messages.
+        """
+        field = f"{where}.text" if where else "text"
         if not self.supports_threads:
             joined = "\n\n".join([body, *thread]) if thread else body
-            self.check_length("text", joined)
+            self.check_length(field, joined)
             return [joined]
         if self.max_text is None or self.count(body) <= self.max_text:
             first = [body]
         else:
-            first = split_thread(body, self.max_text, self.count)
+            first = split_thread(body, self.max_text, self.count, field=field)
         for i, extra in enumerate(thread):
             self.check_length(f"thread[{i}]", extra)
         return [*first, *thread]
@@ -307,7 +319,7 @@ class Channel(ABC):
 
 
 def split_thread(text: str, limit: int, count: Callable[[str], int],
-                 *, numbered: bool = True) -> list[str]:
+                 *, numbered: bool = True, field: str = "text") -> list[str]:
     """Split ``text`` into parts of at most ``limit`` units, each numbered ``k/n``.
 
     Splits at sentence ends where it can, else between words; never inside a word, so URLs,
@@ -316,7 +328,7 @@ def split_thread(text: str, limit: int, count: Callable[[str], int],
     for width in (1, 2, 3):
         suffix = f" {'9' * width}/{'9' * width}" if numbered else ""
         room = limit - count(suffix)
-        parts = _pack(text, room, count)
+        parts = _pack(text, room, count, field)
         if len(parts) < 10 ** width:
             break
     if not numbered or len(parts) == 1:
@@ -325,7 +337,7 @@ def split_thread(text: str, limit: int, count: Callable[[str], int],
     return [f"{p} {i}/{n}" for i, p in enumerate(parts, 1)]
 
 
-def _pack(text: str, room: int, count: Callable[[str], int]) -> list[str]:
+def _pack(text: str, room: int, count: Callable[[str], int], field: str) -> list[str]:
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
         if count(sentence) <= room:
@@ -335,9 +347,9 @@ def _pack(text: str, room: int, count: Callable[[str], int]) -> list[str]:
         for word in words:
             if count(word) > room:
                 raise LimitExceeded(
-                    f"text: one word of {count(word)} units (a URL or a long token) does not "
-                    f"fit in a part of {room}; shorten it",
-                    field="text", limit=room, value=count(word),
+                    f"{field}: one word of {count(word)} units (a URL or a long token) does "
+                    f"not fit in a part of {room}; shorten it",
+                    field=field, limit=room, value=count(word),
                 )
         pieces.extend(_greedy(words, room, count, " "))
     return _greedy(pieces, room, count, " ")

@@ -49,27 +49,41 @@ def send(session: requests.Session, method: str, url: str, *, channel: str, acco
     The URL never appears in a message: webhook and API URLs can carry tokens.
     """
     where: dict[str, Any] = {"channel": channel, "account": account}
+    # A followed redirect turns a POST into a GET without its body, whose 200 would look like
+    # a receipt: redirects are errors unless the caller asks to follow them.
+    kwargs.setdefault("allow_redirects", False)
+    failure: requests.RequestException | None = None
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
-    except requests.ConnectTimeout:
-        raise ChannelTimeout("could not connect to the platform in time", **where) from None
-    except requests.ReadTimeout:
-        raise OutcomeUnknown(
-            "the request was sent but no answer came in time; it may have been stored",
-            **where) from None
-    except requests.ConnectionError as exc:
-        if _surely_not_sent(exc):
-            raise ChannelConnectionError("could not connect to the platform", **where) from None
-        raise OutcomeUnknown(
-            "the connection broke after the request was sent; it may have been stored",
-            **where) from None
     except requests.RequestException as exc:
-        raise OutcomeUnknown(
-            f"the request failed in transit ({type(exc).__name__}); it may have been stored",
-            **where) from None
-    if response.status_code >= 400:
+        failure = exc
+    if failure is not None:
+        # Raised here, outside the except block, so the requests exception (whose message
+        # quotes the URL) is neither the cause nor the context of what callers see.
+        raise _transport_error(failure, where)
+    if response.status_code >= 400 or (300 <= response.status_code < 400
+                                        and not kwargs["allow_redirects"]):
         raise error_for_status(response, channel=channel, account=account)
     return response
+
+
+def _transport_error(exc: requests.RequestException, where: dict[str, Any]) -> ChannelError:
+    if isinstance(exc, requests.ConnectTimeout):
+        return ChannelTimeout("could not connect to the platform in time", **where)
+    if isinstance(exc, requests.ReadTimeout):
+        return OutcomeUnknown(
+            "the request was sent but no answer came in time; it may have been stored", **where)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ChannelConnectionError(
+            "the TLS handshake with the platform failed; check its certificate", **where)
+    if isinstance(exc, requests.ConnectionError):
+        if _surely_not_sent(exc):
+            return ChannelConnectionError("could not connect to the platform", **where)
+        return OutcomeUnknown(
+            "the connection broke after the request was sent; it may have been stored", **where)
+    return OutcomeUnknown(
+        f"the request failed in transit ({type(exc).__name__}); it may have been stored",
+        **where)
 
 
 def _surely_not_sent(exc: BaseException) -> bool:
@@ -99,7 +113,7 @@ def error_for_status(response: requests.Response, *, channel: str, account: str,
         "channel": channel, "account": account, "status": status,
         "request_id": request_id_of(response.headers), "headers": dict(response.headers),
     }
-    if issubclass(cls, RateLimited):
+    if issubclass(cls, (RateLimited, ChannelServerError)):
         return cls(text, retry_after=retry_after_of(response.headers, now=now), **kw)
     return cls(text, **kw)
 
@@ -115,6 +129,9 @@ def _default_message(status: int, cls: type[ChannelError]) -> str:
         return "the platform already holds this content"
     if status >= 500:
         return f"the platform failed with HTTP {status}; it may have stored the post"
+    if 300 <= status < 400:
+        return (f"the platform answered with a redirect (HTTP {status}); nothing is taken as "
+                "sent: update the account's URL to the final address")
     return f"the platform refused the request with HTTP {status}"
 
 

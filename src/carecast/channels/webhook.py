@@ -74,6 +74,7 @@ class WebhookChannel(Channel):
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(account, options, root=root, session=session or requests.Session())
+        self.owns_session = session is None
         self.clock = clock
         self.idempotent_publish = self.options.idempotent
 

@@ -96,7 +96,7 @@ class Publisher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
-        self.ledger = ledger if ledger is not None else Ledger(config.store_url())
+        self._ledger = ledger
         self.plugins: pluggy.PluginManager = plugin_manager(plugins,
                                                             entry_points=entry_point_plugins)
         self.retry_policy = retry or RetryPolicy.from_config(config.publish)
@@ -108,20 +108,33 @@ class Publisher:
         self._pool: ThreadPoolExecutor | None = None
         self.clock = clock
 
+    @property
+    def ledger(self) -> Ledger:
+        """The store, opened on first use (a preview never creates it)."""
+        if self._ledger is None:
+            with self._channels_lock:
+                if self._ledger is None:
+                    self._ledger = Ledger(self.config.store_url())
+        return self._ledger
+
     @classmethod
     def from_config_file(cls, path: str | Path | None = None, **kw: Any) -> Publisher:
         """A publisher for ``carecast.toml`` (or ``path``)."""
         return cls(load_config(path), **kw)
 
     def __repr__(self) -> str:
-        return f"<Publisher accounts={sorted(self.config.accounts)} ledger={self.ledger!r}>"
+        return f"<Publisher accounts={sorted(self.config.accounts)} ledger={self._ledger!r}>"
 
     def close(self) -> None:
-        """Stop the worker threads and release the store."""
+        """Stop the worker threads, close the channels' sessions and release the store."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self.ledger.close()
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+        if self._ledger is not None:
+            self._ledger.close()
 
     def __enter__(self) -> Publisher:
         return self
@@ -145,9 +158,10 @@ class Publisher:
 
     def preview(self, post: Post, *, only: Sequence[str] = ()) -> Preview:
         """Render and review the post for every target; nothing is stored or sent."""
-        return self._review(post, self._targets(post, only), {})
+        return self._review(post, self.targets(post, only), {})
 
-    def _targets(self, post: Post, only: Sequence[str]) -> list[str]:
+    def targets(self, post: Post, only: Sequence[str] = ()) -> list[str]:
+        """The account names a post goes to: its targets, or its brand's enabled accounts."""
         names = list(post.targets)
         if not names:
             brand = post.brand or self.config.default_brand()
@@ -201,10 +215,11 @@ class Publisher:
             known = ", ".join(sorted(self.config.accounts)) or "none"
             return TargetPreview(name, "?", State.FAILED, key, error=ErrorInfo(
                 "UnknownAccount", f"targets: no account {name!r} in the configuration "
-                f"(accounts: {known})"))
+                f"(accounts: {known})", rejected=True))
         if not account.enabled:
             return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
-                "AccountDisabled", f"account {name!r} is disabled (enabled = false)"))
+                "AccountDisabled", f"account {name!r} is disabled (enabled = false)",
+                rejected=True))
         try:
             channel = self.channel(name)
             draft = channel.render(post)
@@ -249,7 +264,7 @@ class Publisher:
         outcome is unknown without looking them up first: use it only after checking by hand
         that the platform does not have the post.
         """
-        names = self._targets(post, only)
+        names = self.targets(post, only)
         if dry_run:
             preview = self._review(post, names, {})
             return PublishReport(post.id, tuple(_outcome_of(t) for t in preview.targets),
@@ -315,6 +330,14 @@ class Publisher:
             findings = report.findings
         return PublishReport(post_id, tuple(outcomes.values()), findings)
 
+    def resume(self, post_id: str, *, on_progress: Progress | None = None) -> PublishReport:
+        """Publish a stored post again: targets approved since, or whose time has come, go
+        out; failed ones are tried again; published ones are left alone."""
+        post = self.ledger.get_post(post_id)
+        if post is None:
+            raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
+        return self.publish(post, on_progress=on_progress)
+
     def status(self, post_id: str) -> list[Attempt]:
         """Every target's row in the ledger."""
         return self.ledger.attempts(post_id)
@@ -326,7 +349,8 @@ class Publisher:
         for a in self.ledger.attempts(post_id):
             if a.state != State.AWAITING_APPROVAL or (accounts and a.account not in accounts):
                 continue
-            if a.draft is None:
+            if a.draft is None or self.ledger.is_approved(post_id, a.account,
+                                                          a.draft.content_hash()):
                 continue
             self.ledger.approve(post_id, a.account, approver=approver,
                                 draft_hash=a.draft.content_hash(), note=note)
@@ -393,6 +417,7 @@ class Publisher:
                         receipt = self._reconcile(channel, key, draft)
                         uncertain = False
                     if receipt is None:
+                        bug = ""
                         try:
                             receipt = channel.publish(draft, key)
                         except DuplicatePost:
@@ -406,13 +431,14 @@ class Publisher:
                             uncertain = was_uncertain = exc.may_have_been_sent
                             raise
                         except Exception as exc:  # a channel bug: it may have sent
+                            bug = type(exc).__name__
+                        if bug:  # raised outside the except: the bug's message may hold secrets
                             uncertain = True
                             log.error("the %s channel raised %s while publishing",
-                                      channel.name, type(exc).__name__)
+                                      channel.name, bug)
                             raise _unknown(
                                 channel, f"the {channel.name} channel failed unexpectedly "
-                                f"({type(exc).__name__}); check the account, then run: "
-                                "carecast retry POST_ID") from None
+                                f"({bug}); check the account, then run: carecast retry POST_ID")
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
             error = ErrorInfo.from_exception(exc)

@@ -18,7 +18,7 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from carecast.config import PublishConfig
-from carecast.errors import ChannelError, RateLimited
+from carecast.errors import ChannelError
 
 __all__ = ["RetryPolicy"]
 
@@ -45,8 +45,9 @@ class RetryPolicy:
 
     def wait_for(self, error: BaseException, attempt: int) -> float:
         """Seconds to wait after ``attempt`` (1-based) failed with ``error``."""
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            return error.retry_after
+        asked = getattr(error, "retry_after", None)  # RateLimited, or a 503 with Retry-After
+        if asked is not None:
+            return float(asked)
         ceiling = min(self.max_backoff, self.base * 2 ** (attempt - 1))
         return self.rng.uniform(0, ceiling)
 
@@ -60,7 +61,7 @@ class RetryPolicy:
         if state.attempt_number >= self.max_attempts:
             return True
         exc = state.outcome.exception()
-        if isinstance(exc, RateLimited) and (exc.retry_after or 0) > self.max_retry_after:
+        if (getattr(exc, "retry_after", None) or 0) > self.max_retry_after:
             return True
         return state.idle_for + (state.upcoming_sleep or 0.0) > self.max_wait
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +24,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from carecast.errors import ChannelError, ConfigurationError, InvalidPost
+from carecast.errors import (
+    ChannelError,
+    ConfigurationError,
+    InvalidPost,
+    PostRejected,
+    StoreError,
+)
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
 from carecast.store.schema import approvals, attempts, audit, audit_head, metadata, posts
@@ -80,6 +88,8 @@ class ErrorInfo:
     retryable: bool = False
     retry_after: float | None = None
     request_id: str | None = None
+    #: Nothing was sent because the post or the configuration must be fixed first.
+    rejected: bool = False
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
@@ -87,7 +97,8 @@ class ErrorInfo:
         if isinstance(exc, ChannelError):
             return cls(type(exc).__name__, str(exc), exc.status, exc.retryable,
                        getattr(exc, "retry_after", None), exc.request_id)
-        return cls(type(exc).__name__, str(exc))
+        return cls(type(exc).__name__, str(exc),
+                   rejected=isinstance(exc, (PostRejected, ConfigurationError)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for JSON."""
@@ -146,19 +157,31 @@ class Ledger:
 
     def __init__(self, url: str = "sqlite:///carecast.db") -> None:
         self.url = url
+        failed: str | None = None
         try:
             self.engine = _engine(url)
-            metadata.create_all(self.engine)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
+            failed = type(exc).__name__
+        if failed is not None:  # raised outside the except: the URL may hold a password
             raise ConfigurationError(
-                f"cannot open the store ({type(exc).__name__}); check [store] url "
-                "in carecast.toml"
-            ) from None
-        self._lock: Any = threading.RLock() if self.engine.dialect.name == "sqlite" \
-            else nullcontext()
-        with self._tx() as conn:
-            if conn.execute(sa.select(audit_head.c.id)).first() is None:
-                conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+                f"cannot open the store ({failed}); check [store] url in carecast.toml")
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._lock: Any = threading.RLock() if self._sqlite else nullcontext()
+        for _ in range(3):  # workers starting together race to create the tables
+            try:
+                metadata.create_all(self.engine)
+                with self._lock, self.engine.begin() as conn:
+                    if conn.execute(sa.select(audit_head.c.id)).first() is None:
+                        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+            except SQLAlchemyError as exc:
+                failed = type(exc).__name__
+                time.sleep(0.1)
+            else:
+                failed = None
+                break
+        if failed is not None:
+            raise ConfigurationError(
+                f"cannot open the store ({failed}); check [store] url in carecast.toml")
 
     def __repr__(self) -> str:
         return f"<Ledger {self.engine.url.render_as_string(hide_password=True)!r}>"
@@ -175,7 +198,26 @@ class Ledger:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._lock, self.engine.begin() as conn:
+        failed: str | None = None
+        try:
+            with self._lock, self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:  # its message may quote the URL or the row's data
+            failed = type(exc).__name__
+        if failed is not None:
+            raise StoreError(
+                f"the store failed ({failed}); nothing is lost: run again and carecast "
+                "reconciles from the ledger's rows"
+            )
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction. Every writer locks the audit head first, so concurrent
+        workers (PostgreSQL) queue in one order and never deadlock; SQLite's
+        ``BEGIN IMMEDIATE`` already does this."""
+        with self._tx() as conn:
+            if not self._sqlite:
+                conn.execute(_HEAD)
             yield conn
 
     # -- posts -------------------------------------------------------------------------------
@@ -194,7 +236,7 @@ class Ledger:
 
     def save_post(self, post: Post, conn: Connection | None = None) -> None:
         """Store the post; an id already used for other content that went out is refused."""
-        with nullcontext(conn) if conn is not None else self._tx() as c:
+        with nullcontext(conn) if conn is not None else self._write() as c:
             digest = post.content_hash()
             old = c.execute(_POST_HASH, {"k_post": post.id}).scalar()
             now = _now()
@@ -234,7 +276,7 @@ class Ledger:
         Targets already published are left as they are; ``sending`` and ``unknown`` keep
         their state, since they must be reconciled before anything is sent.
         """
-        with self._tx() as conn:
+        with self._write() as conn:
             self.save_post(post, conn)
             for row in rows:
                 where = {"k_post": row.post_id, "k_account": row.account}
@@ -272,7 +314,7 @@ class Ledger:
         by another worker less than ``stale_after`` seconds ago.
         """
         where = {"k_post": post_id, "k_account": account}
-        with self._tx() as conn:
+        with self._write() as conn:
             row = conn.execute(_STATE_FOR_UPDATE, where).first()
             if row is None:
                 return None
@@ -289,7 +331,7 @@ class Ledger:
 
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(_ATTEMPT_UPDATE, {
                 "k_post": receipt.post_id, "k_account": receipt.account,
                 "state": State.PUBLISHED, "receipt": receipt.model_dump_json(), "error": None,
@@ -301,7 +343,7 @@ class Ledger:
 
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(_ATTEMPT_UPDATE, {
                 "k_post": post_id, "k_account": account, "state": state,
                 "error": _dumps(error.to_dict()), "updated_at": _now()})
@@ -314,7 +356,13 @@ class Ledger:
     def approve(self, post_id: str, account: str, *, approver: str, draft_hash: str,
                 note: str = "") -> None:
         """Record that ``approver`` approved this exact draft (an edit voids it)."""
-        with self._tx() as conn:
+        if not approver.strip() or len(approver) > 200 or not approver.isprintable():
+            raise InvalidPost("approver: give a name of 1 to 200 printable characters",
+                              [("approver", "invalid")])
+        if len(note) > 2000 or "\x00" in note:
+            raise InvalidPost("note: at most 2,000 characters, without NUL",
+                              [("note", "invalid")])
+        with self._write() as conn:
             conn.execute(approvals.insert().values(
                 post_id=post_id, account=account, draft_hash=draft_hash, approver=approver,
                 note=note, at=_now()))
@@ -398,6 +446,9 @@ def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
     memory = url in ("sqlite://", "sqlite:///:memory:")
+    database = sa.engine.make_url(url).database
+    if not memory and database:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},

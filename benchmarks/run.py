@@ -1,0 +1,58 @@
+"""Run carecast's benchmarks and print one table of figures.
+
+    python benchmarks/run.py                 # all
+    python benchmarks/run.py overhead import # some
+
+- ``overhead``: SDK time per post x account around a channel that answers at once, the SQLite
+  store on disk included (target: median under 1 ms).
+- ``fanout``: one post to 200 webhook accounts on a loopback receiver answering in 100 ms,
+  concurrency 50 (target: within 1.3x of the ideal 4 x 100 ms).
+- ``import``: ``python -X importtime -c "import carecast"`` (target: under 150 ms).
+
+Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from _common import Row, table
+
+BENCHES: dict[str, str] = {
+    "overhead": "bench_overhead",
+    "fanout": "bench_fanout",
+    "import": "bench_import",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="carecast benchmarks")
+    parser.add_argument("benches", nargs="*", choices=[*BENCHES, []], default=[],
+                        help="which to run (default: all)")
+    args = parser.parse_args(argv)
+    chosen = args.benches or list(BENCHES)
+    print(f"python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+          f"{os.cpu_count()} CPUs", flush=True)
+    rows: list[Row] = []
+    for name in chosen:
+        module = __import__(BENCHES[name])
+        bench: Callable[[], list[Row]] = module.run
+        start = time.perf_counter()
+        print(f"running {name} ...", end=" ", flush=True)
+        rows.extend(bench())
+        print(f"{time.perf_counter() - start:.1f} s", flush=True)
+    print()
+    print(table(rows))
+    missed = [r for r in rows if r.met is False]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed; see the rows marked MISSED.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

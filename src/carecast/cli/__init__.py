@@ -1,0 +1,5 @@
+"""The ``carecast`` command line: a thin shell over the public API (see ``carecast --help``)."""
+
+from carecast.cli.commands import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,337 @@
+"""The ``carecast`` command: a thin shell over the public API (typer + rich).
+
+Exit codes: 0 when every target is published (or, for a preview or a dry run, would be sent);
+1 when a target failed, is unknown or awaits approval; 2 for an invalid post, an invalid
+configuration or a blocked post. Errors are one paragraph on stderr that says where the fault is
+and how to fix it; they never carry a secret or the post's text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+import carecast
+from carecast.config import Config, load_config
+from carecast.errors import CarecastError, ConfigurationError, InvalidPost, PostRejected
+from carecast.findings import Finding
+from carecast.post import Post, load_post
+
+if TYPE_CHECKING:
+    from carecast.publish import Publisher
+    from carecast.store import ErrorInfo
+
+__all__ = ["app", "exit_code", "main", "open_publisher"]
+
+app = typer.Typer(
+    name="carecast",
+    help="Publish one healthcare story to every channel, safely. Exit codes: 0 published, "
+         "1 failed / unknown / awaiting approval, 2 invalid input, configuration or blocked.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens or the post's text
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of "
+                                                         "tables.")]
+OnlyOption = Annotated[list[str] | None, typer.Option(
+    "--only", metavar="ACCOUNT", help="Only this target account (repeatable).")]
+ResendOption = Annotated[bool, typer.Option(
+    "--resend-unknown", help="Send targets whose outcome is unknown without looking them up "
+                             "first; only after checking by hand that the platform does not "
+                             "have the post.")]
+
+
+def open_publisher(config: Config) -> Publisher:
+    """The publisher every command uses (tests and embedders may replace this function)."""
+    from carecast.publish import Publisher
+
+    return Publisher(config)
+
+
+def _code(state: str, error: ErrorInfo | None) -> int:
+    """0, 1 or 2 for one target (``State`` is a ``str`` enum)."""
+    if state == "blocked" or (state == "failed" and error is not None and error.rejected):
+        return 2
+    return 1 if state in ("failed", "unknown", "awaiting_approval", "sending") else 0
+
+
+def exit_code(targets: Iterable[Any]) -> int:
+    """The exit code for outcomes, ledger rows or previewed targets (anything with
+    ``state`` and ``error``): the worst of 0 (done or would be sent), 1 (failed, unknown or
+    awaiting approval) and 2 (blocked, or failed for a fault in the post or configuration)."""
+    return max((_code(t.state, t.error) for t in targets), default=0)
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _error_dict(exc: CarecastError) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, InvalidPost):
+        data["problems"] = [{"field": f, "message": m} for f, m in exc.problems]
+    return data
+
+
+def _report_error(exc: CarecastError, as_json: bool) -> int:
+    """Print a carecast error (its message is safe to show) and return its exit code."""
+    code = 2 if isinstance(exc, (PostRejected, ConfigurationError)) else 1
+    typer.echo(f"error: {exc}", err=True)
+    if as_json:
+        _print_json({"error": _error_dict(exc)})
+    return code
+
+
+@contextmanager
+def _errors(as_json: bool) -> Iterator[None]:
+    """Turn a carecast error into its message and exit code; anything else is a bug."""
+    try:
+        yield
+    except CarecastError as exc:
+        raise typer.Exit(_report_error(exc, as_json)) from None
+
+
+def _config(ctx: typer.Context) -> Config:
+    return load_config(ctx.obj)
+
+
+def _load(path: Path) -> Post:
+    return load_post(path)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"carecast {carecast.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", metavar="PATH", show_default=False,
+        help="carecast.toml to use (default: $CARECAST_CONFIG, else ./carecast.toml).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    ctx.obj = config
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(
+        metavar="FILE", show_default=False, help="Post files: .yaml, .yml, .json or .toml.")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Render and review only: nothing is stored or sent.")] = False,
+    only: OnlyOption = None,
+    resend_unknown: ResendOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish posts to their accounts; a target already published is never sent again."""
+    from carecast.cli import render
+
+    with _errors(as_json):
+        posts = [(path, _load(path)) for path in files]  # every file valid before any send
+        config = _config(ctx)
+    out, err, code, results = _out(), _err(), 0, []
+    with _errors(as_json), open_publisher(config) as publisher:
+        for path, post in posts:
+            try:
+                with render.progress(err, f"{post.id}", enabled=not as_json) as on_progress:
+                    report = publisher.publish(post, only=only or (), dry_run=dry_run,
+                                               resend_unknown=resend_unknown,
+                                               on_progress=on_progress)
+            except CarecastError as exc:  # one post's fault never stops the others
+                code = max(code, _report_error(exc, False))
+                results.append({"file": str(path), "error": _error_dict(exc)})
+                continue
+            code = max(code, exit_code(report.outcomes))
+            results.append({"file": str(path), **report.to_dict()})
+            if not as_json:
+                out.print(render.report_table(report, str(path)))
+                _print_findings(out, render.report_findings(report))
+                _hints(err, report.post_id, report.outcomes, dry_run=dry_run)
+    if as_json:
+        _print_json(results)
+    raise typer.Exit(code)
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", show_default=False,
+                                         help="A post file.")],
+    only: OnlyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what each account would receive and what review says; nothing is stored or sent."""
+    from carecast.cli import render
+
+    with _errors(as_json):
+        post = _load(file)
+        with open_publisher(_config(ctx)) as publisher:
+            result = publisher.preview(post, only=only or ())
+    if as_json:
+        _print_json(render.preview_dict(result))
+    else:
+        out = _out()
+        out.print(f"post {result.post.id} ({file})", markup=False)
+        _print_findings(out, result.findings, title="findings on the post")
+        for panel in render.preview_view(result):
+            out.print(panel)
+    raise typer.Exit(exit_code(result.targets))
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    post_id: Annotated[str, typer.Argument(metavar="POST_ID", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Show the ledger: every target of a post, its state, tries and receipt or error."""
+    from carecast.cli import render
+
+    with _errors(as_json), open_publisher(_config(ctx)) as publisher:
+        rows = publisher.status(post_id)
+        if not rows:
+            raise InvalidPost(f"post_id: no post {post_id!r} in the store; check the id with "
+                              "the --json output of carecast publish",
+                              [("post_id", "unknown")])
+    if as_json:
+        _print_json(render.status_dict(post_id, rows))
+    else:
+        _out().print(render.status_table(post_id, rows))
+    raise typer.Exit(exit_code(rows))
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    post_id: Annotated[str, typer.Argument(metavar="POST_ID", show_default=False)],
+    resend_unknown: ResendOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish a stored post again to its failed and unknown targets only."""
+    from carecast.cli import render
+
+    with _errors(as_json), open_publisher(_config(ctx)) as publisher, \
+            render.progress(_err(), post_id, enabled=not as_json) as on_progress:
+        report = publisher.retry(post_id, resend_unknown=resend_unknown,
+                                 on_progress=on_progress)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        out = _out()
+        out.print(render.report_table(report))
+        _print_findings(out, render.report_findings(report))
+        _hints(_err(), post_id, report.outcomes)
+    raise typer.Exit(exit_code(report.outcomes))
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    post_id: Annotated[str, typer.Argument(metavar="POST_ID", show_default=False)],
+    approver: Annotated[str, typer.Option("--as", metavar="NAME", show_default=False,
+                                          help="Who approves (recorded in the audit trail).")],
+    accounts: Annotated[list[str] | None, typer.Option(
+        "--account", metavar="ACCOUNT", help="Approve only this account (repeatable).")] = None,
+    note: Annotated[str, typer.Option("--note", metavar="TEXT",
+                                      help="Why, for the audit trail.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Approve the drafts of a post that await approval (all, or --account ones)."""
+    with _errors(as_json), open_publisher(_config(ctx)) as publisher:
+        if not approver.strip():
+            raise InvalidPost("--as: give the name of the person who approves",
+                              [("as", "empty")])
+        rows = publisher.status(post_id)
+        if not rows:
+            raise InvalidPost(f"post_id: no post {post_id!r} in the store",
+                              [("post_id", "unknown")])
+        unknown = [a for a in accounts or () if a not in {r.account for r in rows}]
+        if unknown:
+            raise InvalidPost(f"--account: {', '.join(unknown)} is not a target of post "
+                              f"{post_id} (targets: {', '.join(r.account for r in rows)})",
+                              [("account", "not a target")])
+        approved = publisher.approve(post_id, approver, accounts=accounts or (), note=note)
+    if as_json:
+        _print_json({"post_id": post_id, "approver": approver, "approved": approved})
+    elif approved:
+        typer.echo(f"approved post {post_id} for {', '.join(approved)} as {approver}; "
+                   "publish the post file again to send it (an edit voids the approval)")
+    else:
+        states = ", ".join(f"{r.account}: {r.state}" for r in rows)
+        typer.echo(f"nothing of post {post_id} awaits approval ({states})", err=True)
+    raise typer.Exit(0 if approved else 1)
+
+
+@app.command()
+def channels(as_json: JsonOption = False) -> None:
+    """List every installed channel with its limits and capabilities."""
+    from carecast.channels import channel_names, get_channel_class
+    from carecast.cli.render import ChannelRow, channels_table
+
+    rows = []
+    with _errors(as_json):
+        names = channel_names()
+    for name in names:
+        try:
+            cls = get_channel_class(name)
+        except Exception as exc:  # a broken plugin is listed, not a crash
+            message = str(exc) if isinstance(exc, CarecastError) else type(exc).__name__
+            rows.append(ChannelRow(name, error=message))
+            continue
+        rows.append(ChannelRow(name, cls.title, cls.limits(), tuple(sorted(cls.capabilities()))))
+    if as_json:
+        _print_json([row.__dict__ for row in rows])
+    else:
+        _out().print(channels_table(rows))
+    raise typer.Exit(1 if any(row.error for row in rows) else 0)
+
+
+def _print_findings(out: Console, findings: Sequence[Finding], title: str = "findings"
+                    ) -> None:
+    from carecast.cli.render import findings_table
+
+    table = findings_table(findings, title)
+    if table is not None:
+        out.print(table)
+
+
+def _hints(err: Console, post_id: str, outcomes: Iterable[Any], *, dry_run: bool = False
+           ) -> None:
+    """What to do next, on stderr."""
+    codes = {(str(o.state), _code(o.state, o.error)) for o in outcomes}
+    hints = []
+    if any(code == 2 for _, code in codes):
+        hints.append("edit the post or the configuration as the detail says, then publish "
+                     "the file again")
+    if not dry_run and ("awaiting_approval", 1) in codes:
+        hints.append(f"approve with: carecast approve {post_id} --as NAME")
+    if not dry_run and {("failed", 1), ("unknown", 1)} & codes:
+        hints.append(f"after fixing the cause, run: carecast retry {post_id}")
+    for hint in hints:
+        err.print(hint, markup=False)
+
+
+def main() -> None:
+    """Entry point of the ``carecast`` script and ``python -m carecast``."""
+    app(prog_name="carecast")

@@ -1,0 +1,46 @@
+"""Shared fixtures: a throwaway PostgreSQL cluster (started only by tests that ask for it).
+
+``carecast.testing`` (a pytest plugin) gives ``fake_publisher`` and ``no_sleep``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import pg
+
+_STARTS: list[float] = []
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pg.PostgresCluster]:
+    """One cluster for the session; skipped when PostgreSQL is not installed.
+
+    Set ``CARECAST_TEST_REQUIRE_POSTGRES=1`` (CI does) to fail instead of skipping.
+    """
+    try:
+        cluster = pg.PostgresCluster.start()
+    except pg.PostgresUnavailable as exc:
+        if os.environ.get("CARECAST_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here: {exc}")
+        pytest.skip(f"PostgreSQL is not available: {exc}")
+    _STARTS.append(cluster.started_in)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: pg.PostgresCluster) -> str:
+    """The SQLAlchemy URL of a fresh, empty database in the session's cluster."""
+    return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for seconds in _STARTS:
+        terminalreporter.write_line(f"postgresql: throwaway cluster started in {seconds:.2f}s")

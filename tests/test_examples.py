@@ -1,0 +1,129 @@
+"""Every example runs, in a temporary copy so the repository stays clean.
+
+The README's first command is run as written (its ``carecast ...`` part), so the quick start
+cannot rot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import carecast
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
+POSTS = sorted(p.name for p in (EXAMPLES / "posts").iterdir()
+               if p.suffix in (".yaml", ".yml", ".json", ".toml"))
+
+
+def carecast_command() -> list[str]:
+    """The installed ``carecast`` script next to this Python, else ``python -m carecast``."""
+    script = Path(sys.executable).parent / "carecast"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "carecast"]
+
+
+def readme_command() -> str:
+    """The ``carecast ...`` part of the README's first quick-start command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```(?:console|bash|sh)\n(.*?)```", readme, re.DOTALL)
+    assert block, "README.md has no quick-start command block"
+    first = block.group(1).strip().splitlines()[0].removeprefix("$ ")
+    return first.split("&&")[-1].strip()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES, tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("out", "__pycache__"))
+    return tmp_path
+
+
+def run(args: list[str], cwd: Path, code: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARECAST_")}
+    env["COLUMNS"] = "200"
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def test_readme_first_command(workdir: Path) -> None:
+    command = readme_command()
+    assert command == ("carecast --config examples/carecast.toml publish "
+                       "examples/posts/flu-clinic.yaml")
+    args = [*carecast_command(), *command.split()[1:]]
+    first = run(args, workdir)
+    assert re.search(r"newsroom\s+blog\s+published", first.stdout), first.stdout
+    assert re.search(r"outbox\s+outbox\s+published", first.stdout), first.stdout
+    out = workdir / "examples" / "out"
+    assert (out / "carecast.db").is_file()
+    assert any((out / "site").rglob("*.html"))
+    lines = (out / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])
+
+    second = run(args, workdir)
+    assert second.stdout.count("already published") == 2
+    assert len((out / "outbox.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", POSTS)
+def test_every_example_post_is_valid(name: str) -> None:
+    post = carecast.load_post(EXAMPLES / "posts" / name)
+    assert post.text or post.title
+    for item in post.media:
+        assert item.alt_text, f"{name}: media without alt text"
+        assert item.is_url or Path(item.source).is_file()
+
+
+def test_every_example_post_previews_and_publishes(workdir: Path) -> None:
+    config = "examples/carecast.toml"
+    for name in POSTS:
+        run([*carecast_command(), "--config", config, "preview", f"examples/posts/{name}"],
+            workdir)
+    files = [f"examples/posts/{name}" for name in POSTS]
+    done = run([*carecast_command(), "--config", config, "publish", *files, "--json"], workdir)
+    reports = json.loads(done.stdout)
+    assert [Path(r["file"]).name for r in reports] == POSTS
+    for report in reports:
+        for outcome in report["outcomes"]:
+            assert outcome["state"] == "published" or outcome["held_until"], outcome
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_example_script_runs(workdir: Path, script: str) -> None:
+    first = run([sys.executable, f"examples/{script}"], workdir)
+    if script == "publish_script.py":
+        assert "published" in first.stdout
+        second = run([sys.executable, f"examples/{script}"], workdir)
+        assert second.stdout.count("already published") == 2
+    if script == "custom_check.py":
+        assert "riverside.external_link" in first.stdout
+        assert "awaiting_approval" in first.stdout
+        assert "ready" in first.stdout  # the flu post links to the hospital's own site
+
+
+def test_examples_are_lint_clean() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    done = subprocess.run([ruff, "check", str(EXAMPLES)], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
+def test_readme_python_snippet(workdir: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert snippet
+    run([sys.executable, "-c", snippet.group(1)], workdir)
