@@ -184,7 +184,8 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def test_help_lists_every_command() -> None:
-    assert COMMANDS == ["approve", "channels", "preview", "publish", "retry", "status"]
+    assert COMMANDS == ["approve", "channels", "preview", "publish", "resume", "retry",
+                        "status"]
     result = run("--help")
     for name in COMMANDS:
         assert name in result.output
@@ -458,8 +459,13 @@ def test_awaiting_approval_then_approve_then_publish(tmp_path: Path, fakes: Path
 
     rest = run("--config", fakes, "approve", "flu-1", "--as", "Dana Lee")
     assert "approved post flu-1 for two" in rest.stdout
-    run("--config", fakes, "publish", post)
+    assert "carecast resume flu-1" in rest.stdout
+    resumed = json.loads(run("--config", fakes, "resume", "flu-1", "--json").stdout)
+    assert {o["account"]: (o["state"], o["already_published"])
+            for o in resumed["outcomes"]} == {"one": ("published", True),
+                                              "two": ("published", False)}
     assert len(platform.sends) == 2
+    run("--config", fakes, "resume", "nope", code=2)
     nothing = run("--config", fakes, "approve", "flu-1", "--as", "Dana Lee", code=1)
     assert "nothing of post flu-1 awaits approval" in nothing.stderr
     with ledger_of(tmp_path) as ledger:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,7 +25,7 @@ from carecast.findings import Finding
 from carecast.post import Post, load_post
 
 if TYPE_CHECKING:
-    from carecast.publish import Publisher
+    from carecast.publish import Publisher, PublishReport
     from carecast.store import ErrorInfo
 
 __all__ = ["app", "exit_code", "main", "open_publisher"]
@@ -229,12 +229,29 @@ def retry(
     as_json: JsonOption = False,
 ) -> None:
     """Publish a stored post again to its failed and unknown targets only."""
+    _rerun(ctx, post_id, as_json, lambda publisher, on_progress: publisher.retry(
+        post_id, resend_unknown=resend_unknown, on_progress=on_progress))
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    post_id: Annotated[str, typer.Argument(metavar="POST_ID", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Publish a stored post to every target not yet published: approved ones, scheduled ones
+    whose time has come, and failed ones."""
+    _rerun(ctx, post_id, as_json, lambda publisher, on_progress: publisher.resume(
+        post_id, on_progress=on_progress))
+
+
+def _rerun(ctx: typer.Context, post_id: str, as_json: bool,
+           call: Callable[[Publisher, Any], PublishReport]) -> None:
     from carecast.cli import render
 
     with _errors(as_json), open_publisher(_config(ctx)) as publisher, \
             render.progress(_err(), post_id, enabled=not as_json) as on_progress:
-        report = publisher.retry(post_id, resend_unknown=resend_unknown,
-                                 on_progress=on_progress)
+        report = call(publisher, on_progress)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -276,7 +293,7 @@ def approve(
         _print_json({"post_id": post_id, "approver": approver, "approved": approved})
     elif approved:
         typer.echo(f"approved post {post_id} for {', '.join(approved)} as {approver}; "
-                   "publish the post file again to send it (an edit voids the approval)")
+                   f"send it with: carecast resume {post_id} (an edit voids the approval)")
     else:
         states = ", ".join(f"{r.account}: {r.state}" for r in rows)
         typer.echo(f"nothing of post {post_id} awaits approval ({states})", err=True)
@@ -325,7 +342,8 @@ def _hints(err: Console, post_id: str, outcomes: Iterable[Any], *, dry_run: bool
         hints.append("edit the post or the configuration as the detail says, then publish "
                      "the file again")
     if not dry_run and ("awaiting_approval", 1) in codes:
-        hints.append(f"approve with: carecast approve {post_id} --as NAME")
+        hints.append(f"approve with: carecast approve {post_id} --as NAME, then send with: "
+                     f"carecast resume {post_id}")
     if not dry_run and {("failed", 1), ("unknown", 1)} & codes:
         hints.append(f"after fixing the cause, run: carecast retry {post_id}")
     for hint in hints:
