@@ -46,16 +46,48 @@ def test_intent_then_receipt(ledger) -> None:
     assert ledger.get_post("p1") == post
 
 
-def test_crash_leftover_sending_is_claimed_for_reconcile(ledger) -> None:
+def _set_owner(ledger: Ledger, owner: str) -> None:
+    import sqlalchemy as sa
+
+    from carecast.store.schema import attempts
+
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.update(attempts).values(owner=owner))
+
+
+def test_a_live_claim_is_never_taken_over(ledger) -> None:
     post = Post(id="p1", text="hello")
     ledger.record(post, [_row(post)])
-    ledger.claim("p1", "a")
+    assert ledger.claim("p1", "a") == State.PENDING
     # a re-run records the review again: the 'sending' state must survive it
     ledger.record(post, [_row(post)])
     assert ledger.attempt("p1", "a").state == State.SENDING
-    assert ledger.claim("p1", "a") == State.SENDING
-    # with several workers, a fresh 'sending' row belongs to someone else
+    # this process is alive and sending: a second publish must not take it over
+    assert ledger.claim("p1", "a") is None
+    # ... unless the claim is older than stale_after (a hung send)
+    assert ledger.claim("p1", "a", stale_after=0) == State.SENDING
+
+
+def test_a_crashed_claim_is_taken_over_at_once(ledger) -> None:
+    import socket
+    import subprocess
+
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post)])
+    ledger.claim("p1", "a")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _set_owner(ledger, f"{socket.gethostname()}:{gone.pid}")
+    assert ledger.claim("p1", "a") == State.SENDING  # reconcile first, then send
+
+
+def test_another_machines_claim_waits_for_stale_after(ledger) -> None:
+    post = Post(id="p1", text="hello")
+    ledger.record(post, [_row(post)])
+    ledger.claim("p1", "a")
+    _set_owner(ledger, "worker-7.example.internal:4242")
     assert ledger.claim("p1", "a", stale_after=60) is None
+    assert ledger.claim("p1", "a", stale_after=0) == State.SENDING
 
 
 def test_failed_and_unknown_keep_their_error(ledger) -> None:

@@ -55,9 +55,11 @@ class PublishConfig(_Section):
         default=120.0, ge=0, description="Longest single wait a platform may ask for."
     )
     stale_sending_after: float = Field(
-        default=0.0, ge=0,
-        description="A target left 'sending' (a crashed run) is reconciled by the next run; "
-                    "when several workers share one store, set this above the longest send.",
+        default=300.0, ge=0,
+        description="A target left 'sending' by a process on this machine that is gone (a "
+                    "crash) is reconciled by the next run at once; one claimed by a live "
+                    "process or another machine's worker only after this many seconds. Set "
+                    "it above the longest send (a video upload).",
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -51,8 +53,8 @@ _SENT_COUNT = sa.select(sa.func.count()).select_from(attempts).where(
 _ROWS = sa.select(attempts).where(attempts.c.post_id == _bp("k_post")).order_by(attempts.c.account)
 _ROW = sa.select(attempts).where(*_ONE)
 _STATE = sa.select(attempts.c.state).where(*_ONE)
-_STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at).where(*_ONE) \
-    .with_for_update()
+_STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at, attempts.c.owner) \
+    .where(*_ONE).with_for_update()
 _ATTEMPT_UPDATE = attempts.update().where(*_ONE)
 _CLAIM = attempts.update().where(*_ONE).values(tries=attempts.c.tries + 1)
 _APPROVED = sa.select(approvals.c.id).where(
@@ -306,12 +308,13 @@ class Ledger:
                     "error": row.error.type if row.error else None,
                 })
 
-    def claim(self, post_id: str, account: str, *, stale_after: float = 0.0) -> State | None:
+    def claim(self, post_id: str, account: str, *, stale_after: float = 300.0) -> State | None:
         """Mark a target ``sending`` (the intent, committed before the send).
 
         Returns the state it had (``unknown`` or ``sending`` mean: reconcile before sending),
         or None when it is not claimable: published, blocked, awaiting approval, or being sent
-        by another worker less than ``stale_after`` seconds ago.
+        right now. A ``sending`` row is taken over at once when the process that claimed it
+        on this machine is gone (a crash); otherwise only after ``stale_after`` seconds.
         """
         where = {"k_post": post_id, "k_account": account}
         with self._write() as conn:
@@ -319,13 +322,14 @@ class Ledger:
             if row is None:
                 return None
             state = State(row.state)
-            if state == State.SENDING and stale_after > 0:
+            if state == State.SENDING and _owner_alive(row.owner):
                 age = (_now() - _aware(row.updated_at)).total_seconds()
                 if age < stale_after:
                     return None
             if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
                 return None
-            conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now()})
+            conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now(),
+                                  "owner": f"{socket.gethostname()}:{os.getpid()}"})
             self._append(conn, post_id, account, "send", {"previous": str(state)})
             return state
 
@@ -424,6 +428,20 @@ class Ledger:
 def _finding_audit(f: Finding) -> dict[str, Any]:
     return {"code": f.code, "action": str(f.action), "field": f.field, "check": f.check,
             "spans": [[s.start, s.end] for s in f.spans]}
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """False only when ``owner`` is a process on this machine that no longer runs."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's worker (or unknown): trust stale_after only
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user
+        return True
+    return True
 
 
 def _aware(value: datetime) -> datetime:

@@ -26,6 +26,8 @@ attempts = sa.Table(
     sa.Column("state", sa.String(32), nullable=False, index=True),
     sa.Column("key", sa.String(80), nullable=False),
     sa.Column("tries", sa.Integer, nullable=False, default=0),
+    # host:pid of the process that claimed a 'sending' row, to tell a crash from a live send
+    sa.Column("owner", sa.String(300)),
     sa.Column("draft", sa.Text),
     sa.Column("draft_hash", sa.String(64)),
     sa.Column("receipt", sa.Text),
