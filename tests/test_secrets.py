@@ -313,7 +313,7 @@ def test_from_dict_reprs_hide_options() -> None:
     assert_no_secret([repr(config), str(config), repr(config.accounts["intranet"])], "a repr")
 
 
-# -- known leaks ----------------------------------------------------------------------------
+# -- leaks found here once -------------------------------------------------------------------
 
 
 class _Failing(BaseHTTPRequestHandler):
@@ -327,12 +327,9 @@ class _Failing(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: with DEBUG logging on, urllib3.connectionpool logs every request line, e.g. "
-    "'\"POST /services/<token>/deliver HTTP/1.1\" 500', so a webhook URL's token reaches the "
-    "logs; carecast needs a redacting filter on that logger (or to keep tokens out of paths)"))
 def test_debug_logs_of_a_real_request_hide_the_url(
         debug_logs: pytest.LogCaptureFixture, no_sleep: Any, tmp_path: Path) -> None:
+    """urllib3 logs each request line at DEBUG ('"POST /services/<token>/deliver HTTP/1.1"')."""
     server = HTTPServer(("127.0.0.1", 0), _Failing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -350,12 +347,8 @@ def test_debug_logs_of_a_real_request_hide_the_url(
     assert HOOK_TOKEN not in debug_logs.text
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: http.send raises its ChannelError 'from None' inside the except block, which only "
-    "hides the requests exception: it stays reachable as __context__, and its message quotes "
-    "the URL (with the token) for any tool that walks the chain without honouring "
-    "__suppress_context__"))
-def test_the_suppressed_context_holds_no_secret(deployment: Path) -> None:
+def test_no_link_of_the_exception_chain_holds_a_secret(deployment: Path) -> None:
+    """Not even a suppressed ``__context__`` (``raise ... from None`` in an except block)."""
     config = load_config(deployment, settings=Settings())
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _mock(rsps, "refused")

@@ -177,6 +177,9 @@ def _merge_secrets(
     environ: Mapping[str, str],
     source: str,
 ) -> dict[str, Any]:
+    for name in accounts:
+        if not isinstance(name, str):
+            raise ConfigurationError(f"{source}: account names must be text, not {name!r}")
     merged: dict[str, Any] = {name: dict(table) if isinstance(table, Mapping) else table
                               for name, table in accounts.items()}
     by_env_name = {name.upper().replace("-", "_"): name for name in merged}
@@ -194,13 +197,13 @@ def _merge_secrets(
         match = _ENV_ACCOUNT.match(key)
         if not match:
             continue
-        name = by_env_name.get(match.group(1))
-        if name is None:
+        target = by_env_name.get(match.group(1))
+        if target is None:
             raise ConfigurationError(
                 f"environment variable {key} names no account in {source}"
             )
-        if isinstance(merged[name], dict):
-            merged[name][match.group(2).lower()] = value
+        if isinstance(merged[target], dict):
+            merged[target][match.group(2).lower()] = value
     return merged
 
 
@@ -230,7 +233,7 @@ def load_config(path: str | Path | None = None, *, settings: Settings | None = N
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:  # ValueError: a NUL in the path
         raise ConfigurationError(f"{path}: cannot read it ({type(exc).__name__})") from None
     secrets: dict[str, Any] = {}
     failed: str | None = None

@@ -231,6 +231,13 @@ class Post(_Model):
     def _finish(self) -> Post:
         if not (self.text.strip() or self.title or self.media):
             raise ValueError("a post needs text, a title or media")
+        try:
+            digest = self.content_hash()  # also proves the post can be stored as it is
+        except (UnicodeError, ValueError, TypeError):  # PydanticSerializationError: ValueError
+            raise ValueError(
+                "the post cannot be stored: a text holds an invalid character (a lone "
+                "surrogate) or an override option is not plain data (text, numbers, lists, "
+                "tables)") from None
         if self.id:
             if not _ID.fullmatch(self.id):
                 raise ValueError(
@@ -238,7 +245,7 @@ class Post(_Model):
                     "letter or digit"
                 )
         else:
-            object.__setattr__(self, "id", "p-" + self.content_hash()[:24])
+            object.__setattr__(self, "id", "p-" + digest[:24])
         return self
 
     def content_hash(self) -> str:
@@ -303,7 +310,7 @@ def load_post(path: str | Path) -> Post:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidPost(f"{path}: no such file", [("", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:  # ValueError: a NUL in the path
         raise InvalidPost(
             f"{path}: cannot read it ({type(exc).__name__})", [("", "unreadable")]
         ) from None
@@ -344,9 +351,20 @@ def _parse(raw: str, suffix: str) -> Any:
         import tomllib
 
         return tomllib.loads(raw)
+    return yaml_load(raw)
+
+
+def yaml_load(raw: str) -> Any:
+    """``yaml.safe_load`` without anchors and aliases, which expand without limit."""
     import yaml
 
-    return yaml.safe_load(raw)
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("YAML aliases are not allowed in carecast files")
+            return super().compose_node(parent, index)
+
+    return yaml.load(raw, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _parser_position(exc: Exception) -> str:

@@ -244,15 +244,12 @@ def test_sigkill_anywhere_then_rerun_publishes_every_post_once(server: FaultServ
     assert caught, stages
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: with the default [publish] stale_sending_after = 0, Ledger.claim hands a "
-    "target that is 'sending' right now to a second publish call (same Publisher, or another "
-    "process on the same store); its lookup runs before the first send landed, so it sends "
-    "again. Remove this marker once the publisher never takes over a live claim."))
-def test_a_send_in_flight_is_not_taken_over_by_a_second_publish() -> None:
+def _race_same_post(publisher_config_kw: dict[str, float] | None = None
+                    ) -> tuple[FakePlatform, dict[str, PublishReport], str]:
+    """Two threads publish one post; the first send is still in flight when the second runs."""
     platform = FakePlatform()
     first_sending = threading.Event()
-    second_looked_up = threading.Event()
+    second_done = threading.Event()
 
     class SlowChannel(FakeChannel):
         """The first create takes a while (a video upload, a slow API) before it lands."""
@@ -260,33 +257,48 @@ def test_a_send_in_flight_is_not_taken_over_by_a_second_publish() -> None:
         def publish(self, draft: Draft, key: str) -> Receipt:
             if threading.current_thread().name == "first":
                 first_sending.set()
-                second_looked_up.wait(2)
+                second_done.wait(10)
             return super().publish(draft, key)
 
-        def lookup(self, key: str, draft: Draft) -> Receipt | None:
-            found = super().lookup(key, draft)
-            second_looked_up.set()
-            return found
-
     SlowChannel.platform = platform
-    publisher = Publisher(fake_config(["a"]), entry_point_plugins=False,
-                          channel_classes={"fake": SlowChannel},
+    publisher = Publisher(fake_config(["a"], **(publisher_config_kw or {})),
+                          entry_point_plugins=False, channel_classes={"fake": SlowChannel},
                           retry=RetryPolicy(sleep=RecordingSleep()))
     post = Post(id="in-flight-1", text="The clinic opens at 9 on Monday.")
     reports: dict[str, PublishReport] = {}
 
     def publish(name: str) -> None:
-        reports[name] = publisher.publish(post)
+        try:
+            reports[name] = publisher.publish(post)
+        finally:
+            if name == "second":
+                second_done.set()
 
     first = threading.Thread(target=publish, args=("first",), name="first")
     second = threading.Thread(target=publish, args=("second",), name="second")
     try:
         first.start()
-        assert first_sending.wait(5)
+        assert first_sending.wait(10)
         second.start()
-        second.join(10)
-        first.join(10)
+        second.join(20)
+        first.join(20)
     finally:
         publisher.close()
     assert set(reports) == {"first", "second"}
-    assert platform.count(idempotency_key(post.id, "a")) == 1  # fails today: 2
+    return platform, reports, idempotency_key(post.id, "a")
+
+
+def test_a_send_in_flight_is_not_taken_over_by_a_second_publish() -> None:
+    # Regression: with stale_sending_after = 0 (the old default) Ledger.claim handed a row that
+    # was 'sending' right now to the second call, whose lookup ran before the first send
+    # landed, so it sent again (the platform held the post twice).
+    platform, reports, key = _race_same_post()
+    assert platform.count(key) == 1
+    assert reports["first"]["a"].state == State.PUBLISHED
+
+
+def test_a_report_with_a_target_still_in_flight_is_not_ok() -> None:
+    _platform, reports, _key = _race_same_post()
+    report = reports["second"]
+    assert report["a"].state == State.SENDING
+    assert not report.ok or report["a"] in report.waiting

@@ -10,6 +10,7 @@ message and class.
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,6 +41,21 @@ _STATUS_CLASSES: dict[int, type[ChannelError]] = {
     429: RateLimited,
 }
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError, NameResolutionError)
+
+
+class _RedactRequestLine(logging.Filter):
+    """urllib3 logs each request line at DEBUG; its path can hold a token (chat webhooks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 5 \
+                and str(record.msg).startswith('%s://%s:%s "%s %s %s"'):
+            args = list(record.args)
+            args[4] = "/[path hidden by carecast]"
+            record.args = tuple(args)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactRequestLine())
 
 
 def send(session: requests.Session, method: str, url: str, *, channel: str, account: str,

@@ -455,7 +455,17 @@ class Publisher:
     def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
         """Look for an earlier send; None means it is safe to send (again)."""
         if channel.can_lookup:
-            found = channel.lookup(key, draft)
+            bug = ""
+            try:
+                found = channel.lookup(key, draft)
+            except ChannelError:
+                raise
+            except Exception as exc:  # a channel bug must not break the other targets
+                bug = type(exc).__name__
+            if bug:
+                raise _unknown(channel, f"the {channel.name} channel failed to look the post "
+                                        f"up ({bug}); check the account, then run: carecast "
+                                        "retry POST_ID")
             return found.model_copy(update={"reconciled": True}) if found else None
         if channel.idempotent_publish:
             return None

@@ -52,6 +52,8 @@ class Outcome:
             return f"published {where}{note}".strip()
         if self.error is not None:
             return f"{self.state}: {self.error.message}"
+        if self.state == State.SENDING:
+            return "sending: another publish is sending it right now; check its status later"
         if self.held_until is not None:
             return (f"scheduled for {self.held_until.isoformat()}; publish again at or "
                     "after that time")
@@ -99,9 +101,10 @@ class PublishReport:
 
     @property
     def waiting(self) -> tuple[Outcome, ...]:
-        """Targets held for an approval or a scheduled time (not failures)."""
-        return tuple(o for o in self.outcomes
-                     if o.state in (State.AWAITING_APPROVAL, State.PENDING) and not self.dry_run)
+        """Targets held for an approval or a scheduled time, or being sent by another call
+        right now (not failures, not published yet)."""
+        return tuple(o for o in self.outcomes if not self.dry_run and o.state in (
+            State.AWAITING_APPROVAL, State.PENDING, State.SENDING))
 
     @property
     def ok(self) -> bool:
