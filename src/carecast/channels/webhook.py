@@ -108,11 +108,7 @@ class WebhookChannel(Channel):
 
     def publish(self, draft: Draft, key: str) -> Receipt:
         body = self.body(draft, key)
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key,
-                   "User-Agent": "carecast"}
-        if self.options.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self.options.secret.get_secret_value(), body,
-                                             int(self.clock()))
+        headers = {**self._signed_headers(body), "Idempotency-Key": key}
         response = send(self.session, "POST", self.options.url.get_secret_value(),
                         channel=self.name, account=self.account, timeout=self._timeout(),
                         data=body, headers=headers)
@@ -145,12 +141,17 @@ class WebhookChannel(Channel):
     def delete(self, receipt: Receipt) -> None:
         """Send ``{"deleted": remote_id}`` to the URL; receivers remove the post."""
         body = json.dumps({"deleted": receipt.remote_id, "post_id": receipt.post_id}).encode()
+        send(self.session, "POST", self.options.url.get_secret_value(), channel=self.name,
+             account=self.account, timeout=self._timeout(), data=body,
+             headers=self._signed_headers(body))
+
+    def _signed_headers(self, body: bytes) -> dict[str, str]:
+        """JSON headers, with the signature when the account has a secret."""
         headers = {"Content-Type": "application/json", "User-Agent": "carecast"}
         if self.options.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.options.secret.get_secret_value(), body,
                                              int(self.clock()))
-        send(self.session, "POST", self.options.url.get_secret_value(), channel=self.name,
-             account=self.account, timeout=self._timeout(), data=body, headers=headers)
+        return headers
 
     def fetch_profile(self) -> Profile:
         """A webhook has no public profile: the configured name only."""
