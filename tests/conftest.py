@@ -41,6 +41,13 @@ def postgres_url(postgres_cluster: pg.PostgresCluster) -> str:
     return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # When a hypothesis test fails, its pytest plugin imports libcst, which warns through
+    # mypy_extensions; with warnings as errors that becomes an INTERNALERROR hiding the failure.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for seconds in _STARTS:
         terminalreporter.write_line(f"postgresql: throwaway cluster started in {seconds:.2f}s")

@@ -363,3 +363,18 @@ def test_approval_input_never_raises_a_database_error(postgres_url: str, approve
         if error is not None:  # refused is fine; a database error is not
             assert str(error).split(":")[0] in {"approver", "note"}
         assert ledger.verify_audit() == []
+
+
+def test_one_misconfigured_account_never_stops_the_others(postgres_url: str) -> None:
+    from carecast.config import Config
+
+    config = Config.from_dict({
+        "store": {"url": postgres_url}, "brands": {"b": {"name": "Clinic"}},
+        "accounts": {"good": {"channel": "fake", "brand": "b"},
+                     "bad": {"channel": "x" * 65, "brand": "b"}}}, environ={})
+    platform = FakePlatform()
+    channel = type("FakeChannel", (FakeChannel,), {"platform": platform})
+    with Publisher(config, entry_point_plugins=False, channel_classes={"fake": channel}) as pub:
+        report = pub.publish(POST)
+    assert report["good"].state == State.PUBLISHED
+    assert report["bad"].state == State.FAILED

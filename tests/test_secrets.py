@@ -362,3 +362,74 @@ def test_no_link_of_the_exception_chain_holds_a_secret(deployment: Path) -> None
         chain += [str(item), repr(item)]
         item = item.__cause__ or item.__context__
     assert_no_secret(chain, "the exception chain")
+
+
+# -- open bugs ------------------------------------------------------------------------------
+
+
+def test_sql_logging_never_shows_post_text(fake_publisher: Any,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    publisher = fake_publisher(["one"])
+    publisher.publish(Post(id="phi-1", text="Jane Roe, MRN 4417-22, was discharged today."))
+    assert "sqlalchemy.engine" in {r.name.rsplit(".", 1)[0] for r in caplog.records}
+    assert "Jane Roe" not in caplog.text
+
+
+def test_two_accounts_sharing_an_env_prefix_is_a_configuration_error() -> None:
+    result: Any
+    try:
+        result = Config.from_dict(
+            {"accounts": {"a-b": {"channel": "webhook"}, "a_b": {"channel": "webhook"}}},
+            environ={"CARECAST_ACCOUNTS__A_B__URL": HOOK_URL})
+    except ConfigurationError as exc:
+        result = exc
+    assert isinstance(result, ConfigurationError)
+
+
+def test_an_account_name_with_double_underscore_is_refused() -> None:
+    # '__' separates the parts of CARECAST_ACCOUNTS__<NAME>__<OPTION>: such a name could never
+    # take its secrets from the environment, so it is refused when the config loads.
+    with pytest.raises(ConfigurationError, match="holds '__'") as info:
+        Config.from_dict({"accounts": {"a__b": {"channel": "webhook"}}},
+                         environ={"CARECAST_ACCOUNTS__A__B__URL": HOOK_URL})
+    assert HOOK_URL not in str(info.value)
+
+
+def test_a_secrets_entry_that_is_not_a_table_is_a_configuration_error() -> None:
+    result: Any
+    try:
+        result = Config.from_dict({"accounts": {"partner": {"channel": "webhook"}}},
+                                  environ={}, secrets={"accounts": {"partner": HMAC_FILE}})
+    except ConfigurationError as exc:
+        result = exc
+    assert isinstance(result, ConfigurationError)
+    assert_no_secret(exception_texts(result), "the ConfigurationError")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "BUG: Ledger._tx raises StoreError outside its except block, but from a generator that "
+    "contextlib resumes with gen.throw() inside __exit__, so the SQLAlchemy error still "
+    "becomes its (unsuppressed) __context__: a printed or logged StoreError traceback shows "
+    "'[parameters: ...]' with the post body (PHI). Fix: hide_parameters=True on the engine "
+    "and 'from None'"))
+def test_a_store_error_never_carries_the_post_text(tmp_path: Path) -> None:
+    from carecast.errors import StoreError
+    from carecast.store import Ledger
+
+    path = tmp_path / "ledger.db"
+    with Ledger(f"sqlite:///{path}"):
+        pass
+    db = sqlite3.connect(path)
+    with db:  # the database refuses new posts (a full disk, a policy trigger, ...)
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON carecast_posts "
+                   "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    db.close()
+    with Ledger(f"sqlite:///{path}") as ledger, pytest.raises(StoreError) as info:
+        ledger.record(Post(id="phi-2", text="Jane Roe, MRN 4417-22, was discharged."), [])
+    texts = ["".join(traceback.format_exception(info.value))]
+    item: BaseException | None = info.value
+    while item is not None:
+        texts += [str(item), repr(item)]
+        item = item.__cause__ or item.__context__
+    assert not any("Jane Roe" in text for text in texts)

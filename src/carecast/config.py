@@ -177,12 +177,22 @@ def _merge_secrets(
     environ: Mapping[str, str],
     source: str,
 ) -> dict[str, Any]:
+    by_env_name: dict[str, str] = {}
     for name in accounts:
         if not isinstance(name, str):
             raise ConfigurationError(f"{source}: account names must be text, not {name!r}")
+        if "__" in name:
+            raise ConfigurationError(
+                f"{source}: account name {name!r} holds '__', which separates the parts of "
+                "CARECAST_ACCOUNTS__<NAME>__<OPTION> variables; rename it")
+        env_name = name.upper().replace("-", "_")
+        if env_name in by_env_name:
+            raise ConfigurationError(
+                f"{source}: accounts {by_env_name[env_name]!r} and {name!r} share the "
+                f"environment prefix CARECAST_ACCOUNTS__{env_name}__; rename one of them")
+        by_env_name[env_name] = name
     merged: dict[str, Any] = {name: dict(table) if isinstance(table, Mapping) else table
                               for name, table in accounts.items()}
-    by_env_name = {name.upper().replace("-", "_"): name for name in merged}
     secret_accounts = secrets.get("accounts", {})
     if not isinstance(secret_accounts, Mapping):
         raise ConfigurationError("secrets file: [accounts] must be tables, one per account")
@@ -191,7 +201,10 @@ def _merge_secrets(
             raise ConfigurationError(
                 f"secrets file: accounts.{name} is not an account in {source}"
             )
-        if isinstance(table, Mapping) and isinstance(merged[name], dict):
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(
+                f"secrets file: accounts.{name} must be a table of options ([accounts.{name}])")
+        if isinstance(merged[name], dict):
             merged[name].update(table)
     for key, value in environ.items():
         match = _ENV_ACCOUNT.match(key)

@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     ValidationError,
     field_validator,
     model_validator,
@@ -149,7 +150,7 @@ class ChannelOverride(_Model):
     title: str | None = None
     media: tuple[Media, ...] | None = None
     hashtags: tuple[str, ...] | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class Post(_Model):
@@ -398,7 +399,7 @@ class Draft(_Model):
     link: str | None = None
     schedule: datetime | None = None
     language: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, JsonValue] = Field(default_factory=dict)
 
     @property
     def text(self) -> str:

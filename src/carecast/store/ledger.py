@@ -467,7 +467,7 @@ def _attempt(row: Any) -> Attempt:
 
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     memory = url in ("sqlite://", "sqlite:///:memory:")
     database = sa.engine.make_url(url).database
     if not memory and database:
@@ -475,6 +475,7 @@ def _engine(url: str) -> Engine:
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=True,  # bound parameters hold post text (PHI): keep them out of logs
         poolclass=sa.pool.StaticPool if memory else None,
     )
 

@@ -22,7 +22,7 @@ attempts = sa.Table(
     "carecast_attempts", metadata,
     sa.Column("post_id", sa.String(128), sa.ForeignKey("carecast_posts.id"), primary_key=True),
     sa.Column("account", sa.String(64), primary_key=True),
-    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),  # as configured, even if no such channel
     sa.Column("state", sa.String(32), nullable=False, index=True),
     sa.Column("key", sa.String(80), nullable=False),
     sa.Column("tries", sa.Integer, nullable=False, default=0),
