@@ -206,11 +206,11 @@ class Ledger:
                 yield conn
         except SQLAlchemyError as exc:  # its message may quote the URL or the row's data
             failed = type(exc).__name__
-        if failed is not None:
+        if failed is not None:  # contextlib still links the database error: suppress it too
             raise StoreError(
                 f"the store failed ({failed}); nothing is lost: run again and carecast "
                 "reconciles from the ledger's rows"
-            )
+            ) from None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
