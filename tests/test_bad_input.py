@@ -73,6 +73,12 @@ scalars = (st.none() | st.booleans() | st.integers() | st.floats() | any_text
 anything = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                         | st.dictionaries(any_text, inner, max_size=4)
                         | st.tuples(inner, inner), max_leaves=12)
+#: ``anything`` whose nested dict keys hold no lone surrogate: such a key is an open bug
+#: (test_a_surrogate_in_an_option_key_is_refused_up_front[nested-key]).
+anything_storable_keys = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=20), inner,
+                      max_size=4) | st.tuples(inner, inner), max_leaves=12)
 json_like = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53)
                          | st.floats(allow_nan=False, allow_infinity=False) | storable_text,
                          lambda inner: st.lists(inner, max_size=3)
@@ -325,7 +331,8 @@ storable_values = {
                       "media": st.lists(media_items, max_size=2),
                       "hashtags": st.lists(st.from_regex(r"[a-z]{1,8}", fullmatch=True),
                                            max_size=2),
-                      "options": st.dictionaries(storable_text, json_like | anything,
+                      "options": st.dictionaries(storable_text,
+                                                 json_like | anything_storable_keys,
                                                  max_size=2)}),
         max_size=2),
 }
@@ -499,3 +506,22 @@ def test_a_stored_post_is_the_post(fake_publisher: Any, value: Any) -> None:
     publisher = fake_publisher(["one"])
     publisher.publish(post)
     assert publisher.ledger.get_post("opt-1") == post
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param({"\ud800": 1}, id="key"),
+    pytest.param({"": {"\ud800": None}}, id="nested-key", marks=pytest.mark.xfail(
+        strict=True, raises=ValueError, reason=(
+        "BUG: Post._finish proves a post storable with content_hash(), whose model_dump(mode="
+        "'json') turns a lone surrogate in a dict KEY of an override option into U+FFFD, so the "
+        "post validates; the ledger stores model_dump_json(), which raises "
+        "PydanticSerializationError out of Publisher.publish (found by the publish property)"))),
+])
+def test_a_surrogate_in_an_option_key_is_refused_up_front(fake_publisher: Any,
+                                                          options: dict) -> None:
+    post = only_allowed(lambda: post_from_dict(
+        {"text": "Flu", "overrides": {"fake": {"options": options}}}))
+    if isinstance(post, InvalidPost):
+        return
+    report = fake_publisher(["one"]).publish(post)
+    assert report.ok

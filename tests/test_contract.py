@@ -816,11 +816,6 @@ def test_lookup_found_and_not_found(webhook: Channel, mock: responses.RequestsMo
         webhook.lookup("cc-key", draft)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: WebhookChannel.lookup takes any 2xx as 'found', even a body that is not JSON (a "
-    "login page, a catch-all route, a proxy's 200): the publisher then records the target "
-    "published (reconciled) and never sends it, so the post is lost; the documented contract "
-    "is '200 with JSON: found'"))
 @pytest.mark.parametrize(("status", "body", "content_type"), [
     (200, "<html><body>Please sign in</body></html>", "text/html"),
     (200, "", "text/plain"),

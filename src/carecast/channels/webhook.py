@@ -26,7 +26,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import send
-from carecast.errors import PlatformRejected
+from carecast.errors import OutcomeUnknown, PlatformRejected
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
 __all__ = ["WebhookChannel", "WebhookOptions", "sign"]
@@ -125,6 +125,19 @@ class WebhookChannel(Channel):
             if exc.status == 404:
                 return None
             raise
+        try:
+            found = response.json() if response.status_code == 200 else None
+        except ValueError:
+            found = None
+        if not isinstance(found, dict):
+            # A login page or a catch-all route is no proof the post is there: taking it as
+            # "found" would lose the post, so the outcome stays unknown.
+            error = OutcomeUnknown(
+                f"the lookup URL answered HTTP {response.status_code} without a JSON object; "
+                "check lookup_url (it must answer 200 with JSON when found, 404 when not)",
+                channel=self.name, account=self.account, status=response.status_code)
+            error.retryable = False
+            raise error
         return self._receipt(draft, key, response)
 
     def _receipt(self, draft: Draft, key: str, response: requests.Response) -> Receipt:
