@@ -73,8 +73,8 @@ scalars = (st.none() | st.booleans() | st.integers() | st.floats() | any_text
 anything = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                         | st.dictionaries(any_text, inner, max_size=4)
                         | st.tuples(inner, inner), max_leaves=12)
-#: ``anything`` whose nested dict keys hold no lone surrogate: such a key is an open bug
-#: (test_a_surrogate_in_an_option_key_is_refused_up_front[nested-key]).
+#: ``anything`` whose nested dict keys hold no lone surrogate; such keys are refused at
+#: validation, which test_a_surrogate_in_an_option_key_is_refused_up_front covers.
 anything_storable_keys = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=4)
     | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=20), inner,
@@ -510,12 +510,7 @@ def test_a_stored_post_is_the_post(fake_publisher: Any, value: Any) -> None:
 
 @pytest.mark.parametrize("options", [
     pytest.param({"\ud800": 1}, id="key"),
-    pytest.param({"": {"\ud800": None}}, id="nested-key", marks=pytest.mark.xfail(
-        strict=True, raises=ValueError, reason=(
-        "BUG: Post._finish proves a post storable with content_hash(), whose model_dump(mode="
-        "'json') turns a lone surrogate in a dict KEY of an override option into U+FFFD, so the "
-        "post validates; the ledger stores model_dump_json(), which raises "
-        "PydanticSerializationError out of Publisher.publish (found by the publish property)"))),
+    pytest.param({"": {"\ud800": None}}, id="nested-key"),
 ])
 def test_a_surrogate_in_an_option_key_is_refused_up_front(fake_publisher: Any,
                                                           options: dict) -> None:

@@ -233,7 +233,8 @@ class Post(_Model):
         if not (self.text.strip() or self.title or self.media):
             raise ValueError("a post needs text, a title or media")
         try:
-            digest = self.content_hash()  # also proves the post can be stored as it is
+            digest = self.content_hash()
+            self.model_dump_json()  # what the ledger stores: proves the post storable as it is
         except (UnicodeError, ValueError, TypeError):  # PydanticSerializationError: ValueError
             raise ValueError(
                 "the post cannot be stored: a text holds an invalid character (a lone "
