@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
@@ -42,6 +42,7 @@ from carecast.store import Attempt, ErrorInfo, Ledger, State
 __all__ = ["Preview", "Publisher", "TargetPreview", "idempotency_key"]
 
 log = logging.getLogger("carecast.publish")
+T = TypeVar("T")
 Progress = Callable[[Outcome], None]
 
 
@@ -312,9 +313,7 @@ class Publisher:
 
         The report lists every target of the post; the others are as the ledger has them.
         """
-        post = self.ledger.get_post(post_id)
-        if post is None:
-            raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
+        post = self._stored(post_id)
         rows = self.ledger.attempts(post_id)
         names = [a.account for a in rows
                  if a.state in (State.FAILED, State.UNKNOWN, State.SENDING)]
@@ -333,10 +332,13 @@ class Publisher:
     def resume(self, post_id: str, *, on_progress: Progress | None = None) -> PublishReport:
         """Publish a stored post again: targets approved since, or whose time has come, go
         out; failed ones are tried again; published ones are left alone."""
+        return self.publish(self._stored(post_id), on_progress=on_progress)
+
+    def _stored(self, post_id: str) -> Post:
         post = self.ledger.get_post(post_id)
         if post is None:
             raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
-        return self.publish(post, on_progress=on_progress)
+        return post
 
     def status(self, post_id: str) -> list[Attempt]:
         """Every target's row in the ledger."""
@@ -417,9 +419,9 @@ class Publisher:
                         receipt = self._reconcile(channel, key, draft)
                         uncertain = False
                     if receipt is None:
-                        bug = ""
                         try:
-                            receipt = channel.publish(draft, key)
+                            receipt = _guarded(channel, "publishing",
+                                               lambda: channel.publish(draft, key))
                         except DuplicatePost:
                             # After an uncertain send, a duplicate means that send landed.
                             if was_uncertain and channel.can_lookup:
@@ -427,18 +429,9 @@ class Publisher:
                             if receipt is None:
                                 uncertain = was_uncertain
                                 raise
-                        except ChannelError as exc:
+                        except ChannelError as exc:  # a channel bug comes as OutcomeUnknown
                             uncertain = was_uncertain = exc.may_have_been_sent
                             raise
-                        except Exception as exc:  # a channel bug: it may have sent
-                            bug = type(exc).__name__
-                        if bug:  # raised outside the except: the bug's message may hold secrets
-                            uncertain = True
-                            log.error("the %s channel raised %s while publishing",
-                                      channel.name, bug)
-                            raise _unknown(
-                                channel, f"the {channel.name} channel failed unexpectedly "
-                                f"({bug}); check the account, then run: carecast retry POST_ID")
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
             error = ErrorInfo.from_exception(exc)
@@ -455,23 +448,30 @@ class Publisher:
     def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
         """Look for an earlier send; None means it is safe to send (again)."""
         if channel.can_lookup:
-            bug = ""
-            try:
-                found = channel.lookup(key, draft)
-            except ChannelError:
-                raise
-            except Exception as exc:  # a channel bug must not break the other targets
-                bug = type(exc).__name__
-            if bug:
-                raise _unknown(channel, f"the {channel.name} channel failed to look the post "
-                                        f"up ({bug}); check the account, then run: carecast "
-                                        "retry POST_ID")
+            found = _guarded(channel, "looking the post up", lambda: channel.lookup(key, draft))
             return found.model_copy(update={"reconciled": True}) if found else None
         if channel.idempotent_publish:
             return None
         raise _unknown(
             channel, f"an earlier send may have reached {channel.name} and this channel cannot "
             "look posts up; check the account, then run: carecast retry POST_ID --resend-unknown")
+
+
+def _guarded(channel: Channel, doing: str, call: Callable[[], T]) -> T:
+    """Run a channel's platform call. Anything but a ``ChannelError`` is a channel bug after
+    which the post may be on the platform: it becomes an ``OutcomeUnknown`` that is never
+    retried blindly, and one target's bug never breaks the others."""
+    bug = ""
+    try:
+        return call()
+    except ChannelError:
+        raise
+    except Exception as exc:
+        bug = type(exc).__name__
+    # Raised outside the except: the bug's own message may hold secrets.
+    log.error("the %s channel raised %s while %s", channel.name, bug, doing)
+    raise _unknown(channel, f"the {channel.name} channel failed while {doing} ({bug}); check "
+                            "the account, then run: carecast retry POST_ID")
 
 
 def _unknown(channel: Channel, message: str) -> OutcomeUnknown:
