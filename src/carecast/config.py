@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountConfig",
     "BrandConfig",
+    "CheckSettings",
     "Config",
     "PublishConfig",
     "StoreConfig",
@@ -69,6 +71,13 @@ class BrandConfig(_Section):
     name: str = Field(min_length=1)
     website: str | None = None
     description: str | None = None
+    phone: list[str] = Field(default_factory=list, description="The brand's public numbers.")
+    email: list[str] = Field(default_factory=list, description="The brand's public addresses.")
+    address: list[str] = Field(default_factory=list, description="Its sites' street addresses.")
+    staff: list[str] = Field(
+        default_factory=list, description="Names of staff who may be named in posts (a roster).")
+    checks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-brand [checks.NAME] settings; see CheckSettings.")
 
 
 class AccountConfig(_Section):
@@ -90,6 +99,8 @@ class Config(_Section):
     publish: PublishConfig = PublishConfig()
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
+    checks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="[checks.NAME] settings of the review checks.")
 
     @field_validator("accounts")
     @classmethod
@@ -130,11 +141,11 @@ class Config(_Section):
         """Build a config from parsed TOML; secrets are merged from ``secrets`` and ``environ``."""
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
-        unknown = set(data) - {"store", "publish", "brands", "accounts"}
+        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks"}
         if unknown:
             raise ConfigurationError(
-                f"{source}: unknown section {sorted(unknown)[0]!r}; "
-                "the sections are [store], [publish], [brands.NAME] and [accounts.NAME]"
+                f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
+                "[publish], [brands.NAME], [accounts.NAME] and [checks.NAME]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -157,6 +168,7 @@ class Config(_Section):
                 "publish": data.get("publish", {}),
                 "brands": data.get("brands", {}),
                 "accounts": accounts,
+                "checks": data.get("checks", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)
@@ -169,6 +181,41 @@ class Config(_Section):
                     f"which is not one of the brands ({', '.join(sorted(config.brands)) or 'none'})"
                 )
         return config
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """The ``[checks.NAME]`` settings as they apply to one post, or one account's draft.
+
+    ``get(name)`` merges, later winning key by key: ``[checks.NAME]``, its
+    ``channels.CHANNEL`` and ``campaigns.CAMPAIGN`` tables, then the same three under
+    ``[brands.BRAND.checks.NAME]``. Each check validates its own keys; ``enabled`` (default
+    true) turns a check off.
+    """
+
+    config: Config
+    brand: str | None = None
+    channel: str | None = None
+    campaign: str | None = None
+
+    def get(self, check: str) -> dict[str, Any]:
+        """The merged settings of the check called ``check`` (without the sub-tables)."""
+        merged: dict[str, Any] = {}
+        brand = self.config.brands.get(self.brand) if self.brand else None
+        for table in (self.config.checks.get(check), brand.checks.get(check) if brand else None):
+            if not table:
+                continue
+            merged.update({k: v for k, v in table.items() if k not in ("channels", "campaigns")})
+            for key, which in (("channels", self.channel), ("campaigns", self.campaign)):
+                sub = table.get(key, {})
+                if which is not None and isinstance(sub, Mapping) and isinstance(
+                        sub.get(which), Mapping):
+                    merged.update(sub[which])
+        return merged
+
+    def enabled(self, check: str) -> bool:
+        """Whether the check is on for this post (``enabled = false`` turns it off)."""
+        return self.get(check).get("enabled", True) is not False
 
 
 def _merge_secrets(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from carecast.config import AccountConfig, BrandConfig
+    from carecast.config import AccountConfig, BrandConfig, CheckSettings
     from carecast.findings import Finding
     from carecast.post import Draft, Post
 
@@ -27,8 +27,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def carecast_review_post(post: Post, brand: BrandConfig | None) -> Iterable[Finding] | None:
+def carecast_review_post(
+    post: Post, brand: BrandConfig | None, settings: CheckSettings
+) -> Iterable[Finding] | None:
     """Review a post once, before any channel renders it.
+
+    ``settings.get("mycheck")`` is the check's ``[checks.mycheck]`` table as it applies to this
+    post's brand and campaign.
 
     Fields in findings name places in the post (``text``, ``title``, ``link``, ``thread[N]``,
     ``media[N].alt_text`` or ``*``). A BLOCK or REVIEW here applies to every target; a REDACT
@@ -38,9 +43,12 @@ def carecast_review_post(post: Post, brand: BrandConfig | None) -> Iterable[Find
 
 @hookspec
 def carecast_review_draft(
-    post: Post, draft: Draft, account: AccountConfig, brand: BrandConfig | None
+    post: Post, draft: Draft, account: AccountConfig, brand: BrandConfig | None,
+    settings: CheckSettings,
 ) -> Iterable[Finding] | None:
     """Review what one account would receive, after the channel rendered it.
+
+    ``settings`` applies to this account's brand and channel and the post's campaign.
 
     Fields name places in the draft (``title``, ``link``, ``parts[N].text``,
     ``parts[N].media[M].alt_text``). Findings apply to this account only.

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from carecast.channels import Channel, build_channel
-from carecast.config import BrandConfig, Config, load_config
+from carecast.config import CheckSettings, Config, load_config
 from carecast.errors import (
     CarecastError,
     ChannelError,
@@ -194,14 +194,16 @@ class Publisher:
                               "carecast.toml or targets to the post", [("targets", "empty")])
         return names
 
-    def _brand(self, post: Post) -> BrandConfig | None:
-        name = post.brand or self.config.default_brand()
-        return self.config.brands.get(name) if name else None
+    def _brand_name(self, post: Post) -> str | None:
+        return post.brand or self.config.default_brand()
 
     def _review(self, post: Post, names: Sequence[str],
                 skip: Mapping[str, Attempt]) -> Preview:
-        post_findings = run_hook(self.plugins, "carecast_review_post", post=post,
-                                 brand=self._brand(post))
+        brand = self._brand_name(post)
+        post_findings = run_hook(
+            self.plugins, "carecast_review_post", post=post,
+            brand=self.config.brands.get(brand) if brand else None,
+            settings=CheckSettings(self.config, brand, campaign=post.campaign))
         gated = apply_findings(post, post_findings)
         reviewed: Post = gated.item
         targets = [self._review_target(reviewed, name, gated.findings)
@@ -231,8 +233,10 @@ class Publisher:
             log.exception("rendering for account %s failed", name)
             return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
                 type(exc).__name__, f"the {account.channel} channel failed to render the post"))
-        findings = run_hook(self.plugins, "carecast_review_draft", for_account=name, post=post,
-                            draft=draft, account=account, brand=self.config.brand_of(account))
+        findings = run_hook(
+            self.plugins, "carecast_review_draft", for_account=name, post=post, draft=draft,
+            account=account, brand=self.config.brand_of(account),
+            settings=CheckSettings(self.config, account.brand, account.channel, post.campaign))
         gated = apply_findings(draft, findings, count=channel.count)
         draft = gated.item
         every = tuple(post_findings) + gated.findings
