@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
@@ -31,7 +31,7 @@ from carecast.errors import (
     RateLimited,
 )
 
-__all__ = ["error_for_status", "request_id_of", "retry_after_of", "send"]
+__all__ = ["error_for_status", "request_id_of", "retry_after_of", "send", "transport_error"]
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-fb-trace-id", "x-li-uuid",
                       "x-transaction-id", "x-amzn-requestid", "x-github-request-id")
@@ -76,14 +76,21 @@ def send(session: requests.Session, method: str, url: str, *, channel: str, acco
     if failure is not None:
         # Raised here, outside the except block, so the requests exception (whose message
         # quotes the URL) is neither the cause nor the context of what callers see.
-        raise _transport_error(failure, where)
+        raise transport_error(failure, **where)
     if response.status_code >= 400 or (300 <= response.status_code < 400
                                         and not kwargs["allow_redirects"]):
         raise error_for_status(response, channel=channel, account=account)
     return response
 
 
-def _transport_error(exc: requests.RequestException, where: dict[str, Any]) -> ChannelError:
+def transport_error(exc: BaseException, *, channel: str, account: str) -> ChannelError:
+    """The carecast error for a failed request (not raised: the caller raises it).
+
+    ``exc`` is a requests exception, or an SDK's exception wrapping one (the chain is
+    searched): it decides whether the request surely did not leave or may have been stored.
+    """
+    where: dict[str, Any] = {"channel": channel, "account": account}
+    exc = _requests_error_in(exc) or exc
     if isinstance(exc, requests.ConnectTimeout):
         return ChannelTimeout("could not connect to the platform in time", **where)
     if isinstance(exc, requests.ReadTimeout):
@@ -103,18 +110,26 @@ def _transport_error(exc: requests.RequestException, where: dict[str, Any]) -> C
 
 
 def _surely_not_sent(exc: BaseException) -> bool:
+    return any(isinstance(item, _NOT_SENT) for item in _chain(exc))
+
+
+def _requests_error_in(exc: BaseException) -> requests.RequestException | None:
+    return next((item for item in _chain(exc) if isinstance(item, requests.RequestException)),
+                None)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps: causes, contexts, reasons and arguments."""
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
         item = todo.pop()
-        if item is None or id(item) in seen:
+        if not isinstance(item, BaseException) or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, _NOT_SENT):
-            return True
+        yield item
         todo.extend([getattr(item, "reason", None), item.__cause__, item.__context__,
-                     *[a for a in getattr(item, "args", ()) if isinstance(a, BaseException)]])
-    return False
+                     *getattr(item, "args", ())])
 
 
 def error_for_status(response: requests.Response, *, channel: str, account: str,
