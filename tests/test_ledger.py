@@ -196,3 +196,60 @@ def test_store_errors_hide_the_password() -> None:
         Ledger("postgresql+psycopg://user:pa55word@127.0.0.1:1/db")
     assert "pa55word" not in str(info.value)
     assert info.value.__cause__ is None
+
+
+def test_concurrent_writes_commit_together_and_chain_in_order(ledger) -> None:
+    """Claims queued by 40 threads while a transaction runs commit together in the next one;
+    each call returns with its own write committed, and the audit chain stays whole."""
+    import threading
+
+    post = Post(id="fan", text="Fan-out")
+    accounts = [f"acct-{i:02d}" for i in range(40)]
+    ledger.record(post, [_row(post, a) for a in accounts])
+    batches = []
+    transaction = ledger._batch._transaction
+    ledger._batch._transaction = lambda: batches.append(1) or transaction()
+    seen: dict[str, tuple[State | None, State]] = {}
+
+    def worker(account: str) -> None:
+        previous = ledger.claim(post.id, account)
+        row = ledger.attempt(post.id, account)  # read right after: must be committed
+        assert row is not None
+        seen[account] = (previous, row.state)
+        ledger.mark_published(_receipt(post, account))
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in accounts]
+    with ledger._batch._turn:  # as if a transaction were running: every claim queues
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(ledger._batch._queue) < len(accounts) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(ledger._batch._queue) == len(accounts)
+    for t in threads:
+        t.join()
+    assert seen == dict.fromkeys(accounts, (State.PENDING, State.SENDING))
+    assert all(r.state == State.PUBLISHED for r in ledger.attempts(post.id))
+    assert len(batches) <= 1 + len(accounts)  # all the claims in one, then the receipts
+    assert ledger.verify_audit() == []
+    kinds = [e.kind for e in ledger.audit_events(post.id) if e.account == "acct-07"]
+    assert kinds == ["review", "send", "published"]
+
+
+def test_a_failed_batch_fails_every_write_in_it(ledger, monkeypatch) -> None:
+    from carecast.errors import StoreError
+
+    post = Post(id="broken", text="x")
+    ledger.record(post, [_row(post)])
+
+    def broken(*args, **kwargs):
+        raise __import__("sqlalchemy").exc.OperationalError("stmt", {}, Exception("disk I/O"))
+
+    monkeypatch.setattr(ledger, "_chain", broken)
+    with pytest.raises(StoreError, match="nothing is lost"):
+        ledger.claim(post.id, "a")
+    monkeypatch.undo()
+    row = ledger.attempt(post.id, "a")
+    assert row is not None
+    assert row.state == State.PENDING
+    assert ledger.claim(post.id, "a") == State.PENDING

@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +23,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import send
+from carecast.channels.http import new_session, send
 from carecast.errors import OutcomeUnknown, PlatformRejected
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
@@ -55,19 +53,6 @@ class WebhookOptions(ChannelOptions):
     _check_url = field_validator("url", "lookup_url")(_http_url)
 
 
-def _session() -> requests.Session:
-    """A session that reads proxies and the CA bundle from the environment once, not on
-    every request (``trust_env`` re-reads them each time: measurable on a 200-account fan-out).
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies = urllib.request.getproxies()
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    return session
-
-
 def sign(secret: str, body: bytes, timestamp: int) -> str:
     """The ``Carecast-Signature`` header value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
@@ -88,7 +73,7 @@ class WebhookChannel(Channel):
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session or _session())
+        super().__init__(account, options, root=root, session=session or new_session())
         self.owns_session = session is None
         self.clock = clock
         self.idempotent_publish = self.options.idempotent

@@ -13,13 +13,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -40,6 +40,7 @@ from carecast.store.schema import approvals, attempts, audit, audit_head, metada
 __all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
 
 GENESIS = "0" * 64
+T = TypeVar("T")
 
 # Statements are built once: building and cache-keying a statement costs more than running it.
 _bp = sa.bindparam
@@ -66,6 +67,9 @@ _HEAD_UPDATE = audit_head.update().where(audit_head.c.id == 1)
 _POST_INSERT = posts.insert()
 _ATTEMPT_INSERT = attempts.insert()
 _AUDIT_INSERT = audit.insert()
+_STATES = sa.select(attempts.c.account, attempts.c.state).where(
+    attempts.c.post_id == _bp("k_post"))
+_AUDIT_QUEUE = "carecast.audit_queue"
 
 
 class State(StrEnum):
@@ -154,6 +158,60 @@ def event_hash(prev_hash: str, seq: int, at: str, post_id: str, account: str, ki
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+class _Slot:
+    """One queued write and, once its transaction ended, its result or failure."""
+
+    __slots__ = ("done", "failed", "op", "result")
+
+    def __init__(self, op: Callable[[Connection], Any]) -> None:
+        self.op = op
+        self.done = False
+        self.failed = False
+        self.result: Any = None
+
+
+class _GroupCommit:
+    """Writes from many threads committed together: one transaction per batch, not per write.
+
+    A thread queues its write and takes the writer's turn; if an earlier turn already committed
+    its write, it returns at once, else it commits everything queued so far. Every caller
+    returns only after its own write is committed (or raises ``StoreError`` if that
+    transaction failed), so each write is as durable as when it ran alone. Ordering per target
+    is kept: one thread's writes run in the order it made them.
+    """
+
+    def __init__(self, transaction: Callable[[], Any]) -> None:
+        self._transaction = transaction
+        self._queue: list[_Slot] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def run(self, op: Callable[[Connection], T]) -> T:
+        slot = _Slot(op)
+        with self._queue_lock:
+            self._queue.append(slot)
+        with self._turn:
+            if not slot.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    with self._transaction() as conn:
+                        for item in batch:
+                            item.result = item.op(conn)
+                except BaseException:
+                    for item in batch:
+                        item.failed = True
+                    raise
+                finally:
+                    for item in batch:
+                        item.done = True
+        if slot.failed:
+            raise StoreError(
+                "the store failed while saving this target's state; nothing is lost: run "
+                "again and carecast reconciles from the ledger's rows")
+        return slot.result  # type: ignore[no-any-return]
+
+
 class Ledger:
     """The store of posts, attempts, approvals and audit events."""
 
@@ -169,6 +227,7 @@ class Ledger:
                 f"cannot open the store ({failed}); check [store] url in carecast.toml")
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._lock: Any = threading.RLock() if self._sqlite else nullcontext()
+        self._batch = _GroupCommit(self._write)
         for _ in range(3):  # workers starting together race to create the tables
             try:
                 metadata.create_all(self.engine)
@@ -216,11 +275,19 @@ class Ledger:
     def _write(self) -> Iterator[Connection]:
         """A write transaction. Every writer locks the audit head first, so concurrent
         workers (PostgreSQL) queue in one order and never deadlock; SQLite's
-        ``BEGIN IMMEDIATE`` already does this."""
+        ``BEGIN IMMEDIATE`` already does this. Audit events queued with ``_append`` are
+        chained and inserted together just before the commit."""
         with self._tx() as conn:
             if not self._sqlite:
                 conn.execute(_HEAD)
-            yield conn
+            events: list[tuple[str, str, str, dict[str, Any]]] = []
+            conn.info[_AUDIT_QUEUE] = events
+            try:
+                yield conn
+            finally:
+                del conn.info[_AUDIT_QUEUE]
+            if events:
+                self._chain(conn, events)
 
     # -- posts -------------------------------------------------------------------------------
 
@@ -280,9 +347,12 @@ class Ledger:
         """
         with self._write() as conn:
             self.save_post(post, conn)
+            states = {r.account: r.state for r in conn.execute(_STATES, {"k_post": post.id})}
+            inserts: list[dict[str, Any]] = []
             for row in rows:
                 where = {"k_post": row.post_id, "k_account": row.account}
-                old = conn.execute(_STATE, where).scalar()
+                old = states.get(row.account) if row.post_id == post.id else \
+                    conn.execute(_STATE, where).scalar()
                 if old == State.PUBLISHED:
                     continue
                 values = {
@@ -294,9 +364,8 @@ class Ledger:
                     "updated_at": row.updated_at,
                 }
                 if old is None:
-                    conn.execute(_ATTEMPT_INSERT, {"post_id": row.post_id,
-                                                     "account": row.account, "tries": 0,
-                                                     **values})
+                    inserts.append({"post_id": row.post_id, "account": row.account,
+                                    "tries": 0, **values})
                 else:
                     if old in (State.SENDING, State.UNKNOWN):
                         values["state"] = old
@@ -307,6 +376,8 @@ class Ledger:
                     "findings": [_finding_audit(f) for f in row.findings],
                     "error": row.error.type if row.error else None,
                 })
+            if inserts:
+                conn.execute(_ATTEMPT_INSERT, inserts)
 
     def claim(self, post_id: str, account: str, *, stale_after: float = 300.0) -> State | None:
         """Mark a target ``sending`` (the intent, committed before the send).
@@ -317,7 +388,8 @@ class Ledger:
         on this machine is gone (a crash); otherwise only after ``stale_after`` seconds.
         """
         where = {"k_post": post_id, "k_account": account}
-        with self._write() as conn:
+
+        def claim(conn: Connection) -> State | None:
             row = conn.execute(_STATE_FOR_UPDATE, where).first()
             if row is None:
                 return None
@@ -334,27 +406,37 @@ class Ledger:
             self._append(conn, post_id, account, "send", {"previous": str(state)})
             return state
 
+        return self._batch.run(claim)
+
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
-        with self._write() as conn:
+        body = receipt.model_dump_json()
+
+        def mark(conn: Connection) -> None:
             conn.execute(_ATTEMPT_UPDATE, {
                 "k_post": receipt.post_id, "k_account": receipt.account,
-                "state": State.PUBLISHED, "receipt": receipt.model_dump_json(), "error": None,
+                "state": State.PUBLISHED, "receipt": body, "error": None,
                 "updated_at": _now()})
             self._append(conn, receipt.post_id, receipt.account, "published", {
                 "remote_id": receipt.remote_id, "url": receipt.url,
                 "reconciled": receipt.reconciled,
             })
 
+        self._batch.run(mark)
+
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
-        with self._write() as conn:
+        body = _dumps(error.to_dict())
+
+        def mark(conn: Connection) -> None:
             conn.execute(_ATTEMPT_UPDATE, {
                 "k_post": post_id, "k_account": account, "state": state,
-                "error": _dumps(error.to_dict()), "updated_at": _now()})
+                "error": body, "updated_at": _now()})
             self._append(conn, post_id, account, str(state), {
                 "error": error.type, "status": error.status,
             })
+
+        self._batch.run(mark)
 
     # -- approvals ---------------------------------------------------------------------------
 
@@ -384,14 +466,24 @@ class Ledger:
 
     def _append(self, conn: Connection, post_id: str, account: str, kind: str,
                 data: dict[str, Any]) -> None:
+        """Queue an audit event; ``_write`` chains it in at the commit."""
+        conn.info[_AUDIT_QUEUE].append((post_id, account, kind, data))
+
+    @staticmethod
+    def _chain(conn: Connection, events: Sequence[tuple[str, str, str, dict[str, Any]]]
+               ) -> None:
         head = conn.execute(_HEAD).one()
-        seq = head.seq + 1
+        seq, prev = head.seq, head.hash
         at = _now().isoformat()
-        digest = event_hash(head.hash, seq, at, post_id, account, kind, data)
-        conn.execute(_AUDIT_INSERT, {"seq": seq, "at": at, "post_id": post_id,
-                                      "account": account, "kind": kind, "data": _dumps(data),
-                                      "prev_hash": head.hash, "hash": digest})
-        conn.execute(_HEAD_UPDATE, {"seq": seq, "hash": digest})
+        rows = []
+        for post_id, account, kind, data in events:
+            seq += 1
+            digest = event_hash(prev, seq, at, post_id, account, kind, data)
+            rows.append({"seq": seq, "at": at, "post_id": post_id, "account": account,
+                         "kind": kind, "data": _dumps(data), "prev_hash": prev, "hash": digest})
+            prev = digest
+        conn.execute(_AUDIT_INSERT, rows)
+        conn.execute(_HEAD_UPDATE, {"seq": seq, "hash": prev})
 
     def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
         """The audit trail in order, for one post or all."""
