@@ -136,3 +136,13 @@ def test_receipt_round_trips_json() -> None:
     r = Receipt(post_id="p", account="a", channel="c", remote_id="1",
                 published_at=datetime(2026, 1, 1, tzinfo=UTC))
     assert Receipt.model_validate_json(r.model_dump_json()) == r
+
+
+def test_media_fields_added_later_change_the_id_only_when_set() -> None:
+    plain = Post(text="Our new MRI suite", media=[{"source": "mri.jpg", "alt_text": "MRI"}])
+    same = Post(text="Our new MRI suite", media=[{"source": "mri.jpg", "alt_text": "MRI",
+                                                   "people": None, "captions": None}])
+    person = Post(text="Our new MRI suite", media=[{"source": "mri.jpg", "alt_text": "MRI",
+                                                     "people": True, "consent": "C-1"}])
+    assert plain.id == same.id
+    assert person.id != plain.id

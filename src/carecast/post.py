@@ -67,6 +67,8 @@ class MediaKind(StrEnum):
 
 
 _KIND_BY_MIME = {"image/gif": MediaKind.GIF}
+#: Media fields added after 0.1; a post's id does not change when they are left out.
+_LATER_MEDIA_FIELDS = ("people", "captions")
 
 
 def _is_url(source: str) -> bool:
@@ -85,6 +87,14 @@ class Media(_Model):
     consent: str | None = Field(
         default=None,
         description="Reference to the patient-consent record when a patient appears in it.",
+    )
+    people: bool | None = Field(
+        default=None,
+        description="Whether it shows an identifiable person; true needs a consent reference.",
+    )
+    captions: str | None = Field(
+        default=None,
+        description="A captions file (WebVTT or SRT; path or URL) for a video or audio item.",
     )
 
     @field_validator("source")
@@ -260,6 +270,11 @@ class Post(_Model):
         for item, media in zip(data["media"], self.media, strict=True):
             if not media.is_url:
                 item["source"] = media.filename
+        items = [*data["media"], *(m for o in data["overrides"].values() for m in o["media"] or ())]
+        for item in items:  # fields added later count only when set: older posts keep their ids
+            for key in _LATER_MEDIA_FIELDS:
+                if item.get(key) is None:
+                    item.pop(key, None)
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
