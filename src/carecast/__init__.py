@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from carecast.config import AccountConfig, BrandConfig, Config, load_config
 from carecast.errors import (
+    ApprovalRefused,
     ApprovalRequired,
     AuthenticationError,
     CarecastError,
@@ -59,6 +60,7 @@ from carecast.post import (
 
 if TYPE_CHECKING:
     from carecast.channels import Channel, ChannelOptions
+    from carecast.consent import Consent
     from carecast.hookspecs import hookimpl
     from carecast.publish import Outcome, Preview, Publisher, PublishReport, RetryPolicy
     from carecast.store import Ledger, State
@@ -70,6 +72,7 @@ logging.getLogger("carecast").addHandler(logging.NullHandler())
 _LAZY = {
     "Channel": "carecast.channels",
     "ChannelOptions": "carecast.channels",
+    "Consent": "carecast.consent",
     "Ledger": "carecast.store",
     "Outcome": "carecast.publish",
     "Preview": "carecast.publish",
@@ -92,6 +95,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AccountConfig",
     "Action",
+    "ApprovalRefused",
     "ApprovalRequired",
     "AuthenticationError",
     "BrandConfig",
@@ -106,6 +110,7 @@ __all__ = [
     "ComplianceBlocked",
     "Config",
     "ConfigurationError",
+    "Consent",
     "Draft",
     "DuplicatePost",
     "Finding",

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountConfig",
+    "ApprovalConfig",
+    "ApprovalStep",
     "BrandConfig",
     "CheckSettings",
     "Config",
@@ -65,6 +67,39 @@ class PublishConfig(_Section):
     )
 
 
+class ApprovalStep(_Section):
+    """One step of the approval chain and who may sign it."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    approvers: list[str] = Field(
+        default_factory=list, description="Who may sign this step; empty: anyone but the author.")
+
+
+class ApprovalConfig(_Section):
+    """Which posts need approval, the chain of steps, and the deadline before a schedule.
+
+    A post with a REVIEW finding always needs the chain; so does every post of a listed
+    campaign or brand, or every post at all with ``every_post``.
+    """
+
+    steps: list[ApprovalStep] = Field(
+        default_factory=lambda: [ApprovalStep(name="review")], min_length=1)
+    campaigns: list[str] = Field(default_factory=list)
+    brands: list[str] = Field(default_factory=list)
+    every_post: bool = False
+    deadline: float = Field(
+        default=0.0, ge=0,
+        description="Seconds before a scheduled post's time by which the chain must be done.")
+
+    @field_validator("steps")
+    @classmethod
+    def _distinct(cls, value: list[ApprovalStep]) -> list[ApprovalStep]:
+        names = [s.name for s in value]
+        if len(set(names)) != len(names):
+            raise ValueError("each step needs its own name")
+        return value
+
+
 class BrandConfig(_Section):
     """A brand: one hospital or service line with its own face on every channel."""
 
@@ -101,6 +136,7 @@ class Config(_Section):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     checks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[checks.NAME] settings of the review checks.")
+    approvals: ApprovalConfig = ApprovalConfig()
 
     @field_validator("accounts")
     @classmethod
@@ -141,11 +177,11 @@ class Config(_Section):
         """Build a config from parsed TOML; secrets are merged from ``secrets`` and ``environ``."""
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
-        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks"}
+        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals"}
         if unknown:
             raise ConfigurationError(
                 f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
-                "[publish], [brands.NAME], [accounts.NAME] and [checks.NAME]"
+                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME] and [approvals]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -169,6 +205,7 @@ class Config(_Section):
                 "brands": data.get("brands", {}),
                 "accounts": accounts,
                 "checks": data.get("checks", {}),
+                "approvals": data.get("approvals", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)
@@ -180,6 +217,11 @@ class Config(_Section):
                     f"{source}: accounts.{account.name}.brand names {account.brand!r}, "
                     f"which is not one of the brands ({', '.join(sorted(config.brands)) or 'none'})"
                 )
+        for brand in config.approvals.brands:
+            if brand not in config.brands:
+                raise ConfigurationError(
+                    f"{source}: approvals.brands names {brand!r}, which is not one of the "
+                    f"brands ({', '.join(sorted(config.brands)) or 'none'})")
         return config
 
 

@@ -18,6 +18,7 @@ CarecastError
 │   ├── ChannelServerError*(.retry_after)  (5xx: may have been written, reconcile first)
 │   └── OutcomeUnknown*       (sent, no answer: reconcile before any resend)
 ├── StoreError             (the ledger's database failed; its rows say what to reconcile)
+├── ApprovalRefused        (a signature the approval policy does not allow)
 └── PublishError(.report)
 ```
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from carecast.publish.report import PublishReport
 
 __all__ = [
+    "ApprovalRefused",
     "ApprovalRequired",
     "AuthenticationError",
     "CarecastError",
@@ -221,6 +223,14 @@ class OutcomeUnknown(ChannelError):
 
 class StoreError(CarecastError):
     """The ledger's database failed; nothing is lost, its rows say what to reconcile."""
+
+
+class ApprovalRefused(CarecastError):
+    """A signature the approval policy does not allow.
+
+    Self-approval, a person not listed for the step, a second signature by the same person,
+    or a deadline already passed.
+    """
 
 
 class PublishError(CarecastError):

@@ -21,9 +21,12 @@ from typing import Any, TypeVar
 
 import pluggy
 
+from carecast.approvals import approval_due, chain_state, needs_approval, same_person
 from carecast.channels import Channel, build_channel
 from carecast.config import CheckSettings, Config, load_config
+from carecast.consent import consent_findings
 from carecast.errors import (
+    ApprovalRefused,
     CarecastError,
     ChannelError,
     DuplicatePost,
@@ -39,7 +42,7 @@ from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
 from carecast.store import Attempt, ErrorInfo, Ledger, State
 
-__all__ = ["Preview", "Publisher", "TargetPreview", "idempotency_key"]
+__all__ = ["PendingApproval", "Preview", "Publisher", "TargetPreview", "idempotency_key"]
 
 log = logging.getLogger("carecast.publish")
 T = TypeVar("T")
@@ -65,6 +68,20 @@ class TargetPreview:
     instance: Channel | None = field(default=None, repr=False, compare=False)
     #: Set when the post is scheduled later and the channel cannot schedule it itself.
     held_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """One target waiting for a signature: the step it waits for, and who signed so far."""
+
+    post_id: str
+    account: str
+    channel: str
+    next_step: str | None
+    signed: tuple[tuple[str, str], ...]
+    schedule: datetime | None
+    due: datetime | None
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
@@ -246,17 +263,38 @@ class Publisher:
         except PostRejected as exc:
             return TargetPreview(name, account.channel, State.FAILED, key, draft, every,
                                  ErrorInfo.from_exception(exc), channel)
+        if any(m.consent or m.people for part in draft.parts for m in part.media):
+            every += tuple(f.model_copy(update={"account": name}) for f in consent_findings(
+                draft, channel=account.channel, root=self.config.root,
+                lookup=self.ledger.consent, now=self.clock()))
+        state, error = State.PENDING, None
         if any(f.action == "block" for f in every):
             state = State.BLOCKED
-        elif any(f.action == "review" for f in every) and not self.ledger.is_approved(
-                post.id, name, draft.content_hash()):
-            state = State.AWAITING_APPROVAL
-        else:
-            state = State.PENDING
+        elif needs_approval(self.config.approvals, post, account.brand, every):
+            state, error = self._approval_state(post, name, draft)
         held = draft.schedule if (draft.schedule and draft.schedule > self.clock()
                                   and not channel.supports_scheduling) else None
-        return TargetPreview(name, account.channel, state, key, draft, every, None, channel,
+        return TargetPreview(name, account.channel, state, key, draft, every, error, channel,
                              held)
+
+    def _approval_state(self, post: Post, account: str, draft: Draft
+                        ) -> tuple[State, ErrorInfo | None]:
+        chain = chain_state(self.config.approvals,
+                            self.ledger.decisions(post.id, account, draft.content_hash()))
+        if chain.rejected is not None:
+            return State.BLOCKED, ErrorInfo("Rejected", (
+                f"rejected by {chain.rejected.approver} at the {chain.rejected.step} step; "
+                "edit the post (a new draft needs the chain again)"), rejected=True)
+        if chain.complete:
+            return State.PENDING, None
+        due = approval_due(self.config.approvals, post)
+        if due is not None and self.clock() >= due:
+            return State.BLOCKED, ErrorInfo("ApprovalMissed", (
+                f"the approval chain was not complete by {due.isoformat()}, "
+                f"{self.config.approvals.deadline:g} s before the scheduled time; it is not "
+                f"published (waiting for the {chain.next_step} step): give the post a new "
+                "schedule"), rejected=True)
+        return State.AWAITING_APPROVAL, None
 
     # -- publishing --------------------------------------------------------------------------
 
@@ -348,20 +386,82 @@ class Publisher:
         """Every target's row in the ledger."""
         return self.ledger.attempts(post_id)
 
-    def approve(self, post_id: str, approver: str, *, accounts: Sequence[str] = (),
-                note: str = "") -> list[str]:
-        """Approve the stored drafts awaiting approval; returns the accounts approved."""
-        approved = []
+    def approve(self, post_id: str, approver: str, *, step: str | None = None,
+                accounts: Sequence[str] = (), note: str = "") -> list[str]:
+        """Sign the next step of the chain for the stored drafts awaiting approval.
+
+        Returns the accounts signed for. Raises ``ApprovalRefused`` for the author of the
+        post, a person not listed for the step, one who already signed an earlier step, or
+        after the deadline of a scheduled post. ``step`` checks which step is being signed.
+        """
+        return self._decide(post_id, approver, "approve", step=step, accounts=accounts,
+                            note=note)
+
+    def reject(self, post_id: str, approver: str, *, note: str,
+               accounts: Sequence[str] = ()) -> list[str]:
+        """Reject the stored drafts awaiting approval: they are held for good (an edited
+        post starts a new chain). ``note`` says why; it is stored, never printed."""
+        if not note.strip():
+            raise InvalidPost("note: say why the post is rejected", [("note", "missing")])
+        return self._decide(post_id, approver, "reject", accounts=accounts, note=note)
+
+    def _decide(self, post_id: str, approver: str, decision: str, *, step: str | None = None,
+                accounts: Sequence[str] = (), note: str = "") -> list[str]:
+        post = self._stored(post_id)
+        policy = self.config.approvals
+        if decision == "approve" and same_person(approver, post.author):
+            raise ApprovalRefused(f"{approver} wrote post {post_id}; someone else must "
+                                  "approve it")
+        due = approval_due(policy, post)
+        if due is not None and self.clock() >= due:
+            raise ApprovalRefused(
+                f"post {post_id}: approvals were due by {due.isoformat()}; it will not be "
+                "published at its scheduled time: give it a new schedule")
+        todo: list[tuple[Attempt, str, str]] = []
         for a in self.ledger.attempts(post_id):
-            if a.state != State.AWAITING_APPROVAL or (accounts and a.account not in accounts):
+            if a.state != State.AWAITING_APPROVAL or a.draft is None or (
+                    accounts and a.account not in accounts):
                 continue
-            if a.draft is None or self.ledger.is_approved(post_id, a.account,
-                                                          a.draft.content_hash()):
+            digest = a.draft.content_hash()
+            chain = chain_state(policy, self.ledger.decisions(post_id, a.account, digest))
+            nxt = chain.next_step
+            if nxt is None or (step is not None and step != nxt):
                 continue
-            self.ledger.approve(post_id, a.account, approver=approver,
-                                draft_hash=a.draft.content_hash(), note=note)
-            approved.append(a.account)
-        return approved
+            allowed = next(s.approvers for s in policy.steps if s.name == nxt)
+            if allowed and not any(same_person(approver, name) for name in allowed):
+                raise ApprovalRefused(f"{approver} is not listed for the {nxt} step "
+                                      f"(listed: {', '.join(allowed)})")
+            if decision == "approve" and " ".join(approver.casefold().split()) \
+                    in chain.signers():
+                raise ApprovalRefused(f"{approver} already signed an earlier step of post "
+                                      f"{post_id}; each step needs a different person")
+            todo.append((a, digest, nxt))
+        for a, digest, nxt in todo:
+            self.ledger.approve(post_id, a.account, approver=approver, draft_hash=digest,
+                                note=note, step=nxt, decision=decision)
+            if decision == "reject":
+                self.ledger.mark_failed(post_id, a.account, State.BLOCKED, ErrorInfo(
+                    "Rejected", f"rejected by {approver} at the {nxt} step; edit the post "
+                    "(a new draft needs the chain again)", rejected=True))
+        return [a.account for a, _, _ in todo]
+
+    def pending(self) -> list[PendingApproval]:
+        """Every target of every stored post that waits for a signature."""
+        out: list[PendingApproval] = []
+        posts: dict[str, Post | None] = {}
+        for a in self.ledger.awaiting_approval():
+            if a.draft is None:
+                continue
+            post = posts.setdefault(a.post_id, self.ledger.get_post(a.post_id))
+            chain = chain_state(self.config.approvals, self.ledger.decisions(
+                a.post_id, a.account, a.draft.content_hash()))
+            out.append(PendingApproval(
+                a.post_id, a.account, a.channel, chain.next_step,
+                tuple((d.step, d.approver) for d in chain.approved),
+                post.schedule if post else None,
+                approval_due(self.config.approvals, post) if post else None,
+                tuple(f for f in a.findings if f.action == "review")))
+        return out
 
     # -- dispatch ----------------------------------------------------------------------------
 

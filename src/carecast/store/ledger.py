@@ -7,6 +7,7 @@ send and the receipt after it, so a crash anywhere leaves a row that says what t
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -26,6 +27,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from carecast.approvals import Decision
+from carecast.consent import Consent
 from carecast.errors import (
     ChannelError,
     ConfigurationError,
@@ -35,7 +38,15 @@ from carecast.errors import (
 )
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
-from carecast.store.schema import approvals, attempts, audit, audit_head, metadata, posts
+from carecast.store.schema import (
+    approvals,
+    attempts,
+    audit,
+    audit_head,
+    consents,
+    metadata,
+    posts,
+)
 
 __all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
 
@@ -58,9 +69,12 @@ _STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at, attempts.
     .where(*_ONE).with_for_update()
 _ATTEMPT_UPDATE = attempts.update().where(*_ONE)
 _CLAIM = attempts.update().where(*_ONE).values(tries=attempts.c.tries + 1)
-_APPROVED = sa.select(approvals.c.id).where(
+_DECISIONS = sa.select(approvals).where(
     approvals.c.post_id == _bp("k_post"), approvals.c.account == _bp("k_account"),
-    approvals.c.draft_hash == _bp("k_hash"))
+    approvals.c.draft_hash == _bp("k_hash")).order_by(approvals.c.id)
+_AWAITING = sa.select(attempts).where(attempts.c.state == "awaiting_approval") \
+    .order_by(attempts.c.updated_at, attempts.c.post_id, attempts.c.account)
+_CONSENT = sa.select(consents.c.body).where(consents.c.id == _bp("k_id"))
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1) \
     .with_for_update()
 _HEAD_UPDATE = audit_head.update().where(audit_head.c.id == 1)
@@ -231,6 +245,7 @@ class Ledger:
         for _ in range(3):  # workers starting together race to create the tables
             try:
                 metadata.create_all(self.engine)
+                _add_new_columns(self.engine)
                 with self._lock, self.engine.begin() as conn:
                     if conn.execute(sa.select(audit_head.c.id)).first() is None:
                         conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
@@ -441,26 +456,91 @@ class Ledger:
     # -- approvals ---------------------------------------------------------------------------
 
     def approve(self, post_id: str, account: str, *, approver: str, draft_hash: str,
-                note: str = "") -> None:
-        """Record that ``approver`` approved this exact draft (an edit voids it)."""
+                note: str = "", step: str = "review", decision: str = "approve") -> None:
+        """Record ``approver``'s decision on this exact draft at ``step`` (an edit voids it).
+
+        The approval policy (who may sign which step) is the publisher's; this only stores.
+        """
         if not approver.strip() or len(approver) > 200 or not approver.isprintable():
             raise InvalidPost("approver: give a name of 1 to 200 printable characters",
                               [("approver", "invalid")])
         if len(note) > 2000 or "\x00" in note:
             raise InvalidPost("note: at most 2,000 characters, without NUL",
                               [("note", "invalid")])
+        if decision not in ("approve", "reject"):
+            raise InvalidPost("decision: 'approve' or 'reject'", [("decision", "invalid")])
         with self._write() as conn:
             conn.execute(approvals.insert().values(
                 post_id=post_id, account=account, draft_hash=draft_hash, approver=approver,
-                note=note, at=_now()))
-            self._append(conn, post_id, account, "approval",
-                         {"approver": approver, "draft_hash": draft_hash})
+                note=note, at=_now(), step=step, decision=decision))
+            self._append(conn, post_id, account, "approval" if decision == "approve"
+                         else "rejection", {"approver": approver, "draft_hash": draft_hash,
+                                            "step": step, "by": _os_user()})
+
+    def decisions(self, post_id: str, account: str, draft_hash: str) -> list[Decision]:
+        """The decisions on this exact draft, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(_DECISIONS, {"k_post": post_id, "k_account": account,
+                                             "k_hash": draft_hash}).mappings().all()
+        return [Decision(r["step"], r["decision"], r["approver"], r["note"], _aware(r["at"]))
+                for r in rows]
 
     def is_approved(self, post_id: str, account: str, draft_hash: str) -> bool:
-        """Whether this exact draft has an approval."""
+        """Whether this exact draft has any approval (one-step chains)."""
+        return any(d.decision == "approve"
+                   for d in self.decisions(post_id, account, draft_hash))
+
+    def awaiting_approval(self) -> list[Attempt]:
+        """Every target, of every post, that waits for a signature; oldest first."""
         with self._tx() as conn:
-            return conn.execute(_APPROVED, {"k_post": post_id, "k_account": account,
-                                            "k_hash": draft_hash}).first() is not None
+            rows = conn.execute(_AWAITING).mappings().all()
+        return [_attempt(r) for r in rows]
+
+    # -- consents ----------------------------------------------------------------------------
+
+    def add_consent(self, consent: Consent) -> None:
+        """Record a consent; an id already used is refused (revoke it and use a new id)."""
+        now = _now()
+        with self._write() as conn:
+            if conn.execute(_CONSENT, {"k_id": consent.id}).first() is not None:
+                raise InvalidPost(f"consent id {consent.id!r} is already recorded; a consent "
+                                  "is never edited: give the new one its own id",
+                                  [("id", "already used")])
+            conn.execute(consents.insert().values(
+                id=consent.id, body=consent.model_dump_json(), created_at=now,
+                updated_at=now))
+            self._append(conn, "", "", "consent", {
+                "consent": consent.id, "channels": list(consent.channels),
+                "media": len(consent.media), "expires": consent.expires.isoformat(),
+                "by": consent.recorded_by or _os_user()})
+
+    def revoke_consent(self, consent_id: str, *, by: str = "") -> Consent:
+        """Revoke a consent: every later post that uses it is blocked."""
+        with self._write() as conn:
+            body = conn.execute(_CONSENT, {"k_id": consent_id}).scalar()
+            if body is None:
+                raise InvalidPost(f"no consent {consent_id!r} in the registry",
+                                  [("consent", "unknown")])
+            consent = Consent.model_validate_json(body)
+            if consent.revoked_at is None:
+                consent = consent.model_copy(update={"revoked_at": _now()})
+                conn.execute(consents.update().where(consents.c.id == consent_id).values(
+                    body=consent.model_dump_json(), updated_at=_now()))
+                self._append(conn, "", "", "consent_revoked",
+                             {"consent": consent_id, "by": by or _os_user()})
+            return consent
+
+    def consent(self, consent_id: str) -> Consent | None:
+        """The recorded consent, or None."""
+        with self._tx() as conn:
+            body = conn.execute(_CONSENT, {"k_id": consent_id}).scalar()
+        return Consent.model_validate_json(body) if body is not None else None
+
+    def consents(self) -> list[Consent]:
+        """Every recorded consent, by id."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(consents.c.body).order_by(consents.c.id))
+            return [Consent.model_validate_json(r[0]) for r in rows]
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -521,6 +601,32 @@ class Ledger:
 def _finding_audit(f: Finding) -> dict[str, Any]:
     return {"code": f.code, "action": str(f.action), "field": f.field, "check": f.check,
             "spans": [[s.start, s.end] for s in f.spans]}
+
+
+#: Columns added after a table was first shipped: (table, column, SQL type and default).
+_ADDED_COLUMNS = (
+    ("carecast_approvals", "step", "VARCHAR(64) NOT NULL DEFAULT 'review'"),
+    ("carecast_approvals", "decision", "VARCHAR(16) NOT NULL DEFAULT 'approve'"),
+)
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Bring a store made by an earlier carecast up to date (columns are only ever added)."""
+    inspector = sa.inspect(engine)
+    missing = [(t, c, ddl) for t, c, ddl in _ADDED_COLUMNS
+               if c not in {col["name"] for col in inspector.get_columns(t)}]
+    if missing:
+        with engine.begin() as conn:
+            for table, column, ddl in missing:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+
+
+def _os_user() -> str:
+    """The operating-system account running carecast, recorded beside asserted names."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def _owner() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["approvals", "attempts", "audit", "audit_head", "metadata", "posts"]
+__all__ = ["approvals", "attempts", "audit", "audit_head", "consents", "metadata", "posts"]
 
 metadata = sa.MetaData()
 _when = sa.DateTime(timezone=True)
@@ -45,6 +45,18 @@ approvals = sa.Table(
     sa.Column("approver", sa.String(200), nullable=False),
     sa.Column("note", sa.Text, nullable=False, default=""),
     sa.Column("at", _when, nullable=False),
+    # The step of the approval chain, and approve or reject.
+    sa.Column("step", sa.String(64), nullable=False, default="review"),
+    sa.Column("decision", sa.String(16), nullable=False, default="approve"),
+)
+
+# The patient-consent registry: initials only, never a name.
+consents = sa.Table(
+    "carecast_consents", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),  # the Consent as JSON
+    sa.Column("created_at", _when, nullable=False),
+    sa.Column("updated_at", _when, nullable=False),
 )
 
 # Append-only; each event's hash covers the one before it (see Ledger.verify_audit).

@@ -1,0 +1,130 @@
+"""Patient consent: the authorisation a media item showing a person must reference.
+
+A ``Consent`` names the person by initials only, and says which channels and which media it
+covers and until when. ``consent_findings`` checks every media item of a draft against the
+registry in the store: an item that shows a person (``people: true``) or names a consent
+(``consent: ID``) goes out only under a consent that exists, is not revoked, has not expired
+and covers both the account's channel and that file. Anything else is a BLOCK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from carecast.findings import Action, Finding
+from carecast.post import Draft, Media
+
+__all__ = ["ANY", "Consent", "consent_findings", "media_digest"]
+
+#: In ``channels`` or ``media``: every channel, every file.
+ANY = "*"
+_INITIALS = re.compile(r"^[A-Z]{1,4}$")
+
+
+class Consent(BaseModel):
+    """One person's authorisation to show them in the media it covers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+                    description="The reference media items give as ``consent``.")
+    initials: str = Field(description="The person's initials only, such as 'JD'.")
+    channels: tuple[str, ...] = Field(
+        min_length=1, description="Channel or account names it covers; '*' for all.")
+    media: tuple[str, ...] = Field(
+        min_length=1, description="File names, URLs or 'sha256:HEX' digests it covers; '*' "
+                                  "for any media of a post that references it.")
+    expires: datetime = Field(description="When it ends (timezone-aware).")
+    revoked_at: datetime | None = None
+    recorded_by: str = Field(default="", max_length=200)
+
+    @field_validator("initials", mode="before")
+    @classmethod
+    def _initials_only(cls, value: object) -> object:
+        if isinstance(value, str):
+            letters = re.sub(r"[\s.]", "", value)
+            if not _INITIALS.fullmatch(letters):
+                raise ValueError("give the person's initials only: 1 to 4 capital letters, "
+                                 "such as 'JD' (never a name)")
+            return letters
+        return value
+
+    @field_validator("expires", "revoked_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a timezone, such as 2027-06-30T00:00:00+00:00")
+        return value
+
+    @property
+    def revoked(self) -> bool:
+        """True once revoked; revocation blocks every later post."""
+        return self.revoked_at is not None
+
+    def problem(self, *, channel: str, account: str, item: Media, digest: str | None,
+                now: datetime) -> str | None:
+        """Why this consent does not let ``item`` out to ``account``; None when it does."""
+        if self.revoked_at is not None:
+            return f"consent {self.id} was revoked"
+        if now >= self.expires:
+            return f"consent {self.id} expired on {self.expires.date().isoformat()}"
+        if not ({ANY, channel, account} & set(self.channels)):
+            return f"consent {self.id} does not cover the {channel} channel"
+        names = {ANY, item.source, item.filename}
+        if digest:
+            names.add(digest)
+        if not (names & set(self.media)):
+            return f"consent {self.id} does not cover this file"
+        return None
+
+
+def media_digest(item: Media, root: Path) -> str | None:
+    """``sha256:HEX`` of a local media file, or None for a URL or an unreadable file."""
+    if item.is_url:
+        return None
+    sha = hashlib.sha256()
+    try:
+        with item.path(root).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(block)
+    except OSError:
+        return None
+    return f"sha256:{sha.hexdigest()}"
+
+
+def consent_findings(draft: Draft, *, channel: str, root: Path,
+                     lookup: Callable[[str], Consent | None], now: datetime) -> list[Finding]:
+    """BLOCK findings for every media item of ``draft`` that lacks a valid consent."""
+    findings: list[Finding] = []
+    for p, part in enumerate(draft.parts):
+        for m, item in enumerate(part.media):
+            field = f"parts[{p}].media[{m}].source"
+            if item.consent is None:
+                if item.people:
+                    findings.append(_block("consent.missing", field, f"{field}: shows a person "
+                                           "and names no consent; record one and set consent"))
+                continue
+            consent = lookup(item.consent)
+            if consent is None:
+                findings.append(_block("consent.unknown", field, f"{field}: no consent "
+                                       f"{item.consent} in the registry; record it first"))
+                continue
+            digest = media_digest(item, root) if consent.media != (ANY,) else None
+            why = consent.problem(channel=channel, account=draft.account, item=item,
+                                  digest=digest, now=now)
+            if why is not None:
+                code = ("consent.revoked" if consent.revoked else "consent.expired"
+                        if now >= consent.expires else "consent.scope")
+                findings.append(_block(code, field, f"{field}: {why}"))
+    return findings
+
+
+def _block(code: str, field: str, message: str) -> Finding:
+    return Finding(action=Action.BLOCK, code=code, field=field, message=message,
+                   check="consent")
