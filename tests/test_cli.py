@@ -7,7 +7,9 @@ HTTP cannot script, the CLI's ``open_publisher`` is replaced with a publisher ov
 
 from __future__ import annotations
 
+import csv
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -184,8 +186,8 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def test_help_lists_every_command() -> None:
-    assert COMMANDS == ["approve", "channels", "preview", "publish", "resume", "retry",
-                        "status"]
+    assert COMMANDS == ["approve", "audit", "channels", "consent", "pending", "preview",
+                        "publish", "reject", "resume", "retry", "status"]
     result = run("--help")
     for name in COMMANDS:
         assert name in result.output
@@ -452,7 +454,7 @@ def test_awaiting_approval_then_approve_then_publish(tmp_path: Path, fakes: Path
     one = run("--config", fakes, "approve", "flu-1", "--as", "Dana Lee", "--account", "one",
               "--note", "checked with the clinic", "--json")
     assert json.loads(one.stdout) == {"post_id": "flu-1", "approver": "Dana Lee",
-                                      "approved": ["one"]}
+                                      "approved": ["one"], "next_steps": {}}
     partly = json.loads(run("--config", fakes, "publish", post, "--json", code=1).stdout)[0]
     assert {o["account"]: o["state"] for o in partly["outcomes"]} == {
         "one": "published", "two": "awaiting_approval"}
@@ -591,3 +593,124 @@ def test_a_channel_that_fails_to_import_is_listed(monkeypatch: pytest.MonkeyPatc
     assert data[0] == {"name": "broken", "title": "", "limits": {}, "capabilities": [],
                        "error": "ImportError"}
 
+
+
+# -- the compliance workflow: approve, reject, pending, consent, audit ----------------------
+
+CHAIN = """
+[approvals]
+every_post = true
+deadline = 0
+steps = [
+  { name = "communications", approvers = ["Dana Reyes"] },
+  { name = "privacy", approvers = ["Lee Chan"] },
+]
+"""
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    config = write_config(tmp_path, {"one": {"channel": "fake"}, "two": {"channel": "fake"}})
+    config.write_text(config.read_text() + CHAIN)
+    return config
+
+
+def test_two_steps_from_the_command_line(tmp_path: Path, chain: Path, fake: Any) -> None:
+    platform = fake()
+    post = write_post(tmp_path)
+    run("--config", chain, "publish", post, code=1)
+    pending = json.loads(run("--config", chain, "pending", "--json").stdout)
+    assert {(p["account"], p["next_step"]) for p in pending} == {
+        ("one", "communications"), ("two", "communications")}
+    assert "communications" in run("--config", chain, "pending").stdout
+
+    wrong = run("--config", chain, "approve", "flu-1", "--as", "Lee Chan", code=1)
+    assert "not listed for the communications step" in wrong.stderr
+    first = run("--config", chain, "approve", "flu-1", "--as", "Dana Reyes")
+    assert "next step: privacy" in first.stdout
+    again = run("--config", chain, "approve", "flu-1", "--as", "Dana Reyes", "--step",
+                "privacy", code=1)
+    assert "not listed for the privacy step" in again.stderr
+    second = run("--config", chain, "approve", "flu-1", "--as", "Lee Chan")
+    assert "carecast resume flu-1" in second.stdout
+    assert run("--config", chain, "pending").stdout.strip() == "nothing awaits approval"
+    run("--config", chain, "resume", "flu-1")
+    assert len(platform.sends) == 2
+
+
+def test_reject_holds_the_post_and_keeps_the_note_private(tmp_path: Path, chain: Path,
+                                                          fake: Any) -> None:
+    fake()
+    run("--config", chain, "publish", write_post(tmp_path), code=1)
+    run("--config", chain, "reject", "flu-1", "--as", "Dana Reyes", "--note", " ", code=2)
+    out = run("--config", chain, "reject", "flu-1", "--as", "Dana Reyes", "--note",
+              "the photo shows a wristband")
+    assert "rejected post flu-1 for one, two" in out.stdout
+    status = run("--config", chain, "status", "flu-1", "--json", code=2).stdout
+    assert "rejected by Dana Reyes" in status
+    assert "wristband" not in status
+
+
+def test_consent_commands(tmp_path: Path, fakes: Path, fake: Any) -> None:
+    fake()
+    bad = run("--config", fakes, "consent", "add", "C-1", "--initials", "Jane Doe",
+              "--expires", "2099-01-01", "--channel", "*", "--media", "*", code=2)
+    assert "initials only" in bad.stderr
+    assert "Jane" not in bad.stderr
+    run("--config", fakes, "consent", "add", "C-1", "--initials", "JD", "--expires",
+        "2099-01-01T00:00", "--channel", "*", "--media", "*", code=2)  # no timezone
+    run("--config", fakes, "consent", "add", "C-1", "--initials", "J.D.", "--expires",
+        "2099-01-01", "--channel", "one", "--media", "ward.jpg", "--by", "Privacy Office")
+    listed = json.loads(run("--config", fakes, "consent", "list", "--json").stdout)
+    assert listed[0]["initials"] == "JD"
+    assert listed[0]["channels"] == ["one"]
+    assert "valid" in run("--config", fakes, "consent", "list").stdout
+    run("--config", fakes, "consent", "revoke", "C-1")
+    assert "revoked" in run("--config", fakes, "consent", "list").stdout
+    run("--config", fakes, "consent", "revoke", "C-2", code=2)
+
+
+def test_audit_verify_and_export(tmp_path: Path, fakes: Path, fake: Any) -> None:
+    fake(Action.WARN)
+    run("--config", fakes, "publish", write_post(tmp_path))
+    assert "audit trail sound" in run("--config", fakes, "audit", "verify").stdout
+    out = tmp_path / "audit.jsonl"
+    run("--config", fakes, "audit", "export", "-o", out)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [e["kind"] for e in lines][:2] == ["review", "review"]
+    assert run("--config", fakes, "audit", "verify", "--file", out).exit_code == 0
+    table = tmp_path / "audit.csv"
+    run("--config", fakes, "audit", "export", "--format", "csv", "-o", table)
+    with table.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(lines)
+    assert json.loads(rows[0]["data"])["findings"][0]["code"] == "test.rule"
+
+    # an exported file edited afterwards is caught, and so is the store
+    edited = out.read_text().replace('"review"', '"published"', 1)
+    (tmp_path / "edited.jsonl").write_text(edited)
+    caught = run("--config", fakes, "audit", "verify", "--file", tmp_path / "edited.jsonl",
+                 code=1)
+    assert "event 1 was altered" in caught.stderr
+    db = sqlite3.connect(tmp_path / "state" / "carecast.db")
+    with db:
+        db.execute("DELETE FROM carecast_audit WHERE seq = 2")
+    db.close()
+    result = json.loads(run("--config", fakes, "audit", "verify", "--json", code=1).stdout)
+    assert result["sound"] is False
+    assert any("event 2" in p for p in result["problems"])
+
+
+def test_csv_export_defuses_spreadsheet_formulas() -> None:
+    import io
+
+    from carecast.store.audit import AuditEvent, write_csv
+
+    event = AuditEvent(1, "2026-11-21T12:00:00+00:00", "p1", "acct", "review",
+                       {"note": "=HYPERLINK(1)"}, "0" * 64, "f" * 64)
+    out = io.StringIO()
+    write_csv([event, AuditEvent(2, "-1", "=cmd", "+x", "@y", {}, "0", "1")], out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows[0]["data"] == '{"note":"=HYPERLINK(1)"}'  # starts with '{': left as it is
+    assert [rows[1][k] for k in ("at", "post_id", "account", "kind")] == [
+        "'-1", "'=cmd", "'+x", "'@y"]

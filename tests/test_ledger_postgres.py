@@ -172,7 +172,11 @@ def test_a_stale_sending_row_is_claimed_for_reconcile(ledger: Ledger) -> None:
     "DELETE FROM carecast_audit WHERE seq = 3",
     "DELETE FROM carecast_audit WHERE seq = (SELECT max(seq) FROM carecast_audit)",
     "UPDATE carecast_audit SET at = '2020-01-01T00:00:00+00:00' WHERE seq = 1",
-])
+    # two events swapped, hashes and all (PostgreSQL reads the FROM rows before the update)
+    "UPDATE carecast_audit AS a SET post_id = b.post_id, account = b.account, kind = b.kind, "
+    "data = b.data, prev_hash = b.prev_hash, hash = b.hash, at = b.at FROM carecast_audit AS b "
+    "WHERE (a.seq = 2 AND b.seq = 3) OR (a.seq = 3 AND b.seq = 2)",
+], ids=["edit", "delete", "truncate", "backdate", "swap"])
 def test_tampering_is_detected(ledger: Ledger, tamper: str) -> None:
     post = Post(id="p1", text="hello")
     ledger.record(post, [_row(post, "a"), _row(post, "b")])

@@ -263,44 +263,6 @@ def _rerun(ctx: typer.Context, post_id: str, as_json: bool,
 
 
 @app.command()
-def approve(
-    ctx: typer.Context,
-    post_id: Annotated[str, typer.Argument(metavar="POST_ID", show_default=False)],
-    approver: Annotated[str, typer.Option("--as", metavar="NAME", show_default=False,
-                                          help="Who approves (recorded in the audit trail).")],
-    accounts: Annotated[list[str] | None, typer.Option(
-        "--account", metavar="ACCOUNT", help="Approve only this account (repeatable).")] = None,
-    note: Annotated[str, typer.Option("--note", metavar="TEXT",
-                                      help="Why, for the audit trail.")] = "",
-    as_json: JsonOption = False,
-) -> None:
-    """Approve the drafts of a post that await approval (all, or --account ones)."""
-    with _errors(as_json), open_publisher(_config(ctx)) as publisher:
-        if not approver.strip():
-            raise InvalidPost("--as: give the name of the person who approves",
-                              [("as", "empty")])
-        rows = publisher.status(post_id)
-        if not rows:
-            raise InvalidPost(f"post_id: no post {post_id!r} in the store",
-                              [("post_id", "unknown")])
-        unknown = [a for a in accounts or () if a not in {r.account for r in rows}]
-        if unknown:
-            raise InvalidPost(f"--account: {', '.join(unknown)} is not a target of post "
-                              f"{post_id} (targets: {', '.join(r.account for r in rows)})",
-                              [("account", "not a target")])
-        approved = publisher.approve(post_id, approver, accounts=accounts or (), note=note)
-    if as_json:
-        _print_json({"post_id": post_id, "approver": approver, "approved": approved})
-    elif approved:
-        typer.echo(f"approved post {post_id} for {', '.join(approved)} as {approver}; "
-                   f"send it with: carecast resume {post_id} (an edit voids the approval)")
-    else:
-        states = ", ".join(f"{r.account}: {r.state}" for r in rows)
-        typer.echo(f"nothing of post {post_id} awaits approval ({states})", err=True)
-    raise typer.Exit(0 if approved else 1)
-
-
-@app.command()
 def channels(as_json: JsonOption = False) -> None:
     """List every installed channel with its limits and capabilities."""
     from carecast.channels import channel_names, get_channel_class

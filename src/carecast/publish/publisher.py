@@ -407,6 +407,9 @@ class Publisher:
 
     def _decide(self, post_id: str, approver: str, decision: str, *, step: str | None = None,
                 accounts: Sequence[str] = (), note: str = "") -> list[str]:
+        if not approver.strip() or len(approver) > 200 or not approver.isprintable():
+            raise InvalidPost("approver: give the name of the person who signs (1 to 200 "
+                              "printable characters)", [("approver", "invalid")])
         post = self._stored(post_id)
         policy = self.config.approvals
         if decision == "approve" and same_person(approver, post.author):
@@ -446,7 +449,8 @@ class Publisher:
         return [a.account for a, _, _ in todo]
 
     def pending(self) -> list[PendingApproval]:
-        """Every target of every stored post that waits for a signature."""
+        """Every target of every stored post that waits for a signature (a fully signed
+        target is not listed: ``resume`` sends it)."""
         out: list[PendingApproval] = []
         posts: dict[str, Post | None] = {}
         for a in self.ledger.awaiting_approval():
@@ -455,6 +459,8 @@ class Publisher:
             post = posts.setdefault(a.post_id, self.ledger.get_post(a.post_id))
             chain = chain_state(self.config.approvals, self.ledger.decisions(
                 a.post_id, a.account, a.draft.content_hash()))
+            if chain.next_step is None:  # signed: it waits for 'carecast resume', not a person
+                continue
             out.append(PendingApproval(
                 a.post_id, a.account, a.channel, chain.next_step,
                 tuple((d.step, d.approver) for d in chain.approved),

@@ -8,7 +8,6 @@ send and the receipt after it, so a crash anywhere leaves a row that says what t
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import socket
@@ -38,6 +37,7 @@ from carecast.errors import (
 )
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
+from carecast.store.audit import GENESIS, AuditEvent, dumps, event_hash, verify_chain
 from carecast.store.schema import (
     approvals,
     attempts,
@@ -50,7 +50,6 @@ from carecast.store.schema import (
 
 __all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
 
-GENESIS = "0" * 64
 T = TypeVar("T")
 
 # Statements are built once: building and cache-keying a statement costs more than running it.
@@ -142,34 +141,8 @@ class Attempt:
     findings: tuple[Finding, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    """One link of the audit chain."""
-
-    seq: int
-    at: str
-    post_id: str
-    account: str
-    kind: str
-    data: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def event_hash(prev_hash: str, seq: int, at: str, post_id: str, account: str, kind: str,
-               data: dict[str, Any]) -> str:
-    """The hash that links an audit event to the one before it."""
-    body = _dumps({"seq": seq, "at": at, "post_id": post_id, "account": account,
-                   "kind": kind, "data": data})
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
 class _Slot:
@@ -374,8 +347,8 @@ class Ledger:
                     "channel": row.channel, "state": row.state, "key": row.key,
                     "draft": row.draft.model_dump_json() if row.draft else None,
                     "draft_hash": row.draft.content_hash() if row.draft else None,
-                    "error": _dumps(row.error.to_dict()) if row.error else None,
-                    "findings": _dumps([f.model_dump(mode="json") for f in row.findings]),
+                    "error": dumps(row.error.to_dict()) if row.error else None,
+                    "findings": dumps([f.model_dump(mode="json") for f in row.findings]),
                     "updated_at": row.updated_at,
                 }
                 if old is None:
@@ -441,7 +414,7 @@ class Ledger:
 
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
-        body = _dumps(error.to_dict())
+        body = dumps(error.to_dict())
 
         def mark(conn: Connection) -> None:
             conn.execute(_ATTEMPT_UPDATE, {
@@ -560,7 +533,7 @@ class Ledger:
             seq += 1
             digest = event_hash(prev, seq, at, post_id, account, kind, data)
             rows.append({"seq": seq, "at": at, "post_id": post_id, "account": account,
-                         "kind": kind, "data": _dumps(data), "prev_hash": prev, "hash": digest})
+                         "kind": kind, "data": dumps(data), "prev_hash": prev, "hash": digest})
             prev = digest
         conn.execute(_AUDIT_INSERT, rows)
         conn.execute(_HEAD_UPDATE, {"seq": seq, "hash": prev})
@@ -577,25 +550,10 @@ class Ledger:
 
     def verify_audit(self) -> list[str]:
         """Problems in the audit chain (edited, deleted or reordered events); empty if sound."""
-        problems: list[str] = []
-        prev = GENESIS
-        expected_seq = 1
         events = self.audit_events()
-        for ev in events:
-            if ev.seq != expected_seq:
-                problems.append(f"event {expected_seq} is missing (found {ev.seq} next)")
-            if ev.prev_hash != prev:
-                problems.append(f"event {ev.seq} does not follow the event before it")
-            if event_hash(ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
-                          ev.data) != ev.hash:
-                problems.append(f"event {ev.seq} was altered")
-            prev = ev.hash
-            expected_seq = ev.seq + 1
         with self._tx() as conn:
             head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
-        if head.seq != (events[-1].seq if events else 0) or head.hash != prev:
-            problems.append("the newest events were removed or the chain head was altered")
-        return problems
+        return verify_chain(events, (head.seq, head.hash))
 
 
 def _finding_audit(f: Finding) -> dict[str, Any]:
