@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from carecast import Action, Finding, Post, PublishError, State, hookimpl
+from carecast import Action, Finding, Post, PublishError, Span, State, hookimpl
 from carecast.errors import (
     AuthenticationError,
     ChannelServerError,
@@ -341,3 +341,40 @@ def test_channel_that_schedules_itself_gets_the_post_at_once(fake_publisher) -> 
     assert publisher.publish(post)["a"].state == State.PUBLISHED
     draft = next(iter(publisher.platform.posts.values()))["draft"]
     assert draft.schedule == post.schedule
+
+
+class RecordNumbers:
+    """Blocks MRNs where they are, with spans, as the PHI guard does."""
+
+    @hookimpl
+    def carecast_review_post(self, post):
+        import re
+
+        return [Finding(action=Action.BLOCK, code="phi.mrn", field="text",
+                        spans=(Span(start=m.start(), end=m.end()),),
+                        message=f"text at {m.start()}: a medical record number")
+                for m in re.finditer(r"MRN \d{6,}", post.text)]
+
+
+def test_blocked_phi_is_never_kept_in_the_store(fake_publisher) -> None:
+    """The whole store is searched: the flagged identifier is nowhere, the post is kept with
+    it masked, the findings say where it was, and the stored copy can never be resent."""
+    publisher = fake_publisher(["a", "b"], plugins=[RecordNumbers()])
+    post = Post(id="story", text="Thank you to our patient, MRN 00482913, for the kind note.")
+    report = publisher.publish(post)
+    assert {o.state for o in report.outcomes} == {State.BLOCKED}
+    assert publisher.platform.sends == []
+    with publisher.ledger.engine.connect() as conn:
+        tables = [r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        dump = "\n".join(str(row) for t in tables
+                         for row in conn.exec_driver_sql(f"SELECT * FROM {t}"))
+    assert "00482913" not in dump
+    stored = publisher.ledger.get_post("story")
+    assert stored.text == "Thank you to our patient, [withheld], for the kind note."
+    assert publisher.ledger.attempt("story", "a").findings[0].code == "phi.mrn"
+    with pytest.raises(InvalidPost, match="fix the post file"):
+        publisher.resume("story")
+    fixed = Post(id="story", text="Thank you to our patient for the kind note.")
+    assert publisher.publish(fixed).ok
+    assert not publisher.ledger.withheld("story")

@@ -34,7 +34,7 @@ from carecast.errors import (
     OutcomeUnknown,
     PostRejected,
 )
-from carecast.findings import Finding
+from carecast.findings import Action, Finding
 from carecast.plugins import plugin_manager, run_hook
 from carecast.post import Draft, Post, Receipt
 from carecast.publish.gate import apply_findings
@@ -316,11 +316,12 @@ class Publisher:
         done = {a.account: a for a in self.ledger.attempts(post.id)
                 if a.state == State.PUBLISHED and a.account in names}
         preview = self._review(post, names, done)
-        self.ledger.record(post, [
+        stored = _masked(post, preview.findings)
+        self.ledger.record(stored, [
             Attempt(post.id, t.account, t.channel, t.state, t.key, 0, datetime.now(UTC),
-                    t.draft, None, t.error, t.findings)
+                    None if _flagged(t) else t.draft, None, t.error, t.findings)
             for t in preview.targets
-        ])
+        ], withheld=stored is not post)
         outcomes: dict[str, Outcome] = {
             name: Outcome.of(name, a.channel, State.PUBLISHED, receipt=a.receipt,
                              tries=a.tries, already_published=True)
@@ -380,6 +381,10 @@ class Publisher:
         post = self.ledger.get_post(post_id)
         if post is None:
             raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
+        if self.ledger.withheld(post_id):
+            raise InvalidPost(
+                f"post {post_id!r} was blocked, and the text its findings flagged is not kept "
+                "in the store; fix the post file and publish it again", [("post_id", "blocked")])
         return post
 
     def status(self, post_id: str) -> list[Attempt]:
@@ -565,6 +570,24 @@ class Publisher:
         raise _unknown(
             channel, f"an earlier send may have reached {channel.name} and this channel cannot "
             "look posts up; check the account, then run: carecast retry POST_ID --resend-unknown")
+
+
+def _masked(post: Post, findings: Sequence[Finding]) -> Post:
+    """The post as stored: the spans of its BLOCK findings masked out, so that what a check
+    flagged (a record number, a birth date) is never kept; the findings say where it was."""
+    flagged = [f.model_copy(update={"action": Action.REDACT, "spans": tuple(
+        s.model_copy(update={"replacement": "[withheld]"}) for s in f.spans)})
+        for f in findings if f.action == Action.BLOCK and f.spans]
+    if not flagged:
+        return post
+    masked: Post = apply_findings(post, flagged).item
+    return masked
+
+
+def _flagged(target: TargetPreview) -> bool:
+    """A blocked target whose draft holds text a BLOCK finding flagged: its draft is not kept."""
+    return target.state == State.BLOCKED and any(
+        f.action == Action.BLOCK and f.spans for f in target.findings)
 
 
 def _guarded(channel: Channel, doing: str, call: Callable[[], T]) -> T:

@@ -57,6 +57,7 @@ _bp = sa.bindparam
 _ONE = (attempts.c.post_id == _bp("k_post"), attempts.c.account == _bp("k_account"))
 _POST_HASH = sa.select(posts.c.content_hash).where(posts.c.id == _bp("k_post"))
 _POST_BODY = sa.select(posts.c.body).where(posts.c.id == _bp("k_post"))
+_WITHHELD = sa.select(posts.c.withheld).where(posts.c.id == _bp("k_post"))
 _POST_UPDATE = posts.update().where(posts.c.id == _bp("k_post"))
 _SENT_COUNT = sa.select(sa.func.count()).select_from(attempts).where(
     attempts.c.post_id == _bp("k_post"),
@@ -291,16 +292,20 @@ class Ledger:
             rows = conn.execute(sa.select(posts.c.id).order_by(posts.c.created_at.desc()))
             return [r[0] for r in rows]
 
-    def save_post(self, post: Post, conn: Connection | None = None) -> None:
-        """Store the post; an id already used for other content that went out is refused."""
+    def save_post(self, post: Post, conn: Connection | None = None, *,
+                  withheld: bool = False) -> None:
+        """Store the post; an id already used for other content that went out is refused.
+
+        ``withheld`` marks a body whose flagged text was masked out (see ``withheld``).
+        """
         with nullcontext(conn) if conn is not None else self._write() as c:
             digest = post.content_hash()
             old = c.execute(_POST_HASH, {"k_post": post.id}).scalar()
             now = _now()
             if old is None:
                 c.execute(_POST_INSERT, {"id": post.id, "content_hash": digest,
-                                           "body": post.model_dump_json(), "created_at": now,
-                                           "updated_at": now})
+                                         "body": post.model_dump_json(), "created_at": now,
+                                         "updated_at": now, "withheld": withheld})
                 return
             if old == digest:
                 return
@@ -311,7 +316,14 @@ class Ledger:
                     [("id", "already used for other content")],
                 )
             c.execute(_POST_UPDATE, {"k_post": post.id, "content_hash": digest,
-                                     "body": post.model_dump_json(), "updated_at": now})
+                                     "body": post.model_dump_json(), "updated_at": now,
+                                     "withheld": withheld})
+
+    def withheld(self, post_id: str) -> bool:
+        """Whether the stored post had text a BLOCK finding flagged masked out: it was never
+        sent, and can only be published again from its (fixed) source."""
+        with self._tx() as conn:
+            return bool(conn.execute(_WITHHELD, {"k_post": post_id}).scalar())
 
     # -- attempts ----------------------------------------------------------------------------
 
@@ -327,14 +339,14 @@ class Ledger:
             row = conn.execute(_ROW, {"k_post": post_id, "k_account": account}).mappings().first()
         return _attempt(row) if row is not None else None
 
-    def record(self, post: Post, rows: Sequence[Attempt]) -> None:
+    def record(self, post: Post, rows: Sequence[Attempt], *, withheld: bool = False) -> None:
         """Store the post and the reviewed state of each target, in one transaction.
 
         Targets already published are left as they are; ``sending`` and ``unknown`` keep
         their state, since they must be reconciled before anything is sent.
         """
         with self._write() as conn:
-            self.save_post(post, conn)
+            self.save_post(post, conn, withheld=withheld)
             states = {r.account: r.state for r in conn.execute(_STATES, {"k_post": post.id})}
             inserts: list[dict[str, Any]] = []
             for row in rows:
@@ -563,6 +575,7 @@ def _finding_audit(f: Finding) -> dict[str, Any]:
 
 #: Columns added after a table was first shipped: (table, column, SQL type and default).
 _ADDED_COLUMNS = (
+    ("carecast_posts", "withheld", "BOOLEAN NOT NULL DEFAULT FALSE"),
     ("carecast_approvals", "step", "VARCHAR(64) NOT NULL DEFAULT 'review'"),
     ("carecast_approvals", "decision", "VARCHAR(16) NOT NULL DEFAULT 'approve'"),
 )
