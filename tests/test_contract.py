@@ -69,6 +69,10 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
                 "https://hooks.example.org/lookup/LOOKUP-contract-77aa"},
     "blog": {"path": "contract-blog-out", "title": "Contract Clinic Blog"},
     "outbox": {"path": "contract-outbox.jsonl"},
+    # Instagram needs media, and local sample media need a host to be fetched from.
+    "instagram": {"ig_user_id": "17841400008460056", "access_token": "contract-ig-token-5b1d",
+                  "media_host_path": "contract-media",
+                  "media_host_url": "https://media.example.org/contract/"},
 }
 ACCOUNT = "contract-acct"
 LIMIT_KEYS = {"max_text", "text_unit", "url_length", "max_title", "requires_title", "max_media",

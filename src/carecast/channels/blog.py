@@ -33,7 +33,7 @@ from pydantic import Field, field_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
-__all__ = ["BlogChannel", "BlogOptions", "derive_title", "slug_for"]
+__all__ = ["BlogChannel", "BlogOptions", "derive_title", "slug_for", "write_atomic"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -79,7 +79,7 @@ def derive_title(text: str, limit: int = 80) -> str:
     first = next((p for p in _PARAGRAPH.split(text) if p.strip()), "")
     sentence = " ".join(re.split(r"(?<=[.!?…])\s", first.strip(), maxsplit=1)[0].split())
     if len(sentence) <= limit:
-        return re.sub(r"(?<!\.)\.$", "", sentence)
+        return re.sub(r"(?<!\.)\.$", "", sentence).rstrip()
     cut = sentence[:limit - 1]
     if sentence[limit - 1] != " " and " " in cut:
         cut = cut.rsplit(" ", 1)[0]
@@ -138,9 +138,9 @@ class BlogChannel(Channel):
                          "language": draft.language or self.options.language,
                          "text": "\n\n".join(part.text for part in draft.parts),
                          "media": [self._copy(item) for item in draft.media]}
-                _write(self._page(entry["slug"]), self._page_html(entry).encode())
+                write_atomic(self._page(entry["slug"]), self._page_html(entry).encode())
                 self._rebuild([e for e in self._entries() if e["key"] != key] + [entry])
-                _write(self._entry_path(key), json.dumps(entry, indent=2).encode())
+                write_atomic(self._entry_path(key), json.dumps(entry, indent=2).encode())
         return self._receipt(draft.post_id, entry)
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
@@ -205,7 +205,7 @@ class BlogChannel(Channel):
         suffix = re.sub(r"[^a-z0-9.]", "", source.suffix.lower())
         target = self.folder / "media" / f"{digest[:20]}{suffix}"
         if not target.exists():
-            _write(target, source)
+            write_atomic(target, source)
         return {**info, "href": f"media/{target.name}", "length": target.stat().st_size}
 
     def _receipt(self, post_id: str, entry: dict[str, Any]) -> Receipt:
@@ -216,8 +216,8 @@ class BlogChannel(Channel):
 
     def _rebuild(self, entries: list[dict[str, Any]]) -> None:
         entries = sorted(entries, key=lambda e: (e["published"], e["key"]), reverse=True)
-        _write(self.folder / "index.html", self._index_html(entries).encode())
-        _write(self.folder / "feed.xml", self._feed(entries))
+        write_atomic(self.folder / "index.html", self._index_html(entries).encode())
+        write_atomic(self.folder / "feed.xml", self._feed(entries))
 
     # -- HTML and Atom -----------------------------------------------------------------------
 
@@ -322,7 +322,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
-def _write(path: Path, data: bytes | Path) -> None:
+def write_atomic(path: Path, data: bytes | Path) -> None:
     """Write ``data`` (or copy the file ``data``) to ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

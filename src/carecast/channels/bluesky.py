@@ -1,0 +1,736 @@
+"""Bluesky: posts through the AT Protocol with ``atproto`` (``pip install 'carecast[bluesky]'``).
+
+A part is an ``app.bsky.feed.post`` record made with ``com.atproto.repo.createRecord``. Its
+record key is a TID derived from the part's idempotency key (``record_key``), so ``lookup`` is
+one exact ``getRecord`` and a resend can never make a second copy. Text is counted in
+graphemes (300 a post); links, ``#tags`` and ``@mentions`` become rich-text facets with UTF-8
+byte offsets; images (up to 4, with alt text) are re-encoded with Pillow when over the
+1,000,000-byte blob limit; ``post.link`` becomes a link card when the post has no images.
+Long text becomes a reply thread whose parts carry root and parent strong references.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field, SecretStr, field_validator
+
+from carecast.channels.base import Channel, ChannelOptions
+from carecast.channels.http import retry_after_of
+from carecast.channels.thread import part_key, send_thread
+from carecast.errors import (
+    AuthenticationError,
+    ChannelConnectionError,
+    ChannelError,
+    ChannelServerError,
+    ChannelTimeout,
+    ConfigurationError,
+    DuplicatePost,
+    LimitExceeded,
+    OutcomeUnknown,
+    PermissionDenied,
+    PlatformRejected,
+    RateLimited,
+)
+from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Profile, Receipt
+
+__all__ = ["BlueskyChannel", "BlueskyOptions", "fit_image", "graphemes", "record_key"]
+
+T = TypeVar("T")
+POST = "app.bsky.feed.post"
+BLOB_LIMIT = 1_000_000  # bytes, app.bsky.embed.images#image and external#thumb
+MAX_TEXT_BYTES = 3000  # app.bsky.feed.post text: maxGraphemes 300, maxLength 3000 (UTF-8)
+MAX_SIDE = 2000  # pixels: the longest side Bluesky shows without scaling
+APP_PASSWORDS = "bsky.app > Settings > Privacy and security > App passwords"
+_WEBSITE = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
+_AUTH_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired",
+                          "AuthMissing"})
+_DUPLICATE_ERRORS = frozenset({"RecordAlreadyExists", "AlreadyExists"})
+_NOT_FOUND_ERRORS = frozenset({"RecordNotFound", "NotFound"})
+
+
+# -- graphemes (UAX #29 extended grapheme clusters, the cases social posts meet) ---------------
+
+
+def _is_extend(cp: int) -> bool:
+    """Grapheme_Cluster_Break Extend, SpacingMark or ZWJ: never a cluster of its own."""
+    return (unicodedata.category(chr(cp)) in ("Mn", "Me", "Mc")
+            or cp in (0x200C, 0x200D, 0x0E33, 0x0EB3)  # ZWNJ, ZWJ, Thai and Lao SARA AM
+            or 0xFE00 <= cp <= 0xFE0F  # variation selectors (VS16: emoji presentation)
+            or 0x1F3FB <= cp <= 0x1F3FF  # skin tones
+            or 0xE0020 <= cp <= 0xE007F)  # tags (subdivision flags)
+
+
+def _is_spacing(cp: int) -> bool:
+    """SpacingMark: joins the cluster, but ends an emoji sequence (no ZWJ join after it)."""
+    return unicodedata.category(chr(cp)) == "Mc" or cp in (0x0E33, 0x0EB3)
+
+
+def _is_pictographic(cp: int) -> bool:
+    """Extended_Pictographic, near enough: the emoji blocks and the older symbols in emoji."""
+    return (0x1F000 <= cp <= 0x1FAFF and not 0x1F1E6 <= cp <= 0x1F1FF
+            and not 0x1F3FB <= cp <= 0x1F3FF) or 0x1FC00 <= cp <= 0x1FFFD \
+        or 0x2600 <= cp <= 0x27BF or 0x2B00 <= cp <= 0x2BFF or 0x2190 <= cp <= 0x21FF \
+        or 0x2300 <= cp <= 0x23FF or 0x25A0 <= cp <= 0x25FF \
+        or cp in (0xA9, 0xAE, 0x203C, 0x2049, 0x2122, 0x2139, 0x24C2, 0x2934, 0x2935, 0x3030,
+                  0x303D, 0x3297, 0x3299)
+
+
+def _hangul(cp: int) -> str:
+    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
+        return "L"
+    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= cp <= 0xD7A3:
+        return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
+    return ""
+
+
+_HANGUL_JOINS = {("L", "L"), ("L", "V"), ("L", "LV"), ("L", "LVT"), ("LV", "V"), ("LV", "T"),
+                 ("V", "V"), ("V", "T"), ("LVT", "T"), ("T", "T")}
+
+
+def _is_control(cp: int) -> bool:
+    return cp in (0x0D, 0x0A) or unicodedata.category(chr(cp)) in ("Cc", "Zl", "Zp")
+
+
+def graphemes(text: str) -> list[str]:
+    """``text`` split into user-perceived characters, as Bluesky counts them.
+
+    Combining marks, emoji ZWJ sequences, skin tones, keycaps, flags (regional-indicator pairs
+    and tag sequences) and Hangul syllables are one grapheme each; CR LF is one.
+    """
+    clusters: list[str] = []
+    pictograph = False  # the cluster ends in a pictograph followed by Extend* (GB11)
+    joiner = False  # ... and then by one ZWJ: a pictograph may join next
+    regional = 0  # regional indicators in a row ending the cluster
+    for char in text:
+        cp = ord(char)
+        if clusters:
+            prev = ord(clusters[-1][-1])
+            if prev == 0x0D and cp == 0x0A:
+                join = True
+            elif _is_control(prev) or _is_control(cp):
+                join = False
+            elif _is_extend(cp) or (joiner and _is_pictographic(cp)):
+                join = True
+            elif 0x1F1E6 <= cp <= 0x1F1FF and 0x1F1E6 <= prev <= 0x1F1FF:
+                join = regional % 2 == 1
+            else:
+                join = (_hangul(prev), _hangul(cp)) in _HANGUL_JOINS
+            if join:
+                clusters[-1] += char
+                regional = regional + 1 if 0x1F1E6 <= cp <= 0x1F1FF else 0
+                joiner = cp == 0x200D and pictograph
+                pictograph = (pictograph and _is_extend(cp) and not _is_spacing(cp)
+                              and cp != 0x200D) or (_is_pictographic(cp) and not _is_extend(cp))
+                continue
+        clusters.append(char)
+        regional = 1 if 0x1F1E6 <= cp <= 0x1F1FF else 0
+        pictograph = _is_pictographic(cp)
+        joiner = False
+    return clusters
+
+
+# -- record keys -------------------------------------------------------------------------------
+
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable (atproto.com/specs/tid)
+_TID_EPOCH_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z, in microseconds
+_TID_SPAN_US = 1 << 46  # about 2.2 years: every derived timestamp lies in the past
+
+
+def record_key(key: str) -> str:
+    """The record key (a TID) of the part sent with idempotency key ``key``.
+
+    A TID is 64 bits: a zero, 53 bits of microseconds since 1970 and a 10-bit clock id, in 13
+    base32-sortable characters. Bluesky's AppView only shows posts whose key is a TID, so the
+    key is TID-shaped; its timestamp and clock id come from SHA-256 of ``key`` (56 bits in
+    all), the timestamp within 2023-2025 so that no key lies in the future.
+    """
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    micros = _TID_EPOCH_US + (digest >> 10) % _TID_SPAN_US
+    value = (micros << 10) | (digest & 0x3FF)
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+class BlueskyOptions(ChannelOptions):
+    """Settings of a Bluesky account: its handle and an app password (never the main one)."""
+
+    handle: str = Field(description="The account's handle (clinic.bsky.social) or DID.")
+    app_password: SecretStr = Field(description="An app password: " + APP_PASSWORDS + ".")
+    service_url: str = Field(default="https://bsky.social",
+                             description="The account's PDS or entryway.")
+    timeout: float = Field(default=20.0, gt=0, le=300)
+    connect_timeout: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        value = value.strip().removeprefix("@")
+        if not value or any(c.isspace() or c in "/@" for c in value):
+            raise ValueError("give the handle, such as clinic.bsky.social (no spaces or '/')")
+        return value
+
+    @field_validator("service_url")
+    @classmethod
+    def _service_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("give an http(s) URL, such as https://bsky.social")
+        return value.rstrip("/")
+
+
+# -- the channel -------------------------------------------------------------------------------
+
+
+class BlueskyChannel(Channel):
+    """Posts, threads, images and link cards on Bluesky, through ``atproto``."""
+
+    name: ClassVar[str] = "bluesky"
+    title: ClassVar[str] = "Bluesky"
+    Options = BlueskyOptions
+    max_text: ClassVar[int | None] = 300
+    text_unit: ClassVar[str] = "graphemes"
+    max_media = 4
+    media_kinds = frozenset({MediaKind.IMAGE})
+    #: Largest source image; anything over 1,000,000 bytes is re-encoded before upload.
+    max_media_bytes = {MediaKind.IMAGE: 20_000_000}
+    supports_threads = True
+    max_concurrency = 4
+    options: BlueskyOptions
+
+    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
+                 session: Any = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(account, options, root=root, session=session)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._atp: Any = None  # the logged-in atproto Client
+        self._did = ""
+        self._handle = self.options.handle
+
+    # -- render ------------------------------------------------------------------------------
+
+    def count(self, text: str) -> int:
+        return len(graphemes(text))
+
+    def thread_texts(self, body: str, thread: Sequence[str], where: str = "") -> list[str]:
+        """The base split, then Bluesky's second limit: 3000 bytes of UTF-8 a post."""
+        texts = super().thread_texts(body, thread, where)
+        from_body = len(texts) - len(thread)
+        for i, text in enumerate(texts):
+            size = len(text.encode())
+            if size > MAX_TEXT_BYTES:
+                field = ((f"{where}.text" if where else "text") if i < from_body
+                         else f"thread[{i - from_body}]")
+                raise LimitExceeded(
+                    f"{field}: {size} bytes of UTF-8 is over the Bluesky limit of "
+                    f"{MAX_TEXT_BYTES} bytes a post (long emoji sequences count many bytes); "
+                    "shorten it", field=field, limit=MAX_TEXT_BYTES, value=size)
+        return texts
+
+    # -- session -----------------------------------------------------------------------------
+
+    def _http(self) -> Any:
+        """The httpx client every request goes through (the test seam)."""
+        if self.session is None:
+            import httpx
+
+            self.session = httpx.Client(timeout=httpx.Timeout(
+                self.options.timeout, connect=self.options.connect_timeout))
+            self.owns_session = True
+        return self.session
+
+    def _client(self) -> Any:
+        """The logged-in atproto client; logs in once and keeps the session."""
+        with self._lock:
+            if self._atp is None:
+                client = _new_client(self._http(), self.options.service_url)
+                client.on_session_change(self._remember)
+                self._login(client)
+                self._atp = client
+            return self._atp
+
+    def _remember(self, event: Any, session: Any) -> None:
+        self._did, self._handle = session.did, session.handle
+
+    def _login(self, client: Any) -> None:
+        failure: BaseException | None = None
+        try:
+            client.login(self.options.handle, self.options.app_password.get_secret_value(),
+                         fetch_bsky_profile=False)
+        except Exception as exc:
+            if not _from_transport(exc):
+                raise
+            failure = exc
+        if failure is not None:
+            error = self._error(failure)
+            if isinstance(error, (AuthenticationError, PlatformRejected)) \
+                    and error.status in (400, 401):
+                reason = ("this account needs a sign-in code: use an app password instead"
+                          if error.code == "AuthFactorTokenRequired" else
+                          "Bluesky refused the handle or app password")
+                error = AuthenticationError(
+                    f"{reason}; create an app password ({APP_PASSWORDS}) and set it as "
+                    "app_password", channel=self.name, account=self.account,
+                    status=error.status, code=error.code)
+            raise error
+
+    def _call(self, call: Callable[[Any], T]) -> T:
+        """Run ``call(client)``; an expired session is renewed by logging in once more."""
+        client = self._client()
+        for attempt in (1, 2):
+            failure: BaseException | None = None
+            try:
+                return call(client)
+            except Exception as exc:
+                if not _from_transport(exc):
+                    raise  # a bug: the publisher reports it without retrying blindly
+                failure = exc
+            error = self._error(failure)
+            if attempt == 1 and isinstance(error, AuthenticationError):
+                with self._lock:
+                    self._login(client)
+                continue
+            raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- publish -----------------------------------------------------------------------------
+
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        self._client()  # logs in (once) and learns the account's DID
+        refs: dict[str, str] = {}  # uri -> cid of each part sent
+        created_at = self._now()
+
+        def send_one(index: int, part: Part, reply_to: str | None) -> str:
+            record = self._record(draft, part, index, created_at, refs, reply_to)
+            uri, cid = self._create(record, record_key(part_key(key, index)), reply_to, refs)
+            refs[uri] = cid
+            return uri
+
+        uris = send_thread(draft.parts, send_one, self._delete_uri)
+        first = uris[0]
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=first, url=self.web_url(first), part_ids=tuple(uris),
+                       published_at=_parse_time(created_at),
+                       extra={"cid": refs[first], "rkey": first.rsplit("/", 1)[-1]})
+
+    def _record(self, draft: Draft, part: Part, index: int, created_at: str,
+                refs: dict[str, str], reply_to: str | None) -> dict[str, Any]:
+        record: dict[str, Any] = {"$type": POST, "text": part.text, "createdAt": created_at}
+        facets = self._call(lambda c: c.detect_facets(part.text))
+        if facets:
+            record["facets"] = facets
+        if draft.language:
+            record["langs"] = [draft.language]
+        if reply_to is not None:
+            root = next(iter(refs))
+            record["reply"] = {"root": {"uri": root, "cid": refs[root]},
+                               "parent": {"uri": reply_to, "cid": refs[reply_to]}}
+        embed = self._embed(draft, part, index)
+        if embed:
+            record["embed"] = embed
+        return record
+
+    def _embed(self, draft: Draft, part: Part, index: int) -> dict[str, Any] | None:
+        if part.media:
+            images = []
+            for i, media in enumerate(part.media):
+                data, mime, width, height = fit_image(self._media_bytes(media, i),
+                                                      field=f"media[{i}]")
+                images.append({"alt": media.alt_text or "", "image": self._upload(data, mime),
+                               "aspectRatio": {"width": width, "height": height}})
+            return {"$type": "app.bsky.embed.images", "images": images}
+        if index == 0 and draft.link:
+            external: dict[str, Any] = {
+                "uri": draft.link, "title": draft.title or "",
+                "description": _text_option(draft, "description")}
+            thumb = _text_option(draft, "card_image")
+            if thumb:
+                data, mime, _, _ = fit_image(self._media_bytes(Media(source=thumb), 0),
+                                             field="options.card_image")
+                external["thumb"] = self._upload(data, mime)
+            return {"$type": "app.bsky.embed.external", "external": external}
+        return None
+
+    def _upload(self, data: bytes, mime: str) -> Any:
+        """uploadBlob; the blob reference the record embeds.
+
+        Sent as ``content``: atproto's ``upload_blob`` passes raw bytes as httpx's deprecated
+        ``data``.
+        """
+        answer = self._call(lambda c: c.invoke_procedure(
+            "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime}))
+        blob = _field(answer.content, "blob")
+        if not isinstance(blob, dict):
+            raise OutcomeUnknown("Bluesky answered uploadBlob without a blob reference",
+                                 channel=self.name, account=self.account)
+        return blob
+
+    def _media_bytes(self, media: Media, index: int) -> bytes:
+        """The file's bytes: read from disk, or downloaded for an http(s) source."""
+        if not media.is_url:
+            try:
+                return media.path(self.root).read_bytes()
+            except OSError:
+                raise PlatformRejected(
+                    f"media[{index}].source: no readable file {media.filename!r}; nothing was "
+                    "sent", channel=self.name, account=self.account) from None
+        failure: BaseException | None = None
+        try:
+            response = self._http().get(media.source, follow_redirects=True)
+        except Exception as exc:
+            failure = exc
+        if failure is not None:
+            raise ChannelConnectionError(
+                f"media[{index}]: could not download {media.filename!r} "
+                f"({type(failure).__name__}); nothing was posted",
+                channel=self.name, account=self.account)
+        if response.status_code >= 400:
+            raise PlatformRejected(
+                f"media[{index}]: downloading {media.filename!r} failed with HTTP "
+                f"{response.status_code}; nothing was posted",
+                channel=self.name, account=self.account, status=response.status_code)
+        return bytes(response.content)
+
+    def _create(self, record: dict[str, Any], rkey: str, reply_to: str | None,
+                refs: dict[str, str]) -> tuple[str, str]:
+        """createRecord with our record key; for a reply part whose answer was lost, look."""
+        data = {"repo": self._did, "collection": POST, "rkey": rkey, "record": record}
+        try:
+            answer = self._call(lambda c: c.com.atproto.repo.create_record(data))
+        except (OutcomeUnknown, ChannelServerError, DuplicatePost):
+            if reply_to is None:
+                raise  # the first part: the publisher reconciles with lookup
+            held = self._get(rkey)
+            if held is None:
+                raise
+            parent = _field(_field(_field(held.value, "reply"), "parent"), "cid")
+            if parent == refs[reply_to]:
+                return str(held.uri), str(held.cid)  # it landed: this very part
+            # an orphan of an earlier, rolled-back attempt holds the key: replace it
+            self._delete_uri(str(held.uri))
+            answer = self._call(lambda c: c.com.atproto.repo.create_record(data))
+        return str(answer.uri), str(answer.cid)
+
+    # -- lookup, delete ------------------------------------------------------------------------
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        """Find the post by its record keys with ``getRecord``: exact, one request a part."""
+        self._client()
+        held = [self._get(record_key(part_key(key, i))) for i in range(len(draft.parts))]
+        if held[0] is None:
+            return None
+        missing = [i for i, record in enumerate(held) if record is None]
+        if missing:
+            error = OutcomeUnknown(
+                f"the thread is on Bluesky only in part: part(s) {missing} of "
+                f"{len(held)} are missing (first {held[0].uri}); delete it there or finish "
+                "it by hand, then mark the post", channel=self.name, account=self.account)
+            error.retryable = False
+            raise error
+        uris = [str(record.uri) for record in held if record is not None]
+        created = _field(held[0].value, "created_at") or _field(held[0].value, "createdAt")
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=uris[0], url=self.web_url(uris[0]), part_ids=tuple(uris),
+                       published_at=_parse_time(created) if created else _utc(self.clock()),
+                       extra={"cid": str(held[0].cid), "rkey": uris[0].rsplit("/", 1)[-1]})
+
+    def _get(self, rkey: str) -> Any:
+        """The post record at ``rkey`` in the account's repo, or None when there is none."""
+        try:
+            return self._call(lambda c: c.com.atproto.repo.get_record(
+                {"repo": self._did, "collection": POST, "rkey": rkey}))
+        except PlatformRejected as exc:
+            if exc.code in _NOT_FOUND_ERRORS or exc.status == 404:
+                return None
+            raise
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete every part, the last first."""
+        for uri in reversed(receipt.part_ids or (receipt.remote_id,)):
+            self._delete_uri(uri)
+
+    def _delete_uri(self, uri: str) -> None:
+        repo, collection, rkey = _split_uri(uri)
+        self._call(lambda c: c.com.atproto.repo.delete_record(
+            {"repo": repo, "collection": collection, "rkey": rkey}))
+
+    def web_url(self, uri: str) -> str:
+        """The bsky.app address of a post's AT URI."""
+        repo = _split_uri(uri)[0]
+        return _web_url_of(uri, self._handle if repo == self._did and self._handle else repo)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def fetch_profile(self) -> Profile:
+        """Display name, description, avatar and website (else the description's first link)."""
+        self._client()
+        view = self._call(lambda c: c.app.bsky.actor.get_profile(
+            {"actor": self._did or self.options.handle}))
+        description = view.description or None
+        website = _field(view, "website")  # a newer profile field; older SDKs lack it
+        if not website and description:
+            match = _WEBSITE.search(description)
+            website = match.group(0) if match else None
+        return Profile(channel=self.name, account=self.account,
+                       display_name=view.display_name or None, handle=view.handle,
+                       description=description, website=website, avatar_url=view.avatar,
+                       extra={"did": view.did, "followers": view.followers_count,
+                              "posts": view.posts_count})
+
+    def fetch_mentions(self, since: datetime) -> list[Mention]:
+        """Mentions and replies (``listNotifications``) since ``since``, oldest first."""
+        found: list[Mention] = []
+        cursor: str | None = None
+        for _ in range(20):  # at most 2,000 notifications a call
+            page = self._notifications(cursor)
+            older = False
+            for item in page.notifications:
+                when = _parse_time(item.indexed_at)
+                if when < since:
+                    older = True
+                    continue
+                if item.reason not in ("mention", "reply"):
+                    continue
+                found.append(Mention(
+                    channel=self.name, account=self.account, remote_id=item.uri,
+                    author=item.author.handle, text=str(_field(item.record, "text") or ""),
+                    url=_web_url_of(item.uri, item.author.handle), created_at=when,
+                    kind="reply" if item.reason == "reply" else "mention"))
+            cursor = page.cursor
+            if older or not cursor:
+                break
+        return sorted(found, key=lambda m: m.created_at)
+
+    def _notifications(self, cursor: str | None) -> Any:
+        params: dict[str, Any] = {"limit": 100, "reasons": ["mention", "reply"]}
+        if cursor:
+            params["cursor"] = cursor
+        return self._call(lambda c: c.app.bsky.notification.list_notifications(params))
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Likes, reposts, replies and quotes of the first part (``getPosts``)."""
+        self._client()
+        answer = self._call(lambda c: c.app.bsky.feed.get_posts({"uris": [receipt.remote_id]}))
+        if not answer.posts:
+            raise PlatformRejected(
+                "the post is not on Bluesky any more (deleted or taken down)",
+                channel=self.name, account=self.account, status=404)
+        post = answer.posts[0]
+        return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
+                       fetched_at=_utc(self.clock()), likes=post.like_count,
+                       reposts=post.repost_count, replies=post.reply_count,
+                       extra={"quotes": post.quote_count})
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> ChannelError:
+        """The carecast error for an atproto or httpx exception (not raised: the caller does)."""
+        if isinstance(exc, ChannelError):
+            return exc
+        where: dict[str, Any] = {"channel": self.name, "account": self.account}
+        response = getattr(exc, "response", None)
+        if response is not None and getattr(response, "status_code", None):
+            return self._status_error(response, where)
+        kind = _transport_kind(exc)
+        if kind == "connect":
+            return ChannelConnectionError("could not connect to Bluesky", **where)
+        if kind == "connect-timeout":
+            return ChannelTimeout("could not connect to Bluesky in time", **where)
+        if type(exc).__name__ == "LoginRequiredError":
+            return AuthenticationError(
+                f"the Bluesky session ended; check handle and app_password ({APP_PASSWORDS})",
+                **where)
+        if kind == "read-timeout":
+            return OutcomeUnknown(
+                "the request was sent but Bluesky did not answer in time; it may have been "
+                "stored", **where)
+        return OutcomeUnknown(
+            f"the request to Bluesky failed in transit ({type(exc).__name__}); it may have "
+            "been stored", **where)
+
+    def _status_error(self, response: Any, where: dict[str, Any]) -> ChannelError:
+        status = int(response.status_code)
+        headers = {str(k): str(v) for k, v in (response.headers or {}).items()}
+        content = response.content
+        code = _field(content, "error")
+        reason = str(_field(content, "message") or "")[:200]
+        kw: dict[str, Any] = {**where, "status": status, "headers": headers,
+                              "code": str(code) if code else None,
+                              "request_id": headers.get("x-request-id")}
+        said = f" ({code}: {reason})" if code and reason else (f" ({code})" if code else "")
+        if status == 401 or code in _AUTH_ERRORS:
+            return AuthenticationError(
+                f"Bluesky refused the session{said}; if it persists, create a new app "
+                f"password ({APP_PASSWORDS}) and update app_password", **kw)
+        if status == 403:
+            return PermissionDenied(
+                f"the app password may not do this{said}; check the account on bsky.app", **kw)
+        if status == 429:
+            return RateLimited(f"rate limited by Bluesky{said}",
+                               retry_after=self._retry_after(headers), **kw)
+        if status == 409 or code in _DUPLICATE_ERRORS:
+            return DuplicatePost(f"Bluesky already holds this record{said}", **kw)
+        if status >= 500:
+            return ChannelServerError(
+                f"Bluesky failed with HTTP {status}{said}; it may have stored the post",
+                retry_after=self._retry_after(headers), **kw)
+        if 300 <= status < 400:
+            return PlatformRejected(
+                "Bluesky answered with a redirect; nothing is taken as sent: set "
+                "service_url to the final address", **kw)
+        return PlatformRejected(f"Bluesky refused the request{said}", **kw)
+
+    def _retry_after(self, headers: dict[str, str]) -> float | None:
+        """Bluesky's ``ratelimit-reset`` is a Unix time; ``Retry-After`` wins when given."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        reset = lower.get("ratelimit-reset")
+        if "retry-after" not in lower and reset:
+            try:
+                value = float(reset)
+            except ValueError:
+                value = -1
+            if value > 1e9:
+                return max(0.0, value - self.clock())
+        return retry_after_of(headers, now=self.clock)
+
+    def _now(self) -> str:
+        return _utc(self.clock()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _new_client(http: Any, service_url: str) -> Any:
+    """An atproto ``Client`` whose requests go through ``http`` (an ``httpx.Client``)."""
+    try:
+        from atproto_client import Client
+        from atproto_client.request import Request
+    except ImportError:
+        raise ConfigurationError(
+            "the bluesky channel needs the atproto package: pip install 'carecast[bluesky]'"
+        ) from None
+
+    class SharedRequest(Request):  # type: ignore[misc]
+        """atproto's request layer over carecast's httpx client."""
+
+        def __init__(self, client: Any) -> None:
+            super().__init__()
+            self._client.close()  # type: ignore[has-type]  # atproto's own; ``client`` instead
+            self.http: Any = client
+            self._client = client
+
+        def _new_instance(self) -> Any:
+            return type(self)(self.http)
+
+    return Client(base_url=service_url, request=SharedRequest(http))
+
+
+def fit_image(data: bytes, *, field: str) -> tuple[bytes, str, int, int]:
+    """``(bytes, MIME type, width, height)`` of an image under Bluesky's blob limit.
+
+    An image within the limit goes as it is; a larger one is turned upright, scaled to at most
+    2000 pixels a side and re-encoded as JPEG, smaller and at lower quality until it fits.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    image: Image.Image
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise PlatformRejected(
+            f"{field}: not an image Pillow can read; use a JPEG, PNG or WebP file",
+            channel="bluesky") from None
+    mime = Image.MIME.get(image.format or "", "image/jpeg")
+    if len(data) <= BLOB_LIMIT and mime in ("image/jpeg", "image/png", "image/webp",
+                                             "image/gif"):
+        return data, mime, image.width, image.height
+    image = ImageOps.exif_transpose(image)
+    if image.mode != "RGB":
+        canvas = Image.new("RGB", image.size, "white")
+        rgba = image.convert("RGBA")
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        image = canvas
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    quality = 85
+    while True:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality, optimize=True)
+        if out.tell() <= BLOB_LIMIT:
+            return out.getvalue(), "image/jpeg", image.width, image.height
+        if quality > 50:
+            quality -= 10
+        else:
+            image.thumbnail((max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)))
+
+
+def _from_transport(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the SDK or its HTTP layer (and so maps to a carecast error)."""
+    return isinstance(exc, ChannelError) or type(exc).__module__.split(".")[0] in (
+        "atproto", "atproto_client", "atproto_core", "httpx", "httpcore")
+
+
+def _transport_kind(exc: BaseException) -> str:
+    """Classify an httpx failure, unwrapped from atproto's wrapper (its ``__cause__``)."""
+    import httpx
+
+    seen = exc
+    while not isinstance(seen, httpx.HTTPError) and seen.__cause__ is not None:
+        seen = seen.__cause__
+    if isinstance(seen, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return "connect-timeout"
+    if isinstance(seen, httpx.ConnectError):
+        return "connect"
+    if isinstance(seen, httpx.TimeoutException):
+        return "read-timeout"
+    return "other"
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``: atproto answers hold models or plain dicts."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _text_option(draft: Draft, name: str) -> str:
+    value = draft.options.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _split_uri(uri: str) -> tuple[str, str, str]:
+    """``(repo, collection, rkey)`` of ``at://repo/collection/rkey``."""
+    pieces = uri.removeprefix("at://").split("/")
+    if len(pieces) != 3 or not uri.startswith("at://"):
+        raise PlatformRejected(f"{uri!r} is not the AT URI of a record",
+                               channel="bluesky")
+    return pieces[0], pieces[1], pieces[2]
+
+
+def _web_url_of(uri: str, handle: str) -> str:
+    return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
+
+
+def _parse_time(value: str) -> datetime:
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)

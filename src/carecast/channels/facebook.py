@@ -1,0 +1,315 @@
+"""Facebook Page: text and link posts, photos, multi-photo posts, videos, scheduled posts.
+
+A thin client on the Graph API (``carecast.channels.graph``), not facebook-sdk: that 2018
+package rejects every current Graph version and hides HTTP status and headers.
+
+- text and link: ``POST /{page-id}/feed`` with ``message`` and ``link``;
+- one photo: ``POST /{page-id}/photos`` (``url`` or an uploaded ``source``, ``caption``,
+  ``alt_text_custom``);
+- several photos: each uploaded with ``published=false``, then one ``/feed`` post with
+  ``attached_media``;
+- a video: ``POST /{page-id}/videos`` on graph-video.facebook.com; a file larger than
+  ``resumable_above`` bytes goes up in the resumable start / transfer / finish phases, and an
+  interrupted transfer resumes from the offset Facebook reports;
+- a scheduled post: ``published=false`` and ``scheduled_publish_time``, 10 minutes to 30 days
+  ahead (Facebook's window, checked before anything is sent).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+from pydantic import Field
+
+from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
+from carecast.errors import (
+    ChannelConnectionError,
+    ChannelError,
+    LimitExceeded,
+    PermissionDenied,
+    PlatformRejected,
+)
+from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Post, Profile, Receipt
+
+__all__ = ["FacebookChannel", "FacebookOptions"]
+
+MB = 1024 * 1024
+SCHEDULE_MIN = timedelta(minutes=10)
+SCHEDULE_MAX = timedelta(days=30)
+_PATH_SAFE = r"^[A-Za-z0-9._-]+$"
+_POST_FIELDS = "id,message,created_time,permalink_url"
+_COMMENT_FIELDS = "id,message,from,created_time,permalink_url"
+
+
+class FacebookOptions(GraphOptions):
+    """Settings of a Facebook Page account."""
+
+    page_id: str = Field(pattern=_PATH_SAFE, description="The Page's numeric id.")
+    resumable_above: int = Field(
+        default=50 * MB, ge=1, description="Videos larger than this (bytes) upload in chunks.")
+    upload_timeout: float = Field(default=300.0, gt=0, le=3600,
+                                  description="Seconds to wait for one upload request.")
+    transfer_retries: int = Field(default=3, ge=0, le=20,
+                                  description="Resumes of an interrupted video transfer.")
+
+
+class FacebookChannel(GraphChannel):
+    """Publish to a Facebook Page with a Page access token."""
+
+    name: ClassVar[str] = "facebook"
+    title: ClassVar[str] = "Facebook Page"
+    Options = FacebookOptions
+    max_text: ClassVar[int | None] = 63206
+    max_media = 10
+    media_kinds = frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO})
+    max_media_bytes = {MediaKind.IMAGE: 10 * MB, MediaKind.GIF: 10 * MB,
+                       MediaKind.VIDEO: 10 * 1024 * MB}
+    supports_scheduling = True
+    max_concurrency = 4
+    options: FacebookOptions
+
+    # -- render ------------------------------------------------------------------------------
+
+    def render(self, post: Post) -> Draft:
+        """The base draft; a post with only a title uses it as its text; a video goes alone."""
+        draft = super().render(post)
+        first = draft.parts[0]
+        if not first.text.strip() and draft.title:
+            self.check_length("title", draft.title)
+            first = Part(text=draft.title, media=first.media, length=self.count(draft.title),
+                         limit=self.max_text)
+            draft = draft.model_copy(update={"parts": (first,)})
+        kinds = [m.kind for m in draft.media]
+        if MediaKind.VIDEO in kinds and len(kinds) > 1:
+            raise LimitExceeded(
+                "media: a Facebook video post holds that one video only; post the photos "
+                "separately or give overrides.facebook.media",
+                field="media", limit="one video alone", value=len(kinds))
+        return draft
+
+    # -- publish -----------------------------------------------------------------------------
+
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        when = self._schedule(draft)
+        page = self.options.page_id
+        media = draft.media
+        if media and media[0].kind is MediaKind.VIDEO:
+            video_id = self._video(media[0], draft, when)
+            return self._receipt(draft, video_id, kind="video", scheduled=_iso(draft, when),
+                                 url=f"https://www.facebook.com/{page}/videos/{video_id}")
+        if len(media) == 1:
+            answer = self._photo(media[0], caption=draft.text, extra=when)
+            post_id = str(answer.get("post_id") or answer["id"])
+            return self._receipt(draft, post_id, url=_post_url(post_id),
+                                 scheduled=_iso(draft, when), photo_id=str(answer["id"]))
+        data: dict[str, Any] = {"message": draft.text, **when} if draft.text else dict(when)
+        if draft.link and not media:
+            data["link"] = draft.link
+        hidden = {"published": "false", **({"temporary": "true"} if when else {})}
+        for i, item in enumerate(media):
+            photo = self._photo(item, caption=None, extra=hidden)
+            data[f"attached_media[{i}]"] = json.dumps({"media_fbid": str(photo["id"])})
+        post_id = str(self.graph.post(f"{page}/feed", data)["id"])
+        return self._receipt(draft, post_id, url=_post_url(post_id),
+                             scheduled=_iso(draft, when))
+
+    def _schedule(self, draft: Draft) -> dict[str, str]:
+        """The scheduling fields for the draft's time; empty when it is due now."""
+        if draft.schedule is None:
+            return {}
+        ahead = draft.schedule - self.clock()
+        if ahead <= timedelta(0):
+            return {}
+        if not SCHEDULE_MIN <= ahead <= SCHEDULE_MAX:
+            minutes = int(ahead.total_seconds() // 60)
+            raise PlatformRejected(
+                f"schedule: Facebook schedules posts 10 minutes to 30 days ahead and this one "
+                f"is {minutes} minutes ahead; nothing was sent. Move the time, or run "
+                "'carecast retry' once it has come to publish it then",
+                channel=self.name, account=self.account)
+        return {"published": "false",
+                "scheduled_publish_time": str(int(draft.schedule.timestamp()))}
+
+    def _photo(self, item: Media, *, caption: str | None,
+               extra: dict[str, str]) -> dict[str, Any]:
+        data: dict[str, Any] = dict(extra)
+        if caption:
+            data["caption"] = caption
+        if item.alt_text:
+            data["alt_text_custom"] = item.alt_text
+        edge = f"{self.options.page_id}/photos"
+        if item.is_url:
+            return self.graph.post(edge, {**data, "url": item.source})
+        with self._open(item) as f:
+            return self.graph.post(edge, data, files={"source": (item.filename, f,
+                                                                 item.mime_type)},
+                                   timeout=self.options.upload_timeout)
+
+    def _video(self, item: Media, draft: Draft, when: dict[str, str]) -> str:
+        meta = {k: v for k, v in {"description": draft.text, "title": draft.title,
+                                  **when}.items() if v}
+        edge = f"{self.options.page_id}/videos"
+        if item.is_url:
+            return str(self.graph.post(edge, {**meta, "file_url": item.source}, video=True)["id"])
+        path = item.path(self.root)
+        size = path.stat().st_size
+        if size <= self.options.resumable_above:
+            with self._open(item) as f:
+                answer = self.graph.post(edge, meta, video=True,
+                                         files={"source": (item.filename, f, item.mime_type)},
+                                         timeout=self.options.upload_timeout)
+            return str(answer["id"])
+        start = self.graph.post(edge, {"upload_phase": "start", "file_size": str(size)},
+                                video=True)
+        session = str(start["upload_session_id"])
+        with self._open(item) as f:
+            self._transfer(f, edge, session, int(start["start_offset"]),
+                           int(start["end_offset"]))
+        self.graph.post(edge, {"upload_phase": "finish", "upload_session_id": session, **meta},
+                        video=True)
+        return str(start["video_id"])
+
+    def _transfer(self, f: BinaryIO, edge: str, session: str, start: int, end: int) -> None:
+        """Send chunks until Facebook has them all, resuming where it says after a failure."""
+        tries = 0
+        while start < end:
+            f.seek(start)
+            chunk = f.read(end - start)
+            failure: dict[str, Any] = {}
+            try:
+                answer = self.graph.post(
+                    edge, {"upload_phase": "transfer", "upload_session_id": session,
+                           "start_offset": str(start)},
+                    files={"video_file_chunk": ("chunk", chunk, "application/octet-stream")},
+                    video=True, timeout=self.options.upload_timeout, failure=failure)
+            except ChannelError as exc:
+                tries += 1
+                offsets = _offsets(failure.get("error_data"))
+                resumable = offsets is not None or exc.may_have_been_sent or isinstance(
+                    exc, ChannelConnectionError)
+                if tries > self.options.transfer_retries or not resumable:
+                    raise
+                if offsets is not None:  # Facebook says where it stands (subcode 1363037)
+                    start, end = offsets
+                continue  # else the same chunk again: Facebook answers with its offsets
+            start, end = int(answer["start_offset"]), int(answer["end_offset"])
+
+    def _open(self, item: Media) -> BinaryIO:
+        path: Path = item.path(self.root)
+        try:
+            return path.open("rb")
+        except OSError as exc:
+            reason = type(exc).__name__
+        raise ChannelError(f"cannot read the media file {item.filename!r} ({reason}); nothing "
+                           "was sent", channel=self.name, account=self.account)
+
+    # -- reconcile, delete, read -------------------------------------------------------------
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        """The Page's recent (or scheduled) post whose message is the draft's text.
+
+        Facebook keeps no key with a post, and a marker in the message would show: the match
+        is by exact text among the latest ``lookup_limit`` posts.
+        """
+        page = self.options.page_id
+        edges = [f"{page}/posts"] + ([f"{page}/scheduled_posts"] if draft.schedule else [])
+        for edge in edges:
+            found = self._find(draft, self.graph.pages(
+                edge, limit=self.options.lookup_limit, fields=_POST_FIELDS), "message")
+            if found is not None:
+                post_id = str(found["id"])
+                return self._receipt(draft, post_id, reconciled=True,
+                                     url=found.get("permalink_url") or _post_url(post_id),
+                                     published_at=graph_time(found.get("created_time")))
+        return None
+
+    def fetch_profile(self) -> Profile:
+        page = self.graph.get(self.options.page_id, fields=(
+            "name,username,about,description,website,phone,single_line_address,link,"
+            "category,picture.type(large)"))
+        picture = page.get("picture", {}).get("data", {}) if isinstance(
+            page.get("picture"), dict) else {}
+        return Profile(channel=self.name, account=self.account, display_name=page.get("name"),
+                       handle=page.get("username"),
+                       description=page.get("about") or page.get("description"),
+                       website=page.get("website"), avatar_url=picture.get("url"),
+                       location=page.get("single_line_address"), phone=page.get("phone"),
+                       extra={k: page[k] for k in ("link", "category", "description")
+                              if page.get(k)})
+
+    def fetch_mentions(self, since: datetime) -> list[Mention]:
+        """Posts that tag the Page, and comments on its recent posts, since ``since``."""
+        page, limit = self.options.page_id, self.options.lookup_limit
+        found: list[Mention] = []
+        for item in self.graph.pages(f"{page}/tagged", limit=limit, fields=_COMMENT_FIELDS,
+                                     since=int(since.timestamp())):
+            found.extend(self._mention(item, "mention", since))
+        comments = f"comments.order(reverse_chronological).limit(50){{{_COMMENT_FIELDS}}}"
+        for post in self.graph.pages(f"{page}/posts", limit=limit, fields=f"id,{comments}"):
+            block = post.get("comments")
+            for item in block.get("data", []) if isinstance(block, dict) else []:
+                found.extend(self._mention(item, "comment", since))
+        return sorted(found, key=lambda m: m.created_at)
+
+    def _mention(self, item: dict[str, Any], kind: str, since: datetime) -> list[Mention]:
+        author: dict[str, Any] = item["from"] if isinstance(item.get("from"), dict) else {}
+        when = graph_time(item.get("created_time"))
+        if when is None or when <= since or author.get("id") == self.options.page_id:
+            return []
+        return [Mention(channel=self.name, account=self.account, remote_id=str(item["id"]),
+                        author=str(author.get("name") or author.get("id") or "unknown"),
+                        text=str(item.get("message") or ""), url=item.get("permalink_url"),
+                        created_at=when, kind="comment" if kind == "comment" else "mention")]
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Reactions, comments and shares; views (Meta's successor of impressions) if readable."""
+        fields = "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)"
+        if receipt.extra.get("kind") != "video":
+            fields += ",shares"
+        node = self.graph.get(receipt.remote_id, fields=fields)
+        views: int | None = None
+        with suppress(PlatformRejected, PermissionDenied):  # no insights for this post
+            views = insight_values(self.graph.get(
+                f"{receipt.remote_id}/insights", metric="post_media_view")).get("post_media_view")
+        return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
+                       fetched_at=self.clock(), likes=_total(node, "reactions"),
+                       replies=_total(node, "comments"),
+                       reposts=int(node.get("shares", {}).get("count", 0))
+                       if receipt.extra.get("kind") != "video" else None,
+                       impressions=views)
+
+
+def _post_url(post_id: str) -> str:
+    page, _, story = post_id.partition("_")
+    return f"https://www.facebook.com/{page}/posts/{story}" if story \
+        else f"https://www.facebook.com/{post_id}"
+
+
+def _iso(draft: Draft, when: dict[str, str]) -> str | None:
+    return draft.schedule.isoformat() if when and draft.schedule else None
+
+
+def _offsets(data: Any) -> tuple[int, int] | None:
+    """The (start, end) offsets in a transfer error's ``error_data`` (a dict or JSON text)."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None
+    try:
+        return int(data["start_offset"]), int(data["end_offset"])
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _total(node: dict[str, Any], edge: str) -> int | None:
+    block = node.get(edge)
+    if not isinstance(block, dict):
+        return None
+    count = block.get("summary", {}).get("total_count")
+    return int(count) if isinstance(count, int) else None
+

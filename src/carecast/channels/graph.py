@@ -1,0 +1,383 @@
+"""A thin, typed client for Meta's Graph API, shared by the Facebook Page and Instagram channels.
+
+Every request goes through ``carecast.channels.http.send`` (one transport seam). The token
+travels in the ``Authorization`` header, never in a URL: requests logs URLs at DEBUG, and the
+``paging.next`` links Graph returns embed the token, so paging re-sends their query without it.
+Errors are mapped by Graph's ``code`` and ``error_subcode``, never by message text; a rate
+limit carries the wait Meta's usage headers announce (``estimated_time_to_regain_access``, in
+minutes). The API version is an option; ``DEFAULT_VERSION`` is the current one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from pydantic import Field, SecretStr
+
+from carecast.channels.base import Channel, ChannelOptions
+from carecast.channels.http import error_for_status, send
+from carecast.errors import (
+    AuthenticationError,
+    ChannelError,
+    ChannelServerError,
+    DuplicatePost,
+    OutcomeUnknown,
+    PermissionDenied,
+    PlatformRejected,
+    RateLimited,
+)
+from carecast.post import Draft, Receipt
+
+__all__ = ["DEFAULT_VERSION", "GRAPH_URL", "VIDEO_URL", "GraphChannel", "GraphClient",
+           "GraphOptions", "graph_error", "graph_time", "insight_values", "same_text",
+           "usage_wait"]
+
+#: The Graph API version used unless an account sets ``graph_version``: v26.0, released on
+#: 29 July 2026, the newest in Meta's changelog in November 2026.
+DEFAULT_VERSION = "v26.0"
+GRAPH_URL = "https://graph.facebook.com"
+#: Video uploads go to their own host.
+VIDEO_URL = "https://graph-video.facebook.com"
+USAGE_HEADERS = ("x-business-use-case-usage", "x-page-usage", "x-app-usage",
+                 "x-ad-account-usage")
+_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
+_TRANSIENT_CODES = frozenset({1, 2})
+_TOKEN_SUBCODES = {
+    458: "the app was removed from the account",
+    459: "the user must log in to Facebook to clear a checkpoint",
+    460: "the password of the user who issued it changed",
+    463: "it expired",
+    464: "the user's account is not confirmed",
+    467: "it is invalid (the user logged out or revoked the app)",
+    492: "the user who issued it no longer has a role on the Page",
+}
+_PARAM = re.compile(r"\bparam(?:eter)?\s+\[?([A-Za-z_][\w.\[\]]*)", re.IGNORECASE)
+
+
+class GraphOptions(ChannelOptions):
+    """Settings every Graph API account shares."""
+
+    access_token: SecretStr = Field(description="A long-lived Page access token.")
+    graph_version: str = Field(default=DEFAULT_VERSION, pattern=r"^v\d{1,3}\.\d$",
+                               description="The Graph API version, such as v26.0.")
+    app_secret: SecretStr | None = Field(
+        default=None, description="The app secret, to sign calls with appsecret_proof.")
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    lookup_limit: int = Field(default=25, ge=1, le=100,
+                              description="Recent posts searched by lookup and mentions.")
+
+
+def usage_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds until Meta lets the app call again, from its usage headers; None if unsaid.
+
+    ``x-business-use-case-usage`` maps a business id to a list of usages, the other headers
+    hold one usage; each may give ``estimated_time_to_regain_access`` in minutes.
+    """
+    lower = {k.lower(): v for k, v in headers.items()}
+    minutes: list[float] = []
+    for name in USAGE_HEADERS:
+        try:
+            data = json.loads(lower.get(name) or "null")
+        except ValueError:
+            continue
+        stack: list[Any] = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                value = item.get("estimated_time_to_regain_access")
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    minutes.append(float(value))
+                stack.extend(v for v in item.values() if isinstance(v, dict | list))
+            elif isinstance(item, list):
+                stack.extend(item)
+    wait = max(minutes, default=0.0)
+    return wait * 60 if wait > 0 else None
+
+
+def graph_error(response: requests.Response, *, channel: str, account: str, renew: str,
+                now: Callable[[], float] = time.time) -> ChannelError:
+    """The carecast error for a failed Graph response, by its ``code`` and ``error_subcode``.
+
+    ``renew`` tells how to get a new token. A body without a Graph error object (a proxy's
+    HTML 502, an empty 500) is mapped by its HTTP status.
+    """
+    err = error_object(response)
+    if err is None:
+        return error_for_status(response, channel=channel, account=account, now=now)
+    code = _int(err.get("code"))
+    subcode = _int(err.get("error_subcode"))
+    said = str(err.get("message") or "no message")[:300]
+    tag = f"Graph code {code}" + (f", subcode {subcode}" if subcode is not None else "")
+    cls: type[ChannelError] | None = None
+    if code in (190, 102):
+        why = _TOKEN_SUBCODES.get(subcode or 0, "it was refused")
+        cls, text = AuthenticationError, f"the access token is not valid: {why} ({tag}); {renew}"
+    elif code in _RATE_LIMIT_CODES or (code is not None and 80000 <= code <= 80099) or (
+            code == 9 and subcode == 2207042):
+        cls, text = RateLimited, f"rate limited by Meta ({tag}): {said}"
+    elif code in _TRANSIENT_CODES or err.get("is_transient") is True:
+        cls, text = ChannelServerError, (
+            f"a temporary Graph API error ({tag}); it may have stored the post: {said}")
+    elif code == 506:
+        cls, text = DuplicatePost, f"Facebook refused a duplicate of a recent post ({tag})"
+    elif code == 368:
+        cls, text = PlatformRejected, (
+            f"blocked by Meta's policies ({tag}); not retried: review the content and the "
+            f"account's standing in Meta Business Suite: {said}")
+    elif code == 100:
+        match = _PARAM.search(said)
+        param = f"the parameter {match.group(1)!r}" if match else "a parameter"
+        cls, text = PlatformRejected, f"Graph refused {param} ({tag}): {said}"
+    elif code == 10 or (code is not None and 200 <= code <= 299):
+        cls, text = PermissionDenied, (
+            f"the token lacks a permission for this call ({tag}); grant it to the app and "
+            f"issue a new token: {said}")
+    else:
+        text = f"Graph refused the request ({tag}): {said}"
+    error = error_for_status(response, channel=channel, account=account, message=text,
+                             cls=cls, now=now)
+    error.code = f"{code}/{subcode}" if subcode is not None else str(code)
+    error.request_id = error.request_id or _str(err.get("fbtrace_id"))
+    if isinstance(error, RateLimited):
+        error.retry_after = usage_wait(response.headers) or error.retry_after
+    return error
+
+
+def error_object(response: requests.Response) -> dict[str, Any] | None:
+    """Graph's ``{"error": {...}}`` object of a response, or None when it has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+class GraphClient:
+    """Calls to one Graph API account: versioned URLs, the token in a header, mapped errors.
+
+    ``usage`` holds the usage headers of the last answer (parsed JSON), for callers that pace
+    themselves.
+    """
+
+    def __init__(self, session: requests.Session, options: GraphOptions, *, channel: str,
+                 account: str, renew: str, now: Callable[[], float] = time.time) -> None:
+        self.session = session
+        self.options = options
+        self.channel = channel
+        self.account = account
+        self.renew = renew
+        self.now = now
+        self.usage: dict[str, Any] = {}
+
+    def url(self, path: str, *, video: bool = False) -> str:
+        """The full URL of a Graph path such as ``12345/feed``."""
+        return f"{VIDEO_URL if video else GRAPH_URL}/{self.options.graph_version}/" \
+               f"{path.lstrip('/')}"
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        """GET a node or edge."""
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, data: Mapping[str, Any], *, files: Any = None,
+             video: bool = False, timeout: float | None = None,
+             failure: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST form fields (and files) to an edge; ``failure`` receives Graph's error object."""
+        return self.request("POST", path, data=dict(data), files=files, video=video,
+                            timeout=timeout, failure=failure)
+
+    def delete(self, path: str) -> dict[str, Any]:
+        """DELETE a node."""
+        return self.request("DELETE", path)
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                data: dict[str, Any] | None = None, files: Any = None, video: bool = False,
+                timeout: float | None = None,
+                failure: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One Graph call; the JSON answer as a dict (a bare ``true`` is ``{"success": true}``).
+
+        Raises a carecast ``ChannelError`` mapped from Graph's error code.
+        """
+        params = dict(params or {})
+        proof = self._proof()
+        if proof:
+            (data if data is not None else params)["appsecret_proof"] = proof
+        token = self.options.access_token.get_secret_value()
+        answers: list[requests.Response] = []
+        read = timeout or self.options.timeout
+        error: ChannelError | None = None
+        try:
+            response = send(
+                self.session, method, self.url(path, video=video), channel=self.channel,
+                account=self.account, timeout=(self.options.connect_timeout, read),
+                params=params or None, data=data, files=files,
+                headers={"Authorization": f"Bearer {token}", "User-Agent": "carecast"},
+                hooks={"response": lambda r, *a, **k: answers.append(r)})
+        except ChannelError as exc:
+            error = exc
+        if error is not None:
+            if error.status is None or not answers:
+                raise error  # a transport failure: nothing to read
+            self._note_usage(answers[-1])
+            err = error_object(answers[-1])
+            if failure is not None and err is not None:
+                failure.update(err)
+            raise graph_error(answers[-1], channel=self.channel, account=self.account,
+                              renew=self.renew, now=self.now)
+        self._note_usage(response)
+        return self._body(response)
+
+    def pages(self, path: str, *, limit: int, **params: Any) -> Iterator[dict[str, Any]]:
+        """The items of an edge, following ``paging`` until ``limit`` items were given."""
+        given = 0
+        query: dict[str, Any] = {**params, "limit": min(limit, 100)}
+        while True:
+            body = self.get(path, **query)
+            items = body.get("data")
+            if not isinstance(items, list):
+                return
+            for item in items:
+                if isinstance(item, dict):
+                    yield item
+                    given += 1
+                    if given >= limit:
+                        return
+            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+            nxt = paging.get("next") if isinstance(paging, dict) else None
+            if not items or not isinstance(nxt, str):
+                return
+            query = {k: v for k, v in parse_qsl(urlsplit(nxt).query)
+                     if k not in ("access_token", "appsecret_proof")}
+
+    def _proof(self) -> str | None:
+        if self.options.app_secret is None:
+            return None
+        return hmac.new(self.options.app_secret.get_secret_value().encode(),
+                        self.options.access_token.get_secret_value().encode(),
+                        hashlib.sha256).hexdigest()
+
+    def _note_usage(self, response: requests.Response) -> None:
+        for name in USAGE_HEADERS:
+            raw = response.headers.get(name)
+            if raw:
+                try:
+                    self.usage[name] = json.loads(raw)
+                except ValueError:
+                    continue
+
+    def _body(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            if isinstance(body.get("error"), dict):  # an error inside a 200
+                raise graph_error(response, channel=self.channel, account=self.account,
+                                  renew=self.renew, now=self.now)
+            return body
+        if body is True:
+            return {"success": True}
+        error = ChannelServerError(
+            f"Graph answered HTTP {response.status_code} without a JSON object; it may have "
+            "stored the post", channel=self.channel, account=self.account,
+            status=response.status_code)
+        raise error
+
+
+def graph_time(value: Any) -> datetime | None:
+    """A Graph timestamp (``2026-11-20T09:15:00+0000``) as an aware datetime; None if absent."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+
+
+def insight_values(body: dict[str, Any]) -> dict[str, int]:
+    """``{metric: lifetime value}`` from an ``/insights`` answer."""
+    found: dict[str, int] = {}
+    for metric in body.get("data") or []:
+        if not isinstance(metric, dict):
+            continue
+        values = metric.get("values") or [{}]
+        total = metric.get("total_value")
+        for value in (values[0].get("value") if isinstance(values[0], dict) else None,
+                      total.get("value") if isinstance(total, dict) else None):
+            if isinstance(value, int) and not isinstance(value, bool):
+                found[str(metric.get("name"))] = value
+                break
+    return found
+
+
+def same_text(a: str | None, b: str | None) -> bool:
+    """Whether two post texts are the same, ignoring how whitespace was folded."""
+    return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
+class GraphChannel(Channel):
+    """What the Facebook Page and Instagram channels share: a Graph client and a clock."""
+
+    options: GraphOptions
+
+    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
+                 session: Any = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(account, options, root=root, session=session or requests.Session())
+        self.owns_session = session is None
+        self.clock = clock
+        #: Waits between status polls; injected so tests never sleep.
+        self.sleep = sleep
+        renew = (f"get a new long-lived Page access token as docs/channels/{self.name}.md shows "
+                 f"and set it as accounts.{account}.access_token")
+        self.graph = GraphClient(self.session, self.options, channel=self.name,
+                                 account=account, renew=renew)
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete the post (``DELETE /{id}``); Graph answers ``{"success": true}``."""
+        for remote_id in receipt.part_ids or (receipt.remote_id,):
+            self.graph.delete(remote_id)
+
+    def _receipt(self, draft: Draft, remote_id: str, *, url: str | None,
+                 published_at: datetime | None = None, reconciled: bool = False,
+                 **extra: Any) -> Receipt:
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=remote_id, url=url, part_ids=(remote_id,),
+                       published_at=published_at or self.clock(), reconciled=reconciled,
+                       extra={k: v for k, v in extra.items() if v is not None})
+
+    def _find(self, draft: Draft, items: Iterator[dict[str, Any]], field: str,
+              ) -> dict[str, Any] | None:
+        """The first item whose ``field`` is the draft's text; raises when it cannot tell."""
+        if not draft.text.strip():
+            error = OutcomeUnknown(
+                f"a post without text cannot be matched among the {self.name} account's "
+                "recent posts; check the account, then run 'carecast retry' (with "
+                "--resend-unknown if the post is not there)",
+                channel=self.name, account=self.account)
+            error.retryable = False
+            raise error
+        return next((item for item in items if same_text(item.get(field), draft.text)), None)

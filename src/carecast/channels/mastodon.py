@@ -1,0 +1,718 @@
+"""Mastodon: statuses on any Mastodon instance, through Mastodon.py.
+
+Counts text as Mastodon does (graphemes, each URL as 23, ``@user@domain`` as ``@user``, the
+content warning included), sends the target's ``Idempotency-Key`` on every status (part ``i``
+of a thread with ``part_key(key, i)``, so a retry completes a thread without a duplicate, and
+a status replayed for a key is checked against what is sent now), uploads media with alt text
+and focus point and waits for the instance to process it, and posts long text as a reply
+thread. Visibility and content warnings come from the account's table and, per post, from
+``overrides.mastodon.options``.
+
+The instance's own character limit: ``render`` is pure, so it uses ``max_characters`` from
+the account's table, else the limit this process already read from the instance (when the
+channel was built), else Mastodon's default of 500. ``publish`` reads the instance's
+configuration once per process and instance (``/api/v2/instance``, falling back to v1) and
+refuses, before sending anything, a draft whose parts are over it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import Field, SecretStr, field_validator
+
+from carecast.channels.base import Channel, ChannelOptions
+from carecast.channels.http import error_for_status, retry_after_of, send, transport_error
+from carecast.channels.thread import part_key, send_thread
+from carecast.errors import (
+    AuthenticationError,
+    ChannelError,
+    ChannelServerError,
+    ChannelTimeout,
+    ConfigurationError,
+    InvalidPost,
+    LimitExceeded,
+    OutcomeUnknown,
+    PermissionDenied,
+    PlatformRejected,
+    RateLimited,
+)
+from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Post, Profile, Receipt
+
+__all__ = ["MastodonChannel", "MastodonOptions", "cached_limit"]
+
+DEFAULT_MAX_CHARACTERS = 500
+#: Mastodon remembers an ``Idempotency-Key`` for one hour (``PostStatusService``).
+IDEMPOTENCY_WINDOW = 3600.0
+#: A status returned for a key that is older than this was made by an earlier request.
+REPLAY_AGE = 60.0
+#: The API floor carecast relies on: ``/api/v2/media`` and ``/api/v2/instance``.
+API_VERSION = "4.0.0"
+Visibility = Literal["public", "unlisted", "private", "direct"]
+VISIBILITIES: tuple[str, ...] = ("public", "unlisted", "private", "direct")
+POST_OPTIONS = ("focus", "sensitive", "spoiler_text", "visibility")
+_MiB = 1024 * 1024
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_REMOTE_MENTION = re.compile(r"@(\w[\w.]*)@[\w.-]*\w", re.ASCII)
+_FOCUS = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
+_LOCATION_FIELDS = ("location", "address", "where")
+
+_limits: dict[str, int] = {}
+_limits_lock = threading.Lock()
+
+
+def cached_limit(api_base_url: str) -> int | None:
+    """The character limit this process read from the instance, if it did."""
+    with _limits_lock:
+        return _limits.get(api_base_url.rstrip("/"))
+
+
+def _remember_limit(api_base_url: str, limit: int) -> None:
+    with _limits_lock:
+        _limits[api_base_url.rstrip("/")] = limit
+
+
+def _sdk() -> Any:
+    """Mastodon.py, imported on first use (the ``carecast[mastodon]`` extra)."""
+    try:
+        import mastodon  # the SDK package, not this module: imports are absolute
+    except ImportError:
+        raise ConfigurationError(
+            "the mastodon channel needs Mastodon.py: pip install 'carecast[mastodon]'") from None
+    return mastodon
+
+
+class MastodonOptions(ChannelOptions):
+    """Settings of a Mastodon account."""
+
+    api_base_url: str = Field(description="The instance, such as https://mastodon.social.")
+    access_token: SecretStr = Field(description="An access token with write:statuses, "
+                                    "write:media, read:accounts, read:statuses, "
+                                    "read:notifications.")
+    visibility: Visibility = "public"
+    language: str | None = Field(default=None, description="ISO 639 code, such as 'en'.")
+    spoiler_text: str | None = Field(
+        default=None, description="A default content warning for every status.")
+    max_characters: int | None = Field(
+        default=None, ge=20, le=1_000_000,
+        description="The instance's limit, for render; publish reads it from the instance.")
+    timeout: float = Field(default=30.0, gt=0, le=300)
+    connect_timeout: float = Field(default=10.0, gt=0, le=60)
+    media_wait: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Seconds to wait for the instance to process uploaded media.")
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("give the instance's https URL, such as https://mastodon.social")
+        return value.strip().rstrip("/")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.fullmatch(value):
+            raise ValueError("give a two- or three-letter ISO 639 code, such as 'en'")
+        return value
+
+
+class MastodonChannel(Channel):
+    """Statuses on a Mastodon instance: threads, media with alt text, content warnings."""
+
+    name: ClassVar[str] = "mastodon"
+    title: ClassVar[str] = "Mastodon"
+    Options = MastodonOptions
+    max_text: ClassVar[int | None] = DEFAULT_MAX_CHARACTERS
+    text_unit: ClassVar[str] = "graphemes"
+    url_length: ClassVar[int | None] = 23
+    max_media = 4
+    media_kinds = frozenset(MediaKind)
+    max_media_bytes = {MediaKind.IMAGE: 16 * _MiB, MediaKind.GIF: 16 * _MiB,
+                       MediaKind.VIDEO: 99 * _MiB, MediaKind.AUDIO: 99 * _MiB}
+    #: Longest media description (alt text) Mastodon stores.
+    max_alt_text: ClassVar[int] = 1500
+    supports_threads = True
+    supports_scheduling = False
+    max_concurrency = 4
+    options: MastodonOptions
+
+    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
+                 session: Any = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(account, options, root=root, session=session or requests.Session())
+        self.owns_session = session is None
+        self.sleep = sleep
+        self.clock = clock
+        self.max_text = (  # type: ignore[misc]  # this account's limit, fixed for render
+            self.options.max_characters or cached_limit(self.options.api_base_url)
+            or DEFAULT_MAX_CHARACTERS)
+        self._client: Any = None
+        self._me: str | None = None
+        self._last = threading.local()
+        self.session.hooks.setdefault("response", []).append(self._remember_response)
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def count(self, text: str) -> int:
+        """Length as Mastodon counts it: graphemes, URLs as 23, remote mentions as local."""
+        try:
+            return int(_sdk().Mastodon.get_status_length(text))
+        except NotImplementedError:  # its grapheme module is missing
+            raise ConfigurationError(
+                "counting Mastodon text needs the grapheme module: "
+                "pip install 'carecast[mastodon]'") from None
+
+    def render(self, post: Post) -> Draft:
+        """The draft, its room reduced by the content warning, which Mastodon counts too."""
+        override = post.override_for(self.name, self.account)
+        where = (f"overrides.{self.account if post.overrides.get(self.account) else self.name}"
+                 if override else "")
+        settings = self._settings(override.options if override else {}, where)
+        warning = str(settings.get("spoiler_text") or "")
+        assert self.max_text is not None
+        room = self.max_text - (self.count(warning) if warning else 0)
+        if room < 20:
+            field = f"{where or 'overrides.mastodon'}.options.spoiler_text"
+            raise LimitExceeded(
+                f"{field}: the content warning leaves {room} of {self.max_text} graphemes for "
+                "the text; shorten it", field=field, limit=self.max_text - 20,
+                value=self.max_text - room)
+        narrowed = copy.copy(self)
+        narrowed.max_text = room  # type: ignore[misc]
+        draft = Channel.render(narrowed, post)
+        if not draft.media and not any(p.text.strip() for p in draft.parts):
+            field = f"{where}.text" if where else "text"
+            raise LimitExceeded(
+                f"{field}: a Mastodon status needs text or media (a title is not shown); "
+                f"write text or give overrides.{self.name}.text",
+                field=field, limit="required", value="missing")
+        if "focus" in settings:
+            settings["focus"] = _focus_points(settings["focus"], draft.media, where)
+        language = (draft.language or self.options.language or "").split("-")[0].lower()
+        return draft.model_copy(update={"options": settings,
+                                        "language": language or None})
+
+    def _settings(self, given: dict[str, Any], where: str) -> dict[str, Any]:
+        """The status settings: the post's override options over the account's defaults."""
+        prefix = f"{where or 'overrides.' + self.name}.options"
+        unknown = sorted(set(given) - set(POST_OPTIONS))
+        if unknown:
+            raise InvalidPost(
+                f"{prefix}.{unknown[0]}: not a Mastodon option (options: "
+                f"{', '.join(POST_OPTIONS)})", [(f"{prefix}.{k}", "unknown option")
+                                                 for k in unknown])
+        visibility = given.get("visibility", self.options.visibility)
+        if visibility not in VISIBILITIES:
+            raise InvalidPost(f"{prefix}.visibility: give one of {', '.join(VISIBILITIES)}",
+                              [(f"{prefix}.visibility", "unknown visibility")])
+        warning = given.get("spoiler_text", self.options.spoiler_text)
+        if warning is not None and not isinstance(warning, str):
+            raise InvalidPost(f"{prefix}.spoiler_text: give the warning as text",
+                              [(f"{prefix}.spoiler_text", "not text")])
+        sensitive = given.get("sensitive", False)
+        if not isinstance(sensitive, bool):
+            raise InvalidPost(f"{prefix}.sensitive: give true or false",
+                              [(f"{prefix}.sensitive", "not a boolean")])
+        settings: dict[str, Any] = {"visibility": visibility}
+        if warning and warning.strip():
+            settings["spoiler_text"] = warning.strip()
+        if sensitive:
+            settings["sensitive"] = True
+        if "focus" in given:
+            settings["focus"] = given["focus"]
+        return settings
+
+    def check_media(self, media: Sequence[Media], where: str = "") -> None:
+        """The base checks, then Mastodon's: video or audio alone, alt text length."""
+        super().check_media(media, where)
+        prefix = f"{where}.media" if where else "media"
+        for i, item in enumerate(media):
+            if item.alt_text and len(item.alt_text) > self.max_alt_text:
+                raise LimitExceeded(
+                    f"{prefix}[{i}].alt_text: {len(item.alt_text)} characters is over "
+                    f"Mastodon's limit of {self.max_alt_text}; shorten it",
+                    field=f"{prefix}[{i}].alt_text", limit=self.max_alt_text,
+                    value=len(item.alt_text))
+        if len(media) > 1 and any(m.kind in (MediaKind.VIDEO, MediaKind.AUDIO) for m in media):
+            raise LimitExceeded(
+                f"{prefix}: Mastodon takes a video or an audio file alone, not with other "
+                "media; keep one or give overrides.mastodon.media",
+                field=prefix, limit=1, value=len(media))
+
+    # -- the client and its errors ---------------------------------------------------------
+
+    def _remember_response(self, response: requests.Response, *args: Any,
+                           **kwargs: Any) -> None:
+        """Session hook: Mastodon.py's errors drop the headers (rate-limit reset, request id)."""
+        self._last.response = response
+
+    def client(self) -> Any:
+        """The Mastodon.py client: never sleeps on rate limits, never checks versions online."""
+        if self._client is None:
+            self._client = _sdk().Mastodon(
+                access_token=self.options.access_token.get_secret_value(),
+                api_base_url=self.options.api_base_url, ratelimit_method="throw",
+                request_timeout=self._timeout(),
+                mastodon_version=API_VERSION, version_check_mode="created",
+                session=self.session, user_agent="carecast")
+        return self._client
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a Mastodon.py method; every SDK error becomes a carecast ``ChannelError``."""
+        sdk = _sdk()
+        client = self.client()
+        self._last.response = None
+        failure: Exception | None = None
+        try:
+            return getattr(client, method)(*args, **kwargs)
+        except sdk.MastodonError as exc:
+            failure = exc
+        # Raised here, outside the except block: the SDK's message quotes the URL and the
+        # requests error, so it is neither the cause nor the context of what callers see.
+        raise self._error(failure)
+
+    def _error(self, exc: Exception) -> ChannelError:
+        """The carecast error for a Mastodon.py exception and the answer it came from."""
+        sdk = _sdk()
+        where: dict[str, Any] = {"channel": self.name, "account": self.account}
+        response: requests.Response | None = getattr(self._last, "response", None)
+        if isinstance(exc, sdk.MastodonNetworkError):
+            return transport_error(exc, **where)
+        status: int | None = None
+        reason = ""
+        if isinstance(exc, sdk.MastodonRatelimitError):
+            if response is None or response.status_code == 429:
+                return self._rate_limited(response)
+            status = response.status_code  # its reset header was unreadable: go by status
+        elif isinstance(exc, sdk.MastodonAPIError) and len(exc.args) > 1 \
+                and isinstance(exc.args[1], int):
+            status = exc.args[1]
+            if len(exc.args) > 3 and isinstance(exc.args[3], str):
+                reason = exc.args[3][:300]  # Mastodon's "error": fixed texts, never the post
+        if status is None or status < 400:
+            if response is not None and response.ok:
+                return OutcomeUnknown(
+                    "the instance's answer could not be read; the request may have been "
+                    "stored", status=response.status_code, **where)
+            return ChannelError(f"Mastodon.py refused the call ({type(exc).__name__}); "
+                                "nothing was sent", **where)
+        if response is None or response.status_code != status:
+            response = requests.Response()
+            response.status_code = status
+        cls, message = _status_error(status, reason)
+        return error_for_status(response, message=message, cls=cls, now=self.clock, **where)
+
+    def _rate_limited(self, response: requests.Response | None) -> RateLimited:
+        where: dict[str, Any] = {"channel": self.name, "account": self.account}
+        if response is None:
+            return RateLimited("rate limited by the instance", status=429, **where)
+        error = error_for_status(response, cls=RateLimited, now=self.clock,
+                                 message="rate limited by the instance", **where)
+        assert isinstance(error, RateLimited)
+        if error.retry_after is None:
+            error.retry_after = _reset_after(response.headers, now=self.clock)
+        return error
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def instance_limit(self) -> int:
+        """The instance's character limit, read once per process and instance."""
+        known = cached_limit(self.options.api_base_url)
+        if known is not None:
+            return known
+        try:
+            info = self._call("instance_v2")
+        except PlatformRejected as exc:
+            if exc.status != 404:
+                raise
+            with warnings.catch_warnings():  # v1 is deprecated; it is the fallback here
+                warnings.simplefilter("ignore", _sdk().errors.MastodonDeprecationWarning)
+                info = self._call("instance_v1")
+        statuses = ((info.get("configuration") or {}).get("statuses") or {})
+        value = statuses.get("max_characters") or info.get("max_toot_chars")
+        limit = value if isinstance(value, int) and value > 0 else DEFAULT_MAX_CHARACTERS
+        _remember_limit(self.options.api_base_url, limit)
+        return limit
+
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        self._check_instance_limit(draft)
+        warning = str(draft.options.get("spoiler_text") or "") or None
+        common: dict[str, Any] = {
+            "visibility": draft.options.get("visibility", self.options.visibility),
+            "spoiler_text": warning, "language": draft.language,
+            "sensitive": bool(draft.options.get("sensitive", False))}
+        statuses: list[Any] = []
+
+        def send_one(index: int, part: Part, reply_to: str | None) -> str:
+            media_ids = [self._upload(item, _focus_of(draft, n), n)
+                         for n, item in enumerate(part.media)]
+            status = self._call("status_post", part.text, in_reply_to_id=reply_to,
+                                media_ids=media_ids or None,
+                                idempotency_key=part_key(key, index), **common)
+            self._check_replay(status, part, index, warning)
+            statuses.append(status)
+            return str(status["id"])
+
+        # Mastodon dedups each part by its key: a retry finds the parts already sent.
+        send_thread(draft.parts, send_one, undo=None)
+        return self._receipt(draft, statuses)
+
+    def _check_replay(self, status: Any, part: Part, index: int, warning: str | None) -> None:
+        """Refuse a status the instance returned for a key it had seen with other content.
+
+        Mastodon answers a known ``Idempotency-Key`` with the status it made then. A draft
+        rendered differently since (another ``max_characters``, content warning or instance
+        limit) would otherwise build a thread from old and new parts. An answer older than
+        a minute is a replay: its source is compared with what was sent.
+        """
+        response: requests.Response | None = getattr(self._last, "response", None)
+        served = _server_time(response.headers if response is not None else {}, self.clock)
+        if served - _utc(status.get("created_at")).timestamp() < REPLAY_AGE:
+            return
+        source = self._call("status_source", status["id"])
+        if (_normal(source.get("text") or ""), (source.get("spoiler_text") or "").strip()) \
+                == (_normal(part.text), (warning or "").strip()):
+            return
+        error = OutcomeUnknown(
+            f"part {index + 1} was sent earlier with other content under the same key (id "
+            f"{status['id']}): the draft changed since (max_characters, content warning or "
+            "the instance's limit). Check the account; delete what is wrong, then an hour "
+            "later (Mastodon keeps keys that long) run: carecast retry POST_ID "
+            "--resend-unknown", channel=self.name, account=self.account)
+        error.retryable = False
+        raise error
+
+    def _check_instance_limit(self, draft: Draft) -> None:
+        limit = self.instance_limit()
+        warning = str(draft.options.get("spoiler_text") or "")
+        extra = self.count(warning) if warning else 0
+        for i, part in enumerate(draft.parts):
+            length = self.count(part.text) + extra
+            if length > limit:
+                raise PlatformRejected(
+                    f"part {i + 1} is {length} graphemes (content warning included), over "
+                    f"this instance's limit of {limit}; nothing was sent: set max_characters "
+                    f"= {limit} for the account and render again",
+                    channel=self.name, account=self.account)
+
+    def _upload(self, media: Media, focus: tuple[float, float] | None, index: int) -> str:
+        """Upload one file with its alt text; wait until the instance has processed it."""
+        data = self._media_bytes(media, index)
+        attachment = self._call("media_post", data, mime_type=media.mime_type,
+                                description=media.alt_text, focus=focus,
+                                file_name=media.filename)
+        waited, delay = 0.0, 1.0
+        while not attachment.get("url"):  # 202 from POST /api/v2/media, 206 from GET
+            if waited >= self.options.media_wait:
+                raise ChannelTimeout(
+                    f"the instance had not processed media[{index}] after {waited:.0f} s; "
+                    "nothing was posted (raise media_wait for long videos)",
+                    channel=self.name, account=self.account)
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 10.0)
+            attachment = self._call("media", attachment["id"])
+        return str(attachment["id"])
+
+    def _media_bytes(self, media: Media, index: int) -> bytes:
+        """The file's bytes: read from disk, or downloaded (up to the size limit) from its URL."""
+        where: dict[str, Any] = {"channel": self.name, "account": self.account}
+        cap = self.max_media_bytes.get(media.kind or MediaKind.IMAGE, 99 * _MiB)
+        if not media.is_url:
+            try:
+                return media.path(self.root).read_bytes()
+            except OSError:
+                raise ChannelError(f"media[{index}]: cannot read {media.filename!r}; check the "
+                                   "file (nothing was posted)", **where) from None
+        try:
+            response = send(self.session, "GET", media.source, timeout=self._timeout(),
+                            stream=True, allow_redirects=True, **where)
+        except ChannelError as exc:
+            if exc.retryable:
+                raise
+            raise ChannelError(
+                f"media[{index}]: downloading {media.filename!r} failed (HTTP {exc.status}); "
+                "check the media URL (nothing was posted)", **where) from None
+        data = bytearray()
+        with response:
+            for chunk in response.iter_content(64 * 1024):
+                data.extend(chunk)
+                if len(data) > cap:
+                    raise ChannelError(
+                        f"media[{index}]: {media.filename!r} is over Mastodon's limit of {cap} "
+                        "bytes (nothing was posted)", **where)
+        return bytes(data)
+
+    def _timeout(self) -> tuple[float, float]:
+        return (self.options.connect_timeout, self.options.timeout)
+
+    def _receipt(self, draft: Draft, statuses: Sequence[Any], *,
+                 reconciled: bool = False) -> Receipt:
+        first = statuses[0]
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=str(first["id"]), url=first.get("url"),
+                       published_at=_utc(first.get("created_at")),
+                       part_ids=tuple(str(s["id"]) for s in statuses), reconciled=reconciled,
+                       extra={"visibility": first.get("visibility")})
+
+    # -- reading back ----------------------------------------------------------------------
+
+    def _me_id(self) -> str:
+        if self._me is None:
+            self._me = str(self._call("account_verify_credentials")["id"])
+        return self._me
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        """Find the thread among the account's 40 latest statuses by its parts' exact text.
+
+        Mastodon's idempotency keys cannot be queried. A thread found only in part is None
+        while the instance still remembers the keys (a resend completes it without a
+        duplicate), and a non-retryable ``OutcomeUnknown`` after that.
+        """
+        if not draft.parts[0].text.strip():
+            error = OutcomeUnknown(
+                "a status without text cannot be found by its text; check the account, then "
+                "run: carecast retry POST_ID --resend-unknown",
+                channel=self.name, account=self.account)
+            error.retryable = False
+            raise error
+        recent = self._call("account_statuses", self._me_id(), limit=40, exclude_reblogs=True)
+        chain: list[Any] = []
+        for part in draft.parts:
+            parent = str(chain[-1]["id"]) if chain else None
+            found = next((s for s in recent if _reply_to(s) == parent
+                          and _normal(_plain(s.get("content") or "")) == _normal(part.text)),
+                         None)
+            if found is None:
+                break
+            chain.append(found)
+        if not chain:
+            return None
+        if len(chain) == len(draft.parts):
+            return self._receipt(draft, chain, reconciled=True)
+        age = self.clock() - _utc(chain[0].get("created_at")).timestamp()
+        if age < IDEMPOTENCY_WINDOW - 300:
+            return None  # a resend with the same keys returns the parts already there
+        error = OutcomeUnknown(
+            f"{len(chain)} of the thread's {len(draft.parts)} parts are on the instance "
+            f"(first id {chain[0]['id']}) and it no longer remembers their keys; delete them "
+            "or finish the thread by hand, then run: carecast retry POST_ID --resend-unknown",
+            channel=self.name, account=self.account)
+        error.retryable = False
+        raise error
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete every part, the last reply first; a part already gone is fine."""
+        for remote_id in reversed(receipt.part_ids or (receipt.remote_id,)):
+            try:
+                self._call("status_delete", remote_id)
+            except PlatformRejected as exc:
+                if exc.status != 404:
+                    raise
+
+    def fetch_profile(self) -> Profile:
+        me = self._call("account_verify_credentials")
+        self._me = str(me["id"])
+        fields = {str(f.get("name", "")): f.get("value") or "" for f in me.get("fields") or ()}
+        website = next((href for value in fields.values() for href in _links(value)), None)
+        location = next((_plain(v).strip() for k, v in fields.items()
+                         if k.strip().lower() in _LOCATION_FIELDS), None)
+        host = urlsplit(self.options.api_base_url).hostname
+        acct = str(me.get("acct") or me.get("username") or "")
+        return Profile(
+            channel=self.name, account=self.account,
+            display_name=me.get("display_name") or me.get("username"),
+            handle=f"@{acct}" if "@" in acct else f"@{acct}@{host}",
+            description=_plain(me.get("note") or "").strip() or None,
+            website=website, avatar_url=me.get("avatar"), location=location,
+            extra={"url": me.get("url"),
+                   "fields": {k: _plain(v).strip() for k, v in fields.items()},
+                   "followers": me.get("followers_count")})
+
+    def fetch_mentions(self, since: datetime) -> list[Mention]:
+        """Statuses that mention the account since ``since`` (its notifications), oldest first."""
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        me = self._me_id()
+        mentions: list[Mention] = []
+        max_id: str | None = None
+        for _ in range(10):  # up to 400 notifications back
+            page = self._call("notifications", types=["mention"], limit=40, max_id=max_id)
+            if not page:
+                break
+            for note in page:
+                created = _utc(note.get("created_at"))
+                status = note.get("status")
+                if created < since:
+                    return sorted(mentions, key=lambda m: m.created_at)
+                if not status or note.get("type") != "mention":
+                    continue
+                reply = str(status.get("in_reply_to_account_id")) == me
+                mentions.append(Mention(
+                    channel=self.name, account=self.account, remote_id=str(status["id"]),
+                    author=str((note.get("account") or {}).get("acct") or ""),
+                    text=_plain(status.get("content") or "").strip(), url=status.get("url"),
+                    created_at=created, kind="reply" if reply else "mention"))
+            max_id = str(page[-1]["id"])
+        return sorted(mentions, key=lambda m: m.created_at)
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Favourites, boosts and replies of the first status (Mastodon counts no views)."""
+        status = self._call("status", receipt.remote_id)
+        return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
+                       fetched_at=datetime.fromtimestamp(self.clock(), UTC),
+                       likes=status.get("favourites_count"),
+                       reposts=status.get("reblogs_count"),
+                       replies=status.get("replies_count"),
+                       extra={"quotes": status.get("quotes_count")}
+                       if status.get("quotes_count") is not None else {})
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _status_error(status: int, reason: str) -> tuple[type[ChannelError], str]:
+    """The carecast class and message for a Mastodon error status and its ``error`` text."""
+    said = f": {reason}" if reason else ""
+    if status == 401:
+        return AuthenticationError, (
+            f"the instance refused the access token{said}; renew it (Preferences > "
+            "Development > your application > regenerate) and update access_token")
+    if status == 403:
+        return PermissionDenied, (
+            f"the access token may not do this{said}; give the application the scopes the "
+            "mastodon channel page lists and create a new token")
+    if status == 404:
+        return PlatformRejected, f"not found on the instance{said}"
+    if status >= 500:
+        return ChannelServerError, (
+            f"the instance failed with HTTP {status}{said}; it may have stored the status")
+    return PlatformRejected, f"the instance refused the request{said}"
+
+
+def _server_time(headers: Any, now: Callable[[], float]) -> float:
+    """The answer's ``Date`` (the instance's clock), else ``now()``."""
+    date = {k.lower(): v for k, v in dict(headers).items()}.get("date")
+    try:
+        return parsedate_to_datetime(date).timestamp() if date else now()
+    except (TypeError, ValueError):
+        return now()
+
+
+def _reset_after(headers: Any, *, now: Callable[[], float]) -> float | None:
+    """Seconds until ``X-RateLimit-Reset`` (an ISO 8601 time on Mastodon).
+
+    Measured against the answer's ``Date`` where given, so a skewed local clock does not
+    matter; else against ``now``.
+    """
+    value = {k.lower(): v for k, v in dict(headers).items()}.get("x-ratelimit-reset")
+    if not value:
+        return None
+    try:
+        reset = datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return retry_after_of({"x-ratelimit-reset": value}, now=now)  # epoch seconds
+    return max(0.0, reset - _server_time(headers, now))
+
+
+def _focus_points(given: Any, media: Sequence[Media], where: str) -> list[str | None]:
+    """``focus`` as one ``"x,y"`` per media item: one string for all, or a list by index."""
+    field = f"{where or 'overrides.mastodon'}.options.focus"
+    items = given if isinstance(given, list) else [given] * len(media)
+    if len(items) > len(media):
+        raise InvalidPost(f"{field}: {len(items)} focus points for {len(media)} media items",
+                          [(field, "more focus points than media")])
+    points: list[str | None] = []
+    for i, item in enumerate(items):
+        if item is None:
+            points.append(None)
+            continue
+        match = _FOCUS.fullmatch(item) if isinstance(item, str) else None
+        if not match or not all(-1.0 <= float(v) <= 1.0 for v in match.groups()):
+            raise InvalidPost(
+                f"{field}: give \"x,y\" with x and y from -1 to 1 (0,0 is the centre), such "
+                "as \"0,0.5\"", [(f"{field}[{i}]" if isinstance(given, list) else field,
+                                  "not a focus point")])
+        points.append(f"{float(match[1])},{float(match[2])}")
+    return points
+
+
+def _focus_of(draft: Draft, index: int) -> tuple[float, float] | None:
+    points = draft.options.get("focus")
+    if not isinstance(points, list) or index >= len(points) or not points[index]:
+        return None
+    x, y = str(points[index]).split(",")
+    return float(x), float(y)
+
+
+def _utc(value: Any) -> datetime:
+    """A status time (Mastodon.py gives aware datetimes; the API gives ISO text) in UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return datetime.now(UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _reply_to(status: Any) -> str | None:
+    parent = status.get("in_reply_to_id")
+    return None if parent is None else str(parent)
+
+
+class _Text(HTMLParser):
+    """The text of a status' HTML: paragraphs and line breaks kept, every span's text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.pieces.append("\n")
+        elif tag == "a":
+            href = dict(attrs).get("href")
+            if href and urlsplit(href).scheme in ("http", "https"):
+                self.links.append(href)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.pieces.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.pieces.append(data)
+
+
+def _parse(content: str) -> _Text:
+    parser = _Text()
+    parser.feed(content)
+    parser.close()
+    return parser
+
+
+def _plain(content: str) -> str:
+    """A status' or profile's HTML as the text that was written."""
+    return "".join(_parse(content).pieces).rstrip("\n")
+
+
+def _links(content: str) -> list[str]:
+    """The http(s) links in an HTML fragment (a profile field's value)."""
+    return _parse(content).links
+
+
+def _normal(text: str) -> str:
+    """Text compared for lookup: remote mentions shown as local, whitespace collapsed."""
+    return " ".join(_REMOTE_MENTION.sub(r"@\1", text).split())

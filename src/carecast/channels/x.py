@@ -1,0 +1,872 @@
+"""X (Twitter): posts through tweepy's v2 ``Client``, media through X's v2 media upload.
+
+Length is X's weighted length, counted by ``twitter-text-parser`` (URLs count 23, CJK and
+emoji 2); long text becomes a numbered reply thread split between words. Images go up in one
+request, GIFs and videos in chunks (initialize, append, finalize, then status polls until X has
+processed them); alt text goes through the media metadata endpoint. Credentials are OAuth 1.0a
+user context (consumer key and secret, access token and secret) or an OAuth 2.0 user access
+token; with a refresh token and client id, a refused token is refreshed once, the new tokens
+are handed to ``on_token_refresh`` and the call is made again. tweepy and twitter-text-parser
+are imported when first needed (``pip install 'carecast[x]'``).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import io
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar, TypeVar
+from urllib.parse import quote
+
+import requests
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from carecast.channels.base import Channel, ChannelOptions
+from carecast.channels.http import error_for_status, send, transport_error
+from carecast.channels.thread import send_thread
+from carecast.errors import (
+    AuthenticationError,
+    ChannelConnectionError,
+    ChannelError,
+    ChannelServerError,
+    ChannelTimeout,
+    ConfigurationError,
+    DuplicatePost,
+    InvalidPost,
+    LimitExceeded,
+    OutcomeUnknown,
+    PlatformRejected,
+    RateLimited,
+)
+from carecast.post import (
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Part,
+    Post,
+    Profile,
+    Receipt,
+)
+
+__all__ = ["XChannel", "XOptions", "XTokens", "refused_characters", "weighted_length"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+API = "https://api.x.com"
+MEDIA_UPLOAD = f"{API}/2/media/upload"
+MEDIA_METADATA = f"{API}/2/media/metadata"
+TOKEN_URL = f"{API}/2/oauth2/token"
+POST_URL = "https://x.com/i/web/status/{id}"
+MB = 1024 * 1024
+MAX_ALT_TEXT = 1000
+#: Media types X's one-request upload takes; others go up in chunks.
+SIMPLE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/bmp", "image/pjpeg",
+                          "image/tiff"})
+_CATEGORY = {MediaKind.IMAGE: "tweet_image", MediaKind.GIF: "tweet_gif",
+             MediaKind.VIDEO: "tweet_video"}
+_SNOWFLAKE_EPOCH_MS = 1288834974657
+_RECENT = 100  # posts read back by lookup: X's largest page
+
+
+# -- length ----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8192)
+def weighted_length(text: str, version: int = 3) -> int:
+    """``text``'s length as X counts it, with twitter-text configuration ``version`` (2 or 3).
+
+    Version 3 is what X counts today (an emoji sequence counts 2); version 2 counts each code
+    point of an emoji.
+    """
+    try:
+        from twitter_text import parse_tweet  # type: ignore[import-untyped]
+        from twitter_text.config import config  # type: ignore[import-untyped]
+    except ImportError:
+        raise _missing("twitter-text-parser") from None
+    options = {"emoji_parsing_enabled": False, **config[f"version{version}"]}
+    return int(parse_tweet(text, options).weightedLength)
+
+
+def refused_characters(text: str) -> bool:
+    """True when ``text`` holds a character X refuses in a post (U+FEFF, U+FFFE, U+FFFF)."""
+    try:
+        from twitter_text.has_invalid_characters import (  # type: ignore[import-untyped]
+            has_invalid_characters,
+        )
+    except ImportError:
+        raise _missing("twitter-text-parser") from None
+    return bool(has_invalid_characters(text))
+
+
+def _urls(text: str) -> list[str]:
+    from twitter_text import extract_urls
+
+    return list(extract_urls(text))
+
+
+def _missing(package: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"the x channel needs {package}; install it with: pip install 'carecast[x]'")
+
+
+def _tweepy() -> Any:
+    try:
+        import tweepy  # type: ignore[import-untyped]
+    except ImportError:
+        raise _missing("tweepy") from None
+    return tweepy
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+class XOptions(ChannelOptions):
+    """Settings of an X account: OAuth 1.0a user context or an OAuth 2.0 user token.
+
+    OAuth 1.0a: ``consumer_key``, ``consumer_secret``, ``access_token`` and
+    ``access_token_secret``. OAuth 2.0: ``access_token`` alone, plus ``refresh_token`` and
+    ``client_id`` (and ``client_secret`` for a confidential client) to refresh it.
+    """
+
+    access_token: SecretStr = Field(
+        description="OAuth 1.0a access token, or an OAuth 2.0 user access token.")
+    consumer_key: SecretStr | None = Field(default=None, description="OAuth 1.0a API key.")
+    consumer_secret: SecretStr | None = Field(default=None,
+                                              description="OAuth 1.0a API key secret.")
+    client_id: str | None = Field(default=None, description="OAuth 2.0 client id.")
+    client_secret: SecretStr | None = Field(
+        default=None, description="OAuth 2.0 client secret (confidential clients only).")
+    refresh_token: SecretStr | None = Field(
+        default=None, description="OAuth 2.0 refresh token (scope offline.access).")
+    access_token_secret: SecretStr | None = Field(
+        default=None, validate_default=True, description="OAuth 1.0a access token secret.")
+    user_id: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,19}$",
+        description="The account's numeric id; found with GET /2/users/me when left out.")
+    timeout: float = Field(default=30.0, gt=0, le=300)
+    connect_timeout: float = Field(default=10.0, gt=0, le=60)
+    max_processing_wait: float = Field(
+        default=600.0, gt=0, le=3600,
+        description="Seconds to wait for X to process an uploaded video or GIF.")
+
+    @field_validator("refresh_token")
+    @classmethod
+    def _refresh_needs_client(cls, value: SecretStr | None,
+                              info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not info.data.get("client_id"):
+            raise ValueError("a refresh token needs client_id (the app's OAuth 2.0 client id)")
+        return value
+
+    @field_validator("access_token_secret")
+    @classmethod
+    def _one_flow(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        consumer = [f for f in ("consumer_key", "consumer_secret") if info.data.get(f)]
+        if value is not None:
+            missing = [f for f in ("consumer_key", "consumer_secret") if f not in consumer]
+            if missing:
+                raise ValueError(f"OAuth 1.0a also needs {' and '.join(missing)} (the app's "
+                                 "API key and secret)")
+            if info.data.get("refresh_token") or info.data.get("client_id"):
+                raise ValueError("give either OAuth 1.0a keys or OAuth 2.0 client settings "
+                                 "(client_id, refresh_token), not both")
+        elif consumer:
+            raise ValueError(f"{' and '.join(consumer)} are OAuth 1.0a settings: give "
+                             "access_token_secret too, or remove them to use an OAuth 2.0 "
+                             "token")
+        return value
+
+
+@dataclass(frozen=True)
+class XTokens:
+    """OAuth 2.0 tokens after a refresh; store them, the old refresh token no longer works."""
+
+    access_token: SecretStr
+    refresh_token: SecretStr | None
+    expires_at: datetime | None
+
+
+class _Timed:
+    """tweepy's ``Client`` sends without a timeout: this front on the session adds one."""
+
+    def __init__(self, session: Any, timeout: tuple[float, float]) -> None:
+        self.session = session
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        return self.session.request(method, url, **kwargs)
+
+
+class _HideSecrets(logging.Filter):
+    """tweepy logs request headers, oauthlib its signature strings, at DEBUG level: the
+    accounts' tokens and keys are hidden from those records (as sent and percent-encoded)."""
+
+    _BEARER = re.compile(r"Bearer [^'\"\s,}]+")
+    HIDDEN = "[hidden by carecast]"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *values: SecretStr | None) -> None:
+        """Hide these values from now on."""
+        with self._lock:
+            for value in values:
+                if value is not None and len(value.get_secret_value()) >= 4:
+                    plain = value.get_secret_value()
+                    once = quote(plain, safe="")
+                    self._secrets.update({plain, once, quote(once, safe="")})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        hidden = self._BEARER.sub(f"Bearer {self.HIDDEN}", message)
+        for secret in secrets:
+            hidden = hidden.replace(secret, self.HIDDEN)
+        if hidden != message:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+_HIDE = _HideSecrets()
+for _name in ("tweepy.client", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849",
+              "oauthlib.oauth1.rfc5849.signature"):
+    logging.getLogger(_name).addFilter(_HIDE)
+
+
+# -- the channel -----------------------------------------------------------------------------
+
+
+class XChannel(Channel):
+    """Post to X: weighted length, numbered reply threads, media with alt text.
+
+    ``on_token_refresh`` (a constructor argument or attribute) receives the ``XTokens`` after
+    an OAuth 2.0 refresh; ``sleep`` is what waits between media status polls.
+    """
+
+    name: ClassVar[str] = "x"
+    title: ClassVar[str] = "X (Twitter)"
+    Options = XOptions
+    max_text = 280
+    text_unit = "weighted"
+    url_length = 23
+    max_media = 4
+    media_kinds = frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO})
+    max_media_bytes = {MediaKind.IMAGE: 5 * MB, MediaKind.GIF: 15 * MB,
+                       MediaKind.VIDEO: 512 * MB}
+    supports_threads = True
+    max_concurrency = 4
+    #: twitter-text configuration ``count`` uses (3 is what X counts today).
+    text_version: int = 3
+    #: Bytes per append request of a chunked upload.
+    chunk_size: int = 4 * MB
+    options: XOptions
+
+    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
+                 session: Any = None, on_token_refresh: Callable[[XTokens], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(account, options, root=root, session=session or requests.Session())
+        self.owns_session = session is None
+        self.on_token_refresh = on_token_refresh
+        self.sleep = sleep
+        self.clock = clock
+        self._oauth1 = self.options.access_token_secret is not None
+        self._access = self.options.access_token
+        self._refresh = self.options.refresh_token
+        self._user_id = self.options.user_id
+        self._client: Any = None
+        self._lock = threading.Lock()
+        opts = self.options
+        _HIDE.add(opts.access_token, opts.access_token_secret, opts.consumer_key,
+                  opts.consumer_secret, opts.refresh_token, opts.client_secret)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def count(self, text: str) -> int:
+        """X's weighted length (twitter-text configuration ``text_version``)."""
+        return weighted_length(text, self.text_version)
+
+    def fits(self, text: str) -> bool:
+        """True when X takes ``text`` as one post: within ``max_text``, no refused character."""
+        return self.count(text) <= self.max_text and not refused_characters(text)
+
+    def render(self, post: Post) -> Draft:
+        draft = super().render(post)
+        for i, part in enumerate(draft.parts):
+            field = "text" if i == 0 else "thread"
+            if not part.text.strip() and not part.media:
+                raise LimitExceeded(
+                    f"{field}: part {i + 1} is empty and X refuses an empty post; give it "
+                    "text or media", field=field, limit="required", value="empty")
+            if refused_characters(part.text):
+                raise InvalidPost(
+                    f"{field}: part {i + 1} holds a character X refuses (U+FEFF, U+FFFE or "
+                    "U+FFFF); remove it", [(field, "a character X refuses")])
+        return draft
+
+    def check_media(self, media: Sequence[Media], where: str = "") -> None:
+        """The base checks, then X's rules: 4 images, or 1 GIF, or 1 video; alt text <= 1000."""
+        super().check_media(media, where)
+        prefix = f"{where}.media" if where else "media"
+        moving = [m.kind for m in media if m.kind in (MediaKind.GIF, MediaKind.VIDEO)]
+        if moving and len(media) > 1:
+            raise LimitExceeded(
+                f"{prefix}: X takes up to 4 images, or 1 GIF, or 1 video per post, not "
+                f"{len(media)} items with a {moving[0]}; move the others to another post",
+                field=prefix, limit="4 images, or 1 GIF, or 1 video", value=len(media))
+        for i, item in enumerate(media):
+            if item.alt_text and len(item.alt_text) > MAX_ALT_TEXT:
+                raise LimitExceeded(
+                    f"{prefix}[{i}].alt_text: {len(item.alt_text)} characters is over X's "
+                    f"limit of {MAX_ALT_TEXT}; shorten it",
+                    field=f"{prefix}[{i}].alt_text", limit=MAX_ALT_TEXT,
+                    value=len(item.alt_text))
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, draft: Draft, key: str) -> Receipt:
+        """Upload the media, then post the parts as a reply thread (all or nothing).
+
+        X takes no idempotency key: ``lookup`` finds an earlier send by its exact text.
+        """
+        media_ids = [self._upload(item, i) for i, item in enumerate(draft.parts[0].media)]
+
+        def post(index: int, part: Part, reply_to: str | None) -> str:
+            body = self._call(lambda c, user: c.create_tweet(
+                text=part.text or None, media_ids=media_ids if index == 0 and media_ids else None,
+                in_reply_to_tweet_id=reply_to, user_auth=user))
+            return _id_of(body, self)
+
+        ids = send_thread(draft.parts, post, self._delete_one)
+        return self._receipt(draft, ids)
+
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        """Find the draft among the account's latest posts by its exact text.
+
+        A thread counts as found only when every part is there, each replying to the one
+        before; a thread found in part raises a non-retryable ``OutcomeUnknown``.
+        """
+        user_id = self._me()
+        body = self._call(lambda c, user: c.get_users_tweets(
+            user_id, max_results=_RECENT, user_auth=user,
+            tweet_fields=["created_at", "entities", "referenced_tweets"]))
+        tweets = [t for t in body.get("data") or [] if isinstance(t, dict)]
+        wanted = [_comparable(p.text) for p in draft.parts]
+        ids: list[str] = []
+        for index, text in enumerate(wanted):
+            found = next((t for t in reversed(tweets)  # oldest first: the earlier send
+                          if _comparable(_posted_text(t)) == text
+                          and (index == 0 or _replies_to(t) == ids[-1])), None)
+            if found is None:
+                break
+            ids.append(str(found["id"]))
+        if not ids:
+            return None
+        if len(ids) < len(draft.parts):
+            error = OutcomeUnknown(
+                f"found {len(ids)} of the {len(draft.parts)} parts of the thread on X (first "
+                f"id {ids[0]}); delete them on X, then run 'carecast retry'",
+                channel=self.name, account=self.account)
+            error.retryable = False
+            raise error
+        return self._receipt(draft, ids)
+
+    def delete(self, receipt: Receipt) -> None:
+        """Delete every part of the post, the last reply first; a post already gone is fine."""
+        for remote_id in reversed(receipt.part_ids or (receipt.remote_id,)):
+            self._delete_one(remote_id)
+
+    def _delete_one(self, remote_id: str) -> None:
+        try:
+            self._call(lambda c, user: c.delete_tweet(remote_id, user_auth=user))
+        except PlatformRejected as exc:
+            if exc.status != 404:
+                raise
+
+    def _receipt(self, draft: Draft, ids: Sequence[str]) -> Receipt:
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=ids[0], url=POST_URL.format(id=ids[0]),
+                       published_at=_snowflake_time(ids[0]) or datetime.fromtimestamp(
+                           self.clock(), UTC), part_ids=tuple(ids))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def fetch_profile(self) -> Profile:
+        body = self._call(lambda c, user: c.get_me(user_auth=user, user_fields=[
+            "description", "location", "url", "profile_image_url", "entities"]))
+        data = body.get("data") or {}
+        links = ((data.get("entities") or {}).get("url") or {}).get("urls") or []
+        website = next((u.get("expanded_url") for u in links if u.get("expanded_url")),
+                       data.get("url") or None)
+        if data.get("id"):
+            self._user_id = str(data["id"])
+        return Profile(channel=self.name, account=self.account,
+                       display_name=data.get("name"),
+                       handle=f"@{data['username']}" if data.get("username") else None,
+                       description=data.get("description") or None, website=website,
+                       avatar_url=data.get("profile_image_url"),
+                       location=data.get("location") or None,
+                       extra={"id": data.get("id")} if data.get("id") else {})
+
+    def fetch_mentions(self, since: datetime) -> list[Mention]:
+        """Posts that mention the account since ``since`` (up to 1,000), oldest first."""
+        user_id = self._me()
+        mentions: list[Mention] = []
+        token: str | None = None
+        for _ in range(10):
+            page = functools.partial(
+                _mentions_page, user_id=user_id, since=since, token=token)
+            body = self._call(page)
+            users = {u.get("id"): u.get("username")
+                     for u in (body.get("includes") or {}).get("users") or []}
+            for tweet in body.get("data") or []:
+                author = users.get(tweet.get("author_id")) or str(tweet.get("author_id"))
+                mentions.append(Mention(
+                    channel=self.name, account=self.account, remote_id=str(tweet["id"]),
+                    author=f"@{author}", text=html.unescape(tweet.get("text", "")),
+                    url=f"https://x.com/{author}/status/{tweet['id']}",
+                    created_at=tweet.get("created_at") or _snowflake_time(str(tweet["id"])),
+                    kind="reply" if tweet.get("in_reply_to_user_id") == user_id
+                    else "mention"))
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return sorted(mentions, key=lambda m: m.created_at)
+
+    def fetch_metrics(self, receipt: Receipt) -> Metrics:
+        """Likes, reposts, replies and impressions of the post's first part."""
+        body = self._call(lambda c, user: c.get_tweet(
+            receipt.remote_id, tweet_fields=["public_metrics"], user_auth=user))
+        counts = (body.get("data") or {}).get("public_metrics") or {}
+        return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
+                       fetched_at=datetime.fromtimestamp(self.clock(), UTC),
+                       likes=counts.get("like_count"), reposts=counts.get("retweet_count"),
+                       replies=counts.get("reply_count"),
+                       impressions=counts.get("impression_count"),
+                       extra={k: counts[k] for k in ("quote_count", "bookmark_count")
+                              if k in counts})
+
+    def _me(self) -> str:
+        """The account's numeric id: from the OAuth 1.0a token, the options or users/me."""
+        if self._user_id is None:
+            if self._oauth1:
+                self._user_id = self.options.access_token.get_secret_value().partition("-")[0]
+            else:
+                body = self._call(lambda c, user: c.get_me(user_auth=user))
+                found = _data(body).get("id")
+                if not found:
+                    raise PlatformRejected(
+                        f"X's users/me answer holds no id; set accounts.{self.account}.user_id",
+                        channel=self.name, account=self.account)
+                self._user_id = str(found)
+        return self._user_id
+
+    # -- calls through tweepy ----------------------------------------------------------------
+
+    def _call(self, call: Callable[[Any, bool], Any]) -> dict[str, Any]:
+        """One tweepy ``Client`` call (given the client and ``user_auth``), errors mapped."""
+        def once() -> dict[str, Any]:
+            tweepy = _tweepy()
+            failure: Exception | None = None
+            try:
+                result = call(self._tweepy_client(), self._oauth1)
+            except (tweepy.TweepyException, requests.RequestException) as exc:
+                failure = exc
+            if failure is not None:  # raised here: tweepy's message and chain stay hidden
+                raise self._error(failure)
+            return result if isinstance(result, dict) else {}
+
+        return self._refreshing(once)
+
+    def _tweepy_client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                tweepy = _tweepy()
+                if self._oauth1:
+                    client = tweepy.Client(
+                        consumer_key=_plain(self.options.consumer_key),
+                        consumer_secret=_plain(self.options.consumer_secret),
+                        access_token=self.options.access_token.get_secret_value(),
+                        access_token_secret=_plain(self.options.access_token_secret),
+                        return_type=dict, wait_on_rate_limit=False)
+                else:
+                    client = tweepy.Client(bearer_token=self._access.get_secret_value(),
+                                           return_type=dict, wait_on_rate_limit=False)
+                client.session = _Timed(self.session, self._timeout())
+                self._client = client
+            return self._client
+
+    def _timeout(self) -> tuple[float, float]:
+        return (self.options.connect_timeout, self.options.timeout)
+
+    def _error(self, exc: Exception) -> ChannelError:
+        response = getattr(exc, "response", None)
+        if isinstance(response, requests.Response):
+            return self._status_error(response)
+        return transport_error(exc, channel=self.name, account=self.account)
+
+    def _status_error(self, response: requests.Response) -> ChannelError:
+        """The carecast error for an X error answer, with X's reason (never the post text)."""
+        status, detail = response.status_code, _detail(response)
+        reason = f" ({detail})" if detail else ""
+        where = f"accounts.{self.account}"
+        cls: type[ChannelError] | None = None
+        if status == 401:
+            renew = ("authorize the app again (scopes tweet.read tweet.write users.read "
+                     "media.write offline.access)" if not self._oauth1 else
+                     "regenerate the access token and secret in the X developer portal")
+            message = f"X refused the credentials{reason}; {renew} and update {where}"
+        elif status == 403 and "duplicate" in detail.lower():
+            cls, message = DuplicatePost, f"X already holds a post with this text{reason}"
+        elif status == 403:
+            message = (f"X refused the action{reason}; check that the app has Read and Write "
+                       "permission and that the token was made after it was granted")
+        elif status == 429:
+            message = f"rate limited by X{reason}"
+        elif status >= 500:
+            message = f"X failed with HTTP {status}{reason}; it may have stored the post"
+        else:
+            cls, message = PlatformRejected, f"X refused the request{reason}"
+        error = error_for_status(response, channel=self.name, account=self.account,
+                                 message=message, cls=cls, now=self.clock)
+        if isinstance(error, RateLimited):
+            error.retry_after = _rate_reset(response.headers, self.clock())
+        return error
+
+    # -- OAuth 2.0 refresh -------------------------------------------------------------------
+
+    def _refreshing(self, call: Callable[[], T]) -> T:
+        """Run ``call``; on a 401 with a refresh token, refresh once and run it again."""
+        stale = self._access
+        try:
+            return call()
+        except AuthenticationError:
+            if self._refresh is None or self._oauth1:
+                raise
+        self._refresh_tokens(stale)
+        return call()
+
+    def _refresh_tokens(self, stale: SecretStr) -> None:
+        with self._lock:
+            if self._access is not stale:  # another thread refreshed meanwhile
+                return
+            assert self._refresh is not None
+            client_id = self.options.client_id or ""
+            secret = self.options.client_secret
+            try:
+                response = send(
+                    self.session, "POST", TOKEN_URL, channel=self.name, account=self.account,
+                    timeout=self._timeout(),
+                    data={"grant_type": "refresh_token", "client_id": client_id,
+                          "refresh_token": self._refresh.get_secret_value()},
+                    auth=(client_id, secret.get_secret_value()) if secret else None)
+                data = response.json()
+            except OutcomeUnknown:
+                error: ChannelError | None = ChannelConnectionError(
+                    "the OAuth 2.0 token refresh got no answer from X; if it keeps failing, "
+                    "authorize the app again", channel=self.name, account=self.account)
+            except (PlatformRejected, AuthenticationError, ValueError) as exc:
+                status = exc.status if isinstance(exc, ChannelError) else None
+                error = AuthenticationError(
+                    "X refused to refresh the OAuth 2.0 token; authorize the app again and "
+                    f"update accounts.{self.account}.access_token and refresh_token",
+                    channel=self.name, account=self.account, status=status)
+            else:
+                error = None
+            if error is not None:
+                raise error
+            if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+                raise AuthenticationError(
+                    "X's token refresh answer holds no access token; authorize the app again",
+                    channel=self.name, account=self.account)
+            self._access = SecretStr(data["access_token"])
+            if isinstance(data.get("refresh_token"), str):
+                self._refresh = SecretStr(data["refresh_token"])
+            _HIDE.add(self._access, self._refresh)
+            self._client = None
+            expires = data.get("expires_in")
+            tokens = XTokens(self._access, self._refresh, datetime.fromtimestamp(
+                self.clock() + expires, UTC) if isinstance(expires, int | float) else None)
+        log.info("account %s: the X OAuth 2.0 token was refreshed", self.account)
+        if self.on_token_refresh is not None:
+            try:
+                self.on_token_refresh(tokens)
+            except Exception as exc:  # the user's store failed: keep posting with the new token
+                log.error("account %s: on_token_refresh raised %s; the new tokens are only in "
+                          "memory", self.account, type(exc).__name__)
+
+    # -- media -------------------------------------------------------------------------------
+
+    def _upload(self, item: Media, index: int) -> str:
+        """Upload one media item and set its alt text; the media id.
+
+        No post exists yet, so a failure here is never an unknown outcome.
+        """
+        failure: ChannelError | None = None
+        try:
+            with self._media_file(item, index) as (handle, size):
+                mime = item.mime_type
+                if item.kind is MediaKind.IMAGE and mime in SIMPLE_TYPES:
+                    media_id = self._upload_simple(item, handle, mime)
+                else:
+                    assert item.kind is not None
+                    media_id = self._upload_chunked(handle, size, mime, _CATEGORY[item.kind],
+                                                    index)
+            if item.alt_text:
+                self._media_request("POST", MEDIA_METADATA, json={
+                    "id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}})
+        except OutcomeUnknown:
+            failure = ChannelConnectionError(
+                f"uploading media[{index}] failed in transit; no post was made",
+                channel=self.name, account=self.account)
+        except ChannelServerError as exc:
+            exc.may_have_been_sent = False
+            raise
+        if failure is not None:
+            raise failure
+        return media_id
+
+    def _upload_simple(self, item: Media, handle: BinaryIO, mime: str) -> str:
+        body = self._media_request("POST", MEDIA_UPLOAD, files={
+            "media": (item.filename, handle, mime)},
+            data={"media_category": "tweet_image", "media_type": mime})
+        return _media_id(body, self)
+
+    def _upload_chunked(self, handle: BinaryIO, size: int, mime: str, category: str,
+                        index: int) -> str:
+        body = self._media_request("POST", f"{MEDIA_UPLOAD}/initialize", json={
+            "media_type": mime, "total_bytes": size, "media_category": category})
+        media_id = _media_id(body, self)
+        segment = 0
+        while chunk := handle.read(self.chunk_size):
+            self._media_request("POST", f"{MEDIA_UPLOAD}/{media_id}/append",
+                                files={"media": ("chunk", chunk, "application/octet-stream")},
+                                data={"segment_index": str(segment)})
+            segment += 1
+        body = self._media_request("POST", f"{MEDIA_UPLOAD}/{media_id}/finalize")
+        self._await_processing(media_id, body, index)
+        return media_id
+
+    def _await_processing(self, media_id: str, body: dict[str, Any], index: int) -> None:
+        """Poll STATUS, waiting ``check_after_secs`` each time, until X has processed it."""
+        waited = 0.0
+        info = _data(body).get("processing_info") or {}
+        while info.get("state") in ("pending", "in_progress"):
+            wait = max(1.0, float(info.get("check_after_secs") or 1))
+            if waited + wait > self.options.max_processing_wait:
+                raise ChannelTimeout(
+                    f"X was still processing media[{index}] after {waited:.0f} s; no post was "
+                    "made: try again later or raise max_processing_wait",
+                    channel=self.name, account=self.account)
+            self.sleep(wait)
+            waited += wait
+            body = self._media_request("GET", MEDIA_UPLOAD,
+                                       params={"command": "STATUS", "media_id": media_id})
+            info = _data(body).get("processing_info") or {}
+        if info.get("state") == "failed":
+            problem = info.get("error") or {}
+            reason = problem.get("message") or problem.get("name") or "no reason given"
+            raise PlatformRejected(f"X could not process media[{index}]: {reason}",
+                                   channel=self.name, account=self.account)
+
+    def _media_request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """A media endpoint call, signed the way tweepy signs (OAuth 1.0a) or with the token."""
+        def once() -> dict[str, Any]:
+            for value in (kwargs.get("files") or {}).values():
+                if hasattr(value[1], "seek"):
+                    value[1].seek(0)  # a retried upload sends the file again
+            headers = {"User-Agent": "carecast"}
+            auth = None
+            if self._oauth1:
+                auth = _tweepy().OAuth1UserHandler(
+                    _plain(self.options.consumer_key), _plain(self.options.consumer_secret),
+                    self.options.access_token.get_secret_value(),
+                    _plain(self.options.access_token_secret)).apply_auth()
+            else:
+                headers["Authorization"] = f"Bearer {self._access.get_secret_value()}"
+            failure: requests.RequestException | None = None
+            try:
+                response = self.session.request(method, url, headers=headers, auth=auth,
+                                                timeout=self._timeout(), allow_redirects=False,
+                                                **kwargs)
+            except requests.RequestException as exc:
+                failure = exc
+            if failure is not None:
+                raise transport_error(failure, channel=self.name, account=self.account)
+            if response.status_code >= 300:
+                raise self._status_error(response)
+            try:
+                body = response.json() if response.content else {}
+            except ValueError:
+                body = {}
+            return body if isinstance(body, dict) else {}
+
+        return self._refreshing(once)
+
+    @contextmanager
+    def _media_file(self, item: Media, index: int) -> Iterator[tuple[BinaryIO, int]]:
+        """The item's bytes as an open file and its size; a URL is downloaded first."""
+        if not item.is_url:
+            path = item.path(self.root)
+            with path.open("rb") as handle:
+                yield handle, path.stat().st_size
+            return
+        assert item.kind is not None
+        cap = self.max_media_bytes[item.kind]
+        try:
+            response = send(self.session, "GET", item.source, channel=self.name,
+                            account=self.account, timeout=self._timeout(), stream=True,
+                            allow_redirects=True)
+            buffer = io.BytesIO()
+            with response:
+                for chunk in response.iter_content(MB):
+                    buffer.write(chunk)
+                    if buffer.tell() > cap:
+                        break
+        except (ChannelError, requests.RequestException) as exc:
+            status = exc.status if isinstance(exc, ChannelError) else None
+            failure: ChannelError | None = (PlatformRejected if status and 400 <= status < 500
+                                     and status != 429 else ChannelConnectionError)(
+                f"media[{index}]: could not download {item.filename!r}"
+                + (f" (HTTP {status})" if status else ""),
+                channel=self.name, account=self.account, status=status)
+        else:
+            failure = None
+        if failure is not None:
+            raise failure
+        size = buffer.tell()
+        if size > cap:
+            raise PlatformRejected(
+                f"media[{index}]: the file at its URL is over X's limit of {cap} bytes for "
+                f"{item.kind.value}", channel=self.name, account=self.account)
+        buffer.seek(0)
+        yield buffer, size
+
+
+# -- X's answers -----------------------------------------------------------------------------
+
+
+def _mentions_page(client: Any, user: bool, *, user_id: str, since: datetime,
+                   token: str | None) -> Any:
+    return client.get_users_mentions(
+        user_id, start_time=since, max_results=100, pagination_token=token,
+        tweet_fields=["created_at", "author_id", "in_reply_to_user_id"],
+        expansions=["author_id"], user_fields=["username"], user_auth=user)
+
+
+def _plain(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _data(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data", body)
+    return data if isinstance(data, dict) else {}
+
+
+def _id_of(body: dict[str, Any], channel: XChannel) -> str:
+    """The new post's id; a 2xx without one is no proof of anything."""
+    remote_id = _data(body).get("id")
+    if not remote_id:
+        raise OutcomeUnknown("X answered without a post id; it may have stored the post",
+                             channel=channel.name, account=channel.account)
+    return str(remote_id)
+
+
+def _media_id(body: dict[str, Any], channel: XChannel) -> str:
+    media_id = _data(body).get("id")
+    if not media_id:
+        raise PlatformRejected("X's media upload answered without a media id",
+                               channel=channel.name, account=channel.account)
+    return str(media_id)
+
+
+def _detail(response: requests.Response) -> str:
+    """X's reason from a problem body (``detail``, ``title``, ``errors[].message``), short."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    bits = [str(body[k]) for k in ("detail", "title", "error_description", "error")
+            if isinstance(body.get(k), str)][:1]
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            text = error.get("message") or error.get("detail")
+            if isinstance(text, str) and text not in bits:
+                bits.append(text)
+    text = "; ".join(bits)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _rate_reset(headers: Any, now: float) -> float | None:
+    """Seconds until X takes requests again: the latest reset among the spent windows.
+
+    ``x-rate-limit-*`` is the 15-minute window; ``x-user-limit-24hour-*`` and
+    ``x-app-limit-24hour-*`` are the daily caps on posting.
+    """
+    lower = {k.lower(): v for k, v in headers.items()}
+    resets: list[float] = []
+    for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
+        try:
+            reset = float(lower[f"{prefix}-reset"])
+        except (KeyError, ValueError):
+            continue
+        spent = lower.get(f"{prefix}-remaining", "0").strip() == "0"
+        if prefix == "x-rate-limit" or spent:
+            resets.append(reset)
+    return max(0.0, max(resets) - now) if resets else None
+
+
+def _snowflake_time(remote_id: str) -> datetime | None:
+    """When X made a post, from its id (a snowflake: milliseconds since X's epoch << 22)."""
+    try:
+        millis = (int(remote_id) >> 22) + _SNOWFLAKE_EPOCH_MS
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def _posted_text(tweet: dict[str, Any]) -> str:
+    """A post's text with X's t.co links put back as URLs and its media links dropped."""
+    text = str(tweet.get("text", ""))
+    for entity in (tweet.get("entities") or {}).get("urls") or []:
+        short = entity.get("url")
+        if not short:
+            continue
+        if entity.get("media_key") or str(entity.get("display_url", "")).startswith("pic."):
+            text = text.replace(f" {short}", "").replace(short, "")
+        else:
+            text = text.replace(short, entity.get("expanded_url") or short)
+    return html.unescape(text)
+
+
+def _comparable(text: str) -> str:
+    """Text as X may give it back: NFC, trimmed, each URL as a placeholder (X rewrites them)."""
+    text = unicodedata.normalize("NFC", text).strip()
+    for url in sorted(set(_urls(text)), key=len, reverse=True):
+        text = text.replace(url, "\x00url\x00")
+    return text
+
+
+def _replies_to(tweet: dict[str, Any]) -> str | None:
+    for ref in tweet.get("referenced_tweets") or []:
+        if ref.get("type") == "replied_to":
+            return str(ref.get("id"))
+    return None

@@ -1,0 +1,449 @@
+"""The Facebook Page channel at the HTTP layer: every post kind, errors, reconcile, reads.
+
+Bodies follow the Graph API: a feed post answers ``{"id": "<page>_<post>"}``, a photo
+``{"id": "<photo>", "post_id": "<page>_<post>"}``, a video ``{"id": "<video>"}``; the resumable
+video phases answer ``video_id`` / ``upload_session_id`` / ``start_offset`` / ``end_offset``
+(offsets as strings). Page, feed, post and comment shapes follow python-facebook's test data
+(``facebook__apidata__pages__single_default_page.json``, ``..._posts__feed_fields_p1.json``,
+``..._posts__single_post_data.json``, ``..._comments__create_resp.json``); error bodies follow
+restfb's ``exampleErrorNew.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+from responses.registries import OrderedRegistry
+
+from carecast.channels.facebook import FacebookChannel, FacebookOptions
+from carecast.config import Config
+from carecast.errors import (
+    AuthenticationError,
+    ChannelServerError,
+    DuplicatePost,
+    LimitExceeded,
+    OutcomeUnknown,
+    PlatformRejected,
+    RateLimited,
+)
+from carecast.post import Media, Post, Receipt
+from carecast.publish import Publisher
+from carecast.store import State
+
+TOKEN = "EAAGpage-tok3n-secret"
+PAGE = "175154750010052"
+BASE = "https://graph.facebook.com/v26.0"
+VIDEO = "https://graph-video.facebook.com/v26.0"
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+POST = Post(id="flu-1", text="Free flu shots this week at Riverside General.",
+            link="https://riverside.example/flu", hashtags=["flu"])
+TEXT = ("Free flu shots this week at Riverside General.\n\nhttps://riverside.example/flu\n\n"
+        "#flu")
+
+
+def make(tmp_path=None, **options) -> FacebookChannel:
+    opts = FacebookOptions(page_id=PAGE, access_token=TOKEN, **options)
+    return FacebookChannel("riverside-fb", opts, root=tmp_path, clock=lambda: NOW)
+
+
+@pytest.fixture
+def fb(tmp_path) -> FacebookChannel:
+    return make(tmp_path)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock() as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def ordered():
+    with responses.RequestsMock(registry=OrderedRegistry) as rsps:
+        yield rsps
+
+
+def form(call) -> dict[str, str]:
+    """The form fields of a urlencoded request body."""
+    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
+
+
+def multipart(call) -> dict[str, bytes]:
+    """The parts of a multipart request body, by field name."""
+    body = call.request.body
+    fields = {}
+    for part in re.split(rb"--[0-9a-f]{32}", body):
+        head, _, value = part.partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]+)"', head)
+        if name:
+            fields[name.group(1).decode()] = value.removesuffix(b"\r\n")
+    return fields
+
+
+def graph_error(code: int, subcode: int | None = None, **extra) -> dict:
+    error = {"message": "Message describing the error", "type": "OAuthException", "code": code,
+             "fbtrace_id": "EJplcsCHuLu", **extra}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return {"error": error}
+
+
+# -- post kinds --------------------------------------------------------------------------------
+
+
+def test_text_and_link_post(fb, mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_424924701699721"})
+    receipt = fb.publish(fb.render(POST), "cc-key")
+    assert form(mocked.calls[0]) == {"message": TEXT, "link": "https://riverside.example/flu"}
+    assert mocked.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in mocked.calls[0].request.url
+    assert receipt.remote_id == f"{PAGE}_424924701699721"
+    assert receipt.url == f"https://www.facebook.com/{PAGE}/posts/424924701699721"
+    assert receipt.part_ids == (receipt.remote_id,)
+    assert receipt.published_at == NOW
+    assert (receipt.post_id, receipt.account, receipt.channel) == (
+        "flu-1", "riverside-fb", "facebook")
+
+
+def test_photo_by_url_with_alt_text(fb, mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/photos", json={"id": "10158249017468553",
+                                               "post_id": f"{PAGE}_77"})
+    post = Post(id="p", text="Our new clinic entrance.", media=[
+        Media(source="https://cdn.riverside.example/entrance.jpg", alt_text="Glass doors")])
+    receipt = fb.publish(fb.render(post), "k")
+    assert form(mocked.calls[0]) == {"caption": "Our new clinic entrance.",
+                                     "alt_text_custom": "Glass doors",
+                                     "url": "https://cdn.riverside.example/entrance.jpg"}
+    assert receipt.remote_id == f"{PAGE}_77"
+    assert receipt.extra["photo_id"] == "10158249017468553"
+
+
+def test_local_photo_is_uploaded(fb, mocked, tmp_path) -> None:
+    (tmp_path / "entrance.png").write_bytes(b"\x89PNG\r\n\x1a\nPIXELS")
+    mocked.post(f"{BASE}/{PAGE}/photos", json={"id": "9", "post_id": f"{PAGE}_9"})
+    post = Post(id="p", text="Entrance.", media=[Media(source="entrance.png",
+                                                       alt_text="Glass doors")])
+    fb.publish(fb.render(post), "k")
+    parts = multipart(mocked.calls[0])
+    assert parts["source"] == b"\x89PNG\r\n\x1a\nPIXELS"
+    assert parts["caption"] == b"Entrance."
+    assert parts["alt_text_custom"] == b"Glass doors"
+
+
+def test_multi_photo_post_attaches_unpublished_photos(fb, ordered) -> None:
+    ordered.post(f"{BASE}/{PAGE}/photos", json={"id": "101"})
+    ordered.post(f"{BASE}/{PAGE}/photos", json={"id": "102"})
+    ordered.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_555"})
+    post = Post(id="p", text="Open house photos.", media=[
+        Media(source="https://cdn.riverside.example/a.jpg", alt_text="Lobby"),
+        Media(source="https://cdn.riverside.example/b.jpg", alt_text="Garden")])
+    receipt = fb.publish(fb.render(post), "k")
+    first, second, feed = (form(c) for c in ordered.calls)
+    assert first == {"published": "false", "alt_text_custom": "Lobby",
+                     "url": "https://cdn.riverside.example/a.jpg"}
+    assert second["alt_text_custom"] == "Garden"
+    assert feed == {"message": "Open house photos.",
+                    "attached_media[0]": json.dumps({"media_fbid": "101"}),
+                    "attached_media[1]": json.dumps({"media_fbid": "102"})}
+    assert receipt.remote_id == f"{PAGE}_555"
+
+
+def test_video_by_url(fb, mocked) -> None:
+    mocked.post(f"{VIDEO}/{PAGE}/videos", json={"id": "1192957457884299"})
+    post = Post(id="p", title="Meet our nurses", text="A day on the ward.", media=[
+        Media(source="https://cdn.riverside.example/nurses.mp4")])
+    receipt = fb.publish(fb.render(post), "k")
+    assert form(mocked.calls[0]) == {"description": "A day on the ward.",
+                                     "title": "Meet our nurses",
+                                     "file_url": "https://cdn.riverside.example/nurses.mp4"}
+    assert receipt.remote_id == "1192957457884299"
+    assert receipt.url == f"https://www.facebook.com/{PAGE}/videos/1192957457884299"
+    assert receipt.extra["kind"] == "video"
+
+
+def test_small_local_video_is_one_upload(tmp_path, mocked) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"v" * 20)
+    fb = make(tmp_path, resumable_above=100)
+    mocked.post(f"{VIDEO}/{PAGE}/videos", json={"id": "77"})
+    fb.publish(fb.render(Post(id="p", text="Clip.", media=[Media(source="clip.mp4")])), "k")
+    parts = multipart(mocked.calls[0])
+    assert parts["source"] == b"v" * 20
+    assert parts["description"] == b"Clip."
+    assert "upload_phase" not in parts
+
+
+def test_large_video_resumes_from_the_servers_offset(tmp_path, ordered) -> None:
+    data = bytes(range(25))
+    (tmp_path / "tour.mp4").write_bytes(data)
+    fb = make(tmp_path, resumable_above=10)
+    edge = f"{VIDEO}/{PAGE}/videos"
+    ordered.post(edge, json={"video_id": "2893", "upload_session_id": "sess-1",
+                             "start_offset": "0", "end_offset": "10"})
+    ordered.post(edge, json={"start_offset": "10", "end_offset": "20"})
+    ordered.post(edge, body=requests.ReadTimeout("read timed out"))  # the chunk did land
+    ordered.post(edge, status=400, json=graph_error(  # so Facebook says where it stands
+        6001, 1363037, is_transient=False, error_data={"start_offset": 20, "end_offset": 25}))
+    ordered.post(edge, json={"start_offset": "25", "end_offset": "25"})
+    ordered.post(edge, json={"success": True})
+    post = Post(id="p", title="Tour", text="A tour of the new wing.",
+                media=[Media(source="tour.mp4")])
+    receipt = fb.publish(fb.render(post), "k")
+    assert receipt.remote_id == "2893"
+    start = form(ordered.calls[0])
+    assert start == {"upload_phase": "start", "file_size": "25"}
+    transfers = [multipart(c) for c in ordered.calls[1:5]]
+    assert [t["start_offset"] for t in transfers] == [b"0", b"10", b"10", b"20"]
+    assert [t["video_file_chunk"] for t in transfers] == [
+        data[0:10], data[10:20], data[10:20], data[20:25]]
+    assert all(t["upload_session_id"] == b"sess-1" for t in transfers)
+    assert form(ordered.calls[5]) == {"upload_phase": "finish", "upload_session_id": "sess-1",
+                                      "description": "A tour of the new wing.", "title": "Tour"}
+
+
+def test_a_transfer_that_keeps_failing_gives_up(tmp_path, ordered) -> None:
+    (tmp_path / "tour.mp4").write_bytes(bytes(25))
+    fb = make(tmp_path, resumable_above=10, transfer_retries=2)
+    edge = f"{VIDEO}/{PAGE}/videos"
+    ordered.post(edge, json={"video_id": "1", "upload_session_id": "s", "start_offset": "0",
+                             "end_offset": "10"})
+    for _ in range(3):
+        ordered.post(edge, body=requests.ReadTimeout("read timed out"))
+    draft = fb.render(Post(id="p", text="Tour.", media=[Media(source="tour.mp4")]))
+    with pytest.raises(OutcomeUnknown):
+        fb.publish(draft, "k")
+    assert len(ordered.calls) == 4  # the start, then the first chunk three times
+
+
+def test_a_refused_transfer_is_not_retried(tmp_path, ordered) -> None:
+    (tmp_path / "tour.mp4").write_bytes(bytes(25))
+    fb = make(tmp_path, resumable_above=10)
+    edge = f"{VIDEO}/{PAGE}/videos"
+    ordered.post(edge, json={"video_id": "1", "upload_session_id": "s", "start_offset": "0",
+                             "end_offset": "10"})
+    ordered.post(edge, status=400, json=graph_error(100, message="(#100) Invalid parameter"))
+    draft = fb.render(Post(id="p", text="Tour.", media=[Media(source="tour.mp4")]))
+    with pytest.raises(PlatformRejected):
+        fb.publish(draft, "k")
+    assert len(ordered.calls) == 2
+
+
+def test_scheduled_post(fb, mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_9"})
+    when = NOW + timedelta(hours=2)
+    receipt = fb.publish(fb.render(POST.model_copy(update={"schedule": when})), "k")
+    body = form(mocked.calls[0])
+    assert body["published"] == "false"
+    assert body["scheduled_publish_time"] == str(int(when.timestamp()))
+    assert receipt.extra["scheduled"] == when.isoformat()
+    assert FacebookChannel.supports_scheduling
+
+
+@pytest.mark.parametrize("ahead", [timedelta(minutes=5), timedelta(days=31)])
+def test_schedule_outside_facebooks_window_is_refused_before_sending(fb, mocked, ahead) -> None:
+    draft = fb.render(POST.model_copy(update={"schedule": NOW + ahead}))
+    with pytest.raises(PlatformRejected, match="10 minutes to 30 days ahead") as info:
+        fb.publish(draft, "k")
+    assert not info.value.retryable
+    assert len(mocked.calls) == 0
+
+
+def test_a_schedule_already_due_publishes_now(fb, mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_9"})
+    fb.publish(fb.render(POST.model_copy(update={"schedule": NOW - timedelta(minutes=1)})), "k")
+    assert "published" not in form(mocked.calls[0])
+
+
+def test_scheduled_multi_photo_uses_temporary_photos(fb, mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/photos", json={"id": "1"})
+    mocked.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_2"})
+    post = Post(id="p", text="Soon.", schedule=NOW + timedelta(days=1), media=[
+        Media(source="https://cdn.riverside.example/a.jpg", alt_text="A"),
+        Media(source="https://cdn.riverside.example/b.jpg", alt_text="B")])
+    fb.publish(fb.render(post), "k")
+    assert form(mocked.calls[0])["temporary"] == "true"
+    assert form(mocked.calls[2])["published"] == "false"
+
+
+# -- render ------------------------------------------------------------------------------------
+
+
+def test_render_rules(fb) -> None:
+    assert fb.render(Post(id="p", title="Visiting hours change")).text == "Visiting hours change"
+    with pytest.raises(LimitExceeded, match="one video") as info:
+        fb.render(Post(id="p", text="x", media=[
+            Media(source="https://cdn.example/a.mp4"), Media(source="https://cdn.example/b.jpg",
+                                                              alt_text="b")]))
+    assert info.value.field == "media"
+    with pytest.raises(LimitExceeded) as info:
+        fb.render(Post(id="p", text="x" * 63207))
+    assert info.value.field == "text"
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "subcode", "cls"), [
+    (190, 460, AuthenticationError), (190, 463, AuthenticationError),
+    (190, 467, AuthenticationError), (32, None, RateLimited), (80001, None, RateLimited),
+    (2, None, ChannelServerError), (506, None, DuplicatePost), (368, None, PlatformRejected),
+])
+def test_publish_errors(fb, mocked, code, subcode, cls) -> None:
+    mocked.post(f"{BASE}/{PAGE}/feed", status=400, json=graph_error(code, subcode))
+    with pytest.raises(cls) as info:
+        fb.publish(fb.render(POST), "k")
+    assert type(info.value) is cls
+    assert TOKEN not in str(info.value) + repr(info.value)
+    if cls is AuthenticationError:
+        assert "long-lived Page access token" in str(info.value)
+
+
+# -- through the publisher ---------------------------------------------------------------------
+
+
+def config(tmp_path) -> Config:
+    return Config.from_dict({
+        "brands": {"riverside": {"name": "Riverside General"}},
+        "accounts": {"riverside-fb": {"channel": "facebook", "brand": "riverside",
+                                      "page_id": PAGE}},
+    }, root=tmp_path, environ={"CARECAST_ACCOUNTS__RIVERSIDE_FB__ACCESS_TOKEN": TOKEN})
+
+
+def test_usage_header_rate_limit_then_success(tmp_path, no_sleep, ordered) -> None:
+    usage = {PAGE: [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
+                     "estimated_time_to_regain_access": 1}]}
+    ordered.post(f"{BASE}/{PAGE}/feed", status=400, json=graph_error(32),
+                 headers={"x-business-use-case-usage": json.dumps(usage)})
+    ordered.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_1"})
+    with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
+        outcome = publisher.publish(POST)["riverside-fb"]
+    assert outcome.state == State.PUBLISHED
+    assert outcome.receipt.remote_id == f"{PAGE}_1"
+    assert no_sleep.sleep.waits == [60.0]  # one minute, as the usage header said
+    assert len(ordered.calls) == 2
+
+
+def test_timeout_is_reconciled_without_a_second_post(tmp_path, no_sleep, mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/feed", body=requests.ReadTimeout("read timed out"))
+    mocked.get(f"{BASE}/{PAGE}/posts", json={"data": [
+        {"id": f"{PAGE}_2", "message": "Happy Thanksgiving!", "created_time":
+         "2026-11-20T08:00:00+0000"},
+        {"id": f"{PAGE}_3", "message": TEXT, "created_time": "2026-11-20T09:00:01+0000",
+         "permalink_url": f"https://www.facebook.com/{PAGE}/posts/3"}],
+        "paging": {"cursors": {"before": "b", "after": "a"}}})
+    with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
+        outcome = publisher.publish(POST)["riverside-fb"]
+    assert outcome.state == State.PUBLISHED
+    assert outcome.receipt.reconciled
+    assert outcome.receipt.remote_id == f"{PAGE}_3"
+    assert outcome.receipt.published_at == datetime(2026, 11, 20, 9, 0, 1, tzinfo=UTC)
+    assert [c.request.method for c in mocked.calls] == ["POST", "GET"]
+
+
+# -- lookup, delete, reads ---------------------------------------------------------------------
+
+
+def test_lookup_not_found_and_scheduled(fb, mocked) -> None:
+    mocked.get(f"{BASE}/{PAGE}/posts", json={"data": [{"id": f"{PAGE}_2", "message": "Other"}]})
+    assert fb.lookup("k", fb.render(POST)) is None
+    mocked.get(f"{BASE}/{PAGE}/scheduled_posts", json={"data": [
+        {"id": f"{PAGE}_8", "message": TEXT, "created_time": "2026-11-20T08:00:00+0000"}]})
+    later = fb.render(POST.model_copy(update={"schedule": NOW + timedelta(days=1)}))
+    found = fb.lookup("k", later)
+    assert found is not None
+    assert found.remote_id == f"{PAGE}_8"
+    assert "limit=25" in mocked.calls[0].request.url
+
+
+def test_lookup_cannot_tell_without_text(fb) -> None:
+    draft = fb.render(Post(id="p", media=[Media(source="https://cdn.example/a.jpg",
+                                                alt_text="a")]))
+    with pytest.raises(OutcomeUnknown) as info:
+        fb.lookup("k", draft)
+    assert not info.value.retryable
+
+
+def test_lookup_failure_is_raised(fb, mocked) -> None:
+    mocked.get(f"{BASE}/{PAGE}/posts", status=500, body="")
+    with pytest.raises(ChannelServerError):
+        fb.lookup("k", fb.render(POST))
+
+
+def test_delete(fb, mocked) -> None:
+    mocked.delete(f"{BASE}/{PAGE}_9", json={"success": True})
+    fb.delete(Receipt(post_id="p", account="riverside-fb", channel="facebook",
+                      remote_id=f"{PAGE}_9", part_ids=(f"{PAGE}_9",), published_at=NOW))
+    assert len(mocked.calls) == 1
+
+
+def test_fetch_profile(fb, mocked) -> None:
+    mocked.get(f"{BASE}/{PAGE}", json={
+        "name": "Riverside General Hospital", "username": "riversidegeneral",
+        "about": "Caring for the river valley since 1921.",
+        "website": "https://riverside.example", "phone": "+1 555-0100",
+        "single_line_address": "1 River Rd, Springfield, IL 62701",
+        "link": "https://www.facebook.com/riversidegeneral/", "category": "Hospital",
+        "picture": {"data": {"height": 200, "is_silhouette": False,
+                             "url": "https://scontent.xx.fbcdn.net/p200x200/logo.jpg",
+                             "width": 200}}, "id": PAGE})
+    profile = fb.fetch_profile()
+    assert (profile.display_name, profile.handle, profile.phone) == (
+        "Riverside General Hospital", "riversidegeneral", "+1 555-0100")
+    assert profile.description == "Caring for the river valley since 1921."
+    assert profile.website == "https://riverside.example"
+    assert profile.location == "1 River Rd, Springfield, IL 62701"
+    assert profile.avatar_url == "https://scontent.xx.fbcdn.net/p200x200/logo.jpg"
+    assert "picture.type(large)" in parse_qs(mocked.calls[0].request.url.split("?")[1])[
+        "fields"][0]
+
+
+def test_fetch_mentions(fb, mocked) -> None:
+    since = datetime(2026, 11, 19, tzinfo=UTC)
+    mocked.get(f"{BASE}/{PAGE}/tagged", json={"data": [
+        {"id": "88_1", "message": "Thanks @Riverside General for the care",
+         "from": {"name": "Ann Lee", "id": "88"}, "created_time": "2026-11-19T12:00:00+0000",
+         "permalink_url": "https://www.facebook.com/88/posts/1"}]})
+    mocked.get(f"{BASE}/{PAGE}/posts", json={"data": [{"id": f"{PAGE}_3", "comments": {
+        "data": [
+            {"id": "3_10", "message": "Is parking free?", "from": {"name": "Bo", "id": "9"},
+             "created_time": "2026-11-19T10:00:00+0000"},
+            {"id": "3_11", "message": "Yes, it is.", "from": {"name": "Riverside", "id": PAGE},
+             "created_time": "2026-11-19T11:00:00+0000"},
+            {"id": "3_12", "message": "Old", "from": {"name": "Cy", "id": "7"},
+             "created_time": "2026-11-01T11:00:00+0000"}],
+        "paging": {"cursors": {"before": "b", "after": "a"}}}}]})
+    mentions = fb.fetch_mentions(since)
+    assert [(m.remote_id, m.kind, m.author) for m in mentions] == [
+        ("3_10", "comment", "Bo"), ("88_1", "mention", "Ann Lee")]
+    assert f"since={int(since.timestamp())}" in mocked.calls[0].request.url
+
+
+def test_fetch_metrics(fb, mocked) -> None:
+    post_id = f"{PAGE}_424924701699721"
+    mocked.get(f"{BASE}/{post_id}", json={
+        "reactions": {"data": [], "summary": {"total_count": 41, "viewer_reaction": "NONE"}},
+        "comments": {"data": [], "summary": {"order": "chronological", "total_count": 6,
+                                             "can_comment": True}},
+        "shares": {"count": 3}, "id": post_id})
+    mocked.get(f"{BASE}/{post_id}/insights", json={"data": [
+        {"name": "post_media_view", "period": "lifetime", "values": [{"value": 1520}],
+         "title": "Views", "id": f"{post_id}/insights/post_media_view/lifetime"}]})
+    receipt = Receipt(post_id="p", account="riverside-fb", channel="facebook",
+                      remote_id=post_id, published_at=NOW)
+    metrics = fb.fetch_metrics(receipt)
+    assert (metrics.likes, metrics.replies, metrics.reposts, metrics.impressions) == (
+        41, 6, 3, 1520)
+    mocked.replace(responses.GET, f"{BASE}/{post_id}/insights", status=400,
+                   json=graph_error(100, message="(#100) The value must be a valid insights "
+                                    "metric"))
+    assert fb.fetch_metrics(receipt).impressions is None
+
+
+def test_secrets_never_shown(fb) -> None:
+    for text in (repr(fb), str(fb.options), repr(fb.options), fb.options.model_dump_json()):
+        assert TOKEN not in text
