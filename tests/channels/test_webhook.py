@@ -7,6 +7,7 @@ import json
 import socket
 import time
 import traceback
+from datetime import UTC, datetime
 from http.client import RemoteDisconnected
 
 import pytest
@@ -169,8 +170,16 @@ def test_authentication_error_says_how_to_renew(hook, mocked) -> None:
     (lambda: {"Retry-After": "30"}, 30, 30),
     (lambda: {"Retry-After": email.utils.formatdate(time.time() + 120, usegmt=True)}, 110, 121),
     (lambda: {"x-rate-limit-reset": str(int(time.time()) + 60)}, 50, 61),
+    (lambda: {"x-ratelimit-reset": datetime.fromtimestamp(time.time() + 90, UTC).isoformat()},
+     80, 91),  # Mastodon: an ISO time
+    (lambda: {"ratelimit-reset": str(int(time.time()) + 40)}, 30, 41),  # Bluesky: a Unix time
+    (lambda: {"ratelimit-reset": "25"}, 25, 25),  # IETF draft: seconds from now
+    # measured on the platform's clock: its Date is an hour behind ours, its reset too
+    (lambda: {"x-rate-limit-reset": str(int(time.time()) - 3600 + 60),
+              "Date": email.utils.formatdate(time.time() - 3600, usegmt=True)}, 50, 61),
     (dict, None, None),
-], ids=["seconds", "date", "reset", "none"])
+], ids=["seconds", "date", "reset", "iso-reset", "epoch-reset", "delta-reset", "skewed",
+        "none"])
 def test_rate_limits_carry_the_wait(hook, mocked, headers, low, high) -> None:
     mocked.post(URL, status=429, headers=headers())  # made now: a date made at collection ages
     with pytest.raises(RateLimited) as info:

@@ -581,31 +581,18 @@ class BlueskyChannel(Channel):
                 f"the app password may not do this{said}; check the account on bsky.app", **kw)
         if status == 429:
             return RateLimited(f"rate limited by Bluesky{said}",
-                               retry_after=self._retry_after(headers), **kw)
+                               retry_after=retry_after_of(headers, now=self.clock), **kw)
         if status == 409 or code in _DUPLICATE_ERRORS:
             return DuplicatePost(f"Bluesky already holds this record{said}", **kw)
         if status >= 500:
             return ChannelServerError(
                 f"Bluesky failed with HTTP {status}{said}; it may have stored the post",
-                retry_after=self._retry_after(headers), **kw)
+                retry_after=retry_after_of(headers, now=self.clock), **kw)
         if 300 <= status < 400:
             return PlatformRejected(
                 "Bluesky answered with a redirect; nothing is taken as sent: set "
                 "service_url to the final address", **kw)
         return PlatformRejected(f"Bluesky refused the request{said}", **kw)
-
-    def _retry_after(self, headers: dict[str, str]) -> float | None:
-        """Bluesky's ``ratelimit-reset`` is a Unix time; ``Retry-After`` wins when given."""
-        lower = {k.lower(): v for k, v in headers.items()}
-        reset = lower.get("ratelimit-reset")
-        if "retry-after" not in lower and reset:
-            try:
-                value = float(reset)
-            except ValueError:
-                value = -1
-            if value > 1e9:
-                return max(0.0, value - self.clock())
-        return retry_after_of(headers, now=self.clock)
 
     def _now(self) -> str:
         return _utc(self.clock()).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -36,7 +37,7 @@ from carecast.errors import (
 )
 
 __all__ = ["error_for_status", "new_session", "request_id_of", "retry_after_of", "send",
-           "transport_error"]
+           "server_time", "transport_error"]
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-fb-trace-id", "x-li-uuid",
                       "x-transaction-id", "x-amzn-requestid", "x-github-request-id")
@@ -213,7 +214,13 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
 
 def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float] = time.time
                    ) -> float | None:
-    """Seconds to wait, from ``Retry-After`` (seconds or date) or a reset-time header."""
+    """Seconds to wait, from ``Retry-After`` (seconds or an HTTP date) or a reset header.
+
+    ``X-Rate-Limit-Reset`` (X), ``X-RateLimit-Reset`` (Mastodon: an ISO 8601 time) and
+    ``RateLimit-Reset`` (IETF: seconds; Bluesky: a Unix time) are read as a Unix time, an ISO
+    time, or, below 10⁹, seconds from now. Times are measured against the answer's ``Date``
+    where given, so a skewed local clock does not matter.
+    """
     lower = {k.lower(): v for k, v in headers.items()}
     value = lower.get("retry-after")
     if value:
@@ -223,18 +230,34 @@ def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float] = tim
             when = email.utils.parsedate_to_datetime(value) if _is_date(value) else None
             if when is not None:
                 return max(0.0, when.timestamp() - now())
-    for header in ("x-rate-limit-reset", "x-ratelimit-reset"):  # epoch seconds (X, Mastodon)
-        if header in lower:
-            try:
-                return max(0.0, float(lower[header]) - now())
-            except ValueError:
-                pass
-    if "ratelimit-reset" in lower:  # IETF draft: seconds from now
-        try:
-            return max(0.0, float(lower["ratelimit-reset"]))
-        except ValueError:
-            pass
+    for header in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
+        wait = _reset_wait(lower[header], lower.get("date"), now) if header in lower else None
+        if wait is not None:
+            return wait
     return None
+
+
+def server_time(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float:
+    """The answer's ``Date`` as a Unix time (the platform's clock), else ``now()``."""
+    date = {k.lower(): v for k, v in headers.items()}.get("date")
+    if date and _is_date(date):
+        return email.utils.parsedate_to_datetime(date).timestamp()
+    return now()
+
+
+def _reset_wait(value: str, date: str | None, now: Callable[[], float]) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    else:
+        if number < 1e9:  # seconds from now
+            return max(0.0, number)
+        when = number
+    return max(0.0, when - server_time({"date": date} if date else {}, now))
 
 
 def _is_date(value: str) -> bool:

@@ -24,7 +24,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -34,7 +33,13 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, retry_after_of, send, transport_error
+from carecast.channels.http import (
+    error_for_status,
+    retry_after_of,
+    send,
+    server_time,
+    transport_error,
+)
 from carecast.channels.thread import part_key, send_thread
 from carecast.errors import (
     AuthenticationError,
@@ -324,7 +329,7 @@ class MastodonChannel(Channel):
                                  message="rate limited by the instance", **where)
         assert isinstance(error, RateLimited)
         if error.retry_after is None:
-            error.retry_after = _reset_after(response.headers, now=self.clock)
+            error.retry_after = retry_after_of(response.headers, now=self.clock)
         return error
 
     # -- publishing ------------------------------------------------------------------------
@@ -380,7 +385,7 @@ class MastodonChannel(Channel):
         a minute is a replay: its source is compared with what was sent.
         """
         response: requests.Response | None = getattr(self._last, "response", None)
-        served = _server_time(response.headers if response is not None else {}, self.clock)
+        served = server_time(response.headers if response is not None else {}, self.clock)
         if served - _utc(status.get("created_at")).timestamp() < REPLAY_AGE:
             return
         source = self._call("status_source", status["id"])
@@ -601,31 +606,6 @@ def _status_error(status: int, reason: str) -> tuple[type[ChannelError], str]:
         return ChannelServerError, (
             f"the instance failed with HTTP {status}{said}; it may have stored the status")
     return PlatformRejected, f"the instance refused the request{said}"
-
-
-def _server_time(headers: Any, now: Callable[[], float]) -> float:
-    """The answer's ``Date`` (the instance's clock), else ``now()``."""
-    date = {k.lower(): v for k, v in dict(headers).items()}.get("date")
-    try:
-        return parsedate_to_datetime(date).timestamp() if date else now()
-    except (TypeError, ValueError):
-        return now()
-
-
-def _reset_after(headers: Any, *, now: Callable[[], float]) -> float | None:
-    """Seconds until ``X-RateLimit-Reset`` (an ISO 8601 time on Mastodon).
-
-    Measured against the answer's ``Date`` where given, so a skewed local clock does not
-    matter; else against ``now``.
-    """
-    value = {k.lower(): v for k, v in dict(headers).items()}.get("x-ratelimit-reset")
-    if not value:
-        return None
-    try:
-        reset = datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return retry_after_of({"x-ratelimit-reset": value}, now=now)  # epoch seconds
-    return max(0.0, reset - _server_time(headers, now))
 
 
 def _focus_points(given: Any, media: Sequence[Media], where: str) -> list[str | None]:
