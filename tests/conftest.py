@@ -42,6 +42,12 @@ def postgres_url(postgres_cluster: pg.PostgresCluster) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Cleaned copies of images (carecast.compliance.images) go to a folder of this run, not
+    # to the user's ~/.cache.
+    if "CARECAST_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["CARECAST_CACHE_DIR"] = tempfile.mkdtemp(prefix="carecast-test-cache-")
     # When a hypothesis test fails, its pytest plugin imports libcst, which warns through
     # mypy_extensions; with warnings as errors that becomes an INTERNALERROR hiding the failure.
     config.addinivalue_line(

@@ -111,6 +111,9 @@ def test_example_script_runs(workdir: Path, script: str) -> None:
         assert "riverside.external_link" in first.stdout
         assert "awaiting_approval" in first.stdout
         assert "ready" in first.stdout  # the flu post links to the hospital's own site
+    if script == "compliance_plugin.py":
+        assert "embargo.study" in first.stdout
+        assert "passes review" in first.stdout
 
 
 def test_examples_are_lint_clean() -> None:

@@ -36,7 +36,7 @@ from carecast.errors import (
 )
 from carecast.findings import Action, Finding
 from carecast.plugins import plugin_manager, run_hook
-from carecast.post import Draft, Post, Receipt
+from carecast.post import Draft, MediaKind, Post, Receipt
 from carecast.publish.gate import apply_findings
 from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
@@ -514,6 +514,13 @@ class Publisher:
         assert target.draft is not None
         assert target.instance is not None
         channel, draft, key = target.instance, target.draft, target.key
+        try:
+            upload = _without_metadata(draft, channel.root)
+        except PostRejected as exc:  # an image that cannot be cleaned is never sent
+            error = ErrorInfo.from_exception(exc)
+            self.ledger.mark_failed(post.id, target.account, State.FAILED, error)
+            return Outcome.of(target.account, target.channel, State.FAILED, draft=draft,
+                              error=error, findings=target.findings)
         previous = self.ledger.claim(post.id, target.account,
                                      stale_after=self.config.publish.stale_sending_after)
         if previous is None:  # published or claimed by another worker meanwhile
@@ -536,7 +543,7 @@ class Publisher:
                     if receipt is None:
                         try:
                             receipt = _guarded(channel, "publishing",
-                                               lambda: channel.publish(draft, key))
+                                               lambda: channel.publish(upload, key))
                         except DuplicatePost:
                             # After an uncertain send, a duplicate means that send landed.
                             if was_uncertain and channel.can_lookup:
@@ -570,6 +577,17 @@ class Publisher:
         raise _unknown(
             channel, f"an earlier send may have reached {channel.name} and this channel cannot "
             "look posts up; check the account, then run: carecast retry POST_ID --resend-unknown")
+
+
+def _without_metadata(draft: Draft, root: Path) -> Draft:
+    """The draft as uploaded: every local image replaced by a copy without its metadata
+    (GPS, camera serials, names), always; the stored draft keeps the original paths."""
+    if not any(m.kind in (MediaKind.IMAGE, MediaKind.GIF) and not m.is_url
+               for part in draft.parts for m in part.media):
+        return draft
+    from carecast.compliance.images import clean_draft
+
+    return clean_draft(draft, root)
 
 
 def _masked(post: Post, findings: Sequence[Finding]) -> Post:

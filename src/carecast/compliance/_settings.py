@@ -1,0 +1,135 @@
+"""The settings every built-in check shares, read from its merged ``[checks.NAME]`` table.
+
+A check subclasses ``CheckConfig`` with its own keys and the default action of each kind of
+finding it makes. Every check takes ``enabled``, ``action`` (the action of all its findings)
+and ``actions`` (one kind's action, or ``"off"`` to silence that kind); the most specific
+wins. ``read`` gives a hook its settings, or what to return instead: nothing when the check
+is off, a BLOCK finding naming ``checks.NAME.KEY`` when the table is wrong (never a crash).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, model_validator
+
+from carecast.errors import ConfigurationError
+from carecast.findings import Action, Finding, Span
+
+if TYPE_CHECKING:
+    from carecast.config import CheckSettings
+    from carecast.post import Draft
+
+__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "misconfigured", "phrase_pattern"]
+
+_CHOICES = ("block", "review", "warn", "info", "off")
+
+
+def _choice(value: Any) -> Action | Literal["off"]:
+    if value == "off":
+        return "off"
+    if not isinstance(value, str) or value not in _CHOICES:
+        raise ValueError(f"give one of {', '.join(repr(c) for c in _CHOICES)}")
+    return Action(value)
+
+
+#: What ``action`` and ``actions.KIND`` take: an action (not ``redact``: a setting has no
+#: spans to redact), or ``"off"`` for no finding.
+Choice = Annotated[Action | Literal["off"], PlainValidator(_choice)]
+
+
+class CheckConfig(BaseModel):
+    """Base of a check's settings; subclasses set ``NAME`` and ``DEFAULTS`` (kind -> action)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    NAME: ClassVar[str] = ""
+    DEFAULTS: ClassVar[Mapping[str, Action]] = {}
+
+    enabled: bool = True
+    action: Choice | None = None
+    actions: dict[str, Choice] = {}
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> Self:
+        unknown = sorted(set(self.actions) - set(self.DEFAULTS))
+        if unknown:
+            raise ValueError(f"actions.{unknown[0]}: no such kind of finding; the kinds are "
+                             f"{', '.join(sorted(self.DEFAULTS))}")
+        return self
+
+    @classmethod
+    def of(cls, settings: CheckSettings | Mapping[str, Any] | None) -> Self:
+        """The settings for one post or draft; raises ``ConfigurationError`` naming the key."""
+        table = (settings if isinstance(settings, Mapping) or settings is None
+                 else settings.get(cls.NAME)) or {}
+        problem: str | None = None
+        try:
+            return cls.model_validate(dict(table))
+        except ValidationError as exc:
+            problem = "; ".join(_describe(cls.NAME, err) for err in exc.errors())
+        # Raised outside the except: pydantic's error quotes the input values.
+        raise ConfigurationError(problem)
+
+    @classmethod
+    def read(cls, settings: CheckSettings | Mapping[str, Any] | None) -> Self | list[Finding]:
+        """For a hook: the settings, or what the hook returns instead: ``[]`` when the check
+        is off, a BLOCK naming the bad key when the table is wrong."""
+        try:
+            cfg = cls.of(settings)
+        except ConfigurationError as exc:
+            return [misconfigured(cls.NAME, exc)]
+        return cfg if cfg.enabled else []
+
+    def finding(self, kind: str, field: str, message: str, *,
+                choice: Action | Literal["off"] | None = None,
+                spans: tuple[Span, ...] = (), confidence: float | None = None
+                ) -> Finding | None:
+        """A finding ``NAME.kind`` with its configured action, or None when the kind is off.
+
+        ``choice``, when given, wins over the settings (a check's own stricter rule).
+        """
+        chosen = choice or self.actions.get(kind) or self.action or self.DEFAULTS[kind]
+        if chosen == "off":
+            return None
+        return Finding(action=Action(chosen), code=f"{self.NAME}.{kind}", field=field,
+                       message=message[:500], spans=spans, confidence=confidence)
+
+
+def misconfigured(name: str, exc: ConfigurationError) -> Finding:
+    """The BLOCK a check returns when its settings are wrong: the post waits for a fix."""
+    return Finding(action=Action.BLOCK, code=f"{name}.settings", message=str(exc)[:500])
+
+
+def _describe(name: str, err: Any) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not loc:  # a model validator's message starts with the key it is about
+        loc, _, msg = msg.partition(": ") if re.match(r"[\w.]+: ", msg) else ("", "", msg)
+    where = f"checks.{name}.{loc}" if loc else f"checks.{name}"
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting; check its spelling"
+    return f"{where}: {msg}"
+
+
+def draft_texts(draft: Draft) -> Iterator[tuple[str, str]]:
+    """``(field, text)`` for the title and every part's text of a draft, in order."""
+    if draft.title:
+        yield "title", draft.title
+    for i, part in enumerate(draft.parts):
+        yield f"parts[{i}].text", part.text
+
+
+def phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """``phrase`` as whole words, ignoring case; spaces and hyphens match each other."""
+    words = [re.escape(w) for w in re.split(r"[\s\-]+", phrase.strip()) if w]
+    start = r"(?<!\w)" if phrase.strip()[:1].isalnum() else ""
+    end = r"(?!\w)" if phrase.strip()[-1:].isalnum() else ""
+    return re.compile(start + r"[\s\-]+".join(words) + end, re.IGNORECASE)
+
+
+def has_phrase(text: str, phrase: str) -> bool:
+    """Whether ``text`` holds ``phrase`` (see ``phrase_pattern``); an empty phrase is held."""
+    return not phrase.strip() or phrase_pattern(phrase).search(text) is not None
