@@ -63,8 +63,10 @@ def audio(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
+    from PIL import Image
+
     path = tmp_path / "clinic.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"pixels" * 100)
+    Image.new("RGB", (24, 16), (200, 40, 40)).save(path)  # a real image: uploads are cleaned
     return path
 
 
