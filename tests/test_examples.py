@@ -47,9 +47,11 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(args: list[str], cwd: Path, code: int = 0) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], cwd: Path, code: int = 0, extra_env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARECAST_")}
     env["COLUMNS"] = "200"
+    env.update(extra_env or {})
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == code, done.stdout + done.stderr
@@ -84,6 +86,26 @@ def test_every_example_post_is_valid(name: str) -> None:
     for item in post.media:
         assert item.alt_text, f"{name}: media without alt text"
         assert item.is_url or Path(item.source).is_file()
+
+
+def test_the_social_preview_shows_each_platforms_thread(workdir: Path) -> None:
+    """examples/social.toml: a preview needs tokens to build the channels, never a network."""
+    tokens = {f"CARECAST_ACCOUNTS__{name}__{option}": "preview-only" for name, option in (
+        ("X_MAIN", "ACCESS_TOKEN"), ("MASTODON", "ACCESS_TOKEN"), ("BLUESKY", "APP_PASSWORD"),
+        ("FACEBOOK", "ACCESS_TOKEN"), ("LINKEDIN", "ACCESS_TOKEN"))}
+    done = run([*carecast_command(), "--config", "examples/social.toml", "preview",
+                "examples/posts/stroke-signs.yaml", "--json"], workdir, extra_env=tokens)
+    targets = {t["account"]: t for t in json.loads(done.stdout)["targets"]}
+    assert set(targets) == {"x-main", "mastodon", "bluesky", "facebook", "linkedin"}
+    assert {t["state"] for t in targets.values()} == {"pending"}
+    for account, parts in (("x-main", 2), ("bluesky", 2), ("mastodon", 1), ("linkedin", 1)):
+        sent = targets[account]["parts"]
+        assert len(sent) == parts, account
+        assert all(p["length"] <= p["limit"] for p in sent)
+    x_parts = [p["text"] for p in targets["x-main"]["parts"]]
+    assert x_parts[0].endswith(" 1/2")
+    assert "https://www.riverside-general.example/stroke" in x_parts[1]  # a link never splits
+    assert not (workdir / "examples" / "out" / "social.db").exists()  # a preview stores nothing
 
 
 def test_every_example_post_previews_and_publishes(workdir: Path) -> None:
