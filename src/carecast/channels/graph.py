@@ -25,7 +25,7 @@ import requests
 from pydantic import Field, SecretStr
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, send
+from carecast.channels.http import error_for_status, new_session, send
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
@@ -346,7 +346,7 @@ class GraphChannel(Channel):
                  session: Any = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(account, options, root=root, session=session or requests.Session())
+        super().__init__(account, options, root=root, session=session or new_session())
         self.owns_session = session is None
         self.clock = clock
         #: Waits between status polls; injected so tests never sleep.

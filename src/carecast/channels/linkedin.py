@@ -21,11 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-import requests
 from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import send
+from carecast.channels.http import new_session, send
 from carecast.channels.linkedin_api import (
     LinkedInAPI,
     VideoUpload,
@@ -110,7 +109,7 @@ class LinkedInChannel(Channel):
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(account, options, root=root, session=session or requests.Session())
+        super().__init__(account, options, root=root, session=session or new_session())
         self.owns_session = session is None
         self.sleep = sleep
         self.clock = clock

@@ -35,6 +35,7 @@ from pydantic import Field, SecretStr, field_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import (
     error_for_status,
+    new_session,
     retry_after_of,
     send,
     server_time,
@@ -54,7 +55,18 @@ from carecast.errors import (
     PlatformRejected,
     RateLimited,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Post, Profile, Receipt
+from carecast.post import (
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Part,
+    Post,
+    Profile,
+    ProfileChanges,
+    Receipt,
+)
 
 __all__ = ["MastodonChannel", "MastodonOptions", "cached_limit"]
 
@@ -73,6 +85,9 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _REMOTE_MENTION = re.compile(r"@(\w[\w.]*)@[\w.-]*\w", re.ASCII)
 _FOCUS = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
 _LOCATION_FIELDS = ("location", "address", "where")
+_WEBSITE_FIELDS = ("website", "web", "homepage", "site", "url")
+#: Mastodon's limits on an account: display name, note (bio), profile fields.
+MAX_DISPLAY_NAME, MAX_NOTE, MAX_FIELDS = 30, 500, 4
 
 _limits: dict[str, int] = {}
 _limits_lock = threading.Lock()
@@ -153,12 +168,15 @@ class MastodonChannel(Channel):
     supports_threads = True
     supports_scheduling = False
     max_concurrency = 4
+    #: What ``update_profile`` changes.
+    profile_fields: ClassVar[frozenset[str]] = frozenset({
+        "display_name", "description", "website", "avatar"})
     options: MastodonOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session or requests.Session())
+        super().__init__(account, options, root=root, session=session or new_session())
         self.owns_session = session is None
         self.sleep = sleep
         self.clock = clock
@@ -547,6 +565,55 @@ class MastodonChannel(Channel):
             extra={"url": me.get("url"),
                    "fields": {k: _plain(v).strip() for k, v in fields.items()},
                    "followers": me.get("followers_count")})
+
+    def update_profile(self, changes: ProfileChanges) -> None:
+        """``PATCH /api/v1/accounts/update_credentials``: display name, note and avatar; the
+        website is the profile field named Website (added if absent), the others kept."""
+        unknown = [f for f in changes.fields() if f not in self.profile_fields]
+        if unknown:
+            raise PlatformRejected(f"Mastodon's API cannot change the profile's {unknown[0]}; "
+                                   "add it to the description instead",
+                                   channel=self.name, account=self.account)
+        args: dict[str, Any] = {}
+        for field, param, limit in (("display_name", "display_name", MAX_DISPLAY_NAME),
+                                    ("description", "note", MAX_NOTE)):
+            value = getattr(changes, field)
+            if value is not None:
+                if len(value) > limit:
+                    raise PlatformRejected(
+                        f"profile {field}: {len(value)} characters is over Mastodon's limit "
+                        f"of {limit}; shorten it", channel=self.name, account=self.account)
+                args[param] = value
+        if changes.website is not None:
+            args["fields"] = self._fields_with_website(changes.website)
+        if changes.avatar is not None:
+            path = changes.avatar if changes.avatar.is_absolute() else self.root / changes.avatar
+            try:
+                args["avatar"] = path.read_bytes()
+            except OSError:
+                raise PlatformRejected(f"profile avatar: no readable file {path.name!r}",
+                                       channel=self.name, account=self.account) from None
+            args["avatar_mime_type"] = Media(source=str(path), kind=MediaKind.IMAGE).mime_type
+        self._call("account_update_credentials", **args)
+
+    def _fields_with_website(self, url: str) -> list[tuple[str, str]]:
+        """The account's profile fields as written (``source.fields``), Website set to url."""
+        me = self._call("account_verify_credentials")
+        source = (me.get("source") or {}).get("fields") or me.get("fields") or []
+        fields = [(str(f.get("name", "")), _plain(str(f.get("value") or "")))
+                  for f in source]
+        at = next((i for i, (name, _) in enumerate(fields)
+                   if name.strip().lower() in _WEBSITE_FIELDS), None)
+        if at is not None:
+            fields[at] = (fields[at][0], url)
+        elif len(fields) >= MAX_FIELDS:
+            raise PlatformRejected(
+                f"the profile has {MAX_FIELDS} fields, Mastodon's most, and none is a website; "
+                "free one on the instance, then sync again",
+                channel=self.name, account=self.account)
+        else:
+            fields.append(("Website", url))
+        return fields
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Statuses that mention the account since ``since`` (its notifications), oldest first."""

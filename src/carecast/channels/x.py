@@ -16,6 +16,7 @@ import functools
 import html
 import io
 import logging
+import mimetypes
 import re
 import threading
 import time
@@ -32,7 +33,7 @@ import requests
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, send, transport_error
+from carecast.channels.http import error_for_status, new_session, send, transport_error
 from carecast.channels.thread import send_thread
 from carecast.errors import (
     AuthenticationError,
@@ -57,6 +58,7 @@ from carecast.post import (
     Part,
     Post,
     Profile,
+    ProfileChanges,
     Receipt,
 )
 
@@ -68,6 +70,12 @@ T = TypeVar("T")
 API = "https://api.x.com"
 MEDIA_UPLOAD = f"{API}/2/media/upload"
 MEDIA_METADATA = f"{API}/2/media/metadata"
+PROFILE_UPDATE = f"{API}/1.1/account/update_profile.json"
+PROFILE_IMAGE = f"{API}/1.1/account/update_profile_image.json"
+#: The v1.1 ``update_profile`` parameter of each profile field, and its longest value.
+PROFILE_PARAMS = {"display_name": ("name", 50), "website": ("url", 100),
+                  "location": ("location", 30), "description": ("description", 160)}
+MAX_PROFILE_IMAGE = 700 * 1024
 TOKEN_URL = f"{API}/2/oauth2/token"
 POST_URL = "https://x.com/i/web/status/{id}"
 MB = 1024 * 1024
@@ -275,13 +283,15 @@ class XChannel(Channel):
     text_version: int = 3
     #: Bytes per append request of a chunked upload.
     chunk_size: int = 4 * MB
+    #: What ``update_profile`` changes.
+    profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_PARAMS, "avatar"})
     options: XOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, on_token_refresh: Callable[[XTokens], None] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session or requests.Session())
+        super().__init__(account, options, root=root, session=session or new_session())
         self.owns_session = session is None
         self.on_token_refresh = on_token_refresh
         self.sleep = sleep
@@ -461,6 +471,50 @@ class XChannel(Channel):
                        impressions=counts.get("impression_count"),
                        extra={k: counts[k] for k in ("quote_count", "bookmark_count")
                               if k in counts})
+
+    def update_profile(self, changes: ProfileChanges) -> None:
+        """Name, description, website and location through v1.1 ``account/update_profile``;
+        the avatar through ``account/update_profile_image``.
+
+        X has no v2 profile update, and v1.1 takes OAuth 1.0a user context only.
+        """
+        where = f"accounts.{self.account}"
+        if not self._oauth1:
+            raise ConfigurationError(
+                f"{where}: X changes a profile only with OAuth 1.0a user credentials "
+                "(consumer_key, consumer_secret, access_token, access_token_secret)")
+        unknown = [f for f in changes.fields() if f not in self.profile_fields]
+        if unknown:
+            raise PlatformRejected(f"X's API cannot change the profile's {unknown[0]}; change "
+                                   "it by hand", channel=self.name, account=self.account)
+        data: dict[str, str] = {}
+        for field, (param, limit) in PROFILE_PARAMS.items():
+            value = getattr(changes, field)
+            if value is None:
+                continue
+            if len(value) > limit:
+                raise PlatformRejected(
+                    f"profile {field}: {len(value)} characters is over X's limit of {limit}; "
+                    "shorten it", channel=self.name, account=self.account)
+            data[param] = value
+        image = self._profile_image(changes.avatar) if changes.avatar else None
+        if data:
+            self._media_request("POST", PROFILE_UPDATE, data={**data, "skip_status": "true"})
+        if image is not None:
+            self._media_request("POST", PROFILE_IMAGE, files={"image": image},
+                                data={"skip_status": "true"})
+
+    def _profile_image(self, path: Path) -> tuple[str, bytes, str]:
+        try:
+            data = (path if path.is_absolute() else self.root / path).read_bytes()
+        except OSError:
+            raise PlatformRejected(f"profile avatar: no readable file {path.name!r}",
+                                   channel=self.name, account=self.account) from None
+        if len(data) > MAX_PROFILE_IMAGE:
+            raise PlatformRejected(
+                f"profile avatar: {len(data)} bytes is over X's limit of {MAX_PROFILE_IMAGE} "
+                "bytes; use a smaller PNG or JPEG", channel=self.name, account=self.account)
+        return path.name, data, mimetypes.guess_type(path.name)[0] or "image/png"
 
     def _me(self) -> str:
         """The account's numeric id: from the OAuth 1.0a token, the options or users/me."""
