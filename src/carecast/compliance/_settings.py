@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, model_validator
@@ -122,8 +123,11 @@ def draft_texts(draft: Draft) -> Iterator[tuple[str, str]]:
         yield f"parts[{i}].text", part.text
 
 
+@lru_cache(maxsize=4096)
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """``phrase`` as whole words, ignoring case; spaces and hyphens match each other."""
+    """``phrase`` as whole words, ignoring case; spaces and hyphens match each other.
+
+    Compiled once per phrase: every draft of a fan-out checks the same phrases."""
     words = [re.escape(w) for w in re.split(r"[\s\-]+", phrase.strip()) if w]
     start = r"(?<!\w)" if phrase.strip()[:1].isalnum() else ""
     end = r"(?!\w)" if phrase.strip()[-1:].isalnum() else ""
