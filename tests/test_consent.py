@@ -17,8 +17,10 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    (tmp_path / "ward-tour.jpg").write_bytes(b"\xff\xd8\xff\xe0 a photo of a patient")
-    (tmp_path / "other.jpg").write_bytes(b"\xff\xd8\xff\xe0 another photo")
+    from PIL import Image
+
+    Image.new("RGB", (32, 24), (90, 120, 200)).save(tmp_path / "ward-tour.jpg")
+    Image.new("RGB", (32, 24), (200, 120, 90)).save(tmp_path / "other.jpg")
     return tmp_path
 
 
@@ -92,7 +94,9 @@ def test_a_consent_can_cover_a_file_by_its_digest(publisher, root: Path) -> None
     digest = hashlib.sha256((root / "ward-tour.jpg").read_bytes()).hexdigest()
     publisher.ledger.add_consent(consent(media=[f"sha256:{digest}"], channels=["fb"]))
     assert publisher.publish(photo_post()).ok
-    (root / "ward-tour.jpg").write_bytes(b"\xff\xd8\xff\xe0 a different photo, same name")
+    from PIL import Image
+
+    Image.new("RGB", (32, 24), (10, 200, 10)).save(root / "ward-tour.jpg")  # same name
     report = publisher.publish(photo_post(alt_text="Changed photo"))
     assert blocked_codes(report) == ["consent.scope"]
 

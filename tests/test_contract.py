@@ -189,8 +189,9 @@ def sample_posts(cls: type[Channel]) -> list[Post]:
         posts.append(Post(id="media", text="Pictures.", media=url_media))
     if cls.requires_title:
         posts = [p.model_copy(update={"title": p.title or title}) for p in posts]
-    if cls.requires_media and local:
-        posts = [p.model_copy(update={"media": p.media or local}) for p in posts]
+    if cls.requires_media and (local or url_media):
+        needed = local or url_media[:1]
+        posts = [p.model_copy(update={"media": p.media or needed}) for p in posts]
     return posts
 
 
@@ -449,7 +450,7 @@ def test_too_many_media_are_refused_naming_the_field(name: str, root: Path) -> N
 def test_media_kinds_it_does_not_take_are_refused(name: str, kind: MediaKind,
                                                   root: Path) -> None:
     channel = build(name, root)
-    post = Post(id="p", text="Body.", media=[
+    post = Post(id="p", text="Body.", title="Flu" if channel.requires_title else None, media=[
         Media(source=f"https://cdn.example.org/a.{EXTENSION[kind]}", alt_text="x")])
     if channel.max_media == 0:
         _expect_limit(channel, post, "media", 0)
@@ -483,10 +484,14 @@ def test_required_title_and_media_are_named(name: str, root: Path) -> None:
     channel = build(name, root)
     if not (channel.requires_title or channel.requires_media):
         pytest.skip(f"{name} requires neither a title nor media")
-    if channel.requires_title:
-        _expect_limit(channel, Post(id="p", text="Body."), "title", "required")
+    media = [Media(source=f"https://cdn.example.org/a.{EXTENSION[min(channel.media_kinds)]}",
+                   alt_text="x")] if channel.media_kinds else []
+    if channel.requires_title:  # each requirement checked on a post that meets the other
+        _expect_limit(channel, Post(id="p", text="Body.", media=media), "title", "required")
     if channel.requires_media:
-        _expect_limit(channel, Post(id="p", text="Body."), "media", "required")
+        _expect_limit(channel, Post(id="p", text="Body.",
+                                    title="Flu" if channel.requires_title else None),
+                      "media", "required")
 
 
 @pytest.mark.parametrize("name", CHANNELS)

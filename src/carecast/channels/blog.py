@@ -33,7 +33,7 @@ from pydantic import Field, field_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
-__all__ = ["BlogChannel", "BlogOptions", "derive_title", "slug_for", "write_atomic"]
+__all__ = ["BlogChannel", "BlogOptions", "derive_title", "html_body", "slug_for", "write_atomic"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -227,7 +227,7 @@ class BlogChannel(Channel):
         if self.options.author:
             meta += f" · {html.escape(self.options.author)}"
         main = (f'<article>\n<h1>{html.escape(entry["title"])}</h1>\n<p class="meta">{meta}</p>\n'
-                f"{_body(entry, '../')}\n</article>")
+                f"{html_body(entry, '../')}\n</article>")
         return _PAGE.format(lang=html.escape(entry["language"]), blog=html.escape(
             self.options.title), title=html.escape(entry["title"]), home="../", main=main)
 
@@ -272,13 +272,13 @@ class BlogChannel(Channel):
                         attrs["length"] = str(media["length"])
                     _sub(item, "link", **attrs)
             _sub(_sub(item, "author"), "name", self.options.author or self.options.title)
-            _sub(item, "content", _body(entry, self.base_url), type="html")
+            _sub(item, "content", html_body(entry, self.base_url), type="html")
         ET.indent(feed)
         data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
         return data
 
 
-def _body(entry: dict[str, Any], base: str) -> str:
+def html_body(entry: dict[str, Any], base: str) -> str:
     """The post's HTML: escaped paragraphs with links, then its media (hrefs from ``base``)."""
     out = [f"<p>{_linkify(p.strip())}</p>" for p in _PARAGRAPH.split(entry["text"])
            if p.strip()]
