@@ -186,8 +186,8 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def test_help_lists_every_command() -> None:
-    assert COMMANDS == ["approve", "audit", "channels", "consent", "pending", "preview",
-                        "publish", "reject", "resume", "retry", "status"]
+    assert COMMANDS == ["approve", "audit", "brand", "channels", "consent", "pending",
+                        "preview", "publish", "reject", "resume", "retry", "status"]
     result = run("--help")
     for name in COMMANDS:
         assert name in result.output

@@ -265,8 +265,9 @@ def test_limits_are_complete_and_sane(name: str) -> None:
 def test_capabilities_are_the_optional_calls(name: str) -> None:
     cls = channel_class(name)
     capabilities = cls.capabilities()
-    assert capabilities <= {"lookup", "fetch_mentions", "fetch_metrics"}
-    assert set(OPTIONAL_CAPABILITIES) == {"lookup", "fetch_mentions", "fetch_metrics"}
+    assert capabilities <= set(OPTIONAL_CAPABILITIES)
+    assert set(OPTIONAL_CAPABILITIES) == {"lookup", "fetch_mentions", "fetch_metrics",
+                                          "update_profile"}
     for capability in capabilities:
         assert getattr(cls, capability) is not getattr(Channel, capability)
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from carecast.errors import ConfigurationError
 
@@ -32,6 +39,7 @@ __all__ = [
     "Config",
     "PublishConfig",
     "StoreConfig",
+    "VoiceRules",
     "load_config",
 ]
 
@@ -100,19 +108,92 @@ class ApprovalConfig(_Section):
         return value
 
 
+class VoiceRules(_Section):
+    """How a brand writes: its names' spellings, what it never says, the hashtags it owes.
+
+    Whether a finding warns or blocks is the brand's ``[brands.NAME.checks.voice]`` setting.
+    """
+
+    names: list[str] = Field(
+        default_factory=list,
+        description="Preferred spellings of brand and service names (MyChart, Riverside "
+                    "General); a near miss or another casing is flagged.")
+    banned: list[str] = Field(default_factory=list, description="Words and phrases never used.")
+    suggest: dict[str, str] = Field(
+        default_factory=dict, description="What to write instead of a banned phrase.")
+    hashtags: list[str] = Field(default_factory=list, description="Hashtags every post carries.")
+    campaign_hashtags: dict[str, list[str]] = Field(
+        default_factory=dict, description="Hashtags every post of a campaign carries.")
+
+    @field_validator("hashtags")
+    @classmethod
+    def _bare(cls, value: list[str]) -> list[str]:
+        return [tag.removeprefix("#") for tag in value]
+
+    @field_validator("campaign_hashtags")
+    @classmethod
+    def _bare_each(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {k: [tag.removeprefix("#") for tag in tags] for k, tags in value.items()}
+
+    @field_validator("suggest")
+    @classmethod
+    def _suggest_banned(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        banned = {b.casefold() for b in info.data.get("banned", [])}
+        for phrase in value:
+            if phrase.casefold() not in banned:
+                raise ValueError(f"suggest names {phrase!r}, which is not in banned")
+        return value
+
+
 class BrandConfig(_Section):
-    """A brand: one hospital or service line with its own face on every channel."""
+    """A brand: one hospital or service line with its own face on every channel.
+
+    ``phone``, ``email``, ``address``, ``website`` and ``staff`` are also the PHI guard's
+    allow-lists. The brand audit compares every account's profile with these values; keys of
+    ``handles`` and ``descriptions`` are a channel name (``x``) or an account name.
+    """
 
     name: str = Field(min_length=1)
+    short_names: list[str] = Field(
+        default_factory=list, description="Other names a profile may carry (Riverside).")
     website: str | None = None
     description: str | None = None
+    descriptions: dict[str, str] = Field(
+        default_factory=dict, description="The description for one channel or account.")
+    key_phrases: list[str] = Field(
+        default_factory=list, description="Phrases every profile description must hold.")
+    handles: dict[str, str] = Field(
+        default_factory=dict,
+        description="A regular expression each handle on a channel (or account) must match.")
+    avatar: str | None = Field(
+        default=None, description="The avatar image file; relative paths start at the file.")
+    region: str = Field(
+        default="US", description="Region of phone numbers written without a country code.")
     phone: list[str] = Field(default_factory=list, description="The brand's public numbers.")
     email: list[str] = Field(default_factory=list, description="The brand's public addresses.")
     address: list[str] = Field(default_factory=list, description="Its sites' street addresses.")
     staff: list[str] = Field(
         default_factory=list, description="Names of staff who may be named in posts (a roster).")
+    voice: VoiceRules = VoiceRules()
     checks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-brand [checks.NAME] settings; see CheckSettings.")
+
+    @field_validator("handles")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"handles.{key}: not a regular expression ({exc.msg})") from None
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise ValueError("give a two-letter region code such as 'US' or 'GB'")
+        return value.upper()
 
 
 class AccountConfig(_Section):

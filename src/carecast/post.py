@@ -41,6 +41,7 @@ __all__ = [
     "Part",
     "Post",
     "Profile",
+    "ProfileChanges",
     "Receipt",
     "load_post",
     "post_from_dict",
@@ -460,6 +461,21 @@ class Profile(_Model):
     location: str | None = None
     phone: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfileChanges(_Model):
+    """What ``Channel.update_profile`` changes; a field left None stays as it is."""
+
+    display_name: str | None = None
+    description: str | None = None
+    website: str | None = None
+    location: str | None = None
+    phone: str | None = None
+    avatar: Path | None = Field(default=None, description="A local image file to upload.")
+
+    def fields(self) -> list[str]:
+        """The names of the fields to change, in declaration order."""
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
 
 
 class Mention(_Model):

@@ -819,3 +819,84 @@ def test_publisher_reconciles_a_timeout_without_posting_twice(
     assert pds.nsids().count("com.atproto.repo.createRecord") == 1
     assert pds.nsids()[-1] == "com.atproto.repo.getRecord"
     assert len(pds.records) == 1
+
+
+# -- update_profile (brand sync) ----------------------------------------------------------------
+# com.atproto.repo.getRecord / putRecord on app.bsky.actor.profile ``self`` (lexicons
+# com.atproto.repo.putRecord: ``swapRecord`` is the CID the write expects to replace).
+
+
+def put_records(pds: FakePDS) -> list[dict[str, Any]]:
+    written: list[dict[str, Any]] = []
+
+    def put(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        held = pds.records.get(body["rkey"])
+        if body.get("swapRecord") and (held is None or held["cid"] != body["swapRecord"]):
+            return error(400, "InvalidSwap", "Record was at another cid")
+        written.append(body)
+        uri = f"at://{body['repo']}/{body['collection']}/{body['rkey']}"
+        pds.records[body["rkey"]] = {"uri": uri, "cid": "bafyprofile2", "value": body["record"]}
+        return httpx.Response(200, json={"uri": uri, "cid": "bafyprofile2"})
+
+    pds.com_atproto_repo_putRecord = put  # type: ignore[attr-defined]
+    return written
+
+
+def test_update_profile_rewrites_the_record_keeping_its_fields(sky: BlueskyChannel,
+                                                               pds: FakePDS) -> None:
+    from carecast.post import ProfileChanges
+
+    pinned = {"uri": f"at://{DID}/app.bsky.feed.post/3lbq1", "cid": "bafypinned"}
+    pds.records["self"] = {
+        "uri": f"at://{DID}/app.bsky.actor.profile/self", "cid": "bafyprofile1",
+        "value": {"$type": "app.bsky.actor.profile", "displayName": "Riverside Gen.",
+                  "description": "Old bio.", "pinnedPost": pinned,
+                  "avatar": {"$type": "blob", "ref": {"$link": "bafkreiold"},
+                             "mimeType": "image/png", "size": 10}}}
+    written = put_records(pds)
+    sky.update_profile(ProfileChanges(display_name="Riverside Health",
+                                      description="Care close to home.",
+                                      website="https://riverside.example"))
+    (body,) = written
+    assert body["swapRecord"] == "bafyprofile1"
+    assert (body["repo"], body["collection"], body["rkey"]) == (
+        DID, "app.bsky.actor.profile", "self")
+    record = body["record"]
+    assert record["displayName"] == "Riverside Health"
+    assert record["description"] == "Care close to home."
+    assert record["website"] == "https://riverside.example"
+    assert record["pinnedPost"] == pinned  # kept
+    assert record["avatar"]["ref"]["$link"] == "bafkreiold"  # kept
+
+
+def test_update_profile_with_no_record_yet_and_a_new_avatar(sky: BlueskyChannel, pds: FakePDS,
+                                                            tmp_path: Path) -> None:
+    from carecast.post import ProfileChanges
+
+    written = put_records(pds)
+    (tmp_path / "logo.png").write_bytes(png(400, 400))
+    sky.update_profile(ProfileChanges(avatar=tmp_path / "logo.png"))
+    (body,) = written
+    assert "swapRecord" not in body
+    assert body["record"]["$type"] == "app.bsky.actor.profile"
+    assert body["record"]["avatar"]["ref"]["$link"] == "bafkreiblob1"
+    assert pds.blobs[0][0] == "image/png"
+
+
+def test_update_profile_refusals(sky: BlueskyChannel, pds: FakePDS) -> None:
+    from carecast.post import ProfileChanges
+
+    family = "\U0001F468\u200D\U0001F469\u200D\U0001F467"
+    put_records(pds)
+    sky.update_profile(ProfileChanges(description=family * 256))  # 256 graphemes fit
+    with pytest.raises(PlatformRejected, match="257 graphemes is over Bluesky's limit of 256"):
+        sky.update_profile(ProfileChanges(description=family * 257))
+    with pytest.raises(PlatformRejected, match="has no location"):
+        sky.update_profile(ProfileChanges(location="Springfield"))
+    pds.fail["com.atproto.repo.putRecord"] = [error(400, "InvalidSwap", "Record was at cid x")]
+    with pytest.raises(PlatformRejected) as info:
+        sky.update_profile(ProfileChanges(description="Care."))
+    assert info.value.code == "InvalidSwap"
+    assert_no_secrets(pds, info.value)
+    assert "update_profile" in BlueskyChannel.capabilities()

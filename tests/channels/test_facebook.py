@@ -447,3 +447,39 @@ def test_fetch_metrics(fb, mocked) -> None:
 def test_secrets_never_shown(fb) -> None:
     for text in (repr(fb), str(fb.options), repr(fb.options), fb.options.model_dump_json()):
         assert TOKEN not in text
+
+
+# -- update_profile (brand sync) ----------------------------------------------------------------
+# POST /{page-id} with Page fields answers {"success": true} (Graph API reference, Page,
+# "Updating"); a token without pages_manage_metadata gets error code 200 (restfb's shapes).
+
+
+def test_update_profile_posts_the_page_fields(fb, mocked) -> None:
+    from carecast.post import ProfileChanges
+
+    mocked.post(f"{BASE}/{PAGE}", json={"success": True})
+    fb.update_profile(ProfileChanges(description="Care close to home since 1921.",
+                                     website="https://riverside.example",
+                                     phone="(217) 555-0142"))
+    (call,) = mocked.calls
+    assert form(call) == {"about": "Care close to home since 1921.",
+                          "website": "https://riverside.example", "phone": "(217) 555-0142"}
+    assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_update_profile_refusals(fb, mocked) -> None:
+    from carecast.errors import PermissionDenied
+    from carecast.post import ProfileChanges
+
+    with pytest.raises(PlatformRejected, match="over Facebook's limit of 100"):
+        fb.update_profile(ProfileChanges(description="x" * 101))
+    with pytest.raises(PlatformRejected, match="cannot change a Page's display_name"):
+        fb.update_profile(ProfileChanges(display_name="Riverside"))
+    assert len(mocked.calls) == 0
+    mocked.post(f"{BASE}/{PAGE}", status=403, json={"error": {
+        "message": "(#200) Requires pages_manage_metadata permission to manage the object",
+        "type": "OAuthException", "code": 200, "fbtrace_id": "AbCdEf"}})
+    with pytest.raises(PermissionDenied) as info:
+        fb.update_profile(ProfileChanges(phone="(217) 555-0142"))
+    assert TOKEN not in str(info.value)
+    assert "update_profile" in FacebookChannel.capabilities()

@@ -824,7 +824,8 @@ def test_fetch_metrics(masto) -> None:
     metrics = masto.fetch_metrics(receipt)
     assert (metrics.likes, metrics.reposts, metrics.replies, metrics.impressions) == (
         31, 12, 4, None)
-    assert MastodonChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics"}
+    assert MastodonChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics",
+                                              "update_profile"}
 
 
 # -- configuration and secrets ------------------------------------------------------------------
@@ -913,3 +914,80 @@ def test_publisher_completes_a_thread_after_a_failed_reply(tmp_path, no_sleep, m
     lookups = [c for c in mocked.calls if c.request.url.startswith(
         f"{BASE}/api/v1/accounts/{ME}/statuses")]
     assert len(lookups) == 1  # the 503 may have stored the reply: looked up before resending
+
+
+# -- update_profile (brand sync) ----------------------------------------------------------------
+# PATCH /api/v1/accounts/update_credentials answers the CredentialAccount (entities/Account with
+# ``source``: the note and fields as written, docs.joinmastodon.org methods/accounts).
+
+UPDATE = f"{BASE}/api/v1/accounts/update_credentials"
+
+
+def credential_account(**extra: Any) -> dict[str, Any]:
+    return account(source={
+        "privacy": "public", "sensitive": False, "language": "en",
+        "note": "News and health tips from Riverside General.", "follow_requests_count": 0,
+        "fields": [{"name": "Website", "value": "https://old.riverside.example",
+                    "verified_at": None},
+                   {"name": "Location", "value": "Springfield, IL", "verified_at": None}]},
+        **extra)
+
+
+def sent_form(call: Any) -> dict[str, list[str]]:
+    body = call.request.body
+    return parse_qs(body.decode() if isinstance(body, bytes) else body)
+
+
+@responses.activate
+def test_update_profile_text_and_website_keeps_other_fields(masto) -> None:
+    from carecast.post import ProfileChanges
+
+    responses.get(VERIFY, json=credential_account())
+    responses.patch(UPDATE, json=credential_account())
+    masto.update_profile(ProfileChanges(display_name="Riverside General",
+                                        description="Care close to home. Not medical advice.",
+                                        website="https://riverside-general.example"))
+    form = sent_form(responses.calls[-1])
+    assert form["display_name"] == ["Riverside General"]
+    assert form["note"] == ["Care close to home. Not medical advice."]
+    assert form["fields_attributes[0][name]"] == ["Website"]
+    assert form["fields_attributes[0][value]"] == ["https://riverside-general.example"]
+    assert form["fields_attributes[1][name]"] == ["Location"]
+    assert form["fields_attributes[1][value]"] == ["Springfield, IL"]
+    assert responses.calls[-1].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@responses.activate
+def test_update_profile_adds_a_website_field_and_uploads_the_avatar(masto, root) -> None:
+    from carecast.post import ProfileChanges
+
+    one_field = credential_account()
+    one_field["source"]["fields"] = one_field["source"]["fields"][1:]
+    responses.get(VERIFY, json=one_field)
+    responses.patch(UPDATE, json=credential_account())
+    masto.update_profile(ProfileChanges(website="https://riverside-general.example",
+                                        avatar=Path("clinic.png")))
+    body = responses.calls[-1].request.body
+    assert b'name="avatar"' in body
+    assert b"image/png" in body
+    assert b'name="fields_attributes[1][name]"\r\n\r\nWebsite' in body
+
+
+@responses.activate
+def test_update_profile_refusals(masto) -> None:
+    from carecast.post import ProfileChanges
+
+    with pytest.raises(PlatformRejected, match="over Mastodon's limit of 30"):
+        masto.update_profile(ProfileChanges(display_name="R" * 31))
+    with pytest.raises(PlatformRejected, match="cannot change the profile's phone"):
+        masto.update_profile(ProfileChanges(phone="+12175550142"))
+    full = credential_account()
+    full["source"]["fields"] = [{"name": f"F{i}", "value": "v"} for i in range(4)]
+    responses.get(VERIFY, json=full)
+    with pytest.raises(PlatformRejected, match="4 fields"):
+        masto.update_profile(ProfileChanges(website="https://riverside-general.example"))
+    responses.patch(UPDATE, status=422, json={"error": "Validation failed: Note is too long"})
+    with pytest.raises(PlatformRejected) as info:
+        masto.update_profile(ProfileChanges(description="Care."))
+    assert info.value.status == 422
+    assert TOKEN not in str(info.value)

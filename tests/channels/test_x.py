@@ -126,7 +126,8 @@ def test_limits_are_declared() -> None:
     assert limits["max_media_bytes"] == {"image": 5 * 2**20, "gif": 15 * 2**20,
                                          "video": 512 * 2**20}
     assert limits["supports_threads"]
-    assert XChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics"}
+    assert XChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics",
+                                       "update_profile"}
 
 
 @pytest.mark.parametrize(("text", "length"), [
@@ -885,3 +886,61 @@ def test_a_bug_is_not_dressed_as_a_platform_error(x, mocked) -> None:
     mocked.post(TWEETS, body=ValueError("not a requests error"))
     with pytest.raises(ValueError):  # the publisher turns it into a guarded unknown outcome
         x.publish(x.render(POST), "k")
+
+
+# -- update_profile (brand sync) ----------------------------------------------------------------
+# POST 1.1/account/update_profile.json and update_profile_image.json answer the user object
+# (developer.x.com v1.1 reference, "POST account/update_profile"); errors are v1.1's
+# {"errors": [{"code", "message"}]}.
+
+PROFILE_UPDATE = "https://api.x.com/1.1/account/update_profile.json"
+PROFILE_IMAGE = "https://api.x.com/1.1/account/update_profile_image.json"
+V1_USER = {"id": int(USER_ID), "id_str": USER_ID, "name": "Riverside General",
+           "screen_name": "RiversideGeneral", "description": "Care close to home."}
+
+
+def test_update_profile_sends_the_v1_fields_signed(x, mocked, tmp_path) -> None:
+    from carecast.post import ProfileChanges
+
+    mocked.post(PROFILE_UPDATE, json=V1_USER)
+    mocked.post(PROFILE_IMAGE, json=V1_USER)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    x.update_profile(ProfileChanges(display_name="Riverside General",
+                                    description="Care close to home.",
+                                    website="https://riverside-general.org",
+                                    location="Springfield, IL", avatar=logo))
+    first, second = mocked.calls
+    assert {k: v[0] for k, v in parse_qs(first.request.body).items()} == {
+        "name": "Riverside General", "description": "Care close to home.",
+        "url": "https://riverside-general.org", "location": "Springfield, IL",
+        "skip_status": "true"}
+    assert first.request.headers["Authorization"].startswith("OAuth ")
+    assert "oauth_signature" in first.request.headers["Authorization"]
+    assert b'name="image"; filename="logo.png"' in second.request.body
+    assert second.request.headers["Authorization"].startswith("OAuth ")
+
+
+def test_update_profile_checks_before_sending(x, mocked) -> None:
+    from carecast.post import ProfileChanges
+
+    with pytest.raises(PlatformRejected, match="over X's limit of 160"):
+        x.update_profile(ProfileChanges(description="x" * 161))
+    with pytest.raises(PlatformRejected, match="cannot change the profile's phone"):
+        x.update_profile(ProfileChanges(phone="+12175550142"))
+    with pytest.raises(ConfigurationError, match=r"OAuth 1\.0a"):
+        make(OAUTH2).update_profile(ProfileChanges(description="Care."))
+    assert len(mocked.calls) == 0
+
+
+def test_update_profile_errors_are_mapped(x, mocked) -> None:
+    from carecast.post import ProfileChanges
+
+    mocked.post(PROFILE_UPDATE, status=403, json={"errors": [
+        {"code": 453, "message": "You currently have access to a subset of X API V2 endpoints "
+                                 "and limited v1.1 endpoints only."}]})
+    with pytest.raises(PermissionDenied) as info:
+        x.update_profile(ProfileChanges(description="Care."))
+    assert info.value.status == 403
+    for secret in SECRETS:
+        assert secret not in str(info.value)

@@ -2,9 +2,9 @@
 
 A channel class declares what its platform accepts as class attributes, in the manner of
 Apprise's service classes, and implements ``publish``, ``delete`` and ``fetch_profile``;
-``lookup``, ``fetch_mentions`` and ``fetch_metrics`` are optional capabilities. ``render``
-has a default that suits most platforms; a channel overrides ``compose``, ``count`` or
-``render`` itself where its platform differs.
+``lookup``, ``fetch_mentions``, ``fetch_metrics`` and ``update_profile`` are optional
+capabilities. ``render`` has a default that suits most platforms; a channel overrides
+``compose``, ``count`` or ``render`` itself where its platform differs.
 """
 
 from __future__ import annotations
@@ -20,13 +20,24 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from carecast.config import AccountConfig
 from carecast.errors import ConfigurationError, InvalidPost, LimitExceeded
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Post, Profile, Receipt
+from carecast.post import (
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Part,
+    Post,
+    Profile,
+    ProfileChanges,
+    Receipt,
+)
 
 __all__ = ["Channel", "ChannelOptions", "split_thread"]
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics")
+OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
 
 
 class ChannelOptions(BaseModel):
@@ -316,6 +327,14 @@ class Channel(ABC):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Engagement counts of a published post."""
         raise NotImplementedError(f"the {self.name} channel cannot read metrics")
+
+    def update_profile(self, changes: ProfileChanges) -> None:
+        """Change the profile fields set in ``changes``; the others stay as they are.
+
+        A field the platform's API cannot change raises ``PlatformRejected`` naming it.
+        """
+        raise NotImplementedError(
+            f"the {self.name} platform allows no profile update through its API")
 
 
 def split_thread(text: str, limit: int, count: Callable[[str], int],

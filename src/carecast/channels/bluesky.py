@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import threading
 import time
@@ -41,12 +42,26 @@ from carecast.errors import (
     PlatformRejected,
     RateLimited,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Profile, Receipt
+from carecast.post import (
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Part,
+    Profile,
+    ProfileChanges,
+    Receipt,
+)
 
 __all__ = ["BlueskyChannel", "BlueskyOptions", "fit_image", "graphemes", "record_key"]
 
 T = TypeVar("T")
 POST = "app.bsky.feed.post"
+PROFILE = "app.bsky.actor.profile"
+#: The profile record's field of each profile change, and its limit in graphemes.
+PROFILE_RECORD = {"display_name": ("displayName", 64), "description": ("description", 256),
+                  "website": ("website", None)}
 BLOB_LIMIT = 1_000_000  # bytes, app.bsky.embed.images#image and external#thumb
 MAX_TEXT_BYTES = 3000  # app.bsky.feed.post text: maxGraphemes 300, maxLength 3000 (UTF-8)
 MAX_SIDE = 2000  # pixels: the longest side Bluesky shows without scaling
@@ -210,6 +225,8 @@ class BlueskyChannel(Channel):
     max_media_bytes = {MediaKind.IMAGE: 20_000_000}
     supports_threads = True
     max_concurrency = 4
+    #: What ``update_profile`` changes.
+    profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_RECORD, "avatar"})
     options: BlueskyOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -490,6 +507,49 @@ class BlueskyChannel(Channel):
                        description=description, website=website, avatar_url=view.avatar,
                        extra={"did": view.did, "followers": view.followers_count,
                               "posts": view.posts_count})
+
+    def update_profile(self, changes: ProfileChanges) -> None:
+        """Rewrite the ``app.bsky.actor.profile`` record ``self``: display name, description,
+        website and avatar; its other fields are kept, and ``swapRecord`` makes sure nothing
+        changed it meanwhile."""
+        unknown = [f for f in changes.fields() if f not in self.profile_fields]
+        if unknown:
+            raise PlatformRejected(f"Bluesky's profile has no {unknown[0]}; add it to the "
+                                   "description instead", channel=self.name, account=self.account)
+        from atproto_client import models
+
+        self._client()
+        query = {"repo": self._did, "collection": PROFILE, "rkey": "self"}
+        params = models.ComAtprotoRepoGetRecord.Params(**query)
+        try:  # read raw: the SDK's model would drop fields it does not know
+            held = self._call(lambda c: c.invoke_query("com.atproto.repo.getRecord",
+                                                       params=params)).content
+        except PlatformRejected as exc:
+            if exc.code not in _NOT_FOUND_ERRORS and exc.status != 404:
+                raise
+            held = {}
+        record = dict(_field(held, "value") or {"$type": PROFILE})
+        for field, (key, limit) in PROFILE_RECORD.items():
+            value = getattr(changes, field)
+            if value is None:
+                continue
+            if limit is not None and len(graphemes(value)) > limit:
+                raise PlatformRejected(
+                    f"profile {field}: {len(graphemes(value))} graphemes is over Bluesky's "
+                    f"limit of {limit}; shorten it", channel=self.name, account=self.account)
+            record[key] = value
+        if changes.avatar is not None:
+            data, mime, _, _ = fit_image(
+                self._media_bytes(Media(source=str(changes.avatar), kind=MediaKind.IMAGE), 0),
+                field="profile avatar")
+            record["avatar"] = self._upload(data, mime)
+        body: dict[str, Any] = {**query, "record": record}
+        if _field(held, "cid"):
+            body["swapRecord"] = _field(held, "cid")
+        content = json.dumps(body).encode()
+        self._call(lambda c: c.invoke_procedure(
+            "com.atproto.repo.putRecord", content=content,
+            headers={"Content-Type": "application/json"}))
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Mentions and replies (``listNotifications``) since ``since``, oldest first."""

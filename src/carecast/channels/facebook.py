@@ -33,7 +33,18 @@ from carecast.errors import (
     PermissionDenied,
     PlatformRejected,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Part, Post, Profile, Receipt
+from carecast.post import (
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Part,
+    Post,
+    Profile,
+    ProfileChanges,
+    Receipt,
+)
 
 __all__ = ["FacebookChannel", "FacebookOptions"]
 
@@ -43,6 +54,9 @@ SCHEDULE_MAX = timedelta(days=30)
 _PATH_SAFE = r"^[A-Za-z0-9._-]+$"
 _POST_FIELDS = "id,message,created_time,permalink_url"
 _COMMENT_FIELDS = "id,message,from,created_time,permalink_url"
+#: The Page field of each profile change, and its limit (``about``: 100, Graph API Page).
+PROFILE_PARAMS: dict[str, tuple[str, int | None]] = {
+    "description": ("about", 100), "website": ("website", None), "phone": ("phone", None)}
 
 
 class FacebookOptions(GraphOptions):
@@ -70,6 +84,8 @@ class FacebookChannel(GraphChannel):
                        MediaKind.VIDEO: 10 * 1024 * MB}
     supports_scheduling = True
     max_concurrency = 4
+    #: What ``update_profile`` changes; a Page's name and picture change only by hand.
+    profile_fields: ClassVar[frozenset[str]] = frozenset(PROFILE_PARAMS)
     options: FacebookOptions
 
     # -- render ------------------------------------------------------------------------------
@@ -240,6 +256,28 @@ class FacebookChannel(GraphChannel):
                        location=page.get("single_line_address"), phone=page.get("phone"),
                        extra={k: page[k] for k in ("link", "category", "description")
                               if page.get(k)})
+
+    def update_profile(self, changes: ProfileChanges) -> None:
+        """``POST /{page-id}`` with ``about``, ``website`` and ``phone`` (the Page token needs
+        ``pages_manage_metadata``)."""
+        unknown = [f for f in changes.fields() if f not in self.profile_fields]
+        if unknown:
+            raise PlatformRejected(
+                f"the Graph API cannot change a Page's {unknown[0]}; change it by hand in the "
+                "Page's settings", channel=self.name, account=self.account)
+        data: dict[str, str] = {}
+        for field, (param, limit) in PROFILE_PARAMS.items():
+            value = getattr(changes, field)
+            if value is None:
+                continue
+            if limit is not None and len(value) > limit:
+                raise PlatformRejected(
+                    f"profile {field}: {len(value)} characters is over Facebook's limit of "
+                    f"{limit} for a Page's {param}; shorten it",
+                    channel=self.name, account=self.account)
+            data[param] = value
+        if data:
+            self.graph.post(self.options.page_id, data)
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Posts that tag the Page, and comments on its recent posts, since ``since``."""
