@@ -486,17 +486,17 @@ def test_a_large_image_is_resized_under_the_blob_limit(sky: BlueskyChannel, pds:
 
 
 def test_an_image_by_url_is_downloaded(tmp_path: Path) -> None:
+    import responses  # media downloads go through carecast.channels.media (requests)
+
     pds = FakePDS()
     picture = png(640, 480)
-
-    def route(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "cdn.riverside.example":
-            return httpx.Response(200, content=picture, headers={"Content-Type": "image/png"})
-        return pds.handle(request)
-
-    channel = make(httpx.Client(transport=httpx.MockTransport(route)), tmp_path)
-    channel.publish(channel.render(Post(id="u", text="Lobby.", media=[
-        Media(source="https://cdn.riverside.example/lobby.png", alt_text="The lobby")])), "k")
+    channel = make(httpx.Client(transport=httpx.MockTransport(pds.handle)), tmp_path)
+    with responses.RequestsMock() as cdn:
+        cdn.get("https://cdn.riverside.example/lobby.png", body=picture,
+                content_type="image/png")
+        channel.publish(channel.render(Post(id="u", text="Lobby.", media=[
+            Media(source="https://cdn.riverside.example/lobby.png", alt_text="The lobby")])),
+            "k")
     assert pds.blobs == [("image/png", picture)]
 
 

@@ -404,7 +404,7 @@ def test_a_failed_download_names_the_media_and_sends_nothing(masto, mocked) -> N
     cdn = "https://cdn.riverside-general.example/gone.png"
     mocked.get(INSTANCE, json=instance())
     mocked.get(cdn, status=404)
-    with pytest.raises(ChannelError, match=r"media\[0\]: downloading 'gone.png' failed") as info:
+    with pytest.raises(ChannelError, match=r"media\[0\]: could not download 'gone.png'") as info:
         masto.publish(masto.render(Post(id="g", text="x", media=[Media(source=cdn)])), "k")
     assert not info.value.retryable
     assert status_posts(mocked) == []

@@ -27,6 +27,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import retry_after_of
+from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
 from carecast.errors import (
     AuthenticationError,
@@ -398,29 +399,9 @@ class BlueskyChannel(Channel):
 
     def _media_bytes(self, media: Media, index: int) -> bytes:
         """The file's bytes: read from disk, or downloaded for an http(s) source."""
-        if not media.is_url:
-            try:
-                return media.path(self.root).read_bytes()
-            except OSError:
-                raise PlatformRejected(
-                    f"media[{index}].source: no readable file {media.filename!r}; nothing was "
-                    "sent", channel=self.name, account=self.account) from None
-        failure: BaseException | None = None
-        try:
-            response = self._http().get(media.source, follow_redirects=True)
-        except Exception as exc:
-            failure = exc
-        if failure is not None:
-            raise ChannelConnectionError(
-                f"media[{index}]: could not download {media.filename!r} "
-                f"({type(failure).__name__}); nothing was posted",
-                channel=self.name, account=self.account)
-        if response.status_code >= 400:
-            raise PlatformRejected(
-                f"media[{index}]: downloading {media.filename!r} failed with HTTP "
-                f"{response.status_code}; nothing was posted",
-                channel=self.name, account=self.account, status=response.status_code)
-        return bytes(response.content)
+        return media_bytes(media, root=self.root, channel=self.name, account=self.account,
+                           field=f"media[{index}]",
+                           cap=self.max_media_bytes.get(media.kind or MediaKind.IMAGE))
 
     def _create(self, record: dict[str, Any], rkey: str, reply_to: str | None,
                 refs: dict[str, str]) -> tuple[str, str]:

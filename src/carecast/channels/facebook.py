@@ -18,14 +18,14 @@ package rejects every current Graph version and hides HTTP status and headers.
 from __future__ import annotations
 
 import json
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from pydantic import Field
 
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
+from carecast.channels.media import media_file
 from carecast.errors import (
     ChannelConnectionError,
     ChannelError,
@@ -160,7 +160,7 @@ class FacebookChannel(GraphChannel):
         edge = f"{self.options.page_id}/photos"
         if item.is_url:
             return self.graph.post(edge, {**data, "url": item.source})
-        with self._open(item) as f:
+        with self._file(item) as (f, _):
             return self.graph.post(edge, data, files={"source": (item.filename, f,
                                                                  item.mime_type)},
                                    timeout=self.options.upload_timeout)
@@ -171,18 +171,15 @@ class FacebookChannel(GraphChannel):
         edge = f"{self.options.page_id}/videos"
         if item.is_url:
             return str(self.graph.post(edge, {**meta, "file_url": item.source}, video=True)["id"])
-        path = item.path(self.root)
-        size = path.stat().st_size
-        if size <= self.options.resumable_above:
-            with self._open(item) as f:
+        with self._file(item) as (f, size):
+            if size <= self.options.resumable_above:
                 answer = self.graph.post(edge, meta, video=True,
                                          files={"source": (item.filename, f, item.mime_type)},
                                          timeout=self.options.upload_timeout)
-            return str(answer["id"])
-        start = self.graph.post(edge, {"upload_phase": "start", "file_size": str(size)},
-                                video=True)
-        session = str(start["upload_session_id"])
-        with self._open(item) as f:
+                return str(answer["id"])
+            start = self.graph.post(edge, {"upload_phase": "start", "file_size": str(size)},
+                                    video=True)
+            session = str(start["upload_session_id"])
             self._transfer(f, edge, session, int(start["start_offset"]),
                            int(start["end_offset"]))
         self.graph.post(edge, {"upload_phase": "finish", "upload_session_id": session, **meta},
@@ -214,14 +211,10 @@ class FacebookChannel(GraphChannel):
                 continue  # else the same chunk again: Facebook answers with its offsets
             start, end = int(answer["start_offset"]), int(answer["end_offset"])
 
-    def _open(self, item: Media) -> BinaryIO:
-        path: Path = item.path(self.root)
-        try:
-            return path.open("rb")
-        except OSError as exc:
-            reason = type(exc).__name__
-        raise ChannelError(f"cannot read the media file {item.filename!r} ({reason}); nothing "
-                           "was sent", channel=self.name, account=self.account)
+    def _file(self, item: Media) -> AbstractContextManager[tuple[BinaryIO, int]]:
+        """A local media file, open, and its size."""
+        return media_file(item, root=self.root, channel=self.name, account=self.account,
+                          cap=self.max_media_bytes.get(item.kind or MediaKind.IMAGE))
 
     # -- reconcile, delete, read -------------------------------------------------------------
 

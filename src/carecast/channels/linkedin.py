@@ -24,13 +24,14 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import new_session, send
+from carecast.channels.http import new_session
 from carecast.channels.linkedin_api import (
     LinkedInAPI,
     VideoUpload,
     from_little,
     to_little,
 )
+from carecast.channels.media import media_bytes
 from carecast.errors import (
     ChannelConnectionError,
     ChannelServerError,
@@ -277,9 +278,8 @@ class LinkedInChannel(Channel):
         local file is read part by part, a URL is downloaded once."""
         cap = self.max_media_bytes.get(item.kind or MediaKind.IMAGE)
         if item.is_url:
-            data = send(self.session, "GET", item.source, channel=self.name,
-                        account=self.account, timeout=self.api.upload_timeout,
-                        allow_redirects=True, headers={"User-Agent": "carecast"}).content
+            data = media_bytes(item, root=self.root, channel=self.name, account=self.account,
+                               cap=cap, timeout=self.api.upload_timeout[1])
             size = len(data)
 
             def read(first: int, last: int) -> bytes:

@@ -37,10 +37,10 @@ from carecast.channels.http import (
     error_for_status,
     new_session,
     retry_after_of,
-    send,
     server_time,
     transport_error,
 )
+from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
 from carecast.errors import (
     AuthenticationError,
@@ -453,32 +453,9 @@ class MastodonChannel(Channel):
 
     def _media_bytes(self, media: Media, index: int) -> bytes:
         """The file's bytes: read from disk, or downloaded (up to the size limit) from its URL."""
-        where: dict[str, Any] = {"channel": self.name, "account": self.account}
-        cap = self.max_media_bytes.get(media.kind or MediaKind.IMAGE, 99 * _MiB)
-        if not media.is_url:
-            try:
-                return media.path(self.root).read_bytes()
-            except OSError:
-                raise ChannelError(f"media[{index}]: cannot read {media.filename!r}; check the "
-                                   "file (nothing was posted)", **where) from None
-        try:
-            response = send(self.session, "GET", media.source, timeout=self._timeout(),
-                            stream=True, allow_redirects=True, **where)
-        except ChannelError as exc:
-            if exc.retryable:
-                raise
-            raise ChannelError(
-                f"media[{index}]: downloading {media.filename!r} failed (HTTP {exc.status}); "
-                "check the media URL (nothing was posted)", **where) from None
-        data = bytearray()
-        with response:
-            for chunk in response.iter_content(64 * 1024):
-                data.extend(chunk)
-                if len(data) > cap:
-                    raise ChannelError(
-                        f"media[{index}]: {media.filename!r} is over Mastodon's limit of {cap} "
-                        "bytes (nothing was posted)", **where)
-        return bytes(data)
+        return media_bytes(media, root=self.root, channel=self.name, account=self.account,
+                           field=f"media[{index}]", timeout=self.options.timeout,
+                           cap=self.max_media_bytes.get(media.kind or MediaKind.IMAGE))
 
     def _timeout(self) -> tuple[float, float]:
         return (self.options.connect_timeout, self.options.timeout)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import re
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.blog import derive_title, html_body
-from carecast.channels.http import error_for_status, new_session, send, transport_error
+from carecast.channels.http import error_for_status, new_session, transport_error
+from carecast.channels.media import media_file
 from carecast.errors import (
     AuthenticationError,
-    ChannelConnectionError,
     ChannelError,
     InvalidPost,
     OutcomeUnknown,
@@ -44,7 +42,7 @@ from carecast.errors import (
 )
 from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Post, Profile, Receipt
 
-__all__ = ["WordPressChannel", "WordPressOptions", "download_media", "post_options", "slug_of"]
+__all__ = ["WordPressChannel", "WordPressOptions", "post_options", "slug_of"]
 
 Status = Literal["publish", "draft", "pending", "private"]
 M = TypeVar("M", bound=BaseModel)
@@ -58,34 +56,6 @@ def slug_of(title: str, key: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     words = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].rstrip("-")
     return f"{words or 'post'}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
-def download_media(media: Media, *, channel: str, account: str, timeout: float) -> Path:
-    """Fetch a media item given by URL into a temporary file; the caller deletes it.
-
-    Nothing reached the platform yet, so every failure is "not sent": a refusal is
-    ``PlatformRejected``, anything else a retryable ``ChannelConnectionError``.
-    """
-    session = new_session()
-    fd, name = tempfile.mkstemp(prefix="carecast-", suffix=Path(media.filename).suffix)
-    try:
-        try:
-            response = send(session, "GET", media.source, channel=channel, account=account,
-                            timeout=(10, timeout), stream=True, allow_redirects=True)
-        except ChannelError as exc:
-            cls = ChannelConnectionError if exc.retryable else PlatformRejected
-            raise cls(f"could not download {media.filename!r} from its URL "
-                      f"({type(exc).__name__}); nothing was sent", channel=channel,
-                      account=account, status=exc.status) from None
-        with os.fdopen(fd, "wb") as out:
-            for chunk in response.iter_content(1024 * 1024):
-                out.write(chunk)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    finally:
-        session.close()
-    return Path(name)
 
 
 def post_options(model: type[M], options: Mapping[str, Any], field_prefix: str,
@@ -315,17 +285,11 @@ class WordPressChannel(Channel):
             done = self._uploaded.get((key, index))
         if done is not None:
             return done
-        path = download_media(item, channel=self.name, account=self.account,
-                              timeout=self.options.timeout) if item.is_url else None
-        try:
-            source = path or item.path(self.root)
-            with source.open("rb") as data:
-                answer = self._json("POST", "wp/v2/media", data=data, headers={
-                    "Content-Type": item.mime_type,
-                    "Content-Disposition": f'attachment; filename="{_ascii(item.filename)}"'})
-        finally:
-            if path is not None:
-                path.unlink(missing_ok=True)
+        with media_file(item, root=self.root, channel=self.name, account=self.account,
+                        field=f"media[{index}]", timeout=self.options.timeout) as (data, _):
+            answer = self._json("POST", "wp/v2/media", data=data, headers={
+                "Content-Type": item.mime_type,
+                "Content-Disposition": f'attachment; filename="{_ascii(item.filename)}"'})
         fields = {k: v for k, v in {"alt_text": item.alt_text, "title": item.title}.items()
                   if v}
         if fields:

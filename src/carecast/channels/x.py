@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 import logging
 import mimetypes
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import error_for_status, new_session, send, transport_error
+from carecast.channels.media import media_file
 from carecast.channels.thread import send_thread
 from carecast.errors import (
     AuthenticationError,
@@ -773,44 +773,12 @@ class XChannel(Channel):
 
         return self._refreshing(once)
 
-    @contextmanager
-    def _media_file(self, item: Media, index: int) -> Iterator[tuple[BinaryIO, int]]:
+    def _media_file(self, item: Media, index: int
+                    ) -> AbstractContextManager[tuple[BinaryIO, int]]:
         """The item's bytes as an open file and its size; a URL is downloaded first."""
-        if not item.is_url:
-            path = item.path(self.root)
-            with path.open("rb") as handle:
-                yield handle, path.stat().st_size
-            return
-        assert item.kind is not None
-        cap = self.max_media_bytes[item.kind]
-        try:
-            response = send(self.session, "GET", item.source, channel=self.name,
-                            account=self.account, timeout=self._timeout(), stream=True,
-                            allow_redirects=True)
-            buffer = io.BytesIO()
-            with response:
-                for chunk in response.iter_content(MB):
-                    buffer.write(chunk)
-                    if buffer.tell() > cap:
-                        break
-        except (ChannelError, requests.RequestException) as exc:
-            status = exc.status if isinstance(exc, ChannelError) else None
-            failure: ChannelError | None = (PlatformRejected if status and 400 <= status < 500
-                                     and status != 429 else ChannelConnectionError)(
-                f"media[{index}]: could not download {item.filename!r}"
-                + (f" (HTTP {status})" if status else ""),
-                channel=self.name, account=self.account, status=status)
-        else:
-            failure = None
-        if failure is not None:
-            raise failure
-        size = buffer.tell()
-        if size > cap:
-            raise PlatformRejected(
-                f"media[{index}]: the file at its URL is over X's limit of {cap} bytes for "
-                f"{item.kind.value}", channel=self.name, account=self.account)
-        buffer.seek(0)
-        yield buffer, size
+        return media_file(item, root=self.root, channel=self.name, account=self.account,
+                          field=f"media[{index}]", timeout=self.options.timeout,
+                          cap=self.max_media_bytes.get(item.kind or MediaKind.IMAGE))
 
 
 # -- X's answers -----------------------------------------------------------------------------

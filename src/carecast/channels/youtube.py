@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import retry_after_of
-from carecast.channels.wordpress import download_media, post_options
+from carecast.channels.media import download
+from carecast.channels.wordpress import post_options
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
@@ -365,11 +366,11 @@ class YouTubeChannel(Channel):
         from googleapiclient.http import MediaFileUpload  # type: ignore[import-untyped]
 
         video = draft.media[0]
-        download = None
+        fetched = None
         if video.is_url:
-            download = download_media(video, channel=self.name, account=self.account,
-                                      timeout=self.options.timeout)
-            path = download
+            fetched = download(video, channel=self.name, account=self.account,
+                               field="media[0]", timeout=self.options.timeout)
+            path = fetched
         else:
             path = video.path(self.root)
         opts = draft.options
@@ -389,7 +390,7 @@ class YouTubeChannel(Channel):
         request = self.client.videos().insert(
             part="snippet,status", body={"snippet": snippet, "status": status},
             notifySubscribers=opts["notify_subscribers"], media_body=media)
-        return _Upload(request=request, size=media.size(), download=download)
+        return _Upload(request=request, size=media.size(), download=fetched)
 
     def _upload(self, upload: _Upload, key: str) -> dict[str, Any]:
         """Send the chunks; after an interruption, ask the server where to resume."""

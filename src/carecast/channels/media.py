@@ -1,0 +1,105 @@
+"""A media item's bytes, for channels that upload them: a local file, or one given by URL.
+
+Nothing has reached the platform when these fail, so every failure is "not sent": a file that
+cannot be read, a download the media host refuses, or one over the platform's size limit is
+``PlatformRejected`` (fix the post); a download that cannot connect or breaks off is a
+retryable ``ChannelConnectionError``. Messages name the field and the file, never its URL
+(a signed media URL carries a token).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from carecast.channels.http import new_session, send
+from carecast.errors import ChannelConnectionError, ChannelError, PlatformRejected
+from carecast.post import Media
+
+__all__ = ["download", "media_bytes", "media_file"]
+
+_CHUNK = 1024 * 1024
+
+
+def download(item: Media, *, channel: str, account: str, field: str = "media",
+             cap: int | None = None, timeout: float = 300.0) -> Path:
+    """Fetch a media item given by URL into a temporary file; the caller deletes it."""
+    where: dict[str, Any] = {"channel": channel, "account": account}
+    session = new_session()
+    fd, name = tempfile.mkstemp(prefix="carecast-", suffix=Path(item.filename).suffix)
+    try:
+        failure: ChannelError | None = None
+        try:
+            response = send(session, "GET", item.source, timeout=(10.0, timeout), stream=True,
+                            allow_redirects=True, **where)
+        except ChannelError as exc:
+            cls = ChannelConnectionError if exc.retryable or exc.status is None \
+                else PlatformRejected
+            failure = cls(f"{field}: could not download {item.filename!r} from its URL; "
+                          "nothing was sent", status=exc.status, **where)
+        if failure is not None:
+            raise failure
+        size = 0
+        with response, os.fdopen(fd, "wb") as out:
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    size += len(chunk)
+                    if cap is not None and size > cap:
+                        raise PlatformRejected(
+                            f"{field}: the file at its URL is over the {channel} limit of {cap} "
+                            "bytes; nothing was sent", **where)
+                    out.write(chunk)
+            except OSError as exc:  # a broken download (requests' errors are OSErrors too)
+                raise ChannelConnectionError(
+                    f"{field}: the download of {item.filename!r} broke off "
+                    f"({type(exc).__name__}); nothing was sent", **where) from None
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    finally:
+        session.close()
+    return Path(name)
+
+
+@contextmanager
+def media_file(item: Media, *, root: Path, channel: str, account: str, field: str = "media",
+               cap: int | None = None, timeout: float = 300.0
+               ) -> Iterator[tuple[BinaryIO, int]]:
+    """The item's bytes as an open binary file, and their size.
+
+    A local file is opened where it is; a URL is downloaded first into a temporary file that
+    is deleted afterwards.
+    """
+    temporary = download(item, channel=channel, account=account, field=field, cap=cap,
+                         timeout=timeout) if item.is_url else None
+    path = temporary or item.path(root)
+    try:
+        try:
+            handle = path.open("rb")
+            size = os.fstat(handle.fileno()).st_size
+        except OSError as exc:
+            raise PlatformRejected(
+                f"{field}: cannot read {item.filename!r} ({type(exc).__name__}); check the "
+                "path (relative paths start at the post file's folder); nothing was sent",
+                channel=channel, account=account) from None
+        with handle:
+            if cap is not None and size > cap:
+                raise PlatformRejected(
+                    f"{field}: {item.filename!r} is {size} bytes, over the {channel} limit of "
+                    f"{cap}; nothing was sent", channel=channel, account=account)
+            yield handle, size
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+
+
+def media_bytes(item: Media, *, root: Path, channel: str, account: str, field: str = "media",
+                cap: int | None = None, timeout: float = 300.0) -> bytes:
+    """The item's bytes (see ``media_file``); for images and other small files."""
+    with media_file(item, root=root, channel=channel, account=account, field=field, cap=cap,
+                    timeout=timeout) as (handle, _):
+        return handle.read()
