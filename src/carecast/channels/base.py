@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -33,8 +33,9 @@ from carecast.post import (
     Receipt,
 )
 
-__all__ = ["Channel", "ChannelOptions", "split_thread"]
+__all__ = ["Channel", "ChannelOptions", "post_options", "split_thread"]
 
+M = TypeVar("M", bound=BaseModel)
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
@@ -335,6 +336,20 @@ class Channel(ABC):
         """
         raise NotImplementedError(
             f"the {self.name} platform allows no profile update through its API")
+
+
+def post_options(model: type[M], options: Mapping[str, Any], field_prefix: str,
+                 channel: str) -> M:
+    """A draft's ``overrides.<channel>.options`` validated by ``model``; ``InvalidPost``
+    naming each bad field (never its value: it may be the post's text)."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = [(f"{field_prefix}.{'.'.join(str(p) for p in e['loc'])}",
+                     str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()]
+    # raised outside the except: pydantic's error quotes the values
+    raise InvalidPost(f"the {channel} options of this post are not right:\n"
+                      + "\n".join(f"  {f}: {m}" for f, m in problems), problems)
 
 
 def split_thread(text: str, limit: int, count: Callable[[str], int],

@@ -33,7 +33,8 @@ from pydantic import Field, field_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
-__all__ = ["BlogChannel", "BlogOptions", "derive_title", "html_body", "slug_for", "write_atomic"]
+__all__ = ["BlogChannel", "BlogOptions", "derive_title", "html_body", "slug_for", "slug_words",
+           "write_atomic"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -86,12 +87,17 @@ def derive_title(text: str, limit: int = 80) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+def slug_words(title: str) -> str:
+    """The title as lower-case ASCII words joined by ``-`` (at most 60 characters)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].rstrip("-") \
+        or "post"
+
+
 def slug_for(title: str, when: datetime, key: str) -> str:
     """``<date>-<title words>-<hash of key>``: readable, unique per key, stable for it."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].rstrip("-")
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return f"{when.astimezone(UTC):%Y-%m-%d}-{words or 'post'}-{digest}"
+    return f"{when.astimezone(UTC):%Y-%m-%d}-{slug_words(title)}-{digest}"
 
 
 class BlogChannel(Channel):

@@ -26,23 +26,22 @@ from typing import Any, ClassVar, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.blog import derive_title, html_body
+from carecast.channels.base import Channel, ChannelOptions, post_options
+from carecast.channels.blog import derive_title, html_body, slug_words
 from carecast.channels.http import error_for_status, new_session, transport_error
 from carecast.channels.media import media_file
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
-    InvalidPost,
     OutcomeUnknown,
     PermissionDenied,
     PlatformRejected,
 )
 from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Post, Profile, Receipt
 
-__all__ = ["WordPressChannel", "WordPressOptions", "post_options", "slug_of"]
+__all__ = ["WordPressChannel", "WordPressOptions", "slug_of"]
 
 Status = Literal["publish", "draft", "pending", "private"]
 M = TypeVar("M", bound=BaseModel)
@@ -53,23 +52,7 @@ _AUTH_CODES = {"rest_not_logged_in", "incorrect_password", "invalid_username",
 
 def slug_of(title: str, key: str) -> str:
     """``<title words>-<hash of key>``: readable, stable for the key, unique per key."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].rstrip("-")
-    return f"{words or 'post'}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
-def post_options(model: type[M], options: Mapping[str, Any], field_prefix: str,
-                 channel: str) -> M:
-    """``overrides.<channel>.options`` validated by ``model``; ``InvalidPost`` naming each
-    bad field (never its value: it may be the post's text)."""
-    try:
-        return model.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = [(f"{field_prefix}.{'.'.join(str(p) for p in e['loc'])}",
-                     str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()]
-    # raised outside the except: pydantic's error quotes the values
-    raise InvalidPost(f"the {channel} options of this post are not right:\n"
-                      + "\n".join(f"  {f}: {m}" for f, m in problems), problems)
+    return f"{slug_words(title)}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 class WordPressOptions(ChannelOptions):

@@ -32,10 +32,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from carecast.channels.base import Channel, ChannelOptions
+from carecast.channels.base import Channel, ChannelOptions, post_options
 from carecast.channels.http import retry_after_of
 from carecast.channels.media import download
-from carecast.channels.wordpress import post_options
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
