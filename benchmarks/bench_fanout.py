@@ -67,7 +67,7 @@ def _config(base_url: str, folder: Path) -> Config:
     }, root=folder, environ={})
 
 
-def measure(rounds: int = 6, *, own_process: bool = True
+def measure(rounds: int = 11, *, own_process: bool = True
             ) -> tuple[list[float], dict[str, Any]]:
     """Wall seconds per post (the first is cold) and the receiver's counters."""
     walls: list[float] = []
@@ -90,7 +90,7 @@ def measure(rounds: int = 6, *, own_process: bool = True
     return walls, stats
 
 
-def baseline(rounds: int = 4) -> list[float]:
+def baseline(rounds: int = 10) -> list[float]:
     """The transport alone: 200 bare ``requests`` POSTs from 50 threads, no carecast."""
     walls: list[float] = []
     with receiver(own_process=True) as (base_url, _stats), \

@@ -253,3 +253,22 @@ def test_a_failed_batch_fails_every_write_in_it(ledger, monkeypatch) -> None:
     assert row is not None
     assert row.state == State.PENDING
     assert ledger.claim(post.id, "a") == State.PENDING
+
+
+def test_record_claims_the_ready_targets_in_its_transaction(ledger) -> None:
+    post = Post(id="p9", text="Hello")
+    claims = ledger.record(post, [_row(post, "a"), _row(post, "b")], claim=["a"])
+    assert claims == {"a": State.PENDING}
+    assert ledger.attempt("p9", "a").state == State.SENDING
+    assert ledger.attempt("p9", "b").state == State.PENDING
+    again = ledger.record(post, [_row(post, "a"), _row(post, "b")], claim=["a", "b"])
+    assert again == {"a": None, "b": State.PENDING}  # a: being sent by this process
+    assert ledger.verify_audit() == []
+
+
+def test_a_claim_is_renewed_only_by_its_holder(ledger) -> None:
+    post = Post(id="p10", text="Hello")
+    ledger.record(post, [_row(post, "a")], claim=["a"])
+    assert ledger.renew_claim("p10", "a")
+    _set_owner(ledger, "another-host:4242")  # taken over by another worker
+    assert not ledger.renew_claim("p10", "a")

@@ -378,3 +378,16 @@ def test_blocked_phi_is_never_kept_in_the_store(fake_publisher) -> None:
     fixed = Post(id="story", text="Thank you to our patient for the kind note.")
     assert publisher.publish(fixed).ok
     assert not publisher.ledger.withheld("story")
+
+
+def test_a_target_queued_past_half_the_stale_time_checks_its_claim(fake_publisher,
+                                                                   monkeypatch) -> None:
+    publisher = fake_publisher(config=fake_config(["a", "b"], stale_sending_after=0))
+    renewed: list[str] = []
+    monkeypatch.setattr(publisher.ledger, "renew_claim",
+                        lambda post_id, account: renewed.append(account) or account == "a")
+    report = publisher.publish(POST)
+    assert sorted(renewed) == ["a", "b"]
+    assert report["a"].state == State.PUBLISHED
+    assert report["b"].state == State.SENDING  # another worker holds it now: not sent here
+    assert publisher.platform.sends == [idempotency_key(POST.id, "a")]

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -317,26 +318,30 @@ class Publisher:
                 if a.state == State.PUBLISHED and a.account in names}
         preview = self._review(post, names, done)
         stored = _masked(post, preview.findings)
-        self.ledger.record(stored, [
+        ready = [t for t in preview.targets
+                 if t.state == State.PENDING and t.held_until is None]
+        # The ready targets are claimed (the intent to send, committed) together with the
+        # review: one transaction instead of one per target before each send.
+        claims = self.ledger.record(stored, [
             Attempt(post.id, t.account, t.channel, t.state, t.key, 0, datetime.now(UTC),
                     None if _flagged(t) else t.draft, None, t.error, t.findings)
             for t in preview.targets
-        ], withheld=stored is not post)
+        ], withheld=stored is not post, claim=[t.account for t in ready],
+            stale_after=self.config.publish.stale_sending_after)
+        claimed_at = time.monotonic()
         outcomes: dict[str, Outcome] = {
             name: Outcome.of(name, a.channel, State.PUBLISHED, receipt=a.receipt,
                              tries=a.tries, already_published=True)
             for name, a in done.items()
         }
-        ready = []
         for target in preview.targets:
-            if target.state == State.PENDING and target.held_until is None:
-                ready.append(target)
-            else:
+            if target not in ready:
                 outcomes[target.account] = _outcome_of(target)
         for outcome in outcomes.values():
             if on_progress:
                 on_progress(outcome)
-        for outcome in self._dispatch(post, ready, resend_unknown, on_progress):
+        for outcome in self._dispatch(post, ready, resend_unknown, on_progress, claims,
+                                      claimed_at):
             outcomes[outcome.account] = outcome
         report = PublishReport(post.id, tuple(outcomes[n] for n in names if n in outcomes),
                                preview.findings)
@@ -477,9 +482,11 @@ class Publisher:
     # -- dispatch ----------------------------------------------------------------------------
 
     def _dispatch(self, post: Post, targets: Sequence[TargetPreview], resend_unknown: bool,
-                  on_progress: Progress | None) -> list[Outcome]:
+                  on_progress: Progress | None, claims: Mapping[str, State | None],
+                  claimed_at: float) -> list[Outcome]:
         def run(target: TargetPreview) -> Outcome:
-            outcome = self._send(post, target, resend_unknown)
+            outcome = self._send(post, target, resend_unknown, claims[target.account],
+                                 claimed_at)
             if on_progress:
                 on_progress(outcome)
             return outcome
@@ -510,10 +517,23 @@ class Publisher:
                 self._semaphores[name] = threading.BoundedSemaphore(size)
             return self._semaphores[name]
 
-    def _send(self, post: Post, target: TargetPreview, resend_unknown: bool) -> Outcome:
+    def _send(self, post: Post, target: TargetPreview, resend_unknown: bool,
+              previous: State | None, claimed_at: float) -> Outcome:
+        """Send one claimed target; ``previous`` is the state it had when claimed (None: it
+        was not claimable)."""
         assert target.draft is not None
         assert target.instance is not None
         channel, draft, key = target.instance, target.draft, target.key
+        stale_after = self.config.publish.stale_sending_after
+        if previous is not None and time.monotonic() - claimed_at > stale_after / 2 \
+                and not self.ledger.renew_claim(post.id, target.account):
+            previous = None  # queued so long that another worker may have taken it over
+        if previous is None:  # published or claimed by another worker meanwhile
+            row = self.ledger.attempt(post.id, target.account)
+            state = row.state if row else State.PENDING
+            return Outcome.of(target.account, target.channel, state, draft=draft,
+                              receipt=row.receipt if row else None,
+                              already_published=state == State.PUBLISHED)
         try:
             upload = _without_metadata(draft, channel.root)
         except PostRejected as exc:  # an image that cannot be cleaned is never sent
@@ -521,14 +541,6 @@ class Publisher:
             self.ledger.mark_failed(post.id, target.account, State.FAILED, error)
             return Outcome.of(target.account, target.channel, State.FAILED, draft=draft,
                               error=error, findings=target.findings)
-        previous = self.ledger.claim(post.id, target.account,
-                                     stale_after=self.config.publish.stale_sending_after)
-        if previous is None:  # published or claimed by another worker meanwhile
-            row = self.ledger.attempt(post.id, target.account)
-            state = row.state if row else State.PENDING
-            return Outcome.of(target.account, target.channel, state, draft=draft,
-                              receipt=row.receipt if row else None,
-                              already_published=state == State.PUBLISHED)
         uncertain = previous in (State.UNKNOWN, State.SENDING) and not resend_unknown
         was_uncertain = uncertain
         receipt: Receipt | None = None

@@ -69,6 +69,8 @@ _STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at, attempts.
     .where(*_ONE).with_for_update()
 _ATTEMPT_UPDATE = attempts.update().where(*_ONE)
 _CLAIM = attempts.update().where(*_ONE).values(tries=attempts.c.tries + 1)
+_RENEW = attempts.update().where(*_ONE, attempts.c.state == "sending",
+                                 attempts.c.owner == _bp("k_owner"))
 _DECISIONS = sa.select(approvals).where(
     approvals.c.post_id == _bp("k_post"), approvals.c.account == _bp("k_account"),
     approvals.c.draft_hash == _bp("k_hash")).order_by(approvals.c.id)
@@ -339,11 +341,15 @@ class Ledger:
             row = conn.execute(_ROW, {"k_post": post_id, "k_account": account}).mappings().first()
         return _attempt(row) if row is not None else None
 
-    def record(self, post: Post, rows: Sequence[Attempt], *, withheld: bool = False) -> None:
+    def record(self, post: Post, rows: Sequence[Attempt], *, withheld: bool = False,
+               claim: Sequence[str] = (), stale_after: float = 300.0
+               ) -> dict[str, State | None]:
         """Store the post and the reviewed state of each target, in one transaction.
 
         Targets already published are left as they are; ``sending`` and ``unknown`` keep
-        their state, since they must be reconciled before anything is sent.
+        their state, since they must be reconciled before anything is sent. The accounts in
+        ``claim`` are claimed in the same transaction (see ``claim``): the result maps each
+        to the state it had, or None when it is not claimable.
         """
         with self._write() as conn:
             self.save_post(post, conn, withheld=withheld)
@@ -378,6 +384,8 @@ class Ledger:
                 })
             if inserts:
                 conn.execute(_ATTEMPT_INSERT, inserts)
+            return {account: self._claim(conn, post.id, account, stale_after)
+                    for account in claim}
 
     def claim(self, post_id: str, account: str, *, stale_after: float = 300.0) -> State | None:
         """Mark a target ``sending`` (the intent, committed before the send).
@@ -387,26 +395,39 @@ class Ledger:
         right now. A ``sending`` row is taken over at once when the process that claimed it
         on this machine is gone (a crash); otherwise only after ``stale_after`` seconds.
         """
+        return self._batch.run(lambda conn: self._claim(conn, post_id, account, stale_after))
+
+    def _claim(self, conn: Connection, post_id: str, account: str, stale_after: float
+               ) -> State | None:
         where = {"k_post": post_id, "k_account": account}
-
-        def claim(conn: Connection) -> State | None:
-            row = conn.execute(_STATE_FOR_UPDATE, where).first()
-            if row is None:
+        row = conn.execute(_STATE_FOR_UPDATE, where).first()
+        if row is None:
+            return None
+        state = State(row.state)
+        if state == State.SENDING and _owner_alive(row.owner):
+            age = (_now() - _aware(row.updated_at)).total_seconds()
+            mine = row.owner == _owner()  # a send of this very process: never at 0
+            if age < stale_after or (mine and stale_after == 0):
                 return None
-            state = State(row.state)
-            if state == State.SENDING and _owner_alive(row.owner):
-                age = (_now() - _aware(row.updated_at)).total_seconds()
-                mine = row.owner == _owner()  # a send of this very process: never at 0
-                if age < stale_after or (mine and stale_after == 0):
-                    return None
-            if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
-                return None
-            conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now(),
-                                  "owner": _owner()})
-            self._append(conn, post_id, account, "send", {"previous": str(state)})
-            return state
+        if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
+            return None
+        conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now(),
+                              "owner": _owner()})
+        self._append(conn, post_id, account, "send", {"previous": str(state)})
+        return state
 
-        return self._batch.run(claim)
+    def renew_claim(self, post_id: str, account: str) -> bool:
+        """Whether this process still holds the target's claim; if so, its clock restarts.
+
+        A target claimed long ago (queued behind others) checks this before it is sent: after
+        ``stale_after`` another worker may have taken it over.
+        """
+        def renew(conn: Connection) -> bool:
+            done = conn.execute(_RENEW, {"k_post": post_id, "k_account": account,
+                                         "k_owner": _owner(), "updated_at": _now()})
+            return bool(done.rowcount)
+
+        return self._batch.run(renew)
 
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
