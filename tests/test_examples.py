@@ -77,6 +77,17 @@ def test_readme_first_command(workdir: Path) -> None:
     second = run(args, workdir)
     assert second.stdout.count("already published") == 2
     assert len((out / "outbox.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+    assert "findings" not in first.stdout  # the example runs clean, with nothing to install
+
+    # The output the README and the docs show is the output a user gets.
+    post_id = re.search(r"^post (p-[0-9a-f]{24}) ", first.stdout, re.MULTILINE)
+    key = re.search(r"published (cc-[0-9a-f]{32})", first.stdout)
+    assert post_id and key, first.stdout
+    for page in ("README.md", "docs/quickstart.md", "docs/cli.md"):
+        text = (ROOT / page).read_text(encoding="utf-8")
+        assert f"post {post_id.group(1)} (examples/posts/flu-clinic.yaml)" in text, page
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"published {key.group(1)}" in readme
 
 
 @pytest.mark.parametrize("name", POSTS)
