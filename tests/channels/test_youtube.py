@@ -565,10 +565,11 @@ def test_fetch_profile(root) -> None:
     profile = make(root, http).fetch_profile()
     assert (profile.display_name, profile.handle, profile.description) == (
         "Riverside General", "@riversidegeneral", "Care close to home.")
-    assert profile.website == "https://www.youtube.com/@riversidegeneral"
+    assert profile.website is None  # a channel's links are not in the Data API
     assert profile.avatar_url == "https://yt3.ggpht.com/a=s800"
     assert profile.location == "US"
-    assert profile.extra == {"channel_id": "UC_clinic", "keywords": "hospital health"}
+    assert profile.extra == {"channel_id": "UC_clinic", "keywords": "hospital health",
+                             "url": "https://www.youtube.com/@riversidegeneral"}
     assert "mine=true" in http.request_sequence[0][0]
 
 
@@ -737,3 +738,43 @@ def test_a_failed_download_was_not_sent(root) -> None:
         assert info.value.retryable
         assert not info.value.may_have_been_sent
 
+
+
+# -- profile sync ------------------------------------------------------------------------------
+
+
+def test_update_profile_sends_back_the_whole_branding(root) -> None:
+    from carecast.post import ProfileChanges
+
+    branding = {"kind": "youtube#channelListResponse", "items": [{
+        "kind": "youtube#channel", "id": "UC_clinic", "brandingSettings": {
+            "channel": {"title": "Riverside General", "description": "Old words.",
+                        "keywords": "hospital health", "country": "US"},
+            "image": {"bannerExternalUrl": "https://yt3.ggpht.com/banner"}}}]}
+    http = Mock([ok(branding), ok(branding["items"][0])])
+    make(root, http).update_profile(ProfileChanges(description="Care close to home."))
+    (list_uri, _, _, _), (update_uri, method, body, _) = http.request_sequence
+    assert "part=brandingSettings" in list_uri
+    assert "mine=true" in list_uri
+    assert method == "PUT"
+    assert "part=brandingSettings" in update_uri
+    sent = json.loads(body)
+    assert sent["id"] == "UC_clinic"
+    assert sent["brandingSettings"]["channel"] == {
+        "title": "Riverside General", "description": "Care close to home.",
+        "keywords": "hospital health", "country": "US"}
+    assert sent["brandingSettings"]["image"] == {"bannerExternalUrl":
+                                                 "https://yt3.ggpht.com/banner"}
+
+
+def test_update_profile_refuses_what_youtube_cannot_change(root) -> None:
+    from carecast.post import ProfileChanges
+
+    http = Mock([])
+    channel = make(root, http)
+    with pytest.raises(PlatformRejected, match="cannot change the channel's website"):
+        channel.update_profile(ProfileChanges(website="https://riverside.example"))
+    with pytest.raises(PlatformRejected, match="over YouTube's limit of 1000"):
+        channel.update_profile(ProfileChanges(description="x" * 1001))
+    assert http.request_sequence == []
+    assert channel.capabilities() >= {"update_profile"}

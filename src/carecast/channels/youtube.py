@@ -49,7 +49,17 @@ from carecast.errors import (
     PlatformRejected,
     RateLimited,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Post, Profile, Receipt
+from carecast.post import (
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Post,
+    Profile,
+    ProfileChanges,
+    Receipt,
+)
 
 __all__ = ["YouTubeChannel", "YouTubeOptions", "marker_tag", "quota_reset_in", "tags_length"]
 
@@ -60,6 +70,8 @@ TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a s
 SCOPES = ("https://www.googleapis.com/auth/youtube.force-ssl",)
 WATCH_URL = "https://www.youtube.com/watch?v={}"
 MAX_DESCRIPTION_BYTES = 5000
+#: A channel's description (its branding), in characters.
+MAX_CHANNEL_DESCRIPTION = 1000
 MAX_TAGS = 500
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 MAX_CAPTION_BYTES = 100 * 1024 * 1024
@@ -172,6 +184,8 @@ class YouTubeChannel(Channel):
 
     name: ClassVar[str] = "youtube"
     title: ClassVar[str] = "YouTube"
+    #: What ``update_profile`` can change: the channel's description (its branding).
+    profile_fields: ClassVar[frozenset[str]] = frozenset({"description"})
     Options = YouTubeOptions
     max_text: ClassVar[int | None] = MAX_DESCRIPTION_BYTES
     text_unit: ClassVar[str] = "bytes"
@@ -556,14 +570,48 @@ class YouTubeChannel(Channel):
         thumbs = snippet.get("thumbnails") or {}
         avatar = next((thumbs[k]["url"] for k in ("high", "medium", "default") if k in thumbs),
                       None)
-        return Profile(
+        url = (f"https://www.youtube.com/{handle}" if handle
+               else f"https://www.youtube.com/channel/{info['id']}")
+        return Profile(  # the links a channel page shows are not in the Data API: no website
             channel=self.name, account=self.account, display_name=snippet.get("title"),
             handle=handle, description=snippet.get("description"),
-            website=(f"https://www.youtube.com/{handle}" if handle
-                     else f"https://www.youtube.com/channel/{info['id']}"),
             avatar_url=avatar, location=snippet.get("country") or branding.get("country"),
-            extra={k: v for k, v in {"channel_id": info.get("id"),
+            extra={k: v for k, v in {"channel_id": info.get("id"), "url": url,
                                      "keywords": branding.get("keywords")}.items() if v})
+
+    def update_profile(self, changes: ProfileChanges) -> None:
+        """The channel's description, through ``channels.update(part=brandingSettings)``.
+
+        YouTube replaces the whole branding object, so the current one is read and sent back
+        with only the description changed. The title, handle and picture change only in
+        YouTube Studio.
+        """
+        unknown = [f for f in changes.fields() if f not in self.profile_fields]
+        if unknown:
+            raise PlatformRejected(
+                f"YouTube's API cannot change the channel's {unknown[0]}; change it in YouTube "
+                "Studio", channel=self.name, account=self.account)
+        if changes.description is None:
+            return
+        if len(changes.description) > MAX_CHANNEL_DESCRIPTION:
+            raise PlatformRejected(
+                f"profile description: {len(changes.description)} characters is over YouTube's "
+                f"limit of {MAX_CHANNEL_DESCRIPTION}; shorten it",
+                channel=self.name, account=self.account)
+        answer = self._execute(self.client.channels().list(part="brandingSettings", mine=True),
+                               write=False)
+        items = answer.get("items") or []
+        if not items:
+            raise PermissionDenied(
+                "these credentials have no YouTube channel; authorise with the Google account "
+                "that owns the channel", channel=self.name, account=self.account)
+        branding = dict(items[0].get("brandingSettings") or {})
+        branding["channel"] = {**(branding.get("channel") or {}),
+                               "description": changes.description}
+        self._execute(self.client.channels().update(
+            part="brandingSettings", body={"id": items[0]["id"], "brandingSettings": branding}),
+            write=True)
+        self._channel = None  # the cached profile is stale now
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Comments on the channel's videos since ``since``, oldest first."""
