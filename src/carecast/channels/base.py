@@ -10,6 +10,7 @@ capabilities. ``render`` has a default that suits most platforms; a channel over
 from __future__ import annotations
 
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -37,7 +38,9 @@ __all__ = ["Channel", "ChannelOptions", "post_options", "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# A sentence ends at . ! ? … before a space, or at a full-width full stop, exclamation or
+# question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
+_SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
 OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
 
 
@@ -374,12 +377,18 @@ def split_thread(text: str, limit: int, count: Callable[[str], int],
 def _pack(text: str, room: int, count: Callable[[str], int], field: str) -> list[str]:
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
+        if not sentence:
+            continue
         if count(sentence) <= room:
             pieces.append(sentence)
             continue
-        words = sentence.split()
-        for word in words:
-            if count(word) > room:
+        words: list[str] = []
+        for word in sentence.split():
+            if count(word) <= room:
+                words.append(word)
+            elif _is_wide_text(word):  # Chinese or Japanese: no spaces between words
+                words.extend(_greedy(_characters(word), room, count, ""))
+            else:
                 raise LimitExceeded(
                     f"{field}: one word of {count(word)} units (a URL or a long token) does "
                     f"not fit in a part of {room}; shorten it",
@@ -389,11 +398,31 @@ def _pack(text: str, room: int, count: Callable[[str], int], field: str) -> list
     return _greedy(pieces, room, count, " ")
 
 
+def _is_wide_text(word: str) -> bool:
+    """Mostly full-width characters (CJK), and not a link, hashtag or mention."""
+    if word.startswith(("http://", "https://", "#", "@")):
+        return False
+    return sum(unicodedata.east_asian_width(c) in ("W", "F") for c in word) * 2 > len(word)
+
+
+def _characters(word: str) -> list[str]:
+    """``word`` cut between characters, never before a combining mark or joiner."""
+    out: list[str] = []
+    for char in word:
+        if out and (unicodedata.combining(char) or char in "\u200d\ufe0f"
+                    or out[-1].endswith("\u200d")):
+            out[-1] += char
+        else:
+            out.append(char)
+    return out
+
+
 def _greedy(items: Sequence[str], room: int, count: Callable[[str], int], sep: str) -> list[str]:
     out: list[str] = []
     current = ""
     for item in items:
-        candidate = f"{current}{sep}{item}" if current else item
+        glue = "" if _is_wide_text(current[-1:]) and _is_wide_text(item[:1]) else sep
+        candidate = f"{current}{glue}{item}" if current else item
         if count(candidate) <= room:
             current = candidate
         else:

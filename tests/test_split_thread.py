@@ -1,0 +1,69 @@
+"""split_thread: numbered parts at sentence ends, then between words, never inside a link."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carecast.channels.base import split_thread
+from carecast.errors import LimitExceeded
+
+JA = ("当院では毎週土曜日にインフルエンザの予防接種を行っています。予約は不要です。" * 4
+      + "詳しくは https://www.riverside-general.example/flu をご覧ください。")
+
+
+def width(text: str) -> int:
+    """X-like: a full-width character counts 2."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def test_english_splits_at_sentence_ends() -> None:
+    text = "First sentence here. Second one follows! Third? Fourth and last."
+    assert split_thread(text, 45, len) == [
+        "First sentence here. Second one follows! 1/2", "Third? Fourth and last. 2/2"]
+
+
+def test_japanese_splits_at_its_full_stops_without_adding_spaces() -> None:
+    parts = split_thread(JA, 140, width)
+    assert len(parts) > 1
+    assert all(width(p) <= 140 for p in parts)
+    bodies = [p.rsplit(" ", 1)[0] for p in parts]
+    assert all(b.endswith("。") for b in bodies[:-1])  # cut after a full stop
+    assert "".join(bodies).replace(" ", "") == JA.replace(" ", "")
+    assert sum("https://www.riverside-general.example/flu" in p for p in parts) == 1
+
+
+def test_a_japanese_sentence_longer_than_a_part_is_cut_between_characters() -> None:
+    sentence = "予防接種" * 40 + "。"
+    parts = split_thread(sentence, 60, width)
+    assert all(width(p) <= 60 for p in parts)
+    assert "".join(p.rsplit(" ", 1)[0] for p in parts) == sentence
+
+
+def test_a_long_latin_token_is_still_refused() -> None:
+    with pytest.raises(LimitExceeded, match="one word of 90 units"):
+        split_thread("x" * 90, 40, len)
+    with pytest.raises(LimitExceeded):
+        split_thread("https://example.org/" + "a" * 80, 40, len)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["予約", "不要です", "。", "接種", "\uff01", "Flu", "shots", " ",
+                                 "👩‍⚕️", "é", "#FluShot", "https://ex.org/a"]),
+                min_size=1, max_size=120))
+def test_every_part_fits_and_nothing_is_lost(pieces: list[str]) -> None:
+    text = "".join(pieces).strip()
+    if not text:
+        return
+    try:
+        parts = split_thread(text, 50, width)
+    except LimitExceeded:
+        return  # a single token over the room
+    assert all(width(p) <= 50 for p in parts)
+    bodies = [p.rsplit(" ", 1)[0] if len(parts) > 1 else p for p in parts]
+    assert "".join(bodies).replace(" ", "") == text.replace(" ", "")
+    for p in bodies:
+        assert "\u200d" not in (p[:1] + p[-1:])  # never cut beside a joiner
