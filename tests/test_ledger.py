@@ -272,3 +272,14 @@ def test_a_claim_is_renewed_only_by_its_holder(ledger) -> None:
     assert ledger.renew_claim("p10", "a")
     _set_owner(ledger, "another-host:4242")  # taken over by another worker
     assert not ledger.renew_claim("p10", "a")
+
+
+def test_a_rerun_does_not_restart_another_workers_claim_clock(ledger) -> None:
+    post = Post(id="p11", text="Hello")
+    ledger.record(post, [_row(post, "a")], claim=["a"])
+    _set_owner(ledger, "another-host:4242")  # a worker on another machine, silent since
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE carecast_attempts SET updated_at = '2026-01-01 00:00:00'")
+    assert ledger.record(post, [_row(post, "a")], claim=["a"], stale_after=3600) == {
+        "a": State.SENDING}  # stale long ago: taken over, to be reconciled first
+    assert ledger.attempt("p11", "a").tries == 2

@@ -64,7 +64,6 @@ _SENT_COUNT = sa.select(sa.func.count()).select_from(attempts).where(
     attempts.c.state.in_(["published", "sending", "unknown"]))
 _ROWS = sa.select(attempts).where(attempts.c.post_id == _bp("k_post")).order_by(attempts.c.account)
 _ROW = sa.select(attempts).where(*_ONE)
-_STATE = sa.select(attempts.c.state).where(*_ONE)
 _STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at, attempts.c.owner) \
     .where(*_ONE).with_for_update()
 _ATTEMPT_UPDATE = attempts.update().where(*_ONE)
@@ -83,8 +82,13 @@ _HEAD_UPDATE = audit_head.update().where(audit_head.c.id == 1)
 _POST_INSERT = posts.insert()
 _ATTEMPT_INSERT = attempts.insert()
 _AUDIT_INSERT = audit.insert()
-_STATES = sa.select(attempts.c.account, attempts.c.state).where(
-    attempts.c.post_id == _bp("k_post"))
+_STATES = sa.select(attempts.c.account, attempts.c.state, attempts.c.updated_at,
+                    attempts.c.owner).where(attempts.c.post_id == _bp("k_post"))
+_RECORD_UPDATE = attempts.update().where(*_ONE).values(
+    channel=_bp("v_channel"), state=_bp("v_state"), key=_bp("v_key"), draft=_bp("v_draft"),
+    draft_hash=_bp("v_draft_hash"), error=_bp("v_error"), findings=_bp("v_findings"),
+    updated_at=_bp("v_updated_at"), owner=_bp("v_owner"),
+    tries=attempts.c.tries + _bp("v_tries"))
 _AUDIT_QUEUE = "carecast.audit_queue"
 
 
@@ -347,45 +351,60 @@ class Ledger:
         """Store the post and the reviewed state of each target, in one transaction.
 
         Targets already published are left as they are; ``sending`` and ``unknown`` keep
-        their state, since they must be reconciled before anything is sent. The accounts in
-        ``claim`` are claimed in the same transaction (see ``claim``): the result maps each
-        to the state it had, or None when it is not claimable.
+        their state (and a claim its clock), since they must be reconciled before anything is
+        sent. The accounts in ``claim`` are claimed in the same transaction (see ``claim``):
+        the result maps each to the state it had, or None when it is not claimable.
         """
+        wanted = set(claim)
+        claimed: dict[str, State | None] = dict.fromkeys(claim)
+        now, me = _now(), _owner()
         with self._write() as conn:
             self.save_post(post, conn, withheld=withheld)
-            states = {r.account: r.state for r in conn.execute(_STATES, {"k_post": post.id})}
+            current = {r.account: r for r in conn.execute(_STATES, {"k_post": post.id})}
             inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
             for row in rows:
-                where = {"k_post": row.post_id, "k_account": row.account}
-                old = states.get(row.account) if row.post_id == post.id else \
-                    conn.execute(_STATE, where).scalar()
-                if old == State.PUBLISHED:
+                if row.post_id != post.id:
+                    raise ValueError("record() takes the rows of the post it records")
+                old = current.get(row.account)
+                old_state = State(old.state) if old is not None else None
+                if old_state == State.PUBLISHED:
                     continue
-                values = {
-                    "channel": row.channel, "state": row.state, "key": row.key,
-                    "draft": row.draft.model_dump_json() if row.draft else None,
-                    "draft_hash": row.draft.content_hash() if row.draft else None,
-                    "error": dumps(row.error.to_dict()) if row.error else None,
-                    "findings": dumps([f.model_dump(mode="json") for f in row.findings]),
-                    "updated_at": row.updated_at,
+                keep = old_state in (State.SENDING, State.UNKNOWN)
+                values: dict[str, Any] = {
+                    "v_channel": row.channel, "v_state": old_state if keep else row.state,
+                    "v_key": row.key,
+                    "v_draft": row.draft.model_dump_json() if row.draft else None,
+                    "v_draft_hash": row.draft.content_hash() if row.draft else None,
+                    "v_error": dumps(row.error.to_dict()) if row.error else None,
+                    "v_findings": dumps([f.model_dump(mode="json") for f in row.findings]),
+                    "v_updated_at": old.updated_at if keep and old else row.updated_at,
+                    "v_owner": old.owner if old is not None else None, "v_tries": 0,
                 }
-                if old is None:
-                    inserts.append({"post_id": row.post_id, "account": row.account,
-                                    "tries": 0, **values})
-                else:
-                    if old in (State.SENDING, State.UNKNOWN):
-                        values["state"] = old
-                    conn.execute(_ATTEMPT_UPDATE, {**where, **values})
-                self._append(conn, row.post_id, row.account, "review", {
-                    "state": str(values["state"]),
-                    "draft_hash": values["draft_hash"],
+                self._append(conn, post.id, row.account, "review", {
+                    "state": str(values["v_state"]), "draft_hash": values["v_draft_hash"],
                     "findings": [_finding_audit(f) for f in row.findings],
                     "error": row.error.type if row.error else None,
                 })
+                if row.account in wanted:
+                    previous = _claimable(values["v_state"], values["v_updated_at"],
+                                          values["v_owner"], stale_after, now)
+                    if previous is not None:
+                        values.update(v_state=State.SENDING, v_owner=me, v_updated_at=now,
+                                      v_tries=1)
+                        self._append(conn, post.id, row.account, "send",
+                                     {"previous": str(previous)})
+                    claimed[row.account] = previous
+                if old is None:
+                    inserts.append({"post_id": post.id, "account": row.account,
+                                    **{k[2:]: v for k, v in values.items()}})
+                else:
+                    updates.append({"k_post": post.id, "k_account": row.account, **values})
             if inserts:
                 conn.execute(_ATTEMPT_INSERT, inserts)
-            return {account: self._claim(conn, post.id, account, stale_after)
-                    for account in claim}
+            if updates:
+                conn.execute(_RECORD_UPDATE, updates)
+        return claimed
 
     def claim(self, post_id: str, account: str, *, stale_after: float = 300.0) -> State | None:
         """Mark a target ``sending`` (the intent, committed before the send).
@@ -403,13 +422,8 @@ class Ledger:
         row = conn.execute(_STATE_FOR_UPDATE, where).first()
         if row is None:
             return None
-        state = State(row.state)
-        if state == State.SENDING and _owner_alive(row.owner):
-            age = (_now() - _aware(row.updated_at)).total_seconds()
-            mine = row.owner == _owner()  # a send of this very process: never at 0
-            if age < stale_after or (mine and stale_after == 0):
-                return None
-        if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
+        state = _claimable(State(row.state), row.updated_at, row.owner, stale_after, _now())
+        if state is None:
             return None
         conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now(),
                               "owner": _owner()})
@@ -611,6 +625,20 @@ def _add_new_columns(engine: Engine) -> None:
         with engine.begin() as conn:
             for table, column, ddl in missing:
                 conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+
+
+def _claimable(state: State, updated_at: datetime, owner: str | None, stale_after: float,
+               now: datetime) -> State | None:
+    """``state`` when a target in it may be claimed now, else None: published, blocked or
+    awaiting approval, or ``sending`` by a live process within ``stale_after`` seconds (a
+    send of this very process is never taken over at 0)."""
+    if state == State.SENDING and _owner_alive(owner):
+        age = (now - _aware(updated_at)).total_seconds()
+        if age < stale_after or (owner == _owner() and stale_after == 0):
+            return None
+    if state not in (State.PENDING, State.FAILED, State.UNKNOWN, State.SENDING):
+        return None
+    return state
 
 
 def _os_user() -> str:
