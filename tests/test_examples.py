@@ -82,7 +82,8 @@ def test_readme_first_command(workdir: Path) -> None:
     # The output the README and the docs show is the output a user gets.
     post_id = re.search(r"^post (p-[0-9a-f]{24}) ", first.stdout, re.MULTILINE)
     key = re.search(r"published (cc-[0-9a-f]{32})", first.stdout)
-    assert post_id and key, first.stdout
+    assert post_id, first.stdout
+    assert key, first.stdout
     for page in ("README.md", "docs/quickstart.md", "docs/cli.md"):
         text = (ROOT / page).read_text(encoding="utf-8")
         assert f"post {post_id.group(1)} (examples/posts/flu-clinic.yaml)" in text, page
