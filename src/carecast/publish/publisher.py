@@ -335,7 +335,7 @@ class Publisher:
             for name, a in done.items()
         }
         for target in preview.targets:
-            if target not in ready:
+            if target.account not in claims:  # not ready: held, blocked, awaiting approval
                 outcomes[target.account] = _outcome_of(target)
         for outcome in outcomes.values():
             if on_progress:
