@@ -2,7 +2,10 @@
 
 With ``[publish] concurrency = 50`` the ideal is 200 / 50 x 100 ms = 400 ms. The first post
 builds the 200 channels (one ``requests.Session`` each) during review; the second finds them
-built. Run: ``python benchmarks/bench_fanout.py``.
+built. The target (1.3 x ideal) applies to a receiver in its own process, as a real webhook
+receiver is. The same run with the receiver in this process is shown too, without a target:
+there the receiver's own Python work competes with carecast's for one interpreter lock.
+Run: ``python benchmarks/bench_fanout.py``.
 """
 
 from __future__ import annotations
@@ -122,16 +125,21 @@ def run() -> list[Row]:
                     f"{ms(median(base))} ({median(base) / IDEAL:.2f}x)"))
     for own_process in (True, False):
         walls, stats = measure(own_process=own_process)
-        cold, warm = walls[0], median(walls[1:])
+        # A first post is one sample per publisher: take the median of three, each with a
+        # new publisher and a new receiver (so new connections too).
+        colds = sorted([walls[0]] + [measure(rounds=1, own_process=own_process)[0][0]
+                                     for _ in range(2)])
+        cold, warm = colds[1], median(walls[1:])
         where = "receiver in its own process" if own_process else \
             "receiver in this process (shares the GIL)"
+        target = f"< {TARGET_RATIO}x ideal" if own_process else ""
         rows += [
-            Row("fan-out", f"{where}: first post (builds 200 channels)",
-                f"{ms(cold)} ({cold / IDEAL:.2f}x)", f"< {TARGET_RATIO}x ideal",
-                cold < TARGET_RATIO * IDEAL),
+            Row("fan-out", f"{where}: first post (builds 200 channels), median of 3",
+                f"{ms(cold)} ({cold / IDEAL:.2f}x)", target,
+                cold < TARGET_RATIO * IDEAL if own_process else None),
             Row("fan-out", f"{where}: later posts, median of {len(walls) - 1}",
-                f"{ms(warm)} ({warm / IDEAL:.2f}x)", f"< {TARGET_RATIO}x ideal",
-                warm < TARGET_RATIO * IDEAL),
+                f"{ms(warm)} ({warm / IDEAL:.2f}x)", target,
+                warm < TARGET_RATIO * IDEAL if own_process else None),
             Row("fan-out", f"{where}: later posts, best",
                 f"{ms(min(walls[1:]))} ({min(walls[1:]) / IDEAL:.2f}x)"),
             Row("fan-out", f"{where}: peak requests in flight / posts stored",
