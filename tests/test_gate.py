@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carecast import Action, Finding, Post
+from carecast import Action, Finding, Post, Span
 from carecast.post import Draft, Media, Part
 from carecast.publish.gate import apply_findings
 
@@ -60,7 +60,24 @@ def test_redaction_that_does_not_fit_blocks() -> None:
     assert past_end.findings[0].code == "review.bad_redaction"
     overlap = apply_findings(Post(text="0123456789"), [_f(Action.REDACT, "text", [
         {"start": 0, "end": 5}, {"start": 3, "end": 7}])])
-    assert overlap.blocked
+    assert not overlap.blocked  # overlapping spans are joined: the union is redacted
+    assert overlap.item.text == "[redacted]789"
     missing_field = apply_findings(Post(text="x"), [_f(Action.REDACT, "parts[3].text",
                                                       [{"start": 0, "end": 1}])])
     assert missing_field.blocked
+
+
+def test_redactions_of_several_checks_use_the_text_as_reviewed() -> None:
+    """Two checks, two spans in one field: the second is not shifted by the first, and
+    overlapping spans are joined."""
+    post = Post(text="Call 555-0100 or write to jo@example.org today")
+    phone = Finding(action=Action.REDACT, code="phi.phone", field="text", message="text at 5",
+                    spans=(Span(start=5, end=13),))
+    email = Finding(action=Action.REDACT, code="phi.email", field="text", message="text at 26",
+                    spans=(Span(start=26, end=40),))
+    overlap = Finding(action=Action.REDACT, code="x.other", field="text", message="text at 9",
+                      spans=(Span(start=9, end=16),))
+    assert apply_findings(post, [phone, email]).item.text == \
+        "Call [redacted] or write to [redacted] today"
+    assert apply_findings(post, [phone, overlap]).item.text == \
+        "Call [redacted] write to jo@example.org today"

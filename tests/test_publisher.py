@@ -353,14 +353,19 @@ class RecordNumbers:
         return [Finding(action=Action.BLOCK, code="phi.mrn", field="text",
                         spans=(Span(start=m.start(), end=m.end()),),
                         message=f"text at {m.start()}: a medical record number")
-                for m in re.finditer(r"MRN \d{6,}", post.text)]
+                for m in re.finditer(r"MRN \d{6,}", post.text)] + [
+            Finding(action=Action.REVIEW, code="phi.name", field="text",
+                    spans=(Span(start=m.start(), end=m.end()),),
+                    message=f"text at {m.start()}: a name in a post about a patient")
+            for m in re.finditer(r"Dana Whitlock", post.text)]
 
 
 def test_blocked_phi_is_never_kept_in_the_store(fake_publisher) -> None:
     """The whole store is searched: the flagged identifier is nowhere, the post is kept with
     it masked, the findings say where it was, and the stored copy can never be resent."""
     publisher = fake_publisher(["a", "b"], plugins=[RecordNumbers()])
-    post = Post(id="story", text="Thank you to our patient, MRN 00482913, for the kind note.")
+    post = Post(id="story", text="Thank you to our patient Dana Whitlock, MRN 00482913, for "
+                                 "the kind note.")
     report = publisher.publish(post)
     assert {o.state for o in report.outcomes} == {State.BLOCKED}
     assert publisher.platform.sends == []
@@ -370,8 +375,9 @@ def test_blocked_phi_is_never_kept_in_the_store(fake_publisher) -> None:
         dump = "\n".join(str(row) for t in tables
                          for row in conn.exec_driver_sql(f"SELECT * FROM {t}"))
     assert "00482913" not in dump
+    assert "Whitlock" not in dump  # a blocked post keeps none of its flagged text
     stored = publisher.ledger.get_post("story")
-    assert stored.text == "Thank you to our patient, [withheld], for the kind note."
+    assert stored.text == "Thank you to our patient [withheld], [withheld], for the kind note."
     assert publisher.ledger.attempt("story", "a").findings[0].code == "phi.mrn"
     with pytest.raises(InvalidPost, match="fix the post file"):
         publisher.resume("story")

@@ -49,22 +49,40 @@ def apply_findings(item: M, findings: Sequence[Finding],
     ``count`` re-measures a draft part after its text was redacted.
     """
     out: list[Finding] = []
+    by_field: dict[str, list[Finding]] = {}
     for finding in findings:
-        if finding.action is not Action.REDACT:
+        if finding.action is Action.REDACT:
+            by_field.setdefault(finding.field, []).append(finding)
+        else:
             out.append(finding)
-            continue
+    # Every span of a field is applied at once: spans are places in the text as reviewed, so
+    # one redaction must not shift the next. Spans of several checks that overlap are merged.
+    for field, group in by_field.items():
         try:
-            item = _rewrite(item, _path(finding.field), finding.spans, count)
+            spans = _merged([span for f in group for span in f.spans])
+            item = _rewrite(item, _path(field), spans, count)
         except (ValueError, IndexError, AttributeError, TypeError):
-            out.append(Finding(
-                action=Action.BLOCK, code="review.bad_redaction", check=finding.check,
-                account=finding.account, field=finding.field,
-                message=f"{finding.check or 'a check'} asked to redact {finding.field}, but its "
+            out.extend(Finding(
+                action=Action.BLOCK, code="review.bad_redaction", check=f.check,
+                account=f.account, field=f.field,
+                message=f"{f.check or 'a check'} asked to redact {f.field}, but its "
                         "spans do not fit that field; the post is held",
-            ))
+            ) for f in group)
             continue
-        out.append(finding)
+        out.extend(group)
     return GateResult(item, tuple(sorted(out, key=lambda f: f.action.rank)))
+
+
+def _merged(spans: Sequence[Span]) -> list[Span]:
+    """Spans in order, overlapping ones joined (the first one's replacement is kept)."""
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        if out and span.start < out[-1].end:
+            last = out[-1]
+            out[-1] = last.model_copy(update={"end": max(last.end, span.end)})
+        else:
+            out.append(span)
+    return out
 
 
 def _path(field: str) -> list[str | int]:

@@ -603,13 +603,15 @@ def _without_metadata(draft: Draft, root: Path) -> Draft:
 
 
 def _masked(post: Post, findings: Sequence[Finding]) -> Post:
-    """The post as stored: the spans of its BLOCK findings masked out, so that what a check
-    flagged (a record number, a birth date) is never kept; the findings say where it was."""
+    """The post as stored: when a BLOCK finding flagged text in it (a record number, a birth
+    date), the spans of its BLOCK and REVIEW findings are masked out, so that what the checks
+    flagged is never kept; the findings say where it was. Such a post is never sent from the
+    store (see ``Ledger.withheld``); a post only held for REVIEW keeps its text for approvers."""
+    if not any(f.action == Action.BLOCK and f.spans for f in findings):
+        return post
     flagged = [f.model_copy(update={"action": Action.REDACT, "spans": tuple(
         s.model_copy(update={"replacement": "[withheld]"}) for s in f.spans)})
-        for f in findings if f.action == Action.BLOCK and f.spans]
-    if not flagged:
-        return post
+        for f in findings if f.action in (Action.BLOCK, Action.REVIEW) and f.spans]
     masked: Post = apply_findings(post, flagged).item
     return masked
 
