@@ -9,7 +9,6 @@ and covers both the account's channel and that file. Anything else is a BLOCK.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from carecast.files import file_sha256
 from carecast.findings import Action, Finding
 from carecast.post import Draft, Media
 
@@ -88,14 +88,10 @@ def media_digest(item: Media, root: Path) -> str | None:
     """``sha256:HEX`` of a local media file, or None for a URL or an unreadable file."""
     if item.is_url:
         return None
-    sha = hashlib.sha256()
     try:
-        with item.path(root).open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                sha.update(block)
+        return f"sha256:{file_sha256(item.path(root))}"
     except OSError:
         return None
-    return f"sha256:{sha.hexdigest()}"
 
 
 def consent_findings(draft: Draft, *, channel: str, root: Path,

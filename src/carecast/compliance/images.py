@@ -40,6 +40,7 @@ from pydantic import Field
 
 from carecast.compliance._settings import CheckConfig
 from carecast.errors import InvalidPost
+from carecast.files import file_sha256
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 from carecast.post import MediaKind
@@ -118,11 +119,17 @@ def strip_metadata(path: str | Path, cache_dir: str | Path | None = None) -> Pat
     second call is a lookup. Raises ``InvalidPost`` for a file that cannot be stripped.
     """
     source = Path(path)
+    try:
+        digest = file_sha256(source)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        digest = None
+    target = Path(cache_dir or default_cache_dir()) / (digest or "")[:32] / source.name
+    if digest and target.is_file():
+        return target  # this version of the file was cleaned before: nothing is read
     data = _read(source)
-    digest = hashlib.sha256(data).hexdigest()
-    target = Path(cache_dir or default_cache_dir()) / digest[:32] / source.name
-    if target.is_file():
-        return target
+    if digest is None:
+        digest = hashlib.sha256(data).hexdigest()
+        target = Path(cache_dir or default_cache_dir()) / digest[:32] / source.name
     clean, _ = _strip(data, source.suffix)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -511,15 +518,19 @@ def _once(findings: Sequence[Finding]) -> list[Finding]:
 
 def _facts(path: Path, cfg: ImageSettings, allow: tuple[str, ...]) -> _Facts:
     try:
-        data = path.read_bytes()
+        digest = file_sha256(path)
     except (OSError, ValueError):
         return _Facts(unsupported="the file cannot be read; check the path")
-    key = (hashlib.sha256(data).hexdigest(), repr((cfg.ocr, cfg.ocr_languages, cfg.people,
-                                                   cfg.min_face, cfg.ocr_min_confidence, allow)))
+    key = (digest, repr((cfg.ocr, cfg.ocr_languages, cfg.people, cfg.min_face,
+                         cfg.ocr_min_confidence, allow)))
     with _MEMO_LOCK:
         if key in _MEMO:
             _MEMO.move_to_end(key)
             return _MEMO[key]
+    try:
+        data = path.read_bytes()
+    except (OSError, ValueError):
+        return _Facts(unsupported="the file cannot be read; check the path")
     facts = _examine(path, data, cfg, allow)
     with _MEMO_LOCK:
         _MEMO[key] = facts
