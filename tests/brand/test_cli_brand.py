@@ -137,3 +137,19 @@ def test_sync_with_nothing_to_do(setup: Path, cdn: Any) -> None:
     StaticChannel.profiles = {"main": GOOD, "clinic": GOOD}
     result = invoke("--config", setup, "brand", "sync", code=0)
     assert "nothing to change" in result.stdout
+
+
+def test_delivery_only_accounts_are_not_audited(setup: Path, cdn: Any) -> None:
+    setup.write_text(CONFIG + '\n[accounts.feed]\nchannel = "outbox"\nbrand = "riverside"\n'
+                     'path = "out/outbox.jsonl"\n')
+    StaticChannel.profiles = {"main": GOOD, "clinic": GOOD}
+    result = invoke("--config", setup, "brand", "audit", "--json", code=0)
+    audited = {a["account"] for a in json.loads(result.stdout)["accounts"]}
+    assert audited == {"main", "clinic"}  # the outbox has no face to compare
+
+
+def test_a_brand_with_only_delivery_accounts_says_so(setup: Path) -> None:
+    setup.write_text(CONFIG.split("[accounts.main]")[0] + '[accounts.feed]\nchannel = "outbox"\n'
+                     'brand = "riverside"\npath = "out/outbox.jsonl"\n')
+    result = invoke("--config", setup, "brand", "audit", code=2)
+    assert "no enabled account with a public profile" in result.output

@@ -87,11 +87,12 @@ def audit(config: Config, brand: str | None, channel_of: Callable[[str], Channel
     leads, compared there and noted (None leaves shorteners unresolved, and they drift).
     """
     name, cfg = _brand(config, brand)
-    accounts = [a for a in config.accounts.values() if a.brand == name and a.enabled]
+    accounts = [a for a in config.accounts.values()
+                if a.brand == name and a.enabled and _has_public_profile(a, channel_of)]
     if not accounts:
         raise ConfigurationError(
-            f"brand {name!r} has no enabled accounts; set brand = \"{name}\" in their "
-            "[accounts.NAME] tables")
+            f"brand {name!r} has no enabled account with a public profile (an outbox or a "
+            f"webhook has none); set brand = \"{name}\" in their [accounts.NAME] tables")
     cache = cache or AvatarCache(cache_folder(config))
     canonical = _brand_avatar(config, name, cfg, cache)
     canonical_hash = cache.phash(canonical) if canonical else None
@@ -129,6 +130,15 @@ def audit(config: Config, brand: str | None, channel_of: Callable[[str], Channel
 
 
 # -- reading ---------------------------------------------------------------------------------
+
+
+def _has_public_profile(account: AccountConfig, channel_of: Callable[[str], Channel]) -> bool:
+    """Whether the account's channel has a profile followers see; a channel that cannot be
+    built is kept, so the audit reports its error."""
+    try:
+        return type(channel_of(account.name)).public_profile
+    except Exception:  # reported with the account by the audit itself
+        return True
 
 
 def _brand(config: Config, brand: str | None) -> tuple[str, BrandConfig]:

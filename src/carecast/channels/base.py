@@ -86,6 +86,9 @@ class Channel(ABC):
     #: Sends through this channel, all its accounts together, in flight at once. An account
     #: can be limited further with ``concurrency = N`` in its table.
     max_concurrency: ClassVar[int] = 4
+    #: The account has a profile its followers see (a name, a description, a picture); the
+    #: brand audit compares it with the brand. False for delivery-only channels.
+    public_profile: ClassVar[bool] = True
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None) -> None:

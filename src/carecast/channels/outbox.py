@@ -42,6 +42,7 @@ class OutboxChannel(Channel):
     media_kinds = frozenset(MediaKind)
     supports_threads = True  # thread parts stay separate parts of the draft
     max_concurrency = 16  # the file lock orders the writers
+    public_profile = False  # a delivery point, not a face followers see
     options: OutboxOptions
 
     @property

@@ -69,6 +69,7 @@ class WebhookChannel(Channel):
     media_kinds = frozenset(MediaKind)
     supports_threads = False
     max_concurrency = 64
+    public_profile = False  # a delivery point, not a face followers see
     options: WebhookOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
