@@ -330,18 +330,22 @@ def test_usage_header_rate_limit_then_success(tmp_path, no_sleep, ordered) -> No
 
 def test_timeout_is_reconciled_without_a_second_post(tmp_path, no_sleep, mocked) -> None:
     mocked.post(f"{BASE}/{PAGE}/feed", body=requests.ReadTimeout("read timed out"))
-    mocked.get(f"{BASE}/{PAGE}/posts", json={"data": [
+    just_now = datetime.now(UTC).replace(microsecond=0)
+    mocked.get(f"{BASE}/{PAGE}/posts", json={"data": [  # newest first, as Graph lists them
         {"id": f"{PAGE}_2", "message": "Happy Thanksgiving!", "created_time":
-         "2026-11-20T08:00:00+0000"},
-        {"id": f"{PAGE}_3", "message": TEXT, "created_time": "2026-11-20T09:00:01+0000",
-         "permalink_url": f"https://www.facebook.com/{PAGE}/posts/3"}],
+         just_now.strftime("%Y-%m-%dT%H:%M:%S+0000")},
+        {"id": f"{PAGE}_3", "message": TEXT, "created_time":
+         just_now.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+         "permalink_url": f"https://www.facebook.com/{PAGE}/posts/3"},
+        # the same words a year ago: an earlier post, never taken for this one
+        {"id": f"{PAGE}_1", "message": TEXT, "created_time": "2025-11-20T09:00:01+0000"}],
         "paging": {"cursors": {"before": "b", "after": "a"}}})
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["riverside-fb"]
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.reconciled
     assert outcome.receipt.remote_id == f"{PAGE}_3"
-    assert outcome.receipt.published_at == datetime(2026, 11, 20, 9, 0, 1, tzinfo=UTC)
+    assert outcome.receipt.published_at == just_now
     assert [c.request.method for c in mocked.calls] == ["POST", "GET"]
 
 
@@ -483,3 +487,17 @@ def test_update_profile_refusals(fb, mocked) -> None:
         fb.update_profile(ProfileChanges(phone="(217) 555-0142"))
     assert TOKEN not in str(info.value)
     assert "update_profile" in FacebookChannel.capabilities()
+
+
+def test_an_older_post_with_the_same_words_is_not_taken_for_this_one(tmp_path, no_sleep,
+                                                                      mocked) -> None:
+    mocked.post(f"{BASE}/{PAGE}/feed", body=requests.ReadTimeout("read timed out"))
+    mocked.get(f"{BASE}/{PAGE}/posts", json={"data": [
+        {"id": f"{PAGE}_1", "message": TEXT, "created_time": "2025-11-20T09:00:01+0000"}],
+        "paging": {"cursors": {"before": "b", "after": "a"}}})
+    mocked.post(f"{BASE}/{PAGE}/feed", json={"id": f"{PAGE}_9"})
+    with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
+        outcome = publisher.publish(POST)["riverside-fb"]
+    assert outcome.state == State.PUBLISHED
+    assert outcome.receipt.remote_id == f"{PAGE}_9"  # sent again, not matched to last year's
+    assert not outcome.receipt.reconciled

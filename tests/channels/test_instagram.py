@@ -309,7 +309,9 @@ def test_timeout_is_reconciled_without_a_second_post(tmp_path, no_sleep, mocked)
         {"id": "1790", "caption": "Something else", "timestamp": "2026-11-19T09:00:00+0000"},
         {"id": MEDIA_ID, "caption": "Our new lobby is open! #riverside",
          "permalink": "https://www.instagram.com/p/DAbc123/",
-         "timestamp": "2026-11-20T09:00:05+0000"}],
+         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")},
+        {"id": "1701", "caption": "Our new lobby is open! #riverside",  # last year's words
+         "timestamp": "2025-11-20T09:00:05+0000"}],
         "paging": {"cursors": {"after": "x"}}})
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["riverside-ig"]

@@ -9,6 +9,7 @@ recorded v2 answers in mdesjardins/linkedin-v2 spec/vcr_cassettes (``{"serviceEr
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from datetime import UTC, datetime
 
@@ -482,10 +483,13 @@ def test_a_rate_limit_then_success_through_the_publisher(tmp_path, no_sleep, moc
 
 def test_a_timeout_is_reconciled_without_a_second_post(tmp_path, no_sleep, mocked) -> None:
     mocked.post(POSTS, body=requests.ReadTimeout("read timed out"))
+    now_ms = int(time.time() * 1000)
     mocked.get(POSTS, json={"paging": {"start": 0, "count": 20}, "elements": [
         {"id": SHARE, "author": AUTHOR, "commentary": "Flu shots on Monday.",
-         "lifecycleState": "PUBLISHED", "publishedAt": 1793545445000,
-         "createdAt": 1793545445000}]})
+         "lifecycleState": "PUBLISHED", "publishedAt": now_ms, "createdAt": now_ms},
+        {"id": "urn:li:share:6900000000000000001", "author": AUTHOR,  # last year's words
+         "commentary": "Flu shots on Monday.", "lifecycleState": "PUBLISHED",
+         "publishedAt": 1763545445000, "createdAt": 1763545445000}]})
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["riverside-li"]
     assert outcome.state == State.PUBLISHED

@@ -16,6 +16,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -855,15 +856,22 @@ def test_a_rate_limit_then_success_through_the_publisher(tmp_path, no_sleep, moc
         assert not [s for s in SECRETS if s.encode() in path.read_bytes()], path.name
 
 
+def fresh_id() -> str:
+    """A post id X would give now (a snowflake: milliseconds since X's epoch << 22)."""
+    return str((int(time.time() * 1000) - 1288834974657) << 22)
+
+
 def test_a_timeout_is_reconciled_by_lookup_without_a_second_post(tmp_path, no_sleep,
                                                                  mocked) -> None:
+    new = fresh_id()
     mocked.post(TWEETS, body=requests.ReadTimeout("read timed out"))
-    mocked.get(TIMELINE, json=timeline(tweet(ID1, TEXT)))
+    # newest first; ID1 (2021) has the same words: an earlier post, never taken for this one
+    mocked.get(TIMELINE, json=timeline(tweet(new, TEXT), tweet(ID1, TEXT)))
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["x-main"]
         again = publisher.publish(POST)["x-main"]
     assert outcome.state == State.PUBLISHED
-    assert outcome.receipt.remote_id == ID1
+    assert outcome.receipt.remote_id == new
     assert outcome.receipt.reconciled
     assert again.already_published
     assert [c.request.method for c in mocked.calls] == ["POST", "GET"]  # exactly one post
@@ -874,11 +882,12 @@ def test_a_duplicate_after_a_timeout_means_the_first_send_landed(tmp_path, no_sl
     mocked.post(TWEETS, body=requests.ReadTimeout("read timed out"))
     mocked.get(TIMELINE, json=timeline())  # X's timeline has not caught up yet
     mocked.post(TWEETS, status=403, json=DUPLICATE)
-    mocked.get(TIMELINE, json=timeline(tweet(ID1, TEXT)))
+    new = fresh_id()
+    mocked.get(TIMELINE, json=timeline(tweet(new, TEXT)))
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["x-main"]
     assert outcome.state == State.PUBLISHED
-    assert outcome.receipt.remote_id == ID1
+    assert outcome.receipt.remote_id == new
     assert [c.request.method for c in mocked.calls] == ["POST", "GET", "POST", "GET"]
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -34,9 +36,11 @@ from carecast.post import (
     Receipt,
 )
 
-__all__ = ["Channel", "ChannelOptions", "post_options", "split_thread"]
+__all__ = ["Channel", "ChannelOptions", "post_options", "sent_after", "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
+#: While carecast reconciles, the earliest time the post it looks for can have been created.
+_SENT_AFTER: ContextVar[datetime | None] = ContextVar("carecast_sent_after", default=None)
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # A sentence ends at . ! ? … before a space, or at a full-width full stop, exclamation or
 # question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
@@ -316,8 +320,19 @@ class Channel(ABC):
         """
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """Find a post already sent with ``key`` (or ``draft``'s exact text); None if absent."""
+        """Find a post already sent with ``key`` (or ``draft``'s exact text); None if absent.
+
+        A channel that matches by text skips posts for which ``made_too_early`` is true.
+        """
         raise NotImplementedError(f"the {self.name} channel cannot look posts up")
+
+    @staticmethod
+    def made_too_early(created: datetime | None) -> bool:
+        """Whether a post found by its text was made before the one looked up can have been
+        sent (carecast stored it first): an earlier post with the same words, not this one.
+        Unknown times are kept."""
+        after = _SENT_AFTER.get()
+        return after is not None and created is not None and created < after
 
     @abstractmethod
     def delete(self, receipt: Receipt) -> None:
@@ -342,6 +357,16 @@ class Channel(ABC):
         """
         raise NotImplementedError(
             f"the {self.name} platform allows no profile update through its API")
+
+
+@contextmanager
+def sent_after(when: datetime | None) -> Iterator[None]:
+    """Within the block, ``Channel.made_too_early`` refuses posts made before ``when``."""
+    token = _SENT_AFTER.set(when)
+    try:
+        yield
+    finally:
+        _SENT_AFTER.reset(token)
 
 
 def post_options(model: type[M], options: Mapping[str, Any], field_prefix: str,

@@ -228,7 +228,8 @@ class FacebookChannel(GraphChannel):
         edges = [f"{page}/posts"] + ([f"{page}/scheduled_posts"] if draft.schedule else [])
         for edge in edges:
             found = self._find(draft, self.graph.pages(
-                edge, limit=self.options.lookup_limit, fields=_POST_FIELDS), "message")
+                edge, limit=self.options.lookup_limit, fields=_POST_FIELDS), "message",
+                "created_time")
             if found is not None:
                 post_id = str(found["id"])
                 return self._receipt(draft, post_id, reconciled=True,

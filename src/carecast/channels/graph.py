@@ -370,8 +370,9 @@ class GraphChannel(Channel):
                        extra={k: v for k, v in extra.items() if v is not None})
 
     def _find(self, draft: Draft, items: Iterator[dict[str, Any]], field: str,
-              ) -> dict[str, Any] | None:
-        """The first item whose ``field`` is the draft's text; raises when it cannot tell."""
+              time_field: str) -> dict[str, Any] | None:
+        """The first item whose ``field`` is the draft's text, made when it can have been
+        sent; raises when it cannot tell."""
         if not draft.text.strip():
             error = OutcomeUnknown(
                 f"a post without text cannot be matched among the {self.name} account's "
@@ -380,4 +381,5 @@ class GraphChannel(Channel):
                 channel=self.name, account=self.account)
             error.retryable = False
             raise error
-        return next((item for item in items if same_text(item.get(field), draft.text)), None)
+        return next((item for item in items if same_text(item.get(field), draft.text)
+                     and not self.made_too_early(graph_time(item.get(time_field)))), None)

@@ -239,7 +239,7 @@ class InstagramChannel(GraphChannel):
         """
         found = self._find(draft, self.graph.pages(
             f"{self.options.ig_user_id}/media", limit=self.options.lookup_limit,
-            fields=_MEDIA_FIELDS), "caption")
+            fields=_MEDIA_FIELDS), "caption", "timestamp")
         if found is None:
             return None
         return self._receipt(draft, str(found["id"]), url=found.get("permalink"),

@@ -325,10 +325,11 @@ class LinkedInChannel(Channel):
         wanted = _normal(draft.text)
         for post in self.api.posts_by(self.author, self.options.recent_posts):
             commentary, urn = post.get("commentary"), post.get("id")
+            when = _from_ms(post.get("publishedAt")) or _from_ms(post.get("createdAt"))
             if isinstance(commentary, str) and isinstance(urn, str) \
                     and post.get("lifecycleState", "PUBLISHED") == "PUBLISHED" \
-                    and _normal(from_little(commentary)) == wanted:
-                when = _from_ms(post.get("publishedAt")) or _from_ms(post.get("createdAt"))
+                    and _normal(from_little(commentary)) == wanted \
+                    and not self.made_too_early(_from_ms(post.get("createdAt")) or when):
                 return self._receipt(draft, urn, when or datetime.now(UTC))
         return None
 

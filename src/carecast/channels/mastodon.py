@@ -490,7 +490,9 @@ class MastodonChannel(Channel):
                 channel=self.name, account=self.account)
             error.retryable = False
             raise error
-        recent = self._call("account_statuses", self._me_id(), limit=40, exclude_reblogs=True)
+        recent = [s for s in self._call("account_statuses", self._me_id(), limit=40,
+                                        exclude_reblogs=True)
+                  if not self.made_too_early(_utc(s.get("created_at")))]
         chain: list[Any] = []
         for part in draft.parts:
             parent = str(chain[-1]["id"]) if chain else None

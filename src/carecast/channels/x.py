@@ -376,7 +376,8 @@ class XChannel(Channel):
         body = self._call(lambda c, user: c.get_users_tweets(
             user_id, max_results=_RECENT, user_auth=user,
             tweet_fields=["created_at", "entities", "referenced_tweets"]))
-        tweets = [t for t in body.get("data") or [] if isinstance(t, dict)]
+        tweets = [t for t in body.get("data") or [] if isinstance(t, dict)
+                  and not self.made_too_early(_snowflake_time(str(t.get("id", ""))))]
         wanted = [_comparable(p.text) for p in draft.parts]
         ids: list[str] = []
         for index, text in enumerate(wanted):

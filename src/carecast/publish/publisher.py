@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ import pluggy
 
 from carecast.approvals import approval_due, chain_state, needs_approval, same_person
 from carecast.channels import Channel, build_channel
+from carecast.channels.base import sent_after
 from carecast.config import CheckSettings, Config, load_config
 from carecast.consent import consent_findings
 from carecast.errors import (
@@ -46,6 +47,8 @@ from carecast.store import Attempt, ErrorInfo, Ledger, State
 __all__ = ["PendingApproval", "Preview", "Publisher", "TargetPreview", "idempotency_key"]
 
 log = logging.getLogger("carecast.publish")
+#: How far a platform's clock may be behind ours when posts are matched by their time.
+LOOKUP_CLOCK_MARGIN = timedelta(minutes=10)
 T = TypeVar("T")
 Progress = Callable[[Outcome], None]
 
@@ -580,9 +583,21 @@ class Publisher:
                           receipt=receipt, findings=target.findings, tries=tries)
 
     def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
-        """Look for an earlier send; None means it is safe to send (again)."""
+        """Look for an earlier send; None means it is safe to send (again).
+
+        A channel that finds posts by their text is told when this post was first stored
+        (less a margin for the platform's clock), so an older post with the same words is not
+        taken for it.
+        """
         if channel.can_lookup:
-            found = _guarded(channel, "looking the post up", lambda: channel.lookup(key, draft))
+            stored = self.ledger.stored_at(draft.post_id)
+            since = stored - LOOKUP_CLOCK_MARGIN if stored else None
+
+            def look() -> Receipt | None:
+                with sent_after(since):
+                    return channel.lookup(key, draft)
+
+            found = _guarded(channel, "looking the post up", look)
             return found.model_copy(update={"reconciled": True}) if found else None
         if channel.idempotent_publish:
             return None

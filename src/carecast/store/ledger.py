@@ -57,6 +57,7 @@ _bp = sa.bindparam
 _ONE = (attempts.c.post_id == _bp("k_post"), attempts.c.account == _bp("k_account"))
 _POST_HASH = sa.select(posts.c.content_hash).where(posts.c.id == _bp("k_post"))
 _POST_BODY = sa.select(posts.c.body).where(posts.c.id == _bp("k_post"))
+_POST_CREATED = sa.select(posts.c.created_at).where(posts.c.id == _bp("k_post"))
 _WITHHELD = sa.select(posts.c.withheld).where(posts.c.id == _bp("k_post"))
 _POST_UPDATE = posts.update().where(posts.c.id == _bp("k_post"))
 _SENT_COUNT = sa.select(sa.func.count()).select_from(attempts).where(
@@ -291,6 +292,12 @@ class Ledger:
         with self._tx() as conn:
             body = conn.execute(_POST_BODY, {"k_post": post_id}).scalar()
         return Post.model_validate_json(body) if body is not None else None
+
+    def stored_at(self, post_id: str) -> datetime | None:
+        """When the post was first stored: nothing of it can have been sent before."""
+        with self._tx() as conn:
+            when = conn.execute(_POST_CREATED, {"k_post": post_id}).scalar()
+        return _aware(when) if when is not None else None
 
     def post_ids(self) -> list[str]:
         """Every stored post id, newest first."""
