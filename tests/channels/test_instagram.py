@@ -26,6 +26,7 @@ from carecast.errors import (
     AuthenticationError,
     ChannelError,
     ChannelServerError,
+    ChannelTimeout,
     InvalidPost,
     LimitExceeded,
     PermissionDenied,
@@ -179,9 +180,10 @@ def test_container_still_processing_is_retryable_and_unpublished(tmp_path, mocke
     mocked.get(f"{BASE}/{IG}/content_publishing_limit", json=LIMIT)
     mocked.post(f"{BASE}/{IG}/media", json={"id": CONTAINER})
     mocked.get(f"{BASE}/{CONTAINER}", json=status("IN_PROGRESS"))
-    with pytest.raises(ChannelServerError, match="still processing") as info:
+    with pytest.raises(ChannelTimeout, match="still processing") as info:
         ig.publish(ig.render(POST), "k")
     assert info.value.retryable
+    assert not info.value.may_have_been_sent  # no container was published
     assert ig.sleep.waits == [2, 2]
     assert not any("media_publish" in c.request.url for c in mocked.calls)
 

@@ -31,7 +31,7 @@ from carecast.channels.blog import write_atomic
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
 from carecast.errors import (
     ChannelError,
-    ChannelServerError,
+    ChannelTimeout,
     InvalidPost,
     LimitExceeded,
     PermissionDenied,
@@ -202,7 +202,7 @@ class InstagramChannel(GraphChannel):
                     channel=self.name, account=self.account, code=str(code))
             if poll < polls - 1:
                 self.sleep(self.options.poll_interval)
-        raise ChannelServerError(
+        raise ChannelTimeout(  # nothing was published: a retry needs no lookup first
             f"Instagram was still processing the media after {self.options.poll_timeout:g} "
             "seconds; nothing was published", channel=self.name, account=self.account)
 

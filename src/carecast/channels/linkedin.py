@@ -35,6 +35,7 @@ from carecast.channels.media import media_bytes
 from carecast.errors import (
     ChannelConnectionError,
     ChannelServerError,
+    ChannelTimeout,
     LimitExceeded,
     OutcomeUnknown,
     PlatformRejected,
@@ -266,7 +267,7 @@ class LinkedInChannel(Channel):
                     f"LinkedIn could not process the video ({reason}); check its format "
                     "(MP4, 3 seconds to 30 minutes)", channel=self.name, account=self.account)
             if self.clock() >= deadline:
-                raise ChannelConnectionError(
+                raise ChannelTimeout(
                     f"LinkedIn was still processing the video after {self.options.video_wait:g}"
                     " seconds (status " + str(status) + "); no post was created and a retry "
                     "waits again without uploading it again",
