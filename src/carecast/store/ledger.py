@@ -512,11 +512,6 @@ class Ledger:
         return [Decision(r["step"], r["decision"], r["approver"], r["note"], _aware(r["at"]))
                 for r in rows]
 
-    def is_approved(self, post_id: str, account: str, draft_hash: str) -> bool:
-        """Whether this exact draft has any approval (one-step chains)."""
-        return any(d.decision == "approve"
-                   for d in self.decisions(post_id, account, draft_hash))
-
     def awaiting_approval(self) -> list[Attempt]:
         """Every target, of every post, that waits for a signature; oldest first."""
         with self._tx() as conn:
