@@ -8,7 +8,7 @@ import pytest
 
 from carecast import ApprovalRefused, InvalidPost, Post
 from carecast.config import ApprovalConfig, ApprovalStep
-from carecast.store import State
+from carecast.records import State
 from carecast.testing import fake_config
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from carecast import Consent, InvalidPost, Post
-from carecast.store import State
+from carecast.records import State
 from carecast.testing import fake_config
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -10,7 +10,8 @@ import pytest
 
 from carecast import InvalidPost, Post
 from carecast.post import Draft, Part, Receipt
-from carecast.store import Attempt, ErrorInfo, Ledger, State
+from carecast.records import Attempt, ErrorInfo, State
+from carecast.store import Ledger
 
 
 @pytest.fixture

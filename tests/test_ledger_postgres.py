@@ -30,7 +30,8 @@ from carecast.errors import StoreError
 from carecast.post import Draft, Part, Receipt
 from carecast.publish import Publisher, RetryPolicy
 from carecast.publish.publisher import idempotency_key
-from carecast.store import Attempt, ErrorInfo, Ledger, State
+from carecast.records import Attempt, ErrorInfo, State
+from carecast.store import Ledger
 from carecast.testing import FakeChannel, FakePlatform, RecordingSleep, fake_config
 
 

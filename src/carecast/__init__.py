@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     from carecast.consent import Consent
     from carecast.hookspecs import hookimpl
     from carecast.publish import Outcome, Preview, Publisher, PublishReport, RetryPolicy
-    from carecast.store import Ledger, State
+    from carecast.records import State
+    from carecast.store import Ledger
 
 __version__ = "0.1.0"
 
@@ -79,7 +80,7 @@ _LAZY = {
     "PublishReport": "carecast.publish",
     "Publisher": "carecast.publish",
     "RetryPolicy": "carecast.publish",
-    "State": "carecast.store",
+    "State": "carecast.records",
     "hookimpl": "carecast.hookspecs",
 }
 

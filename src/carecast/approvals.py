@@ -15,20 +15,10 @@ from datetime import datetime, timedelta
 from carecast.config import ApprovalConfig
 from carecast.findings import Finding
 from carecast.post import Post
+from carecast.records import Decision
 
-__all__ = ["ChainState", "Decision", "approval_due", "chain_state", "needs_approval",
+__all__ = ["ChainState", "approval_due", "chain_state", "needs_approval",
            "same_person"]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One signature on one draft: ``approve`` or ``reject`` at a step."""
-
-    step: str
-    decision: str
-    approver: str
-    note: str
-    at: datetime
 
 
 @dataclass(frozen=True)

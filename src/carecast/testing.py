@@ -15,7 +15,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +25,63 @@ from carecast.channels.base import Channel, ChannelOptions
 from carecast.config import Config
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
-__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "RecordingSleep", "fake_config"]
+__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock", "RecordingSleep",
+           "fake_config"]
+
+#: Where a ``FrozenClock`` starts unless told otherwise (any fixed instant would do).
+FROZEN_AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+class FrozenClock:
+    """A clock that moves only when told to: ``advance()``, or ``sleep()``, which records.
+
+    Hand one to the publisher (``Publisher(config, clock=clock)``) and the ledger, the retry
+    policy and every channel see the same frozen time.
+    """
+
+    def __init__(self, at: datetime = FROZEN_AT) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FrozenClock needs a timezone-aware time")
+        self._now = at.astimezone(UTC)
+        self._monotonic = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """The frozen time (UTC)."""
+        with self._lock:
+            return self._now
+
+    def time(self) -> float:
+        """The frozen time as Unix seconds."""
+        return self.now().timestamp()
+
+    def monotonic(self) -> float:
+        """A timer that moves with ``advance`` and ``sleep``."""
+        with self._lock:
+            return self._monotonic
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait and move the clock on by it, without waiting."""
+        self.sleeps.append(seconds)
+        self.advance(max(seconds, 0.0))
+
+    def advance(self, seconds: float = 0.0, **delta: float) -> None:
+        """Move the clock on by ``seconds`` (or ``timedelta`` keywords: ``days=1``)."""
+        step = timedelta(seconds=seconds, **delta)
+        with self._lock:
+            self._now += step
+            self._monotonic += step.total_seconds()
+
+    def set(self, at: datetime) -> None:
+        """Jump to ``at`` (the monotonic timer moves by the same amount, never back)."""
+        with self._lock:
+            step = (at.astimezone(UTC) - self._now).total_seconds()
+            self._now = at.astimezone(UTC)
+            self._monotonic += max(step, 0.0)
+
+    def __repr__(self) -> str:
+        return f"FrozenClock({self.now().isoformat()})"
 
 
 @dataclass

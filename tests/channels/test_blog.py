@@ -22,7 +22,7 @@ from carecast.errors import ConfigurationError, InvalidPost, LimitExceeded
 from carecast.post import ChannelOverride, Media, Post
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 
 A = "{http://www.w3.org/2005/Atom}"
 BASE = "https://news.example.org/blog/"

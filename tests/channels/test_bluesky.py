@@ -50,7 +50,7 @@ from carecast.errors import (
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 
 HANDLE = "riverside-health.bsky.social"
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"

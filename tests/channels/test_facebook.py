@@ -34,7 +34,7 @@ from carecast.errors import (
 )
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
-from carecast.store import State
+from carecast.records import State
 
 TOKEN = "EAAGpage-tok3n-secret"
 PAGE = "175154750010052"

@@ -35,7 +35,7 @@ from carecast.errors import (
 )
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
-from carecast.store import State
+from carecast.records import State
 from carecast.testing import RecordingSleep
 
 TOKEN = "EAAGig-tok3n-secret"

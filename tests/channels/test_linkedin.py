@@ -43,7 +43,7 @@ from carecast.errors import (
 )
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
-from carecast.store import State
+from carecast.records import State
 
 TOKEN = "AQVli-t0ken-9f8e7d"
 ORG = 2414183

@@ -46,7 +46,7 @@ from carecast.errors import (
 from carecast.post import Draft, Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 from carecast.testing import RecordingSleep
 
 BASE = "https://health.example.social"

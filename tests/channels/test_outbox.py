@@ -17,7 +17,7 @@ from carecast.errors import ConfigurationError
 from carecast.post import Media, Post
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 
 BIG = "Flu clinic news. " * 2000  # ~34 kB: larger than any write buffer
 

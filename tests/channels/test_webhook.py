@@ -33,7 +33,7 @@ from carecast.errors import (
 from carecast.post import Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 
 URL = "https://hooks.example.org/services/T0001/B0002/tok3n-in-the-url"
 LOOKUP = "https://hooks.example.org/lookup/tok3n-in-lookup"

@@ -40,7 +40,7 @@ from carecast.errors import (
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 
 SITE = "https://news.riverside.example"
 API = f"{SITE}/wp-json"

@@ -46,7 +46,7 @@ from carecast.errors import (
 )
 from carecast.post import Media, MediaKind, Post, Receipt
 from carecast.publish import Publisher
-from carecast.store import State
+from carecast.records import State
 from carecast.testing import RecordingSleep
 
 API = "https://api.twitter.com/2"  # tweepy's host

@@ -47,7 +47,7 @@ from carecast.errors import (
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
-from carecast.store import State
+from carecast.records import State
 
 CLIENT_SECRET = "gocspx-s3cret-value"
 REFRESH_TOKEN = "1//refresh-t0ken-value"

@@ -32,7 +32,8 @@ from carecast import Post, Publisher, RetryPolicy
 from carecast.post import Draft, Receipt
 from carecast.publish.publisher import idempotency_key
 from carecast.publish.report import PublishReport
-from carecast.store import Ledger, State
+from carecast.records import State
+from carecast.store import Ledger
 from carecast.testing import FakeChannel, FakePlatform, RecordingSleep, fake_config
 
 from .faultserver import FaultServer

@@ -26,7 +26,7 @@ from carecast.post import Post, load_post
 
 if TYPE_CHECKING:
     from carecast.publish import Publisher, PublishReport
-    from carecast.store import ErrorInfo
+    from carecast.records import ErrorInfo
 
 __all__ = ["app", "exit_code", "main", "open_publisher"]
 

@@ -21,7 +21,7 @@ from rich.text import Text
 from carecast.findings import Finding
 from carecast.post import Draft, Media
 from carecast.publish import Outcome, Preview, PublishReport, TargetPreview
-from carecast.store import Attempt, State
+from carecast.records import Attempt, State
 
 __all__ = [
     "ChannelRow",

@@ -42,7 +42,8 @@ from carecast.post import Draft, MediaKind, Post, Receipt
 from carecast.publish.gate import apply_findings
 from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
-from carecast.store import Attempt, ErrorInfo, Ledger, State
+from carecast.records import Attempt, ErrorInfo, State
+from carecast.store import Ledger
 
 __all__ = ["PendingApproval", "Preview", "Publisher", "TargetPreview", "idempotency_key"]
 

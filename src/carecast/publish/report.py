@@ -10,7 +10,7 @@ from typing import Any
 from carecast.errors import PublishError
 from carecast.findings import Finding
 from carecast.post import Draft, Receipt
-from carecast.store import ErrorInfo, State
+from carecast.records import ErrorInfo, State
 
 __all__ = ["Outcome", "PublishReport"]
 

@@ -1,5 +1,6 @@
 """The ledger: attempts, states, approvals and the audit trail (SQLite or PostgreSQL)."""
 
-from carecast.store.ledger import Attempt, AuditEvent, ErrorInfo, Ledger, State
+from carecast.store.audit import AuditEvent
+from carecast.store.ledger import Ledger
 
-__all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
+__all__ = ["AuditEvent", "Ledger"]

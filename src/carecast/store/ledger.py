@@ -12,12 +12,9 @@ import json
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,17 +23,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from carecast.approvals import Decision
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.consent import Consent
 from carecast.errors import (
-    ChannelError,
     ConfigurationError,
     InvalidPost,
-    PostRejected,
     StoreError,
 )
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
+from carecast.records import Attempt, Decision, ErrorInfo, State
 from carecast.store.audit import GENESIS, AuditEvent, dumps, event_hash, verify_chain
 from carecast.store.schema import (
     approvals,
@@ -48,7 +44,7 @@ from carecast.store.schema import (
     posts,
 )
 
-__all__ = ["Attempt", "AuditEvent", "ErrorInfo", "Ledger", "State"]
+__all__ = ["Ledger"]
 
 T = TypeVar("T")
 
@@ -91,66 +87,6 @@ _RECORD_UPDATE = attempts.update().where(*_ONE).values(
     updated_at=_bp("v_updated_at"), owner=_bp("v_owner"),
     tries=attempts.c.tries + _bp("v_tries"))
 _AUDIT_QUEUE = "carecast.audit_queue"
-
-
-class State(StrEnum):
-    """Where one (post, account) target stands."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    BLOCKED = "blocked"
-    AWAITING_APPROVAL = "awaiting_approval"
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    """Why a target did not publish: the error class, its safe message and HTTP details."""
-
-    type: str
-    message: str
-    status: int | None = None
-    retryable: bool = False
-    retry_after: float | None = None
-    request_id: str | None = None
-    #: Nothing was sent because the post or the configuration must be fixed first.
-    rejected: bool = False
-
-    @classmethod
-    def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        """Build from an exception; carecast messages never carry secrets or PHI."""
-        if isinstance(exc, ChannelError):
-            return cls(type(exc).__name__, str(exc), exc.status, exc.retryable,
-                       getattr(exc, "retry_after", None), exc.request_id)
-        return cls(type(exc).__name__, str(exc),
-                   rejected=isinstance(exc, (PostRejected, ConfigurationError)))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, for JSON."""
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One row of the ledger."""
-
-    post_id: str
-    account: str
-    channel: str
-    state: State
-    key: str
-    tries: int
-    updated_at: datetime
-    draft: Draft | None = None
-    receipt: Receipt | None = None
-    error: ErrorInfo | None = None
-    findings: tuple[Finding, ...] = field(default=())
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Slot:
@@ -210,8 +146,11 @@ class _GroupCommit:
 class Ledger:
     """The store of posts, attempts, approvals and audit events."""
 
-    def __init__(self, url: str = "sqlite:///carecast.db") -> None:
+    def __init__(self, url: str = "sqlite:///carecast.db", *, clock: Clock = SYSTEM_CLOCK
+                 ) -> None:
         self.url = url
+        #: Stamps every row and audit event; the publisher hands down its own.
+        self.clock = clock
         failed: str | None = None
         try:
             self.engine = _engine(url)
@@ -232,7 +171,7 @@ class Ledger:
                         conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
             except SQLAlchemyError as exc:
                 failed = type(exc).__name__
-                time.sleep(0.1)
+                clock.sleep(0.1)
             else:
                 failed = None
                 break
@@ -314,7 +253,7 @@ class Ledger:
         with nullcontext(conn) if conn is not None else self._write() as c:
             digest = post.content_hash()
             old = c.execute(_POST_HASH, {"k_post": post.id}).scalar()
-            now = _now()
+            now = self.clock.now()
             if old is None:
                 c.execute(_POST_INSERT, {"id": post.id, "content_hash": digest,
                                          "body": post.model_dump_json(), "created_at": now,
@@ -364,7 +303,7 @@ class Ledger:
         """
         wanted = set(claim)
         claimed: dict[str, State | None] = dict.fromkeys(claim)
-        now, me = _now(), _owner()
+        now, me = self.clock.now(), _owner()
         with self._write() as conn:
             self.save_post(post, conn, withheld=withheld)
             current = {r.account: r for r in conn.execute(_STATES, {"k_post": post.id})}
@@ -429,10 +368,11 @@ class Ledger:
         row = conn.execute(_STATE_FOR_UPDATE, where).first()
         if row is None:
             return None
-        state = _claimable(State(row.state), row.updated_at, row.owner, stale_after, _now())
+        state = _claimable(State(row.state), row.updated_at, row.owner, stale_after,
+                           self.clock.now())
         if state is None:
             return None
-        conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": _now(),
+        conn.execute(_CLAIM, {**where, "state": State.SENDING, "updated_at": self.clock.now(),
                               "owner": _owner()})
         self._append(conn, post_id, account, "send", {"previous": str(state)})
         return state
@@ -445,7 +385,7 @@ class Ledger:
         """
         def renew(conn: Connection) -> bool:
             done = conn.execute(_RENEW, {"k_post": post_id, "k_account": account,
-                                         "k_owner": _owner(), "updated_at": _now()})
+                                         "k_owner": _owner(), "updated_at": self.clock.now()})
             return bool(done.rowcount)
 
         return self._batch.run(renew)
@@ -458,7 +398,7 @@ class Ledger:
             conn.execute(_ATTEMPT_UPDATE, {
                 "k_post": receipt.post_id, "k_account": receipt.account,
                 "state": State.PUBLISHED, "receipt": body, "error": None,
-                "updated_at": _now()})
+                "updated_at": self.clock.now()})
             self._append(conn, receipt.post_id, receipt.account, "published", {
                 "remote_id": receipt.remote_id, "url": receipt.url,
                 "reconciled": receipt.reconciled,
@@ -473,7 +413,7 @@ class Ledger:
         def mark(conn: Connection) -> None:
             conn.execute(_ATTEMPT_UPDATE, {
                 "k_post": post_id, "k_account": account, "state": state,
-                "error": body, "updated_at": _now()})
+                "error": body, "updated_at": self.clock.now()})
             self._append(conn, post_id, account, str(state), {
                 "error": error.type, "status": error.status,
             })
@@ -499,7 +439,7 @@ class Ledger:
         with self._write() as conn:
             conn.execute(approvals.insert().values(
                 post_id=post_id, account=account, draft_hash=draft_hash, approver=approver,
-                note=note, at=_now(), step=step, decision=decision))
+                note=note, at=self.clock.now(), step=step, decision=decision))
             self._append(conn, post_id, account, "approval" if decision == "approve"
                          else "rejection", {"approver": approver, "draft_hash": draft_hash,
                                             "step": step, "by": _os_user()})
@@ -522,7 +462,7 @@ class Ledger:
 
     def add_consent(self, consent: Consent) -> None:
         """Record a consent; an id already used is refused (revoke it and use a new id)."""
-        now = _now()
+        now = self.clock.now()
         with self._write() as conn:
             if conn.execute(_CONSENT, {"k_id": consent.id}).first() is not None:
                 raise InvalidPost(f"consent id {consent.id!r} is already recorded; a consent "
@@ -545,9 +485,9 @@ class Ledger:
                                   [("consent", "unknown")])
             consent = Consent.model_validate_json(body)
             if consent.revoked_at is None:
-                consent = consent.model_copy(update={"revoked_at": _now()})
+                consent = consent.model_copy(update={"revoked_at": self.clock.now()})
                 conn.execute(consents.update().where(consents.c.id == consent_id).values(
-                    body=consent.model_dump_json(), updated_at=_now()))
+                    body=consent.model_dump_json(), updated_at=self.clock.now()))
                 self._append(conn, "", "", "consent_revoked",
                              {"consent": consent_id, "by": by or _os_user()})
             return consent
@@ -571,12 +511,11 @@ class Ledger:
         """Queue an audit event; ``_write`` chains it in at the commit."""
         conn.info[_AUDIT_QUEUE].append((post_id, account, kind, data))
 
-    @staticmethod
-    def _chain(conn: Connection, events: Sequence[tuple[str, str, str, dict[str, Any]]]
+    def _chain(self, conn: Connection, events: Sequence[tuple[str, str, str, dict[str, Any]]]
                ) -> None:
         head = conn.execute(_HEAD).one()
         seq, prev = head.seq, head.hash
-        at = _now().isoformat()
+        at = self.clock.now().isoformat()
         rows = []
         for post_id, account, kind, data in events:
             seq += 1

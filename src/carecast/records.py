@@ -1,0 +1,85 @@
+"""The records the pipeline keeps, as plain data: no database needed to hold or read them.
+
+The store persists them; review reads approval decisions and consents through a read-only
+view, so a preview or a dry run works with no database at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from carecast.errors import ChannelError, ConfigurationError, PostRejected
+from carecast.findings import Finding
+from carecast.post import Draft, Receipt
+
+__all__ = ["Attempt", "Decision", "ErrorInfo", "State"]
+
+
+class State(StrEnum):
+    """Where one (post, account) target stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    BLOCKED = "blocked"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a target did not publish: the error class, its safe message and HTTP details."""
+
+    type: str
+    message: str
+    status: int | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    request_id: str | None = None
+    #: Nothing was sent because the post or the configuration must be fixed first.
+    rejected: bool = False
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        """Build from an exception; carecast messages never carry secrets or PHI."""
+        if isinstance(exc, ChannelError):
+            return cls(type(exc).__name__, str(exc), exc.status, exc.retryable,
+                       getattr(exc, "retry_after", None), exc.request_id)
+        return cls(type(exc).__name__, str(exc),
+                   rejected=isinstance(exc, (PostRejected, ConfigurationError)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One row of the ledger."""
+
+    post_id: str
+    account: str
+    channel: str
+    state: State
+    key: str
+    tries: int
+    updated_at: datetime
+    draft: Draft | None = None
+    receipt: Receipt | None = None
+    error: ErrorInfo | None = None
+    findings: tuple[Finding, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One signature on one draft: ``approve`` or ``reject`` at a step."""
+
+    step: str
+    decision: str
+    approver: str
+    note: str
+    at: datetime
