@@ -18,6 +18,7 @@ from _common import Row, median, ms, percentile, table
 
 from carecast import Channel, Config, Post, Publisher, RetryPolicy
 from carecast.post import Draft, Profile, Receipt
+from carecast.testing import NoWaitClock
 
 TARGET = 0.001  # seconds per post x account, median
 
@@ -62,7 +63,7 @@ def measure(accounts: int, targets: int = 2000, *, plugins: bool = False,
     with tempfile.TemporaryDirectory(prefix="carecast-bench-") as tmp:
         publisher = Publisher(_config(accounts, Path(tmp)), entry_point_plugins=plugins,
                               channel_classes={"noop": NoopChannel},
-                              retry=RetryPolicy(sleep=lambda s: None))
+                              retry=RetryPolicy(clock=NoWaitClock()))
         with publisher:
             for i, post in enumerate(posts):
                 start = time.perf_counter()

@@ -9,7 +9,7 @@ import pytest
 from carecast import ApprovalRefused, InvalidPost, Post
 from carecast.config import ApprovalConfig, ApprovalStep
 from carecast.records import State
-from carecast.testing import fake_config
+from carecast.testing import FrozenClock, fake_config
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CHAIN = ApprovalConfig(
@@ -21,9 +21,7 @@ CHAIN = ApprovalConfig(
 @pytest.fixture
 def publisher(fake_publisher):
     config = fake_config(["fb", "li"]).model_copy(update={"approvals": CHAIN})
-    p = fake_publisher(config=config)
-    p.clock = lambda: NOW
-    return p
+    return fake_publisher(config=config, clock=FrozenClock(NOW))
 
 
 def story(**kw) -> Post:
@@ -117,10 +115,10 @@ def test_a_scheduled_post_whose_approval_misses_its_deadline_is_not_published(
     post = story(schedule=NOW + timedelta(hours=3))
     publisher.publish(post)
     publisher.approve(post.id, "Dana Reyes")
-    publisher.clock = lambda: NOW + timedelta(hours=2, minutes=1)  # due 1 h before: missed
+    publisher.clock.set(NOW + timedelta(hours=2, minutes=1))  # due 1 h before: missed
     with pytest.raises(ApprovalRefused, match="due by"):
         publisher.approve(post.id, "Lee Chan")
-    publisher.clock = lambda: NOW + timedelta(hours=3)
+    publisher.clock.set(NOW + timedelta(hours=3))
     report = publisher.resume(post.id)
     assert states(report) == {"fb": State.BLOCKED, "li": State.BLOCKED}
     message = report["fb"].error.message

@@ -32,7 +32,7 @@ class Two:
 
 
 def test_every_implementation_runs_and_is_stamped() -> None:
-    pm = plugin_manager([One(), Two()], entry_points=False)
+    pm = plugin_manager([One(), Two()], entry_points=False, defaults=False)
     findings = run_hook(pm, "carecast_review_post", post=Post(text="x"), brand=None)
     assert [f.code for f in findings] == ["one.a", "two.a", "two.b"]
     assert [f.check for f in findings] == ["One", "Two", "Two"]
@@ -45,7 +45,7 @@ def test_draft_findings_carry_the_account() -> None:
         def carecast_review_draft(self, draft, account):
             return [_finding(f"acct.{account.name}")]
 
-    pm = plugin_manager([Check()], entry_points=False)
+    pm = plugin_manager([Check()], entry_points=False, defaults=False)
     findings = run_hook(pm, "carecast_review_draft", for_account="a", post=Post(text="x"),
                         draft=DRAFT, account=ACCOUNT, brand=None)
     assert findings[0].code == "acct.a"
@@ -63,7 +63,7 @@ def test_raising_or_misbehaving_hooks_block() -> None:
         def carecast_review_post(self, post):
             return ["not a finding"]
 
-    pm = plugin_manager([Raises(), WrongType(), One()], entry_points=False)
+    pm = plugin_manager([Raises(), WrongType(), One()], entry_points=False, defaults=False)
     findings = run_hook(pm, "carecast_review_post", post=Post(text="x"), brand=None)
     blocks = [f for f in findings if f.action is Action.BLOCK]
     assert [f.check for f in blocks] == ["Raises", "WrongType"]
@@ -82,7 +82,7 @@ def test_module_plugins_are_named_by_module() -> None:
         return [_finding("m.x")]
 
     module.carecast_review_post = carecast_review_post  # type: ignore[attr-defined]
-    pm = plugin_manager([module], entry_points=False)
+    pm = plugin_manager([module], entry_points=False, defaults=False)
     assert run_hook(pm, "carecast_review_post", post=Post(text="x"), brand=None)[0].check \
         == "hospital_checks.phi"
 

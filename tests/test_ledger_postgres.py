@@ -32,7 +32,7 @@ from carecast.publish import Publisher, RetryPolicy
 from carecast.publish.publisher import idempotency_key
 from carecast.records import Attempt, ErrorInfo, State
 from carecast.store import Ledger
-from carecast.testing import FakeChannel, FakePlatform, RecordingSleep, fake_config
+from carecast.testing import FakeChannel, FakePlatform, NoWaitClock, fake_config
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -252,7 +252,7 @@ def _worker(platform: FakePlatform, url: str) -> Publisher:
     channel = type("FakeChannel", (FakeChannel,), {"platform": platform})
     config = fake_config(ACCOUNTS, store_url=url, stale_sending_after=60, concurrency=4)
     return Publisher(config, entry_point_plugins=False, channel_classes={"fake": channel},
-                     retry=RetryPolicy(sleep=RecordingSleep(), max_attempts=5))
+                     retry=RetryPolicy(clock=NoWaitClock(), max_attempts=5))
 
 
 def _run_workers(workers: Sequence[Publisher], plans: Sequence[Sequence[Post]]

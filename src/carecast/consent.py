@@ -13,11 +13,17 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+if TYPE_CHECKING:
+    from carecast.config import AccountConfig, CheckSettings
+    from carecast.records import Records
+
 from carecast.files import file_sha256
 from carecast.findings import Action, Finding
+from carecast.hookspecs import hookimpl
 from carecast.post import Draft, Media
 
 __all__ = ["ANY", "Consent", "consent_findings", "media_digest"]
@@ -124,3 +130,14 @@ def consent_findings(draft: Draft, *, channel: str, root: Path,
 def _block(code: str, field: str, message: str) -> Finding:
     return Finding(action=Action.BLOCK, code=code, field=field, message=message,
                    check="consent")
+
+
+@hookimpl
+def carecast_review_draft(draft: Draft, account: AccountConfig, settings: CheckSettings,
+                          records: Records, now: datetime) -> list[Finding]:
+    """The built-in consent check: every pictured patient has a valid consent on record."""
+    if not settings.enabled("consent") or not any(
+            m.consent or m.people for part in draft.parts for m in part.media):
+        return []
+    return consent_findings(draft, channel=account.channel, root=settings.config.root,
+                            lookup=records.consent, now=now)

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from carecast.config import AccountConfig, BrandConfig, CheckSettings
     from carecast.findings import Finding
     from carecast.post import Draft, Post
+    from carecast.records import Records
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -44,11 +47,13 @@ def carecast_review_post(
 @hookspec
 def carecast_review_draft(
     post: Post, draft: Draft, account: AccountConfig, brand: BrandConfig | None,
-    settings: CheckSettings,
+    settings: CheckSettings, records: Records, now: datetime,
 ) -> Iterable[Finding] | None:
     """Review what one account would receive, after the channel rendered it.
 
     ``settings`` applies to this account's brand and channel and the post's campaign.
+    ``records`` reads recorded consents and approval decisions (read-only: a preview has no
+    store), and ``now`` is the publisher's clock.
 
     Fields name places in the draft (``title``, ``link``, ``parts[N].text``,
     ``parts[N].media[M].alt_text``). Findings apply to this account only.

@@ -1,40 +1,156 @@
-"""Load review plugins and run their hooks, failing closed."""
+"""Load review plugins and run their hooks, failing closed.
+
+The built-in checks are listed here, in code (``DEFAULT_PLUGINS``, as datasette does), and
+always load: switching off third-party plugins never switches off the PHI guard. Turning one
+off is a setting per brand (``[checks.NAME] enabled = false`` with ``disabled_by``), which the
+review records in the audit trail. Third-party plugins come through the ``carecast.hooks``
+entry-point group or ``Publisher(plugins=[...])``.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
 
 from carecast import hookspecs
+from carecast.errors import ConfigurationError
 from carecast.findings import Action, Finding
 
-__all__ = ["ENTRY_POINT_GROUP", "plugin_manager", "run_hook"]
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "BrokenPlugin", "plugin_manager",
+           "run_hook"]
+
+log = logging.getLogger("carecast.plugins")
 
 ENTRY_POINT_GROUP = "carecast.hooks"
 
+#: The built-in checks: (name of its ``[checks.NAME]`` table, module). Every one always loads.
+#: ``consent`` checks each pictured patient's consent; ``images`` also strips the metadata of
+#: every uploaded image at send time (that part cannot be turned off).
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("phi", "carecast.compliance.phi_guard"),
+    ("advice", "carecast.compliance.advice"),
+    ("policy", "carecast.compliance.policy"),
+    ("accessibility", "carecast.compliance.accessibility"),
+    ("images", "carecast.compliance.images"),
+    ("consent", "carecast.consent"),
+    ("voice", "carecast.brand.voice"),
+)
 
-def plugin_manager(plugins: Iterable[object] = (), *, entry_points: bool = True
-                   ) -> pluggy.PluginManager:
-    """A plugin manager with the hook specs, the installed plugins and ``plugins``."""
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An installed plugin that could not be loaded; while it is installed, nothing is sent."""
+
+    name: str
+    error: str
+
+    def finding(self) -> Finding:
+        """The BLOCK that holds every post until the plugin loads (review fails closed)."""
+        return Finding(action=Action.BLOCK, code="review.plugin_error", check=self.name[:64],
+                       message=f"the plugin {self.name} could not be loaded ({self.error}); "
+                               "fix or uninstall it: review fails closed until it loads")
+
+
+def plugin_manager(plugins: Iterable[object] = (), *, entry_points: bool = True,
+                   defaults: bool = True) -> pluggy.PluginManager:
+    """A plugin manager with the hook specs, the built-in checks, the installed plugins (when
+    ``entry_points``) and ``plugins``. The publisher always loads the built-in checks;
+    ``defaults=False`` is for testing one check on its own.
+
+    A plugin that implements a hook that does not exist, or takes an argument the hook does
+    not give, raises ``ConfigurationError`` naming it and the fix. An installed plugin that
+    fails to import is logged on one line and listed in ``pm.broken``: review blocks then.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    broken: list[BrokenPlugin] = []
+    for name, module in DEFAULT_PLUGINS if defaults else ():
+        _register(pm, importlib.import_module(module), name)
     if entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        broken.extend(_load_entry_points(pm))
     for plugin in plugins:
-        pm.register(plugin)
+        if not pm.is_registered(plugin):
+            _register(pm, plugin, None)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise _unknown_hook(exc) from None
+    pm.broken = tuple(broken)  # type: ignore[attr-defined]
     return pm
+
+
+def broken_plugins(pm: pluggy.PluginManager) -> tuple[BrokenPlugin, ...]:
+    """The installed plugins that failed to load."""
+    return tuple(getattr(pm, "broken", ()))
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> list[BrokenPlugin]:
+    builtin = {module for _, module in DEFAULT_PLUGINS}
+    broken: list[BrokenPlugin] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value in builtin or pm.get_plugin(ep.name) is not None:
+            continue
+        failed: str | None = None
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # one line, not a traceback: the plugin's own bug
+            failed = _first_line(exc) if str(exc).strip() else type(exc).__name__
+            failed = f"{type(exc).__name__}: {failed}" if failed != type(exc).__name__ else failed
+        if failed is not None:
+            log.error("carecast: the plugin %s (%s) failed to import: %s; posts are held "
+                      "until it is fixed or uninstalled", ep.name, ep.value, failed)
+            broken.append(BrokenPlugin(ep.name, failed))
+            continue
+        _register(pm, plugin, ep.name)
+    return broken
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str | None) -> None:
+    label = name or _label(plugin)
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise ConfigurationError(
+            f"the plugin {label} does not fit carecast's hooks: {_first_line(exc)}; take "
+            "only the arguments the hook documents (docs/hooks.md)") from None
+    except ValueError as exc:  # registered twice under one name
+        raise ConfigurationError(f"the plugin {label} is registered twice ({exc})") from None
+
+
+def _unknown_hook(exc: pluggy.PluginValidationError) -> ConfigurationError:
+    hooks = sorted(n for n in dir(hookspecs) if n.startswith("carecast_"))
+    label = _label(exc.plugin)
+    return ConfigurationError(
+        f"the plugin {label} implements a hook carecast does not have ({_first_line(exc)}); "
+        f"check its spelling: the hooks are {', '.join(hooks)}")
+
+
+def _label(plugin: object) -> str:
+    return str(getattr(plugin, "__name__", None) or type(plugin).__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
 
 
 def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = None,
              **kwargs: Any) -> list[Finding]:
     """Call every implementation of hook ``name``; one that raises or misbehaves blocks.
 
-    Each finding is stamped with the plugin that made it and ``for_account``.
+    Each finding is stamped with the plugin that made it and ``for_account``. A plugin that
+    failed to load blocks too.
     """
     caller = getattr(pm.hook, name)
-    findings: list[Finding] = []
+    findings = [b.finding() if for_account is None else
+                b.finding().model_copy(update={"account": for_account})
+                for b in broken_plugins(pm)]
     for impl in caller.get_hookimpls():  # in registration order
         plugin = pm.get_name(impl.plugin) or ""
         if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()

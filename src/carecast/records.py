@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from carecast.errors import ChannelError, ConfigurationError, PostRejected
 from carecast.findings import Finding
 from carecast.post import Draft, Receipt
 
-__all__ = ["Attempt", "Decision", "ErrorInfo", "State"]
+if TYPE_CHECKING:
+    from carecast.consent import Consent
+
+__all__ = ["Attempt", "Decision", "ErrorInfo", "NoRecords", "Records", "State"]
 
 
 class State(StrEnum):
@@ -83,3 +86,34 @@ class Decision:
     approver: str
     note: str
     at: datetime
+
+
+@runtime_checkable
+class Records(Protocol):
+    """What review reads from the store, and nothing else: consents and approval decisions.
+
+    The ledger is one; a preview gets a read-only view that never creates or writes a store.
+    """
+
+    def consent(self, consent_id: str) -> Consent | None:
+        """The recorded consent with this id, or None."""
+        ...  # pragma: no cover
+
+    def decisions(self, post_id: str, account: str, draft_hash: str) -> list[Decision]:
+        """The signatures on one draft, oldest first."""
+        ...  # pragma: no cover
+
+
+class NoRecords:
+    """Records of a store that does not exist (yet): no consent recorded, nothing signed."""
+
+    def consent(self, consent_id: str) -> Consent | None:
+        """Always None."""
+        return None
+
+    def decisions(self, post_id: str, account: str, draft_hash: str) -> list[Decision]:
+        """Always empty."""
+        return []
+
+    def __repr__(self) -> str:
+        return "NoRecords()"

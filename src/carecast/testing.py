@@ -2,7 +2,9 @@
 
 Installed with carecast, it gives every test suite these fixtures:
 
-- ``no_sleep``: a ``RetryPolicy`` that records its waits instead of sleeping.
+- ``no_sleep``: a ``RetryPolicy`` on a ``FrozenClock``: it records its waits
+  (``no_sleep.clock.sleeps``) instead of sleeping, and a publisher given it runs on that
+  clock.
 - ``fake_publisher``: a factory for a ``Publisher`` over ``FakeChannel`` accounts and an
   in-memory store.
 
@@ -22,10 +24,11 @@ from typing import Any, ClassVar
 import pytest
 
 from carecast.channels.base import Channel, ChannelOptions
+from carecast.clock import SystemClock
 from carecast.config import Config
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
-__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock", "RecordingSleep",
+__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock", "NoWaitClock",
            "fake_config"]
 
 #: Where a ``FrozenClock`` starts unless told otherwise (any fixed instant would do).
@@ -82,6 +85,21 @@ class FrozenClock:
 
     def __repr__(self) -> str:
         return f"FrozenClock({self.now().isoformat()})"
+
+
+class NoWaitClock(SystemClock):
+    """The machine's time, but ``sleep`` records the wait instead of waiting: for tests
+    against real servers on 127.0.0.1, whose own clocks run."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait; return at once."""
+        self.sleeps.append(seconds)
+
+    def __repr__(self) -> str:
+        return "NoWaitClock()"
 
 
 @dataclass
@@ -159,17 +177,7 @@ class FakeChannel(Channel):
     def _receipt(self, draft: Draft, remote_id: str) -> Receipt:
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=remote_id, url=f"https://fake.example/{remote_id}",
-                       published_at=datetime.now(UTC))
-
-
-@dataclass
-class RecordingSleep:
-    """A ``sleep`` that records the waits instead of sleeping."""
-
-    waits: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
+                       published_at=self.clock.now())
 
 
 def fake_config(accounts: Sequence[str] | int = ("one", "two"), *, root: Path | None = None,
@@ -187,10 +195,10 @@ def fake_config(accounts: Sequence[str] | int = ("one", "two"), *, root: Path | 
 
 @pytest.fixture
 def no_sleep() -> Any:
-    """A retry policy that never sleeps; its ``sleep.waits`` lists the waits it asked for."""
+    """A retry policy on a ``FrozenClock``; ``clock.sleeps`` lists the waits it asked for."""
     from carecast.publish.retry import RetryPolicy
 
-    return RetryPolicy(sleep=RecordingSleep(), max_attempts=5)
+    return RetryPolicy(clock=FrozenClock(), max_attempts=5)
 
 
 @pytest.fixture

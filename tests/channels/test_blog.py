@@ -23,21 +23,22 @@ from carecast.post import ChannelOverride, Media, Post
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 A = "{http://www.w3.org/2005/Atom}"
 BASE = "https://news.example.org/blog/"
 START = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
-class Clock:
-    """A clock a day later at each call."""
+class Clock(FrozenClock):
+    """A clock a day later at each reading."""
 
     def __init__(self) -> None:
-        self.now = START
+        super().__init__(START)
 
-    def __call__(self) -> datetime:
-        self.now += timedelta(days=1)
-        return self.now
+    def now(self) -> datetime:
+        self.advance(days=1)
+        return super().now()
 
 
 @pytest.fixture

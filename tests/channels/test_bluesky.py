@@ -51,6 +51,7 @@ from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 HANDLE = "riverside-health.bsky.social"
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
@@ -221,7 +222,8 @@ def sky(http: httpx.Client, tmp_path: Path) -> BlueskyChannel:
 
 def make(http: httpx.Client, root: Path, **options: Any) -> BlueskyChannel:
     opts = BlueskyOptions(handle=f"@{HANDLE}", app_password=PASSWORD, **options)
-    return BlueskyChannel("clinic", opts, root=root, session=http, clock=lambda: NOW)
+    return BlueskyChannel("clinic", opts, root=root, session=http,
+                          clock=FrozenClock(datetime.fromtimestamp(NOW, UTC)))
 
 
 def assert_no_secrets(pds: FakePDS, *objects: object) -> None:
@@ -795,7 +797,7 @@ def config(tmp_path: Path) -> Config:
 
 def test_publisher_waits_out_a_rate_limit(tmp_path: Path, no_sleep: Any, pds: FakePDS,
                                           http: httpx.Client) -> None:
-    reset = str(int(time.time()) + 30)
+    reset = str(int(no_sleep.clock.time()) + 30)
     pds.fail["com.atproto.repo.createRecord"] = [error(
         429, "RateLimitExceeded", "Rate Limit Exceeded", **{"ratelimit-reset": reset})]
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep,
@@ -803,7 +805,7 @@ def test_publisher_waits_out_a_rate_limit(tmp_path: Path, no_sleep: Any, pds: Fa
         outcome = publisher.publish(POST)["clinic"]
     assert outcome.state == State.PUBLISHED
     assert outcome.tries == 2
-    assert 25 <= no_sleep.sleep.waits[0] <= 31
+    assert 25 <= no_sleep.clock.sleeps[0] <= 31
     assert pds.nsids().count("com.atproto.repo.createRecord") == 2
     assert outcome.receipt.remote_id.endswith(record_key(idempotency_key(POST.id, "clinic")))
 

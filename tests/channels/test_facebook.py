@@ -35,6 +35,7 @@ from carecast.errors import (
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 TOKEN = "EAAGpage-tok3n-secret"
 PAGE = "175154750010052"
@@ -49,7 +50,7 @@ TEXT = ("Free flu shots this week at Riverside General.\n\nhttps://riverside.exa
 
 def make(tmp_path=None, **options) -> FacebookChannel:
     opts = FacebookOptions(page_id=PAGE, access_token=TOKEN, **options)
-    return FacebookChannel("riverside-fb", opts, root=tmp_path, clock=lambda: NOW)
+    return FacebookChannel("riverside-fb", opts, root=tmp_path, clock=FrozenClock(NOW))
 
 
 @pytest.fixture
@@ -324,7 +325,7 @@ def test_usage_header_rate_limit_then_success(tmp_path, no_sleep, ordered) -> No
         outcome = publisher.publish(POST)["riverside-fb"]
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.remote_id == f"{PAGE}_1"
-    assert no_sleep.sleep.waits == [60.0]  # one minute, as the usage header said
+    assert no_sleep.clock.sleeps == [60.0]  # one minute, as the usage header said
     assert len(ordered.calls) == 2
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,7 +36,7 @@ from carecast.errors import (
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.records import State
-from carecast.testing import RecordingSleep
+from carecast.testing import FrozenClock
 
 TOKEN = "EAAGig-tok3n-secret"
 IG = "17841400008460056"
@@ -52,8 +52,7 @@ LIMIT = {"data": [{"quota_usage": 2, "config": {"quota_total": 100, "quota_durat
 
 def make(tmp_path: Path | None = None, **options) -> InstagramChannel:
     opts = InstagramOptions(ig_user_id=IG, access_token=TOKEN, poll_interval=2, **options)
-    return InstagramChannel("riverside-ig", opts, root=tmp_path, clock=lambda: NOW,
-                            sleep=RecordingSleep())
+    return InstagramChannel("riverside-ig", opts, root=tmp_path, clock=FrozenClock(NOW))
 
 
 @pytest.fixture
@@ -135,7 +134,7 @@ def test_reel_container_takes_several_polls(ig, ordered) -> None:
     polls = [c for c in ordered.calls if c.request.url.startswith(f"{BASE}/{CONTAINER}?")]
     assert len(polls) == 4
     assert query(polls[0])["fields"] == "status_code,status"
-    assert ig.sleep.waits == [2, 2, 2]
+    assert ig.clock.sleeps == [2, 2, 2]
     assert receipt.remote_id == MEDIA_ID
 
 
@@ -159,9 +158,9 @@ def test_carousel_of_image_and_video(ig, ordered) -> None:
     assert form(ordered.calls[6]) == {"media_type": "CAROUSEL", "children": "c1,c2",
                                       "caption": "Open house."}
     assert form(ordered.calls[8]) == {"creation_id": "parent"}
-    assert ig.sleep.waits == [2]
+    assert ig.clock.sleeps == [2]
     assert receipt.url is None  # the permalink was not given: no guess
-    assert receipt.published_at == NOW
+    assert receipt.published_at == NOW + timedelta(seconds=2)  # stamped after the 2 s poll
 
 
 @pytest.mark.parametrize("code", ["ERROR", "EXPIRED"])
@@ -184,7 +183,7 @@ def test_container_still_processing_is_retryable_and_unpublished(tmp_path, mocke
         ig.publish(ig.render(POST), "k")
     assert info.value.retryable
     assert not info.value.may_have_been_sent  # no container was published
-    assert ig.sleep.waits == [2, 2]
+    assert ig.clock.sleeps == [2, 2]
     assert not any("media_publish" in c.request.url for c in mocked.calls)
 
 
@@ -299,7 +298,7 @@ def test_usage_header_rate_limit_then_success(tmp_path, no_sleep, ordered) -> No
         outcome = publisher.publish(POST)["riverside-ig"]
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.remote_id == MEDIA_ID
-    assert no_sleep.sleep.waits == [120.0]
+    assert no_sleep.clock.sleeps == [120.0]
 
 
 def test_timeout_is_reconciled_without_a_second_post(tmp_path, no_sleep, mocked) -> None:

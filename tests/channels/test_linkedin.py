@@ -44,6 +44,7 @@ from carecast.errors import (
 from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 TOKEN = "AQVli-t0ken-9f8e7d"
 ORG = 2414183
@@ -60,22 +61,9 @@ DATE = "Mon, 02 Nov 2026 15:04:05 GMT"
 POST = Post(id="flu-1", text="Flu shots on Monday.")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock()
 
 
 @pytest.fixture
@@ -93,7 +81,7 @@ def li(tmp_path, clock) -> LinkedInChannel:
 
 def make(tmp_path, clock, **options) -> LinkedInChannel:
     opts = LinkedInOptions(access_token=TOKEN, organization_id=ORG, **options)
-    return LinkedInChannel("riverside-li", opts, root=tmp_path, sleep=clock.sleep, clock=clock)
+    return LinkedInChannel("riverside-li", opts, root=tmp_path, clock=clock)
 
 
 def created(mocked, urn: str = SHARE) -> None:
@@ -275,7 +263,7 @@ def video_init(mocked) -> None:
             {"uploadUrl": PART_URLS[1], "firstByte": 512, "lastByte": 1023}]}})
 
 
-VIDEO_POST = Post(id="v", text="A tour of the ward.", title="Ward tour",
+VIDEO_POST = Post(id="v", text="A tour of the ward.", title="A tour of the new wing",
                   media=[Media(source="tour.mp4", alt_text="A walk through the ward")])
 
 
@@ -473,9 +461,9 @@ def test_a_rate_limit_then_success_through_the_publisher(tmp_path, no_sleep, moc
     created(mocked)
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["riverside-li"]
-    assert outcome.state == State.PUBLISHED
+    assert outcome.state == State.PUBLISHED, outcome.findings
     assert outcome.receipt.remote_id == SHARE
-    assert no_sleep.sleep.waits == [7.0]
+    assert no_sleep.clock.sleeps == [7.0]
     assert [c.request.method for c in mocked.calls] == ["POST", "POST"]
     for path in tmp_path.iterdir():  # the ledger never stores the token
         assert TOKEN.encode() not in path.read_bytes()
@@ -492,7 +480,7 @@ def test_a_timeout_is_reconciled_without_a_second_post(tmp_path, no_sleep, mocke
          "publishedAt": 1763545445000, "createdAt": 1763545445000}]})
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["riverside-li"]
-    assert outcome.state == State.PUBLISHED
+    assert outcome.state == State.PUBLISHED, outcome.findings
     assert outcome.receipt.remote_id == SHARE
     assert outcome.receipt.reconciled
     assert [c.request.method for c in mocked.calls] == ["POST", "GET"]
@@ -509,7 +497,7 @@ def test_the_publisher_resumes_an_interrupted_video_upload(tmp_path, no_sleep, m
     created(mocked)
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(VIDEO_POST)["riverside-li"]
-    assert outcome.state == State.PUBLISHED
+    assert outcome.state == State.PUBLISHED, outcome.findings
     assert outcome.tries == 2
     urls = [c.request.url for c in mocked.calls]
     assert urls == [VIDEO_INIT, PART_URLS[0], PART_URLS[1], PART_URLS[1], VIDEO_FINALIZE,
@@ -526,7 +514,7 @@ def test_a_duplicate_after_a_timeout_is_the_first_send_found(tmp_path, no_sleep,
                                        "lifecycleState": "PUBLISHED"}))
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["riverside-li"]
-    assert outcome.state == State.PUBLISHED
+    assert outcome.state == State.PUBLISHED, outcome.findings
     assert outcome.receipt.remote_id == SHARE
     assert [c.request.method for c in mocked.calls] == ["POST", "GET", "POST", "GET"]
 

@@ -47,7 +47,7 @@ from carecast.post import Draft, Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
-from carecast.testing import RecordingSleep
+from carecast.testing import FrozenClock
 
 BASE = "https://health.example.social"
 TOKEN = "masto-s3cret-t0ken-81f2"
@@ -192,7 +192,7 @@ def root(tmp_path: Path) -> Path:
 def make(root: Path | None = None, **options: Any) -> MastodonChannel:
     opts = {"api_base_url": BASE, "access_token": TOKEN, **options}
     return MastodonChannel(ACCOUNT, MastodonOptions(**opts), root=root,
-                           sleep=RecordingSleep(), clock=lambda: NOW.timestamp())
+                           clock=FrozenClock(NOW))
 
 
 @pytest.fixture
@@ -310,7 +310,7 @@ def sources_read(mocked: responses.RequestsMock) -> list[str]:
 
 def test_a_thread_whose_second_part_failed_is_completed_without_a_duplicate(masto,
                                                                            mocked) -> None:
-    server = Instance(503, now=lambda: datetime.fromtimestamp(masto.clock(), UTC))
+    server = Instance(503, now=masto.clock.now)
     server.install(mocked)
     draft = masto.render(Post(id="t", text="Wash your hands often. " * 30))
     assert len(draft.parts) == 2
@@ -318,7 +318,7 @@ def test_a_thread_whose_second_part_failed_is_completed_without_a_duplicate(mast
         masto.publish(draft, "cc-t")
     assert len(server.created) == 1  # the first part is live; nothing was deleted
     assert sources_read(mocked) == []  # a new status is not checked
-    masto.clock = lambda: NOW.timestamp() + 120  # the retry comes two minutes later
+    masto.clock.advance(120)  # the retry comes two minutes later
     receipt = masto.publish(draft, "cc-t")
     assert sources_read(mocked) == ["3000"]  # the replayed part's source matched
     keys = [c.request.headers["Idempotency-Key"] for c in status_posts(mocked)]
@@ -375,7 +375,7 @@ def test_media_is_uploaded_with_alt_text_and_focus_and_awaited(masto, mocked) ->
     mocked.post(STATUSES, json=status("4001", as_html(draft.text)))
     receipt = masto.publish(draft, "cc-m")
     assert receipt.remote_id == "4001"
-    assert masto.sleep.waits == [1.0, 2.0]  # polled GET /api/v1/media/77 twice, never slept
+    assert masto.clock.sleeps == [1.0, 2.0]  # polled GET /api/v1/media/77 twice, never slept
     upload = next(c.request for c in mocked.calls if c.request.url.endswith("/api/v2/media"))
     body = upload.body
     assert b'name="description"\r\n\r\nA glass entrance with a ramp' in body
@@ -420,7 +420,7 @@ def test_media_processing_that_never_ends_times_out_without_posting(root, mocked
     post = Post(id="v", text="x", media=[Media(source="clinic.png", alt_text="y")])
     with pytest.raises(ChannelTimeout, match="media_wait"):
         masto.publish(masto.render(post), "k")
-    assert masto.sleep.waits == [1.0, 2.0, 4.0]
+    assert masto.clock.sleeps == [1.0, 2.0, 4.0]
     assert status_posts(mocked) == []
 
 
@@ -606,7 +606,7 @@ def test_a_rate_limit_waits_until_the_iso_reset_time(masto, mocked) -> None:
     assert info.value.retry_after == pytest.approx(90)
     assert (info.value.status, info.value.request_id) == (429, "req-429")
     assert info.value.retryable
-    assert masto.sleep.waits == []  # Mastodon.py threw; nothing slept
+    assert masto.clock.sleeps == []  # Mastodon.py threw; nothing slept
     assert masto.client().ratelimit_method == "throw"
 
 
@@ -858,17 +858,17 @@ def config(tmp_path: Path) -> Config:
 
 
 def test_publisher_waits_out_a_rate_limit_then_publishes(tmp_path, no_sleep, mocked) -> None:
-    reset = datetime.now(UTC) + timedelta(seconds=30)
+    reset = no_sleep.clock.now() + timedelta(seconds=30)
     mocked.get(INSTANCE, json=instance())
     mocked.post(STATUSES, status=429, json={"error": "Too many requests"},
                 headers={"X-RateLimit-Reset": reset.isoformat()})
-    mocked.post(STATUSES, json=status("1201", "<p>x</p>", created=datetime.now(UTC)))
+    mocked.post(STATUSES, json=status("1201", "<p>x</p>", created=no_sleep.clock.now()))
     with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
         outcome = publisher.publish(POST)["masto"]
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.remote_id == "1201"
-    assert len(no_sleep.sleep.waits) == 1
-    assert 20 <= no_sleep.sleep.waits[0] <= 31
+    assert len(no_sleep.clock.sleeps) == 1
+    assert 20 <= no_sleep.clock.sleeps[0] <= 31
     key = idempotency_key(POST.id, "masto")
     assert [c.request.headers["Idempotency-Key"] for c in status_posts(mocked)] == [key, key]
 

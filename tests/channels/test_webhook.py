@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import json
 import socket
-import time
 import traceback
 from datetime import UTC, datetime
 from http.client import RemoteDisconnected
@@ -34,6 +33,7 @@ from carecast.post import Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 URL = "https://hooks.example.org/services/T0001/B0002/tok3n-in-the-url"
 LOOKUP = "https://hooks.example.org/lookup/tok3n-in-lookup"
@@ -45,7 +45,8 @@ POST = Post(id="flu-1", title="Flu clinic", text="Flu shots on Monday.", hashtag
 
 def make(**options) -> WebhookChannel:
     opts = {"url": URL, "secret": SECRET, **options}
-    return WebhookChannel("intranet", WebhookOptions(**opts), clock=lambda: NOW)
+    return WebhookChannel("intranet", WebhookOptions(**opts),
+                          clock=FrozenClock(datetime.fromtimestamp(NOW, UTC)))
 
 
 @pytest.fixture
@@ -168,15 +169,15 @@ def test_authentication_error_says_how_to_renew(hook, mocked) -> None:
 
 @pytest.mark.parametrize(("headers", "low", "high"), [
     (lambda: {"Retry-After": "30"}, 30, 30),
-    (lambda: {"Retry-After": email.utils.formatdate(time.time() + 120, usegmt=True)}, 110, 121),
-    (lambda: {"x-rate-limit-reset": str(int(time.time()) + 60)}, 50, 61),
-    (lambda: {"x-ratelimit-reset": datetime.fromtimestamp(time.time() + 90, UTC).isoformat()},
+    (lambda: {"Retry-After": email.utils.formatdate(NOW + 120, usegmt=True)}, 110, 121),
+    (lambda: {"x-rate-limit-reset": str(int(NOW) + 60)}, 50, 61),
+    (lambda: {"x-ratelimit-reset": datetime.fromtimestamp(NOW + 90, UTC).isoformat()},
      80, 91),  # Mastodon: an ISO time
-    (lambda: {"ratelimit-reset": str(int(time.time()) + 40)}, 30, 41),  # Bluesky: a Unix time
+    (lambda: {"ratelimit-reset": str(int(NOW) + 40)}, 30, 41),  # Bluesky: a Unix time
     (lambda: {"ratelimit-reset": "25"}, 25, 25),  # IETF draft: seconds from now
     # measured on the platform's clock: its Date is an hour behind ours, its reset too
-    (lambda: {"x-rate-limit-reset": str(int(time.time()) - 3600 + 60),
-              "Date": email.utils.formatdate(time.time() - 3600, usegmt=True)}, 50, 61),
+    (lambda: {"x-rate-limit-reset": str(int(NOW) - 3600 + 60),
+              "Date": email.utils.formatdate(NOW - 3600, usegmt=True)}, 50, 61),
     (dict, None, None),
 ], ids=["seconds", "date", "reset", "iso-reset", "epoch-reset", "delta-reset", "skewed",
         "none"])

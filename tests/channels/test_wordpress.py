@@ -41,6 +41,7 @@ from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 SITE = "https://news.riverside.example"
 API = f"{SITE}/wp-json"
@@ -54,7 +55,7 @@ SLUG = slug_of("Flu clinic opens", KEY)
 
 def make(root: Path | None = None, **options: Any) -> WordPressChannel:
     opts = {"site_url": SITE, "user": "comms", "application_password": PASSWORD, **options}
-    return WordPressChannel("blog", WordPressOptions(**opts), root=root, clock=lambda: NOW)
+    return WordPressChannel("blog", WordPressOptions(**opts), root=root, clock=FrozenClock(NOW))
 
 
 @pytest.fixture
@@ -344,7 +345,7 @@ def test_publisher_waits_out_a_rate_limit(tmp_path, no_sleep, mocked) -> None:
     mocked.post(f"{API}/wp/v2/posts", status=201, json=wp_post())
     with Publisher(cfg, entry_point_plugins=False, retry=no_sleep) as publisher:
         assert publisher.publish(POST)["blog"].state == State.PUBLISHED
-    assert 4 in no_sleep.sleep.waits
+    assert 4 in no_sleep.clock.sleeps
 
 
 def test_delete(mocked) -> None:

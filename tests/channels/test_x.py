@@ -47,7 +47,7 @@ from carecast.errors import (
 from carecast.post import Media, MediaKind, Post, Receipt
 from carecast.publish import Publisher
 from carecast.records import State
-from carecast.testing import RecordingSleep
+from carecast.testing import FrozenClock
 
 API = "https://api.twitter.com/2"  # tweepy's host
 TWEETS = f"{API}/tweets"
@@ -79,7 +79,7 @@ LONG = ("Our flu clinic opens Monday at 9 in the east wing. " * 4
 
 def make(creds: dict[str, str] | None = None, **options: object) -> XChannel:
     opts = {**(creds or OAUTH1), **options}
-    return XChannel("x-main", XOptions(**opts), sleep=RecordingSleep(), clock=lambda: NOW)
+    return XChannel("x-main", XOptions(**opts), clock=FrozenClock(datetime.fromtimestamp(NOW, UTC)))
 
 
 @pytest.fixture
@@ -413,7 +413,7 @@ def test_a_video_goes_up_in_chunks_and_waits_for_processing(x, mocked, tmp_path)
         body = call.request.body
         assert f'name="segment_index"\r\n\r\n{segment}'.encode() in body
         assert data[segment * 10:(segment + 1) * 10] in body
-    assert x.sleep.waits == [1.0, 5.0]  # check_after_secs, never a real sleep
+    assert x.clock.sleeps == [1.0, 5.0]  # check_after_secs, never a real sleep
     assert json_body(mocked.calls[-1])["media"] == {"media_ids": [media_id]}
 
 
@@ -442,7 +442,7 @@ def test_processing_that_never_ends_stops_at_max_processing_wait(mocked, tmp_pat
     chunked_upload(mocked, states=("in_progress",) * 2)
     with pytest.raises(ChannelTimeout, match="still processing media") as info:
         x.publish(x.render(Post(id="p", text="Tour.", media=[video(tmp_path)])), "k")
-    assert x.sleep.waits == [1.0, 5.0, 5.0]  # a fourth wait would pass 12 s
+    assert x.clock.sleeps == [1.0, 5.0, 5.0]  # a fourth wait would pass 12 s
     assert info.value.retryable
     assert not info.value.may_have_been_sent
 
@@ -841,7 +841,7 @@ def config(tmp_path: Path) -> Config:
 
 
 def test_a_rate_limit_then_success_through_the_publisher(tmp_path, no_sleep, mocked) -> None:
-    reset = int(datetime.now(UTC).timestamp()) + 30
+    reset = int(no_sleep.clock.time()) + 30
     mocked.post(TWEETS, status=429, json={"title": "Too Many Requests"},
                 headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
     mocked.post(TWEETS, json=created(), status=201, headers=RATE)
@@ -850,8 +850,8 @@ def test_a_rate_limit_then_success_through_the_publisher(tmp_path, no_sleep, moc
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.remote_id == ID1
     assert len(mocked.calls) == 2
-    assert len(no_sleep.sleep.waits) == 1
-    assert 20 <= no_sleep.sleep.waits[0] <= 31  # X's reset time, not a guess
+    assert len(no_sleep.clock.sleeps) == 1
+    assert 20 <= no_sleep.clock.sleeps[0] <= 31  # X's reset time, not a guess
     for path in tmp_path.iterdir():  # the ledger never stores a credential
         assert not [s for s in SECRETS if s.encode() in path.read_bytes()], path.name
 

@@ -48,6 +48,7 @@ from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
+from carecast.testing import FrozenClock
 
 CLIENT_SECRET = "gocspx-s3cret-value"
 REFRESH_TOKEN = "1//refresh-t0ken-value"
@@ -139,7 +140,7 @@ def make(root: Path, http: Any = None, **options: Any) -> YouTubeChannel:
     opts = {"client_id": "123-abc.apps.googleusercontent.com", "client_secret": CLIENT_SECRET,
             "refresh_token": REFRESH_TOKEN, "chunk_size": CHUNK, **options}
     return YouTubeChannel("tube", YouTubeOptions(**opts), root=root, session=http,
-                          clock=lambda: NOW)
+                          clock=FrozenClock(NOW))
 
 
 def post(clip: str = "clip.mp4", **fields: Any) -> Post:
@@ -670,7 +671,7 @@ def test_publisher_waits_out_a_rate_limit(root, no_sleep) -> None:
         outcome = publisher.publish(e2e_post(root, "small.mp4"))["tube"]
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.remote_id == VIDEO_ID
-    assert 5 in no_sleep.sleep.waits
+    assert 5 in no_sleep.clock.sleeps
     tags = json.loads(http.request_sequence[1][2])["snippet"]["tags"]
     assert tags[-1] == marker_tag(idempotency_key("flu-1", "tube"))
 
@@ -694,7 +695,7 @@ def test_publisher_reconciles_a_lost_answer_in_a_new_process(root, no_sleep) -> 
     first = Mock([START, TimeoutError("timed out")])
     cfg = config(root)
     with Publisher(cfg, entry_point_plugins=False, retry=no_sleep.__class__(
-            sleep=no_sleep.sleep, max_attempts=1), sessions={"tube": first}) as publisher:
+            clock=no_sleep.clock, max_attempts=1), sessions={"tube": first}) as publisher:
         assert publisher.publish(e2e_post(root, "small.mp4"))["tube"].state == State.UNKNOWN
     listed = {"items": [video(VIDEO_ID, ["flu", marker_tag(key)])]}
     second = Mock([ok(CHANNEL), ok(uploads(VIDEO_ID)), ok(listed)])

@@ -32,7 +32,7 @@ def review(post: Post, cfg: Config | None = None, *, brand: str | None = "rivers
            campaign: str | None = None) -> list[Finding]:
     """The post hook as the publisher runs it (the fail-closed wrapper included)."""
     cfg = cfg or config()
-    return run_hook(plugin_manager([phi_guard], entry_points=False), "carecast_review_post",
+    return run_hook(plugin_manager([phi_guard], entry_points=False, defaults=False), "carecast_review_post",
                     post=post, brand=cfg.brands.get(brand) if brand else None,
                     settings=CheckSettings(cfg, brand, campaign=campaign))
 

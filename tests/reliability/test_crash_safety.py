@@ -34,7 +34,7 @@ from carecast.publish.publisher import idempotency_key
 from carecast.publish.report import PublishReport
 from carecast.records import State
 from carecast.store import Ledger
-from carecast.testing import FakeChannel, FakePlatform, RecordingSleep, fake_config
+from carecast.testing import FakeChannel, FakePlatform, NoWaitClock, fake_config
 
 from .faultserver import FaultServer
 
@@ -264,7 +264,7 @@ def _race_same_post(publisher_config_kw: dict[str, float] | None = None
     SlowChannel.platform = platform
     publisher = Publisher(fake_config(["a"], **(publisher_config_kw or {})),
                           entry_point_plugins=False, channel_classes={"fake": SlowChannel},
-                          retry=RetryPolicy(sleep=RecordingSleep()))
+                          retry=RetryPolicy(clock=NoWaitClock()))
     post = Post(id="in-flight-1", text="The clinic opens at 9 on Monday.")
     reports: dict[str, PublishReport] = {}
 

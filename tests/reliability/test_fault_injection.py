@@ -25,7 +25,7 @@ from carecast import Config, Post, Publisher, RetryPolicy, State
 from carecast.publish.publisher import idempotency_key
 from carecast.publish.report import PublishReport
 from carecast.store import Ledger
-from carecast.testing import RecordingSleep
+from carecast.testing import NoWaitClock
 
 from .faultserver import LOOKUP_FAULTS, POST_FAULTS, STORED_FAULTS, FaultServer
 
@@ -74,8 +74,8 @@ def _posts() -> list[Post]:
 def test_every_target_is_stored_exactly_once_under_faults(server: FaultServer,
                                                           tmp_path: Path,
                                                           store_url: str) -> None:
-    sleep = RecordingSleep()
-    policy = RetryPolicy(max_attempts=16, max_wait=1e6, sleep=sleep, rng=random.Random(7))
+    clock = NoWaitClock()
+    policy = RetryPolicy(max_attempts=16, max_wait=1e6, clock=clock, rng=random.Random(7))
     sessions = {name: requests.Session() for name in ACCOUNTS}
     posts = _posts()
     publisher = Publisher(_config(server, tmp_path, store_url), retry=policy,
@@ -124,14 +124,14 @@ def test_every_target_is_stored_exactly_once_under_faults(server: FaultServer,
     assert stored_unanswered <= reconciled <= stats["lookup_found"]
 
     # every failed attempt was retried once, after one recorded wait
-    assert len(sleep.waits) == sum(o.tries for o in outcomes) - len(outcomes)
+    assert len(clock.sleeps) == sum(o.tries for o in outcomes) - len(outcomes)
     # every Retry-After the server sent was honoured exactly
     assert len(server.retry_after_sent) == stats["429"]
     asked = Counter(float(v) for v in server.retry_after_sent)
-    waited = Counter(w for w in sleep.waits if w in asked)
+    waited = Counter(w for w in clock.sleeps if w in asked)
     assert waited == asked
     # the other waits are jittered backoff within the policy's cap
-    assert all(0 <= w <= policy.max_backoff for w in sleep.waits if w not in asked)
+    assert all(0 <= w <= policy.max_backoff for w in clock.sleeps if w not in asked)
 
     # every fault really happened, so this test can fail
     for fault in (*POST_FAULTS, *LOOKUP_FAULTS):
@@ -147,5 +147,5 @@ def test_every_target_is_stored_exactly_once_under_faults(server: FaultServer,
         assert ledger.verify_audit() == []
 
     print(f"\nfault server: {dict(sorted(stats.items()))}")
-    print(f"reconciled receipts: {reconciled}; retry waits: {len(sleep.waits)}; "
+    print(f"reconciled receipts: {reconciled}; retry waits: {len(clock.sleeps)}; "
           f"Retry-After honoured: {sum(asked.values())}")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import AccountConfig
 from carecast.errors import ConfigurationError, InvalidPost, LimitExceeded
 from carecast.post import (
@@ -95,8 +96,10 @@ class Channel(ABC):
     public_profile: ClassVar[bool] = True
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None) -> None:
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.account = account
+        #: The publisher's clock: every time this channel reads, waits for or stamps.
+        self.clock = clock
         self.options = options
         self.root = root or Path.cwd()
         self.session = session
@@ -105,7 +108,7 @@ class Channel(ABC):
 
     @classmethod
     def from_config(cls, account: AccountConfig, *, root: Path | None = None,
-                    session: Any = None) -> Self:
+                    session: Any = None, clock: Clock = SYSTEM_CLOCK) -> Self:
         """Build the channel for a configured account; raises ``ConfigurationError``."""
         lines: list[str] = []
         try:
@@ -126,7 +129,7 @@ class Channel(ABC):
             raise ConfigurationError(
                 f"account {account.name!r} ({cls.name}) is not configured right:\n"
                 + "\n".join(lines))
-        return cls(account.name, options, root=root, session=session)
+        return cls(account.name, options, root=root, session=session, clock=clock)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r}>"

@@ -21,7 +21,7 @@ import tempfile
 import unicodedata
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
 __all__ = ["BlogChannel", "BlogOptions", "derive_title", "html_body", "slug_for", "slug_words",
@@ -114,10 +115,8 @@ class BlogChannel(Channel):
     options: BlogOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        super().__init__(account, options, root=root, session=session)
-        self.clock = clock
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session, clock=clock)
         self.folder = self.root / Path(self.options.path).expanduser()
         self.base_url = self.options.base_url or self.folder.resolve().as_uri() + "/"
 
@@ -136,7 +135,7 @@ class BlogChannel(Channel):
         with self._locked():
             entry = self._entry(key)
             if entry is None:  # the entry is written last: it marks a complete publish
-                when = self.clock().astimezone(UTC).replace(microsecond=0)
+                when = self.clock.now().astimezone(UTC).replace(microsecond=0)
                 title = draft.title or "Untitled"
                 entry = {"key": key, "post_id": draft.post_id, "title": title,
                          "slug": slug_for(title, when, key),
@@ -257,7 +256,7 @@ class BlogChannel(Channel):
         if self.options.description:
             _sub(feed, "subtitle", self.options.description)
         _sub(feed, "updated", entries[0]["published"] if entries else
-             self.clock().astimezone(UTC).replace(microsecond=0).isoformat())
+             self.clock.now().astimezone(UTC).replace(microsecond=0).isoformat())
         _sub(feed, "link", rel="self", type="application/atom+xml",
              href=self.base_url + "feed.xml")
         _sub(feed, "link", rel="alternate", type="text/html", href=self.base_url + "index.html")

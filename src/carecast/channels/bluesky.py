@@ -16,7 +16,6 @@ import io
 import json
 import re
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import retry_after_of
 from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
@@ -231,9 +231,8 @@ class BlueskyChannel(Channel):
     options: BlueskyOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session)
-        self.clock = clock
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session, clock=clock)
         self._lock = threading.Lock()
         self._atp: Any = None  # the logged-in atproto Client
         self._did = ""
@@ -443,7 +442,7 @@ class BlueskyChannel(Channel):
         created = _field(held[0].value, "created_at") or _field(held[0].value, "createdAt")
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=uris[0], url=self.web_url(uris[0]), part_ids=tuple(uris),
-                       published_at=_parse_time(created) if created else _utc(self.clock()),
+                       published_at=_parse_time(created) if created else _utc(self.clock.time()),
                        extra={"cid": str(held[0].cid), "rkey": uris[0].rsplit("/", 1)[-1]})
 
     def _get(self, rkey: str) -> Any:
@@ -572,7 +571,7 @@ class BlueskyChannel(Channel):
                 channel=self.name, account=self.account, status=404)
         post = answer.posts[0]
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=_utc(self.clock()), likes=post.like_count,
+                       fetched_at=_utc(self.clock.time()), likes=post.like_count,
                        reposts=post.repost_count, replies=post.reply_count,
                        extra={"quotes": post.quote_count})
 
@@ -622,13 +621,13 @@ class BlueskyChannel(Channel):
                 f"the app password may not do this{said}; check the account on bsky.app", **kw)
         if status == 429:
             return RateLimited(f"rate limited by Bluesky{said}",
-                               retry_after=retry_after_of(headers, now=self.clock), **kw)
+                               retry_after=retry_after_of(headers, now=self.clock.time), **kw)
         if status == 409 or code in _DUPLICATE_ERRORS:
             return DuplicatePost(f"Bluesky already holds this record{said}", **kw)
         if status >= 500:
             return ChannelServerError(
                 f"Bluesky failed with HTTP {status}{said}; it may have stored the post",
-                retry_after=retry_after_of(headers, now=self.clock), **kw)
+                retry_after=retry_after_of(headers, now=self.clock.time), **kw)
         if 300 <= status < 400:
             return PlatformRejected(
                 "Bluesky answered with a redirect; nothing is taken as sent: set "
@@ -636,7 +635,7 @@ class BlueskyChannel(Channel):
         return PlatformRejected(f"Bluesky refused the request{said}", **kw)
 
     def _now(self) -> str:
-        return _utc(self.clock()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return _utc(self.clock.time()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ class FacebookChannel(GraphChannel):
         """The scheduling fields for the draft's time; empty when it is due now."""
         if draft.schedule is None:
             return {}
-        ahead = draft.schedule - self.clock()
+        ahead = draft.schedule - self.clock.now()
         if ahead <= timedelta(0):
             return {}
         if not SCHEDULE_MIN <= ahead <= SCHEDULE_MAX:
@@ -308,7 +308,7 @@ class FacebookChannel(GraphChannel):
             views = insight_values(self.graph.get(
                 f"{receipt.remote_id}/insights", metric="post_media_view")).get("post_media_view")
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=self.clock(), likes=_total(node, "reactions"),
+                       fetched_at=self.clock.now(), likes=_total(node, "reactions"),
                        replies=_total(node, "comments"),
                        reposts=int(node.get("shares", {}).get("count", 0))
                        if receipt.extra.get("kind") != "video" else None,

@@ -14,9 +14,8 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -26,6 +25,7 @@ from pydantic import Field, SecretStr
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import error_for_status, new_session, send
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
@@ -106,7 +106,7 @@ def usage_wait(headers: Mapping[str, str]) -> float | None:
 
 
 def graph_error(response: requests.Response, *, channel: str, account: str, renew: str,
-                now: Callable[[], float] = time.time) -> ChannelError:
+                now: Callable[[], float]) -> ChannelError:
     """The carecast error for a failed Graph response, by its ``code`` and ``error_subcode``.
 
     ``renew`` tells how to get a new token. A body without a Graph error object (a proxy's
@@ -183,7 +183,7 @@ class GraphClient:
     """
 
     def __init__(self, session: requests.Session, options: GraphOptions, *, channel: str,
-                 account: str, renew: str, now: Callable[[], float] = time.time) -> None:
+                 account: str, renew: str, now: Callable[[], float]) -> None:
         self.session = session
         self.options = options
         self.channel = channel
@@ -231,7 +231,7 @@ class GraphClient:
         try:
             response = send(
                 self.session, method, self.url(path, video=video), channel=self.channel,
-                account=self.account, timeout=(self.options.connect_timeout, read),
+                account=self.account, timeout=(self.options.connect_timeout, read), now=self.now,
                 params=params or None, data=data, files=files,
                 headers={"Authorization": f"Bearer {token}", "User-Agent": "carecast"},
                 hooks={"response": lambda r, *a, **k: answers.append(r)})
@@ -343,18 +343,14 @@ class GraphChannel(Channel):
     options: GraphOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(account, options, root=root, session=session or new_session())
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session or new_session(),
+                         clock=clock)
         self.owns_session = session is None
-        self.clock = clock
-        #: Waits between status polls; injected so tests never sleep.
-        self.sleep = sleep
         renew = (f"get a new long-lived Page access token as docs/channels/{self.name}.md shows "
                  f"and set it as accounts.{account}.access_token")
         self.graph = GraphClient(self.session, self.options, channel=self.name,
-                                 account=account, renew=renew)
+                                 account=account, renew=renew, now=self.clock.time)
 
     def delete(self, receipt: Receipt) -> None:
         """Delete the post (``DELETE /{id}``); Graph answers ``{"success": true}``."""
@@ -366,7 +362,7 @@ class GraphChannel(Channel):
                  **extra: Any) -> Receipt:
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=remote_id, url=url, part_ids=(remote_id,),
-                       published_at=published_at or self.clock(), reconciled=reconciled,
+                       published_at=published_at or self.clock.now(), reconciled=reconciled,
                        extra={k: v for k, v in extra.items() if v is not None})
 
     def _find(self, draft: Draft, items: Iterator[dict[str, Any]], field: str,

@@ -13,7 +13,6 @@ import email.utils
 import logging
 import os
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -104,7 +103,8 @@ def new_session() -> requests.Session:
 
 
 def send(session: requests.Session, method: str, url: str, *, channel: str, account: str,
-         timeout: float | tuple[float, float], **kwargs: Any) -> requests.Response:
+         timeout: float | tuple[float, float], now: Callable[[], float],
+         **kwargs: Any) -> requests.Response:
     """Make one request; return the response for a 2xx/3xx status, else raise a mapped error.
 
     The URL never appears in a message: webhook and API URLs can carry tokens.
@@ -124,7 +124,7 @@ def send(session: requests.Session, method: str, url: str, *, channel: str, acco
         raise transport_error(failure, **where)
     if response.status_code >= 400 or (300 <= response.status_code < 400
                                         and not kwargs["allow_redirects"]):
-        raise error_for_status(response, channel=channel, account=account)
+        raise error_for_status(response, channel=channel, account=account, now=now)
     return response
 
 
@@ -179,7 +179,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def error_for_status(response: requests.Response, *, channel: str, account: str,
                      message: str | None = None, cls: type[ChannelError] | None = None,
-                     now: Callable[[], float] = time.time) -> ChannelError:
+                     now: Callable[[], float]) -> ChannelError:
     """The carecast error for an HTTP error response (not raised: the caller raises it)."""
     status = response.status_code
     cls = cls or _STATUS_CLASSES.get(status) or (
@@ -217,8 +217,7 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
     return next((lower[h] for h in REQUEST_ID_HEADERS if h in lower), None)
 
 
-def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float] = time.time
-                   ) -> float | None:
+def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float]) -> float | None:
     """Seconds to wait, from ``Retry-After`` (seconds or an HTTP date) or a reset header.
 
     ``X-Rate-Limit-Reset`` (X), ``X-RateLimit-Reset`` (Mastodon: an ISO 8601 time) and
@@ -242,7 +241,7 @@ def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float] = tim
     return None
 
 
-def server_time(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float:
+def server_time(headers: Mapping[str, str], now: Callable[[], float]) -> float:
     """The answer's ``Date`` as a Unix time (the platform's clock), else ``now()``."""
     date = {k.lower(): v for k, v in headers.items()}.get("date")
     if date and _is_date(date):

@@ -201,7 +201,7 @@ class InstagramChannel(GraphChannel):
                     f"Instagram could not use the media (container {code}): {reason}",
                     channel=self.name, account=self.account, code=str(code))
             if poll < polls - 1:
-                self.sleep(self.options.poll_interval)
+                self.clock.sleep(self.options.poll_interval)
         raise ChannelTimeout(  # nothing was published: a retry needs no lookup first
             f"Instagram was still processing the media after {self.options.poll_timeout:g} "
             "seconds; nothing was published", channel=self.name, account=self.account)
@@ -288,7 +288,7 @@ class InstagramChannel(GraphChannel):
             values = insight_values(self.graph.get(f"{receipt.remote_id}/insights",
                                                    metric="views,reach,saved,shares"))
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=self.clock(), likes=_int(media.get("like_count")),
+                       fetched_at=self.clock.now(), likes=_int(media.get("like_count")),
                        replies=_int(media.get("comments_count")), reposts=values.get("shares"),
                        impressions=values.get("views"),
                        extra={k: values[k] for k in ("reach", "saved") if k in values})

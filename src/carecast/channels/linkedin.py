@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import email.utils
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from carecast.channels.linkedin_api import (
     to_little,
 )
 from carecast.channels.media import media_bytes
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     ChannelConnectionError,
     ChannelServerError,
@@ -109,17 +109,15 @@ class LinkedInChannel(Channel):
     options: LinkedInOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(account, options, root=root, session=session or new_session())
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session or new_session(),
+                         clock=clock)
         self.owns_session = session is None
-        self.sleep = sleep
-        self.clock = clock
         opts = self.options
         self.api = LinkedInAPI(
             self.session, opts.access_token, opts.api_version, channel=self.name,
             account=account, timeout=(opts.connect_timeout, opts.timeout),
-            upload_timeout=(opts.connect_timeout, opts.upload_timeout))
+            upload_timeout=(opts.connect_timeout, opts.upload_timeout), now=self.clock.time)
         self._lock = threading.Lock()
         self._images: dict[str, str] = {}
         self._videos: dict[str, _VideoProgress] = {}
@@ -168,7 +166,7 @@ class LinkedInChannel(Channel):
                 "will be looked up before anything is sent again",
                 channel=self.name, account=self.account, status=response.status_code)
         self._forget(key)
-        return self._receipt(draft, urn, _date_of(response.headers))
+        return self._receipt(draft, urn, _date_of(response.headers, self.clock.now()))
 
     def _content(self, draft: Draft, key: str) -> dict[str, Any] | None:
         """The post's ``content``: uploads its media first. No post exists yet, so an upload
@@ -253,7 +251,7 @@ class LinkedInChannel(Channel):
         return progress.upload.video
 
     def _wait_for_video(self, urn: str, slot: str) -> None:
-        deadline = self.clock() + self.options.video_wait
+        deadline = self.clock.monotonic() + self.options.video_wait
         while True:
             info = self.api.video(urn)
             status = info.get("status")
@@ -266,13 +264,13 @@ class LinkedInChannel(Channel):
                 raise PlatformRejected(
                     f"LinkedIn could not process the video ({reason}); check its format "
                     "(MP4, 3 seconds to 30 minutes)", channel=self.name, account=self.account)
-            if self.clock() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 raise ChannelTimeout(
                     f"LinkedIn was still processing the video after {self.options.video_wait:g}"
                     " seconds (status " + str(status) + "); no post was created and a retry "
                     "waits again without uploading it again",
                     channel=self.name, account=self.account)
-            self.sleep(VIDEO_POLL_SECONDS)
+            self.clock.sleep(VIDEO_POLL_SECONDS)
 
     def _open(self, item: Media) -> tuple[int, Callable[[int, int], bytes]]:
         """A media item's size and a reader of its bytes ``first..last`` (inclusive): a
@@ -331,7 +329,7 @@ class LinkedInChannel(Channel):
                     and post.get("lifecycleState", "PUBLISHED") == "PUBLISHED" \
                     and _normal(from_little(commentary)) == wanted \
                     and not self.made_too_early(_from_ms(post.get("createdAt")) or when):
-                return self._receipt(draft, urn, when or datetime.now(UTC))
+                return self._receipt(draft, urn, when or self.clock.now())
         return None
 
     def delete(self, receipt: Receipt) -> None:
@@ -424,7 +422,7 @@ class LinkedInChannel(Channel):
         stats = self.api.share_statistics(self.author, urn) or {}
         return Metrics(
             channel=self.name, account=self.account, remote_id=urn,
-            fetched_at=datetime.now(UTC),
+            fetched_at=self.clock.now(),
             likes=sum(reactions.values()) if isinstance(summaries, dict) else None,
             replies=_int(comments, "count"), reposts=_int(stats, "shareCount"),
             impressions=_int(stats, "impressionCount"), clicks=_int(stats, "clickCount"),
@@ -460,15 +458,15 @@ def _from_ms(value: Any) -> datetime | None:
     return None
 
 
-def _date_of(headers: Mapping[str, str]) -> datetime:
-    """The answer's ``Date`` (LinkedIn's clock), else now."""
+def _date_of(headers: Mapping[str, str], now: datetime) -> datetime:
+    """The answer's ``Date`` (LinkedIn's clock), else ``now``."""
     value = headers.get("Date")
     if value:
         try:
             return email.utils.parsedate_to_datetime(value).astimezone(UTC)
         except (TypeError, ValueError):
             pass
-    return datetime.now(UTC)
+    return now
 
 
 def _headquarters(locations: Any) -> str | None:

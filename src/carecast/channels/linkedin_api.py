@@ -15,7 +15,6 @@ all and turns each ``#tag`` that starts a word into LinkedIn's hashtag template
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +97,7 @@ class LinkedInAPI:
     def __init__(self, session: requests.Session, token: SecretStr, version: str, *,
                  channel: str, account: str, timeout: tuple[float, float],
                  upload_timeout: tuple[float, float],
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float]) -> None:
         self.session = session
         self._token = token
         self.version = version
@@ -135,8 +134,8 @@ class LinkedInAPI:
         failure: ChannelError | None = None
         try:
             return send(self.session, method, url, channel=self.channel, account=self.account,
-                        timeout=timeout, hooks={"response": lambda r, *a, **k: answers.append(r)},
-                        **kwargs)
+                        timeout=timeout, now=self.now,
+                        hooks={"response": lambda r, *a, **k: answers.append(r)}, **kwargs)
         except ChannelError as exc:
             failure = exc
         if failure.status is None or not answers:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import copy
 import re
 import threading
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -42,6 +41,7 @@ from carecast.channels.http import (
 )
 from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
@@ -174,12 +174,10 @@ class MastodonChannel(Channel):
     options: MastodonOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session or new_session())
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session or new_session(),
+                         clock=clock)
         self.owns_session = session is None
-        self.sleep = sleep
-        self.clock = clock
         self.max_text = (  # type: ignore[misc]  # this account's limit, fixed for render
             self.options.max_characters or cached_limit(self.options.api_base_url)
             or DEFAULT_MAX_CHARACTERS)
@@ -337,17 +335,17 @@ class MastodonChannel(Channel):
             response = requests.Response()
             response.status_code = status
         cls, message = _status_error(status, reason)
-        return error_for_status(response, message=message, cls=cls, now=self.clock, **where)
+        return error_for_status(response, message=message, cls=cls, now=self.clock.time, **where)
 
     def _rate_limited(self, response: requests.Response | None) -> RateLimited:
         where: dict[str, Any] = {"channel": self.name, "account": self.account}
         if response is None:
             return RateLimited("rate limited by the instance", status=429, **where)
-        error = error_for_status(response, cls=RateLimited, now=self.clock,
+        error = error_for_status(response, cls=RateLimited, now=self.clock.time,
                                  message="rate limited by the instance", **where)
         assert isinstance(error, RateLimited)
         if error.retry_after is None:
-            error.retry_after = retry_after_of(response.headers, now=self.clock)
+            error.retry_after = retry_after_of(response.headers, now=self.clock.time)
         return error
 
     # -- publishing ------------------------------------------------------------------------
@@ -403,8 +401,8 @@ class MastodonChannel(Channel):
         a minute is a replay: its source is compared with what was sent.
         """
         response: requests.Response | None = getattr(self._last, "response", None)
-        served = server_time(response.headers if response is not None else {}, self.clock)
-        if served - _utc(status.get("created_at")).timestamp() < REPLAY_AGE:
+        served = server_time(response.headers if response is not None else {}, self.clock.time)
+        if served - _utc(status.get("created_at"), self.clock.now()).timestamp() < REPLAY_AGE:
             return
         source = self._call("status_source", status["id"])
         if (_normal(source.get("text") or ""), (source.get("spoiler_text") or "").strip()) \
@@ -445,7 +443,7 @@ class MastodonChannel(Channel):
                     f"the instance had not processed media[{index}] after {waited:.0f} s; "
                     "nothing was posted (raise media_wait for long videos)",
                     channel=self.name, account=self.account)
-            self.sleep(delay)
+            self.clock.sleep(delay)
             waited += delay
             delay = min(delay * 2, 10.0)
             attachment = self._call("media", attachment["id"])
@@ -465,7 +463,7 @@ class MastodonChannel(Channel):
         first = statuses[0]
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=str(first["id"]), url=first.get("url"),
-                       published_at=_utc(first.get("created_at")),
+                       published_at=_utc(first.get("created_at"), self.clock.now()),
                        part_ids=tuple(str(s["id"]) for s in statuses), reconciled=reconciled,
                        extra={"visibility": first.get("visibility")})
 
@@ -492,7 +490,7 @@ class MastodonChannel(Channel):
             raise error
         recent = [s for s in self._call("account_statuses", self._me_id(), limit=40,
                                         exclude_reblogs=True)
-                  if not self.made_too_early(_utc(s.get("created_at")))]
+                  if not self.made_too_early(_utc(s.get("created_at"), self.clock.now()))]
         chain: list[Any] = []
         for part in draft.parts:
             parent = str(chain[-1]["id"]) if chain else None
@@ -506,7 +504,7 @@ class MastodonChannel(Channel):
             return None
         if len(chain) == len(draft.parts):
             return self._receipt(draft, chain, reconciled=True)
-        age = self.clock() - _utc(chain[0].get("created_at")).timestamp()
+        age = self.clock.time() - _utc(chain[0].get("created_at"), self.clock.now()).timestamp()
         if age < IDEMPOTENCY_WINDOW - 300:
             return None  # a resend with the same keys returns the parts already there
         error = OutcomeUnknown(
@@ -605,7 +603,7 @@ class MastodonChannel(Channel):
             if not page:
                 break
             for note in page:
-                created = _utc(note.get("created_at"))
+                created = _utc(note.get("created_at"), self.clock.now())
                 status = note.get("status")
                 if created < since:
                     return sorted(mentions, key=lambda m: m.created_at)
@@ -624,7 +622,7 @@ class MastodonChannel(Channel):
         """Favourites, boosts and replies of the first status (Mastodon counts no views)."""
         status = self._call("status", receipt.remote_id)
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=datetime.fromtimestamp(self.clock(), UTC),
+                       fetched_at=datetime.fromtimestamp(self.clock.time(), UTC),
                        likes=status.get("favourites_count"),
                        reposts=status.get("reblogs_count"),
                        replies=status.get("replies_count"),
@@ -684,12 +682,13 @@ def _focus_of(draft: Draft, index: int) -> tuple[float, float] | None:
     return float(x), float(y)
 
 
-def _utc(value: Any) -> datetime:
-    """A status time (Mastodon.py gives aware datetimes; the API gives ISO text) in UTC."""
+def _utc(value: Any, fallback: datetime) -> datetime:
+    """A status time (Mastodon.py gives aware datetimes; the API gives ISO text) in UTC;
+    ``fallback`` when it has none."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
-        return datetime.now(UTC)
+        return fallback
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 

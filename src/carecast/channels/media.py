@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from carecast.clock import SYSTEM_CLOCK
 from carecast.channels.http import new_session, send
 from carecast.errors import ChannelConnectionError, ChannelError, PlatformRejected
 from carecast.post import Media
@@ -34,8 +35,9 @@ def download(item: Media, *, channel: str, account: str, field: str = "media",
     try:
         failure: ChannelError | None = None
         try:
+            # A failed download is "not sent", never retried after a wait: no clock needed.
             response = send(session, "GET", item.source, timeout=(10.0, timeout), stream=True,
-                            allow_redirects=True, **where)
+                            allow_redirects=True, now=SYSTEM_CLOCK.time, **where)
         except ChannelError as exc:
             cls = ChannelConnectionError if exc.retryable or exc.status is None \
                 else PlatformRejected

@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,7 +51,7 @@ class OutboxChannel(Channel):
         return self.root / Path(self.options.path).expanduser()
 
     def publish(self, draft: Draft, key: str) -> Receipt:
-        at = datetime.now(UTC)
+        at = self.clock.now()
         self._append({"event": "publish", "key": key, "at": at.isoformat(),
                       "draft": draft.model_dump(mode="json")})
         return self._receipt(draft.post_id, key, at)
@@ -70,7 +70,7 @@ class OutboxChannel(Channel):
     def delete(self, receipt: Receipt) -> None:
         """Append a delete line; the consumer withdraws the post."""
         self._append({"event": "delete", "key": receipt.remote_id,
-                      "remote_id": receipt.remote_id, "at": datetime.now(UTC).isoformat()})
+                      "remote_id": receipt.remote_id, "at": self.clock.now().isoformat()})
 
     def fetch_profile(self) -> Profile:
         """An outbox has no public profile: the account name only."""

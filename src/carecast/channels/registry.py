@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from carecast.channels.base import Channel
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import AccountConfig
 from carecast.errors import ConfigurationError, UnknownChannelError
 
@@ -92,7 +93,7 @@ def get_channel_class(name: str, extra: Mapping[str, type[Channel]] | None = Non
 
 def build_channel(account: AccountConfig, *, root: Path | None = None,
                   extra: Mapping[str, type[Channel]] | None = None,
-                  session: Any = None) -> Channel:
+                  session: Any = None, clock: Clock = SYSTEM_CLOCK) -> Channel:
     """The channel instance for a configured account."""
     cls = get_channel_class(account.channel, extra)
-    return cls.from_config(account, root=root, session=session)
+    return cls.from_config(account, root=root, session=session, clock=clock)

@@ -13,9 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +21,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import new_session, send
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import OutcomeUnknown, PlatformRejected
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
@@ -73,10 +71,10 @@ class WebhookChannel(Channel):
     options: WebhookOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session or new_session())
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session or new_session(),
+                         clock=clock)
         self.owns_session = session is None
-        self.clock = clock
         self.idempotent_publish = self.options.idempotent
 
     @property
@@ -88,7 +86,7 @@ class WebhookChannel(Channel):
 
     def body(self, draft: Draft, key: str) -> bytes:
         """The JSON body sent for a draft."""
-        payload = {"key": key, "sent_at": datetime.now(UTC).isoformat(),
+        payload = {"key": key, "sent_at": self.clock.now().isoformat(),
                    **draft.model_dump(mode="json")}
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -97,6 +95,7 @@ class WebhookChannel(Channel):
         headers = {**self._signed_headers(body), "Idempotency-Key": key}
         response = send(self.session, "POST", self.options.url.get_secret_value(),
                         channel=self.name, account=self.account, timeout=self._timeout(),
+                        now=self.clock.time,
                         data=body, headers=headers)
         return self._receipt(draft, key, response)
 
@@ -106,6 +105,7 @@ class WebhookChannel(Channel):
         try:
             response = send(self.session, "GET", self.options.lookup_url.get_secret_value(),
                             channel=self.name, account=self.account, timeout=self._timeout(),
+                            now=self.clock.time,
                             params={"key": key}, headers={"User-Agent": "carecast"})
         except PlatformRejected as exc:
             if exc.status == 404:
@@ -135,13 +135,13 @@ class WebhookChannel(Channel):
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=str(data.get("id") or key),
                        url=data.get("url") if isinstance(data.get("url"), str) else None,
-                       published_at=datetime.now(UTC))
+                       published_at=self.clock.now())
 
     def delete(self, receipt: Receipt) -> None:
         """Send ``{"deleted": remote_id}`` to the URL; receivers remove the post."""
         body = json.dumps({"deleted": receipt.remote_id, "post_id": receipt.post_id}).encode()
         send(self.session, "POST", self.options.url.get_secret_value(), channel=self.name,
-             account=self.account, timeout=self._timeout(), data=body,
+             account=self.account, timeout=self._timeout(), now=self.clock.time, data=body,
              headers=self._signed_headers(body))
 
     def _signed_headers(self, body: bytes) -> dict[str, str]:
@@ -149,7 +149,7 @@ class WebhookChannel(Channel):
         headers = {"Content-Type": "application/json", "User-Agent": "carecast"}
         if self.options.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.options.secret.get_secret_value(), body,
-                                             int(self.clock()))
+                                             int(self.clock.time()))
         return headers
 
     def fetch_profile(self) -> Profile:

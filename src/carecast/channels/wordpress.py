@@ -19,7 +19,7 @@ import html
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, cast
@@ -32,6 +32,7 @@ from carecast.channels.base import Channel, ChannelOptions, post_options
 from carecast.channels.blog import derive_title, html_body, slug_words
 from carecast.channels.http import error_for_status, new_session, transport_error
 from carecast.channels.media import media_file
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
@@ -108,11 +109,10 @@ class WordPressChannel(Channel):
     options: WordPressOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        super().__init__(account, options, root=root, session=session or new_session())
+                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session or new_session(),
+                         clock=clock)
         self.owns_session = session is None
-        self.clock = clock
         self._uploaded: dict[tuple[str, int], dict[str, Any]] = {}
         self._terms: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -218,7 +218,7 @@ class WordPressChannel(Channel):
         else:
             message = f"WordPress failed with HTTP {status}{said}" if status >= 500 else ""
         error = error_for_status(response, channel=self.name, account=self.account,
-                                 message=message or None, cls=cls)
+                                 message=message or None, cls=cls, now=self.clock.time)
         error.code = code or None
         return error
 
@@ -245,7 +245,7 @@ class WordPressChannel(Channel):
                 body[name] = opts[name]
         if opts.get("sticky"):
             body["sticky"] = True
-        if draft.schedule is not None and draft.schedule > self.clock() \
+        if draft.schedule is not None and draft.schedule > self.clock.now() \
                 and opts["status"] == "publish":
             body["status"] = "future"
             body["date_gmt"] = draft.schedule.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -325,7 +325,7 @@ class WordPressChannel(Channel):
         remote_id = str(post["id"])
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=remote_id, url=post.get("link"),
-                       published_at=_gmt(post.get("date_gmt")) or self.clock(),
+                       published_at=_gmt(post.get("date_gmt")) or self.clock.now(),
                        part_ids=(remote_id,), reconciled=reconciled,
                        extra={k: post[k] for k in ("status", "slug", "featured_media")
                               if post.get(k) not in (None, "", 0)})
@@ -372,7 +372,7 @@ class WordPressChannel(Channel):
                     author=str(comment.get("author_name") or ""),
                     text=_plain(str((comment.get("content") or {}).get("rendered") or "")),
                     url=comment.get("link"),
-                    created_at=_gmt(comment.get("date_gmt")) or self.clock(),
+                    created_at=_gmt(comment.get("date_gmt")) or self.clock.now(),
                     kind="reply" if comment.get("parent") else "comment"))
             if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
                 return found
@@ -383,7 +383,7 @@ class WordPressChannel(Channel):
         response = self._call("GET", "wp/v2/comments", params={
             "post": receipt.remote_id, "per_page": 1})
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=self.clock(),
+                       fetched_at=self.clock.now(),
                        replies=int(response.headers.get("X-WP-Total", "0") or 0))
 
 

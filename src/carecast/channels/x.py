@@ -18,7 +18,6 @@ import logging
 import mimetypes
 import re
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -35,6 +34,7 @@ from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import error_for_status, new_session, send, transport_error
 from carecast.channels.media import media_file
 from carecast.channels.thread import send_thread
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
@@ -289,13 +289,11 @@ class XChannel(Channel):
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, on_token_refresh: Callable[[XTokens], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(account, options, root=root, session=session or new_session())
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session or new_session(),
+                         clock=clock)
         self.owns_session = session is None
         self.on_token_refresh = on_token_refresh
-        self.sleep = sleep
-        self.clock = clock
         self._oauth1 = self.options.access_token_secret is not None
         self._access = self.options.access_token
         self._refresh = self.options.refresh_token
@@ -414,7 +412,7 @@ class XChannel(Channel):
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=ids[0], url=POST_URL.format(id=ids[0]),
                        published_at=_snowflake_time(ids[0]) or datetime.fromtimestamp(
-                           self.clock(), UTC), part_ids=tuple(ids))
+                           self.clock.time(), UTC), part_ids=tuple(ids))
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -466,7 +464,7 @@ class XChannel(Channel):
             receipt.remote_id, tweet_fields=["public_metrics"], user_auth=user))
         counts = (body.get("data") or {}).get("public_metrics") or {}
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=datetime.fromtimestamp(self.clock(), UTC),
+                       fetched_at=datetime.fromtimestamp(self.clock.time(), UTC),
                        likes=counts.get("like_count"), reposts=counts.get("retweet_count"),
                        replies=counts.get("reply_count"),
                        impressions=counts.get("impression_count"),
@@ -599,9 +597,9 @@ class XChannel(Channel):
         else:
             cls, message = PlatformRejected, f"X refused the request{reason}"
         error = error_for_status(response, channel=self.name, account=self.account,
-                                 message=message, cls=cls, now=self.clock)
+                                 message=message, cls=cls, now=self.clock.time)
         if isinstance(error, RateLimited):
-            error.retry_after = _rate_reset(response.headers, self.clock())
+            error.retry_after = _rate_reset(response.headers, self.clock.time())
         return error
 
     # -- OAuth 2.0 refresh -------------------------------------------------------------------
@@ -627,7 +625,7 @@ class XChannel(Channel):
             try:
                 response = send(
                     self.session, "POST", TOKEN_URL, channel=self.name, account=self.account,
-                    timeout=self._timeout(),
+                    timeout=self._timeout(), now=self.clock.time,
                     data={"grant_type": "refresh_token", "client_id": client_id,
                           "refresh_token": self._refresh.get_secret_value()},
                     auth=(client_id, secret.get_secret_value()) if secret else None)
@@ -657,7 +655,7 @@ class XChannel(Channel):
             self._client = None
             expires = data.get("expires_in")
             tokens = XTokens(self._access, self._refresh, datetime.fromtimestamp(
-                self.clock() + expires, UTC) if isinstance(expires, int | float) else None)
+                self.clock.time() + expires, UTC) if isinstance(expires, int | float) else None)
         log.info("account %s: the X OAuth 2.0 token was refreshed", self.account)
         if self.on_token_refresh is not None:
             try:
@@ -729,7 +727,7 @@ class XChannel(Channel):
                     f"X was still processing media[{index}] after {waited:.0f} s; no post was "
                     "made: try again later or raise max_processing_wait",
                     channel=self.name, account=self.account)
-            self.sleep(wait)
+            self.clock.sleep(wait)
             waited += wait
             body = self._media_request("GET", MEDIA_UPLOAD,
                                        params={"command": "STATUS", "media_id": media_id})

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from carecast.channels.base import Channel, ChannelOptions, post_options
 from carecast.channels.http import retry_after_of
 from carecast.channels.media import download
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
@@ -201,11 +202,10 @@ class YouTubeChannel(Channel):
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, progress: Progress | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        super().__init__(account, options, root=root, session=session)
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(account, options, root=root, session=session, clock=clock)
         #: Called with ``(key, bytes_sent, total_bytes)`` after each uploaded chunk.
         self.progress = progress
-        self.clock = clock
         self._client: Any = None
         self._channel: dict[str, Any] | None = None
         self._uploads: dict[str, _Upload] = {}
@@ -389,7 +389,7 @@ class YouTubeChannel(Channel):
         opts = draft.options
         status: dict[str, Any] = {"privacyStatus": opts["privacy_status"],
                                   "selfDeclaredMadeForKids": opts["made_for_kids"]}
-        if draft.schedule is not None and draft.schedule > self.clock():
+        if draft.schedule is not None and draft.schedule > self.clock.now():
             status["privacyStatus"] = "private"  # YouTube publishes it at publishAt
             status["publishAt"] = draft.schedule.astimezone(UTC).isoformat().replace(
                 "+00:00", "Z")
@@ -507,7 +507,7 @@ class YouTubeChannel(Channel):
                    "publish_at": status.get("publishAt"), **(extra or {})}
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=video_id, url=WATCH_URL.format(video_id),
-                       published_at=_time(snippet.get("publishedAt")) or self.clock(),
+                       published_at=_time(snippet.get("publishedAt")) or self.clock.now(),
                        part_ids=(video_id,), reconciled=reconciled,
                        extra={k: v for k, v in details.items() if v not in (None, [])})
 
@@ -651,7 +651,7 @@ class YouTubeChannel(Channel):
                                    account=self.account, status=404, code="videoNotFound")
         stats = items[0].get("statistics") or {}
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
-                       fetched_at=self.clock(), likes=_int(stats.get("likeCount")),
+                       fetched_at=self.clock.now(), likes=_int(stats.get("likeCount")),
                        replies=_int(stats.get("commentCount")),
                        extra={k: v for k, v in {"views": _int(stats.get("viewCount")),
                                                 "favorites": _int(stats.get("favoriteCount"))
@@ -704,10 +704,10 @@ class YouTubeChannel(Channel):
         if reason in _QUOTA_REASONS:
             return RateLimited(
                 f"YouTube's daily limit is used up{said}{hint}; it resets at midnight Pacific "
-                "time", retry_after=quota_reset_in(self.clock()), **kw)
+                "time", retry_after=quota_reset_in(self.clock.now()), **kw)
         if status == 429 or reason in _RATE_REASONS:
             return RateLimited(f"rate limited by YouTube{said}",
-                               retry_after=retry_after_of(headers), **kw)
+                               retry_after=retry_after_of(headers, now=self.clock.time), **kw)
         if status == 401:
             return AuthenticationError(
                 f"YouTube refused the credentials{said}; authorise again and update "
@@ -718,9 +718,9 @@ class YouTubeChannel(Channel):
                 "youtube.force-ssl scope, a verified channel for thumbnails, or owning the "
                 "video)", **kw)
         if status >= 500:
-            return ChannelServerError(f"YouTube failed with HTTP {status}{said}; it may have "
-                                      "stored the request",
-                                      retry_after=retry_after_of(headers), **kw)
+            return ChannelServerError(
+                f"YouTube failed with HTTP {status}{said}; it may have stored the request",
+                retry_after=retry_after_of(headers, now=self.clock.time), **kw)
         return PlatformRejected(f"YouTube refused the request{said}{hint}", **kw)
 
 

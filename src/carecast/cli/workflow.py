@@ -220,12 +220,12 @@ def consent_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the recorded consents."""
     with _errors(as_json), _publisher(ctx) as publisher:
         consents = publisher.ledger.consents()
+        now = publisher.clock.now()
     if as_json:
         _print_json([c.model_dump(mode="json") for c in consents])
         return
     table = Table("id", "initials", "channels", "media", "expires", "state",
                   header_style="bold", box=None)
-    now = datetime.now(UTC)
     for c in consents:
         state = "revoked" if c.revoked else "expired" if now >= c.expires else "valid"
         table.add_row(Text(c.id), Text(c.initials), Text(", ".join(c.channels)),

@@ -50,11 +50,18 @@ class CheckConfig(BaseModel):
     DEFAULTS: ClassVar[Mapping[str, Action]] = {}
 
     enabled: bool = True
+    #: Who turned the check off, and why: required with ``enabled = false``, and recorded
+    #: in the audit trail of every post reviewed without it.
+    disabled_by: str | None = None
+    reason: str | None = None
     action: Choice | None = None
     actions: dict[str, Choice] = {}
 
     @model_validator(mode="after")
     def _known_kinds(self) -> Self:
+        if not self.enabled and not (self.disabled_by or "").strip():
+            raise ValueError("disabled_by: say who turned the check off (a name or role; it "
+                             "is recorded in the audit trail), with reason = \"...\"")
         unknown = sorted(set(self.actions) - set(self.DEFAULTS))
         if unknown:
             raise ValueError(f"actions.{unknown[0]}: no such kind of finding; the kinds are "

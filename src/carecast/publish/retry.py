@@ -4,19 +4,20 @@ Only retryable ``ChannelError``s are retried. A wait the platform asks for (``Re
 ``x-rate-limit-reset``, Meta's usage headers, all read into ``RateLimited.retry_after``) is
 honoured when it is no longer than ``max_retry_after``; otherwise the call gives up at once and
 says when to try again. Other waits are exponential with full jitter. The total time spent
-waiting is capped by ``max_wait``. ``sleep`` is injectable so tests never sleep.
+waiting is capped by ``max_wait``. It waits on its ``clock`` (the publisher's), so tests that
+freeze the clock never sleep.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import PublishConfig
 from carecast.errors import ChannelError
 
@@ -34,7 +35,7 @@ class RetryPolicy:
     max_retry_after: float = 120.0
     base: float = 0.5
     max_backoff: float = 30.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     @classmethod
@@ -71,7 +72,7 @@ class RetryPolicy:
             stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, ChannelError) and e.retryable),
-            sleep=self.sleep,
+            sleep=self.clock.sleep,
             reraise=True,
         )
 

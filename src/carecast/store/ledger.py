@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import socket
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -146,14 +147,16 @@ class _GroupCommit:
 class Ledger:
     """The store of posts, attempts, approvals and audit events."""
 
-    def __init__(self, url: str = "sqlite:///carecast.db", *, clock: Clock = SYSTEM_CLOCK
-                 ) -> None:
+    def __init__(self, url: str = "sqlite:///carecast.db", *, clock: Clock = SYSTEM_CLOCK,
+                 readonly: bool = False) -> None:
         self.url = url
         #: Stamps every row and audit event; the publisher hands down its own.
         self.clock = clock
+        #: Opened only to read (a preview's view): never created, migrated or written.
+        self.readonly = readonly
         failed: str | None = None
         try:
-            self.engine = _engine(url)
+            self.engine = _engine(url, readonly=readonly)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             failed = type(exc).__name__
         if failed is not None:  # raised outside the except: the URL may hold a password
@@ -162,6 +165,9 @@ class Ledger:
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._lock: Any = threading.RLock() if self._sqlite else nullcontext()
         self._batch = _GroupCommit(self._write)
+        if readonly:
+            self._probe()
+            return
         for _ in range(3):  # workers starting together race to create the tables
             try:
                 metadata.create_all(self.engine)
@@ -178,6 +184,19 @@ class Ledger:
         if failed is not None:
             raise ConfigurationError(
                 f"cannot open the store ({failed}); check [store] url in carecast.toml")
+
+    def _probe(self) -> None:
+        """Check that a store opened read-only exists and has carecast's tables."""
+        failed: str | None = None
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(audit_head.c.id).limit(1)).first()
+        except SQLAlchemyError as exc:
+            failed = type(exc).__name__
+        if failed is not None:
+            self.engine.dispose()
+            raise ConfigurationError(
+                f"cannot read the store ({failed}); check [store] url in carecast.toml")
 
     def __repr__(self) -> str:
         return f"<Ledger {self.engine.url.render_as_string(hide_password=True)!r}>"
@@ -212,6 +231,8 @@ class Ledger:
         workers (PostgreSQL) queue in one order and never deadlock; SQLite's
         ``BEGIN IMMEDIATE`` already does this. Audit events queued with ``_append`` are
         chained and inserted together just before the commit."""
+        if self.readonly:
+            raise StoreError("the store was opened read-only (a preview); nothing is written")
         with self._tx() as conn:
             if not self._sqlite:
                 conn.execute(_HEAD)
@@ -624,11 +645,19 @@ def _attempt(row: Any) -> Attempt:
     )
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, *, readonly: bool = False) -> Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        args = {"connect_timeout": 5} if readonly and "psycopg" in url else {}
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                                connect_args=args)
     memory = url in ("sqlite://", "sqlite:///:memory:")
     database = sa.engine.make_url(url).database
+    if readonly:
+        if memory or not database or not Path(database).expanduser().is_file():
+            raise ValueError("no store file")  # nothing recorded yet: the caller reads none
+        path = Path(database).expanduser().resolve()
+        return sa.create_engine("sqlite://", hide_parameters=True, creator=lambda: sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=30))
     if not memory and database:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(

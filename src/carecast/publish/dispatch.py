@@ -1,0 +1,215 @@
+"""Dispatch: send claimed targets concurrently, retry what may be retried, reconcile first.
+
+A target arrives claimed in the ledger (the intent to send is committed). A send whose outcome
+may have reached the platform (``unknown``, or ``sending`` after a crash) is looked up before
+anything is sent again; the receipt or the error is committed after the send.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from carecast.channels import Channel
+from carecast.channels.base import sent_after
+from carecast.clock import Clock
+from carecast.config import Config
+from carecast.errors import ChannelError, DuplicatePost, OutcomeUnknown, PostRejected
+from carecast.post import Draft, MediaKind, Post, Receipt
+from carecast.publish.report import Outcome
+from carecast.publish.retry import RetryPolicy
+from carecast.publish.review import TargetPreview
+from carecast.records import ErrorInfo, State
+from carecast.store import Ledger
+
+__all__ = ["LOOKUP_CLOCK_MARGIN", "Dispatcher"]
+
+log = logging.getLogger("carecast.publish")
+#: How far a platform's clock may be behind ours when posts are matched by their time.
+LOOKUP_CLOCK_MARGIN = timedelta(minutes=10)
+T = TypeVar("T")
+Progress = Callable[[Outcome], None]
+
+
+class Dispatcher:
+    """Sends claimed targets on one thread pool, within each channel's and account's limits."""
+
+    def __init__(self, config: Config, ledger: Callable[[], Ledger], retry: RetryPolicy,
+                 clock: Clock) -> None:
+        self.config = config
+        self._ledger = ledger
+        self.retry_policy = retry
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def dispatch(self, post: Post, targets: Sequence[TargetPreview], *, resend_unknown: bool,
+                 on_progress: Progress | None, claims: Mapping[str, State | None],
+                 claimed_at: float) -> list[Outcome]:
+        """Send every claimed target; one outcome each, in the order given."""
+        def run(target: TargetPreview) -> Outcome:
+            outcome = self._send(post, target, resend_unknown, claims[target.account],
+                                 claimed_at)
+            if on_progress:
+                on_progress(outcome)
+            return outcome
+
+        if len(targets) <= 1:
+            return [run(t) for t in targets]
+        with self._lock:
+            if self._pool is None:  # one pool: the global limit holds across publish calls
+                self._pool = ThreadPoolExecutor(self.config.publish.concurrency,
+                                                thread_name_prefix="carecast")
+            pool = self._pool
+        return list(pool.map(run, targets))
+
+    @contextmanager
+    def _limits(self, channel: Channel) -> Iterator[None]:
+        account = self.config.accounts[channel.account]
+        with ExitStack() as stack:
+            stack.enter_context(self._semaphore(f"channel:{channel.name}",
+                                                channel.max_concurrency))
+            if account.concurrency:
+                stack.enter_context(self._semaphore(f"account:{account.name}",
+                                                    account.concurrency))
+            yield
+
+    def _semaphore(self, name: str, size: int) -> threading.BoundedSemaphore:
+        with self._lock:
+            if name not in self._semaphores:
+                self._semaphores[name] = threading.BoundedSemaphore(size)
+            return self._semaphores[name]
+
+    def _send(self, post: Post, target: TargetPreview, resend_unknown: bool,
+              previous: State | None, claimed_at: float) -> Outcome:
+        """Send one claimed target; ``previous`` is the state it had when claimed (None: it
+        was not claimable)."""
+        assert target.draft is not None
+        assert target.instance is not None
+        ledger = self._ledger()
+        channel, draft, key = target.instance, target.draft, target.key
+        stale_after = self.config.publish.stale_sending_after
+        if previous is not None and self.clock.monotonic() - claimed_at > stale_after / 2 \
+                and not ledger.renew_claim(post.id, target.account):
+            previous = None  # queued so long that another worker may have taken it over
+        if previous is None:  # published or claimed by another worker meanwhile
+            row = ledger.attempt(post.id, target.account)
+            state = row.state if row else State.PENDING
+            return Outcome.of(target.account, target.channel, state, draft=draft,
+                              receipt=row.receipt if row else None,
+                              already_published=state == State.PUBLISHED)
+        try:
+            upload = _without_metadata(draft, channel.root)
+        except PostRejected as exc:  # an image that cannot be cleaned is never sent
+            error = ErrorInfo.from_exception(exc)
+            ledger.mark_failed(post.id, target.account, State.FAILED, error)
+            return Outcome.of(target.account, target.channel, State.FAILED, draft=draft,
+                              error=error, findings=target.findings)
+        uncertain = previous in (State.UNKNOWN, State.SENDING) and not resend_unknown
+        was_uncertain = uncertain
+        receipt: Receipt | None = None
+        tries = 0
+        try:
+            for attempt in self.retry_policy.retrying():
+                with attempt, self._limits(channel):
+                    tries += 1
+                    if uncertain:
+                        receipt = self._reconcile(channel, key, draft)
+                        uncertain = False
+                    if receipt is None:
+                        try:
+                            receipt = _guarded(channel, "publishing",
+                                               lambda: channel.publish(upload, key))
+                        except DuplicatePost:
+                            # After an uncertain send, a duplicate means that send landed.
+                            if was_uncertain and channel.can_lookup:
+                                receipt = self._reconcile(channel, key, draft)
+                            if receipt is None:
+                                uncertain = was_uncertain
+                                raise
+                        except ChannelError as exc:  # a channel bug comes as OutcomeUnknown
+                            uncertain = was_uncertain = exc.may_have_been_sent
+                            raise
+        except ChannelError as exc:
+            state = State.UNKNOWN if uncertain else State.FAILED
+            error = ErrorInfo.from_exception(exc)
+            ledger.mark_failed(post.id, target.account, state, error)
+            log.warning("account %s: %s after %d tries (%s)", target.account, state, tries,
+                        error.type)
+            return Outcome.of(target.account, target.channel, state, draft=draft, error=error,
+                              findings=target.findings, tries=tries)
+        assert receipt is not None
+        ledger.mark_published(receipt)
+        return Outcome.of(target.account, target.channel, State.PUBLISHED, draft=draft,
+                          receipt=receipt, findings=target.findings, tries=tries)
+
+    def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
+        """Look for an earlier send; None means it is safe to send (again).
+
+        A channel that finds posts by their text is told when this post was first stored
+        (less a margin for the platform's clock), so an older post with the same words is not
+        taken for it.
+        """
+        if channel.can_lookup:
+            stored = self._ledger().stored_at(draft.post_id)
+            since = stored - LOOKUP_CLOCK_MARGIN if stored else None
+
+            def look() -> Receipt | None:
+                with sent_after(since):
+                    return channel.lookup(key, draft)
+
+            found = _guarded(channel, "looking the post up", look)
+            return found.model_copy(update={"reconciled": True}) if found else None
+        if channel.idempotent_publish:
+            return None
+        raise _unknown(
+            channel, f"an earlier send may have reached {channel.name} and this channel cannot "
+            "look posts up; check the account, then run: carecast retry POST_ID --resend-unknown")
+
+
+def _without_metadata(draft: Draft, root: Path) -> Draft:
+    """The draft as uploaded: every local image replaced by a copy without its metadata
+    (GPS, camera serials, names), always; the stored draft keeps the original paths."""
+    if not any(m.kind in (MediaKind.IMAGE, MediaKind.GIF) and not m.is_url
+               for part in draft.parts for m in part.media):
+        return draft
+    from carecast.compliance.images import clean_draft
+
+    return clean_draft(draft, root)
+
+
+def _guarded(channel: Channel, doing: str, call: Callable[[], T]) -> T:
+    """Run a channel's platform call. Anything but a ``ChannelError`` is a channel bug after
+    which the post may be on the platform: it becomes an ``OutcomeUnknown`` that is never
+    retried blindly, and one target's bug never breaks the others."""
+    bug = ""
+    try:
+        return call()
+    except ChannelError:
+        raise
+    except Exception as exc:
+        bug = type(exc).__name__
+    # Raised outside the except: the bug's own message may hold secrets.
+    log.error("the %s channel raised %s while %s", channel.name, bug, doing)
+    raise _unknown(channel, f"the {channel.name} channel failed while {doing} ({bug}); check "
+                            "the account, then run: carecast retry POST_ID")
+
+
+def _unknown(channel: Channel, message: str) -> OutcomeUnknown:
+    """An OutcomeUnknown that must not be retried blindly."""
+    error = OutcomeUnknown(message, channel=channel.name, account=channel.account)
+    error.retryable = False
+    return error
