@@ -566,18 +566,24 @@ def test_http_status_maps_to_a_carecast_error(webhook: Channel, mock: responses.
         assert "renew" in str(error)
 
 
+def NO_TIME() -> float:
+    return 0.0
+
+
 def test_the_status_table_matches_error_for_status() -> None:
     for status, cls, _, _ in STATUS_TABLE:
         response = requests.Response()
         response.status_code = status
-        assert type(error_for_status(response, channel="c", account="a")) is cls
+        assert type(error_for_status(response, channel="c", account="a", now=NO_TIME)) is cls
     for status in (418, 451):
         response = requests.Response()
         response.status_code = status
-        assert type(error_for_status(response, channel="c", account="a")) is PlatformRejected
+        error = error_for_status(response, channel="c", account="a", now=NO_TIME)
+        assert type(error) is PlatformRejected
     response = requests.Response()
     response.status_code = 599
-    assert type(error_for_status(response, channel="c", account="a")) is ChannelServerError
+    error = error_for_status(response, channel="c", account="a", now=NO_TIME)
+    assert type(error) is ChannelServerError
 
 
 def _pool_error(reason: Exception) -> MaxRetryError:

@@ -10,6 +10,7 @@ entry-point group or ``Publisher(plugins=[...])``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -115,12 +116,28 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str | None) -> Non
     label = name or _label(plugin)
     try:
         pm.register(plugin, name=name)
-    except pluggy.PluginValidationError as exc:
+    except pluggy.PluginValidationError:
         raise ConfigurationError(
-            f"the plugin {label} does not fit carecast's hooks: {_first_line(exc)}; take "
-            "only the arguments the hook documents (docs/hooks.md)") from None
+            f"the plugin {label} does not fit carecast's hooks: {_wrong_arguments(plugin)}; "
+            "take only the arguments the hook documents (docs/hooks.md)") from None
     except ValueError as exc:  # registered twice under one name
         raise ConfigurationError(f"the plugin {label} is registered twice ({exc})") from None
+
+
+def _wrong_arguments(plugin: object) -> str:
+    """Which hook implementations of ``plugin`` take arguments their hook does not give."""
+    problems = []
+    for name in sorted(n for n in dir(hookspecs) if n.startswith("carecast_")):
+        impl = getattr(plugin, name, None)
+        if impl is None or not callable(impl):
+            continue
+        given = set(inspect.signature(getattr(hookspecs, name)).parameters)
+        taken = [p for p in inspect.signature(impl).parameters if p not in ("self", "cls")]
+        extra = [p for p in taken if p not in given]
+        if extra:
+            problems.append(f"{name} takes {', '.join(extra)}, which the hook does not give "
+                            f"(it gives {', '.join(sorted(given))})")
+    return "; ".join(problems) or "a hook implementation does not match its hook"
 
 
 def _unknown_hook(exc: pluggy.PluginValidationError) -> ConfigurationError:
@@ -145,12 +162,11 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
     """Call every implementation of hook ``name``; one that raises or misbehaves blocks.
 
     Each finding is stamped with the plugin that made it and ``for_account``. A plugin that
-    failed to load blocks too.
+    failed to load blocks too (in the post's review, ``for_account`` None).
     """
     caller = getattr(pm.hook, name)
-    findings = [b.finding() if for_account is None else
-                b.finding().model_copy(update={"account": for_account})
-                for b in broken_plugins(pm)]
+    # A plugin that failed to load blocks the post once, with the post's own findings.
+    findings = [b.finding() for b in broken_plugins(pm)] if for_account is None else []
     for impl in caller.get_hookimpls():  # in registration order
         plugin = pm.get_name(impl.plugin) or ""
         if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()

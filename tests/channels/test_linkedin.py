@@ -286,7 +286,8 @@ def test_video_is_uploaded_in_parts_finalized_and_waited_for(li, mocked, clock) 
     assert json.loads(mocked.calls[3].request.body) == {"finalizeUploadRequest": {
         "video": VIDEO, "uploadToken": "", "uploadedPartIds": ["etag-part-0", "etag-part-1"]}}
     assert clock.sleeps == [VIDEO_POLL_SECONDS]
-    assert sent_body(mocked)["content"] == {"media": {"id": VIDEO, "title": "Ward tour"}}
+    assert sent_body(mocked)["content"] == {"media": {"id": VIDEO,
+                                                      "title": "A tour of the new wing"}}
     assert receipt.remote_id == "urn:li:ugcPost:7100000000000000000"
 
 

@@ -49,7 +49,8 @@ def review(plugin: object, item: Draft, cfg: Config | None = None, *,
     """Run ``plugin``'s draft hook the way the publisher does (fail-closed wrapper included)."""
     cfg = cfg or config()
     account = cfg.accounts["web"]
-    return run_hook(plugin_manager([plugin], entry_points=False, defaults=False), "carecast_review_draft",
+    pm = plugin_manager([plugin], entry_points=False, defaults=False)
+    return run_hook(pm, "carecast_review_draft",
                     for_account="web", post=Post(text=item.text or "x"), draft=item,
                     account=account, brand=cfg.brand_of(account),
                     settings=CheckSettings(cfg, account.brand, item.channel, campaign))

@@ -37,7 +37,9 @@ def test_alt_text(alt: str | None, problem: str | None) -> None:
 
 
 def test_missing_alt_text_holds_the_post(fake_publisher: Any, tmp_path: Path) -> None:
-    (tmp_path / "lobby.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (200, 200, 210)).save(tmp_path / "lobby.png")
     publisher = fake_publisher(["web"], plugins=[accessibility], config=config(root=tmp_path))
     report = publisher.publish(Post(text="Our renovated lobby opens Monday.",
                                     media=[Media(source="lobby.png")]))

@@ -142,4 +142,5 @@ def test_allow_list_and_off_switch() -> None:
     text = "Myth: you have the flu if you have a fever."
     assert codes(review(advice, draft(text))) == ["advice.diagnosis:review"]
     assert review(advice, draft(text), config({"advice": {"allow": ["Myth:"]}})) == []
-    assert review(advice, draft(text), config({"advice": {"enabled": False}})) == []
+    off = {"advice": {"enabled": False, "disabled_by": "Compliance office"}}
+    assert review(advice, draft(text), config(off)) == []

@@ -30,7 +30,8 @@ def test_action_and_actions_the_most_specific_wins() -> None:
 
 def test_brand_channel_and_campaign_tables_merge() -> None:
     cfg = config(
-        {"policy": {"enabled": True, "channels": {"blog": {"enabled": False}},
+        {"policy": {"enabled": True,
+                    "channels": {"blog": {"enabled": False, "disabled_by": "Compliance office"}},
                     "campaigns": {"fundraiser": {"allow": ["miracle cure"]}}}},
         brand_checks={"policy": {"banned": ["miracle cure"]}},
         accounts={"web": "fake"})

@@ -32,7 +32,8 @@ def review(post: Post, cfg: Config | None = None, *, brand: str | None = "rivers
            campaign: str | None = None) -> list[Finding]:
     """The post hook as the publisher runs it (the fail-closed wrapper included)."""
     cfg = cfg or config()
-    return run_hook(plugin_manager([phi_guard], entry_points=False, defaults=False), "carecast_review_post",
+    pm = plugin_manager([phi_guard], entry_points=False, defaults=False)
+    return run_hook(pm, "carecast_review_post",
                     post=post, brand=cfg.brands.get(brand) if brand else None,
                     settings=CheckSettings(cfg, brand, campaign=campaign))
 
@@ -130,7 +131,7 @@ def test_allow_list_and_public_figures() -> None:
 def test_per_campaign_settings() -> None:
     cfg = config({"phi": {"campaigns": {
         "stories": {"redact": ["NAME"]},
-        "gala": {"enabled": False},
+        "gala": {"enabled": False, "disabled_by": "Privacy office"},
     }}})
     assert holding(review(Post(text=STORY), cfg)) == ["phi.name:review", "phi.name:review"]
     redacted = review(Post(text=STORY), cfg, campaign="stories")

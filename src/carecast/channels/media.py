@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from carecast.clock import SYSTEM_CLOCK
 from carecast.channels.http import new_session, send
+from carecast.clock import SYSTEM_CLOCK
 from carecast.errors import ChannelConnectionError, ChannelError, PlatformRejected
 from carecast.post import Media
 

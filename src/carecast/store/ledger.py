@@ -566,8 +566,11 @@ class Ledger:
 
 
 def _finding_audit(f: Finding) -> dict[str, Any]:
-    return {"code": f.code, "action": str(f.action), "field": f.field, "check": f.check,
-            "spans": [[s.start, s.end] for s in f.spans]}
+    event = {"code": f.code, "action": str(f.action), "field": f.field, "check": f.check,
+             "spans": [[s.start, s.end] for s in f.spans]}
+    if f.code == "review.check_disabled":  # who turned a built-in check off, and why
+        event["note"] = f.message
+    return event
 
 
 #: Columns added after a table was first shipped: (table, column, SQL type and default).
