@@ -269,28 +269,85 @@ def test_progress_callback_sees_every_target(fake_publisher) -> None:
     assert sorted(o.account for o in seen) == ["acct0", "acct1", "acct2", "acct3"]
 
 
-def test_concurrency_limits_are_respected(fake_publisher) -> None:
+def _tracking(publisher, key):
+    """Make the fake channel record the peak of sends in flight per ``key(channel)``."""
     import threading
     import time
+    from collections import Counter
 
-    publisher = fake_publisher(config=fake_config(20, concurrency=5))
-    active, peak, lock = [0], [0], threading.Lock()
-    cls = type(publisher.channel("acct0"))
+    active, peak, lock = Counter(), Counter(), threading.Lock()
+    cls = type(publisher.channel(next(iter(publisher.config.accounts))))
     original = cls.publish
 
-    def slow(self, draft, key):
+    def slow(self, draft, k):
         with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
+            active[key(self)] += 1
+            active["*"] += 1
+            peak[key(self)] = max(peak[key(self)], active[key(self)])
+            peak["*"] = max(peak["*"], active["*"])
         time.sleep(0.01)
         with lock:
-            active[0] -= 1
-        return original(self, draft, key)
+            active[key(self)] -= 1
+            active["*"] -= 1
+        return original(self, draft, k)
 
     cls.publish = slow  # type: ignore[method-assign]
-    cls.max_concurrency = 3
+    return peak
+
+
+def test_the_host_limit_holds_across_accounts(fake_publisher) -> None:
+    publisher = fake_publisher(config=fake_config(20, concurrency=10, per_host=3))
+    peak = _tracking(publisher, lambda channel: channel.limit_host)
+    assert publisher.dispatcher.limits(publisher.channel("acct0")) == (64, 3)
     assert publisher.publish(POST).counts == {"published": 20}
-    assert 1 < peak[0] <= 3
+    assert 1 < peak["fake"] <= 3
+
+
+def test_the_channel_limit_is_per_account_not_per_channel(fake_publisher) -> None:
+    """Ten accounts of a channel whose accounts take one send at a time: ten at once."""
+    publisher = fake_publisher(config=fake_config(10, concurrency=10, per_host=64))
+    cls = type(publisher.channel("acct0"))
+    cls.max_concurrency = 1
+    peak = _tracking(publisher, lambda channel: channel.account)
+    assert publisher.dispatcher.limits(publisher.channel("acct0")) == (1, 64)
+    assert publisher.publish(POST).counts == {"published": 10}
+    assert peak["*"] > 4  # was capped at 4 by the channel name, whatever concurrency said
+    assert max(v for k, v in peak.items() if k != "*") == 1
+
+
+def test_an_account_limit_holds_across_posts_published_at_once(fake_publisher) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    publisher = fake_publisher(config=fake_config(["a", "b"], concurrency=8, per_account=1))
+    peak = _tracking(publisher, lambda channel: channel.account)
+    posts = [Post(id=f"p{i}", text=f"Clinic update {i}.") for i in range(6)]
+    with ThreadPoolExecutor(6) as callers:
+        assert all(r.ok for r in callers.map(publisher.publish, posts))
+    assert peak["a"] == 1
+    assert peak["b"] == 1
+
+
+def test_per_channel_limits_and_an_accounts_own_win(fake_publisher) -> None:
+    config = fake_config(["a", "b"], per_account=5, per_host=20,
+                         channels={"fake": {"per_account": 2, "per_host": 7}})
+    config.accounts["b"] = config.accounts["b"].model_copy(update={"concurrency": 3})
+    publisher = fake_publisher(config=config)
+    assert publisher.dispatcher.limits(publisher.channel("a")) == (2, 7)
+    assert publisher.dispatcher.limits(publisher.channel("b")) == (3, 7)
+
+
+def test_a_rate_limit_makes_the_accounts_other_sends_wait(fake_publisher) -> None:
+    from carecast.errors import RateLimited
+
+    publisher = fake_publisher(config=fake_config(["a"], per_account=1))
+    publisher.platform.fail("a", RateLimited("slow down", channel="fake", account="a",
+                                             status=429, retry_after=30.0))
+    assert publisher.publish(POST).ok
+    assert publisher.clock.sleeps == [30.0]  # the retry waited once, for the reset
+    publisher.dispatcher._pause("a", RateLimited("x", channel="fake", account="a",
+                                                 retry_after=12.0))
+    assert publisher.publish(Post(id="next", text="The next one.")).ok
+    assert publisher.clock.sleeps == [30.0, 12.0]  # a new send waited for the reset first
 
 
 def test_brand_selects_accounts() -> None:

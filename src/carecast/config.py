@@ -57,10 +57,27 @@ class StoreConfig(_Section):
     url: str = "sqlite:///carecast.db"
 
 
+class ChannelLimits(_Section):
+    """``[publish.channels.NAME]``: the limits of one channel's accounts and hosts."""
+
+    per_account: int | None = Field(default=None, ge=1, le=256)
+    per_host: int | None = Field(default=None, ge=1, le=1024)
+
+
 class PublishConfig(_Section):
     """Concurrency and the retry policy."""
 
     concurrency: int = Field(default=8, ge=1, le=256, description="Sends in flight at once.")
+    per_account: int | None = Field(
+        default=None, ge=1, le=256,
+        description="Sends to one account in flight at once (default: the channel's own, "
+                    "from the platform's documented limits); an account's `concurrency` wins.")
+    per_host: int = Field(
+        default=64, ge=1, le=1024,
+        description="Sends to one platform host (a Mastodon instance, one API) in flight at "
+                    "once, every account together.")
+    channels: dict[str, ChannelLimits] = Field(
+        default_factory=dict, description="Limits per channel name: per_account, per_host.")
     max_attempts: int = Field(default=5, ge=1, le=50)
     max_wait: float = Field(default=300.0, ge=0, description="Total seconds of waiting.")
     max_retry_after: float = Field(

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -88,9 +89,12 @@ class Channel(ABC):
     #: The platform holds a post until ``draft.schedule`` itself; otherwise carecast keeps a
     #: scheduled post pending until a run at or after its time.
     supports_scheduling: ClassVar[bool] = False
-    #: Sends through this channel, all its accounts together, in flight at once. An account
-    #: can be limited further with ``concurrency = N`` in its table.
+    #: Sends to one account in flight at once, unless ``[publish] per_account``,
+    #: ``[publish.channels.NAME] per_account`` or the account's ``concurrency`` says otherwise.
     max_concurrency: ClassVar[int] = 4
+    #: The platform's API host when it is the same for every account (X, Graph); otherwise
+    #: the host comes from the account's URL option (a Mastodon instance, a WordPress site).
+    api_host: ClassVar[str | None] = None
     #: The account has a profile its followers see (a name, a description, a picture); the
     #: brand audit compares it with the brand. False for delivery-only channels.
     public_profile: ClassVar[bool] = True
@@ -133,6 +137,20 @@ class Channel(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r}>"
+
+    @property
+    def limit_host(self) -> str:
+        """The host whose limits this account's sends share: ``[publish] per_host`` applies
+        to all the accounts on it together."""
+        for option in ("api_base_url", "api_url", "site_url", "service_url", "url"):
+            value = getattr(self.options, option, None)
+            if value is None:
+                continue
+            text = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            host = urlsplit(str(text)).hostname
+            if host:
+                return host.lower()
+        return self.api_host or self.name
 
     def close(self) -> None:
         """Release what the channel opened (its own HTTP session); a given session is left."""

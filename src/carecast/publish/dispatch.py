@@ -20,7 +20,13 @@ from carecast.channels import Channel
 from carecast.channels.base import sent_after
 from carecast.clock import Clock
 from carecast.config import Config
-from carecast.errors import ChannelError, DuplicatePost, OutcomeUnknown, PostRejected
+from carecast.errors import (
+    ChannelError,
+    DuplicatePost,
+    OutcomeUnknown,
+    PostRejected,
+    RateLimited,
+)
 from carecast.post import Draft, MediaKind, Post, Receipt
 from carecast.publish.report import Outcome
 from carecast.publish.retry import RetryPolicy
@@ -48,6 +54,8 @@ class Dispatcher:
         self.clock = clock
         self._lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        #: Account -> monotonic time before which its sends wait (a rate limit's reset).
+        self._paused: dict[str, float] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
@@ -76,16 +84,41 @@ class Dispatcher:
             pool = self._pool
         return list(pool.map(run, targets))
 
+    def limits(self, channel: Channel) -> tuple[int, int]:
+        """How many sends may be in flight at once to this channel's account, and to its host
+        (every account on it together)."""
+        publish = self.config.publish
+        own = publish.channels.get(channel.name)
+        per_account = (self.config.accounts[channel.account].concurrency
+                       or (own.per_account if own else None) or publish.per_account
+                       or channel.max_concurrency)
+        per_host = (own.per_host if own else None) or publish.per_host
+        return per_account, per_host
+
     @contextmanager
     def _limits(self, channel: Channel) -> Iterator[None]:
-        account = self.config.accounts[channel.account]
-        with ExitStack() as stack:
-            stack.enter_context(self._semaphore(f"channel:{channel.name}",
-                                                channel.max_concurrency))
-            if account.concurrency:
-                stack.enter_context(self._semaphore(f"account:{account.name}",
-                                                    account.concurrency))
+        per_account, per_host = self.limits(channel)
+        with ExitStack() as stack:  # always the account first, then the host: no deadlock
+            stack.enter_context(self._semaphore(f"account:{channel.account}", per_account))
+            stack.enter_context(self._semaphore(f"host:{channel.name}:{channel.limit_host}",
+                                                per_host))
             yield
+
+    def _wait_out_pause(self, account: str) -> None:
+        """After a rate limit, the account's other sends wait for the platform's reset too
+        (a wait longer than ``max_retry_after`` is left to the retry policy to refuse)."""
+        with self._lock:
+            until = self._paused.get(account, 0.0)
+        remaining = until - self.clock.monotonic()
+        if 0 < remaining <= self.retry_policy.max_retry_after:
+            self.clock.sleep(remaining)
+
+    def _pause(self, account: str, error: ChannelError) -> None:
+        wait = getattr(error, "retry_after", None)
+        if isinstance(error, RateLimited) and wait:
+            with self._lock:
+                until = self.clock.monotonic() + float(wait)
+                self._paused[account] = max(self._paused.get(account, 0.0), until)
 
     def _semaphore(self, name: str, size: int) -> threading.BoundedSemaphore:
         with self._lock:
@@ -124,25 +157,28 @@ class Dispatcher:
         tries = 0
         try:
             for attempt in self.retry_policy.retrying():
-                with attempt, self._limits(channel):
+                with attempt:
+                    self._wait_out_pause(target.account)
                     tries += 1
-                    if uncertain:
-                        receipt = self._reconcile(channel, key, draft)
-                        uncertain = False
-                    if receipt is None:
-                        try:
-                            receipt = _guarded(channel, "publishing",
-                                               lambda: channel.publish(upload, key))
-                        except DuplicatePost:
-                            # After an uncertain send, a duplicate means that send landed.
-                            if was_uncertain and channel.can_lookup:
-                                receipt = self._reconcile(channel, key, draft)
-                            if receipt is None:
-                                uncertain = was_uncertain
+                    with self._limits(channel):
+                        if uncertain:
+                            receipt = self._reconcile(channel, key, draft)
+                            uncertain = False
+                        if receipt is None:
+                            try:
+                                receipt = _guarded(channel, "publishing",
+                                                   lambda: channel.publish(upload, key))
+                            except DuplicatePost:
+                                # After an uncertain send, a duplicate means that send landed.
+                                if was_uncertain and channel.can_lookup:
+                                    receipt = self._reconcile(channel, key, draft)
+                                if receipt is None:
+                                    uncertain = was_uncertain
+                                    raise
+                            except ChannelError as exc:  # a channel bug comes as OutcomeUnknown
+                                uncertain = was_uncertain = exc.may_have_been_sent
+                                self._pause(target.account, exc)
                                 raise
-                        except ChannelError as exc:  # a channel bug comes as OutcomeUnknown
-                            uncertain = was_uncertain = exc.may_have_been_sent
-                            raise
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
             error = ErrorInfo.from_exception(exc)

@@ -171,8 +171,9 @@ class Publisher:
                                  preview.findings, dry_run=True)
 
         ledger = self.ledger
+        wanted = set(names)
         done = {a.account: a for a in ledger.attempts(post.id)
-                if a.state == State.PUBLISHED and a.account in names}
+                if a.state == State.PUBLISHED and a.account in wanted}
         preview = self.reviewer.review(post, names, ledger, skip=done)
         stored = _masked(post, preview.findings)
         ready = [t for t in preview.targets if t.ready]

@@ -99,14 +99,15 @@ class Reviewer:
             names = [a.name for a in self.config.accounts.values()
                      if a.enabled and (brand is None or a.brand == brand)]
         if only:
-            missing = [n for n in only if n not in names]
+            known, wanted = set(names), set(only)  # sets: a retry narrows thousands of targets
+            missing = [n for n in only if n not in known]
             if missing:
                 raise InvalidPost(
                     f"only: {', '.join(missing)} is not a target of this post "
                     f"(targets: {', '.join(names) or 'none'})",
                     [("only", "not a target")],
                 )
-            names = [n for n in names if n in only]
+            names = [n for n in names if n in wanted]
         if not names:
             raise InvalidPost("targets: no enabled account to publish to; add accounts to "
                               "carecast.toml or targets to the post", [("targets", "empty")])
