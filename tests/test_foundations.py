@@ -207,3 +207,22 @@ def test_state_is_plain_data_without_the_store() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_preview_then_a_publish_on_one_publisher(tmp_path: Path) -> None:
+    with publisher(config(tmp_path)) as pub:
+        pub.publish(Post(id="first", text="The clinic opens at nine."))
+    with publisher(config(tmp_path)) as pub:
+        assert pub.preview(Post(id="second", text="The lab opens at eight.")).ok
+        assert pub.publish(Post(id="second", text="The lab opens at eight.")).ok
+        assert pub.records is pub.ledger
+
+
+def test_a_given_ledger_stamps_with_the_publishers_clock(tmp_path: Path) -> None:
+    from carecast.store import Ledger
+
+    clock = FrozenClock(AT)
+    with Ledger(f"sqlite:///{tmp_path}/given.db") as ledger, \
+            publisher(config(tmp_path), ledger=ledger, clock=clock) as pub:
+        pub.publish(Post(id="given", text="The clinic opens at nine."))
+        assert ledger.stored_at("given") == AT

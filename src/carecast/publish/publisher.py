@@ -68,6 +68,8 @@ class Publisher:
     ) -> None:
         self.config = config
         self.clock: Clock = clock or (retry.clock if retry is not None else SYSTEM_CLOCK)
+        if ledger is not None:
+            ledger.clock = self.clock  # one clock: a given store stamps with this one too
         self._ledger = ledger
         self._records: Records | None = ledger
         self.plugins: pluggy.PluginManager = plugin_manager(plugins,
@@ -90,6 +92,8 @@ class Publisher:
             with self._lock:
                 if self._ledger is None:
                     self._ledger = Ledger(self.config.store_url(), clock=self.clock)
+                    if isinstance(self._records, Ledger):  # a preview's read-only view
+                        self._records.close()
                     self._records = self._ledger
         return self._ledger
 
@@ -123,6 +127,7 @@ class Publisher:
         self._channels.clear()
         if isinstance(self._records, Ledger) and self._records is not self._ledger:
             self._records.close()
+        self._records = None
         if self._ledger is not None:
             self._ledger.close()
 
