@@ -56,6 +56,8 @@ class Dispatcher:
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         #: Account -> monotonic time before which its sends wait (a rate limit's reset).
         self._paused: dict[str, float] = {}
+        #: Every wait a send made for another send's rate limit, in seconds (for operators).
+        self.rate_limit_waits: list[float] = []
         self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
@@ -111,6 +113,8 @@ class Dispatcher:
             until = self._paused.get(account, 0.0)
         remaining = until - self.clock.monotonic()
         if 0 < remaining <= self.retry_policy.max_retry_after:
+            with self._lock:
+                self.rate_limit_waits.append(remaining)
             self.clock.sleep(remaining)
 
     def _pause(self, account: str, error: ChannelError) -> None:
