@@ -101,8 +101,8 @@ def _load_entry_points(pm: pluggy.PluginManager) -> list[BrokenPlugin]:
         try:
             plugin = ep.load()
         except Exception as exc:  # one line, not a traceback: the plugin's own bug
-            failed = _first_line(exc) if str(exc).strip() else type(exc).__name__
-            failed = f"{type(exc).__name__}: {failed}" if failed != type(exc).__name__ else failed
+            kind = type(exc).__name__
+            failed = f"{kind}: {_first_line(exc)}" if str(exc).strip() else kind
         if failed is not None:
             log.error("carecast: the plugin %s (%s) failed to import: %s; posts are held "
                       "until it is fixed or uninstalled", ep.name, ep.value, failed)
