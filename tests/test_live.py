@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from carecast import Post, load_config
 from carecast.channels import channel_names
 from carecast.publish.publisher import idempotency_key
+from carecast.testing import unique_marker
 
 pytestmark = pytest.mark.credentials
 LIVE = os.environ.get("CARECAST_LIVE_CONFIG")
@@ -44,7 +44,7 @@ def test_publish_lookup_profile_delete(channel: str) -> None:
     assert LIVE is not None
     with Publisher.from_config_file(Path(LIVE).expanduser()) as publisher:
         instance = publisher.channel(account)
-        marker = uuid.uuid4().hex[:8]
+        marker = unique_marker()
         post = Post(text=f"carecast live test {marker}: please ignore, deleted at once.",
                     title=f"carecast live test {marker}")
         draft = instance.render(post)

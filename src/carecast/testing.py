@@ -14,6 +14,8 @@ Installed with carecast, it gives every test suite these fixtures:
 from __future__ import annotations
 
 import itertools
+import secrets
+import string
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from carecast.config import Config
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
 __all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock", "NoWaitClock",
-           "fake_config"]
+           "fake_config", "unique_marker"]
 
 #: Where a ``FrozenClock`` starts unless told otherwise (any fixed instant would do).
 FROZEN_AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -178,6 +180,15 @@ class FakeChannel(Channel):
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=remote_id, url=f"https://fake.example/{remote_id}",
                        published_at=self.clock.now())
+
+
+def unique_marker(length: int = 10) -> str:
+    """A random lowercase word to tell one test run's posts apart on a shared platform.
+
+    Letters only: a hex or digit run can read as a record number to the PHI check and send
+    the post for review instead of publishing it.
+    """
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(length))
 
 
 def fake_config(accounts: Sequence[str] | int = ("one", "two"), *, root: Path | None = None,

@@ -13,7 +13,6 @@ import json
 import os
 import time
 import traceback
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
-from carecast.testing import FrozenClock
+from carecast.testing import FrozenClock, unique_marker
 
 SITE = "https://news.riverside.example"
 API = f"{SITE}/wp-json"
@@ -432,7 +431,7 @@ def wordpress() -> Iterator[Any]:
 
 @pytest.mark.slow
 def test_a_real_wordpress(wordpress, tmp_path, no_sleep) -> None:
-    run = uuid.uuid4().hex[:8]
+    run = unique_marker()
     (tmp_path / "entrance.png").write_bytes(_png())
     (tmp_path / "nurse.png").write_bytes(_png())
     cfg = Config.from_dict({
