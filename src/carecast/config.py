@@ -26,8 +26,11 @@ from pydantic import (
 )
 
 from carecast.errors import ConfigurationError
+from carecast.schedule import Slot, parse_slot, zone
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from carecast.settings import Settings
 
 __all__ = [
@@ -186,6 +189,8 @@ class BrandConfig(_Section):
         default=None, description="The avatar image file; relative paths start at the file.")
     region: str = Field(
         default="US", description="Region of phone numbers written without a country code.")
+    timezone: str = Field(
+        default="UTC", description="IANA time zone local post times are read in.")
     phone: list[str] = Field(default_factory=list, description="The brand's public numbers.")
     email: list[str] = Field(default_factory=list, description="The brand's public addresses.")
     address: list[str] = Field(default_factory=list, description="Its sites' street addresses.")
@@ -205,6 +210,16 @@ class BrandConfig(_Section):
                 raise ValueError(f"handles.{key}: not a regular expression ({exc.msg})") from None
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except ConfigurationError:
+            raise ValueError(f"{value!r} is not an IANA time zone; give one such as "
+                             "'America/New_York'") from None
+        return value
+
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
@@ -221,7 +236,21 @@ class AccountConfig(_Section):
     brand: str | None = None
     enabled: bool = True
     concurrency: int | None = Field(default=None, ge=1, le=256)
+    slots: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="Weekly posting slots in the brand's time, such as 'Tue, Thu 10:00'.")
     options: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @field_validator("slots")
+    @classmethod
+    def _slots(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            parse_slot(spec)
+        return value
+
+    def posting_slots(self) -> list[Slot]:
+        """The account's slots, parsed."""
+        return [parse_slot(spec) for spec in self.slots]
 
 
 class Config(_Section):
@@ -251,6 +280,11 @@ class Config(_Section):
     def default_brand(self) -> str | None:
         """The only brand, when there is exactly one."""
         return next(iter(self.brands)) if len(self.brands) == 1 else None
+
+    def zone_of(self, brand: str | None) -> ZoneInfo:
+        """The time zone local times of ``brand``'s posts are read in (UTC without one)."""
+        config = self.brands.get(brand) if brand else None
+        return zone(config.timezone if config else "UTC")
 
     def store_url(self) -> str:
         """The store URL with a relative SQLite path resolved against ``root``."""
@@ -290,7 +324,7 @@ class Config(_Section):
         for name, table in merged.items():
             if not isinstance(table, Mapping):
                 raise ConfigurationError(f"{source}: accounts.{name} must be a table")
-            fields = {k: table[k] for k in ("channel", "brand", "enabled", "concurrency")
+            fields = {k: table[k] for k in ("channel", "brand", "enabled", "concurrency", "slots")
                       if k in table}
             options = {k: v for k, v in table.items() if k not in fields}
             accounts[name] = {"name": name, **fields, "options": options}

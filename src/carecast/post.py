@@ -19,7 +19,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -187,7 +186,12 @@ class Post(_Model):
         default=(), description="Account names; empty means every account of the brand."
     )
     brand: str | None = None
-    schedule: AwareDatetime | None = None
+    schedule: datetime | None = Field(
+        default=None, description="When to publish; a time without a UTC offset is the "
+        "brand's local time (its [brands.NAME] timezone), stored in UTC.")
+    not_after: datetime | None = Field(
+        default=None, description="Never published after this time (a clinic on Saturday): "
+        "a target still unsent then is held for a person, with the reason.")
     campaign: str | None = None
     author: str | None = None
     language: str | None = None

@@ -18,7 +18,7 @@ from carecast.post import Draft, Receipt
 if TYPE_CHECKING:
     from carecast.consent import Consent
 
-__all__ = ["Attempt", "Decision", "ErrorInfo", "NoRecords", "Records", "State"]
+__all__ = ["Attempt", "Decision", "ErrorInfo", "Freeze", "NoRecords", "Records", "State"]
 
 
 class State(StrEnum):
@@ -31,6 +31,38 @@ class State(StrEnum):
     UNKNOWN = "unknown"
     BLOCKED = "blocked"
     AWAITING_APPROVAL = "awaiting_approval"
+    #: Waits for a person: its moment passed (``not_after``, or during a freeze) or a freeze
+    #: took it off a platform's schedule; ``carecast schedule`` gives it a new time.
+    HELD = "held"
+    #: Was published, then deleted from the platform by a takedown.
+    TAKEN_DOWN = "taken_down"
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A crisis freeze: nothing of ``brand`` ('' for every brand) is sent while it is active."""
+
+    id: int
+    brand: str
+    reason: str
+    by: str
+    started_at: datetime
+    #: It ends by itself then, if nobody thaws it first.
+    until: datetime | None
+    ended_at: datetime | None
+
+    def active(self, now: datetime) -> bool:
+        """Whether it stops sends at ``now``."""
+        return self.ended_at is None and (self.until is None or now < self.until)
+
+    def covers(self, brand: str | None) -> bool:
+        """Whether it applies to posts of ``brand``."""
+        return not self.brand or self.brand == brand
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON."""
+        return {k: v.isoformat() if isinstance(v, datetime) else v
+                for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The ``carecast`` command line: a thin shell over the public API (see ``carecast --help``)."""
 
 import carecast.cli.brand  # noqa: F401  (registers brand audit, brand sync)
-from carecast.cli import workflow  # noqa: F401  (registers approve, reject, pending, consent, audit)
+from carecast.cli import (
+    loop,  # noqa: F401  (registers worker, schedule, freeze, thaw, takedown, posts)
+    workflow,  # noqa: F401  (registers approve, reject, pending, consent, audit)
+)
 from carecast.cli.commands import app, main
 
 __all__ = ["app", "main"]

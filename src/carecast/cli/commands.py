@@ -60,7 +60,8 @@ def _code(state: str, error: ErrorInfo | None) -> int:
     """0, 1 or 2 for one target (``State`` is a ``str`` enum)."""
     if state == "blocked" or (state == "failed" and error is not None and error.rejected):
         return 2
-    return 1 if state in ("failed", "unknown", "awaiting_approval", "sending") else 0
+    return 1 if state in ("failed", "unknown", "awaiting_approval", "sending",
+                                 "held") else 0
 
 
 def exit_code(targets: Iterable[Any]) -> int:

@@ -44,6 +44,8 @@ _STYLE = {
     State.UNKNOWN: "magenta",
     State.FAILED: "red",
     State.BLOCKED: "bold red",
+    State.HELD: "yellow",
+    State.TAKEN_DOWN: "dim",
 }
 _ACTION_STYLE = {"block": "bold red", "review": "yellow", "redact": "magenta", "warn": "yellow",
                  "info": "dim"}

@@ -31,7 +31,7 @@ from carecast.post import Draft, MediaKind, Post, Receipt
 from carecast.publish.report import Outcome
 from carecast.publish.retry import RetryPolicy
 from carecast.publish.review import TargetPreview
-from carecast.records import ErrorInfo, State
+from carecast.records import ErrorInfo, Freeze, State
 from carecast.store import Ledger
 
 __all__ = ["LOOKUP_CLOCK_MARGIN", "Dispatcher"]
@@ -47,8 +47,11 @@ class Dispatcher:
     """Sends claimed targets on one thread pool, within each channel's and account's limits."""
 
     def __init__(self, config: Config, ledger: Callable[[], Ledger], retry: RetryPolicy,
-                 clock: Clock) -> None:
+                 clock: Clock, frozen: Callable[[str | None], Freeze | None] = lambda _: None
+                 ) -> None:
         self.config = config
+        #: The active freeze of a brand, if any: checked before every try of every send.
+        self.frozen = frozen
         self._ledger = ledger
         self.retry_policy = retry
         self.clock = clock
@@ -159,10 +162,15 @@ class Dispatcher:
         was_uncertain = uncertain
         receipt: Receipt | None = None
         tries = 0
+        brand = self.config.accounts[target.account].brand
         try:
             for attempt in self.retry_policy.retrying():
                 with attempt:
                     self._wait_out_pause(target.account)
+                    freeze = self.frozen(brand)
+                    if freeze is not None:
+                        return self._frozen(post, target, freeze, State.UNKNOWN
+                                            if uncertain else State.PENDING)
                     tries += 1
                     with self._limits(channel):
                         if uncertain:
@@ -195,6 +203,17 @@ class Dispatcher:
         ledger.mark_published(receipt)
         return Outcome.of(target.account, target.channel, State.PUBLISHED, draft=draft,
                           receipt=receipt, findings=target.findings, tries=tries)
+
+    def _frozen(self, post: Post, target: TargetPreview, freeze: Freeze, state: State
+                ) -> Outcome:
+        """Give back a claimed target a freeze stops: ``pending`` again (``unknown`` if an
+        earlier send must be reconciled first), saying why."""
+        error = ErrorInfo("Frozen", f"not sent: freeze {freeze.id} (by {freeze.by}) stops "
+                          "every send; after the thaw a worker sends it, or holds it if its "
+                          "time passed")
+        self._ledger().mark_failed(post.id, target.account, state, error)
+        return Outcome.of(target.account, target.channel, state, draft=target.draft,
+                          error=error, findings=target.findings)
 
     def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
         """Look for an earlier send; None means it is safe to send (again).

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ from carecast.plugins import plugin_manager
 from carecast.post import Post
 from carecast.publish.dispatch import Dispatcher
 from carecast.publish.gate import apply_findings
+from carecast.publish.loop import Loop, Takedown
 from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
 from carecast.publish.review import Preview, Reviewer, TargetPreview, idempotency_key
 from carecast.publish.signing import PendingApproval, Signing
-from carecast.records import Attempt, NoRecords, Records, State
+from carecast.records import Attempt, Freeze, NoRecords, Records, State
+from carecast.schedule import next_slot
 from carecast.store import Ledger
 
 __all__ = ["PendingApproval", "Preview", "Publisher", "TargetPreview", "idempotency_key"]
@@ -81,8 +84,9 @@ class Publisher:
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
         self.reviewer = Reviewer(config, self.plugins, self.channel, self.clock)
+        self.loop = Loop(self)
         self.dispatcher = Dispatcher(config, lambda: self.ledger, self.retry_policy,
-                                     self.clock)
+                                     self.clock, self.loop.frozen)
         self.signing = Signing(config, lambda: self.ledger, self._stored, self.clock)
 
     @property
@@ -152,6 +156,7 @@ class Publisher:
     def preview(self, post: Post, *, only: Sequence[str] = ()) -> Preview:
         """Render and review the post for every target; nothing is stored or sent, and no
         store is created."""
+        post = self.reviewer.localized(post)
         return self.reviewer.review(post, self.targets(post, only), self.records)
 
     def targets(self, post: Post, only: Sequence[str] = ()) -> list[str]:
@@ -169,6 +174,7 @@ class Publisher:
         sends targets whose outcome is unknown without looking them up first: use it only
         after checking by hand that the platform does not have the post.
         """
+        post = self.reviewer.localized(post)
         names = self.targets(post, only)
         if dry_run:
             preview = self.preview(post, only=only)
@@ -275,6 +281,43 @@ class Publisher:
         """Reject the stored drafts awaiting approval: they are held for good (an edited
         post starts a new chain). ``note`` says why; it is stored, never printed."""
         return self.signing.decide(post_id, approver, "reject", accounts=accounts, note=note)
+
+    # -- the publishing loop ------------------------------------------------------------------
+
+    def run_due(self, *, on_progress: Progress | None = None,
+                stop: threading.Event | None = None) -> list[PublishReport]:
+        """Publish every stored post whose time has come: scheduled, approved since, or
+        left ``sending`` by a crashed worker (reconciled first). One pass of a worker."""
+        return self.loop.run_due(on_progress=on_progress, stop=stop)
+
+    def schedule(self, post_id: str, at: datetime) -> Post:
+        """Give a stored post a new time (a local time is the brand's); held targets wait
+        for it again."""
+        return self.loop.reschedule(post_id, at)
+
+    def next_slot(self, account: str, after: datetime | None = None) -> datetime:
+        """The account's next free posting slot after ``after`` (now), in UTC."""
+        cfg = self.config.accounts[account]
+        taken = frozenset(p.schedule for p in map(self.ledger.get_post, self.ledger.post_ids())
+                          if p is not None and p.schedule is not None
+                          and account in self.targets(p))
+        return next_slot(cfg.posting_slots(), self.config.zone_of(cfg.brand),
+                         after or self.clock.now(), taken, account=account)
+
+    def freeze(self, *, reason: str, by: str, brand: str | None = None,
+               until: datetime | None = None) -> Freeze:
+        """Stop every send of ``brand`` (of every brand without one) at once; see
+        ``carecast.publish.loop``."""
+        return self.loop.freeze(reason=reason, by=by, brand=brand, until=until)
+
+    def thaw(self, *, by: str, brand: str | None = None) -> list[Freeze]:
+        """End the freezes of ``brand`` (every freeze without one); nothing is back-fired."""
+        return self.loop.thaw(by=by, brand=brand)
+
+    def takedown(self, post_id: str, *, reason: str, by: str,
+                 accounts: Sequence[str] = ()) -> list[Takedown]:
+        """Delete a published post from every platform it reached (or ``accounts``)."""
+        return self.loop.takedown(post_id, reason=reason, by=by, accounts=accounts)
 
     def pending(self) -> list[PendingApproval]:
         """Every target of every stored post that waits for a signature (a fully signed

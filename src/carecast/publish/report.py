@@ -55,8 +55,8 @@ class Outcome:
         if self.state == State.SENDING:
             return "sending: another publish is sending it right now; check its status later"
         if self.held_until is not None:
-            return (f"scheduled for {self.held_until.isoformat()}; publish again at or "
-                    "after that time")
+            return (f"scheduled for {self.held_until.isoformat()}; a worker (carecast "
+                    "worker) publishes it then")
         blocking = [f for f in self.findings if f.action in ("block", "review")]
         if blocking:
             return f"{self.state}: " + "; ".join(f"{f.code} in {f.field}" for f in blocking)

@@ -24,6 +24,7 @@ from carecast.plugins import DEFAULT_PLUGINS, run_hook
 from carecast.post import Draft, Post
 from carecast.publish.gate import apply_findings
 from carecast.records import Attempt, ErrorInfo, Records, State
+from carecast.schedule import in_zone
 
 __all__ = ["Preview", "Reviewer", "TargetPreview", "idempotency_key"]
 
@@ -113,9 +114,19 @@ class Reviewer:
                               "carecast.toml or targets to the post", [("targets", "empty")])
         return names
 
+    def localized(self, post: Post) -> Post:
+        """``post`` with its local times (no UTC offset) resolved in its brand's time zone."""
+        times = {name: getattr(post, name) for name in ("schedule", "not_after")}
+        if all(t is None or t.tzinfo is not None for t in times.values()):
+            return post
+        tz = self.config.zone_of(post.brand or self.config.default_brand())
+        return post.model_copy(update={
+            name: in_zone(t, tz, field=name) for name, t in times.items() if t is not None})
+
     def review(self, post: Post, names: Sequence[str], records: Records,
                skip: Mapping[str, Attempt] | None = None) -> Preview:
         """Review ``post`` for the accounts ``names`` (less ``skip``)."""
+        post = self.localized(post)
         brand = post.brand or self.config.default_brand()
         settings = CheckSettings(self.config, brand, campaign=post.campaign)
         post_findings = run_hook(
@@ -171,6 +182,12 @@ class Reviewer:
             state = State.BLOCKED
         elif needs_approval(self.config.approvals, post, account.brand, every):
             state, error = self._approval_state(post, name, draft, records, now)
+        if state in (State.PENDING, State.AWAITING_APPROVAL) and post.not_after is not None \
+                and now > post.not_after:
+            state, error = State.HELD, ErrorInfo("Expired", (
+                f"its time passed: it is never published after {post.not_after.isoformat()} "
+                "(not_after); give it a new time (carecast schedule) or drop it"),
+                rejected=True)
         held = draft.schedule if (draft.schedule and draft.schedule > now
                                   and not channel.supports_scheduling) else None
         return TargetPreview(name, account.channel, state, key, draft, every, error, channel,

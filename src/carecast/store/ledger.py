@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from carecast.errors import (
 )
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
-from carecast.records import Attempt, Decision, ErrorInfo, State
+from carecast.records import Attempt, Decision, ErrorInfo, Freeze, State
 from carecast.store.audit import GENESIS, AuditEvent, dumps, event_hash, verify_chain
 from carecast.store.schema import (
     approvals,
@@ -41,6 +41,7 @@ from carecast.store.schema import (
     audit,
     audit_head,
     consents,
+    freezes,
     metadata,
     posts,
 )
@@ -88,6 +89,8 @@ _RECORD_UPDATE = attempts.update().where(*_ONE).values(
     updated_at=_bp("v_updated_at"), owner=_bp("v_owner"),
     tries=attempts.c.tries + _bp("v_tries"))
 _AUDIT_QUEUE = "carecast.audit_queue"
+#: States a new review never changes.
+_SETTLED = (State.PUBLISHED, State.TAKEN_DOWN, State.HELD)
 
 
 class _Slot:
@@ -278,7 +281,8 @@ class Ledger:
             if old is None:
                 c.execute(_POST_INSERT, {"id": post.id, "content_hash": digest,
                                          "body": post.model_dump_json(), "created_at": now,
-                                         "updated_at": now, "withheld": withheld})
+                                         "updated_at": now, "withheld": withheld,
+                                         "schedule": post.schedule})
                 return
             if old == digest:
                 return
@@ -290,7 +294,7 @@ class Ledger:
                 )
             c.execute(_POST_UPDATE, {"k_post": post.id, "content_hash": digest,
                                      "body": post.model_dump_json(), "updated_at": now,
-                                     "withheld": withheld})
+                                     "withheld": withheld, "schedule": post.schedule})
 
     def withheld(self, post_id: str) -> bool:
         """Whether the stored post had text a BLOCK finding flagged masked out: it was never
@@ -317,7 +321,8 @@ class Ledger:
                ) -> dict[str, State | None]:
         """Store the post and the reviewed state of each target, in one transaction.
 
-        Targets already published are left as they are; ``sending`` and ``unknown`` keep
+        Targets published, taken down or held for a person are left as they are (only
+        ``reschedule`` or a takedown moves them); ``sending`` and ``unknown`` keep
         their state (and a claim its clock), since they must be reconciled before anything is
         sent. The accounts in ``claim`` are claimed in the same transaction (see ``claim``):
         the result maps each to the state it had, or None when it is not claimable.
@@ -335,7 +340,7 @@ class Ledger:
                     raise ValueError("record() takes the rows of the post it records")
                 old = current.get(row.account)
                 old_state = State(old.state) if old is not None else None
-                if old_state == State.PUBLISHED:
+                if old_state in _SETTLED:
                     continue
                 keep = old_state in (State.SENDING, State.UNKNOWN)
                 values: dict[str, Any] = {
@@ -565,6 +570,82 @@ class Ledger:
         return verify_chain(events, (head.seq, head.hash))
 
 
+    # -- the publishing loop ------------------------------------------------------------------
+
+    def due(self, *, stale_after: float, limit: int = 1000) -> list[str]:
+        """Ids of stored posts with work for a worker now, soonest first: targets pending or
+        awaiting approval whose time has come, and sends left ``sending`` past
+        ``stale_after`` seconds (a crashed worker's; reconciled before anything is resent)."""
+        now = self.clock.now()
+        waiting = attempts.c.state.in_([State.PENDING, State.AWAITING_APPROVAL])
+        stale = sa.and_(attempts.c.state == State.SENDING,
+                        attempts.c.updated_at < now - timedelta(seconds=stale_after))
+        query = (sa.select(posts.c.id).join(attempts, attempts.c.post_id == posts.c.id)
+                 .where(posts.c.withheld.is_(False), sa.or_(waiting, stale),
+                        sa.or_(posts.c.schedule.is_(None), posts.c.schedule <= now))
+                 .group_by(posts.c.id, posts.c.schedule, posts.c.created_at)
+                 .order_by(sa.func.coalesce(posts.c.schedule, posts.c.created_at), posts.c.id)
+                 .limit(limit))
+        with self._tx() as conn:
+            return [r[0] for r in conn.execute(query)]
+
+    def freeze(self, *, reason: str, by: str, brand: str = "",
+               until: datetime | None = None) -> Freeze:
+        """Start a crisis freeze of ``brand`` ('' for every brand), recorded in the audit."""
+        for name, value, cap in (("reason", reason, 2000), ("by", by, 200)):
+            if not value.strip() or len(value) > cap or "\x00" in value:
+                raise InvalidPost(f"{name}: give 1 to {cap:,} characters, without NUL",
+                                  [(name, "invalid")])
+        now = self.clock.now()
+        with self._write() as conn:
+            found = conn.execute(sa.insert(freezes).values(
+                brand=brand, reason=reason, by=by, started_at=now, until=until))
+            key = found.inserted_primary_key
+            self._append(conn, "", "", "freeze", {
+                "brand": brand, "by": by, "reason": reason, "os_user": _os_user(),
+                "until": until.isoformat() if until else None})
+        return Freeze(int(key[0]) if key else 0, brand, reason, by, now, until, None)
+
+    def thaw(self, *, by: str, brand: str = "") -> list[Freeze]:
+        """End the active freezes of ``brand`` ('' ends every freeze); returns them."""
+        now = self.clock.now()
+        ended = []
+        with self._write() as conn:
+            query = sa.select(freezes).where(freezes.c.ended_at.is_(None))
+            if brand:
+                query = query.where(freezes.c.brand == brand)
+            for row in conn.execute(query).mappings().all():
+                conn.execute(freezes.update().where(freezes.c.id == row["id"])
+                             .values(ended_at=now, ended_by=by))
+                ended.append(_freeze({**row, "ended_at": now}))
+                self._append(conn, "", "", "thaw", {"brand": row["brand"], "by": by,
+                                                    "os_user": _os_user()})
+        return ended
+
+    def freezes(self) -> list[Freeze]:
+        """Every freeze, oldest first (active ones have no ``ended_at``)."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(freezes).order_by(freezes.c.id)).mappings().all()
+        return [_freeze(r) for r in rows]
+
+    def mark_taken_down(self, post_id: str, account: str, *, reason: str, by: str) -> None:
+        """Record that the platform's copy of a published target was deleted."""
+        def mark(conn: Connection) -> None:
+            conn.execute(_ATTEMPT_UPDATE, {
+                "k_post": post_id, "k_account": account, "state": State.TAKEN_DOWN,
+                "updated_at": self.clock.now()})
+            self._append(conn, post_id, account, "takedown", {
+                "by": by, "os_user": _os_user(), "reason": reason})
+
+        self._batch.run(mark)
+
+
+def _freeze(row: Any) -> Freeze:
+    return Freeze(row["id"], row["brand"], row["reason"], row["by"], _aware(row["started_at"]),
+                  _aware(row["until"]) if row["until"] else None,
+                  _aware(row["ended_at"]) if row["ended_at"] else None)
+
+
 def _finding_audit(f: Finding) -> dict[str, Any]:
     event = {"code": f.code, "action": str(f.action), "field": f.field, "check": f.check,
              "spans": [[s.start, s.end] for s in f.spans]}
@@ -578,6 +659,7 @@ _ADDED_COLUMNS = (
     ("carecast_posts", "withheld", "BOOLEAN NOT NULL DEFAULT FALSE"),
     ("carecast_approvals", "step", "VARCHAR(64) NOT NULL DEFAULT 'review'"),
     ("carecast_approvals", "decision", "VARCHAR(16) NOT NULL DEFAULT 'approve'"),
+    ("carecast_posts", "schedule", "TIMESTAMP WITH TIME ZONE"),
 )
 
 

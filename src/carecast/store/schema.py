@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["approvals", "attempts", "audit", "audit_head", "consents", "metadata", "posts"]
+__all__ = ["approvals", "attempts", "audit", "audit_head", "consents", "freezes", "metadata",
+           "posts"]
 
 metadata = sa.MetaData()
 _when = sa.DateTime(timezone=True)
@@ -18,6 +19,8 @@ posts = sa.Table(
     sa.Column("updated_at", _when, nullable=False),
     # The body has the text a BLOCK finding flagged masked out: it can never be sent as is.
     sa.Column("withheld", sa.Boolean, nullable=False, default=False),
+    # When it is due (UTC), so a worker finds due posts without reading every body.
+    sa.Column("schedule", _when, index=True),
 )
 
 attempts = sa.Table(
@@ -80,4 +83,18 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Crisis freezes: while one is active (ended_at is null), nothing of its brand ('' = every
+# brand) is sent.
+freezes = sa.Table(
+    "carecast_freezes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("brand", sa.String(64), nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("started_at", _when, nullable=False),
+    sa.Column("until", _when),
+    sa.Column("ended_at", _when),
+    sa.Column("ended_by", sa.String(200)),
 )
