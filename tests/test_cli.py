@@ -187,8 +187,9 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def test_help_lists_every_command() -> None:
-    assert COMMANDS == ["approve", "audit", "brand", "channels", "consent", "pending",
-                        "preview", "publish", "reject", "resume", "retry", "status"]
+    assert COMMANDS == ["approve", "audit", "brand", "channels", "consent", "freeze", "pending",
+                        "posts", "preview", "publish", "reject", "resume", "retry", "schedule",
+                        "status", "takedown", "thaw", "worker"]
     result = run("--help")
     for name in COMMANDS:
         assert name in result.output
@@ -331,7 +332,7 @@ def test_scheduled_post_is_held_not_failed(tmp_path: Path, hooks: Path,
 @pytest.mark.parametrize(("body", "field"), [
     (f"text: {TEXT}\nlink: not-a-url\n", "link"),
     (f"text: {TEXT}\nhashtag: [flu]\n", "hashtag"),
-    (f"text: {TEXT}\nschedule: 2026-12-01T09:00:00\n", "schedule"),
+    (f"text: {TEXT}\nschedule: next tuesday\n", "schedule"),
     (f"text: {TEXT}\nmedia:\n  - source: photo.xyz123\n", "media[0]"),
     (f"text: [{TEXT}\n", "not valid YAML"),
 ])

@@ -82,6 +82,11 @@ class PublishConfig(_Section):
     channels: dict[str, ChannelLimits] = Field(
         default_factory=dict, description="Limits per channel name: per_account, per_host.")
     max_attempts: int = Field(default=5, ge=1, le=50)
+    worker_rounds: int = Field(
+        default=3, ge=1, le=20,
+        description="A worker sends a target that failed or whose outcome is unknown (after "
+                    "reconciling) again, in later passes, until it has been claimed this "
+                    "many times; then it waits for carecast retry.")
     max_wait: float = Field(default=300.0, ge=0, description="Total seconds of waiting.")
     max_retry_after: float = Field(
         default=120.0, ge=0, description="Longest single wait a platform may ask for."

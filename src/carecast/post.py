@@ -69,6 +69,8 @@ class MediaKind(StrEnum):
 _KIND_BY_MIME = {"image/gif": MediaKind.GIF}
 #: Media fields added after 0.1; a post's id does not change when they are left out.
 _LATER_MEDIA_FIELDS = ("people", "captions")
+#: Post fields added after posts were first stored: they count in the hash only when set.
+_LATER_POST_FIELDS = ("not_after",)
 
 
 def _is_url(source: str) -> bool:
@@ -272,6 +274,9 @@ class Post(_Model):
         from another working folder (or machine) keeps its id.
         """
         data = self.model_dump(mode="json", exclude={"id"})
+        for key in _LATER_POST_FIELDS:  # fields added later count only when set
+            if data.get(key) is None:
+                data.pop(key, None)
         for item, media in zip(data["media"], self.media, strict=True):
             if not media.is_url:
                 item["source"] = media.filename

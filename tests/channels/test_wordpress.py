@@ -495,6 +495,16 @@ def test_a_real_wordpress(wordpress, tmp_path, no_sleep) -> None:
                       params={"context": "edit"}, timeout=30).json()
     assert trashed["status"] == "trash"
     channel.close()
+    # A takedown through the publisher: trashed on WordPress, recorded in the audit trail.
+    with Publisher(cfg, entry_point_plugins=False, retry=no_sleep) as publisher:
+        done = publisher.takedown(post.id, reason="a test takedown", by="privacy officer")
+        assert [(d.account, d.error) for d in done] == [("blog", None)]
+        assert publisher.status(post.id)[0].state == State.TAKEN_DOWN
+        assert [e.data["by"] for e in publisher.ledger.audit_events(post.id)
+                if e.kind == "takedown"] == ["privacy officer"]
+    gone = api.get(f"{wordpress.url}/wp-json/wp/v2/posts/{outcome.receipt.remote_id}",
+                   params={"context": "edit"}, timeout=30).json()
+    assert gone["status"] == "trash"
 
 
 def _png() -> bytes:

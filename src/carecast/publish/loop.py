@@ -133,7 +133,9 @@ class Loop:
         publisher = self.publisher
         ledger = publisher.ledger
         reports = []
-        for post_id in ledger.due(stale_after=publisher.config.publish.stale_sending_after):
+        settings = publisher.config.publish
+        for post_id in ledger.due(stale_after=settings.stale_sending_after,
+                                  rounds=settings.worker_rounds):
             if stop is not None and stop.is_set():
                 break
             post = ledger.get_post(post_id)

@@ -572,12 +572,15 @@ class Ledger:
 
     # -- the publishing loop ------------------------------------------------------------------
 
-    def due(self, *, stale_after: float, limit: int = 1000) -> list[str]:
+    def due(self, *, stale_after: float, rounds: int = 1, limit: int = 1000) -> list[str]:
         """Ids of stored posts with work for a worker now, soonest first: targets pending or
-        awaiting approval whose time has come, and sends left ``sending`` past
-        ``stale_after`` seconds (a crashed worker's; reconciled before anything is resent)."""
+        awaiting approval whose time has come, failed or unknown ones sent (claimed) fewer
+        than ``rounds`` times, and sends left ``sending`` past ``stale_after`` seconds (a crashed
+        worker's). Unknown and stale ones are reconciled before anything is resent."""
         now = self.clock.now()
-        waiting = attempts.c.state.in_([State.PENDING, State.AWAITING_APPROVAL])
+        waiting = sa.or_(attempts.c.state.in_([State.PENDING, State.AWAITING_APPROVAL]),
+                         sa.and_(attempts.c.state.in_([State.FAILED, State.UNKNOWN]),
+                                 attempts.c.tries >= 1, attempts.c.tries < rounds))
         stale = sa.and_(attempts.c.state == State.SENDING,
                         attempts.c.updated_at < now - timedelta(seconds=stale_after))
         query = (sa.select(posts.c.id).join(attempts, attempts.c.post_id == posts.c.id)
