@@ -332,3 +332,48 @@ def test_publisher_does_not_resend_blindly(tmp_path, no_sleep, mocked) -> None:
     assert outcome.error.type == "OutcomeUnknown"
     assert "carecast retry" in outcome.error.message
     assert_no_secrets(outcome.error.message)
+
+
+@pytest.mark.parametrize("status", [303, 307, 408])
+def test_an_answer_that_may_follow_a_write_is_unknown_and_reconciled(
+        tmp_path, no_sleep, mocked, status) -> None:
+    """Issue 13 item 2: a receiver that stores the post, then answers 303 (or 408), is not
+    'failed': `retry` looks the post up and never sends it again."""
+    stored: list[str] = []
+
+    def receive(request):
+        stored.append(json.loads(request.body)["key"])
+        return status, {"Location": "https://intranet.example/posts/9"}, ""
+
+    def find(request):
+        if request.params["key"] in stored:
+            return 200, {}, json.dumps({"id": "remote-9"})
+        return 404, {}, ""
+
+    mocked.add_callback(responses.POST, URL, callback=receive)
+    mocked.add_callback(responses.GET, LOOKUP, callback=find)
+    with Publisher(config(tmp_path, lookup_url=LOOKUP), entry_point_plugins=False,
+                   retry=no_sleep) as publisher:
+        outcome = publisher.publish(POST)["intranet"]
+        assert outcome.state == State.UNKNOWN
+        assert (outcome.error.type, outcome.error.status) == ("OutcomeUnknown", status)
+        assert "reconcile" in outcome.error.message
+        retried = publisher.retry(POST.id)["intranet"]
+    assert retried.state == State.PUBLISHED
+    assert (retried.receipt.remote_id, retried.receipt.reconciled) == ("remote-9", True)
+    assert len(stored) == 1
+    assert [c.request.method for c in mocked.calls] == ["POST", "GET"]
+
+
+def test_a_redirect_without_lookup_stays_unknown_on_retry(tmp_path, no_sleep, mocked) -> None:
+    mocked.post(URL, status=303, headers={"Location": "https://intranet.example/posts/9"})
+    with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
+        assert publisher.publish(POST)["intranet"].state == State.UNKNOWN
+        assert publisher.retry(POST.id)["intranet"].state == State.UNKNOWN
+    assert len(mocked.calls) == 1
+
+
+def test_a_redirect_to_a_read_is_still_an_error_to_fix(hook, mocked) -> None:
+    mocked.get(LOOKUP, status=302, headers={"Location": "https://login.example/"})
+    with pytest.raises(PlatformRejected, match="HTTP 302"):
+        hook.lookup("cc-key-1", hook.render(POST))

@@ -45,6 +45,8 @@ _STATUS_CLASSES: dict[int, type[ChannelError]] = {
     404: PlatformRejected, 409: DuplicatePost, 413: PlatformRejected, 422: PlatformRejected,
     429: RateLimited,
 }
+#: Methods that change nothing: any answer to them may be acted on as it is.
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NOT_SENT = (NewConnectionError, ConnectTimeoutError, NameResolutionError)
 
 
@@ -122,10 +124,24 @@ def send(session: requests.Session, method: str, url: str, *, channel: str, acco
         # Raised here, outside the except block, so the requests exception (whose message
         # quotes the URL) is neither the cause nor the context of what callers see.
         raise transport_error(failure, **where)
-    if response.status_code >= 400 or (300 <= response.status_code < 400
-                                        and not kwargs["allow_redirects"]):
+    status = response.status_code
+    if method.upper() not in _READS and (status == 408 or (300 <= status < 400
+                                                           and not kwargs["allow_redirects"])):
+        raise _after_write(status, **where)
+    if status >= 400 or (300 <= status < 400 and not kwargs["allow_redirects"]):
         raise error_for_status(response, channel=channel, account=account, now=now)
     return response
+
+
+def _after_write(status: int, *, channel: str, account: str) -> OutcomeUnknown:
+    """A redirect or a request timeout answering a write: the receiver may have acted on the
+    body before answering, so the outcome is unknown and nothing is resent blindly."""
+    error = OutcomeUnknown(
+        f"the platform answered the write with HTTP {status}; it may have stored it: "
+        "reconcile before any resend (carecast retry POST_ID looks it up first)",
+        channel=channel, account=account, status=status)
+    error.retryable = False
+    return error
 
 
 def transport_error(exc: BaseException, *, channel: str, account: str) -> ChannelError:
