@@ -38,7 +38,8 @@ from carecast.post import (
     Receipt,
 )
 
-__all__ = ["Channel", "ChannelOptions", "post_options", "sent_after", "split_thread"]
+__all__ = ["Channel", "ChannelOptions", "earliest_send", "post_options", "sent_after",
+           "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
 #: While carecast reconciles, the earliest time the post it looks for can have been created.
@@ -352,7 +353,7 @@ class Channel(ABC):
         """Whether a post found by its text was made before the one looked up can have been
         sent (carecast stored it first): an earlier post with the same words, not this one.
         Unknown times are kept."""
-        after = _SENT_AFTER.get()
+        after = earliest_send()
         return after is not None and created is not None and created < after
 
     @abstractmethod
@@ -378,6 +379,11 @@ class Channel(ABC):
         """
         raise NotImplementedError(
             f"the {self.name} platform allows no profile update through its API")
+
+
+def earliest_send() -> datetime | None:
+    """While carecast reconciles, the earliest time the post looked up can have been made."""
+    return _SENT_AFTER.get()
 
 
 @contextmanager

@@ -40,6 +40,7 @@ from carecast.channels.http import (
     transport_error,
 )
 from carecast.channels.media import media_bytes
+from carecast.channels.paging import Page, since_send
 from carecast.channels.thread import part_key, send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
@@ -104,6 +105,10 @@ def _remember_limit(api_base_url: str, limit: int) -> None:
         _limits[api_base_url.rstrip("/")] = limit
 
 
+#: Hosts where plain http is allowed: a test instance on this machine.
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def _sdk() -> Any:
     """Mastodon.py, imported on first use (the ``carecast[mastodon]`` extra)."""
     try:
@@ -138,8 +143,11 @@ class MastodonOptions(ChannelOptions):
     @classmethod
     def _https(cls, value: str) -> str:
         parts = urlsplit(value.strip())
-        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-            raise ValueError("give the instance's https URL, such as https://mastodon.social")
+        loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK
+        if (parts.scheme != "https" and not loopback) or not parts.hostname or parts.query \
+                or parts.fragment:
+            raise ValueError("give the instance's https URL, such as https://mastodon.social "
+                             "(http only on 127.0.0.1, for tests)")
         return value.strip().rstrip("/")
 
     @field_validator("language")
@@ -474,8 +482,12 @@ class MastodonChannel(Channel):
             self._me = str(self._call("account_verify_credentials")["id"])
         return self._me
 
+    def _created(self, status: Any) -> datetime:
+        return _utc(status.get("created_at"), self.clock.now())
+
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """Find the thread among the account's 40 latest statuses by its parts' exact text.
+        """Find the thread by its parts' exact text among the account's statuses made since
+        the send (pages of 40 followed back to the send time, else unknown).
 
         Mastodon's idempotency keys cannot be queried. A thread found only in part is None
         while the instance still remembers the keys (a resend completes it without a
@@ -488,9 +500,16 @@ class MastodonChannel(Channel):
                 channel=self.name, account=self.account)
             error.retryable = False
             raise error
-        recent = [s for s in self._call("account_statuses", self._me_id(), limit=40,
-                                        exclude_reblogs=True)
-                  if not self.made_too_early(_utc(s.get("created_at"), self.clock.now()))]
+        def page(previous: Any) -> Page[Any, Any]:  # the Link header's next page
+            items = (self._call("fetch_next", previous) if previous is not None else
+                     self._call("account_statuses", self._me_id(), limit=40,
+                                exclude_reblogs=True))
+            return Page(items or [], items if items and
+                        getattr(items, "_pagination_next", None) else None)
+
+        recent = [s for s in since_send(page, self._created, channel=self.name,
+                                        account=self.account)
+                  if not self.made_too_early(self._created(s))]
         chain: list[Any] = []
         for part in draft.parts:
             parent = str(chain[-1]["id"]) if chain else None
