@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*)(:[^@/?#]*)?@", re.IGNORECASE)
 _ENV_ACCOUNT = re.compile(r"^CARECAST_ACCOUNTS__([A-Z0-9_]+?)__([A-Z0-9_]+)$")
 
 
@@ -57,7 +59,19 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     """Where the ledger lives: an SQLAlchemy URL; relative SQLite paths start at the file."""
 
-    url: str = "sqlite:///carecast.db"
+    url: str = Field(default="sqlite:///carecast.db", repr=False)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "url", _masked_url(self.url)
+
+    @field_serializer("url")
+    def _dump_url(self, url: str) -> str:
+        return _masked_url(url)
+
+
+def _masked_url(url: str) -> str:
+    """A URL with the password of its userinfo hidden (``postgresql://app:***@db/carecast``)."""
+    return _USERINFO.sub(lambda m: m[1] + (":***" if m[2] else "") + "@", url)
 
 
 class ChannelLimits(_Section):
@@ -256,6 +270,12 @@ class AccountConfig(_Section):
     def posting_slots(self) -> list[Slot]:
         """The account's slots, parsed."""
         return [parse_slot(spec) for spec in self.slots]
+
+    @field_serializer("options")
+    def _dump_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Dumped with every value hidden: options hold the account's tokens, passwords and
+        secret URLs, and only the channel knows which (it reads ``options`` itself)."""
+        return dict.fromkeys(options, "**********")
 
 
 class Config(_Section):

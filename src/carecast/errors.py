@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from carecast.scrub import hide, hide_headers
+
 if TYPE_CHECKING:
     from carecast.findings import Finding
     from carecast.publish.report import PublishReport
@@ -132,13 +134,15 @@ class ChannelError(CarecastError):
         headers: Mapping[str, str] | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(message)
+        # Built here, the one place every channel error passes: a platform's text that echoes
+        # a token or a header is scrubbed before anything keeps or shows it.
+        super().__init__(hide(message))
         self.channel = channel
         self.account = account
         self.status = status
-        self.request_id = request_id
-        self.headers: dict[str, str] = dict(headers or {})
-        self.code = code
+        self.request_id = hide(request_id) if request_id else request_id
+        self.headers: dict[str, str] = hide_headers(headers or {})
+        self.code = hide(code) if code else code
 
     def __str__(self) -> str:
         text = super().__str__()

@@ -37,6 +37,7 @@ from carecast.post import (
     ProfileChanges,
     Receipt,
 )
+from carecast.scrub import remember_options
 
 __all__ = ["Channel", "ChannelOptions", "earliest_send", "post_options", "sent_after",
            "split_thread"]
@@ -103,6 +104,7 @@ class Channel(ABC):
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.account = account
+        remember_options(options)  # its platform's error texts are scrubbed of them
         #: The publisher's clock: every time this channel reads, waits for or stamps.
         self.clock = clock
         self.options = options

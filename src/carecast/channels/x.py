@@ -16,7 +16,6 @@ import functools
 import html
 import logging
 import mimetypes
-import re
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TypeVar
-from urllib.parse import quote
 
 import requests
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -61,6 +59,7 @@ from carecast.post import (
     ProfileChanges,
     Receipt,
 )
+from carecast.scrub import remember
 
 __all__ = ["XChannel", "XOptions", "XTokens", "refused_characters", "weighted_length"]
 
@@ -218,45 +217,6 @@ class _Timed:
         return self.session.request(method, url, **kwargs)
 
 
-class _HideSecrets(logging.Filter):
-    """tweepy logs request headers, oauthlib its signature strings, at DEBUG level: the
-    accounts' tokens and keys are hidden from those records (as sent and percent-encoded)."""
-
-    _BEARER = re.compile(r"Bearer [^'\"\s,}]+")
-    HIDDEN = "[hidden by carecast]"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, *values: SecretStr | None) -> None:
-        """Hide these values from now on."""
-        with self._lock:
-            for value in values:
-                if value is not None and len(value.get_secret_value()) >= 4:
-                    plain = value.get_secret_value()
-                    once = quote(plain, safe="")
-                    self._secrets.update({plain, once, quote(once, safe="")})
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        hidden = self._BEARER.sub(f"Bearer {self.HIDDEN}", message)
-        for secret in secrets:
-            hidden = hidden.replace(secret, self.HIDDEN)
-        if hidden != message:
-            record.msg, record.args = hidden, ()
-        return True
-
-
-_HIDE = _HideSecrets()
-for _name in ("tweepy.client", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849",
-              "oauthlib.oauth1.rfc5849.signature"):
-    logging.getLogger(_name).addFilter(_HIDE)
-
-
 # -- the channel -----------------------------------------------------------------------------
 
 
@@ -300,9 +260,6 @@ class XChannel(Channel):
         self._user_id = self.options.user_id
         self._client: Any = None
         self._lock = threading.Lock()
-        opts = self.options
-        _HIDE.add(opts.access_token, opts.access_token_secret, opts.consumer_key,
-                  opts.consumer_secret, opts.refresh_token, opts.client_secret)
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -651,7 +608,7 @@ class XChannel(Channel):
             self._access = SecretStr(data["access_token"])
             if isinstance(data.get("refresh_token"), str):
                 self._refresh = SecretStr(data["refresh_token"])
-            _HIDE.add(self._access, self._refresh)
+            remember(self._access, self._refresh)
             self._client = None
             expires = data.get("expires_in")
             tokens = XTokens(self._access, self._refresh, datetime.fromtimestamp(
