@@ -606,7 +606,8 @@ class BlueskyChannel(Channel):
         status = int(response.status_code)
         headers = {str(k): str(v) for k, v in (response.headers or {}).items()}
         content = response.content
-        code = _field(content, "error")
+        raw_code = _field(content, "error")  # a string in XRPC; a careless proxy's may not be
+        code = raw_code if isinstance(raw_code, str) else None
         reason = str(_field(content, "message") or "")[:200]
         kw: dict[str, Any] = {**where, "status": status, "headers": headers,
                               "code": str(code) if code else None,
