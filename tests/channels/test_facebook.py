@@ -502,3 +502,60 @@ def test_an_older_post_with_the_same_words_is_not_taken_for_this_one(tmp_path, n
     assert outcome.state == State.PUBLISHED
     assert outcome.receipt.remote_id == f"{PAGE}_9"  # sent again, not matched to last year's
     assert not outcome.receipt.reconciled
+
+
+def feed(posts: list[dict[str, str]], page_size: int = 25):
+    """A Page feed served newest first in pages with ``paging.next`` (Graph's cursor paging,
+    as in sns-sdks/python-facebook testdata ``feed`` pages)."""
+    def answer(request):
+        start = int(request.params.get("after") or 0)
+        items = posts[start:start + page_size]
+        body: dict = {"data": items, "paging": {"cursors": {"before": "b", "after": "a"}}}
+        if start + page_size < len(posts):
+            body["paging"]["next"] = (f"{BASE}/{PAGE}/posts?access_token=x&limit={page_size}"
+                                      f"&after={start + page_size}")
+        return 200, {}, json.dumps(body)
+    return answer
+
+
+def others(count: int, at: datetime) -> list[dict[str, str]]:
+    return [{"id": f"{PAGE}_{900 + n}", "message": f"Other {n}",
+             "created_time": at.strftime("%Y-%m-%dT%H:%M:%S+0000")} for n in range(count)]
+
+
+def test_lookup_pages_back_to_the_send_time(fb, mocked) -> None:
+    """Issue 13 item 1: more posts than one page since the send; the match is on page 3."""
+    from carecast.channels.base import sent_after
+
+    when = (NOW - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    posts = [*others(60, NOW), {"id": f"{PAGE}_7", "message": TEXT, "created_time": when},
+             *others(5, NOW - timedelta(days=3))]
+    mocked.add_callback(responses.GET, f"{BASE}/{PAGE}/posts", callback=feed(posts))
+    with sent_after(NOW - timedelta(minutes=10)):
+        found = fb.lookup("k", fb.render(POST))
+    assert found is not None
+    assert found.remote_id == f"{PAGE}_7"
+    assert len(mocked.calls) == 3
+    assert "access_token=x" not in mocked.calls[2].request.url  # the next link's own token
+
+
+def test_lookup_that_cannot_reach_the_send_time_is_unknown(fb, mocked, monkeypatch) -> None:
+    from carecast.channels import paging
+    from carecast.channels.base import sent_after
+
+    monkeypatch.setattr(paging, "MAX_PAGES", 2)
+    mocked.add_callback(responses.GET, f"{BASE}/{PAGE}/posts", callback=feed(others(80, NOW)))
+    with sent_after(NOW - timedelta(minutes=10)), pytest.raises(OutcomeUnknown) as info:
+        fb.lookup("k", fb.render(POST))
+    assert not info.value.retryable
+    assert len(mocked.calls) == 2
+
+
+def test_lookup_stops_at_the_send_time(fb, mocked) -> None:
+    from carecast.channels.base import sent_after
+
+    posts = [*others(10, NOW), *others(200, NOW - timedelta(days=2))]
+    mocked.add_callback(responses.GET, f"{BASE}/{PAGE}/posts", callback=feed(posts))
+    with sent_after(NOW - timedelta(minutes=10)):
+        assert fb.lookup("k", fb.render(POST)) is None
+    assert len(mocked.calls) == 1  # the first page already reached back past the send

@@ -222,14 +222,12 @@ class FacebookChannel(GraphChannel):
         """The Page's recent (or scheduled) post whose message is the draft's text.
 
         Facebook keeps no key with a post, and a marker in the message would show: the match
-        is by exact text among the latest ``lookup_limit`` posts.
+        is by exact text among the posts made since the send (paged back to its time).
         """
         page = self.options.page_id
         edges = [f"{page}/posts"] + ([f"{page}/scheduled_posts"] if draft.schedule else [])
         for edge in edges:
-            found = self._find(draft, self.graph.pages(
-                edge, limit=self.options.lookup_limit, fields=_POST_FIELDS), "message",
-                "created_time")
+            found = self._find(draft, edge, "message", "created_time", _POST_FIELDS)
             if found is not None:
                 post_id = str(found["id"])
                 return self._receipt(draft, post_id, reconciled=True,

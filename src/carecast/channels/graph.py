@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import error_for_status, new_session, send
+from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
@@ -75,7 +76,8 @@ class GraphOptions(ChannelOptions):
     timeout: float = Field(default=30.0, gt=0, le=600)
     connect_timeout: float = Field(default=5.0, gt=0, le=60)
     lookup_limit: int = Field(default=25, ge=1, le=100,
-                              description="Recent posts searched by lookup and mentions.")
+                              description="Posts per page read by lookup (back to the send "
+                              "time) and recent posts read for mentions.")
 
 
 def usage_wait(headers: Mapping[str, str]) -> float | None:
@@ -252,24 +254,27 @@ class GraphClient:
     def pages(self, path: str, *, limit: int, **params: Any) -> Iterator[dict[str, Any]]:
         """The items of an edge, following ``paging`` until ``limit`` items were given."""
         given = 0
-        query: dict[str, Any] = {**params, "limit": min(limit, 100)}
-        while True:
-            body = self.get(path, **query)
-            items = body.get("data")
-            if not isinstance(items, list):
-                return
-            for item in items:
-                if isinstance(item, dict):
-                    yield item
-                    given += 1
-                    if given >= limit:
-                        return
-            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-            nxt = paging.get("next") if isinstance(paging, dict) else None
-            if not items or not isinstance(nxt, str):
-                return
-            query = {k: v for k, v in parse_qsl(urlsplit(nxt).query)
-                     if k not in ("access_token", "appsecret_proof")}
+        query: dict[str, Any] | None = {**params, "limit": min(limit, 100)}
+        while query is not None:
+            page = self.page(path, query)
+            for item in page.items:
+                yield item
+                given += 1
+                if given >= limit:
+                    return
+            query = page.older if page.items else None
+
+    def page(self, path: str, query: Mapping[str, Any]) -> Page[dict[str, Any], dict[str, Any]]:
+        """One page of an edge, newest first, and the query of the next (``paging.next``)."""
+        body = self.get(path, **query)
+        items = body.get("data")
+        if not isinstance(items, list):
+            return Page([], None)
+        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+        nxt = paging.get("next") if isinstance(paging, dict) else None
+        older = {k: v for k, v in parse_qsl(urlsplit(nxt).query)
+                 if k not in ("access_token", "appsecret_proof")} if isinstance(nxt, str) else None
+        return Page([i for i in items if isinstance(i, dict)], older)
 
     def _proof(self) -> str | None:
         if self.options.app_secret is None:
@@ -365,10 +370,10 @@ class GraphChannel(Channel):
                        published_at=published_at or self.clock.now(), reconciled=reconciled,
                        extra={k: v for k, v in extra.items() if v is not None})
 
-    def _find(self, draft: Draft, items: Iterator[dict[str, Any]], field: str,
-              time_field: str) -> dict[str, Any] | None:
-        """The first item whose ``field`` is the draft's text, made when it can have been
-        sent; raises when it cannot tell."""
+    def _find(self, draft: Draft, edge: str, field: str, time_field: str,
+              fields: str) -> dict[str, Any] | None:
+        """The first item of ``edge`` whose ``field`` is the draft's text, made when it can
+        have been sent; pages back to the send time, and raises when it cannot tell."""
         if not draft.text.strip():
             error = OutcomeUnknown(
                 f"a post without text cannot be matched among the {self.name} account's "
@@ -377,5 +382,9 @@ class GraphChannel(Channel):
                 channel=self.name, account=self.account)
             error.retryable = False
             raise error
+        first = {"fields": fields, "limit": self.options.lookup_limit}
+        items = since_send(lambda query: self.graph.page(edge, query or first),
+                           lambda item: graph_time(item.get(time_field)),
+                           channel=self.name, account=self.account)
         return next((item for item in items if same_text(item.get(field), draft.text)
                      and not self.made_too_early(graph_time(item.get(time_field)))), None)

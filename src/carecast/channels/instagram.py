@@ -235,11 +235,10 @@ class InstagramChannel(GraphChannel):
         """The account's recent media whose caption is the draft's text.
 
         A caption keeps no hidden key (a marker would show), so the match is by exact caption
-        among the latest ``lookup_limit`` media.
+        among the media made since the send (paged back to its time).
         """
-        found = self._find(draft, self.graph.pages(
-            f"{self.options.ig_user_id}/media", limit=self.options.lookup_limit,
-            fields=_MEDIA_FIELDS), "caption", "timestamp")
+        found = self._find(draft, f"{self.options.ig_user_id}/media", "caption", "timestamp",
+                           _MEDIA_FIELDS)
         if found is None:
             return None
         return self._receipt(draft, str(found["id"]), url=found.get("permalink"),
