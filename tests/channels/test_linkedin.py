@@ -689,3 +689,30 @@ def test_own_session_is_closed(tmp_path, clock) -> None:
     given_session = requests.Session()
     opts = LinkedInOptions(access_token=TOKEN, organization_id=ORG)
     assert not LinkedInChannel("a", opts, session=given_session).owns_session
+
+
+def test_lookup_pages_back_to_the_send_time(li, mocked) -> None:
+    """Issue 13 item 1: 45 posts modified since the send; the match is on the third page of
+    20 (Rest.li ``start`` / ``count``); a page modified before the send ends the search."""
+    from carecast.channels.base import sent_after
+
+    sent = 1793545445000
+
+    def post(n: int, text: str, at: int) -> dict:
+        return {"id": f"urn:li:share:{n}", "commentary": text, "lifecycleState": "PUBLISHED",
+                "createdAt": at, "lastModifiedAt": at}
+
+    posts = [*(post(100 + n, f"Other {n}", sent + 60_000) for n in range(45)),
+             post(7, "Flu shots on Monday\\.", sent),
+             *(post(200 + n, f"Old {n}", sent - 86_400_000) for n in range(40))]
+
+    def answer(request):
+        start, count = int(request.params.get("start", 0)), int(request.params["count"])
+        return 200, {}, json.dumps(posts_page(*posts[start:start + count]))
+
+    mocked.add_callback(responses.GET, POSTS, callback=answer)
+    with sent_after(datetime.fromtimestamp(sent / 1000 - 600, UTC)):
+        found = li.lookup("k", li.render(Post(id="p", text="Flu shots on Monday.")))
+    assert found is not None
+    assert found.remote_id == "urn:li:share:7"
+    assert len(mocked.calls) == 3  # the third page holds posts modified before the send

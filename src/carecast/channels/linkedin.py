@@ -31,6 +31,7 @@ from carecast.channels.linkedin_api import (
     to_little,
 )
 from carecast.channels.media import media_bytes
+from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     ChannelConnectionError,
@@ -62,7 +63,8 @@ class LinkedInOptions(ChannelOptions):
     link_previews: bool = Field(
         default=True, description="A post with a link becomes an article share (a card).")
     recent_posts: int = Field(default=20, ge=1, le=100,
-                              description="How many recent posts lookup and mentions read.")
+                              description="Posts per page read by lookup (back to the send "
+                              "time); recent posts read for mentions.")
     video_wait: float = Field(default=600.0, ge=0, le=3600,
                               description="Seconds to wait for LinkedIn to process a video.")
     timeout: float = Field(default=30.0, gt=0, le=300)
@@ -320,9 +322,20 @@ class LinkedInChannel(Channel):
     # -- reading back ------------------------------------------------------------------------
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """The page's recent post whose commentary reads as the draft's text, if any."""
+        """The page's post whose commentary reads as the draft's text, among those modified
+        since the send (pages of ``recent_posts`` followed back to its time, else unknown)."""
         wanted = _normal(draft.text)
-        for post in self.api.posts_by(self.author, self.options.recent_posts):
+        size = self.options.recent_posts
+
+        def page(start: int | None) -> Page[dict[str, Any], int]:
+            posts = self.api.posts_by(self.author, size, start or 0)
+            return Page(posts, (start or 0) + size if len(posts) >= size else None)
+
+        # Sorted by last modification: a post modified before the send ends the search.
+        modified = since_send(page, lambda p: _from_ms(p.get("lastModifiedAt"))
+                              or _from_ms(p.get("createdAt")),
+                              channel=self.name, account=self.account)
+        for post in modified:
             commentary, urn = post.get("commentary"), post.get("id")
             when = _from_ms(post.get("publishedAt")) or _from_ms(post.get("createdAt"))
             if isinstance(commentary, str) and isinstance(urn, str) \

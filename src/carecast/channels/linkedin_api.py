@@ -194,12 +194,14 @@ class LinkedInAPI:
         """``POST /rest/posts``; LinkedIn answers 201 with the URN in ``x-restli-id``."""
         return self.call("POST", "posts", needs="w_organization_social", json=dict(body))
 
-    def posts_by(self, author: str, count: int) -> list[dict[str, Any]]:
-        """The author's most recent posts, newest first."""
+    def posts_by(self, author: str, count: int, start: int = 0) -> list[dict[str, Any]]:
+        """The author's posts, last modified first, from ``start`` (Rest.li offset paging)."""
+        params: dict[str, Any] = {"author": author, "q": "author", "count": count,
+                                  "sortBy": "LAST_MODIFIED"}
+        if start:
+            params["start"] = start
         response = self.call("GET", "posts", needs="r_organization_social",
-                             restli_method="FINDER", params={
-                                 "author": author, "q": "author", "count": count,
-                                 "sortBy": "LAST_MODIFIED"})
+                             restli_method="FINDER", params=params)
         return _elements(response, self)
 
     def read_post(self, urn: str) -> dict[str, Any]:
