@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -953,3 +953,45 @@ def test_update_profile_errors_are_mapped(x, mocked) -> None:
     assert info.value.status == 403
     for secret in SECRETS:
         assert secret not in str(info.value)
+
+
+def snowflake(at: datetime, n: int = 0) -> str:
+    """An X post id made at ``at`` (milliseconds since X's epoch, shifted left 22 bits)."""
+    return str(((int(at.timestamp() * 1000) - 1288834974657) << 22) + n)
+
+
+def test_lookup_follows_next_token_back_to_the_send_time(x, mocked) -> None:
+    """Issue 13 item 1: 150 newer posts push the match to the second page of 100."""
+    from carecast.channels.base import sent_after
+
+    sent = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    newer = [tweet(snowflake(sent + timedelta(minutes=5), n), f"Other {n}") for n in range(150)]
+    ours = tweet(snowflake(sent), x.render(POST).parts[0].text)
+    older = [tweet(snowflake(sent - timedelta(days=2), n), f"Old {n}") for n in range(20)]
+
+    def answer(request):
+        start = int(request.params.get("pagination_token") or 0)
+        items = [*newer, ours, *older][start:start + 100]
+        meta = {"result_count": len(items), **({"next_token": str(start + 100)}
+                                               if start + 100 < 171 else {})}
+        return 200, {}, json.dumps({"data": items, "meta": meta})
+
+    mocked.add_callback(responses.GET, TIMELINE, callback=answer)
+    with sent_after(sent - timedelta(minutes=10)):
+        found = x.lookup("k", x.render(POST))
+    assert found is not None
+    assert found.remote_id == ours["id"]
+    assert len(mocked.calls) == 2
+
+
+def test_lookup_that_cannot_reach_the_send_time_is_unknown(x, mocked, monkeypatch) -> None:
+    from carecast.channels import paging
+    from carecast.channels.base import sent_after
+
+    monkeypatch.setattr(paging, "MAX_PAGES", 1)
+    now = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    mocked.get(TIMELINE, json={"data": [tweet(snowflake(now, n), f"Other {n}")
+                                        for n in range(100)], "meta": {"next_token": "t2"}})
+    with sent_after(now - timedelta(minutes=10)), pytest.raises(OutcomeUnknown) as info:
+        x.lookup("k", x.render(POST))
+    assert not info.value.retryable

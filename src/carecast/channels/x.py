@@ -31,6 +31,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import error_for_status, new_session, send, transport_error
 from carecast.channels.media import media_file
+from carecast.channels.paging import Page, since_send
 from carecast.channels.thread import send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
@@ -322,17 +323,26 @@ class XChannel(Channel):
         return self._receipt(draft, ids)
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """Find the draft among the account's latest posts by its exact text.
+        """Find the draft by its exact text among the account's posts since the send (pages
+        followed by ``next_token`` back to its time, else unknown).
 
         A thread counts as found only when every part is there, each replying to the one
         before; a thread found in part raises a non-retryable ``OutcomeUnknown``.
         """
         user_id = self._me()
-        body = self._call(lambda c, user: c.get_users_tweets(
-            user_id, max_results=_RECENT, user_auth=user,
-            tweet_fields=["created_at", "entities", "referenced_tweets"]))
-        tweets = [t for t in body.get("data") or [] if isinstance(t, dict)
-                  and not self.made_too_early(_snowflake_time(str(t.get("id", ""))))]
+
+        def page(token: str | None) -> Page[dict[str, Any], str]:
+            more = {"pagination_token": token} if token else {}
+            body = self._call(lambda c, user: c.get_users_tweets(
+                user_id, max_results=_RECENT, user_auth=user,
+                tweet_fields=["created_at", "entities", "referenced_tweets"], **more))
+            nxt = (body.get("meta") or {}).get("next_token")
+            return Page([t for t in body.get("data") or [] if isinstance(t, dict)],
+                        nxt if isinstance(nxt, str) else None)
+
+        tweets = [t for t in since_send(page, lambda t: _snowflake_time(str(t.get("id", ""))),
+                                        channel=self.name, account=self.account)
+                  if not self.made_too_early(_snowflake_time(str(t.get("id", ""))))]
         wanted = [_comparable(p.text) for p in draft.parts]
         ids: list[str] = []
         for index, text in enumerate(wanted):
