@@ -779,3 +779,27 @@ def test_update_profile_refuses_what_youtube_cannot_change(root) -> None:
         channel.update_profile(ProfileChanges(description="x" * 1001))
     assert http.request_sequence == []
     assert channel.capabilities() >= {"update_profile"}
+
+
+def test_lookup_follows_next_page_token_back_to_the_send_time(root) -> None:
+    """Issue 13 item 1: the video is on the second page of uploads (``nextPageToken``)."""
+    from carecast.channels.base import sent_after
+
+    def dated(ids: list[str], at: str, token: str | None = None) -> dict[str, Any]:
+        page = uploads(*ids)
+        for item in page["items"]:
+            item["contentDetails"]["videoPublishedAt"] = at
+        return {**page, **({"nextPageToken": token} if token else {})}
+
+    first = dated([f"new{n}" for n in range(50)], "2026-03-02T20:30:00Z", token="P2")
+    second = dated([VIDEO_ID, "old"], "2026-03-01T08:00:00Z")
+    none_tagged = {"kind": "youtube#videoListResponse", "items": [video("new0", ["flu"])]}
+    listed = {"kind": "youtube#videoListResponse", "items": [
+        video(VIDEO_ID, ["flu", marker_tag(KEY)])]}
+    http = Mock([ok(CHANNEL), ok(first), ok(second), ok(none_tagged), ok(listed)])
+    channel = make(root, http)
+    with sent_after(datetime(2026, 3, 2, 20, 0, tzinfo=UTC)):
+        found = channel.lookup(KEY, channel.render(post()))
+    assert found is not None
+    assert found.remote_id == VIDEO_ID
+    assert "pageToken=P2" in http.request_sequence[2][0]

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from carecast.channels.base import Channel, ChannelOptions, post_options
 from carecast.channels.http import retry_after_of
 from carecast.channels.media import download
+from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
@@ -139,7 +140,7 @@ class YouTubeOptions(ChannelOptions):
     chunk_size: int = Field(default=32 * _CHUNK, ge=_CHUNK, le=1024 * _CHUNK)
     timeout: float = Field(default=120.0, gt=0, le=3600)
     lookup_depth: int = Field(default=50, ge=1, le=50,
-                              description="Recent uploads searched by lookup.")
+                              description="Uploads per page read by lookup.")
 
     @field_validator("chunk_size")
     @classmethod
@@ -515,25 +516,34 @@ class YouTubeChannel(Channel):
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
         """An unfinished upload of this process: None, so ``publish`` resumes it. Otherwise
-        the channel's recent uploads are searched for the key's hidden tag."""
+        the channel's uploads since the send (pages followed back to its time, else
+        unknown) are searched for the key's hidden tag."""
         with self._lock:
             upload = self._uploads.get(key)
         if upload is not None:
             return None
         uploads = self._channel_info()["contentDetails"]["relatedPlaylists"]["uploads"]
-        items = self._execute(self.client.playlistItems().list(
-            part="contentDetails", playlistId=uploads, maxResults=self.options.lookup_depth),
-            write=False).get("items", [])
+
+        def page(token: str | None) -> Page[dict[str, Any], str]:
+            more = {"pageToken": token} if token else {}
+            answer = self._execute(self.client.playlistItems().list(
+                part="contentDetails", playlistId=uploads,
+                maxResults=self.options.lookup_depth, **more), write=False)
+            nxt = answer.get("nextPageToken")
+            return Page(answer.get("items", []), nxt if isinstance(nxt, str) else None)
+
+        items = since_send(page, lambda i: _time(i["contentDetails"].get("videoPublishedAt")),
+                           channel=self.name, account=self.account)
         ids = [i["contentDetails"]["videoId"] for i in items]
-        if not ids:
-            return None
-        videos = self._execute(self.client.videos().list(
-            part="snippet,status", id=",".join(ids), maxResults=len(ids)),
-            write=False).get("items", [])
         tag = marker_tag(key)
-        for video in videos:
-            if tag in ((video.get("snippet") or {}).get("tags") or ()):
-                return self._receipt(draft, video, reconciled=True)
+        for start in range(0, len(ids), 50):  # videos.list takes up to 50 ids
+            batch = ids[start:start + 50]
+            videos = self._execute(self.client.videos().list(
+                part="snippet,status", id=",".join(batch), maxResults=len(batch)),
+                write=False).get("items", [])
+            for video in videos:
+                if tag in ((video.get("snippet") or {}).get("tags") or ()):
+                    return self._receipt(draft, video, reconciled=True)
         return None
 
     def delete(self, receipt: Receipt) -> None:
