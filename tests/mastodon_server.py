@@ -7,7 +7,9 @@
 Faults, set on the instance at any time:
 
 - ``ignore_keys``: ``Idempotency-Key`` is not honoured (every create is a new status);
-- ``drop_answers``: the next N creates store the status, then reset the connection unanswered;
+- ``drop_answers``: the next N creates store the status, then lose the answer: ``drop_mode``
+  ``"reset"`` resets the connection, ``"timeout"`` answers only after ``hang_for`` seconds
+  (longer than the client's read timeout);
 - ``burst``: after each dropped answer, that many statuses by another client are posted;
 - ``failing_pages``: page requests (1-based, counted per server) answered with HTTP 500.
 
@@ -23,6 +25,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +45,8 @@ class MastodonServer:
         self.clock = clock
         self.ignore_keys = ignore_keys
         self.drop_answers = 0
+        self.drop_mode = "reset"
+        self.hang_for = 2.0
         self.burst = 0
         self.failing_pages: set[int] = set()
         self.statuses: list[dict[str, Any]] = []
@@ -199,7 +204,9 @@ def _handler(server: MastodonServer) -> type[BaseHTTPRequestHandler]:
             else:
                 params = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
             status, drop = server.create(params, self.headers.get("Idempotency-Key"))
-            if drop:  # stored, then the answer is lost: a reset, as a proxy or crash does
+            if drop and server.drop_mode == "timeout":  # stored, answered too late
+                time.sleep(server.hang_for)
+            elif drop:  # stored, then the answer is lost: a reset, as a proxy or crash does
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                            struct.pack("ii", 1, 0))
                 self.close_connection = True

@@ -36,7 +36,8 @@ def server(clock: FrozenClock) -> Iterator[MastodonServer]:
 
 def publisher(tmp_path: Path, server: MastodonServer, clock: FrozenClock) -> Publisher:
     config = Config.from_dict({"accounts": {"health": {
-        "channel": "mastodon", "api_base_url": server.url, "access_token": TOKEN}}},
+        "channel": "mastodon", "api_base_url": server.url, "access_token": TOKEN,
+        "timeout": 0.4}}},
         root=tmp_path, environ={})
     return Publisher(config, entry_point_plugins=False, clock=clock,
                      retry=RetryPolicy(clock=clock))
@@ -51,10 +52,12 @@ def history(server: MastodonServer, count: int, clock: FrozenClock) -> None:
     clock.advance(3600)
 
 
+@pytest.mark.parametrize("mode", ["reset", "timeout"])
 def test_a_lost_answer_then_45_newer_statuses_is_posted_exactly_once(
-        tmp_path, server, clock) -> None:
+        tmp_path, server, clock, mode) -> None:
     history(server, 30, clock)
     server.drop_answers, server.burst = 1, 45
+    server.drop_mode, server.hang_for = mode, 1.0
     with publisher(tmp_path, server, clock) as pub:
         outcome = pub.publish(POST)["health"]
     assert outcome.state == State.PUBLISHED
