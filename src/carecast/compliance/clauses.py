@@ -1,0 +1,166 @@
+"""Reads a text clause by clause: what each clause tells the reader, and what it negates.
+
+Shared by the advice, safe-messaging and policy checks:
+
+- ``clauses`` splits a text into sentences (``.``, ``!``, ``?``, a line break; not after
+  "Dr." or "a.m.") and each sentence into clauses at semicolons, colons, dashes, emoji and
+  arrows, and ", " (so a lead-in such as "Dietitian's corner:" or "Quick reminder 👉" is a
+  clause of its own, and the instruction after it starts a clause);
+- ``Clause.imperative`` and ``Clause.to_reader``: the clause gives the reader an order
+  ("take", "you should take", "just take") or speaks to them ("your dose");
+- ``Clause.negated``: a negation ("not", "no", "never", "without", "there's no need to",
+  any "-n't": "won't", "doesn't") governs a position, within a few words before it;
+- ``Clause.deferred``: a referral governs the clause's instruction: it asks a clinician
+  ("ask your doctor whether...") or makes the instruction depend on one ("only if your
+  doctor says so", "without talking to your pharmacist", "as prescribed"). A clinician merely
+  mentioned ("and let your doctor know later") governs nothing.
+
+Curly quotes count as straight ones; offsets are those of the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+__all__ = ["Clause", "clauses", "normalise"]
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
+_ABBREVIATIONS = frozenset({"dr", "st", "mr", "mrs", "ms", "a.m", "p.m", "e.g", "i.e", "vs",
+                            "jr", "sr", "no", "approx", "dept", "u.s"})
+_SPLIT = re.compile(
+    r"\s*(?:;|:(?=\s)|\s[-\u2013\u2014]+\s|--|\u2013|\u2014|, (?!\d)|"
+    r"[\u2190-\u21ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]+\ufe0f?)\s*")
+_FILLERS = frozenset({"just", "simply", "please", "then", "and", "so", "also", "now", "instead",
+                      "always", "first", "tip", "quick", "remember", "or", "but", "meanwhile",
+                      "today", "tonight", "next", "time"})
+_MODAL = re.compile(
+    r"\b(?:you(?:'ll)? (?:should|can|could|must|may|might|need to|ought to|have to|want to|"
+    r"may want to|might want to|just)|you'll need to|you'll want to|"
+    r"(?:it's|it is) (?:fine|ok|okay|safe) to|try to|make sure (?:to|you)|be sure to|"
+    r"go ahead and|feel free to|don't forget to|remember to)\b", re.IGNORECASE)
+_READER = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll|u|ur)\b",
+                     re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b",
+    re.IGNORECASE)
+#: "don't hesitate to", "never wait to": a negated hesitation is an encouragement.
+_LIFTED = re.compile(r"\W*(?:hesitate|wait|delay|be afraid|be embarrassed|think twice|"
+                     r"worry about)\b", re.IGNORECASE)
+_CONDITIONAL = re.compile(
+    r"^(?:[\"'(]*)(?:if|when|whenever|whether|unless|in case|once|anyone who|those who|"
+    r"people who|for those)\b", re.IGNORECASE)
+_CLINICIAN = (r"(?:doctors?|physicians?|clinicians?|providers?|pharmacists?|nurses?|"
+              r"care team|gp|prescribers?|ob|midwife|specialists?|dentists?|cardiologists?|"
+              r"health ?care (?:team|provider)|medical team)")
+_DEFERS = re.compile(
+    rf"\b(?:ask(?:ing)?|check(?:ing)? with|talk(?:ing)? (?:to|with)|consult(?:ing)?|"
+    rf"speak(?:ing)? (?:to|with)|discuss(?:ing)?[^.;:]{{0,30}}with)\b[^.;:]{{0,30}}?"
+    rf"\b{_CLINICIAN}\b"
+    rf"|\b(?:only if|unless|until|if|without|as|when)\b[^.;:]{{0,25}}?\b{_CLINICIAN}\b"
+    rf"[^.;:]{{0,20}}\b(?:says?|tells?|told|prescribes?|prescribed|recommends?|advises?|"
+    rf"directs?|directed|oks?|approves?|talking|checking|asking|speaking|agrees?)\b"
+    rf"|\bwithout (?:talking|speaking|checking)\b"
+    rf"|\bas (?:prescribed|directed)\b",
+    re.IGNORECASE)
+_WORD = re.compile(r"[\w'@#%.-]+")
+
+
+def normalise(text: str) -> str:
+    """``text`` with curly quotes straightened (the same length, so offsets hold)."""
+    return text.translate(_QUOTES)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause: its text, where it starts in the field, and its sentence."""
+
+    text: str
+    start: int
+    sentence: str
+    question: bool
+
+    @cached_property
+    def words(self) -> list[str]:
+        """The clause's words, lower case."""
+        return [w.lower().strip(".'") for w in _WORD.findall(self.text)]
+
+    @cached_property
+    def lead(self) -> str:
+        """The first word that is not a filler ("just", "then", "please", ...)."""
+        for word in self.words:
+            if word not in _FILLERS:
+                return word
+        return ""
+
+    def imperative(self, verbs: frozenset[str]) -> bool:
+        """The clause orders the reader to do one of ``verbs`` ("take", "just take",
+        "you should take", "try to take")."""
+        if self.lead in verbs:
+            return True
+        modal = _MODAL.search(self.text)
+        if modal is None:
+            return False
+        after = [w.lower() for w in _WORD.findall(self.text[modal.end():])][:3]
+        return any(w in verbs for w in after)
+
+    @cached_property
+    def to_reader(self) -> bool:
+        """The clause speaks to the reader (second person)."""
+        return _READER.search(self.text) is not None
+
+    @cached_property
+    def conditional(self) -> bool:
+        """The clause opens with a condition ("if you have diabetes", "when ...")."""
+        return _CONDITIONAL.search(self.text) is not None
+
+    @cached_property
+    def deferred(self) -> bool:
+        """A referral to a clinician governs this clause's instruction."""
+        return _DEFERS.search(self.text) is not None
+
+    def negated(self, position: int, reach: int = 5) -> bool:
+        """A negation within ``reach`` words before ``position`` (an offset in ``text``)."""
+        before = self.text[:position]
+        cues = list(_NEGATION.finditer(before))
+        last = cues[-1] if cues else None
+        if last is None or _LIFTED.match(before, last.end()):
+            return False
+        return len(_WORD.findall(before[last.end():])) <= reach
+
+
+def clauses(text: str) -> list[Clause]:
+    """The clauses of ``text``, in order."""
+    text = normalise(text)
+    out: list[Clause] = []
+    for start, sentence in _sentences(text):
+        question = sentence.rstrip(" \"')").endswith("?")
+        at = 0
+        for sep in [*_SPLIT.finditer(sentence), None]:
+            end = sep.start() if sep else len(sentence)
+            piece = sentence[at:end]
+            stripped = piece.strip()
+            if stripped:
+                offset = start + at + (len(piece) - len(piece.lstrip()))
+                out.append(Clause(stripped, offset, sentence, question))
+            if sep is not None:
+                at = sep.end()
+    return out
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    at = 0
+    for end in _END.finditer(text):
+        if end.group().startswith("."):
+            word = text[:end.start()].rsplit(None, 1)[-1:] or [""]
+            following = text[end.end():].lstrip()[:1]
+            if word[0].lower().lstrip("(") in _ABBREVIATIONS or following.islower():
+                continue
+        out.append((at, text[at:end.end()]))
+        at = end.end()
+    if text[at:].strip():
+        out.append((at, text[at:]))
+    return out
