@@ -106,7 +106,8 @@ _DIAGNOSIS_LEAD = re.compile(
     r"(?<!of )\b(?:you(?:'ve| have| probably have| likely have| definitely have| may have| "
     r"might have| must have| 've got| have got| got| are suffering from| suffer from| 're "
     r"suffering from| are| 're)|(?:that|it|this)(?:'s| is| sounds like| looks like| must be| "
-    r"means)|sounds like|means you have)\s+(?:got\s+)?(?:probably |likely |definitely |"
+    r"means)|sounds like|means you have)\s+(?:(?:probably|likely|definitely|clearly) )?"
+    r"(?:got\s+)?(?:probably |likely |definitely |"
     r"clearly |just |almost certainly |most likely )?(?:a case of |a touch of )?"
     r"(?:a |an |the |some )?", re.IGNORECASE)
 _SYMPTOM_LEAD = re.compile(
@@ -186,13 +187,11 @@ def _ends(text: str, at: int) -> bool:
 def _dosing(clause: Clause) -> int | None:
     """Where the clause gives the reader a dose, or tells them to change one."""
     if clause.imperative(_DOSE_VERBS):
-        dose = _dose().search(clause.text)
-        if dose is not None:
-            return dose.start()
-    if clause.imperative(_CHANGE_VERBS):
-        medicine = lexicon.pattern("medications", lexicon.MEDICATION_SHAPES).search(clause.text)
-        if medicine is not None:
-            return medicine.start()
+        if _dose().search(clause.text) is not None:
+            return 0
+    medicine = lexicon.pattern("medications", lexicon.MEDICATION_SHAPES)
+    if clause.imperative(_CHANGE_VERBS) and medicine.search(clause.text) is not None:
+        return 0
     return None
 
 
@@ -204,7 +203,7 @@ def _treatment(clause: Clause) -> int | None:
         if move is not None and not clause.negated(move.start(), reach=1):
             found = medicine.search(clause.text, move.end(), move.end() + 40)
             if found is not None:
-                return move.start()
+                return 0
     need = _NOT_NEEDED.search(clause.text)
     if need is not None:
         found = medicine.search(clause.text, need.end(), need.end() + 30)

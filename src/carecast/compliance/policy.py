@@ -2,8 +2,9 @@
 
 Reviews each draft (title and every part, hashtags as rendered):
 
-- ``claim``: a banned claim ("cure", "guaranteed", "miracle", "risk-free", ...), unless it is
-  negated just before ("there is no cure", "not guaranteed");
+- ``claim``: a banned claim ("cure", "guaranteed", "miracle", "risk-free", ...), unless a
+  negation in its clause governs it ("there's no cure", "not guaranteed", "won't cure",
+  "doesn't guarantee results"; see ``clauses``);
 - ``sponsored``: a sponsored post without a disclosure ("#ad", "paid partnership", ...);
   sponsored means ``sponsored = true`` (set it per campaign) or a sponsorship phrase in the
   text ("sponsored by", "in partnership with", ...);
@@ -27,6 +28,7 @@ from carecast.compliance._settings import (
     has_phrase,
     phrase_pattern,
 )
+from carecast.compliance.clauses import clauses
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicySettings", "carecast_review_draft"]
 
-_NEGATION = re.compile(r"\b(no|not|never|isn'?t|aren'?t|nor|without)\b(?:\W+\w+){0,2}\W*$",
-                       re.IGNORECASE)
 _HASHTAG = re.compile(r"#(\w+)")
 
 
@@ -85,11 +85,13 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     allowed = [phrase_pattern(p) for p in cfg.allow if p.strip()]
     for field, text in draft_texts(draft):
         spared = [(m.start(), m.end()) for a in allowed for m in a.finditer(text)]
+        parts = clauses(text) if patterns else []
         hits = sorted((m.start(), m.end(), phrase) for phrase, pattern in patterns
                       for m in pattern.finditer(text))
         for start, end, phrase in hits:
-            if any(s <= start and end <= e for s, e in spared) or _NEGATION.search(
-                    text[max(0, start - 30):start]):
+            clause = next((c for c in reversed(parts) if c.start <= start), None)
+            if any(s <= start and end <= e for s, e in spared) or (
+                    clause is not None and clause.negated(start - clause.start, reach=2)):
                 continue
             yield cfg.finding(
                 "claim", field, f"{field} at {start}: the banned claim '{phrase[:60]}'; health "
