@@ -186,9 +186,8 @@ def _ends(text: str, at: int) -> bool:
 
 def _dosing(clause: Clause) -> int | None:
     """Where the clause gives the reader a dose, or tells them to change one."""
-    if clause.imperative(_DOSE_VERBS):
-        if _dose().search(clause.text) is not None:
-            return 0
+    if clause.imperative(_DOSE_VERBS) and _dose().search(clause.text) is not None:
+        return 0
     medicine = lexicon.pattern("medications", lexicon.MEDICATION_SHAPES)
     if clause.imperative(_CHANGE_VERBS) and medicine.search(clause.text) is not None:
         return 0
