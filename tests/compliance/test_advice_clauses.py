@@ -113,5 +113,8 @@ def test_word_lists_are_lower_case_and_match_by_shape() -> None:
         words = lexicon.entries(name)
         assert words
         assert all(w == w.lower().strip() for w in words)
-    assert lexicon.pattern("conditions", lexicon.CONDITION_SHAPES).fullmatch("tendinopathy")
-    assert lexicon.pattern("medications", lexicon.MEDICATION_SHAPES).fullmatch("rosuvastatin")
+    assert lexicon.get("conditions").match("tendinopathy", 0) == len("tendinopathy")
+    assert lexicon.get("conditions").match("celiac-sprue disease", 0) == len("celiac-sprue disease")
+    assert lexicon.get("medications").match("rosuvastatin", 0) == len("rosuvastatin")
+    assert lexicon.get("suicide_terms").search("Self-harming teens") == (0, len("Self-harming"))
+    assert lexicon.get("conditions").search("the pathy") is None

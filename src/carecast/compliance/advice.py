@@ -118,6 +118,15 @@ _EXEMPT_BEFORE = re.compile(
     r"\b(?:if|when|whenever|whether|unless|in case|once|as long as|who|before|after|while|"
     r"because|since|think|worried|wonder(?:ing)?|ask(?:ing)?|whether)\s+(?:\w+\s+){0,1}$",
     re.IGNORECASE)
+#: Words without one of which ``_DIAGNOSIS_LEAD`` and ``_SYMPTOM_LEAD`` cannot match.
+_DIAGNOSIS_WORDS = frozenset({"you", "you've", "you're", "that", "that's", "it", "it's", "this",
+                              "sounds", "means", "your"})
+#: A condition followed by one of these names a service or an event, not a diagnosis.
+_SERVICE_NOUNS = frozenset({
+    "team", "center", "centre", "clinic", "care", "doctor", "doctors", "specialist",
+    "specialists", "screening", "screenings", "risk", "awareness", "support", "program",
+    "programme", "month", "class", "classes", "season", "shot", "shots", "test", "tests",
+    "vaccine", "vaccines", "research", "survivors", "walk", "unit", "educator", "services"})
 _HASHTAG = re.compile(r"#(\w+)")
 _HANDLE = re.compile(r"^\s*@\w")
 
@@ -161,21 +170,32 @@ def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding 
 
 def _diagnosis(clause: Clause) -> int | None:
     """Where the clause tells the reader what they have ("sounds like you have X")."""
-    if clause.question or clause.conditional:
+    if clause.question or _DIAGNOSIS_WORDS.isdisjoint(clause.vocabulary) or clause.conditional:
         return None
-    condition = lexicon.pattern("conditions", lexicon.CONDITION_SHAPES)
     for lead in (*_DIAGNOSIS_LEAD.finditer(clause.text), *_SYMPTOM_LEAD.finditer(clause.text)):
         if _EXEMPT_BEFORE.search(clause.text, 0, lead.start()):
             continue
-        found = condition.match(clause.text, lead.end())
-        if found is None:
-            found = condition.match(clause.text, clause.text.find(" ", lead.end()) + 1)
-            if found is None or " " in clause.text[lead.end():found.start()].strip():
-                continue
-        if lead.group().lower().startswith(("that", "it", "this")) and not _ends(
-                clause.text, found.end()):
+        end = _condition_at(clause.text, lead.end())
+        if end is None or (lead.group().lower().startswith(("that", "it", "this"))
+                           and not _ends(clause.text, end)):
             continue
         return lead.start()
+    return None
+
+
+def _condition_at(text: str, at: int) -> int | None:
+    """Where a condition named at ``at`` ends, one modifier allowed before it ("a bad
+    cold", "exercise-induced asthma"); None when it names a service ("cancer team")."""
+    conditions = lexicon.get("conditions")
+    tokens = [t for t in lexicon.words(text) if t[0] >= at][:4]
+    starts = [t[0] for t in tokens[:2]]
+    if len(tokens) > 2 and text[tokens[0][1]:tokens[1][0]] == "-":
+        starts.append(tokens[2][0])
+    for start in starts:
+        end = conditions.match(text, start)
+        if end is not None:
+            following = [w for s, _, w in lexicon.words(text) if s >= end][:1]
+            return None if following and following[0] in _SERVICE_NOUNS else end
     return None
 
 
@@ -188,7 +208,7 @@ def _dosing(clause: Clause) -> int | None:
     """Where the clause gives the reader a dose, or tells them to change one."""
     if clause.imperative(_DOSE_VERBS) and _dose().search(clause.text) is not None:
         return 0
-    medicine = lexicon.pattern("medications", lexicon.MEDICATION_SHAPES)
+    medicine = lexicon.get("medications")
     if clause.imperative(_CHANGE_VERBS) and medicine.search(clause.text) is not None:
         return 0
     return None
@@ -196,14 +216,14 @@ def _dosing(clause: Clause) -> int | None:
 
 def _treatment(clause: Clause) -> int | None:
     """Where the clause tells the reader to start, stop or switch a treatment."""
-    medicine = lexicon.pattern("medications", lexicon.MEDICATION_SHAPES)
+    medicine = lexicon.get("medications")
     if clause.imperative(_TREAT_VERBS):
         move = _TREATMENT_MOVE.search(clause.text)
         if move is not None and not clause.negated(move.start(), reach=1):
             found = medicine.search(clause.text, move.end(), move.end() + 40)
             if found is not None:
                 return 0
-    need = _NOT_NEEDED.search(clause.text)
+    need = _NOT_NEEDED.search(clause.text) if "need" in clause.vocabulary else None
     if need is not None:
         found = medicine.search(clause.text, need.end(), need.end() + 30)
         if found is not None or re.match(r"\s+(?:to see )?an? (?:doctor|clinician)",

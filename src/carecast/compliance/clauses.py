@@ -6,8 +6,8 @@ Shared by the advice, safe-messaging and policy checks:
   "Dr." or "a.m.") and each sentence into clauses at semicolons, colons, dashes, emoji and
   arrows, and ", " (so a lead-in such as "Dietitian's corner:" or "Quick reminder 👉" is a
   clause of its own, and the instruction after it starts a clause);
-- ``Clause.imperative`` and ``Clause.to_reader``: the clause gives the reader an order
-  ("take", "you should take", "just take") or speaks to them ("your dose");
+- ``Clause.imperative``: the clause gives the reader an order ("take", "you should take",
+  "just take");
 - ``Clause.negated``: a negation ("not", "no", "never", "without", "there's no need to",
   any "-n't": "won't", "doesn't") governs a position, within a few words before it;
 - ``Clause.deferred``: a referral governs the clause's instruction: it asks a clinician
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 
 __all__ = ["Clause", "clauses", "normalise"]
 
@@ -41,8 +41,6 @@ _MODAL = re.compile(
     r"may want to|might want to|just)|you'll need to|you'll want to|"
     r"(?:it's|it is) (?:fine|ok|okay|safe) to|try to|make sure (?:to|you)|be sure to|"
     r"go ahead and|feel free to|don't forget to|remember to)\b", re.IGNORECASE)
-_READER = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll|u|ur)\b",
-                     re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b",
     re.IGNORECASE)
@@ -66,6 +64,14 @@ _DEFERS = re.compile(
     rf"|\bas (?:prescribed|directed)\b",
     re.IGNORECASE)
 _WORD = re.compile(r"[\w'@#%.-]+")
+#: Words without one of which ``_MODAL`` and ``_DEFERS`` cannot match.
+_MODAL_WORDS = frozenset({"you", "you'll", "it's", "it", "try", "make", "be", "go", "feel",
+                          "don't", "remember"})
+_DEFER_WORDS = frozenset({
+    "doctor", "doctors", "physician", "physicians", "clinician", "clinicians", "provider",
+    "providers", "pharmacist", "pharmacists", "nurse", "nurses", "team", "gp", "prescriber",
+    "prescribers", "ob", "midwife", "specialist", "specialists", "dentist", "dentists",
+    "cardiologist", "cardiologists", "prescribed", "directed", "without"})
 
 
 def normalise(text: str) -> str:
@@ -73,53 +79,45 @@ def normalise(text: str) -> str:
     return text.translate(_QUOTES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clause:
-    """One clause: its text, where it starts in the field, and its sentence."""
+    """One clause: its text, where it starts in the field, its sentence, and what it does."""
 
     text: str
     start: int
     sentence: str
     question: bool
+    #: The clause's words, lower case, and as a set (cheap tests before a pattern runs).
+    words: tuple[str, ...]
+    vocabulary: frozenset[str]
+    #: The first word that is not a filler ("just", "then", "please", ...).
+    lead: str
+    #: The words that could be an order: the lead, and the three after a modal ("you should").
+    ordered: frozenset[str]
+    #: The clause opens with a condition ("if you have diabetes", "when ...").
+    conditional: bool
+    #: A referral to a clinician governs this clause's instruction.
+    deferred: bool
 
-    @cached_property
-    def words(self) -> list[str]:
-        """The clause's words, lower case."""
-        return [w.lower().strip(".'") for w in _WORD.findall(self.text)]
-
-    @cached_property
-    def lead(self) -> str:
-        """The first word that is not a filler ("just", "then", "please", ...)."""
-        for word in self.words:
-            if word not in _FILLERS:
-                return word
-        return ""
+    @classmethod
+    def read(cls, text: str, start: int, sentence: str, question: bool) -> Clause:
+        """Read one clause's text (found in ``sentence`` at offset ``start`` of the field)."""
+        words = tuple([w.strip(".'") for w in _WORD.findall(text.lower())])
+        vocabulary = frozenset(words)
+        lead = next((w for w in words if w not in _FILLERS), "")
+        ordered = {lead}
+        if not _MODAL_WORDS.isdisjoint(vocabulary):
+            modal = _MODAL.search(text)
+            if modal is not None:
+                ordered.update(w.lower() for w in _WORD.findall(text, modal.end())[:3])
+        deferred = not _DEFER_WORDS.isdisjoint(vocabulary) and _DEFERS.search(text) is not None
+        return cls(text, start, sentence, question, words, vocabulary, lead,
+                   frozenset(ordered), _CONDITIONAL.search(text) is not None, deferred)
 
     def imperative(self, verbs: frozenset[str]) -> bool:
         """The clause orders the reader to do one of ``verbs`` ("take", "just take",
         "you should take", "try to take")."""
-        if self.lead in verbs:
-            return True
-        modal = _MODAL.search(self.text)
-        if modal is None:
-            return False
-        after = [w.lower() for w in _WORD.findall(self.text[modal.end():])][:3]
-        return any(w in verbs for w in after)
-
-    @cached_property
-    def to_reader(self) -> bool:
-        """The clause speaks to the reader (second person)."""
-        return _READER.search(self.text) is not None
-
-    @cached_property
-    def conditional(self) -> bool:
-        """The clause opens with a condition ("if you have diabetes", "when ...")."""
-        return _CONDITIONAL.search(self.text) is not None
-
-    @cached_property
-    def deferred(self) -> bool:
-        """A referral to a clinician governs this clause's instruction."""
-        return _DEFERS.search(self.text) is not None
+        return not verbs.isdisjoint(self.ordered)
 
     def negated(self, position: int, reach: int = 5) -> bool:
         """A negation within ``reach`` words before ``position`` (an offset in ``text``)."""
@@ -131,8 +129,9 @@ class Clause:
         return len(_WORD.findall(before[last.end():])) <= reach
 
 
-def clauses(text: str) -> list[Clause]:
-    """The clauses of ``text``, in order."""
+@lru_cache(maxsize=256)
+def clauses(text: str) -> tuple[Clause, ...]:
+    """The clauses of ``text``, in order (cached: every check of a draft reads them)."""
     text = normalise(text)
     out: list[Clause] = []
     for start, sentence in _sentences(text):
@@ -144,10 +143,10 @@ def clauses(text: str) -> list[Clause]:
             stripped = piece.strip()
             if stripped:
                 offset = start + at + (len(piece) - len(piece.lstrip()))
-                out.append(Clause(stripped, offset, sentence, question))
+                out.append(Clause.read(stripped, offset, sentence, question))
             if sep is not None:
                 at = sep.end()
-    return out
+    return tuple(out)
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:

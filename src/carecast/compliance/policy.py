@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from carecast.compliance import lexicon
 from carecast.compliance._settings import (
     CheckConfig,
     draft_texts,
@@ -82,12 +84,15 @@ def carecast_review_draft(draft: Draft, settings: CheckSettings) -> list[Finding
 
 def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     patterns = [(p, phrase_pattern(p)) for p in cfg.banned if p.strip()]
+    firsts = {_first_word(p) for p, _ in patterns}
     allowed = [phrase_pattern(p) for p in cfg.allow if p.strip()]
     for field, text in draft_texts(draft):
+        if "" not in firsts and firsts.isdisjoint(lexicon.vocabulary(text)):
+            continue  # no banned phrase can start here
         spared = [(m.start(), m.end()) for a in allowed for m in a.finditer(text)]
-        parts = clauses(text) if patterns else []
         hits = sorted((m.start(), m.end(), phrase) for phrase, pattern in patterns
                       for m in pattern.finditer(text))
+        parts = clauses(text) if hits else ()
         for start, end, phrase in hits:
             clause = next((c for c in reversed(parts) if c.start <= start), None)
             if any(s <= start and end <= e for s, e in spared) or (
@@ -96,6 +101,13 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
             yield cfg.finding(
                 "claim", field, f"{field} at {start}: the banned claim '{phrase[:60]}'; health "
                 "posts must not promise outcomes (or add the phrase to checks.policy.allow)")
+
+
+@lru_cache(maxsize=1024)
+def _first_word(phrase: str) -> str:
+    """The phrase's first word as ``lexicon.words`` reads it ("" when it has none)."""
+    found = lexicon.words(phrase)
+    return found[0][2] if found else ""
 
 
 def _requirements(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:

@@ -84,9 +84,9 @@ def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
     """The safe-messaging findings of one draft."""
     texts = list(draft_texts(draft))
     whole = "\n".join(text for _, text in texts)
-    if lexicon.pattern("suicide_terms").search(whole):
+    if lexicon.get("suicide_terms").search(whole):
         yield from _suicide(cfg, texts, whole)
-    if lexicon.pattern("emergencies").search(whole):
+    if lexicon.get("emergencies").search(whole):
         yield from _emergency(cfg, texts, whole)
 
 
@@ -135,7 +135,7 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
             f"tells readers to wait, rest or treat it themselves instead of calling "
             f"emergency services ({number} in {cfg.country}); say to call {number} at once")
     elif not called and (_SIGNS.search(whole) or len(
-            {m.lower() for m in lexicon.pattern("emergencies").findall(whole)}) > 1):
+            {whole[a:b].lower() for a, b in lexicon.get("emergencies").finditer(whole)}) > 1):
         yield cfg.finding(
             "emergency", "*", "the post describes the signs of a medical emergency but does "
             f"not say to call emergency services ({number} in {cfg.country}); add 'call "
@@ -144,8 +144,8 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
 
 def _live(sentence: str) -> bool:
     """The sentence names an emergency happening now (not "after a heart attack")."""
-    return any(not _PAST.search(sentence, max(0, m.start() - 30), m.start())
-               for m in lexicon.pattern("emergencies").finditer(sentence))
+    return any(not _PAST.search(sentence, max(0, start - 30), start)
+               for start, _ in lexicon.get("emergencies").finditer(sentence))
 
 
 def _calls(clause: Clause, service: re.Pattern[str]) -> bool:
