@@ -28,19 +28,21 @@ __all__ = ["Clause", "clauses", "normalise"]
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
+_NEXT = re.compile(r"\s*(\S)")
 _ABBREVIATIONS = frozenset({"dr", "st", "mr", "mrs", "ms", "a.m", "p.m", "e.g", "i.e", "vs",
                             "jr", "sr", "no", "approx", "dept", "u.s"})
 _SPLIT = re.compile(
-    r"\s*(?:;|:(?=\s)|\s[-\u2013\u2014]+\s|--|\u2013|\u2014|, (?!\d)|"
-    r"[\u2190-\u21ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]+\ufe0f?)\s*")
+    r";|:(?=\s)|\s[-\u2013\u2014]+\s|--|\u2013|\u2014|, (?!\d)|"
+    r"[\u2190-\u21ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]+\ufe0f?")
 _FILLERS = frozenset({"just", "simply", "please", "then", "and", "so", "also", "now", "instead",
                       "always", "first", "tip", "quick", "remember", "or", "but", "meanwhile",
                       "today", "tonight", "next", "time"})
-_MODAL = re.compile(
-    r"\b(?:you(?:'ll)? (?:should|can|could|must|may|might|need to|ought to|have to|want to|"
-    r"may want to|might want to|just)|you'll need to|you'll want to|"
-    r"(?:it's|it is) (?:fine|ok|okay|safe) to|try to|make sure (?:to|you)|be sure to|"
-    r"go ahead and|feel free to|don't forget to|remember to)\b", re.IGNORECASE)
+#: Word pairs after which the next words are an order ("you should take", "try to take").
+_MODALS = frozenset(tuple(pair.split()) for pair in (
+    "you should", "you can", "you could", "you must", "you may", "you might", "you need",
+    "you ought", "you have", "you want", "you just", "you'll need", "you'll want",
+    "you'll have", "try to", "make sure", "be sure", "go ahead", "feel free", "don't forget",
+    "remember to", "it's fine", "it's ok", "it's okay", "it's safe"))
 _NEGATION = re.compile(
     r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b",
     re.IGNORECASE)
@@ -64,9 +66,7 @@ _DEFERS = re.compile(
     rf"|\bas (?:prescribed|directed)\b",
     re.IGNORECASE)
 _WORD = re.compile(r"[\w'@#%.-]+")
-#: Words without one of which ``_MODAL`` and ``_DEFERS`` cannot match.
-_MODAL_WORDS = frozenset({"you", "you'll", "it's", "it", "try", "make", "be", "go", "feel",
-                          "don't", "remember"})
+#: Words without one of which ``_DEFERS`` cannot match.
 _DEFER_WORDS = frozenset({
     "doctor", "doctors", "physician", "physicians", "clinician", "clinicians", "provider",
     "providers", "pharmacist", "pharmacists", "nurse", "nurses", "team", "gp", "prescriber",
@@ -76,7 +76,7 @@ _DEFER_WORDS = frozenset({
 
 def normalise(text: str) -> str:
     """``text`` with curly quotes straightened (the same length, so offsets hold)."""
-    return text.translate(_QUOTES)
+    return text if text.isascii() else text.translate(_QUOTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +106,9 @@ class Clause:
         vocabulary = frozenset(words)
         lead = next((w for w in words if w not in _FILLERS), "")
         ordered = {lead}
-        if not _MODAL_WORDS.isdisjoint(vocabulary):
-            modal = _MODAL.search(text)
-            if modal is not None:
-                ordered.update(w.lower() for w in _WORD.findall(text, modal.end())[:3])
+        for i in range(len(words) - 1):
+            if (words[i], words[i + 1]) in _MODALS:
+                ordered.update(words[i + 2:i + 5])
         deferred = not _DEFER_WORDS.isdisjoint(vocabulary) and _DEFERS.search(text) is not None
         return cls(text, start, sentence, question, words, vocabulary, lead,
                    frozenset(ordered), _CONDITIONAL.search(text) is not None, deferred)
@@ -154,9 +153,10 @@ def _sentences(text: str) -> list[tuple[int, str]]:
     at = 0
     for end in _END.finditer(text):
         if end.group().startswith("."):
-            word = text[:end.start()].rsplit(None, 1)[-1:] or [""]
-            following = text[end.end():].lstrip()[:1]
-            if word[0].lower().lstrip("(") in _ABBREVIATIONS or following.islower():
+            word = text[text.rfind(" ", 0, end.start()) + 1:end.start()].lower().lstrip("(")
+            following = _NEXT.match(text, end.end())
+            if word in _ABBREVIATIONS or (following is not None
+                                          and following.group(1).islower()):
                 continue
         out.append((at, text[at:end.end()]))
         at = end.end()
