@@ -59,6 +59,9 @@ def test_which_clause_a_referral_governs(text: str, governed: bool) -> None:
     ("Pharmacist tip \u2013 give them a capful of cough syrup at bedtime.",
      ["advice.dosing:review"]),
     ("Acne? Use a 5% benzoyl peroxide gel every night.", ["advice.dosing:review"]),
+    # kitchen measures are a dose only with a medicine
+    ("Use 2 tablespoons of olive oil instead of butter.", []),
+    ("Give 2 teaspoons of the cough syrup at bedtime.", ["advice.dosing:review"]),
     # a diagnosis names any condition, listed or not
     ("That ache behind your knee? Sounds like you have bursitis.", ["advice.diagnosis:review"]),
     ("Your cough sounds like walking pneumonia.", ["advice.diagnosis:review"]),
@@ -73,6 +76,7 @@ def test_which_clause_a_referral_governs(text: str, governed: bool) -> None:
      ["advice.counter_advice:block"]),
     ("For anaphylaxis, use your auto-injector and call 911 at once.", []),
     ("After a heart attack, rest and follow your cardiac rehab plan.", []),
+    ("Stroke rehab tip: rest when you need to.", []),
     # safe messaging: slang, and method or means
     ("Kids say 'kms' as a joke. Talk to them about what it means.",
      ["advice.crisis_line:block"]),

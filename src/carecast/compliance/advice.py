@@ -98,6 +98,8 @@ _TREAT_VERBS = frozenset({"stop", "quit", "skip", "discontinue", "start", "switc
                           "go", "ditch", "taper", "pause", "swap", "replace", "cut"})
 _NUMBER = (r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
            r"fifteen|twenty|half an?|a half|a couple of)")
+#: Measures that are a dose after "a": "a capful", "a teaspoon" (not "a pill": too vague).
+_MEASURES = frozenset({"capful", "capfuls", "teaspoon", "tablespoon", "tsp", "tbsp", "scoop"})
 _TREATMENT_MOVE = re.compile(
     r"\b(?:stop|quit|skip|discontinue|start|switch|come off|go off|ditch|taper|pause|swap|"
     r"replace|cut (?:back on|out))\b(?: (?:taking|using|on|from|off|to))?", re.IGNORECASE)
@@ -206,9 +208,12 @@ def _ends(text: str, at: int) -> bool:
 
 def _dosing(clause: Clause) -> int | None:
     """Where the clause gives the reader a dose, or tells them to change one."""
-    if clause.imperative(_DOSE_VERBS) and _dose().search(clause.text) is not None:
-        return 0
     medicine = lexicon.get("medications")
+    if clause.imperative(_DOSE_VERBS) and (
+            _dose("units").search(clause.text) is not None
+            or (_dose("household_units").search(clause.text) is not None
+                and medicine.search(clause.text) is not None)):
+        return 0
     if clause.imperative(_CHANGE_VERBS) and medicine.search(clause.text) is not None:
         return 0
     return None
@@ -233,12 +238,16 @@ def _treatment(clause: Clause) -> int | None:
 
 
 @cache
-def _dose() -> re.Pattern[str]:
-    units = "|".join(re.escape(u) for u in lexicon.entries("units") if u != "%")
+def _dose(name: str) -> re.Pattern[str]:
+    """A number (or "a") and a unit of the list ``name``: "500 mg", "two of your puffs"."""
+    listed = [u for u in lexicon.entries(name) if u != "%"]
+    units = "|".join(re.escape(u) for u in listed)
+    joined = "|".join(re.escape(u) for u in listed if len(u) <= 4)
+    percent = r"\s*%|" if "%" in lexicon.entries(name) else ""
+    measures = "|".join(u for u in listed if u in _MEASURES) or "(?!)"
     return re.compile(
-        rf"\b{_NUMBER}(?:\s*%|\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b|\s?(?:mg|mcg|ml|g|iu)\b)"
-        r"|\ban? (?:capfuls?|teaspoons?|tablespoons?|tsp|tbsp|scoops?|dropperful)\b",
-        re.IGNORECASE)
+        rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
+        rf"|(?:{joined})\b)|\ban? (?:{measures})\b", re.IGNORECASE)
 
 
 _RULES: tuple[tuple[str, Callable[[Clause], int | None], str], ...] = (

@@ -69,6 +69,11 @@ _DECLINED = re.compile(
 _PAST = re.compile(r"\b(?:after|recover\w* from|since|following|history of|risk of|"
                    r"prevent\w*|survivors?|survived|rehab)\b(?:\W+\w+){0,2}\W*$",
                    re.IGNORECASE)
+#: "stroke rehab", "heart attack survivors": the emergency names a service or a topic.
+_SERVICE_AFTER = re.compile(
+    r"\W+(?:rehab\w*|recovery|survivors?|cent(?:er|re)s?|awareness|month|day|week|risk|"
+    r"prevention|unit|team|care|education|support|program\w*|class\w*|clinic|walk|"
+    r"research)\b", re.IGNORECASE)
 _DELAY = frozenset({"wait", "rest", "sleep", "lie", "nap", "relax", "drive", "sit", "stay",
                     "keep", "take", "chew", "have", "ride", "tough", "walk", "see", "wrap"})
 _DELAY_PHRASE = re.compile(
@@ -145,7 +150,8 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
 def _live(sentence: str) -> bool:
     """The sentence names an emergency happening now (not "after a heart attack")."""
     return any(not _PAST.search(sentence, max(0, start - 30), start)
-               for start, _ in lexicon.get("emergencies").finditer(sentence))
+               and not _SERVICE_AFTER.match(sentence, end)
+               for start, end in lexicon.get("emergencies").finditer(sentence))
 
 
 def _calls(clause: Clause, service: re.Pattern[str]) -> bool:
