@@ -75,14 +75,19 @@ _SERVICE_AFTER = re.compile(
     r"prevention|unit|team|care|education|support|program\w*|class\w*|clinic|walk|"
     r"research)\b", re.IGNORECASE)
 _DELAY = frozenset({"wait", "rest", "sleep", "lie", "nap", "relax", "drive", "sit", "stay",
-                    "keep", "take", "chew", "have", "ride", "tough", "walk", "see", "wrap"})
+                    "keep", "take", "chew", "have", "ride", "tough", "walk", "see", "wrap",
+                    "give", "monitor", "watch", "call", "phone", "book", "ring"})
 _DELAY_PHRASE = re.compile(
     r"\b(?:wait|rest|sleep|lie down|nap|relax|drive (?:yourself|you|them|him|her)|"
     r"(?:have|get) (?:someone|somebody|a \w+(?: member)?) (?:to )?drive|sit (?:it out|tight)|"
     r"stay (?:home|at home|put)|keep (?:them|him|her) (?:resting )?at home|"
     r"(?:take|chew) (?:an? |two |2 |one |some |your )?(?:\w+ )?(?:pill|aspirin|antihistamine|"
     r"benadryl|tablet|painkiller|ibuprofen|tylenol)s?|(?:ride|tough|walk|sleep|wait) it "
-    r"(?:out|off)|see if it (?:passes|goes away))\b", re.IGNORECASE)
+    r"(?:out|off)|see (?:if|whether) it (?:passes|goes away)|give it (?:an? |some |a few )?"
+    r"(?:hour|hours|minutes|day|time|night)|monitor (?:it |them )?at home|watch and wait|"
+    r"(?:call|phone|ring|see|book|wait for) (?:your |a |the )?(?:doctor|gp|clinic|"
+    r"provider|nurse line|pharmacist)(?: (?:tomorrow|in the morning|on monday|next week|"
+    r"later|when it opens))?)\b", re.IGNORECASE)
 
 
 def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
