@@ -110,10 +110,16 @@ def _first_word(phrase: str) -> str:
     return found[0][2] if found else ""
 
 
+def _holds(text: str, phrase: str) -> bool:
+    """``has_phrase``, skipped when the phrase's first word is not in the text at all."""
+    first = _first_word(phrase)
+    return (not first or first in lexicon.vocabulary(text)) and has_phrase(text, phrase)
+
+
 def _requirements(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     whole = "\n".join(text for _, text in draft_texts(draft))
     tags = {t.lower() for t in _HASHTAG.findall(whole)}
-    sponsored = cfg.sponsored or any(has_phrase(whole, p) for p in cfg.sponsor_phrases)
+    sponsored = cfg.sponsored or any(_holds(whole, p) for p in cfg.sponsor_phrases)
     if sponsored and not any(has_phrase(whole, p) for p in cfg.sponsored_disclosures):
         yield cfg.finding(
             "sponsored", "*", "a sponsored post without a disclosure; add one of: "
