@@ -175,7 +175,7 @@ def _diagnosis(clause: Clause) -> int | None:
     if clause.question or _DIAGNOSIS_WORDS.isdisjoint(clause.vocabulary) or clause.conditional:
         return None
     for lead in (*_DIAGNOSIS_LEAD.finditer(clause.text), *_SYMPTOM_LEAD.finditer(clause.text)):
-        if _EXEMPT_BEFORE.search(clause.text, 0, lead.start()):
+        if _EXEMPT_BEFORE.search(clause.text, max(0, lead.start() - 40), lead.start()):
             continue
         end = _condition_at(clause.text, lead.end())
         if end is None or (lead.group().lower().startswith(("that", "it", "this"))
@@ -189,14 +189,17 @@ def _condition_at(text: str, at: int) -> int | None:
     """Where a condition named at ``at`` ends, one modifier allowed before it ("a bad
     cold", "exercise-induced asthma"); None when it names a service ("cancer team")."""
     conditions = lexicon.get("conditions")
-    tokens = [t for t in lexicon.words(text) if t[0] >= at][:4]
+    every = lexicon.words(text)
+    first = lexicon.word_at(text, at)
+    tokens = every[first:first + 4]
     starts = [t[0] for t in tokens[:2]]
     if len(tokens) > 2 and text[tokens[0][1]:tokens[1][0]] == "-":
         starts.append(tokens[2][0])
     for start in starts:
         end = conditions.match(text, start)
         if end is not None:
-            following = [w for s, _, w in lexicon.words(text) if s >= end][:1]
+            after = lexicon.word_at(text, end)
+            following = [w for _, _, w in every[after:after + 1]]
             return None if following and following[0] in _SERVICE_NOUNS else end
     return None
 

@@ -120,7 +120,7 @@ class Clause:
 
     def negated(self, position: int, reach: int = 5) -> bool:
         """A negation within ``reach`` words before ``position`` (an offset in ``text``)."""
-        before = self.text[:position]
+        before = self.text[max(0, position - 25 * (reach + 1)):position]
         cues = list(_NEGATION.finditer(before))
         last = cues[-1] if cues else None
         if last is None or _LIFTED.match(before, last.end()):
@@ -153,7 +153,8 @@ def _sentences(text: str) -> list[tuple[int, str]]:
     at = 0
     for end in _END.finditer(text):
         if end.group().startswith("."):
-            word = text[text.rfind(" ", 0, end.start()) + 1:end.start()].lower().lstrip("(")
+            first = text.rfind(" ", max(0, end.start() - 12), end.start()) + 1
+            word = text[first or max(0, end.start() - 12):end.start()].lower().lstrip("(")
             following = _NEXT.match(text, end.end())
             if word in _ABBREVIATIONS or (following is not None
                                           and following.group(1).islower()):

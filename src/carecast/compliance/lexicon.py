@@ -13,12 +13,13 @@ alternation of hundreds of entries would cost milliseconds a post.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 
-__all__ = ["Lexicon", "entries", "get", "vocabulary", "words"]
+__all__ = ["Lexicon", "entries", "get", "vocabulary", "word_at", "words"]
 
 _WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
 #: Word shapes per list: endings (after at least three letters) and head nouns.
@@ -43,6 +44,16 @@ def words(text: str) -> tuple[tuple[int, int, str], ...]:
     if len(low) == len(text):  # lower case kept every offset (nearly always)
         return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
     return tuple([(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)])
+
+
+@lru_cache(maxsize=1024)
+def _starts(text: str) -> list[int]:
+    return [start for start, _, _ in words(text)]
+
+
+def word_at(text: str, at: int) -> int:
+    """The index in ``words(text)`` of the first word starting at or after ``at``."""
+    return bisect_left(_starts(text), at)
 
 
 @lru_cache(maxsize=1024)
@@ -148,13 +159,11 @@ class Lexicon:
     def match(self, text: str, at: int) -> int | None:
         """Where a match starting exactly at ``at`` ends, or None."""
         tokens = words(text)
-        for i, (begin, _, _) in enumerate(tokens):
-            if begin == at:
-                n = self._at(tokens, i)
-                return tokens[i + n - 1][1] if n else None
-            if begin > at:
-                break
-        return None
+        i = word_at(text, at)
+        if i == len(tokens) or tokens[i][0] != at:
+            return None
+        n = self._at(tokens, i)
+        return tokens[i + n - 1][1] if n else None
 
 
 @cache
