@@ -8,6 +8,7 @@
 - ``fanout``: one post to 200 webhook accounts on a loopback receiver answering in 100 ms,
   concurrency 50 (target: within 1.3x of the ideal 4 x 100 ms).
 - ``import``: ``python -X importtime -c "import carecast"`` (target: under 150 ms).
+- ``advice``: review per 280-character draft, every check on (target: 0.5 ms).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -29,6 +30,7 @@ BENCHES: dict[str, str] = {
     "import": "bench_import",
     "phi": "bench_phi",
     "brand": "bench_brand",
+    "advice": "bench_advice",
 }
 
 

@@ -22,17 +22,20 @@ treatment BLOCK: a reply is one-to-one advice.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from carecast.compliance import lexicon, safe_messaging
 from carecast.compliance._settings import (
     CheckConfig,
     Choice,
     draft_texts,
     has_phrase,
 )
+from carecast.compliance.clauses import Clause, clauses
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -53,7 +56,7 @@ class AdviceSettings(CheckConfig):
     DEFAULTS: ClassVar[dict[str, Action]] = {
         "diagnosis": Action.REVIEW, "dosing": Action.REVIEW, "treatment": Action.REVIEW,
         "disclaimer": Action.REVIEW, "crisis_line": Action.BLOCK, "method": Action.BLOCK,
-        "emergency": Action.REVIEW,
+        "emergency": Action.REVIEW, "counter_advice": Action.BLOCK,
     }
 
     reply_action: Choice = Action.BLOCK
@@ -85,77 +88,56 @@ class AdviceSettings(CheckConfig):
         return self
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-_DEFER = re.compile(
-    r"\b(ask|talk(?:ing)? (?:to|with)|check with|consult(?:ing)?|speak(?:ing)? (?:to|with)|"
-    r"call|see)\b[^.!?]{0,40}\b(doctor|physician|clinician|provider|pharmacist|nurse|care team|"
-    r"GP|prescriber)s?\b|\b(doctor|pharmacist|care team|provider)s? (?:may|can|will|might)\b",
+_DOSE_VERBS = frozenset({
+    "take", "give", "use", "add", "try", "double", "triple", "halve", "cut", "split",
+    "increase", "decrease", "reduce", "lower", "raise", "up", "chew", "swallow", "inject",
+    "apply", "spray", "put", "rub", "drink", "start", "bump", "pop"})
+_CHANGE_VERBS = frozenset({"double", "triple", "halve", "cut", "split", "increase", "decrease",
+                           "reduce", "lower", "raise", "up", "bump", "adjust", "change"})
+_TREAT_VERBS = frozenset({"stop", "quit", "skip", "discontinue", "start", "switch", "come",
+                          "go", "ditch", "taper", "pause", "swap", "replace", "cut"})
+_NUMBER = (r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+           r"fifteen|twenty|half an?|a half|a couple of)")
+#: Measures that are a dose after "a": "a capful", "a teaspoon" (not "a pill": too vague).
+_MEASURES = frozenset({"capful", "capfuls", "teaspoon", "tablespoon", "tsp", "tbsp", "scoop"})
+_TREATMENT_MOVE = re.compile(
+    r"\b(?:stop|quit|skip|discontinue|start|switch|come off|go off|ditch|taper|pause|swap|"
+    r"replace|cut (?:back on|out))\b(?: (?:taking|using|on|from|off|to))?", re.IGNORECASE)
+_NOT_NEEDED = re.compile(r"\byou (?:don't|do not|won't|will not) need\b", re.IGNORECASE)
+_DIAGNOSIS_LEAD = re.compile(
+    r"(?<!of )\b(?:you(?:'ve| have| probably have| likely have| definitely have| may have| "
+    r"might have| must have| 've got| have got| got| are suffering from| suffer from| 're "
+    r"suffering from| are| 're)|(?:that|it|this)(?:'s| is| sounds like| looks like| must be| "
+    r"means)|sounds like|means you have)\s+(?:(?:probably|likely|definitely|clearly) )?"
+    r"(?:got\s+)?(?:probably |likely |definitely |"
+    r"clearly |just |almost certainly |most likely )?(?:a case of |a touch of )?"
+    r"(?:a |an |the |some )?", re.IGNORECASE)
+_SYMPTOM_LEAD = re.compile(
+    r"\byour (?:symptoms?|rash|pain|results?|cough|headaches?|numbers|test|scan|x-ray) "
+    r"(?:are|is|sound|sounds|mean|means|look|looks|point to|suggests?) (?:like )?"
+    r"(?:a |an )?", re.IGNORECASE)
+_EXEMPT_BEFORE = re.compile(
+    r"\b(?:if|when|whenever|whether|unless|in case|once|as long as|who|before|after|while|"
+    r"because|since|think|worried|wonder(?:ing)?|ask(?:ing)?|whether)\s+(?:\w+\s+){0,1}$",
     re.IGNORECASE)
-_CONDITIONAL = re.compile(r"\b(if|when|whether|unless|in case|anyone who|those who|people who)\b"
-                          r"[^.!?]{0,12}$", re.IGNORECASE)
-_CONDITION = (
-    r"(?:the |a |an )?(?:[a-z-]*(?:itis|osis|emia|aemia|oma|pathy|algia|plegia)|"
-    r"diabetes|diabetic|cancer|"
-    r"covid(?:-19)?|flu|influenza|depression|anxiety|adhd|asthma|copd|hypertension|"
-    r"high blood pressure|pneumonia|an? (?:infection|virus|tumou?r|disorder|syndrome|disease|"
-    r"deficiency|concussion|fracture|stroke|heart attack|uti|std|sti)|strep|migraines?|"
-    r"[a-z-]+ (?:disease|disorder|syndrome|deficiency|infection|cancer))")
-_DIAGNOSIS = re.compile(
-    rf"\b(?:it (?:sounds|looks) like |sounds like |i think |i'?m sure |clearly |definitely )?"
-    rf"you(?:'ve| have| probably have| likely have| definitely have| may have| might have|"
-    rf"'ve got| have got| are suffering from| suffer from| are| 're)\s+(?:got\s+)?"
-    rf"(?:probably\s+|likely\s+|definitely\s+)?{_CONDITION}\b"
-    rf"|\byour (?:symptoms|rash|pain|results?) (?:are|is|sound|mean|means|look) "
-    rf"(?:like )?(?:a |an )?{_CONDITION}\b",
-    re.IGNORECASE)
-_DOSE = (r"\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|g|ml|units?|iu|tablets?|pills?|capsules?|puffs?|"
-         r"drops?|teaspoons?|tsp)\b")
-_DOSING = re.compile(
-    rf"(?:\b(?:you should|you need to|you must|you can|you'll need to|try|just|simply)|^)\s*"
-    rf"(?:take|give|use|inject|start on|increase to|decrease to|double|have)\b[^.!?]{{0,40}}?"
-    rf"{_DOSE}"
-    rf"|\b(?:increase|double|reduce|lower|raise|cut|halve|skip) your (?:dose|dosage|insulin|meds|"
-    rf"medications?|medicines?|pills?)\b",
-    re.IGNORECASE | re.MULTILINE)
-_DRUG = (r"(?:your |the |those |these )?(?:meds|medications?|medicines?|pills|tablets|"
-         r"prescriptions?|antibiotics|antidepressants?|insulin|statins?|inhalers?|"
-         r"blood thinners?|chemo(?:therapy)?|treatment|therapy|dialysis|aspirin|ibuprofen|"
-         r"acetaminophen|paracetamol|metformin|warfarin|[a-z]+(?:pril|olol|statin|sartan|"
-         r"azole|cillin|mycin|prazole|oxetine|pam|done))\b")
-_TREATMENT = re.compile(
-    rf"(?:\b(?:you should|you need to|you must|you can|just|simply)|^)\s*(?:stop|quit|skip|"
-    rf"discontinue|start|switch|come off|go off|cut back on)(?: taking| using| on| to)?\s+"
-    rf"{_DRUG}"
-    rf"|\b(?:don'?t|do not|never)\s+(?:take|use|bother with|need)\s+{_DRUG}"
-    rf"|\byou (?:don'?t|do not) need (?:to see a doctor|a doctor|antibiotics|treatment|"
-    rf"surgery|your (?:meds|medications?|medicines?))",
-    re.IGNORECASE | re.MULTILINE)
-
-_SUICIDE = re.compile(
-    r"\b(suicid\w*|self[- ]harm\w*|self[- ]injur\w*|kill(?:ed|ing)? (?:my|your|him|her|them)"
-    r"sel(?:f|ves)|end(?:ed|ing)? (?:my|your|his|her|their) (?:own )?life|took (?:his|her|their) "
-    r"own life|want(?:s|ed)? to die|died by (?:hanging|overdose|gunshot|poisoning))\b",
-    re.IGNORECASE)
-_METHOD = re.compile(
-    r"\b(hanged|by hanging|hanging (?:himself|herself|themselves)|overdos(?:ed|ing) on|"
-    r"took an overdose|"
-    r"jump(?:ed|ing)? (?:from|off)|shot (?:himself|herself|themselves)|slit|"
-    r"cut (?:his|her|their|my) wrists|poison(?:ed)? (?:himself|herself|themselves)|"
-    r"carbon monoxide|(?:died|killed (?:himself|herself|themselves)|took (?:his|her|their) own "
-    r"life) (?:by|with|using) \w+)", re.IGNORECASE)
-_EMERGENCY = re.compile(
-    r"\b(strokes?|heart attacks?|cardiac arrest|sepsis|anaphyla\w+|overdoses?|"
-    r"severe allergic reaction|meningitis|heat ?stroke)\b", re.IGNORECASE)
-_SIGNS = re.compile(r"\b(signs?|symptoms?|warning|recogni[sz]e|spot|know the|BE ?FAST|"
-                    r"F\.?A\.?S\.?T\.?)\b", re.IGNORECASE)
-_CALL = re.compile(r"\b(call|dial|phone|ring)\b", re.IGNORECASE)
-_SERVICES = re.compile(r"\b(emergency services|emergency number|an ambulance)\b", re.IGNORECASE)
+#: Words without one of which ``_DIAGNOSIS_LEAD`` and ``_SYMPTOM_LEAD`` cannot match.
+_DIAGNOSIS_WORDS = frozenset({"you", "you've", "you're", "that", "that's", "it", "it's", "this",
+                              "sounds", "means", "your"})
+#: A condition followed by one of these names a service or an event, not a diagnosis.
+_SERVICE_NOUNS = frozenset({
+    "team", "center", "centre", "clinic", "care", "doctor", "doctors", "specialist",
+    "specialists", "screening", "screenings", "risk", "awareness", "support", "program",
+    "programme", "month", "class", "classes", "season", "shot", "shots", "test", "tests",
+    "vaccine", "vaccines", "research", "survivors", "walk", "unit", "educator", "services"})
 _HASHTAG = re.compile(r"#(\w+)")
+_HANDLE = re.compile(r"^\s*@\w")
 
 
 def is_reply(draft: Draft) -> bool:
-    """A draft is a reply when its options name the post it answers (``in_reply_to``)."""
-    return any(draft.options.get(key) for key in REPLY_OPTIONS)
+    """A draft is a reply when its options name the post it answers (``in_reply_to``), or
+    when its text starts with an @handle."""
+    return any(draft.options.get(key) for key in REPLY_OPTIONS) or bool(
+        draft.parts and _HANDLE.match(draft.parts[0].text))
 
 
 @hookimpl
@@ -166,60 +148,115 @@ def carecast_review_draft(draft: Draft, settings: CheckSettings) -> list[Finding
         return cfg
     reply = is_reply(draft)
     found = [f for f in _advice(cfg, draft, reply) if f is not None]
-    found += [f for f in _safe_messaging(cfg, draft) if f is not None]
+    found += [f for f in safe_messaging.review(cfg, draft) if f is not None]
     found += [f for f in _disclaimer(cfg, draft) if f is not None]
     return found
-
-
-_ADVICE = (("diagnosis", _DIAGNOSIS, "tells the reader what condition they have"),
-           ("dosing", _DOSING, "gives the reader a dose to take"),
-           ("treatment", _TREATMENT, "tells the reader to start, stop or change a treatment"))
 
 
 def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding | None]:
     where = "a reply" if reply else "a post"
     for field, text in draft_texts(draft):
-        for sentence in _SENTENCE.finditer(text):
-            chunk = sentence.group()
-            if _DEFER.search(chunk) or any(has_phrase(chunk, p) for p in cfg.allow):
+        for clause in clauses(text):
+            if clause.deferred or any(has_phrase(clause.sentence, p) for p in cfg.allow):
                 continue
-            for kind, pattern, why in _ADVICE:
-                match = pattern.search(chunk)
-                if match is None or _CONDITIONAL.search(chunk[:match.start()]):
+            for kind, rule, why in _RULES:
+                at = rule(clause)
+                if at is None:
                     continue
-                at = sentence.start() + match.start()
                 yield cfg.finding(
-                    kind, field, f"{field} at {at}: {where} {why}; educate, don't diagnose "
-                    "(give general information and send readers to their own clinician)",
-                    choice=cfg.reply_action if reply else None)
+                    kind, field, f"{field} at {clause.start + at}: {where} {why}; educate, "
+                    "don't diagnose (give general information and send readers to their own "
+                    "clinician)", choice=cfg.reply_action if reply else None)
                 break
 
 
-def _safe_messaging(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
-    whole = "\n".join(text for _, text in draft_texts(draft))
-    for field, text in draft_texts(draft):
-        match = _METHOD.search(text)
-        if match and _SUICIDE.search(whole):
-            yield cfg.finding(
-                "method", field, f"{field} at {match.start()}: describes a method of suicide or "
-                "self-harm; safe-messaging guidelines say never to describe methods")
-    if _SUICIDE.search(whole):
-        line = cfg.crisis_lines[cfg.country]
-        if not has_phrase(whole, line) and not has_phrase(whole, "-".join(line.replace(" ", ""))):
-            yield cfg.finding(
-                "crisis_line", "*", f"the post is about suicide or self-harm but does not give "
-                f"the crisis line ({line} in {cfg.country}); add it, e.g. 'call or text {line}'")
-    if _EMERGENCY.search(whole) and _SIGNS.search(whole):
-        number = cfg.emergency_numbers[cfg.country]
-        digits = "-".join(number)
-        said = any(_CALL.search(s) and (has_phrase(s, number) or has_phrase(s, digits)
-                                        or _SERVICES.search(s))
-                   for s in _SENTENCE.findall(whole))
-        if not said:
-            yield cfg.finding(
-                "emergency", "*", "the post describes the signs of a medical emergency but "
-                f"does not say to call emergency services ({number} in {cfg.country}); add "
-                f"'call {number} at once'")
+def _diagnosis(clause: Clause) -> int | None:
+    """Where the clause tells the reader what they have ("sounds like you have X")."""
+    if clause.question or _DIAGNOSIS_WORDS.isdisjoint(clause.vocabulary) or clause.conditional:
+        return None
+    for lead in (*_DIAGNOSIS_LEAD.finditer(clause.text), *_SYMPTOM_LEAD.finditer(clause.text)):
+        if _EXEMPT_BEFORE.search(clause.text, max(0, lead.start() - 40), lead.start()):
+            continue
+        end = _condition_at(clause.text, lead.end())
+        if end is None or (lead.group().lower().startswith(("that", "it", "this"))
+                           and not _ends(clause.text, end)):
+            continue
+        return lead.start()
+    return None
+
+
+def _condition_at(text: str, at: int) -> int | None:
+    """Where a condition named at ``at`` ends, one modifier allowed before it ("a bad
+    cold", "exercise-induced asthma"); None when it names a service ("cancer team")."""
+    conditions = lexicon.get("conditions")
+    every = lexicon.words(text)
+    first = lexicon.word_at(text, at)
+    tokens = every[first:first + 4]
+    starts = [t[0] for t in tokens[:2]]
+    if len(tokens) > 2 and text[tokens[0][1]:tokens[1][0]] == "-":
+        starts.append(tokens[2][0])
+    for start in starts:
+        end = conditions.match(text, start)
+        if end is not None:
+            after = lexicon.word_at(text, end)
+            following = [w for _, _, w in every[after:after + 1]]
+            return None if following and following[0] in _SERVICE_NOUNS else end
+    return None
+
+
+def _ends(text: str, at: int) -> bool:
+    rest = text[at:].lstrip()
+    return not rest or rest[0] in ".!,;?\"')" or rest.lower().startswith(("and ", "so "))
+
+
+def _dosing(clause: Clause) -> int | None:
+    """Where the clause gives the reader a dose, or tells them to change one."""
+    medicine = lexicon.get("medications")
+    if clause.imperative(_DOSE_VERBS) and (
+            _dose("units").search(clause.text) is not None
+            or (_dose("household_units").search(clause.text) is not None
+                and medicine.search(clause.text) is not None)):
+        return 0
+    if clause.imperative(_CHANGE_VERBS) and medicine.search(clause.text) is not None:
+        return 0
+    return None
+
+
+def _treatment(clause: Clause) -> int | None:
+    """Where the clause tells the reader to start, stop or switch a treatment."""
+    medicine = lexicon.get("medications")
+    if clause.imperative(_TREAT_VERBS):
+        move = _TREATMENT_MOVE.search(clause.text)
+        if move is not None and not clause.negated(move.start(), reach=1):
+            found = medicine.search(clause.text, move.end(), move.end() + 40)
+            if found is not None:
+                return 0
+    need = _NOT_NEEDED.search(clause.text) if "need" in clause.vocabulary else None
+    if need is not None:
+        found = medicine.search(clause.text, need.end(), need.end() + 30)
+        if found is not None or re.match(r"\s+(?:to see )?an? (?:doctor|clinician)",
+                                         clause.text[need.end():]):
+            return need.start()
+    return None
+
+
+@cache
+def _dose(name: str) -> re.Pattern[str]:
+    """A number (or "a") and a unit of the list ``name``: "500 mg", "two of your puffs"."""
+    listed = [u for u in lexicon.entries(name) if u != "%"]
+    units = "|".join(re.escape(u) for u in listed)
+    joined = "|".join(re.escape(u) for u in listed if len(u) <= 4)
+    percent = r"\s*%|" if "%" in lexicon.entries(name) else ""
+    measures = "|".join(u for u in listed if u in _MEASURES) or "(?!)"
+    return re.compile(
+        rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
+        rf"|(?:{joined})\b)|\ban? (?:{measures})\b", re.IGNORECASE)
+
+
+_RULES: tuple[tuple[str, Callable[[Clause], int | None], str], ...] = (
+    ("diagnosis", _diagnosis, "tells the reader what condition they have"),
+    ("dosing", _dosing, "gives the reader a dose to take or change"),
+    ("treatment", _treatment, "tells the reader to start, stop or change a treatment"))
 
 
 def _disclaimer(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:

@@ -2,8 +2,9 @@
 
 Reviews each draft (title and every part, hashtags as rendered):
 
-- ``claim``: a banned claim ("cure", "guaranteed", "miracle", "risk-free", ...), unless it is
-  negated just before ("there is no cure", "not guaranteed");
+- ``claim``: a banned claim ("cure", "guaranteed", "miracle", "risk-free", ...), unless a
+  negation in its clause governs it ("there's no cure", "not guaranteed", "won't cure",
+  "doesn't guarantee results"; see ``clauses``);
 - ``sponsored``: a sponsored post without a disclosure ("#ad", "paid partnership", ...);
   sponsored means ``sponsored = true`` (set it per campaign) or a sponsorship phrase in the
   text ("sponsored by", "in partnership with", ...);
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from carecast.compliance import lexicon
 from carecast.compliance._settings import (
     CheckConfig,
     draft_texts,
     has_phrase,
     phrase_pattern,
 )
+from carecast.compliance.clauses import clauses
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -36,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicySettings", "carecast_review_draft"]
 
-_NEGATION = re.compile(r"\b(no|not|never|isn'?t|aren'?t|nor|without)\b(?:\W+\w+){0,2}\W*$",
-                       re.IGNORECASE)
 _HASHTAG = re.compile(r"#(\w+)")
 
 
@@ -82,24 +84,42 @@ def carecast_review_draft(draft: Draft, settings: CheckSettings) -> list[Finding
 
 def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     patterns = [(p, phrase_pattern(p)) for p in cfg.banned if p.strip()]
+    firsts = {_first_word(p) for p, _ in patterns}
     allowed = [phrase_pattern(p) for p in cfg.allow if p.strip()]
     for field, text in draft_texts(draft):
+        if "" not in firsts and firsts.isdisjoint(lexicon.vocabulary(text)):
+            continue  # no banned phrase can start here
         spared = [(m.start(), m.end()) for a in allowed for m in a.finditer(text)]
         hits = sorted((m.start(), m.end(), phrase) for phrase, pattern in patterns
                       for m in pattern.finditer(text))
+        parts = clauses(text) if hits else ()
         for start, end, phrase in hits:
-            if any(s <= start and end <= e for s, e in spared) or _NEGATION.search(
-                    text[max(0, start - 30):start]):
+            clause = next((c for c in reversed(parts) if c.start <= start), None)
+            if any(s <= start and end <= e for s, e in spared) or (
+                    clause is not None and clause.negated(start - clause.start, reach=2)):
                 continue
             yield cfg.finding(
                 "claim", field, f"{field} at {start}: the banned claim '{phrase[:60]}'; health "
                 "posts must not promise outcomes (or add the phrase to checks.policy.allow)")
 
 
+@lru_cache(maxsize=1024)
+def _first_word(phrase: str) -> str:
+    """The phrase's first word as ``lexicon.words`` reads it ("" when it has none)."""
+    found = lexicon.words(phrase)
+    return found[0][2] if found else ""
+
+
+def _holds(text: str, phrase: str) -> bool:
+    """``has_phrase``, skipped when the phrase's first word is not in the text at all."""
+    first = _first_word(phrase)
+    return (not first or first in lexicon.vocabulary(text)) and has_phrase(text, phrase)
+
+
 def _requirements(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     whole = "\n".join(text for _, text in draft_texts(draft))
     tags = {t.lower() for t in _HASHTAG.findall(whole)}
-    sponsored = cfg.sponsored or any(has_phrase(whole, p) for p in cfg.sponsor_phrases)
+    sponsored = cfg.sponsored or any(_holds(whole, p) for p in cfg.sponsor_phrases)
     if sponsored and not any(has_phrase(whole, p) for p in cfg.sponsored_disclosures):
         yield cfg.finding(
             "sponsored", "*", "a sponsored post without a disclosure; add one of: "

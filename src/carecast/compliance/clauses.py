@@ -1,0 +1,166 @@
+"""Reads a text clause by clause: what each clause tells the reader, and what it negates.
+
+Shared by the advice, safe-messaging and policy checks:
+
+- ``clauses`` splits a text into sentences (``.``, ``!``, ``?``, a line break; not after
+  "Dr." or "a.m.") and each sentence into clauses at semicolons, colons, dashes, emoji and
+  arrows, and ", " (so a lead-in such as "Dietitian's corner:" or "Quick reminder 👉" is a
+  clause of its own, and the instruction after it starts a clause);
+- ``Clause.imperative``: the clause gives the reader an order ("take", "you should take",
+  "just take");
+- ``Clause.negated``: a negation ("not", "no", "never", "without", "there's no need to",
+  any "-n't": "won't", "doesn't") governs a position, within a few words before it;
+- ``Clause.deferred``: a referral governs the clause's instruction: it asks a clinician
+  ("ask your doctor whether...") or makes the instruction depend on one ("only if your
+  doctor says so", "without talking to your pharmacist", "as prescribed"). A clinician merely
+  mentioned ("and let your doctor know later") governs nothing.
+
+Curly quotes count as straight ones; offsets are those of the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Clause", "clauses", "normalise"]
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
+_NEXT = re.compile(r"\s*(\S)")
+_ABBREVIATIONS = frozenset({"dr", "st", "mr", "mrs", "ms", "a.m", "p.m", "e.g", "i.e", "vs",
+                            "jr", "sr", "no", "approx", "dept", "u.s"})
+_SPLIT = re.compile(
+    r";|:(?=\s)|\s[-\u2013\u2014]+\s|--|\u2013|\u2014|, (?!\d)|"
+    r"[\u2190-\u21ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]+\ufe0f?")
+_FILLERS = frozenset({"just", "simply", "please", "then", "and", "so", "also", "now", "instead",
+                      "always", "first", "tip", "quick", "remember", "or", "but", "meanwhile",
+                      "today", "tonight", "next", "time"})
+#: Word pairs after which the next words are an order ("you should take", "try to take").
+_MODALS = frozenset(tuple(pair.split()) for pair in (
+    "you should", "you can", "you could", "you must", "you may", "you might", "you need",
+    "you ought", "you have", "you want", "you just", "you'll need", "you'll want",
+    "you'll have", "try to", "make sure", "be sure", "go ahead", "feel free", "don't forget",
+    "remember to", "it's fine", "it's ok", "it's okay", "it's safe"))
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b",
+    re.IGNORECASE)
+#: "don't hesitate to", "never wait to": a negated hesitation is an encouragement.
+_LIFTED = re.compile(r"\W*(?:hesitate|wait|delay|be afraid|be embarrassed|think twice|"
+                     r"worry about)\b", re.IGNORECASE)
+_CONDITIONAL = re.compile(
+    r"^(?:[\"'(]*)(?:if|when|whenever|whether|unless|in case|once|anyone who|those who|"
+    r"people who|for those)\b", re.IGNORECASE)
+_CLINICIAN = (r"(?:doctors?|physicians?|clinicians?|providers?|pharmacists?|nurses?|"
+              r"care team|gp|prescribers?|ob|midwife|specialists?|dentists?|cardiologists?|"
+              r"health ?care (?:team|provider)|medical team)")
+_DEFERS = re.compile(
+    rf"\b(?:ask(?:ing)?|check(?:ing)? with|talk(?:ing)? (?:to|with)|consult(?:ing)?|"
+    rf"speak(?:ing)? (?:to|with)|discuss(?:ing)?[^.;:]{{0,30}}with)\b[^.;:]{{0,30}}?"
+    rf"\b{_CLINICIAN}\b"
+    rf"|\b(?:only if|unless|until|if|without|as|when)\b[^.;:]{{0,25}}?\b{_CLINICIAN}\b"
+    rf"[^.;:]{{0,20}}\b(?:says?|tells?|told|prescribes?|prescribed|recommends?|advises?|"
+    rf"directs?|directed|oks?|approves?|talking|checking|asking|speaking|agrees?)\b"
+    rf"|\bwithout (?:talking|speaking|checking)\b"
+    rf"|\bas (?:prescribed|directed)\b",
+    re.IGNORECASE)
+_WORD = re.compile(r"[\w'@#%.-]+")
+#: Words without one of which ``_DEFERS`` cannot match.
+_DEFER_WORDS = frozenset({
+    "doctor", "doctors", "physician", "physicians", "clinician", "clinicians", "provider",
+    "providers", "pharmacist", "pharmacists", "nurse", "nurses", "team", "gp", "prescriber",
+    "prescribers", "ob", "midwife", "specialist", "specialists", "dentist", "dentists",
+    "cardiologist", "cardiologists", "prescribed", "directed", "without"})
+
+
+def normalise(text: str) -> str:
+    """``text`` with curly quotes straightened (the same length, so offsets hold)."""
+    return text if text.isascii() else text.translate(_QUOTES)
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One clause: its text, where it starts in the field, its sentence, and what it does."""
+
+    text: str
+    start: int
+    sentence: str
+    question: bool
+    #: The clause's words, lower case, and as a set (cheap tests before a pattern runs).
+    words: tuple[str, ...]
+    vocabulary: frozenset[str]
+    #: The first word that is not a filler ("just", "then", "please", ...).
+    lead: str
+    #: The words that could be an order: the lead, and the three after a modal ("you should").
+    ordered: frozenset[str]
+    #: The clause opens with a condition ("if you have diabetes", "when ...").
+    conditional: bool
+    #: A referral to a clinician governs this clause's instruction.
+    deferred: bool
+
+    @classmethod
+    def read(cls, text: str, start: int, sentence: str, question: bool) -> Clause:
+        """Read one clause's text (found in ``sentence`` at offset ``start`` of the field)."""
+        words = tuple([w.strip(".'") for w in _WORD.findall(text.lower())])
+        vocabulary = frozenset(words)
+        lead = next((w for w in words if w not in _FILLERS), "")
+        ordered = {lead}
+        for i in range(len(words) - 1):
+            if (words[i], words[i + 1]) in _MODALS:
+                ordered.update(words[i + 2:i + 5])
+        deferred = not _DEFER_WORDS.isdisjoint(vocabulary) and _DEFERS.search(text) is not None
+        return cls(text, start, sentence, question, words, vocabulary, lead,
+                   frozenset(ordered), _CONDITIONAL.search(text) is not None, deferred)
+
+    def imperative(self, verbs: frozenset[str]) -> bool:
+        """The clause orders the reader to do one of ``verbs`` ("take", "just take",
+        "you should take", "try to take")."""
+        return not verbs.isdisjoint(self.ordered)
+
+    def negated(self, position: int, reach: int = 5) -> bool:
+        """A negation within ``reach`` words before ``position`` (an offset in ``text``)."""
+        before = self.text[max(0, position - 25 * (reach + 1)):position]
+        cues = list(_NEGATION.finditer(before))
+        last = cues[-1] if cues else None
+        if last is None or _LIFTED.match(before, last.end()):
+            return False
+        return len(_WORD.findall(before[last.end():])) <= reach
+
+
+@lru_cache(maxsize=256)
+def clauses(text: str) -> tuple[Clause, ...]:
+    """The clauses of ``text``, in order (cached: every check of a draft reads them)."""
+    text = normalise(text)
+    out: list[Clause] = []
+    for start, sentence in _sentences(text):
+        question = sentence.rstrip(" \"')").endswith("?")
+        at = 0
+        for sep in [*_SPLIT.finditer(sentence), None]:
+            end = sep.start() if sep else len(sentence)
+            piece = sentence[at:end]
+            stripped = piece.strip()
+            if stripped:
+                offset = start + at + (len(piece) - len(piece.lstrip()))
+                out.append(Clause.read(stripped, offset, sentence, question))
+            if sep is not None:
+                at = sep.end()
+    return tuple(out)
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    at = 0
+    for end in _END.finditer(text):
+        if end.group().startswith("."):
+            first = text.rfind(" ", max(0, end.start() - 12), end.start()) + 1
+            word = text[first or max(0, end.start() - 12):end.start()].lower().lstrip("(")
+            following = _NEXT.match(text, end.end())
+            if word in _ABBREVIATIONS or (following is not None
+                                          and following.group(1).islower()):
+                continue
+        out.append((at, text[at:end.end()]))
+        at = end.end()
+    if text[at:].strip():
+        out.append((at, text[at:]))
+    return out

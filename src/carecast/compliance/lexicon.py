@@ -1,0 +1,183 @@
+"""Word lists of the advice, safe-messaging and policy checks, looked up word by word.
+
+Each list is a file in ``compliance/data/`` (one lower-case entry a line, ``#`` comments),
+read once on first use. An entry matches whole words, ignoring case; spaces and hyphens both
+separate words ("self-harm" is "self harm"); a trailing ``*`` matches any ending of the last
+word. Two lists also match by word shape: a word ending in ``-itis`` is a condition, and so
+is "X disease" or "X Y syndrome"; a word ending in ``-statin`` is a medicine.
+
+A text is split into words once (cached), and each word is a set look-up: a regex
+alternation of hundreds of entries would cost milliseconds a post.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+
+__all__ = ["Lexicon", "entries", "get", "vocabulary", "word_at", "words"]
+
+_WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
+#: Word shapes per list: endings (after at least three letters) and head nouns.
+_SHAPES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "conditions": (
+        ("itis", "osis", "emia", "aemia", "oma", "pathy", "algia", "plegia", "ism"),
+        frozenset({"disease", "disorder", "syndrome", "deficiency", "infection", "intolerance",
+                   "allergy", "cancer", "fracture", "injury", "failure", "virus", "apnea",
+                   "apnoea", "tumor", "tumour", "reflux", "headache", "headaches"})),
+    "medications": (
+        ("pril", "olol", "statin", "sartan", "azole", "cillin", "mycin", "prazole", "oxetine",
+         "pam", "lam", "done", "dipine", "formin", "tidine", "triptan", "afil", "cycline",
+         "floxacin", "mab", "semide", "thiazide"),
+        frozenset()),
+}
+
+
+@lru_cache(maxsize=1024)
+def words(text: str) -> tuple[tuple[int, int, str], ...]:
+    """``(start, end, lower-case word)`` for each word of ``text``."""
+    low = text.lower()
+    if len(low) == len(text):  # lower case kept every offset (nearly always)
+        return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
+    return tuple([(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)])
+
+
+@lru_cache(maxsize=1024)
+def _starts(text: str) -> list[int]:
+    return [start for start, _, _ in words(text)]
+
+
+def word_at(text: str, at: int) -> int:
+    """The index in ``words(text)`` of the first word starting at or after ``at``."""
+    return bisect_left(_starts(text), at)
+
+
+@lru_cache(maxsize=1024)
+def vocabulary(text: str) -> frozenset[str]:
+    """The set of ``text``'s lower-case words."""
+    return frozenset(w for _, _, w in words(text))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """One word list: exact phrases, stems (``word*``) and shapes."""
+
+    phrases: dict[str, tuple[tuple[str, ...], ...]]  # first word -> phrases, longest first
+    stems: tuple[str, ...]
+    stem_phrases: dict[str, tuple[tuple[str, ...], ...]]  # first word -> (..., stem)
+    endings: tuple[str, ...] = ()
+    heads: frozenset[str] = field(default_factory=frozenset)
+    #: The words a phrase can start with.
+    firsts: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, items: tuple[str, ...], endings: tuple[str, ...] = (),
+           heads: frozenset[str] = frozenset()) -> Lexicon:
+        phrases: dict[str, list[tuple[str, ...]]] = {}
+        stem_phrases: dict[str, list[tuple[str, ...]]] = {}
+        stems = []
+        for item in items:
+            parts = tuple(w for _, _, w in words(item.rstrip("*")))
+            if not parts:
+                continue
+            if item.endswith("*") and len(parts) == 1:
+                stems.append(parts[0])
+            else:
+                table = stem_phrases if item.endswith("*") else phrases
+                table.setdefault(parts[0], []).append(parts)
+        return cls({k: tuple(sorted(v, key=len, reverse=True)) for k, v in phrases.items()},
+                   tuple(stems),
+                   {k: tuple(sorted(v, key=len, reverse=True)) for k, v in stem_phrases.items()},
+                   endings, heads, frozenset(phrases) | frozenset(stem_phrases))
+
+    def _at(self, tokens: tuple[tuple[int, int, str], ...], i: int) -> int:
+        """How many words of a match start at word ``i`` (0: none)."""
+        word = tokens[i][2]
+        best = 0
+        if word not in self.firsts:
+            if self.stems and word.startswith(self.stems):
+                return 1
+            if not (self.endings or self.heads):
+                return 0
+        for phrase in self.phrases.get(word, ()):
+            if tuple(t[2] for t in tokens[i:i + len(phrase)]) == phrase:
+                best = len(phrase)
+                break
+        for phrase in self.stem_phrases.get(word, ()):
+            n = len(phrase)
+            got = [t[2] for t in tokens[i:i + n]]
+            if len(got) == n and got[:-1] == list(phrase[:-1]) and got[-1].startswith(
+                    phrase[-1]):
+                best = max(best, n)
+                break
+        if (self.stems and word.startswith(self.stems)) or (
+                self.endings and word.endswith(self.endings)
+                and any(word.endswith(e) and len(word) >= len(e) + 3 for e in self.endings)):
+            best = max(best, 1)
+        if self.heads:
+            for n in (3, 2):
+                if n > best and i + n <= len(tokens) and tokens[i + n - 1][2] in self.heads and all(
+                        tokens[j + 1][0] - tokens[j][1] <= 2 for j in range(i, i + n - 1)):
+                    return n
+        return best
+
+    def finditer(self, text: str, start: int = 0, end: int | None = None
+                 ) -> Iterator[tuple[int, int]]:
+        """``(start, end)`` of each match within ``text[start:end]``, left to right."""
+        if not self._possible(vocabulary(text)):
+            return
+        tokens = words(text)
+        stop = len(text) if end is None else end
+        i = 0
+        while i < len(tokens):
+            if tokens[i][0] >= start:
+                n = self._at(tokens, i)
+                if n and tokens[i + n - 1][1] <= stop:
+                    yield tokens[i][0], tokens[i + n - 1][1]
+                    i += n
+                    continue
+            if tokens[i][0] >= stop:
+                return
+            i += 1
+
+    def _possible(self, present: frozenset[str]) -> bool:
+        """Whether any entry or shape could match a text of these words."""
+        return (not self.firsts.isdisjoint(present)
+                or (bool(self.heads) and not self.heads.isdisjoint(present))
+                or (bool(self.stems) and any(w.startswith(self.stems) for w in present))
+                or (bool(self.endings) and any(w.endswith(self.endings) for w in present)))
+
+    def search(self, text: str, start: int = 0, end: int | None = None
+               ) -> tuple[int, int] | None:
+        """The first match within ``text[start:end]``, or None."""
+        return next(self.finditer(text, start, end), None)
+
+    def match(self, text: str, at: int) -> int | None:
+        """Where a match starting exactly at ``at`` ends, or None."""
+        tokens = words(text)
+        i = word_at(text, at)
+        if i == len(tokens) or tokens[i][0] != at:
+            return None
+        n = self._at(tokens, i)
+        return tokens[i + n - 1][1] if n else None
+
+
+@cache
+def entries(name: str) -> tuple[str, ...]:
+    """The entries of ``data/NAME.txt``, longest first."""
+    text = resources.files("carecast.compliance").joinpath("data", f"{name}.txt").read_text(
+        "utf-8")
+    found = {line.strip().lower() for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")}
+    return tuple(sorted(found, key=lambda w: (-len(w), w)))
+
+
+@cache
+def get(name: str) -> Lexicon:
+    """The word list ``data/NAME.txt`` with its shapes, built once."""
+    endings, heads = _SHAPES.get(name, ((), frozenset()))
+    return Lexicon.of(entries(name), endings, heads)

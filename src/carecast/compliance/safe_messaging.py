@@ -1,0 +1,189 @@
+"""Safe messaging about suicide, self-harm and medical emergencies, read clause by clause.
+
+Findings of the advice check (``[checks.advice]``):
+
+- ``crisis_line``: a post about suicide or self-harm (plain words, euphemisms and slang from
+  ``data/suicide_terms.txt``: "unalive", "kms", "end it all") without the crisis line;
+- ``method``: such a post that describes a method or means: a named means (hanging, a
+  firearm, jumping, carbon monoxide, cutting with a blade), a quantity of a medicine ("40 of
+  his sleeping pills"), lethal-dose talk, or a combination ("mixing alcohol with opioids");
+- ``counter_advice``: a post about a medical emergency (``data/emergencies.txt``) that tells
+  readers not to call emergency services ("no need to phone 911", "skip the ER", "instead
+  of calling 911", "wait ... before calling"), or to wait, rest, sleep, lie down, take a pill
+  or drive themselves and never says, un-negated, to call;
+- ``emergency``: a post on the warning signs of an emergency that never says to call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from carecast.compliance import lexicon
+from carecast.compliance._settings import draft_texts, has_phrase
+from carecast.compliance.clauses import Clause, clauses
+
+if TYPE_CHECKING:
+    from carecast.compliance.advice import AdviceSettings
+    from carecast.findings import Finding
+    from carecast.post import Draft
+
+__all__ = ["review"]
+
+_PILLS = r"(?:pills|tablets|capsules|patches|doses|gummies)"
+_METHOD = re.compile(
+    r"\b(?:hang(?:ed|ing)|hung (?:him|her|them|my)sel(?:f|ves)|noose|"
+    r"jump(?:ed|s|ing)? (?:from|off|in front of)|in front of a train|train tracks|"
+    r"sh(?:o|oo)t(?:ing|s)? (?:him|her|them|my|your)sel(?:f|ves)|gun to (?:his|her|their|my) "
+    r"head|(?:with|by|using) (?:a |his |her |their )?(?:firearm|gun|rifle|pistol|handgun)|"
+    r"slit|cut(?:ting)? (?:his|her|their|my|your) wrists|razor|blades?|cutting with|"
+    r"carbon monoxide|exhaust fumes|closed garage|suffocat\w*|"
+    r"poison(?:ed|ing)? (?:him|her|them|my|your)sel(?:f|ves)|"
+    r"(?:lethal|fatal|deadly|toxic) (?:dose|amount)|how many " + _PILLS + r"|"
+    r"how much \w+ (?:would|does|will) it take|enough " + _PILLS + r"|"
+    r"overdos(?:e|ed|ing) on|took an overdose of|washed (?:them|it) down|"
+    r"(?:mix|mixing|mixed|combin(?:e|ed|ing)) (?:\w+ ){0,3}?(?:with|and) (?:\w+ ){0,2}?"
+    r"(?:alcohol|vodka|opioids?|benzo\w*|pills|painkillers|sleeping pills|medications?)|"
+    r"(?:died|killed (?:him|her|them)sel(?:f|ves)|ended (?:his|her|their) (?:own )?life) "
+    r"(?:by|with|using) (?!suicide\b)\w+|"
+    r"(?:\d+|two|three|four|five|six|ten|twenty|thirty|forty|fifty|a hundred|a bottle of|"
+    r"a handful of|a whole bottle of) (?:of )?(?:his |her |their |my |your |the )?(?:\w+ ){0,2}?"
+    + _PILLS + r")\b", re.IGNORECASE)
+_SIGNS = re.compile(
+    r"\b(?:signs?|symptoms?|warning|recogni[sz]e|spot|know the|watch for|look (?:out )?for|"
+    r"be ?fast|f\.?a\.?s\.?t|life-threatening|emergency|within minutes|every minute)\b",
+    re.IGNORECASE)
+_CALL = re.compile(r"\b(?:call(?:ing|s)?|dial(?:ing)?|phon(?:e|ing)|ring(?:ing)?)\b",
+                   re.IGNORECASE)
+_SERVICE = (r"(?:emergency services|emergency number|an ambulance|ambulances?|the ambulance|"
+            r"paramedics|ems|the er|er|emergency room|emergency department|a&e)")
+_SERVICES = re.compile(rf"\b{_SERVICE}\b", re.IGNORECASE)
+_GO = re.compile(r"\b(?:go|get|head|come) (?:straight )?to (?:the |an |your )?(?:nearest )?"
+                 r"(?:er|emergency room|emergency department|a&e)\b", re.IGNORECASE)
+_DECLINED = re.compile(
+    rf"\b(?:skip|avoid|no need (?:to|for)|(?:won't|don't|doesn't|do not|not|never) need|"
+    rf"stay away from|not necessary)\b(?:\W+\w+){{0,4}}?\W+{_SERVICE}\b"
+    rf"|\b{_SERVICE} can wait\b|\b(?:instead of|rather than|before|until after) "
+    rf"(?:you )?(?:call|phon|dial|ring)\w*", re.IGNORECASE)
+_PAST = re.compile(r"\b(?:after|recover\w* from|since|following|history of|risk of|"
+                   r"prevent\w*|survivors?|survived|rehab)\b(?:\W+\w+){0,2}\W*$",
+                   re.IGNORECASE)
+#: "stroke rehab", "heart attack survivors": the emergency names a service or a topic.
+_SERVICE_AFTER = re.compile(
+    r"\W+(?:rehab\w*|recovery|survivors?|cent(?:er|re)s?|awareness|month|day|week|risk|"
+    r"prevention|unit|team|care|education|support|program\w*|class\w*|clinic|walk|"
+    r"research)\b", re.IGNORECASE)
+_DELAY = frozenset({"wait", "rest", "sleep", "lie", "nap", "relax", "drive", "sit", "stay",
+                    "keep", "take", "chew", "have", "ride", "tough", "walk", "see", "wrap",
+                    "give", "monitor", "watch", "call", "phone", "book", "ring"})
+_DELAY_PHRASE = re.compile(
+    r"\b(?:wait|rest|sleep|lie down|nap|relax|drive (?:yourself|you|them|him|her)|"
+    r"(?:have|get) (?:someone|somebody|a \w+(?: member)?) (?:to )?drive|sit (?:it out|tight)|"
+    r"stay (?:home|at home|put)|keep (?:them|him|her) (?:resting )?at home|"
+    r"(?:take|chew) (?:an? |two |2 |one |some |your )?(?:\w+ )?(?:pill|aspirin|antihistamine|"
+    r"benadryl|tablet|painkiller|ibuprofen|tylenol)s?|(?:ride|tough|walk|sleep|wait) it "
+    r"(?:out|off)|see (?:if|whether) it (?:passes|goes away)|give it (?:an? |some |a few )?"
+    r"(?:hour|hours|minutes|day|time|night)|monitor (?:it |them )?at home|watch and wait|"
+    r"(?:call|phone|ring|see|book|wait for) (?:your |a |the )?(?:doctor|gp|clinic|"
+    r"provider|nurse line|pharmacist)(?: (?:tomorrow|in the morning|on monday|next week|"
+    r"later|when it opens))?)\b", re.IGNORECASE)
+
+
+def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
+    """The safe-messaging findings of one draft."""
+    texts = list(draft_texts(draft))
+    whole = "\n".join(text for _, text in texts)
+    if lexicon.get("suicide_terms").search(whole):
+        yield from _suicide(cfg, texts, whole)
+    if lexicon.get("emergencies").search(whole):
+        yield from _emergency(cfg, texts, whole)
+
+
+def _suicide(cfg: AdviceSettings, texts: list[tuple[str, str]],
+             whole: str) -> Iterator[Finding | None]:
+    for field, text in texts:
+        match = _METHOD.search(text)
+        if match:
+            yield cfg.finding(
+                "method", field, f"{field} at {match.start()}: describes a method or means "
+                "of suicide or self-harm (a means, a quantity, a dose or a combination); "
+                "safe-messaging guidelines say never to describe them")
+    line = cfg.crisis_lines[cfg.country]
+    if not has_phrase(whole, line) and not has_phrase(whole, "-".join(line.replace(" ", ""))):
+        yield cfg.finding(
+            "crisis_line", "*", f"the post is about suicide or self-harm but does not give "
+            f"the crisis line ({line} in {cfg.country}); add it, e.g. 'call or text {line}'")
+
+
+def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
+               whole: str) -> Iterator[Finding | None]:
+    number = cfg.emergency_numbers[cfg.country]
+    service = re.compile(rf"(?<![\w-])(?:{re.escape(number)}|{'-'.join(number)})(?![\w-])|"
+                         + _SERVICES.pattern, re.IGNORECASE)
+    called = False
+    counter: tuple[str, int] | None = None
+    delay: tuple[str, int] | None = None
+    for field, text in texts:
+        sentence = previous = ""
+        for clause in clauses(text):
+            if clause.sentence is not sentence:
+                previous, sentence = sentence, clause.sentence
+            declined = _declines(clause, service)
+            if declined and counter is None:
+                counter = (field, clause.start)
+            elif not declined and _calls(clause, service):
+                called = True
+            if delay is None and _delays(clause) and (_live(sentence) or _live(previous)):
+                delay = (field, clause.start)
+    if counter is None and delay is not None and not called:
+        counter = delay
+    if counter is not None:
+        field, at = counter
+        yield cfg.finding(
+            "counter_advice", field, f"{field} at {at}: a post about a medical emergency "
+            f"tells readers to wait, rest or treat it themselves instead of calling "
+            f"emergency services ({number} in {cfg.country}); say to call {number} at once")
+    elif not called and (_SIGNS.search(whole) or len(
+            {whole[a:b].lower() for a, b in lexicon.get("emergencies").finditer(whole)}) > 1):
+        yield cfg.finding(
+            "emergency", "*", "the post describes the signs of a medical emergency but does "
+            f"not say to call emergency services ({number} in {cfg.country}); add 'call "
+            f"{number} at once'")
+
+
+def _live(sentence: str) -> bool:
+    """The sentence names an emergency happening now (not "after a heart attack")."""
+    return any(not _PAST.search(sentence, max(0, start - 30), start)
+               and not _SERVICE_AFTER.match(sentence, end)
+               for start, end in lexicon.get("emergencies").finditer(sentence))
+
+
+def _calls(clause: Clause, service: re.Pattern[str]) -> bool:
+    """The clause says to call emergency services (or go to the ER), not negated."""
+    for verb in _CALL.finditer(clause.text):
+        if service.search(clause.text, verb.end(), verb.end() + 40) and not clause.negated(
+                verb.start()):
+            return True
+    go = _GO.search(clause.text)
+    return go is not None and not clause.negated(go.start())
+
+
+def _declines(clause: Clause, service: re.Pattern[str]) -> bool:
+    """The clause tells readers not to call, or to call only later."""
+    for verb in _CALL.finditer(clause.text):
+        if service.search(clause.text, verb.end(), verb.end() + 40) and clause.negated(
+                verb.start()):
+            return True
+    found = _DECLINED.search(clause.text)
+    return found is not None and (service.search(clause.text) is not None
+                                  or not found.group().lower().startswith(("instead", "rather",
+                                                                           "before", "until")))
+
+
+def _delays(clause: Clause) -> bool:
+    """The clause orders the reader to wait, rest or treat themselves."""
+    if not clause.imperative(_DELAY):
+        return False
+    found = _DELAY_PHRASE.search(clause.text)
+    return found is not None and not clause.negated(found.start(), reach=2)

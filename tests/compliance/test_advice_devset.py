@@ -1,0 +1,70 @@
+"""The advice, safe-messaging and policy checks on the development set, through the publisher.
+
+``tests/data/advice_devset.jsonl``: hand-written hospital posts, one category and one expected
+decision each (``block``, ``review`` or ``pass``). Every post goes through the real
+``Publisher.preview`` with every default check on and default settings; the test asserts the
+targets of issue 23 per group, and prints the figures (``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from carecast import Post, State
+
+from ._helpers import config
+
+DEVSET = Path(__file__).parent.parent / "data" / "advice_devset.jsonl"
+DECISION = {State.BLOCKED: "block", State.AWAITING_APPROVAL: "review", State.PENDING: "pass"}
+#: Categories every post of which must block (issue 23: 100 %).
+ALWAYS_BLOCK = ("counter_advice", "method")
+
+
+def _rows() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in DEVSET.read_text("utf-8").splitlines() if line]
+
+
+def _decisions(fake_publisher: Any) -> list[tuple[dict[str, Any], str]]:
+    publisher = fake_publisher(["web"], config=config())
+    out = []
+    for row in _rows():
+        target = publisher.preview(Post(id=f"dev-{row['id']}", text=row["text"])).targets[0]
+        out.append((row, DECISION[target.state]))
+    return out
+
+
+def _share(pairs: list[tuple[dict[str, Any], str]], wanted: tuple[str, ...]) -> float:
+    return sum(got in wanted for _, got in pairs) / len(pairs)
+
+
+def test_the_set_is_large_and_about_half_clean() -> None:
+    rows = _rows()
+    assert len(rows) >= 150
+    clean = sum(r["expected"] == "pass" for r in rows)
+    assert 0.4 <= clean / len(rows) <= 0.6
+    assert len({r["text"] for r in rows}) == len(rows)
+
+
+def test_targets_on_the_development_set(fake_publisher: Any) -> None:
+    decided = _decisions(fake_publisher)
+    table = Counter((row["category"], row["expected"], got) for row, got in decided)
+    for key in sorted(table):
+        print(*key, table[key])
+    block = [(r, g) for r, g in decided if r["expected"] == "block"]
+    review = [(r, g) for r, g in decided if r["expected"] == "review"]
+    clean = [(r, g) for r, g in decided if r["expected"] == "pass"]
+    misses = [r["id"] for r, g in decided if (r["expected"] == "pass") != (g == "pass")
+              or (r["expected"] == "block" and g != "block")]
+    print("misses:", misses)
+    stopped = ("review", "block")
+    print(f"blocked {_share(block, ('block',)):.0%} of must-block, held "
+          f"{_share(review, stopped):.0%} of must-review, stopped {_share(clean, stopped):.0%}"
+          " of clean")
+    assert _share(block, ("block",)) >= 0.95
+    for category in ALWAYS_BLOCK:
+        assert _share([p for p in block if p[0]["category"] == category], ("block",)) == 1.0
+    assert _share(review, ("review", "block")) >= 0.90
+    assert _share(clean, ("review", "block")) <= 0.05
