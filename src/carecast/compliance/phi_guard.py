@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 from urllib.parse import unquote_plus
 
 from pydantic import Field, field_validator
 
-from carecast.compliance import phi
+from carecast.compliance import phi, phi_decision
 from carecast.compliance._settings import CheckConfig, Choice, misconfigured
 from carecast.errors import ConfigurationError
 from carecast.findings import Action, Finding, Span
@@ -62,6 +62,15 @@ class PhiSettings(CheckConfig):
         default_factory=list, description="Terms that may appear: partners, their numbers.")
     public_figures: list[str] = Field(
         default_factory=list, description="People who may be named: officials, celebrities.")
+    policy: Literal["strict", "balanced"] = Field(
+        default="strict",
+        description="strict: any private name or place in a health post is held for review; "
+                    "balanced: only a name told with a health event, treatment, unit, date of "
+                    "care or address (a patient story).")
+    story_confidence: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="In a health post, names, places and dates this sure count (below "
+                    "min_confidence elsewhere).")
     min_confidence: float = Field(
         default=0.6, ge=0.0, le=1.0, description="Spans less sure than this are not reported.")
     block_confidence: float = Field(
@@ -78,21 +87,44 @@ class PhiSettings(CheckConfig):
     def _upper_categories(cls, value: Any) -> Any:
         return [str(v).upper() for v in value] if isinstance(value, list) else value
 
-    def choose(self, span: phi.PhiSpan, patient: bool) -> Choice | None:
-        """The action for one span, or None when it is not reported."""
-        if span.confidence < self.min_confidence:
+    def choose(self, span: phi.PhiSpan, context: _Context) -> Choice | None:
+        """The action for one span in its context, or None when it is not reported."""
+        floor = self.story_confidence if context.health else self.min_confidence
+        if span.confidence < min(floor, self.min_confidence):
             return None
         if span.category in self.redact:
             return Action.REDACT
         explicit = self.actions.get(span.category.lower()) or self.action
         if explicit is not None:
             return explicit
-        if span.category in CONTEXTUAL and not patient:
-            return Action.WARN
+        if span.category in CONTEXTUAL or (span.category == "DATE"
+                                            and span.confidence < self.min_confidence):
+            return Action.REVIEW if self._held(span, context) else Action.WARN
         default = self.DEFAULTS[span.category.lower()]
         if default is Action.BLOCK and span.confidence < self.block_confidence:
             return Action.REVIEW
         return default
+
+    def _held(self, span: phi.PhiSpan, context: _Context) -> bool:
+        """Whether a name, place, link or cue-less date is PHI in this post (see the module)."""
+        if context.role:
+            return False
+        if span.category == "DATE":  # a date with no cue of its own: in a patient's story
+            return context.story
+        if self.policy == "strict":
+            if span.category == "LOCATION":
+                return context.health and (context.person or span.confidence >= 0.8)
+            return context.health and span.confidence >= self.min_confidence or context.story
+        return context.story or (span.category != "NAME" and context.person and context.health)
+
+
+class _Context(NamedTuple):
+    """What the post says around one span."""
+
+    health: bool  # the post speaks of health or care
+    person: bool  # the post names a private person (not in a role)
+    story: bool  # the span's sentence tells of a private person's care
+    role: bool  # the span is a person named in a role (staff, donor, speaker, official)
 
 
 def allowed_terms(brand: BrandConfig | None, settings: PhiSettings) -> tuple[str, ...]:
@@ -127,17 +159,30 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
         return []
     allow = allowed_terms(brand, config)
     places = list(_places(post))
+    scanned = [(place, phi.scan(place.text, allow)) for place in places]
+    health = any(phi_decision.is_health(place.text) for place in places)
     patient = any(phi.patient_context(place.text) for place in places)
+    roles = {(place.where, s.start): phi_decision.in_role(place.text, s.start, s.end)
+             for place, spans in scanned for s in spans if s.category == "NAME"}
+    private = {key for key, role in roles.items() if not role}
+    stories = {(place.where, s.start) for place, spans in scanned for s in spans
+               if (place.where, s.start) in private
+               and phi_decision.patient_story(place.text, s.start, s.end)}
+    person = bool(private) or any(s.category == "URL" for _, spans in scanned for s in spans)
     findings: list[Finding] = []
-    for place in places:
-        for span in phi.scan(place.text, allow):
-            choice = config.choose(span, patient)
+    for place, spans in scanned:
+        for span in spans:
+            key = (place.where, span.start)
+            context = _Context(health or patient, person,
+                               bool(stories) or (patient and person) or key in stories,
+                               roles.get(key, False))
+            choice = config.choose(span, context)
             if choice is None:
                 continue
             if choice == Action.REDACT and not place.redactable:
                 choice = Action.REVIEW  # a file name or an encoded link cannot be rewritten
             finding = config.finding(
-                span.category.lower(), place.field, _message(place, span, patient),
+                span.category.lower(), place.field, _message(place, span, context.story),
                 choice=choice, confidence=span.confidence,
                 spans=(Span(start=span.start, end=span.end),) if place.redactable else ())
             if finding is not None:
