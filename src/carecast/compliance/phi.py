@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -70,7 +71,7 @@ _TITLE_BEFORE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Mme|Mlle|H
 _PUNCT = "\"'\u201c\u201d\u2018\u2019()[]{},.;:!?*-\u2013\u2014>"
 _NEXT_WORDS = re.compile(r"(?:['\u2019]s\b)?[^\w\n]{0,4}([^\W\d_]+)(?:[ \t]+([^\W\d_]+))?")
 _LIST_GAP = re.compile(r"\s*(?:,|&|\band\b|\bor\b|,\s*and\b)\s*")
-_LOWER_PAIR = re.compile(r"\b([a-z]{3,})(?:[ \t]+([a-z]{3,}))?")
+_LOWER_PAIR = re.compile(r"(?<![\w'\u2019-])([^\W\d_A-Z]{3,})(?:[ \t]+([^\W\d_A-Z]{3,}))?(?![\w'-])")
 _HAS_UPPER = re.compile(r"[A-Z]")
 _PERSON_BEFORE = frozenset(
     _split("mr mrs ms mx miss dr prof patient patients resident named name called call dear hi "
@@ -116,6 +117,40 @@ _ORG_WORDS = frozenset(
 _ACRONYMS = frozenset(_split("icu er ed or mri ct pet ekg ecg hipaa covid rsvp faq usa uk eu who "
                              "cdc fda nih ama aha nhs ceo cfo md do rn np pa phd dds od ot pt fyi "
                              "tbt mrn ssn dob id bmi bp hba1c ldl hdl ivf ob gyn ent"))
+# Checked before the name and place lexicons: job titles, journals, specialties, ethnicity
+# words, drugs and scores are vocabulary, not people.
+_JOB_WORDS = frozenset(_split(
+    "technician technicians representative representatives coordinator coordinators officer "
+    "officers experience access advocate advocates navigator navigators safety relations "
+    "liaison transport transporter services practitioner practitioners educator educators "
+    "assistant assistants aide aides advisory council portal champion champions week month "
+    "specialist specialists manager managers director directors"))
+_CLINICAL = frozenset(_split(
+    "cardiology oncology medicine surgery pediatrics neurology radiology psychiatry dermatology "
+    "orthopedics urology nephrology gastroenterology endocrinology hematology pulmonology "
+    "journal lancet nejm jama bmj congress symposium summit conference islander islanders "
+    "hispanic hispanics latino latina latinos latinas latinx asian asians caucasian indigenous "
+    "native natives african africans metformin lisinopril atorvastatin shingrix insulin "
+    "ozempic wegovy apgar wells curb glasgow heimlich healthgrades"))
+_ROMAN = frozenset(_split("ii iii iv vi vii viii"))
+_HONORIFIC_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Mme|Mlle|Sr|Sra|Herr|Frau)\.?[ \t]*$",
+                               re.IGNORECASE)
+_INITIALS = re.compile(r"(?<![\w.])(?:[A-Z]\.[ ]?){2,3}(?![\w])|(?<![\w.])[A-Z]\.(?=,? ?\d)")
+_NOT_INITIALS = frozenset(_split("u.s. u.k. a.m. p.m. d.c. m.d. r.n. e.g. i.e. b.s. b.a. m.s. "
+                                 "n.p. p.a. d.o. u.n. l.a. n.y. st."))
+_NAME_INITIAL = re.compile(r"[ \t]+[A-Z]\.(?![\w])")
+_HANDLE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.]{1,28}[A-Za-z0-9_]))(?![\w@])")
+_PLATE = re.compile(r"(?i:\b(?:licen[cs]e\s+)?(?:plate|tag)s?(?:\s+(?:number|no\.?|#))?"
+                    r"[\s:#]*)([A-Z0-9]{1,4}[ -][A-Z0-9]{1,4})\b")
+_PORTAL_ID = re.compile(r"[?&;](?i:patient(?:_?id)?|pid|mrn|chart(?:_?id)?|member(?:_?id)?|"
+                        r"person(?:_?id)?|dob|ssn|acct|account(?:_?id)?|encounter(?:_?id)?)="
+                        r"([\w.-]+)")
+_ROOM = re.compile(r"(?i:\b(?:room|rm\.?|bed|bay|bed\s*space))\s*#?\s*(\d{1,4}[A-Za-z]?|[A-Z])\b"
+                   r"(?:,?\s*(?:bed)\s*#?\s*(?:\d{1,3}|[A-Z])\b)?")
+_ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+\s+)?)"
+                          r"((?:9\d|1[01]\d)(?:st|nd|rd|th))\b")
+_REGISTRY = re.compile(r"(?:NCT\d{8}|ISRCTN\d{8}|ACTRN\d{14}|EUCTR\d{4}-\d{6}-\d{2}"
+                       r"|DRKS\d{8}|ChiCTR[\w-]+|[RKUPFT]\d{2}[A-Z]{2}\d{6}(?:-\d+)?)")
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
            "December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -207,6 +242,8 @@ _DATE_CUE = re.compile(  # searched in the lower-cased words just before a date
 _AGE_AFTER_NAME = re.compile(r",\s*(9\d|1[01]\d)\b(?![.,]\d)")
 _AGE = re.compile(r"(?:9\d|1[01]\d)(?:\s*|-)(?:[Yy]ears?|[Yy]rs?|y/?o|[Yy]ear-old|-[Yy]ear-old)\b"
                   r"|(?:aged?|Aged?)\s+(?:9\d|1[01]\d)\b|(?:9\d|1[01]\d)(?:st|nd|rd|th)\s+[Bb]irthday\b")
+_WEEKDAY_DATE = re.compile(rf"(?:(?:{_WEEKDAYS}),?\s+)?the\s+\d{{1,2}}(?:st|nd|rd|th)\b"
+                           rf"(?!\s+(?:of\s+)?{_MONTH})")
 
 # ---- places -----------------------------------------------------------------------------
 
@@ -316,6 +353,7 @@ class _Allow:
     digits: frozenset[str]
     texts: str
     tokens: frozenset[str]
+    surnames: frozenset[str]
     hosts: tuple[str, ...]
     emails: frozenset[str]
 
@@ -325,6 +363,7 @@ class _Allow:
         digits: set[str] = set()
         texts: list[str] = []
         tokens: set[str] = set()
+        surnames: set[str] = set()
         hosts: list[str] = []
         emails: set[str] = set()
         for term in terms:
@@ -342,9 +381,11 @@ class _Allow:
                 hosts.append(host)
             texts.append(f" {_normal(term)} ")
             if not number:
-                tokens.update(t for t in _normal(term).split() if t not in _TITLES)
-        return _Allow(frozenset(digits), "\x00".join(texts), frozenset(tokens), tuple(hosts),
-                      frozenset(emails))
+                names = [t for t in _normal(term).split() if t not in _TITLES]
+                tokens.update(names)
+                surnames.update(names[-1:])
+        return _Allow(frozenset(digits), "\x00".join(texts), frozenset(tokens),
+                      frozenset(surnames), tuple(hosts), frozenset(emails))
 
     def allows(self, found: str, category: str) -> bool:
         if category in ("EMAIL", "URL"):
@@ -358,12 +399,14 @@ class _Allow:
         if category in ("PHONE", "FAX") and len(number) >= 7:
             return number[-10:] in self.digits
         normal = _normal(found)
+        words = [w for w in normal.split() if w not in _TITLES]
+        if category == "NAME" and len(words) == 1:  # "Dawn": a staff member's first name
+            return words[0] in self.surnames     # is not enough, "Dr. Okafor" is
         if len(normal) >= 3 and f" {normal} " in self.texts:
             return True
         if category == "LOCATION" and any(  # the brand's address with its city and ZIP
                 text in f" {normal} " for text in self.texts.split("\x00") if len(text) > 6):
             return True
-        words = normal.split()
         return category == "NAME" and bool(words) and all(w in self.tokens for w in words)
 
 
@@ -391,6 +434,9 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     a web address or email by its host, a name when each of its words is in an allowed name.
     """
     found = _Found()
+    if "=" in text:
+        for m in _PORTAL_ID.finditer(text):  # a portal link naming a patient's record
+            found.add(m.start(1), m.end(1), "MRN", 0.85)
     if _DIGIT.search(text):
         _structured(text, found)
     elif "@" in text or "." in text:
@@ -399,6 +445,7 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     _names_and_places(text, found)
     if _DIGIT.search(text):
         _postcodes_by_places(text, found)
+    _people_marks(text, found)
     spans = sorted(found.spans)
     terms = tuple(allow)
     if terms:
@@ -531,6 +578,8 @@ def _id_tokens(text: str) -> list[tuple[int, int]]:
 def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     """An identifier after a word that names it ("MRN", "member ID #", "serial no.")."""
     ident = text[start:end]
+    if _not_an_id(text, start, ident):
+        return
     digits = sum(ch.isdigit() for ch in ident)
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
             _DATE_NUM.fullmatch(ident):
@@ -556,6 +605,8 @@ def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
 def _loose_id(text: str, start: int, end: int, found: _Found) -> None:
     """A long number or a code of letters and many digits: any other unique identifier."""
     ident = text[start:end]
+    if _not_an_id(text, start, ident):
+        return
     if ident.isdigit():
         if len(ident) >= 7 and not _MONEY_BEFORE.search(text, max(0, start - 2), start):
             found.add(start, end, "OTHER_ID", 0.6)
@@ -566,6 +617,54 @@ def _loose_id(text: str, start: int, end: int, found: _Found) -> None:
     digits = sum(ch.isdigit() for ch in ident)
     if digits >= 6 and any(ch.isupper() for ch in ident) and "." not in ident:
         found.add(start, end, "OTHER_ID", 0.6)
+
+
+def _not_an_id(text: str, start: int, ident: str) -> bool:
+    """A hashtag (#StrokeAwareness2026), a trial registry number or a grant number."""
+    if start > 0 and text[start - 1] == "#" and ident[:1].isalpha():
+        return True
+    return _REGISTRY.fullmatch(ident) is not None
+
+
+def _people_marks(text: str, found: _Found) -> None:
+    """Marks of a person the lexicons miss: initials, handles, rooms and beds, plates, ages
+    over 89 told as an ordinal, dates told by weekday, a name ending in an initial."""
+    for span in [s for s in found.spans if s.category == "NAME"]:
+        initial = _NAME_INITIAL.match(text, span.end)  # "Dana K."
+        if initial:
+            found.spans.remove(span)
+            found.add(span.start, initial.end(), "NAME", max(span.confidence, 0.8))
+    for m in _INITIALS.finditer(text):
+        if m.group().replace(" ", "").lower() not in _NOT_INITIALS:
+            found.add(m.start(), m.end(), "NAME", 0.75)
+    if "@" in text:
+        for m in _HANDLE.finditer(text):
+            found.add(m.start(), m.end(), "URL", 0.75)
+    if _DIGIT.search(text):
+        for m in _ROOM.finditer(text):
+            found.add(m.start(), m.end(), "LOCATION", 0.7)
+        for m in _PLATE.finditer(text):
+            if _DIGIT.search(m.group(1)):
+                found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
+        for m in _ORDINAL_AGE.finditer(text):
+            found.add(m.start(1), m.end(1), "DATE", 0.8)
+        for m in _WEEKDAY_DATE.finditer(text):
+            found.add(m.start(), m.end(), "DATE", 0.5)
+    if not text.islower():
+        _folded_name_pairs(text, found)
+
+
+def _folded_name_pairs(text: str, found: _Found) -> None:
+    """Lower-case words that are a census first name then a census last name, neither a
+    dictionary word ("josé álvarez"), in text that is not all lower case."""
+    lex = _lexicon()
+    for m in _LOWER_PAIR.finditer(text):
+        if m.group(2) is None:
+            continue
+        first, last = _fold(m.group(1)), _fold(m.group(2))
+        if first in lex.first and last in lex.last and not lex.is_english(last) and \
+                not lex.is_english(first):
+            found.add(m.start(1), m.end(2), "NAME", 0.6)
 
 
 def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
@@ -728,10 +827,12 @@ def _lower_case_names(text: str, found: _Found) -> None:
     """In text written all in lower case, a census first name not also a word starts a name."""
     lex = _lexicon()
     for m in _LOWER_PAIR.finditer(text):
-        first, second = m.group(1), m.group(2)
+        first, second = _fold(m.group(1)), _fold(m.group(2) or "")
         if first in lex.first and not lex.is_english(first):
             end = m.end(2) if second and not lex.is_english(second) else m.end(1)
             found.add(m.start(1), end, "NAME", 0.6)
+        elif first in lex.first and second in lex.last and not lex.is_english(second):
+            found.add(m.start(1), m.end(2), "NAME", 0.6)  # "summer jones": a word, a surname
 
 
 def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found,
@@ -741,12 +842,22 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     initial = _sentence_start(text, start)
     titled = _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None
     moved = False
+    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) or k in _ROMAN for k in keys):
+        return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
+    if _HONORIFIC_BEFORE.search(text, max(0, start - 8), start) and keys[0] not in _ACRONYMS:
+        end = _end_of(text, start, words)  # "Mr. Long", "Mrs. Baker": a surname that is a word
+        if words[-1].endswith(("'s", "\u2019s")):
+            end -= 2
+        found.add(start, end, "NAME", 0.9)
+        return True
     whole = " ".join(keys)
     if whole in lex.not_phi_places or (whole in lex.cities and len(keys) > 1):
         return _place(text, start, _end_of(text, start, words), whole, lex, found)
     # Leading ordinary words ("The", "Thanks", "Join") are not part of a name.
     while keys and (keys[0] in lex.common or len(keys[0]) <= 1 or (initial and lex.is_english(
-            keys[0]) and keys[0] not in lex.first and keys[0] not in lex.last)):
+            keys[0]) and keys[0] not in lex.first and keys[0] not in lex.last)) and not (
+            len(keys) > 1 and keys[0] in lex.first and keys[1] in lex.last
+            and not lex.is_english(keys[1])):  # "Summer Delgado": a first name that is a word
         if len(keys) == 1:
             return False
         titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
@@ -849,8 +960,16 @@ def _headline(text: str, start: int) -> bool:
     return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
 
 
+def _fold(word: str) -> str:
+    """``word`` without its accents (Muñoz: munoz), for the census lists."""
+    if word.isascii():
+        return word
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word)
+                   if not unicodedata.combining(ch))
+
+
 def _key(word: str) -> str:
-    word = word.lower().rstrip(".")
+    word = _fold(word.lower().rstrip("."))
     return word[:-2] if word.endswith(("'s", "\u2019s")) else word
 
 
