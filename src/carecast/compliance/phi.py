@@ -135,7 +135,8 @@ _CLINICAL = frozenset(_split(
 _ROMAN = frozenset(_split("ii iii iv vi vii viii"))
 _HONORIFIC_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Mme|Mlle|Sr|Sra|Herr|Frau)\.?[ \t]*$",
                                re.IGNORECASE)
-_INITIALS = re.compile(r"(?<![\w.])(?:[A-Z]\.[ ]?){2,3}(?![\w])|(?<![\w.])[A-Z]\.(?=,? ?\d)")
+_INITIALS = re.compile(r"(?<![\w.])(?:[A-Z]\.[ ]?){2,3}(?![\w])|(?<![\w.])[A-Z]\.(?=,? ?\d)"
+                       r"|(?<=Mr\. |Ms\. |Mx\. )[A-Z]\.|(?<=Mrs\. )[A-Z]\.")
 _NOT_INITIALS = frozenset(_split("u.s. u.k. a.m. p.m. d.c. m.d. r.n. e.g. i.e. b.s. b.a. m.s. "
                                  "n.p. p.a. d.o. u.n. l.a. n.y. st."))
 _NAME_INITIAL = re.compile(r"[ \t]+[A-Z]\.(?![\w])")
@@ -156,7 +157,8 @@ _MONTHS = ("January|February|March|April|May|June|July|August|September|October|
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-_CALENDAR = frozenset(w.lower() for w in f"{_MONTHS}|{_WEEKDAYS}".split("|"))
+_CALENDAR = frozenset(w.lower() + plural for w in f"{_MONTHS}|{_WEEKDAYS}".split("|")
+                      for plural in ("", "s"))
 _STATE_CODES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
                 "MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
 _STATE_AFTER = re.compile(rf",\s*(?:{_STATE_CODES})\b")
@@ -337,7 +339,8 @@ def _lexicon() -> _Lexicon:
                 "czech republic", "south korea", "north korea", "russia", "vatican"}
     cities = frozenset(c["name"].lower() for c in gc.get_cities().values()) - not_phi
     common = _words("common_words.txt")
-    return _Lexicon(first=_words("first_names.txt"), last=_words("last_names.txt"),
+    modern = frozenset(" ".join(_words("first_names_modern.txt")).split())
+    return _Lexicon(first=_words("first_names.txt") | modern, last=_words("last_names.txt"),
                     common=common | _CALENDAR, english=_words("english_words.txt.gz"),
                     cities=cities, not_phi_places=frozenset(not_phi))
 
@@ -785,7 +788,8 @@ def _names_and_places(text: str, found: _Found) -> None:
         lex = lex or _lexicon()
         if " " in run or "\t" in run:
             words = [(m.start() + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
-        elif len(run) == 1 or run.lower() in lex.common:
+        elif len(run) == 1 or (run.lower() in lex.common and not _HONORIFIC_BEFORE.search(
+                text, max(0, m.start() - 8), m.start())):
             continue  # "The", "I", "Our": the most frequent case, decided at once
         else:
             words = [(m.start(), run)]
@@ -863,7 +867,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
         start = text.index(words[1], start + len(words[0]))
         words, keys, initial, moved = words[1:], keys[1:], False, True
-    if keys[-1] in _ORG_WORDS or keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or \
+    if keys[-1] in _ORG_WORDS or keys[-1].removesuffix("s") in _ORG_WORDS or keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or \
             keys[-1] in _SITE_WORDS or _CONTRACTION.search(keys[-1]):
         return _facility(text, start, words, keys, found)
     if any(k in _ORG_WORDS for k in keys[1:]):
@@ -877,8 +881,9 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     single = len(keys) == 1
     if phrase in lex.not_phi_places:
         return _place(text, start, end, phrase, lex, found)
-    if single and words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first:
-        return True  # MRN, ICU, DOB: an acronym, even after "patient"
+    if single and (words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first
+                   or re.fullmatch(r"[A-Z]{2,5}s", words[0])):
+        return True  # MRN, ICU, DOB, NPs: an acronym, even after "patient"
     head = text[max(0, start - 30):start].lower().split()
     prev = head[-1].strip(_PUNCT) if head else ""
     prev2 = head[-2].strip(_PUNCT) if len(head) > 1 else ""
@@ -908,10 +913,14 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         category, confidence = "LOCATION", 0.85 if place_cue else 0.7
     elif city and not initial:
         category, confidence = "LOCATION", 0.6
+    elif not single and not initial and first and keys[-1] in lex.last and not city:
+        category, confidence = "NAME", 0.7  # "Ryder Collins", "Chase Holloway": words, names
     elif plain or (single and keys[0].endswith(_DEMONYM_ENDINGS) and not known):
         return False
     elif single and words[0].isupper() and not place_cue:
         return False  # a word in capitals (DAISY Award) is a name only after a cue
+    elif known and single and lex.is_english(keys[0]):
+        category, confidence = "NAME", 0.45  # "Dawn shift nurses": a word first, a name second
     elif known:
         category, confidence = "NAME", 0.75 if first or not single else 0.65
     elif place_cue and len(keys[0]) > 3 and keys[0] not in _ACRONYMS:

@@ -89,7 +89,8 @@ class PhiSettings(CheckConfig):
 
     def choose(self, span: phi.PhiSpan, context: _Context) -> Choice | None:
         """The action for one span in its context, or None when it is not reported."""
-        floor = self.story_confidence if context.health else self.min_confidence
+        floor = self.story_confidence if context.health and span.category in (
+            "NAME", "DATE") else self.min_confidence
         if span.confidence < min(floor, self.min_confidence):
             return None
         if span.category in self.redact:
@@ -113,8 +114,8 @@ class PhiSettings(CheckConfig):
             return context.story
         if self.policy == "strict":
             if span.category == "LOCATION":
-                return context.health and (context.person or span.confidence >= 0.8)
-            return context.health and span.confidence >= self.min_confidence or context.story
+                return context.health and context.person
+            return context.health
         return context.story or (span.category != "NAME" and context.person and context.health)
 
 
@@ -160,7 +161,8 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
     allow = allowed_terms(brand, config)
     places = list(_places(post))
     scanned = [(place, phi.scan(place.text, allow)) for place in places]
-    health = any(phi_decision.is_health(place.text) for place in places)
+    health = config.policy == "strict" or any(
+        phi_decision.is_health(place.text) for place in places)
     patient = any(phi.patient_context(place.text) for place in places)
     roles = {(place.where, s.start): phi_decision.in_role(place.text, s.start, s.end)
              for place, spans in scanned for s in spans if s.category == "NAME"}
