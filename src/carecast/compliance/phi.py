@@ -71,7 +71,8 @@ _TITLE_BEFORE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Mme|Mlle|H
 _PUNCT = "\"'\u201c\u201d\u2018\u2019()[]{},.;:!?*-\u2013\u2014>"
 _NEXT_WORDS = re.compile(r"(?:['\u2019]s\b)?[^\w\n]{0,4}([^\W\d_]+)(?:[ \t]+([^\W\d_]+))?")
 _LIST_GAP = re.compile(r"\s*(?:,|&|\band\b|\bor\b|,\s*and\b)\s*")
-_LOWER_PAIR = re.compile(r"(?<![\w'\u2019-])([^\W\d_A-Z]{3,})(?:[ \t]+([^\W\d_A-Z]{3,}))?(?![\w'-])")
+_LOWER_PAIR = re.compile(r"(?<![\w'\u2019-])([^\W\d_A-Z]{3,})(?:[ \t]+([^\W\d_A-Z]{3,}))?"
+                         r"(?![\w'-])")
 _HAS_UPPER = re.compile(r"[A-Z]")
 _PERSON_BEFORE = frozenset(
     _split("mr mrs ms mx miss dr prof patient patients resident named name called call dear hi "
@@ -867,8 +868,9 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
         start = text.index(words[1], start + len(words[0]))
         words, keys, initial, moved = words[1:], keys[1:], False, True
-    if keys[-1] in _ORG_WORDS or keys[-1].removesuffix("s") in _ORG_WORDS or keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or \
-            keys[-1] in _SITE_WORDS or _CONTRACTION.search(keys[-1]):
+    if keys[-1] in _ORG_WORDS or keys[-1].removesuffix("s") in _ORG_WORDS or \
+            keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or keys[-1] in _SITE_WORDS or \
+            _CONTRACTION.search(keys[-1]):
         return _facility(text, start, words, keys, found)
     if any(k in _ORG_WORDS for k in keys[1:]):
         return True  # "American Heart Association's Gold Award": an organisation's name
@@ -881,7 +883,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     single = len(keys) == 1
     if phrase in lex.not_phi_places:
         return _place(text, start, end, phrase, lex, found)
-    if single and (words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first
+    if single and ((words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first)
                    or re.fullmatch(r"[A-Z]{2,5}s", words[0])):
         return True  # MRN, ICU, DOB, NPs: an acronym, even after "patient"
     head = text[max(0, start - 30):start].lower().split()
