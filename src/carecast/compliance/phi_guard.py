@@ -15,14 +15,12 @@ emails and addresses and its staff roster are always allowed; so are ``allow`` a
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
-from urllib.parse import unquote_plus
 
 from pydantic import Field, field_validator
 
-from carecast.compliance import phi, phi_decision
+from carecast.compliance import phi, phi_decision, phi_places
 from carecast.compliance._settings import CheckConfig, Choice, misconfigured
 from carecast.errors import ConfigurationError
 from carecast.findings import Action, Finding, Span
@@ -30,9 +28,9 @@ from carecast.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from carecast.config import BrandConfig, CheckSettings
-    from carecast.post import Media, Post
+    from carecast.post import Post
 
-__all__ = ["PhiSettings", "allowed_terms", "carecast_review_post"]
+__all__ = ["PhiSettings", "allowed_terms", "carecast_review_post", "flags"]
 
 #: Names, places and web addresses: PHI when they point at a patient.
 CONTEXTUAL = frozenset({"NAME", "LOCATION", "URL"})
@@ -138,14 +136,16 @@ def allowed_terms(brand: BrandConfig | None, settings: PhiSettings) -> tuple[str
     return tuple(terms)
 
 
-class _Place(NamedTuple):
-    """One published text: its finding field, where it is, and whether offsets fit it."""
-
-    field: str
-    where: str
-    text: str
-    redactable: bool = False  # the gate can rewrite the spans in place
-    exact: bool = True  # the offsets are the place's own (not a rewritten hashtag)
+def flags(post: Post, brand: BrandConfig | None, settings: CheckSettings
+          ) -> Callable[[phi_places.Place], bool]:
+    """Whether the guard finds anything in one place of ``post`` (for masking the store)."""
+    try:
+        config = PhiSettings.of(settings)
+    except ConfigurationError:
+        return lambda place: True  # settings unreadable: mask every place
+    allow = allowed_terms(brand, config)
+    return lambda place: any(s.confidence >= min(config.story_confidence, config.min_confidence)
+                             for s in phi.scan(place.text, allow))
 
 
 @hookimpl
@@ -159,7 +159,7 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
     if not config.enabled:
         return []
     allow = allowed_terms(brand, config)
-    places = list(_places(post))
+    places = list(phi_places.places(post))
     scanned = [(place, phi.scan(place.text, allow)) for place in places]
     health = config.policy == "strict" or any(
         phi_decision.is_health(place.text) for place in places)
@@ -192,53 +192,7 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
     return findings
 
 
-_QUERY_SEPARATORS = str.maketrans("?&=;", "    ")
-_TAG_WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|_")
-_CAMERA_NAME = re.compile(r"(?:IMG|PXL|VID|DSC[NF]?|MVIMG|Screenshot|Photo|image)[\d _.-]*"
-                          r"|(?:19|20)\d{6}[ _-]?\d{4,6}(?:[ _-]\d{1,3})?", re.IGNORECASE)
-
-
-def _places(post: Post) -> Iterator[_Place]:
-    """Every text of the post that is published."""
-    if post.text:
-        yield _Place("text", "text", post.text, redactable=True)
-    if post.title:
-        yield _Place("title", "title", post.title, redactable=True)
-    for i, part in enumerate(post.thread):
-        yield _Place(f"thread[{i}]", f"thread[{i}]", part, redactable=True)
-    if post.link:
-        decoded = unquote_plus(post.link)  # query parameters read as words: "?phone=..."
-        plain = decoded == post.link
-        yield _Place("link", "link", decoded.translate(_QUERY_SEPARATORS), plain, plain)
-    for i, media in enumerate(post.media):
-        yield from _media_places(f"media[{i}]", f"media[{i}]", media)
-    for i, tag in enumerate(post.hashtags):  # "#PrayForMariaGarcia" reads as words
-        yield _Place("*", f"hashtags[{i}]", _TAG_WORDS.sub(" ", tag), exact=False)
-    for channel, override in sorted(post.overrides.items()):
-        where = f"overrides.{channel}"
-        for name in ("text", "title"):
-            value = getattr(override, name)
-            if value:
-                yield _Place("*", f"{where}.{name}", value)
-        for i, media in enumerate(override.media or ()):
-            yield from _media_places("*", f"{where}.media[{i}]", media)
-
-
-def _media_places(field: str, where: str, media: Media) -> Iterator[_Place]:
-    own = field != "*"
-    for name in ("alt_text", "title"):
-        value = getattr(media, name)
-        if value:
-            yield _Place(f"{field}.{name}" if own else field, f"{where}.{name}", value, own)
-    # A file name's separators read as spaces ("jane_doe_dob_1950-02-03.jpg"); a camera's own
-    # name (IMG_20240314_093015.jpg) is a time stamp, not PHI.
-    name = media.filename.rsplit(".", 1)[0]
-    if name and not _CAMERA_NAME.fullmatch(name):
-        yield _Place(f"{field}.source" if own else field, f"{where} file name",
-                     name.replace("_", " ").replace("+", " "))
-
-
-def _message(place: _Place, span: phi.PhiSpan, patient: bool) -> str:
+def _message(place: phi_places.Place, span: phi.PhiSpan, patient: bool) -> str:
     contextual = span.category in CONTEXTUAL
     context = " in a post about a patient" if patient and contextual else ""
     fix = ("get the person's consent, or list them in checks.phi.allow (or the brand's staff) "
