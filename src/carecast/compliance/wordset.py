@@ -1,10 +1,9 @@
 """A compact, read-only set of words: their 64-bit hashes (CRC-32 and Adler-32 of the UTF-8).
 
 A Python ``frozenset`` of the English dictionary and the city list costs about 30 MiB and half
-a second to build; the same words as sorted stored hashes load in a
-millisecond and take 8 bytes each. A word not in the set is taken for one with odds well under one in a
-million. ``build(words)`` makes the bytes stored in ``data/*.idx``; ``WordSet(data)`` reads
-them.
+a second to build; the same words as sorted stored hashes load in a millisecond and take 8
+bytes each. A word not in the set is taken for one with odds well under one in a million.
+``build(words)`` makes the bytes stored in ``data/*.idx``; ``WordSet(data)`` reads them.
 """
 
 from __future__ import annotations
