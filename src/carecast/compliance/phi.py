@@ -855,7 +855,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     initial = _sentence_start(text, start)
     titled = _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None
     moved = False
-    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) or k in _ROMAN for k in keys):
+    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or (
+            keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
     if _HONORIFIC_BEFORE.search(text, max(0, start - 8), start) and keys[0] not in _ACRONYMS:
         end = _end_of(text, start, words)  # "Mr. Long", "Mrs. Baker": a surname that is a word
@@ -929,7 +930,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         return False
     elif single and words[0].isupper() and not place_cue:
         return False  # a word in capitals (DAISY Award) is a name only after a cue
-    elif known and single and lex.is_english(keys[0]):
+    elif known and single and initial and lex.is_english(keys[0]) and text[end:end + 1] == " " \
+            and nxt not in _PERSON_AFTER and nxt not in _AFTER_INITIAL_NAME:
         category, confidence = "NAME", 0.45  # "Dawn shift nurses": a word first, a name second
     elif known:
         category, confidence = "NAME", 0.75 if first or not single else 0.65
