@@ -8,9 +8,9 @@ Structured identifiers (phone, email, SSN, dates, numbers after "MRN", "member I
 from precompiled patterns and checksums (Luhn, IBAN mod 97, NANP rules, SSN ranges). Names
 and places come from runs of capitalised words judged by lexicons in ``data/`` (US census
 first and last names, modern given names, an English dictionary, common words of posts,
-GeoNames cities as compact hash lists), street grammar and the words around them ("patient", "Mr.", "said",
-"lives in"). The lexicons load on the first scan. ``data/README.md`` says how each list was
-built.
+GeoNames cities as compact hash lists), street grammar and the words around them ("patient",
+"Mr.", "said", "lives in"). The lexicons load on the first scan. ``data/README.md`` says how
+each list was built.
 
 Confidence: 0.8 and up means an identifier tied to a person (an SSN, a number after "MRN",
 a date after "born"); 0.6-0.8 a likely identifier; below 0.6 something shaped like one that
@@ -153,6 +153,9 @@ _ROOM = re.compile(r"(?i:\b(?:room|rm\.?|bed|bay|bed\s*space))\s*#?\s*(\d{1,4}[A
                    r"(?:,?\s*(?:bed)\s*#?\s*(?:\d{1,3}|[A-Z])\b)?")
 _ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+\s+)?)"
                           r"((?:9\d|1[01]\d)(?:st|nd|rd|th))\b")
+_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
+_ROOM_HINT = re.compile(r"(?i:room|rm\.|bed|bay)")
+_PLATE_HINT = re.compile(r"(?i:plate|tag)")
 _REGISTRY = re.compile(r"(?:NCT\d{8}|ISRCTN\d{8}|ACTRN\d{14}|EUCTR\d{4}-\d{6}-\d{2}"
                        r"|DRKS\d{8}|ChiCTR[\w-]+|[RKUPFT]\d{2}[A-Z]{2}\d{6}(?:-\d+)?)")
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
@@ -645,22 +648,25 @@ def _people_marks(text: str, found: _Found) -> None:
         if initial:
             found.spans.remove(span)
             found.add(span.start, initial.end(), "NAME", max(span.confidence, 0.8))
-    for m in _INITIALS.finditer(text):
-        if m.group().replace(" ", "").lower() not in _NOT_INITIALS:
-            found.add(m.start(), m.end(), "NAME", 0.75)
+    if "." in text:
+        for m in _INITIALS.finditer(text):
+            if m.group().replace(" ", "").lower() not in _NOT_INITIALS:
+                found.add(m.start(), m.end(), "NAME", 0.75)
     if "@" in text:
         for m in _HANDLE.finditer(text):
             found.add(m.start(), m.end(), "URL", 0.75)
     if _DIGIT.search(text):
-        for m in _ROOM.finditer(text):
+        for m in _ROOM.finditer(text) if _ROOM_HINT.search(text) else ():
             found.add(m.start(), m.end(), "LOCATION", 0.7)
-        for m in _PLATE.finditer(text):
+        for m in _PLATE.finditer(text) if _PLATE_HINT.search(text) else ():
             if _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
-        for m in _ORDINAL_AGE.finditer(text):
-            found.add(m.start(1), m.end(1), "DATE", 0.8)
-        for m in _WEEKDAY_DATE.finditer(text):
-            found.add(m.start(), m.end(), "DATE", 0.5)
+        if _ORDINAL.search(text):
+            for m in _ORDINAL_AGE.finditer(text):
+                found.add(m.start(1), m.end(1), "DATE", 0.8)
+            if "the " in text:
+                for m in _WEEKDAY_DATE.finditer(text):
+                    found.add(m.start(), m.end(), "DATE", 0.5)
     if not text.isascii() and not text.islower():
         _folded_name_pairs(text, found)
 

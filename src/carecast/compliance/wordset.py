@@ -35,9 +35,13 @@ class WordSet:
     """Membership (``word in words``) over the stored form made by ``build``: a bisection in
     one array of sorted hashes (8 bytes a word, nothing built at load)."""
 
-    __slots__ = ("_hashes",)
+    __slots__ = ("_hashes", "_seen")
+
+    #: Answers remembered per set (posts repeat their words); about 5 MiB when full.
+    SEEN_MAX = 50_000
 
     def __init__(self, data: bytes) -> None:
+        self._seen: dict[str, bool] = {}
         self._hashes = array("Q")
         self._hashes.frombytes(data)
         if sys.byteorder != "little":
@@ -46,9 +50,15 @@ class WordSet:
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        h = word_hash(word)
-        i = bisect_left(self._hashes, h)
-        return i < len(self._hashes) and self._hashes[i] == h
+        known = self._seen.get(word)
+        if known is None:
+            h = word_hash(word)
+            i = bisect_left(self._hashes, h)
+            known = i < len(self._hashes) and self._hashes[i] == h
+            if len(self._seen) >= self.SEEN_MAX:
+                self._seen.clear()
+            self._seen[word] = known
+        return known
 
     def __len__(self) -> int:
         return len(self._hashes)
