@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import random
 import statistics
+import subprocess
+import sys
 import time
 from importlib import resources
 
@@ -19,7 +21,9 @@ from _common import Row, table
 
 from carecast.compliance import phi
 
-TARGET = 1_000_000  # characters per second
+TARGET = 1_750_000  # characters per second
+STARTUP_MS = 50  # loading the lexicons, once per process
+STARTUP_MIB = 30
 POSTS = 3000
 PASSES = 5
 
@@ -79,14 +83,33 @@ def measure(posts: list[str]) -> tuple[float, float, int]:
     return statistics.median(cpu), statistics.median(wall), spans
 
 
+_STARTUP = (  # resident memory from /proc (Linux): what the process holds after loading
+    "import os, time\n"
+    "from carecast.compliance import phi\n"
+    "def rss(): return int(open('/proc/self/statm').read().split()[1]) * os.sysconf("
+    "'SC_PAGE_SIZE')\n"
+    "before = rss()\n"
+    "start = time.process_time()\n"
+    "phi.warm()\n"
+    "ms = (time.process_time() - start) * 1000\n"
+    "print(ms, (rss() - before) / 2**20)\n"
+)
+
+
+def startup() -> tuple[float, float]:
+    """CPU milliseconds and MiB of resident memory a fresh process spends on the lexicons
+    (the median of five processes)."""
+    runs = [tuple(map(float, subprocess.run(
+        [sys.executable, "-c", _STARTUP], capture_output=True, text=True, check=True
+    ).stdout.split())) for _ in range(5)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 def run() -> list[Row]:
     posts = corpus()
     chars = sum(map(len, posts))
     cpu, wall, spans = measure(posts)
-    load = time.perf_counter()
-    phi._lexicon.cache_clear()
-    phi._lexicon()
-    load = time.perf_counter() - load
+    load_ms, load_mib = startup()
     return [
         Row("phi", f"scan, {POSTS} posts, {chars:,} chars: CPU time, median of {PASSES}",
             f"{chars / cpu:,.0f} chars/s", f">= {TARGET:,} chars/s", chars / cpu >= TARGET),
@@ -94,7 +117,10 @@ def run() -> list[Row]:
             f"{chars / wall:,.0f} chars/s"),
         Row("phi", "scan: per post, CPU", f"{cpu / POSTS * 1e6:.1f} us"),
         Row("phi", "spans found per pass", f"{spans}"),
-        Row("phi", "first scan: loading the lexicons", f"{load:.2f} s"),
+        Row("phi", "start-up: loading the lexicons in a fresh process, CPU",
+            f"{load_ms:.1f} ms", f"<= {STARTUP_MS} ms", load_ms <= STARTUP_MS),
+        Row("phi", "start-up: resident memory the lexicons add",
+            f"{load_mib:.1f} MiB", f"<= {STARTUP_MIB} MiB", load_mib <= STARTUP_MIB),
     ]
 
 

@@ -717,3 +717,14 @@ def test_csv_export_defuses_spreadsheet_formulas() -> None:
     assert rows[0]["data"] == '{"note":"=HYPERLINK(1)"}'  # starts with '{': left as it is
     assert [rows[1][k] for k in ("at", "post_id", "account", "kind")] == [
         "'-1", "'=cmd", "'+x", "'@y"]
+
+
+def test_preview_marks_each_phi_finding_inside_the_post(tmp_path: Path, fakes: Path,
+                                                        fake: Callable[..., Any]) -> None:
+    fake(None)
+    post = write_post(tmp_path, "story.yaml", "id: s-1\ntext: Mrs. Baker is back on her feet "
+                      "after her hip replacement.\n")
+    out = run("--config", fakes, "preview", post, code=1).stdout
+    assert "Mrs. Baker«phi.name» is back on her feet" in out
+    data = run("--config", fakes, "preview", post, "--json", code=1).stdout
+    assert "«" not in data  # the marked view is the terminal's only

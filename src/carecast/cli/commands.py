@@ -195,6 +195,8 @@ def preview(
         out = _out()
         out.print(f"post {result.post.id} ({file})", markup=False)
         _print_findings(out, result.findings, title="findings on the post")
+        for line in render.marked_post(result.post, result.findings):  # terminal only
+            out.print(line)
         for panel in render.preview_view(result):
             out.print(panel)
     raise typer.Exit(exit_code(result.targets))

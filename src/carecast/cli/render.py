@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from carecast.findings import Finding
-from carecast.post import Draft, Media
+from carecast.post import Draft, Media, Post
 from carecast.publish import Outcome, Preview, PublishReport, TargetPreview
 from carecast.records import Attempt, State
 
@@ -28,6 +28,7 @@ __all__ = [
     "attempt_outcome",
     "channels_table",
     "findings_table",
+    "marked_post",
     "preview_dict",
     "preview_view",
     "progress",
@@ -180,6 +181,33 @@ def _draft_lines(draft: Draft, target: TargetPreview) -> list[RenderableType]:
         lines.append(Text.assemble((head, "bold"), "  ", _length(part.length, part.limit, unit)))
         lines.append(Text(part.text))
         lines.extend(_media_line(j, m) for j, m in enumerate(part.media))
+    return lines
+
+
+def marked_post(post: Post, findings: Sequence[Finding]) -> list[Text]:
+    """The post's own texts with each flagged span underlined and tagged with its category
+    (``«phi.name»``): for the terminal only, never for a report, log or the store."""
+    texts = {"text": post.text, "title": post.title or "",
+             **{f"thread[{i}]": part for i, part in enumerate(post.thread)},
+             **{f"media[{i}].alt_text": m.alt_text or "" for i, m in enumerate(post.media)},
+             **{f"media[{i}].title": m.title or "" for i, m in enumerate(post.media)}}
+    lines: list[Text] = []
+    for field_name, value in texts.items():
+        marks = sorted({(s.start, s.end, f.code) for f in findings if f.field == field_name
+                        for s in f.spans if 0 <= s.start < s.end <= len(value)})
+        if not marks:
+            continue
+        line = Text(f"{field_name}: ", style="bold")
+        last = 0
+        for start, end, code in marks:
+            if start < last:
+                continue  # overlapping spans: the first one is shown
+            line.append(value[last:start])
+            line.append(value[start:end], style="bold red underline")
+            line.append(f"«{code}»", style="red")
+            last = end
+        line.append(value[last:])
+        lines.append(line)
     return lines
 
 

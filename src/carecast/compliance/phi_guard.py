@@ -15,14 +15,12 @@ emails and addresses and its staff roster are always allowed; so are ``allow`` a
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
-from urllib.parse import unquote_plus
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import Field, field_validator
 
-from carecast.compliance import phi
+from carecast.compliance import phi, phi_decision, phi_places
 from carecast.compliance._settings import CheckConfig, Choice, misconfigured
 from carecast.errors import ConfigurationError
 from carecast.findings import Action, Finding, Span
@@ -30,9 +28,9 @@ from carecast.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from carecast.config import BrandConfig, CheckSettings
-    from carecast.post import Media, Post
+    from carecast.post import Post
 
-__all__ = ["PhiSettings", "allowed_terms", "carecast_review_post"]
+__all__ = ["PhiSettings", "allowed_terms", "carecast_review_post", "flags"]
 
 #: Names, places and web addresses: PHI when they point at a patient.
 CONTEXTUAL = frozenset({"NAME", "LOCATION", "URL"})
@@ -62,6 +60,15 @@ class PhiSettings(CheckConfig):
         default_factory=list, description="Terms that may appear: partners, their numbers.")
     public_figures: list[str] = Field(
         default_factory=list, description="People who may be named: officials, celebrities.")
+    policy: Literal["strict", "balanced"] = Field(
+        default="strict",
+        description="strict: any private name or place in a health post is held for review; "
+                    "balanced: only a name told with a health event, treatment, unit, date of "
+                    "care or address (a patient story).")
+    story_confidence: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="In a health post, names, places and dates this sure count (below "
+                    "min_confidence elsewhere).")
     min_confidence: float = Field(
         default=0.6, ge=0.0, le=1.0, description="Spans less sure than this are not reported.")
     block_confidence: float = Field(
@@ -78,21 +85,45 @@ class PhiSettings(CheckConfig):
     def _upper_categories(cls, value: Any) -> Any:
         return [str(v).upper() for v in value] if isinstance(value, list) else value
 
-    def choose(self, span: phi.PhiSpan, patient: bool) -> Choice | None:
-        """The action for one span, or None when it is not reported."""
-        if span.confidence < self.min_confidence:
+    def choose(self, span: phi.PhiSpan, context: _Context) -> Choice | None:
+        """The action for one span in its context, or None when it is not reported."""
+        floor = self.story_confidence if context.health and span.category in (
+            "NAME", "DATE") else self.min_confidence
+        if span.confidence < min(floor, self.min_confidence):
             return None
         if span.category in self.redact:
             return Action.REDACT
         explicit = self.actions.get(span.category.lower()) or self.action
         if explicit is not None:
             return explicit
-        if span.category in CONTEXTUAL and not patient:
-            return Action.WARN
+        if span.category in CONTEXTUAL or (span.category == "DATE"
+                                            and span.confidence < self.min_confidence):
+            return Action.REVIEW if self._held(span, context) else Action.WARN
         default = self.DEFAULTS[span.category.lower()]
         if default is Action.BLOCK and span.confidence < self.block_confidence:
             return Action.REVIEW
         return default
+
+    def _held(self, span: phi.PhiSpan, context: _Context) -> bool:
+        """Whether a name, place, link or cue-less date is PHI in this post (see the module)."""
+        if context.role:
+            return False
+        if span.category == "DATE":  # a date with no cue of its own: in a patient's story
+            return context.story
+        if self.policy == "strict":
+            if span.category == "LOCATION":
+                return context.health and context.person
+            return context.health
+        return context.story or (span.category != "NAME" and context.person and context.health)
+
+
+class _Context(NamedTuple):
+    """What the post says around one span."""
+
+    health: bool  # the post speaks of health or care
+    person: bool  # the post names a private person (not in a role)
+    story: bool  # the span's sentence tells of a private person's care
+    role: bool  # the span is a person named in a role (staff, donor, speaker, official)
 
 
 def allowed_terms(brand: BrandConfig | None, settings: PhiSettings) -> tuple[str, ...]:
@@ -105,14 +136,16 @@ def allowed_terms(brand: BrandConfig | None, settings: PhiSettings) -> tuple[str
     return tuple(terms)
 
 
-class _Place(NamedTuple):
-    """One published text: its finding field, where it is, and whether offsets fit it."""
-
-    field: str
-    where: str
-    text: str
-    redactable: bool = False  # the gate can rewrite the spans in place
-    exact: bool = True  # the offsets are the place's own (not a rewritten hashtag)
+def flags(post: Post, brand: BrandConfig | None, settings: CheckSettings
+          ) -> Callable[[phi_places.Place], bool]:
+    """Whether the guard finds anything in one place of ``post`` (for masking the store)."""
+    try:
+        config = PhiSettings.of(settings)
+    except ConfigurationError:
+        return lambda place: True  # settings unreadable: mask every place
+    allow = allowed_terms(brand, config)
+    return lambda place: any(s.confidence >= min(config.story_confidence, config.min_confidence)
+                             for s in phi.scan(place.text, allow))
 
 
 @hookimpl
@@ -126,18 +159,32 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
     if not config.enabled:
         return []
     allow = allowed_terms(brand, config)
-    places = list(_places(post))
+    places = list(phi_places.places(post))
+    scanned = [(place, phi.scan(place.text, allow)) for place in places]
+    health = config.policy == "strict" or any(
+        phi_decision.is_health(place.text) for place in places)
     patient = any(phi.patient_context(place.text) for place in places)
+    roles = {(place.where, s.start): phi_decision.in_role(place.text, s.start, s.end)
+             for place, spans in scanned for s in spans if s.category == "NAME"}
+    private = {key for key, role in roles.items() if not role}
+    stories = {(place.where, s.start) for place, spans in scanned for s in spans
+               if (place.where, s.start) in private
+               and phi_decision.patient_story(place.text, s.start, s.end)}
+    person = bool(private) or any(s.category == "URL" for _, spans in scanned for s in spans)
     findings: list[Finding] = []
-    for place in places:
-        for span in phi.scan(place.text, allow):
-            choice = config.choose(span, patient)
+    for place, spans in scanned:
+        for span in spans:
+            key = (place.where, span.start)
+            context = _Context(health or patient, person,
+                               bool(stories) or (patient and person) or key in stories,
+                               roles.get(key, False))
+            choice = config.choose(span, context)
             if choice is None:
                 continue
             if choice == Action.REDACT and not place.redactable:
                 choice = Action.REVIEW  # a file name or an encoded link cannot be rewritten
             finding = config.finding(
-                span.category.lower(), place.field, _message(place, span, patient),
+                span.category.lower(), place.field, _message(place, span, context.story),
                 choice=choice, confidence=span.confidence,
                 spans=(Span(start=span.start, end=span.end),) if place.redactable else ())
             if finding is not None:
@@ -145,53 +192,7 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
     return findings
 
 
-_QUERY_SEPARATORS = str.maketrans("?&=;", "    ")
-_TAG_WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|_")
-_CAMERA_NAME = re.compile(r"(?:IMG|PXL|VID|DSC[NF]?|MVIMG|Screenshot|Photo|image)[\d _.-]*"
-                          r"|(?:19|20)\d{6}[ _-]?\d{4,6}(?:[ _-]\d{1,3})?", re.IGNORECASE)
-
-
-def _places(post: Post) -> Iterator[_Place]:
-    """Every text of the post that is published."""
-    if post.text:
-        yield _Place("text", "text", post.text, redactable=True)
-    if post.title:
-        yield _Place("title", "title", post.title, redactable=True)
-    for i, part in enumerate(post.thread):
-        yield _Place(f"thread[{i}]", f"thread[{i}]", part, redactable=True)
-    if post.link:
-        decoded = unquote_plus(post.link)  # query parameters read as words: "?phone=..."
-        plain = decoded == post.link
-        yield _Place("link", "link", decoded.translate(_QUERY_SEPARATORS), plain, plain)
-    for i, media in enumerate(post.media):
-        yield from _media_places(f"media[{i}]", f"media[{i}]", media)
-    for i, tag in enumerate(post.hashtags):  # "#PrayForMariaGarcia" reads as words
-        yield _Place("*", f"hashtags[{i}]", _TAG_WORDS.sub(" ", tag), exact=False)
-    for channel, override in sorted(post.overrides.items()):
-        where = f"overrides.{channel}"
-        for name in ("text", "title"):
-            value = getattr(override, name)
-            if value:
-                yield _Place("*", f"{where}.{name}", value)
-        for i, media in enumerate(override.media or ()):
-            yield from _media_places("*", f"{where}.media[{i}]", media)
-
-
-def _media_places(field: str, where: str, media: Media) -> Iterator[_Place]:
-    own = field != "*"
-    for name in ("alt_text", "title"):
-        value = getattr(media, name)
-        if value:
-            yield _Place(f"{field}.{name}" if own else field, f"{where}.{name}", value, own)
-    # A file name's separators read as spaces ("jane_doe_dob_1950-02-03.jpg"); a camera's own
-    # name (IMG_20240314_093015.jpg) is a time stamp, not PHI.
-    name = media.filename.rsplit(".", 1)[0]
-    if name and not _CAMERA_NAME.fullmatch(name):
-        yield _Place(f"{field}.source" if own else field, f"{where} file name",
-                     name.replace("_", " ").replace("+", " "))
-
-
-def _message(place: _Place, span: phi.PhiSpan, patient: bool) -> str:
+def _message(place: phi_places.Place, span: phi.PhiSpan, patient: bool) -> str:
     contextual = span.category in CONTEXTUAL
     context = " in a post about a patient" if patient and contextual else ""
     fix = ("get the person's consent, or list them in checks.phi.allow (or the brand's staff) "

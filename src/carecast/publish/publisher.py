@@ -25,13 +25,13 @@ import pluggy
 
 from carecast.channels import Channel, build_channel
 from carecast.clock import SYSTEM_CLOCK, Clock
-from carecast.config import Config, load_config
+from carecast.compliance import phi_guard, phi_places
+from carecast.config import CheckSettings, Config, load_config
 from carecast.errors import ConfigurationError, InvalidPost
 from carecast.findings import Action, Finding
 from carecast.plugins import plugin_manager
 from carecast.post import Post
 from carecast.publish.dispatch import Dispatcher
-from carecast.publish.gate import apply_findings
 from carecast.publish.loop import Loop, Takedown
 from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
@@ -186,7 +186,7 @@ class Publisher:
         done = {a.account: a for a in ledger.attempts(post.id)
                 if a.state == State.PUBLISHED and a.account in wanted}
         preview = self.reviewer.review(post, names, ledger, skip=done)
-        stored = _masked(post, preview.findings)
+        stored = _masked(post, preview.findings, self.config)
         ready = [t for t in preview.targets if t.ready]
         # The ready targets are claimed (the intent to send, committed) together with the
         # review: one transaction instead of one per target before each send.
@@ -325,24 +325,30 @@ class Publisher:
         return self.signing.pending()
 
 
-def _masked(post: Post, findings: Sequence[Finding]) -> Post:
+def _masked(post: Post, findings: Sequence[Finding], config: Config) -> Post:
     """The post as stored: when a BLOCK finding flagged text in it (a record number, a birth
-    date), the spans of its BLOCK and REVIEW findings are masked out, so that what the checks
-    flagged is never kept; the findings say where it was. Such a post is never sent from the
-    store (see ``Ledger.withheld``); a post only held for REVIEW keeps its text for approvers."""
-    if not any(f.action == Action.BLOCK and f.spans for f in findings):
+    date), every place the PHI guard scans is masked where it flagged something (see
+    ``carecast.compliance.phi_places``), so that what the checks flagged is never kept; the
+    findings say where it was. Such a post is never sent from the store (see
+    ``Ledger.withheld``); a post only held for REVIEW keeps its text for approvers."""
+    if not any(_withholds(f) for f in findings):
         return post
-    flagged = [f.model_copy(update={"action": Action.REDACT, "spans": tuple(
-        s.model_copy(update={"replacement": "[withheld]"}) for s in f.spans)})
-        for f in findings if f.action in (Action.BLOCK, Action.REVIEW) and f.spans]
-    masked: Post = apply_findings(post, flagged).item
-    return masked
+    flagged = [f for f in findings if f.action in (Action.BLOCK, Action.REVIEW)]
+    brand = post.brand or config.default_brand()
+    flags = phi_guard.flags(post, config.brands.get(brand) if brand else None,
+                            CheckSettings(config, brand, campaign=post.campaign))
+    return phi_places.withheld(post, flagged, flags)
+
+
+def _withholds(finding: Finding) -> bool:
+    """A BLOCK that flagged text: by its spans, or a PHI finding in a place without spans."""
+    return finding.action == Action.BLOCK and (
+        bool(finding.spans) or finding.code.startswith("phi."))
 
 
 def _flagged(target: TargetPreview) -> bool:
     """A blocked target whose draft holds text a BLOCK finding flagged: its draft is not kept."""
-    return target.state == State.BLOCKED and any(
-        f.action == Action.BLOCK and f.spans for f in target.findings)
+    return target.state == State.BLOCKED and any(_withholds(f) for f in target.findings)
 
 
 def _outcome_of(target: TargetPreview) -> Outcome:

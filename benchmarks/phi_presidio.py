@@ -1,0 +1,56 @@
+"""Recall and precision of the PHI scanner on presidio-research's synth_dataset_v2.json.
+
+Run: ``python benchmarks/phi_presidio.py PATH/synth_dataset_v2.json``. A labelled span is
+recalled when a prediction overlaps it (any category, and its own); a prediction is precise
+when it overlaps a labelled PHI span. ORGANIZATION, TITLE and NRP are not PHI and not scored.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+
+from carecast.compliance import phi
+
+CATEGORY = {
+    "PERSON": "NAME", "STREET_ADDRESS": "LOCATION", "GPE": "LOCATION", "ZIP_CODE": "LOCATION",
+    "DATE_TIME": "DATE", "AGE": "DATE", "PHONE_NUMBER": "PHONE", "EMAIL_ADDRESS": "EMAIL",
+    "US_SSN": "SSN", "IP_ADDRESS": "IP", "US_DRIVER_LICENSE": "LICENSE",
+    "CREDIT_CARD": "ACCOUNT", "IBAN_CODE": "ACCOUNT", "DOMAIN_NAME": "URL",
+}
+STRUCTURED = {"DATE", "PHONE", "EMAIL", "SSN", "IP", "LICENSE", "ACCOUNT", "URL"}
+
+
+def score(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+    labelled: Counter[str] = Counter()
+    hit_any: Counter[str] = Counter()
+    hit_same: Counter[str] = Counter()
+    predicted = precise = 0
+    for row in rows:
+        text = str(row["full_text"])
+        gold = [(int(s["start_position"]), int(s["end_position"]), CATEGORY[s["entity_type"]])
+                for s in row["spans"] if s["entity_type"] in CATEGORY]  # type: ignore[attr-defined]
+        pred = phi.detect(text)
+        for start, end, cat in gold:
+            labelled[cat] += 1
+            over = [p for p in pred if p[0] < end and start < p[1]]
+            hit_any[cat] += bool(over)
+            hit_same[cat] += any(p[2] == cat or (cat == "PHONE" and p[2] == "FAX")
+                                 for p in over)
+        predicted += len(pred)
+        precise += sum(any(p[0] < e and s < p[1] for s, e, _ in gold) for p in pred)
+    groups = {"all": set(labelled), "structured": STRUCTURED & set(labelled),
+              "names": {"NAME"}, "places": {"LOCATION"}}
+    out: dict[str, dict[str, float]] = {}
+    for group, cats in groups.items():
+        n = max(1, sum(labelled[c] for c in cats))
+        out[group] = {"labelled": n, "recall_any": sum(hit_any[c] for c in cats) / n,
+                      "recall_same": sum(hit_same[c] for c in cats) / n}
+    out["all"]["precision_any"] = precise / max(1, predicted)
+    return out
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], encoding="utf-8") as f:
+        print(json.dumps(score(json.load(f)), indent=1))
