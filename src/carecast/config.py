@@ -25,12 +25,13 @@ from pydantic import (
     field_validator,
 )
 
-from carecast.errors import ConfigurationError
+from carecast.errors import ConfigurationError, InputRefused
 from carecast.schedule import Slot, parse_slot, zone
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from carecast.confine import MediaRules
     from carecast.settings import Settings
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "BrandConfig",
     "CheckSettings",
     "Config",
+    "MediaConfig",
     "PublishConfig",
     "StoreConfig",
     "VoiceRules",
@@ -258,6 +260,42 @@ class AccountConfig(_Section):
         return [parse_slot(spec) for spec in self.slots]
 
 
+_MB = 1 << 20
+
+
+class MediaConfig(_Section):
+    """``[media]``: where local media may be read from, which media hosts may be private, caps.
+
+    Relative roots start at the configuration's folder; with no roots, the configuration's
+    folder and the post file's folder are the roots.
+    """
+
+    roots: list[Path] = Field(
+        default_factory=list, description="Folders media files must lie in (symlinks resolved).")
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Media URL hosts that may be loopback, link-local or private addresses.")
+    max_bytes: dict[str, int] = Field(
+        default_factory=lambda: {"image": 50 * _MB, "gif": 50 * _MB, "video": 4096 * _MB,
+                                 "audio": 1024 * _MB},
+        description="Largest media file by kind (image, gif, video, audio), in bytes.")
+    max_pixels: int = Field(
+        default=50_000_000, ge=1, description="Largest image (width times height) decoded.")
+    hard_links: bool = Field(
+        default=False, description="Accept media files that have other hard links.")
+
+    @field_validator("max_bytes")
+    @classmethod
+    def _kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        kinds = ("image", "gif", "video", "audio")
+        for kind, cap in value.items():
+            if kind not in kinds or not isinstance(cap, int) or cap < 1:
+                raise ValueError(f"max_bytes.{kind}: give a kind ({', '.join(kinds)}) and a "
+                                 "positive number of bytes")
+        defaults = cls.model_fields["max_bytes"].get_default(call_default_factory=True)
+        return {**defaults, **value}
+
+
 class Config(_Section):
     """The whole configuration; ``root`` is the folder relative paths start from."""
 
@@ -269,6 +307,7 @@ class Config(_Section):
     checks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[checks.NAME] settings of the review checks.")
     approvals: ApprovalConfig = ApprovalConfig()
+    media: MediaConfig = MediaConfig()
 
     @field_validator("accounts")
     @classmethod
@@ -281,6 +320,16 @@ class Config(_Section):
     def brand_of(self, account: AccountConfig) -> BrandConfig | None:
         """The account's brand, if it has one."""
         return self.brands.get(account.brand) if account.brand else None
+
+    def media_rules(self) -> MediaRules:
+        """The ``[media]`` rules, relative roots resolved against ``root``."""
+        from carecast.confine import MediaRules
+
+        roots = tuple(r if r.is_absolute() else self.root / r for r in self.media.roots)
+        return MediaRules(roots=roots or (self.root,),
+                          allow_hosts=frozenset(h.lower() for h in self.media.allow_hosts),
+                          max_bytes=dict(self.media.max_bytes), max_pixels=self.media.max_pixels,
+                          hard_links=self.media.hard_links)
 
     def default_brand(self) -> str | None:
         """The only brand, when there is exactly one."""
@@ -314,11 +363,13 @@ class Config(_Section):
         """Build a config from parsed TOML; secrets are merged from ``secrets`` and ``environ``."""
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
-        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals"}
+        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals",
+                               "media"}
         if unknown:
             raise ConfigurationError(
                 f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
-                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME] and [approvals]"
+                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals] and "
+                "[media]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -343,6 +394,7 @@ class Config(_Section):
                 "accounts": accounts,
                 "checks": data.get("checks", {}),
                 "approvals": data.get("approvals", {}),
+                "media": data.get("media", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)
@@ -457,6 +509,13 @@ def _describe(exc: ValidationError, source: str) -> str:
     return f"{source} is not valid:\n" + "\n".join(lines)
 
 
+def _read(path: Path, cap: int, what: str) -> str:
+    from carecast.confine import read_capped
+
+    return read_capped(path, cap=cap, setting="CARECAST_MAX_CONFIG_BYTES",
+                       what=what).decode("utf-8")
+
+
 def load_config(path: str | Path | None = None, *, settings: Settings | None = None) -> Config:
     """Read ``carecast.toml`` (or ``path``), merging secrets from the environment."""
     if settings is None:
@@ -464,8 +523,11 @@ def load_config(path: str | Path | None = None, *, settings: Settings | None = N
 
         settings = Settings()
     path = Path(path) if path is not None else settings.config
+    cap = settings.max_config_bytes
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read(path, cap, "configuration file"))
+    except InputRefused as exc:
+        raise ConfigurationError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise ConfigurationError(
             f"{path}: no such file; create it (see examples/carecast.toml) or pass --config"
@@ -478,7 +540,9 @@ def load_config(path: str | Path | None = None, *, settings: Settings | None = N
     failed: str | None = None
     if settings.secrets_file is not None:
         try:
-            secrets = tomllib.loads(settings.secrets_file.read_text(encoding="utf-8"))
+            secrets = tomllib.loads(_read(settings.secrets_file, cap, "secrets file"))
+        except InputRefused as exc:
+            failed = str(exc)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             failed = type(exc).__name__
     if failed is not None:

@@ -19,6 +19,7 @@ CarecastError
 │   └── OutcomeUnknown*       (sent, no answer: reconcile before any resend)
 ├── StoreError             (the ledger's database failed; its rows say what to reconcile)
 ├── ApprovalRefused        (a signature the approval policy does not allow)
+├── InputRefused           (a hostile file or URL: special file, over a cap, outside the roots)
 └── PublishError(.report)
 ```
 
@@ -47,6 +48,7 @@ __all__ = [
     "ComplianceBlocked",
     "ConfigurationError",
     "DuplicatePost",
+    "InputRefused",
     "InvalidPost",
     "LimitExceeded",
     "OutcomeUnknown",
@@ -231,6 +233,11 @@ class ApprovalRefused(CarecastError):
     Self-approval, a person not listed for the step, a second signature by the same person,
     or a deadline already passed.
     """
+
+
+class InputRefused(CarecastError):
+    """A file or URL refused before it is read: a special file, over a cap, outside the media
+    roots, or a private address; the message names the setting that allows it."""
 
 
 class PublishError(CarecastError):

@@ -23,3 +23,6 @@ class Settings(BaseSettings):
     config: Path = Field(default=Path(DEFAULT_CONFIG), description="Path of carecast.toml.")
     store_url: str | None = Field(default=None, description="Overrides [store] url.")
     secrets_file: Path | None = None
+    max_post_bytes: int = Field(default=1 << 20, ge=1, description="Largest post file read.")
+    max_config_bytes: int = Field(
+        default=1 << 20, ge=1, description="Largest configuration or secrets file read.")

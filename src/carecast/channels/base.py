@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import AccountConfig
-from carecast.errors import ConfigurationError, InvalidPost, LimitExceeded
+from carecast.confine import MediaRules
+from carecast.errors import ConfigurationError, InputRefused, InvalidPost, LimitExceeded
 from carecast.post import (
     Draft,
     Media,
@@ -106,6 +107,8 @@ class Channel(ABC):
         self.clock = clock
         self.options = options
         self.root = root or Path.cwd()
+        #: Where media may be read from and fetched (the publisher sets the ``[media]`` rules).
+        self.media_rules = MediaRules(roots=(self.root,))
         self.session = session
         #: Set by a channel that made its own session, so ``close`` knows to close it.
         self.owns_session = False
@@ -313,15 +316,19 @@ class Channel(ABC):
                 )
             if item.is_url:
                 continue
-            path = item.path(self.root)
+            problem: str | None = None
             try:
-                size = path.stat().st_size
-            except OSError:
-                raise InvalidPost(
-                    f"{field}.source: no readable file {item.filename!r}; check the path "
-                    "(relative paths start at the post file's folder)",
-                    [(f"{field}.source", "no such file")],
-                ) from None
+                size = self.media_rules.confine(item.path(self.root),
+                                                field=f"{field}.source").stat().st_size
+                rule_cap = self.media_rules.cap(item.kind.value)
+                if size > rule_cap:
+                    problem = (f"{field}: {item.filename!r} is {size} bytes, over the cap of "
+                               f"{rule_cap} (raise it with [media] max_bytes.{item.kind.value})")
+            except (InputRefused, OSError) as exc:
+                problem = str(exc) if isinstance(exc, InputRefused) else \
+                    f"{field}.source: cannot read {item.filename!r} ({type(exc).__name__})"
+            if problem is not None:
+                raise InvalidPost(problem, [(f"{field}.source", "refused")])
             cap = self.max_media_bytes.get(item.kind)
             if cap is not None and size > cap:
                 raise LimitExceeded(

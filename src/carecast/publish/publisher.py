@@ -149,6 +149,7 @@ class Publisher:
                 self._channels[account] = build_channel(
                     cfg, root=self.config.root, extra=self._extra_classes,
                     session=self._sessions.get(account), clock=self.clock)
+                self._channels[account].media_rules = self.config.media_rules()
             return self._channels[account]
 
     # -- review ------------------------------------------------------------------------------
