@@ -25,13 +25,13 @@ from pydantic import (
     field_validator,
 )
 
+from carecast.confine import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, MediaRules
 from carecast.errors import ConfigurationError, InputRefused
 from carecast.schedule import Slot, parse_slot, zone
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from carecast.confine import MediaRules
     from carecast.settings import Settings
 
 __all__ = [
@@ -260,9 +260,6 @@ class AccountConfig(_Section):
         return [parse_slot(spec) for spec in self.slots]
 
 
-_MB = 1 << 20
-
-
 class MediaConfig(_Section):
     """``[media]``: where local media may be read from, which media hosts may be private, caps.
 
@@ -276,11 +273,10 @@ class MediaConfig(_Section):
         default_factory=list,
         description="Media URL hosts that may be loopback, link-local or private addresses.")
     max_bytes: dict[str, int] = Field(
-        default_factory=lambda: {"image": 50 * _MB, "gif": 50 * _MB, "video": 4096 * _MB,
-                                 "audio": 1024 * _MB},
+        default_factory=lambda: dict(DEFAULT_MAX_BYTES),
         description="Largest media file by kind (image, gif, video, audio), in bytes.")
     max_pixels: int = Field(
-        default=50_000_000, ge=1, description="Largest image (width times height) decoded.")
+        default=DEFAULT_MAX_PIXELS, ge=1, description="Largest image (width times height) decoded.")
     hard_links: bool = Field(
         default=False, description="Accept media files that have other hard links.")
 
@@ -323,8 +319,6 @@ class Config(_Section):
 
     def media_rules(self) -> MediaRules:
         """The ``[media]`` rules, relative roots resolved against ``root``."""
-        from carecast.confine import MediaRules
-
         roots = tuple(r if r.is_absolute() else self.root / r for r in self.media.roots)
         return MediaRules(roots=roots or (self.root,),
                           allow_hosts=frozenset(h.lower() for h in self.media.allow_hosts),

@@ -26,6 +26,8 @@ from typing import Any, BinaryIO
 from carecast.errors import InputRefused
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
     "MediaRules",
     "confine",
     "guard_session",
@@ -81,19 +83,26 @@ def read_capped(path: str | Path, *, cap: int, setting: str, what: str = "file")
     return data
 
 
+_MB = 1 << 20
+#: The ``[media] max_bytes`` caps by kind, in bytes.
+DEFAULT_MAX_BYTES = {"image": 50 * _MB, "gif": 50 * _MB, "video": 4096 * _MB, "audio": 1024 * _MB}
+#: The ``[media] max_pixels`` cap: the largest image (width times height) decoded.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
 @dataclass(frozen=True)
 class MediaRules:
     """Where local media may come from, which hosts may be private, and the caps by kind."""
 
     roots: tuple[Path, ...]
     allow_hosts: frozenset[str] = frozenset()
-    max_bytes: dict[str, int] = field(default_factory=dict)
-    max_pixels: int = 50_000_000
+    max_bytes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_BYTES))
+    max_pixels: int = DEFAULT_MAX_PIXELS
     hard_links: bool = False
 
     def cap(self, kind: str | None) -> int:
         """The byte cap of a media kind (``image`` when unknown)."""
-        return self.max_bytes.get(kind or "image", self.max_bytes.get("image", 50 << 20))
+        return self.max_bytes.get(kind or "image", DEFAULT_MAX_BYTES["image"])
 
     def confine(self, path: str | Path, *, field: str = "media") -> Path:
         """``confine`` with these rules."""

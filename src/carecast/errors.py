@@ -236,8 +236,10 @@ class ApprovalRefused(CarecastError):
 
 
 class InputRefused(CarecastError):
-    """A file or URL refused before it is read: a special file, over a cap, outside the media
-    roots, or a private address; the message names the setting that allows it."""
+    """A hostile file or URL, refused before it is read; the message names the setting.
+
+    A special file, a file over a cap, media outside the media roots, or a private address.
+    """
 
 
 class PublishError(CarecastError):

@@ -320,10 +320,6 @@ class Channel(ABC):
             try:
                 size = self.media_rules.confine(item.path(self.root),
                                                 field=f"{field}.source").stat().st_size
-                rule_cap = self.media_rules.cap(item.kind.value)
-                if size > rule_cap:
-                    problem = (f"{field}: {item.filename!r} is {size} bytes, over the cap of "
-                               f"{rule_cap} (raise it with [media] max_bytes.{item.kind.value})")
             except (InputRefused, OSError) as exc:
                 problem = str(exc) if isinstance(exc, InputRefused) else \
                     f"{field}.source: cannot read {item.filename!r} ({type(exc).__name__})"
@@ -336,6 +332,12 @@ class Channel(ABC):
                     f"{item.kind.value}",
                     field=field, limit=cap, value=size,
                 )
+            rule_cap = self.media_rules.cap(item.kind.value)
+            if size > rule_cap:
+                raise LimitExceeded(
+                    f"{field}: {item.filename!r} is {size} bytes, over the cap of {rule_cap} "
+                    f"(raise it with [media] max_bytes.{item.kind.value})",
+                    field=field, limit=rule_cap, value=size)
 
     # -- platform calls ----------------------------------------------------------------------
 
