@@ -157,6 +157,7 @@ def _guess_kind(source: str) -> MediaKind | None:
 
 #: Deepest nesting of an override's options (tables and lists inside each other).
 MAX_DEPTH = 20
+_MAX_POST_DEPTH = 64  # a whole post document, checked before validation
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -326,8 +327,8 @@ def post_from_dict(data: Mapping[str, Any], *, source: str = "post") -> Post:
             f"{source}: expected a mapping of post fields, got {type(data).__name__}",
             [("", "expected a mapping")],
         )
-    if _depth(data, MAX_DEPTH + 8) > MAX_DEPTH + 8:  # the options' cap, plus the post's own
-        raise InvalidPost(f"{source}: fields nest more than {MAX_DEPTH + 8} levels deep",
+    if _depth(data, _MAX_POST_DEPTH) > _MAX_POST_DEPTH:
+        raise InvalidPost(f"{source}: fields nest more than {_MAX_POST_DEPTH} levels deep",
                           [("", "too deep")])
     try:
         return Post.model_validate(dict(data))
