@@ -426,16 +426,22 @@ def _parse(raw: str, suffix: str) -> Any:
 
 
 def yaml_load(raw: str) -> Any:
-    """``yaml.safe_load`` without anchors and aliases, which expand without limit."""
+    """``yaml.safe_load`` (libyaml's when installed) without aliases, which expand without
+    limit, and without nesting deeper than a post may: the events are checked first."""
     import yaml
 
-    class NoAliasLoader(yaml.SafeLoader):
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent):
-                raise yaml.YAMLError("YAML aliases are not allowed in carecast files")
-            return super().compose_node(parent, index)
-
-    return yaml.load(raw, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(raw, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.YAMLError("YAML aliases are not allowed in carecast files")
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > _MAX_POST_DEPTH:
+                raise yaml.YAMLError(f"YAML nests more than {_MAX_POST_DEPTH} levels")
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+    return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def _parser_position(exc: Exception) -> str:

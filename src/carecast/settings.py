@@ -26,3 +26,5 @@ class Settings(BaseSettings):
     max_post_bytes: int = Field(default=1 << 20, ge=1, description="Largest post file read.")
     max_config_bytes: int = Field(
         default=1 << 20, ge=1, description="Largest configuration or secrets file read.")
+    max_export_bytes: int = Field(
+        default=1 << 30, ge=1, description="Largest audit export read by audit verify --file.")
