@@ -114,7 +114,7 @@ def test_special_post_files_are_refused(tmp_path: Path, special: str, suffix: st
         os.mkfifo(path)
     else:
         path.symlink_to(special)
-    with pytest.raises(InvalidPost, match="a FIFO|a character device"):
+    with pytest.raises(InvalidPost, match=r"a FIFO|a character device"):
         load_post(path)
 
 
