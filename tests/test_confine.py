@@ -348,3 +348,16 @@ def test_a_lookup_url_is_https_outside_loopback() -> None:
     for url in ("https://h.example/lookup", "http://127.0.0.1:8080/l", "http://localhost/l",
                 "http://[::1]:9/l"):
         WebhookOptions.model_validate({"url": "https://h.example/x", "lookup_url": url})
+
+
+def test_a_brand_avatar_is_read_like_media(tmp_path: Path) -> None:
+    from carecast.brand.audit import _brand_avatar
+    from carecast.brand.avatar import AvatarCache
+
+    os.mkfifo(tmp_path / "logo.png")
+    cache = AvatarCache(tmp_path / "cache")
+    for avatar, message in (("logo.png", "FIFO"), ("/etc/passwd", "outside the media roots")):
+        config = Config.from_dict({"brands": {"rg": {"name": "RG", "avatar": avatar}}},
+                                  root=tmp_path)
+        with pytest.raises(ConfigurationError, match=message):
+            _brand_avatar(config, "rg", config.brands["rg"], cache)
