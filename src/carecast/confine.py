@@ -3,7 +3,7 @@
 - ``read_capped`` / ``open_regular``: a file is opened without blocking (``O_NONBLOCK``, so a
   FIFO never hangs), the *opened* descriptor is checked to be a regular file (not a FIFO, a
   device such as ``/dev/zero``, a socket or a folder), and at most the cap is read.
-- ``confine``: a media path must resolve (symlinks followed, ``..`` refused) inside one of the
+- ``confine``: a media path must resolve (symlinks and ``..`` followed) inside one of the
   configured media roots, and a file with other hard links is refused unless allowed.
 - ``guard_session``: a ``requests`` session whose connections check the address actually
   connected (after DNS, on every redirect, so DNS rebinding cannot slip past) and refuse
@@ -113,13 +113,11 @@ def confine(path: str | Path, roots: Sequence[Path], *, hard_links: bool = False
             field: str = "media") -> Path:
     """The real path of a media file inside one of ``roots``; raises ``InputRefused``.
 
-    ``..`` is refused outright; symlinks are resolved and the target must be inside a root;
-    the file must be a regular file, with no other hard link unless ``hard_links``.
+    Symlinks and ``..`` are resolved and the file they lead to must be inside a root; it must
+    be a regular file, with no other hard link unless ``hard_links``.
     """
     raw = Path(path)
     name = raw.name
-    if ".." in raw.parts:
-        raise InputRefused(f"{field}: {name!r}: a media path may not hold '..'")
     try:
         real = raw.resolve(strict=True)
         info = real.stat()
