@@ -136,7 +136,7 @@ def test_dot_dot_may_not_leave_the_roots(tmp_path: Path) -> None:
     (tmp_path / "ok.png").write_bytes(b"x")
     assert confine(tmp_path / "a" / ".." / "ok.png", [tmp_path]) == (tmp_path / "ok.png")
     with pytest.raises(InputRefused, match="outside the media roots"):
-        confine(tmp_path / "a" / ".." / ".." / ".." / "etc" / "passwd", [tmp_path / "a"])
+        confine(tmp_path / "a" / ("../" * 12) / "etc" / "passwd", [tmp_path / "a"])
 
 
 def test_a_symlink_is_followed_to_its_target(tmp_path: Path) -> None:
@@ -174,7 +174,8 @@ def test_a_hard_link_is_refused_unless_allowed(tmp_path: Path) -> None:
 
 def test_media_bytes_refuses_a_file_outside_the_roots(tmp_path: Path) -> None:
     with pytest.raises(PlatformRejected, match=r"outside the media roots.*nothing was sent"):
-        media_bytes(Media(source="../../etc/passwd", kind="image"), root=tmp_path, **WHERE)
+        media_bytes(Media(source="../" * 12 + "etc/passwd", kind="image"), root=tmp_path,
+                    **WHERE)
     with pytest.raises(PlatformRejected, match="outside the media roots"):
         media_bytes(Media(source="/etc/passwd", kind="image"), root=tmp_path, **WHERE)
 
