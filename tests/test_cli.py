@@ -29,7 +29,7 @@ from carecast.cli import app, commands
 from carecast.errors import AuthenticationError
 from carecast.testing import FakeChannel, FakePlatform
 
-SECRET = "tok-S3CRET-5511"
+SECRET = "tok-S3CRET-5511" + "e4b7c19a3f0d6258" * 4
 TEXT = "Our flu clinic opens Saturday at 9 in the Main Lobby."
 runner = CliRunner()
 

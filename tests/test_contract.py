@@ -65,7 +65,7 @@ EXTRA = {"fake": FakeChannel}
 #: Options for channels whose required settings cannot be guessed from their types.
 SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
     "webhook": {"url": "https://hooks.example.org/services/T0KEN-contract-41c7",
-                "secret": "hmac-contract-9d2e", "lookup_url":
+                "secret": "hmac-contract-9d2e" + "b71f3ac05e9d2846" * 4, "lookup_url":
                 "https://hooks.example.org/lookup/LOOKUP-contract-77aa"},
     "blog": {"path": "contract-blog-out", "title": "Contract Clinic Blog"},
     "outbox": {"path": "contract-outbox.jsonl"},

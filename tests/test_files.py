@@ -16,14 +16,13 @@ def test_each_version_of_a_file_is_read_once(tmp_path: Path, monkeypatch) -> Non
     photo = tmp_path / "ward.jpg"
     photo.write_bytes(b"first version")
     opened: list[Path] = []
-    real_open = Path.open
+    real_open = files.open_regular
 
-    def counting_open(self: Path, mode: str = "r", *args, **kwargs):
-        if mode == "rb":
-            opened.append(self)
-        return real_open(self, mode, *args, **kwargs)
+    def counting_open(path: Path, **kwargs):
+        opened.append(path)
+        return real_open(path, **kwargs)
 
-    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(files, "open_regular", counting_open)
     first = file_sha256(photo)
     assert first == hashlib.sha256(b"first version").hexdigest()
     assert [file_sha256(photo) for _ in range(50)] == [first] * 50

@@ -42,10 +42,10 @@ HOOK_TOKEN = "T0KEN-env-3b9f61d2"
 HOOK_URL = f"https://hooks.example.org/services/{HOOK_TOKEN}/deliver"
 LOOKUP_TOKEN = "LOOKUP-env-c0ffee42"
 LOOKUP_URL = f"https://hooks.example.org/lookup/{LOOKUP_TOKEN}"
-HMAC_ENV = "hmac-env-5e1d2b77aa"
+HMAC_ENV = "hmac-env-5e1d2b77aa" + "c3a9f1e07b2d48e6" * 4
 FILE_TOKEN = "FILETOKEN-91bc0a5e"
 FILE_URL = f"https://partner.example.net/in/{FILE_TOKEN}"
-HMAC_FILE = "hmac-file-a8c4f03e19"
+HMAC_FILE = "hmac-file-a8c4f03e19" + "7d1e9b3c5a0f2864" * 4
 SECRETS = (HOOK_URL, HOOK_TOKEN, LOOKUP_URL, LOOKUP_TOKEN, HMAC_ENV, FILE_URL, FILE_TOKEN,
            HMAC_FILE)
 

@@ -26,7 +26,8 @@ from pydantic import (
     field_validator,
 )
 
-from carecast.errors import ConfigurationError
+from carecast.confine import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, MediaRules
+from carecast.errors import ConfigurationError, InputRefused
 from carecast.schedule import Slot, parse_slot, zone
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
     "BrandConfig",
     "CheckSettings",
     "Config",
+    "MediaConfig",
     "PublishConfig",
     "StoreConfig",
     "VoiceRules",
@@ -278,6 +280,38 @@ class AccountConfig(_Section):
         return dict.fromkeys(options, "**********")
 
 
+class MediaConfig(_Section):
+    """``[media]``: where local media may be read from, which media hosts may be private, caps.
+
+    Relative roots start at the configuration's folder; with no roots, the configuration's
+    folder and the post file's folder are the roots.
+    """
+
+    roots: list[Path] = Field(
+        default_factory=list, description="Folders media files must lie in (symlinks resolved).")
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Media URL hosts that may be loopback, link-local or private addresses.")
+    max_bytes: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_BYTES),
+        description="Largest media file by kind (image, gif, video, audio), in bytes.")
+    max_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS, ge=1, description="Largest image (width times height) decoded.")
+    hard_links: bool = Field(
+        default=False, description="Accept media files that have other hard links.")
+
+    @field_validator("max_bytes")
+    @classmethod
+    def _kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        kinds = ("image", "gif", "video", "audio")
+        for kind, cap in value.items():
+            if kind not in kinds or not isinstance(cap, int) or cap < 1:
+                raise ValueError(f"max_bytes.{kind}: give a kind ({', '.join(kinds)}) and a "
+                                 "positive number of bytes")
+        defaults = cls.model_fields["max_bytes"].get_default(call_default_factory=True)
+        return {**defaults, **value}
+
+
 class Config(_Section):
     """The whole configuration; ``root`` is the folder relative paths start from."""
 
@@ -289,6 +323,7 @@ class Config(_Section):
     checks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="[checks.NAME] settings of the review checks.")
     approvals: ApprovalConfig = ApprovalConfig()
+    media: MediaConfig = MediaConfig()
 
     @field_validator("accounts")
     @classmethod
@@ -301,6 +336,14 @@ class Config(_Section):
     def brand_of(self, account: AccountConfig) -> BrandConfig | None:
         """The account's brand, if it has one."""
         return self.brands.get(account.brand) if account.brand else None
+
+    def media_rules(self) -> MediaRules:
+        """The ``[media]`` rules, relative roots resolved against ``root``."""
+        roots = tuple(r if r.is_absolute() else self.root / r for r in self.media.roots)
+        return MediaRules(roots=roots or (self.root,),
+                          allow_hosts=frozenset(h.lower() for h in self.media.allow_hosts),
+                          max_bytes=dict(self.media.max_bytes), max_pixels=self.media.max_pixels,
+                          hard_links=self.media.hard_links)
 
     def default_brand(self) -> str | None:
         """The only brand, when there is exactly one."""
@@ -334,11 +377,13 @@ class Config(_Section):
         """Build a config from parsed TOML; secrets are merged from ``secrets`` and ``environ``."""
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
-        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals"}
+        unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals",
+                               "media"}
         if unknown:
             raise ConfigurationError(
                 f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
-                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME] and [approvals]"
+                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals] and "
+                "[media]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -363,6 +408,7 @@ class Config(_Section):
                 "accounts": accounts,
                 "checks": data.get("checks", {}),
                 "approvals": data.get("approvals", {}),
+                "media": data.get("media", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)
@@ -477,6 +523,13 @@ def _describe(exc: ValidationError, source: str) -> str:
     return f"{source} is not valid:\n" + "\n".join(lines)
 
 
+def _read(path: Path, cap: int, what: str) -> str:
+    from carecast.confine import read_capped
+
+    return read_capped(path, cap=cap, setting="CARECAST_MAX_CONFIG_BYTES",
+                       what=what).decode("utf-8")
+
+
 def load_config(path: str | Path | None = None, *, settings: Settings | None = None) -> Config:
     """Read ``carecast.toml`` (or ``path``), merging secrets from the environment."""
     if settings is None:
@@ -484,8 +537,11 @@ def load_config(path: str | Path | None = None, *, settings: Settings | None = N
 
         settings = Settings()
     path = Path(path) if path is not None else settings.config
+    cap = settings.max_config_bytes
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read(path, cap, "configuration file"))
+    except InputRefused as exc:
+        raise ConfigurationError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise ConfigurationError(
             f"{path}: no such file; create it (see examples/carecast.toml) or pass --config"
@@ -498,7 +554,9 @@ def load_config(path: str | Path | None = None, *, settings: Settings | None = N
     failed: str | None = None
     if settings.secrets_file is not None:
         try:
-            secrets = tomllib.loads(settings.secrets_file.read_text(encoding="utf-8"))
+            secrets = tomllib.loads(_read(settings.secrets_file, cap, "secrets file"))
+        except InputRefused as exc:
+            failed = str(exc)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             failed = type(exc).__name__
     if failed is not None:

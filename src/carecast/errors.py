@@ -19,6 +19,7 @@ CarecastError
 │   └── OutcomeUnknown*       (sent, no answer: reconcile before any resend)
 ├── StoreError             (the ledger's database failed; its rows say what to reconcile)
 ├── ApprovalRefused        (a signature the approval policy does not allow)
+├── InputRefused           (a hostile file or URL: special file, over a cap, outside the roots)
 └── PublishError(.report)
 ```
 
@@ -49,6 +50,7 @@ __all__ = [
     "ComplianceBlocked",
     "ConfigurationError",
     "DuplicatePost",
+    "InputRefused",
     "InvalidPost",
     "LimitExceeded",
     "OutcomeUnknown",
@@ -234,6 +236,13 @@ class ApprovalRefused(CarecastError):
 
     Self-approval, a person not listed for the step, a second signature by the same person,
     or a deadline already passed.
+    """
+
+
+class InputRefused(CarecastError):
+    """A hostile file or URL, refused before it is read; the message names the setting.
+
+    A special file, a file over a cap, media outside the media roots, or a private address.
     """
 
 

@@ -13,6 +13,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from carecast.confine import open_regular
+from carecast.errors import InputRefused
+
 __all__ = ["file_sha256"]
 
 _MEMO: OrderedDict[tuple[str, int, int, int, int], str] = OrderedDict()
@@ -21,7 +24,8 @@ _LOCK = threading.Lock()
 
 
 def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of the file's content; raises ``OSError`` when it cannot be read."""
+    """The hex SHA-256 of the file's content; raises ``OSError`` when it cannot be read or
+    is not a regular file."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     with _LOCK:
@@ -29,7 +33,11 @@ def file_sha256(path: Path) -> str:
             _MEMO.move_to_end(key)
             return _MEMO[key]
     sha = hashlib.sha256()
-    with path.open("rb") as fh:
+    try:  # a FIFO or a device (/dev/zero) would block or never end
+        fh, _ = open_regular(path, cap=1 << 62, setting="", what="media")
+    except InputRefused as exc:
+        raise OSError(str(exc)) from None
+    with fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             sha.update(block)
     digest = sha.hexdigest()

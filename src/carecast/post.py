@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from carecast.errors import InvalidPost
+from carecast.errors import InputRefused, InvalidPost
 
 __all__ = [
     "ChannelOverride",
@@ -155,6 +155,26 @@ def _guess_kind(source: str) -> MediaKind | None:
     return {"image": MediaKind.IMAGE, "video": MediaKind.VIDEO, "audio": MediaKind.AUDIO}.get(major)
 
 
+#: Deepest nesting of an override's options (tables and lists inside each other).
+MAX_DEPTH = 20
+_MAX_POST_DEPTH = 64  # a whole post document, checked before validation
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep lists and tables nest in ``value`` (stops counting past ``limit``)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > limit:
+            break
+        if isinstance(item, Mapping):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
 class ChannelOverride(_Model):
     """What one channel or account gets instead of the post's own text, title or media."""
 
@@ -163,6 +183,13 @@ class ChannelOverride(_Model):
     media: tuple[Media, ...] | None = None
     hashtags: tuple[str, ...] | None = None
     options: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _shallow(cls, value: Any) -> Any:
+        if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+            raise ValueError(f"options nest more than {MAX_DEPTH} levels deep; flatten them")
+        return value
 
 
 class Post(_Model):
@@ -300,6 +327,9 @@ def post_from_dict(data: Mapping[str, Any], *, source: str = "post") -> Post:
             f"{source}: expected a mapping of post fields, got {type(data).__name__}",
             [("", "expected a mapping")],
         )
+    if _depth(data, _MAX_POST_DEPTH) > _MAX_POST_DEPTH:
+        raise InvalidPost(f"{source}: fields nest more than {_MAX_POST_DEPTH} levels deep",
+                          [("", "too deep")])
     try:
         return Post.model_validate(dict(data))
     except ValidationError as exc:
@@ -325,22 +355,36 @@ def _message(err: Any) -> str:
     return msg
 
 
-def load_post(path: str | Path) -> Post:
-    """Load a post from a YAML, JSON or TOML file; raises ``InvalidPost`` naming the fault."""
+def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
+    """Load a post from a YAML, JSON or TOML file; raises ``InvalidPost`` naming the fault.
+
+    Only a regular file of at most ``max_bytes`` (default ``CARECAST_MAX_POST_BYTES``, 1 MiB)
+    is read.
+    """
+    from carecast.confine import read_capped
+
     path = Path(path)
     if path.suffix.lower() not in POST_SUFFIXES:
         raise InvalidPost(
             f"{path}: unknown file type {path.suffix!r}; use .yaml, .yml, .json or .toml",
             [("", "unknown file type")],
         )
+    if max_bytes is None:
+        from carecast.settings import Settings
+
+        max_bytes = Settings().max_post_bytes
+    problem: str | None = None
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_capped(path, cap=max_bytes, setting="CARECAST_MAX_POST_BYTES",
+                          what="post file").decode("utf-8")
     except FileNotFoundError:
-        raise InvalidPost(f"{path}: no such file", [("", "file not found")]) from None
+        problem = f"{path}: no such file"
+    except InputRefused as exc:
+        problem = f"{path}: {exc}"
     except (OSError, UnicodeError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise InvalidPost(
-            f"{path}: cannot read it ({type(exc).__name__})", [("", "unreadable")]
-        ) from None
+        problem = f"{path}: cannot read it ({type(exc).__name__})"
+    if problem is not None:
+        raise InvalidPost(problem, [("", "unreadable")])
     data = parse_document(raw, path.suffix.lower(), source=str(path))
     post = post_from_dict(data, source=str(path))
     if any(not m.is_url for m in post.media):
@@ -382,16 +426,22 @@ def _parse(raw: str, suffix: str) -> Any:
 
 
 def yaml_load(raw: str) -> Any:
-    """``yaml.safe_load`` without anchors and aliases, which expand without limit."""
+    """``yaml.safe_load`` (libyaml's when installed) without aliases, which expand without
+    limit, and without nesting deeper than a post may: the events are checked first."""
     import yaml
 
-    class NoAliasLoader(yaml.SafeLoader):
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent):
-                raise yaml.YAMLError("YAML aliases are not allowed in carecast files")
-            return super().compose_node(parent, index)
-
-    return yaml.load(raw, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(raw, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.YAMLError("YAML aliases are not allowed in carecast files")
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > _MAX_POST_DEPTH:
+                raise yaml.YAMLError(f"YAML nests more than {_MAX_POST_DEPTH} levels")
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+    return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def _parser_position(exc: Exception) -> str:

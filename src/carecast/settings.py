@@ -23,3 +23,8 @@ class Settings(BaseSettings):
     config: Path = Field(default=Path(DEFAULT_CONFIG), description="Path of carecast.toml.")
     store_url: str | None = Field(default=None, description="Overrides [store] url.")
     secrets_file: Path | None = None
+    max_post_bytes: int = Field(default=1 << 20, ge=1, description="Largest post file read.")
+    max_config_bytes: int = Field(
+        default=1 << 20, ge=1, description="Largest configuration or secrets file read.")
+    max_export_bytes: int = Field(
+        default=1 << 30, ge=1, description="Largest audit export read by audit verify --file.")

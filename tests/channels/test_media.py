@@ -25,7 +25,7 @@ def test_a_local_file_is_read_where_it_is(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_file_names_the_field_and_was_not_sent(tmp_path: Path) -> None:
-    with pytest.raises(PlatformRejected, match=r"media\[2\]: cannot read 'gone.png'") as info:
+    with pytest.raises(PlatformRejected, match=r"media\[2\]: no readable file 'gone.png'") as info:
         media_bytes(Media(source="gone.png"), root=tmp_path, field="media[2]", **WHERE)
     assert not info.value.may_have_been_sent
     assert not info.value.retryable

@@ -37,7 +37,7 @@ from carecast.testing import FrozenClock
 
 URL = "https://hooks.example.org/services/T0001/B0002/tok3n-in-the-url"
 LOOKUP = "https://hooks.example.org/lookup/tok3n-in-lookup"
-SECRET = "hmac-s3cret-value"
+SECRET = "hmac-s3cret-value-" + "4f9c2a7e1b8d3f60" * 4
 SECRETS = ("tok3n-in-the-url", "tok3n-in-lookup", SECRET, "hooks.example.org")
 NOW = 1_790_000_000
 POST = Post(id="flu-1", title="Flu clinic", text="Flu shots on Monday.", hashtags=["flu"])

@@ -82,6 +82,12 @@ def make(creds: dict[str, str] | None = None, **options: object) -> XChannel:
     return XChannel("x-main", XOptions(**opts), clock=FrozenClock(datetime.fromtimestamp(NOW, UTC)))
 
 
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels made here read media from their root, the working folder: tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def x() -> XChannel:
     return make()

@@ -31,7 +31,8 @@ from carecast.brand.report import AccountReport, BrandReport, FieldCheck, Status
 from carecast.channels.base import Channel
 from carecast.compliance._settings import has_phrase
 from carecast.config import AccountConfig, BrandConfig, Config
-from carecast.errors import CarecastError, ConfigurationError
+from carecast.confine import read_capped
+from carecast.errors import CarecastError, ConfigurationError, InputRefused
 from carecast.post import Profile
 
 __all__ = ["DEFAULT_CONCURRENCY", "SIMILARITY", "audit", "cache_folder"]
@@ -160,12 +161,19 @@ def _brand_avatar(config: Config, name: str, cfg: BrandConfig,
         return None
     path = Path(cfg.avatar).expanduser()
     path = path if path.is_absolute() else config.root / path
+    rules = config.media_rules()
+    problem: str | None = None
     try:
-        data = path.read_bytes()
+        data = read_capped(rules.confine(path, field=f"brands.{name}.avatar"),
+                           cap=rules.cap("image"), setting="[media] max_bytes.image",
+                           what=f"brands.{name}.avatar:")
+    except InputRefused as exc:
+        problem = str(exc)
     except OSError:
-        raise ConfigurationError(
-            f"brands.{name}.avatar: cannot read {path}; give the logo file (relative paths "
-            "start at carecast.toml's folder)") from None
+        problem = (f"brands.{name}.avatar: cannot read {path}; give the logo file (relative "
+                   "paths start at carecast.toml's folder)")
+    if problem is not None:
+        raise ConfigurationError(problem)
     digest = cache.put(data)
     if cache.phash(digest) is None:
         raise ConfigurationError(f"brands.{name}.avatar: {path.name} is not an image")

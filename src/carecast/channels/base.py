@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import AccountConfig
-from carecast.errors import ConfigurationError, InvalidPost, LimitExceeded
+from carecast.confine import MediaRules
+from carecast.errors import ConfigurationError, InputRefused, InvalidPost, LimitExceeded
 from carecast.post import (
     Draft,
     Media,
@@ -109,6 +110,8 @@ class Channel(ABC):
         self.clock = clock
         self.options = options
         self.root = root or Path.cwd()
+        #: Where media may be read from and fetched (the publisher sets the ``[media]`` rules).
+        self.media_rules = MediaRules(roots=(self.root,))
         self.session = session
         #: Set by a channel that made its own session, so ``close`` knows to close it.
         self.owns_session = False
@@ -316,15 +319,15 @@ class Channel(ABC):
                 )
             if item.is_url:
                 continue
-            path = item.path(self.root)
+            problem: str | None = None
             try:
-                size = path.stat().st_size
-            except OSError:
-                raise InvalidPost(
-                    f"{field}.source: no readable file {item.filename!r}; check the path "
-                    "(relative paths start at the post file's folder)",
-                    [(f"{field}.source", "no such file")],
-                ) from None
+                size = self.media_rules.confine(item.path(self.root),
+                                                field=f"{field}.source").stat().st_size
+            except (InputRefused, OSError) as exc:
+                problem = str(exc) if isinstance(exc, InputRefused) else \
+                    f"{field}.source: cannot read {item.filename!r} ({type(exc).__name__})"
+            if problem is not None:
+                raise InvalidPost(problem, [(f"{field}.source", "refused")])
             cap = self.max_media_bytes.get(item.kind)
             if cap is not None and size > cap:
                 raise LimitExceeded(
@@ -332,6 +335,12 @@ class Channel(ABC):
                     f"{item.kind.value}",
                     field=field, limit=cap, value=size,
                 )
+            rule_cap = self.media_rules.cap(item.kind.value)
+            if size > rule_cap:
+                raise LimitExceeded(
+                    f"{field}: {item.filename!r} is {size} bytes, over the cap of {rule_cap} "
+                    f"(raise it with [media] max_bytes.{item.kind.value})",
+                    field=field, limit=rule_cap, value=size)
 
     # -- platform calls ----------------------------------------------------------------------
 

@@ -399,6 +399,7 @@ class BlueskyChannel(Channel):
     def _media_bytes(self, media: Media, index: int) -> bytes:
         """The file's bytes: read from disk, or downloaded for an http(s) source."""
         return media_bytes(media, root=self.root, channel=self.name, account=self.account,
+                           rules=self.media_rules,
                            field=f"media[{index}]",
                            cap=self.max_media_bytes.get(media.kind or MediaKind.IMAGE))
 

@@ -214,6 +214,7 @@ class FacebookChannel(GraphChannel):
     def _file(self, item: Media) -> AbstractContextManager[tuple[BinaryIO, int]]:
         """A local media file, open, and its size."""
         return media_file(item, root=self.root, channel=self.name, account=self.account,
+                          rules=self.media_rules,
                           cap=self.max_media_bytes.get(item.kind or MediaKind.IMAGE))
 
     # -- reconcile, delete, read -------------------------------------------------------------

@@ -280,6 +280,7 @@ class LinkedInChannel(Channel):
         cap = self.max_media_bytes.get(item.kind or MediaKind.IMAGE)
         if item.is_url:
             data = media_bytes(item, root=self.root, channel=self.name, account=self.account,
+                               rules=self.media_rules,
                                cap=cap, timeout=self.api.upload_timeout[1])
             size = len(data)
 

@@ -460,6 +460,7 @@ class MastodonChannel(Channel):
     def _media_bytes(self, media: Media, index: int) -> bytes:
         """The file's bytes: read from disk, or downloaded (up to the size limit) from its URL."""
         return media_bytes(media, root=self.root, channel=self.name, account=self.account,
+                           rules=self.media_rules,
                            field=f"media[{index}]", timeout=self.options.timeout,
                            cap=self.max_media_bytes.get(media.kind or MediaKind.IMAGE))
 

@@ -5,6 +5,10 @@ cannot be read, a download the media host refuses, or one over the platform's si
 ``PlatformRejected`` (fix the post); a download that cannot connect or breaks off is a
 retryable ``ChannelConnectionError``. Messages name the field and the file, never its URL
 (a signed media URL carries a token).
+
+Every read goes through ``carecast.confine``: a local file must lie inside the media roots and
+be a regular file under the ``[media]`` cap; a download connects only to public addresses
+(checked on every connection, redirects included) unless its host is in ``allow_hosts``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any, BinaryIO
 
 from carecast.channels.http import new_session, send
 from carecast.clock import SYSTEM_CLOCK
-from carecast.errors import ChannelConnectionError, ChannelError, PlatformRejected
+from carecast.confine import MediaRules, guard_session, open_regular
+from carecast.errors import ChannelConnectionError, ChannelError, InputRefused, PlatformRejected
 from carecast.post import Media
 
 __all__ = ["download", "media_bytes", "media_file"]
@@ -27,10 +32,14 @@ _CHUNK = 1024 * 1024
 
 
 def download(item: Media, *, channel: str, account: str, field: str = "media",
-             cap: int | None = None, timeout: float = 300.0) -> Path:
+             cap: int | None = None, timeout: float = 300.0,
+             rules: MediaRules | None = None) -> Path:
     """Fetch a media item given by URL into a temporary file; the caller deletes it."""
     where: dict[str, Any] = {"channel": channel, "account": account}
-    session = new_session()
+    rules = rules or MediaRules(roots=())
+    kind_cap = rules.cap(item.kind.value if item.kind else None)
+    cap = kind_cap if cap is None else min(cap, kind_cap)
+    session = guard_session(new_session(), rules.allow_hosts)
     fd, name = tempfile.mkstemp(prefix="carecast-", suffix=Path(item.filename).suffix)
     try:
         failure: ChannelError | None = None
@@ -43,6 +52,8 @@ def download(item: Media, *, channel: str, account: str, field: str = "media",
                 else PlatformRejected
             failure = cls(f"{field}: could not download {item.filename!r} from its URL; "
                           "nothing was sent", status=exc.status, **where)
+        except InputRefused as exc:
+            failure = PlatformRejected(f"{field}: {exc}; nothing was sent", **where)
         if failure is not None:
             raise failure
         size = 0
@@ -69,30 +80,38 @@ def download(item: Media, *, channel: str, account: str, field: str = "media",
 
 @contextmanager
 def media_file(item: Media, *, root: Path, channel: str, account: str, field: str = "media",
-               cap: int | None = None, timeout: float = 300.0
-               ) -> Iterator[tuple[BinaryIO, int]]:
+               cap: int | None = None, timeout: float = 300.0,
+               rules: MediaRules | None = None) -> Iterator[tuple[BinaryIO, int]]:
     """The item's bytes as an open binary file, and their size.
 
-    A local file is opened where it is; a URL is downloaded first into a temporary file that
-    is deleted afterwards.
+    A local file is confined to ``rules``' roots (default: ``root``) and opened where it is; a
+    URL is downloaded first into a temporary file that is deleted afterwards.
     """
+    rules = rules or MediaRules(roots=(root,))
+    where: dict[str, Any] = {"channel": channel, "account": account}
     temporary = download(item, channel=channel, account=account, field=field, cap=cap,
-                         timeout=timeout) if item.is_url else None
-    path = temporary or item.path(root)
+                         timeout=timeout, rules=rules) if item.is_url else None
     try:
+        failure: ChannelError | None = None
         try:
-            handle = path.open("rb")
-            size = os.fstat(handle.fileno()).st_size
+            path = temporary or rules.confine(item.path(root), field=field)
+            kind = item.kind.value if item.kind else "image"
+            handle, size = open_regular(path, cap=rules.cap(kind), what=f"{field}: media",
+                                        setting=f"[media] max_bytes.{kind}", nofollow=True)
+        except InputRefused as exc:
+            failure = PlatformRejected(f"{exc}; nothing was sent", **where)
         except OSError as exc:
-            raise PlatformRejected(
+            failure = PlatformRejected(
                 f"{field}: cannot read {item.filename!r} ({type(exc).__name__}); check the "
                 "path (relative paths start at the post file's folder); nothing was sent",
-                channel=channel, account=account) from None
+                **where)
+        if failure is not None:
+            raise failure
         with handle:
             if cap is not None and size > cap:
                 raise PlatformRejected(
                     f"{field}: {item.filename!r} is {size} bytes, over the {channel} limit of "
-                    f"{cap}; nothing was sent", channel=channel, account=account)
+                    f"{cap}; nothing was sent", **where)
             yield handle, size
     finally:
         if temporary is not None:
@@ -100,8 +119,9 @@ def media_file(item: Media, *, root: Path, channel: str, account: str, field: st
 
 
 def media_bytes(item: Media, *, root: Path, channel: str, account: str, field: str = "media",
-                cap: int | None = None, timeout: float = 300.0) -> bytes:
+                cap: int | None = None, timeout: float = 300.0,
+                rules: MediaRules | None = None) -> bytes:
     """The item's bytes (see ``media_file``); for images and other small files."""
     with media_file(item, root=root, channel=channel, account=account, field=field, cap=cap,
-                    timeout=timeout) as (handle, _):
-        return handle.read()
+                    timeout=timeout, rules=rules) as (handle, size):
+        return handle.read(size)

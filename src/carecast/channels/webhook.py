@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import string
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import Field, SecretStr, field_validator
@@ -22,6 +25,7 @@ from pydantic import Field, SecretStr, field_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import new_session, send
 from carecast.clock import SYSTEM_CLOCK, Clock
+from carecast.confine import is_loopback_url
 from carecast.errors import OutcomeUnknown, PlatformRejected
 from carecast.post import Draft, MediaKind, Profile, Receipt
 
@@ -33,6 +37,42 @@ SIGNATURE_HEADER = "Carecast-Signature"
 def _http_url(value: SecretStr | None) -> SecretStr | None:
     if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
         raise ValueError("give an http(s) URL")
+    return value
+
+
+#: Fewest bits of entropy a signing secret must carry (32 bytes).
+MIN_SECRET_BITS = 256
+_ALPHABETS = (string.digits, string.hexdigits.lower(), string.hexdigits.upper(),
+              string.ascii_lowercase + string.digits,
+              string.ascii_letters + string.digits + "-_+/=", string.printable)
+
+
+def secret_bits(secret: str) -> float:
+    """Estimated entropy of a secret: its length times the bits of the smallest usual alphabet
+    holding it; a repetitive secret (few distinct characters for its length) counts half."""
+    if not secret:
+        return 0.0
+    chars = set(secret)
+    size = next((len(set(a)) for a in _ALPHABETS if chars <= set(a)), 256)
+    bits = len(secret) * math.log2(size)
+    counts = [secret.count(c) for c in chars]
+    shannon = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts)
+    return bits if shannon >= math.log2(min(size, len(secret))) / 2 else bits / 4
+
+
+def _strong(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and secret_bits(value.get_secret_value()) < MIN_SECRET_BITS:
+        raise ValueError(
+            f"the signing secret is too weak: give at least {MIN_SECRET_BITS // 8} random bytes, "
+            "such as the output of: python -c 'import secrets; print(secrets.token_hex(32))'")
+    return value
+
+
+def _https_lookup(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme != "https" and not is_loopback_url(parts.hostname):
+            raise ValueError("give an https URL (http only for a loopback host)")
     return value
 
 
@@ -49,6 +89,8 @@ class WebhookOptions(ChannelOptions):
     name: str | None = Field(default=None, description="Display name, for profile checks.")
 
     _check_url = field_validator("url", "lookup_url")(_http_url)
+    _check_secret = field_validator("secret")(_strong)
+    _check_lookup = field_validator("lookup_url")(_https_lookup)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

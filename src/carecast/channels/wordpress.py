@@ -269,6 +269,7 @@ class WordPressChannel(Channel):
         if done is not None:
             return done
         with media_file(item, root=self.root, channel=self.name, account=self.account,
+                        rules=self.media_rules,
                         field=f"media[{index}]", timeout=self.options.timeout) as (data, _):
             answer = self._json("POST", "wp/v2/media", data=data, headers={
                 "Content-Type": item.mime_type,

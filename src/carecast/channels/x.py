@@ -743,6 +743,7 @@ class XChannel(Channel):
                     ) -> AbstractContextManager[tuple[BinaryIO, int]]:
         """The item's bytes as an open file and its size; a URL is downloaded first."""
         return media_file(item, root=self.root, channel=self.name, account=self.account,
+                          rules=self.media_rules,
                           field=f"media[{index}]", timeout=self.options.timeout,
                           cap=self.max_media_bytes.get(item.kind or MediaKind.IMAGE))
 

@@ -44,6 +44,7 @@ from carecast.errors import (
     ChannelServerError,
     ChannelTimeout,
     ConfigurationError,
+    InputRefused,
     InvalidPost,
     LimitExceeded,
     OutcomeUnknown,
@@ -383,10 +384,16 @@ class YouTubeChannel(Channel):
         fetched = None
         if video.is_url:
             fetched = download(video, channel=self.name, account=self.account,
-                               field="media[0]", timeout=self.options.timeout)
+                               field="media[0]", timeout=self.options.timeout,
+                               rules=self.media_rules)
             path = fetched
         else:
             path = video.path(self.root)
+            try:
+                path = self.media_rules.confine(path, field="media[0]")
+            except InputRefused as exc:
+                raise PlatformRejected(f"{exc}; nothing was sent", channel=self.name,
+                                       account=self.account) from None
         opts = draft.options
         status: dict[str, Any] = {"privacyStatus": opts["privacy_status"],
                                   "selfDeclaredMadeForKids": opts["made_for_kids"]}

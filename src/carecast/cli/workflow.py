@@ -13,7 +13,7 @@ from rich.text import Text
 
 from carecast.cli import commands
 from carecast.cli.commands import JsonOption, _errors, _out, _print_json, app
-from carecast.errors import InvalidPost
+from carecast.errors import InputRefused, InvalidPost
 
 if TYPE_CHECKING:
     from carecast.publish import Publisher
@@ -236,6 +236,16 @@ def consent_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 # -- audit -----------------------------------------------------------------------------------
 
 
+def _regular_export(file: Path) -> None:
+    """Refuse a FIFO, a device or an export over ``CARECAST_MAX_EXPORT_BYTES`` before reading."""
+    from carecast.confine import open_regular
+    from carecast.settings import Settings
+
+    handle, _ = open_regular(file, cap=Settings().max_export_bytes,
+                             setting="CARECAST_MAX_EXPORT_BYTES", what="export")
+    handle.close()
+
+
 @audit_app.command("verify")
 def audit_verify(
     ctx: typer.Context,
@@ -250,8 +260,9 @@ def audit_verify(
     with _errors(as_json):
         if file is not None:
             try:
+                _regular_export(file)
                 events = read_jsonl(file)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError, InputRefused) as exc:
                 raise InvalidPost(f"--file: {exc}", [("file", "unreadable")]) from None
             problems = verify_chain(events)
         else:

@@ -39,7 +39,8 @@ from PIL import Image, ImageOps, JpegImagePlugin
 from pydantic import Field
 
 from carecast.compliance._settings import CheckConfig
-from carecast.errors import InvalidPost
+from carecast.confine import DEFAULT_MAX_BYTES, MediaRules, read_capped
+from carecast.errors import InputRefused, InvalidPost
 from carecast.files import file_sha256
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
@@ -161,10 +162,10 @@ def metadata_of(path: str | Path) -> list[str]:
     return dropped
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, cap: int = DEFAULT_MAX_BYTES["image"]) -> bytes:
     try:
-        return path.read_bytes()
-    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return read_capped(path, cap=cap, setting="[media] max_bytes.image", what="image")
+    except (OSError, ValueError, InputRefused):  # ValueError: a NUL in the path
         raise InvalidPost("an image file cannot be read; check the media source",
                           [("media", "unreadable image")]) from None
 
@@ -457,13 +458,15 @@ def carecast_review_draft(draft: Draft, brand: BrandConfig | None, settings: Che
     if not isinstance(cfg, ImageSettings):
         return cfg
     root = settings.config.root if hasattr(settings, "config") else None
+    rules = settings.config.media_rules() if hasattr(settings, "config") \
+        else MediaRules(roots=())
     allow = tuple(cfg.allow) + (_brand_terms(brand) if brand else ())
     found: list[Finding | None] = []
     for i, part in enumerate(draft.parts):
         for j, item in enumerate(part.media):
             if item.kind not in (MediaKind.IMAGE, MediaKind.GIF):
                 continue
-            found += _review(cfg, item, f"parts[{i}].media[{j}]", root, allow)
+            found += _review(cfg, item, f"parts[{i}].media[{j}]", root, allow, rules)
     return _once([f for f in found if f is not None])
 
 
@@ -474,13 +477,13 @@ def _brand_terms(brand: BrandConfig) -> tuple[str, ...]:
 
 
 def _review(cfg: ImageSettings, item: Media, where: str, root: Path | None,
-            allow: tuple[str, ...]) -> Iterator[Finding | None]:
+            allow: tuple[str, ...], rules: MediaRules) -> Iterator[Finding | None]:
     field = f"{where}.source"
     if item.is_url:
         yield cfg.finding("remote", field, f"{where}: a linked image; carecast cannot strip its "
                           "metadata or read it; attach the file itself")
         return
-    facts = _facts(item.path(root), cfg, allow)
+    facts = _facts(item.path(root), cfg, allow, rules)
     if facts.unsupported:
         yield cfg.finding("unsupported", field, f"{where}: {facts.unsupported}")
         return
@@ -516,7 +519,8 @@ def _once(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-def _facts(path: Path, cfg: ImageSettings, allow: tuple[str, ...]) -> _Facts:
+def _facts(path: Path, cfg: ImageSettings, allow: tuple[str, ...], rules: MediaRules
+           ) -> _Facts:
     try:
         digest = file_sha256(path)
     except (OSError, ValueError):
@@ -528,10 +532,13 @@ def _facts(path: Path, cfg: ImageSettings, allow: tuple[str, ...]) -> _Facts:
             _MEMO.move_to_end(key)
             return _MEMO[key]
     try:
-        data = path.read_bytes()
+        data = read_capped(path, cap=rules.cap("image"), setting="[media] max_bytes.image",
+                           what="image")
+    except InputRefused as exc:
+        return _Facts(unsupported=str(exc))
     except (OSError, ValueError):
         return _Facts(unsupported="the file cannot be read; check the path")
-    facts = _examine(path, data, cfg, allow)
+    facts = _examine(path, data, cfg, allow, rules.max_pixels)
     with _MEMO_LOCK:
         _MEMO[key] = facts
         while len(_MEMO) > _MEMO_SIZE:
@@ -539,8 +546,13 @@ def _facts(path: Path, cfg: ImageSettings, allow: tuple[str, ...]) -> _Facts:
     return facts
 
 
-def _examine(path: Path, data: bytes, cfg: ImageSettings, allow: tuple[str, ...]) -> _Facts:
+def _examine(path: Path, data: bytes, cfg: ImageSettings, allow: tuple[str, ...],
+             max_pixels: int) -> _Facts:
     try:
+        with Image.open(io.BytesIO(data)) as im:  # reads the header only
+            if im.width * im.height > max_pixels:
+                return _Facts(unsupported=f"the image is {im.width}x{im.height}, over the cap of "
+                              f"{max_pixels} pixels (raise it with [media] max_pixels)")
         _, leaks = _strip(data, path.suffix)
         with Image.open(io.BytesIO(data)) as im:
             im.load()

@@ -27,6 +27,7 @@ from carecast.channels import Channel, build_channel
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.compliance import phi_guard, phi_places
 from carecast.config import CheckSettings, Config, load_config
+from carecast.confine import MediaRules
 from carecast.errors import ConfigurationError, InvalidPost
 from carecast.findings import Action, Finding
 from carecast.plugins import plugin_manager
@@ -149,6 +150,7 @@ class Publisher:
                 self._channels[account] = build_channel(
                     cfg, root=self.config.root, extra=self._extra_classes,
                     session=self._sessions.get(account), clock=self.clock)
+                self._channels[account].media_rules = _media_rules(self.config)
             return self._channels[account]
 
     # -- review ------------------------------------------------------------------------------
@@ -355,3 +357,11 @@ def _outcome_of(target: TargetPreview) -> Outcome:
     return Outcome.of(target.account, target.channel, target.state, draft=target.draft,
                       error=target.error, findings=target.findings,
                       held_until=target.held_until)
+
+
+def _media_rules(config: Config) -> MediaRules:
+    """The ``[media]`` rules, with the folder of the copies carecast strips of metadata."""
+    from carecast.compliance.images import default_cache_dir
+
+    rules = config.media_rules()
+    return dataclasses.replace(rules, roots=(*rules.roots, default_cache_dir()))

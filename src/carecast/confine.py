@@ -1,0 +1,209 @@
+"""Refusing hostile input: every file carecast reads and every media URL it fetches.
+
+- ``read_capped`` / ``open_regular``: a file is opened without blocking (``O_NONBLOCK``, so a
+  FIFO never hangs), the *opened* descriptor is checked to be a regular file (not a FIFO, a
+  device such as ``/dev/zero``, a socket or a folder), and at most the cap is read.
+- ``confine``: a media path must resolve (symlinks and ``..`` followed) inside one of the
+  configured media roots, and a file with other hard links is refused unless allowed.
+- ``guard_session``: a ``requests`` session whose connections check the address actually
+  connected (after DNS, on every redirect, so DNS rebinding cannot slip past) and refuse
+  loopback, link-local, private and reserved addresses unless the host is allowed.
+
+Every refusal is an ``InputRefused`` that names the cap or rule and the setting that changes it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import stat
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from carecast.errors import InputRefused
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "MediaRules",
+    "confine",
+    "guard_session",
+    "is_loopback_url",
+    "open_regular",
+    "public_address",
+    "read_capped",
+]
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+def _kind_of(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def open_regular(path: str | Path, *, cap: int, setting: str, what: str = "file",
+                 nofollow: bool = False) -> tuple[BinaryIO, int]:
+    """The opened regular file (the caller closes it) and its size; refuses special files
+    and files over ``cap``.
+
+    ``setting`` names what raises the cap (it is quoted in the error). ``OSError`` passes
+    through for a file that cannot be opened.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if nofollow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputRefused(f"{what} {Path(path).name!r} is {_kind_of(info.st_mode)}; "
+                               "carecast reads regular files only")
+        if info.st_size > cap:
+            raise InputRefused(f"{what} {Path(path).name!r} is {info.st_size} bytes, over the "
+                               f"cap of {cap} bytes (raise it with {setting})")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(path: str | Path, *, cap: int, setting: str, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``cap`` bytes (see ``open_regular``)."""
+    handle, _ = open_regular(path, cap=cap, setting=setting, what=what)
+    with handle:
+        data = handle.read(cap + 1)
+    if len(data) > cap:  # it grew while read
+        raise InputRefused(f"{what} {Path(path).name!r} is over the cap of {cap} bytes "
+                           f"(raise it with {setting})")
+    return data
+
+
+_MB = 1 << 20
+#: The ``[media] max_bytes`` caps by kind, in bytes.
+DEFAULT_MAX_BYTES = {"image": 50 * _MB, "gif": 50 * _MB, "video": 4096 * _MB, "audio": 1024 * _MB}
+#: The ``[media] max_pixels`` cap: the largest image (width times height) decoded.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """Where local media may come from, which hosts may be private, and the caps by kind."""
+
+    roots: tuple[Path, ...]
+    allow_hosts: frozenset[str] = frozenset()
+    max_bytes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_BYTES))
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    hard_links: bool = False
+
+    def cap(self, kind: str | None) -> int:
+        """The byte cap of a media kind (``image`` when unknown)."""
+        return self.max_bytes.get(kind or "image", DEFAULT_MAX_BYTES["image"])
+
+    def confine(self, path: str | Path, *, field: str = "media") -> Path:
+        """``confine`` with these rules."""
+        return confine(path, self.roots, hard_links=self.hard_links, field=field)
+
+
+def confine(path: str | Path, roots: Sequence[Path], *, hard_links: bool = False,
+            field: str = "media") -> Path:
+    """The real path of a media file inside one of ``roots``; raises ``InputRefused``.
+
+    Symlinks and ``..`` are resolved and the file they lead to must be inside a root; it must
+    be a regular file, with no other hard link unless ``hard_links``.
+    """
+    raw = Path(path)
+    name = raw.name
+    try:
+        real = raw.resolve(strict=True)
+        info = real.stat()
+    except (OSError, RuntimeError, ValueError):
+        raise InputRefused(f"{field}: no readable file {name!r}; check the path (relative "
+                           "paths start at the post file's folder)") from None
+    real_roots = [r.resolve() for r in roots]
+    if not any(real.is_relative_to(r) for r in real_roots):
+        raise InputRefused(
+            f"{field}: {name!r} is outside the media roots; add its folder to [media] roots")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputRefused(f"{field}: {name!r} is {_kind_of(info.st_mode)}; media must be a "
+                           "regular file")
+    if info.st_nlink > 1 and not hard_links:
+        raise InputRefused(f"{field}: {name!r} has other hard links, which may lie outside "
+                           "the media roots; copy it, or set [media] hard_links = true")
+    return real
+
+
+# -- addresses --------------------------------------------------------------------------------
+
+def public_address(address: str) -> bool:
+    """Whether an IP address is public: not loopback, link-local, private or reserved."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved)
+
+
+def is_loopback_url(host: str | None) -> bool:
+    """Whether a URL's host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _checked_socket(sock: socket.socket, host: str, allow: Collection[str]) -> socket.socket:
+    peer = sock.getpeername()[0]
+    if host.lower().strip("[]") not in allow and not public_address(peer):
+        sock.close()
+        raise InputRefused(
+            f"media URL host {host!r} is a loopback, link-local, private or reserved "
+            "address; allow it with [media] allow_hosts")
+    return sock
+
+
+def guard_session(session: Any, allow_hosts: Iterable[str] = ()) -> Any:
+    """Mount adapters on ``session`` whose every connection (redirects too) checks its peer.
+
+    The check runs on the connected socket before a byte is sent, so a name that resolves to
+    a public address when looked up and a private one when connected is still refused.
+    The session talks to hosts directly (no proxy), so the peer is the host itself.
+    """
+    import requests.adapters
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    allow = frozenset(h.lower().strip("[]") for h in allow_hosts)
+
+    class _Conn(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _checked_socket(super()._new_conn(), self.host, allow)
+
+    class _TLSConn(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _checked_socket(super()._new_conn(), self.host, allow)
+
+    class _Pool(HTTPConnectionPool):
+        ConnectionCls = _Conn
+
+    class _TLSPool(HTTPSConnectionPool):
+        ConnectionCls = _TLSConn
+
+    class _Adapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+
+    adapter = _Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.proxies = {}
+    session.trust_env = False
+    return session
