@@ -22,6 +22,7 @@ from carecast.config import AccountConfig, BrandConfig, Config, load_config
 from carecast.errors import (
     ApprovalRefused,
     ApprovalRequired,
+    AuditTampered,
     AuthenticationError,
     CarecastError,
     ChannelConnectionError,
@@ -99,6 +100,7 @@ __all__ = [
     "Action",
     "ApprovalRefused",
     "ApprovalRequired",
+    "AuditTampered",
     "AuthenticationError",
     "BrandConfig",
     "CarecastError",

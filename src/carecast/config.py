@@ -76,6 +76,18 @@ def _masked_url(url: str) -> str:
     return _USERINFO.sub(lambda m: m[1] + (":***" if m[2] else "") + "@", url)
 
 
+class AuditConfig(_Section):
+    """Where the audit key and the signed head checkpoint live, both outside the database.
+
+    Relative paths start at the file. Unset with SQLite: ``<db>.audit-key`` (created, mode
+    0600) and ``<db>.audit-checkpoint``; any other store needs ``key_file`` (or the
+    ``CARECAST_AUDIT_KEY`` environment variable).
+    """
+
+    key_file: Path | None = None
+    checkpoint_file: Path | None = None
+
+
 class ChannelLimits(_Section):
     """``[publish.channels.NAME]``: the limits of one channel's accounts and hosts."""
 
@@ -317,6 +329,7 @@ class Config(_Section):
 
     root: Path = Field(default_factory=Path.cwd)
     store: StoreConfig = StoreConfig()
+    audit: AuditConfig = AuditConfig()
     publish: PublishConfig = PublishConfig()
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
@@ -363,6 +376,12 @@ class Config(_Section):
             if not path.is_absolute():
                 return prefix + str(self.root / path)
         return url
+
+    def audit_paths(self) -> tuple[Path | None, Path | None]:
+        """``[audit]`` key_file and checkpoint_file, resolved against ``root``."""
+        key, checkpoint = self.audit.key_file, self.audit.checkpoint_file
+        return (None if key is None else self.root / key.expanduser(),
+                None if checkpoint is None else self.root / checkpoint.expanduser())
 
     @classmethod
     def from_dict(

@@ -20,6 +20,7 @@ CarecastError
 ├── StoreError             (the ledger's database failed; its rows say what to reconcile)
 ├── ApprovalRefused        (a signature the approval policy does not allow)
 ├── InputRefused           (a hostile file or URL: special file, over a cap, outside the roots)
+├── AuditTampered          (the store disagrees with its keyed audit chain: nothing is acted on)
 └── PublishError(.report)
 ```
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApprovalRefused",
     "ApprovalRequired",
+    "AuditTampered",
     "AuthenticationError",
     "CarecastError",
     "ChannelConnectionError",
@@ -252,3 +254,11 @@ class PublishError(CarecastError):
     def __init__(self, message: str, report: PublishReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+class AuditTampered(CarecastError):
+    """The store disagrees with its keyed audit chain or signed checkpoint.
+
+    A row carecast would act on (an approval, a consent, the chain's head) has no matching
+    event in the chain, so nothing is acted on; ``carecast audit verify`` lists the problems.
+    """

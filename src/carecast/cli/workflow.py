@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
@@ -255,20 +255,17 @@ def audit_verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check that no audit event was edited, deleted or reordered (exit 1 if one was)."""
-    from carecast.store.audit import read_jsonl, verify_chain
+    from carecast.store.audit import verify_file
 
-    with _errors(as_json):
-        if file is not None:
+    with _errors(as_json), _publisher(ctx) as publisher:
+        if file is None:
+            events, problems = publisher.ledger.audit_snapshot()
+        else:
             try:
                 _regular_export(file)
-                events = read_jsonl(file)
+                events, problems = verify_file(file, publisher.ledger.export_key())
             except (OSError, ValueError, RecursionError, InputRefused) as exc:
                 raise InvalidPost(f"--file: {exc}", [("file", "unreadable")]) from None
-            problems = verify_chain(events)
-        else:
-            with _publisher(ctx) as publisher:
-                events = publisher.ledger.audit_events()
-                problems = publisher.ledger.verify_audit()
     if as_json:
         _print_json({"events": len(events), "sound": not problems, "problems": problems})
     elif problems:
@@ -299,13 +296,17 @@ def audit_export(
             raise InvalidPost("--format: jsonl or csv", [("format", "invalid")])
         with _publisher(ctx) as publisher:
             events = publisher.ledger.audit_events(post_id)
-        write = write_jsonl if fmt == "jsonl" else write_csv
+            key = publisher.ledger.export_key()
+
+        def write(out: TextIO) -> int:
+            return write_jsonl(events, out, key) if fmt == "jsonl" else write_csv(events, out)
+
         if output is None:
-            write(events, sys.stdout)
+            write(sys.stdout)
             return
         try:
             with output.open("w", encoding="utf-8", newline="") as fh:
-                count = write(events, fh)
+                count = write(fh)
         except OSError as exc:
             raise InvalidPost(f"--output: cannot write {output} ({exc.strerror})",
                               [("output", "unwritable")]) from None

@@ -96,7 +96,9 @@ class Publisher:
         if self._ledger is None:
             with self._lock:
                 if self._ledger is None:
-                    self._ledger = Ledger(self.config.store_url(), clock=self.clock)
+                    key_file, checkpoint_file = self.config.audit_paths()
+                    self._ledger = Ledger(self.config.store_url(), clock=self.clock,
+                                          key_file=key_file, checkpoint_file=checkpoint_file)
                     if isinstance(self._records, Ledger):  # a preview's read-only view
                         self._records.close()
                     self._records = self._ledger
@@ -110,8 +112,10 @@ class Publisher:
             with self._lock:
                 if self._records is None:
                     try:
+                        key_file, checkpoint_file = self.config.audit_paths()
                         self._records = Ledger(self.config.store_url(), clock=self.clock,
-                                               readonly=True)
+                                               readonly=True, key_file=key_file,
+                                               checkpoint_file=checkpoint_file)
                     except ConfigurationError:
                         self._records = NoRecords()
         return self._records

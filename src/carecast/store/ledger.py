@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.consent import Consent
 from carecast.errors import (
+    AuditTampered,
     ConfigurationError,
     InvalidPost,
     StoreError,
@@ -34,7 +35,17 @@ from carecast.errors import (
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
 from carecast.records import Attempt, Decision, ErrorInfo, Freeze, State
-from carecast.store.audit import GENESIS, AuditEvent, dumps, event_hash, verify_chain
+from carecast.store.audit import (
+    GENESIS,
+    AuditEvent,
+    Checkpoint,
+    dumps,
+    event_hash,
+    sign_head,
+    verify_chain,
+)
+from carecast.store.audit_key import KeySource, resolve_key
+from carecast.store.checkpoints import read_checkpoint, write_checkpoint
 from carecast.store.schema import (
     approvals,
     attempts,
@@ -151,7 +162,8 @@ class Ledger:
     """The store of posts, attempts, approvals and audit events."""
 
     def __init__(self, url: str = "sqlite:///carecast.db", *, clock: Clock = SYSTEM_CLOCK,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, audit_key: KeySource | None = None,
+                 key_file: Path | None = None, checkpoint_file: Path | None = None) -> None:
         self.url = url
         #: Stamps every row and audit event; the publisher hands down its own.
         self.clock = clock
@@ -166,6 +178,12 @@ class Ledger:
             raise ConfigurationError(
                 f"cannot open the store ({failed}); check [store] url in carecast.toml")
         self._sqlite = self.engine.dialect.name == "sqlite"
+        database = _sqlite_file(url) if self._sqlite else None
+        self._key = resolve_key(audit_key, key_file, database,
+                                memory=self._sqlite and database is None)
+        #: The newest signed head is kept here, outside the store (None: not kept).
+        self.checkpoint_file = checkpoint_file or (
+            database.with_name(database.name + ".audit-checkpoint") if database else None)
         self._lock: Any = threading.RLock() if self._sqlite else nullcontext()
         self._batch = _GroupCommit(self._write)
         if readonly:
@@ -236,6 +254,7 @@ class Ledger:
         chained and inserted together just before the commit."""
         if self.readonly:
             raise StoreError("the store was opened read-only (a preview); nothing is written")
+        head: tuple[int, str] | None = None
         with self._tx() as conn:
             if not self._sqlite:
                 conn.execute(_HEAD)
@@ -246,7 +265,10 @@ class Ledger:
             finally:
                 del conn.info[_AUDIT_QUEUE]
             if events:
-                self._chain(conn, events)
+                head = self._chain(conn, events)
+        if head is not None and self.checkpoint_file is not None:
+            write_checkpoint(self.checkpoint_file,
+                             Checkpoint(head[0], head[1], sign_head(self._key, *head)))
 
     # -- posts -------------------------------------------------------------------------------
 
@@ -471,10 +493,16 @@ class Ledger:
                                             "step": step, "by": _os_user()})
 
     def decisions(self, post_id: str, account: str, draft_hash: str) -> list[Decision]:
-        """The decisions on this exact draft, oldest first."""
+        """The decisions on this exact draft, oldest first; each must be in the audit chain
+        (else ``AuditTampered``: a forged row is never acted on)."""
         with self._tx() as conn:
             rows = conn.execute(_DECISIONS, {"k_post": post_id, "k_account": account,
                                              "k_hash": draft_hash}).mappings().all()
+            events = self._sound_events(conn, post_id) if rows else []
+        problems = _side_table_problems(events, rows, [])
+        if problems:
+            raise AuditTampered(f"post {post_id!r}: an approval row is not in the audit chain; "
+                                "nothing is published: run `carecast audit verify`")
         return [Decision(r["step"], r["decision"], r["approver"], r["note"], _aware(r["at"]))
                 for r in rows]
 
@@ -519,10 +547,19 @@ class Ledger:
             return consent
 
     def consent(self, consent_id: str) -> Consent | None:
-        """The recorded consent, or None."""
+        """The recorded consent, or None; it must agree with the audit chain (else
+        ``AuditTampered``: an un-revoked or forged consent is never acted on)."""
         with self._tx() as conn:
             body = conn.execute(_CONSENT, {"k_id": consent_id}).scalar()
-        return Consent.model_validate_json(body) if body is not None else None
+            events = self._sound_events(conn, "") if body is not None else []
+        if body is None:
+            return None
+        consent = Consent.model_validate_json(body)
+        mine = [ev for ev in events if ev.data.get("consent") == consent_id]
+        if _side_table_problems(mine, [], [consent]):
+            raise AuditTampered(f"consent {consent_id!r} differs from the audit chain; it is "
+                                "not used: run `carecast audit verify`")
+        return consent
 
     def consents(self) -> list[Consent]:
         """Every recorded consent, by id."""
@@ -538,36 +575,70 @@ class Ledger:
         conn.info[_AUDIT_QUEUE].append((post_id, account, kind, data))
 
     def _chain(self, conn: Connection, events: Sequence[tuple[str, str, str, dict[str, Any]]]
-               ) -> None:
-        head = conn.execute(_HEAD).one()
-        seq, prev = head.seq, head.hash
+               ) -> tuple[int, str]:
+        head = conn.execute(_HEAD).first()
+        seq, prev = (head.seq, head.hash) if head is not None else self._recover_head(conn)
         at = self.clock.now().isoformat()
         rows = []
         for post_id, account, kind, data in events:
             seq += 1
-            digest = event_hash(prev, seq, at, post_id, account, kind, data)
+            digest = event_hash(self._key, prev, seq, at, post_id, account, kind, data)
             rows.append({"seq": seq, "at": at, "post_id": post_id, "account": account,
                          "kind": kind, "data": dumps(data), "prev_hash": prev, "hash": digest})
             prev = digest
         conn.execute(_AUDIT_INSERT, rows)
         conn.execute(_HEAD_UPDATE, {"seq": seq, "hash": prev})
+        return seq, prev
+
+    def _recover_head(self, conn: Connection) -> tuple[int, str]:
+        """The head row was deleted: rebuild it from the chain, once the chain verifies."""
+        events = _events(conn, None)
+        problems = verify_chain(events, self._key, None, self._checkpoint())
+        if problems:
+            raise AuditTampered("the audit head row is missing and the chain does not verify; "
+                                "run `carecast audit verify`")
+        head = (events[-1].seq, events[-1].hash) if events else (0, GENESIS)
+        conn.execute(audit_head.insert().values(id=1, seq=head[0], hash=head[1]))
+        return head
+
+    def _sound_events(self, conn: Connection, post_id: str) -> list[AuditEvent]:
+        """``post_id``'s events whose keyed hash holds (a forged event row has none)."""
+        return [ev for ev in _events(conn, post_id) if event_hash(
+            self._key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind, ev.data
+        ) == ev.hash]
+
+    def _checkpoint(self) -> Checkpoint | None:
+        return read_checkpoint(self.checkpoint_file) if self.checkpoint_file else None
 
     def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
         """The audit trail in order, for one post or all."""
-        query = sa.select(audit).order_by(audit.c.seq)
-        if post_id is not None:
-            query = query.where(audit.c.post_id == post_id)
         with self._tx() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [AuditEvent(r["seq"], r["at"], r["post_id"], r["account"], r["kind"],
-                           json.loads(r["data"]), r["prev_hash"], r["hash"]) for r in rows]
+            return _events(conn, post_id)
+
+    def audit_snapshot(self) -> tuple[list[AuditEvent], list[str]]:
+        """The whole trail and its problems (edited, deleted or reordered events, side-table
+        rows no event records), read in one transaction; no problems if sound."""
+        with self._tx() as conn:
+            events = _events(conn, None)
+            head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
+            approval_rows = conn.execute(sa.select(approvals)).mappings().all()
+            consent_rows = [Consent.model_validate_json(r[0]) for r in
+                            conn.execute(sa.select(consents.c.body))]
+        problems = verify_chain(events, self._key, None if head is None else tuple(head),
+                                self._checkpoint())
+        if head is None:
+            problems.append("the audit head row is missing (the next write rebuilds it)")
+        if not problems:
+            problems = _side_table_problems(events, approval_rows, consent_rows)
+        return events, problems
 
     def verify_audit(self) -> list[str]:
-        """Problems in the audit chain (edited, deleted or reordered events); empty if sound."""
-        events = self.audit_events()
-        with self._tx() as conn:
-            head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
-        return verify_chain(events, (head.seq, head.hash))
+        """Problems in the audit chain and the rows it covers; empty if sound."""
+        return self.audit_snapshot()[1]
+
+    def export_key(self) -> bytes:
+        """The audit key, to sign and verify exports (never logged or stored)."""
+        return self._key
 
 
     # -- the publishing loop ------------------------------------------------------------------
@@ -641,6 +712,59 @@ class Ledger:
                 "by": by, "os_user": _os_user(), "reason": reason})
 
         self._batch.run(mark)
+
+
+def _events(conn: Connection, post_id: str | None) -> list[AuditEvent]:
+    query = sa.select(audit).order_by(audit.c.seq)
+    if post_id is not None:
+        query = query.where(audit.c.post_id == post_id)
+    return [AuditEvent(r["seq"], r["at"], r["post_id"], r["account"], r["kind"],
+                       json.loads(r["data"]), r["prev_hash"], r["hash"])
+            for r in conn.execute(query).mappings()]
+
+
+def _approval_key(post_id: str, account: str, kind: str, approver: str, draft_hash: str,
+                  step: str) -> tuple[str, ...]:
+    return (post_id, account, kind, approver, draft_hash, step)
+
+
+def _side_table_problems(events: Sequence[AuditEvent], approval_rows: Sequence[Any],
+                         consent_rows: Sequence[Consent]) -> list[str]:
+    """Approval and consent rows that no audit event records."""
+    recorded: dict[tuple[str, ...], int] = {}
+    revoked, added = set(), set()
+    for ev in events:
+        if ev.kind in ("approval", "rejection"):
+            k = _approval_key(ev.post_id, ev.account, ev.kind, str(ev.data.get("approver")),
+                              str(ev.data.get("draft_hash")), str(ev.data.get("step")))
+            recorded[k] = recorded.get(k, 0) + 1
+        elif ev.kind == "consent":
+            added.add(str(ev.data.get("consent")))
+        elif ev.kind == "consent_revoked":
+            revoked.add(str(ev.data.get("consent")))
+    problems = []
+    for r in approval_rows:
+        k = _approval_key(r["post_id"], r["account"], "approval" if r["decision"] == "approve"
+                          else "rejection", r["approver"], r["draft_hash"], r["step"])
+        if recorded.get(k, 0) <= 0:
+            problems.append(f"approval row {r['id']} (post {r['post_id']!r}) is not in the "
+                            "audit chain")
+        else:
+            recorded[k] -= 1
+    for consent in consent_rows:
+        if consent.id not in added:
+            problems.append(f"consent {consent.id!r} is not in the audit chain")
+        if (consent.revoked_at is not None) != (consent.id in revoked):
+            problems.append(f"consent {consent.id!r}: its revocation differs from the audit "
+                            "chain")
+    return problems
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    database = sa.engine.make_url(url).database
+    return Path(database).expanduser().resolve() if database else None
 
 
 def _freeze(row: Any) -> Freeze:

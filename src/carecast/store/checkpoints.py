@@ -1,0 +1,44 @@
+"""Signed checkpoints of the audit head, kept outside the store.
+
+After every write the ledger replaces the checkpoint file with the newest signed head (write
+to a temporary file, then rename); ``verify`` requires the chain to reach it, so a database
+writer who truncates the chain, or empties it, is caught. ``on_checkpoint`` callbacks can
+forward each checkpoint elsewhere (a webhook, a syslog line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from carecast.errors import AuditTampered
+from carecast.store.audit import Checkpoint
+
+__all__ = ["read_checkpoint", "write_checkpoint"]
+
+
+def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Replace the checkpoint file, atomically; a newer one on disk is kept."""
+    current = read_checkpoint(path) if path.exists() else None
+    if current is not None and current.seq > checkpoint.seq:
+        return  # another worker already wrote a newer head
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        json.dump({"seq": checkpoint.seq, "hash": checkpoint.hash, "mac": checkpoint.mac}, fh)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint in ``path``; None if there is none yet."""
+    try:
+        raw = json.loads(path.read_text(encoding="ascii"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise AuditTampered(f"the audit checkpoint {path} is unreadable") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("seq"), int) \
+            or not isinstance(raw.get("hash"), str) or not isinstance(raw.get("mac"), str):
+        raise AuditTampered(f"the audit checkpoint {path} is malformed")
+    return Checkpoint(raw["seq"], raw["hash"], raw["mac"])
