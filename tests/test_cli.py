@@ -679,7 +679,8 @@ def test_audit_verify_and_export(tmp_path: Path, fakes: Path, fake: Any) -> None
     assert "audit trail sound" in run("--config", fakes, "audit", "verify").stdout
     out = tmp_path / "audit.jsonl"
     run("--config", fakes, "audit", "export", "-o", out)
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    *lines, trailer = [json.loads(x) for x in out.read_text().splitlines()]
+    assert trailer["trailer"]["count"] == len(lines)
     assert [e["kind"] for e in lines if e["account"] == "one"] == ["review", "send", "published"]
     assert run("--config", fakes, "audit", "verify", "--file", out).exit_code == 0
     table = tmp_path / "audit.csv"

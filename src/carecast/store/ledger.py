@@ -617,15 +617,21 @@ class Ledger:
 
     def audit_snapshot(self) -> tuple[list[AuditEvent], list[str]]:
         """The whole trail and its problems (edited, deleted or reordered events, side-table
-        rows no event records), read in one transaction; no problems if sound."""
+        rows no event records), read in one transaction; no problems if sound.
+
+        The checkpoint is read first: it is written after its commit, so the snapshot always
+        holds what it signs, whatever a concurrent writer does."""
+        checkpoint = self._checkpoint()
         with self._tx() as conn:
+            if not self._sqlite:  # SQLite's BEGIN IMMEDIATE already gives one snapshot
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             events = _events(conn, None)
             head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
             approval_rows = conn.execute(sa.select(approvals)).mappings().all()
             consent_rows = [Consent.model_validate_json(r[0]) for r in
                             conn.execute(sa.select(consents.c.body))]
         problems = verify_chain(events, self._key, None if head is None else tuple(head),
-                                self._checkpoint())
+                                checkpoint)
         if head is None:
             problems.append("the audit head row is missing (the next write rebuilds it)")
         if not problems:
