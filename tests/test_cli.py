@@ -705,6 +705,53 @@ def test_audit_verify_and_export(tmp_path: Path, fakes: Path, fake: Any) -> None
     assert any("event 2" in p for p in result["problems"])
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda lines: lines[:-1], "no signed trailer"),  # truncated: the trailer is gone
+    (lambda lines: [], "no signed trailer"),  # empty
+    (lambda lines: [lines[0].replace('"seq": 1', '"seq": "1"'), *lines[1:]],
+     "line 1: not an audit event"),  # a wrong value type (was a TypeError)
+    (lambda lines: [lines[0].replace('"data": {', '"data": [{', 1), *lines[1:]],
+     "line 1: not an audit event"),
+    (lambda lines: [*lines[:-1], '{"trailer": {"count": "3"}}'], "not an audit event"),
+])
+def test_audit_verify_file_refuses_a_truncated_empty_or_mistyped_export(
+        tmp_path: Path, fakes: Path, fake: Any, change: Any, message: str) -> None:
+    fake(Action.WARN)
+    run("--config", fakes, "publish", write_post(tmp_path))
+    out = tmp_path / "audit.jsonl"
+    run("--config", fakes, "audit", "export", "-o", out)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(f"{x}\n" for x in change(out.read_text().splitlines())))
+    result = run("--config", fakes, "audit", "verify", "--file", bad, code=2)
+    assert message in result.stderr
+
+
+def test_audit_verify_file_catches_events_dropped_from_the_end(
+        tmp_path: Path, fakes: Path, fake: Any) -> None:
+    fake(Action.WARN)
+    run("--config", fakes, "publish", write_post(tmp_path))
+    out = tmp_path / "audit.jsonl"
+    run("--config", fakes, "audit", "export", "-o", out)
+    *events, trailer = out.read_text().splitlines()
+    out.write_text("".join(f"{x}\n" for x in [*events[:-2], trailer]))
+    result = run("--config", fakes, "audit", "verify", "--file", out, code=1)
+    assert "events were removed or added" in result.stderr
+
+
+def test_audit_verify_cli_catches_a_truncated_store(tmp_path: Path, fakes: Path,
+                                                    fake: Any) -> None:
+    fake(Action.WARN)
+    run("--config", fakes, "publish", write_post(tmp_path))
+    db = sqlite3.connect(tmp_path / "state" / "carecast.db")
+    with db:
+        seq, digest = db.execute("SELECT seq, hash FROM carecast_audit WHERE seq = 1").fetchone()
+        db.execute("DELETE FROM carecast_audit WHERE seq > 1")
+        db.execute("UPDATE carecast_audit_head SET seq = ?, hash = ?", (seq, digest))
+    db.close()
+    result = run("--config", fakes, "audit", "verify", code=1)
+    assert "signed checkpoint" in result.stderr
+
+
 def test_csv_export_defuses_spreadsheet_formulas() -> None:
     import io
 
