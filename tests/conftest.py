@@ -36,8 +36,10 @@ def postgres_cluster() -> Iterator[pg.PostgresCluster]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: pg.PostgresCluster) -> str:
-    """The SQLAlchemy URL of a fresh, empty database in the session's cluster."""
+def postgres_url(postgres_cluster: pg.PostgresCluster, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SQLAlchemy URL of a fresh, empty database in the session's cluster (with an audit
+    key in the environment: a store other than SQLite needs one)."""
+    monkeypatch.setenv("CARECAST_AUDIT_KEY", "a5" * 32)
     return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
 
 
