@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from carecast.errors import AuditTampered
@@ -23,7 +24,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     current = read_checkpoint(path) if path.exists() else None
     if current is not None and current.seq > checkpoint.seq:
         return  # another worker already wrote a newer head
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         json.dump({"seq": checkpoint.seq, "hash": checkpoint.hash, "mac": checkpoint.mac}, fh)
