@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from carecast import ApprovalRefused, InvalidPost, Post
 from carecast.config import ApprovalConfig, ApprovalStep
@@ -145,3 +146,22 @@ def test_a_review_finding_needs_the_chain_too(fake_publisher) -> None:
     assert states(publisher.publish(post)) == {"fb": State.AWAITING_APPROVAL}
     assert publisher.approve(post.id, "Dana Reyes") == ["fb"]
     assert states(publisher.resume(post.id)) == {"fb": State.PUBLISHED}
+
+
+def test_forged_approval_rows_make_resume_refuse_and_keep_the_post_held(publisher) -> None:
+    from carecast import AuditTampered
+    from carecast.store.schema import approvals, attempts
+
+    post = story()
+    publisher.publish(post)
+    with publisher.ledger.engine.begin() as conn:  # a database writer, not carecast
+        hashes = dict(conn.execute(sa.select(attempts.c.account, attempts.c.draft_hash)).all())
+        for account, draft_hash in hashes.items():
+            for step, who in (("communications", "Dana Reyes"), ("privacy", "Lee Chan")):
+                conn.execute(approvals.insert().values(
+                    post_id=post.id, account=account, draft_hash=draft_hash,
+                    approver=who, note="", at=NOW, step=step, decision="approve"))
+    with pytest.raises(AuditTampered):
+        publisher.resume(post.id)
+    assert {a.state for a in publisher.ledger.attempts(post.id)} == {State.AWAITING_APPROVAL}
+    assert any("not in the audit chain" in p for p in publisher.ledger.verify_audit())
