@@ -52,7 +52,7 @@ SECRETS: dict[str, dict[str, str]] = {
              "refresh_token": "1//0gLm9Pq2Rs5Tu7Vw0Xy4Za6Bc8De1Fg3Hi5Jk7Lm9No-Pq2Rs5Tu7Vw0"},
     "wp": {"application_password": "abcd EFGH 1234 ijkl MNOP 5678"},
     "hook": {"url": "https://hooks.example.org/services/T01ABCDEF/B02GHIJKL/xoxb9Qw2Er4Ty6",
-             "secret": "whsec_4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv4Bn6"},
+             "secret": "whsec_4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv4Bn6mQ7vX3nL9pK2wE5rT8yU1iO4aS6dF"},
 }
 SETTINGS: dict[str, dict[str, Any]] = {
     "masto": {"channel": "mastodon", "api_base_url": "https://health.example.social"},
