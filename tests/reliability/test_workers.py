@@ -52,7 +52,12 @@ def _config(tmp_path: Path, server: FaultServer, store: str) -> Path:
 
 
 def _worker(config: Path, n: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)  # with an other-date run's clock shift: the same "now" as ours
+    # With an other-date run's clock shift (sitecustomize on PYTHONPATH): the same "now" as
+    # ours; the worker runs in another folder, so the path is made absolute.
+    env = dict(os.environ)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve())
+                                            for p in env["PYTHONPATH"].split(os.pathsep))
     with (config.parent / f"worker{n}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "carecast", "--config", str(config), "worker",

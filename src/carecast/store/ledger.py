@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -652,22 +652,31 @@ class Ledger:
     def due(self, *, stale_after: float, rounds: int = 1, limit: int = 1000) -> list[str]:
         """Ids of stored posts with work for a worker now, soonest first: targets pending or
         awaiting approval whose time has come, failed or unknown ones sent (claimed) fewer
-        than ``rounds`` times, and sends left ``sending`` past ``stale_after`` seconds (a crashed
-        worker's). Unknown and stale ones are reconciled before anything is resent."""
+        than ``rounds`` times, and sends left ``sending`` that may be taken over (a crashed
+        process on this machine at once, others after ``stale_after`` seconds). Unknown and
+        taken-over ones are reconciled before anything is resent."""
         now = self.clock.now()
         waiting = sa.or_(attempts.c.state.in_([State.PENDING, State.AWAITING_APPROVAL]),
                          sa.and_(attempts.c.state.in_([State.FAILED, State.UNKNOWN]),
                                  attempts.c.tries >= 1, attempts.c.tries < rounds))
-        stale = sa.and_(attempts.c.state == State.SENDING,
-                        attempts.c.updated_at < now - timedelta(seconds=stale_after))
-        query = (sa.select(posts.c.id).join(attempts, attempts.c.post_id == posts.c.id)
-                 .where(posts.c.withheld.is_(False), sa.or_(waiting, stale),
+        when = sa.func.coalesce(posts.c.schedule, posts.c.created_at)
+        query = (sa.select(posts.c.id, when, attempts.c.state, attempts.c.updated_at,
+                           attempts.c.owner)
+                 .join(attempts, attempts.c.post_id == posts.c.id)
+                 .where(posts.c.withheld.is_(False),
+                        sa.or_(waiting, attempts.c.state == State.SENDING),
                         sa.or_(posts.c.schedule.is_(None), posts.c.schedule <= now))
-                 .group_by(posts.c.id, posts.c.schedule, posts.c.created_at)
-                 .order_by(sa.func.coalesce(posts.c.schedule, posts.c.created_at), posts.c.id)
-                 .limit(limit))
+                 .order_by(when, posts.c.id))
+        found: dict[str, None] = {}
         with self._tx() as conn:
-            return [r[0] for r in conn.execute(query)]
+            for row in conn.execute(query):
+                if row.state == State.SENDING and _claimable(
+                        State.SENDING, row.updated_at, row.owner, stale_after, now) is None:
+                    continue  # a live send, another worker's
+                found.setdefault(row.id)
+                if len(found) >= limit:
+                    break
+        return list(found)
 
     def freeze(self, *, reason: str, by: str, brand: str = "",
                until: datetime | None = None) -> Freeze:
