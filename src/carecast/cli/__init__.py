@@ -2,6 +2,7 @@
 
 import carecast.cli.brand  # noqa: F401  (registers brand audit, brand sync)
 from carecast.cli import (
+    init,  # noqa: F401  (registers init)
     loop,  # noqa: F401  (registers worker, schedule, freeze, thaw, takedown, posts)
     workflow,  # noqa: F401  (registers approve, reject, pending, consent, audit)
 )
