@@ -465,6 +465,9 @@ def test_awaiting_approval_then_approve_then_publish(tmp_path: Path, fakes: Path
     rest = run("--config", fakes, "approve", "flu-1", "--as", "Dana Lee")
     assert "approved post flu-1 for two" in rest.stdout
     assert "carecast resume flu-1" in rest.stdout
+    again = run("--config", fakes, "approve", "flu-1", "--as", "Dana Lee", code=1)
+    assert "every approval step of post flu-1 is already signed for two" in again.stderr
+    assert "carecast resume flu-1" in again.stderr
     resumed = json.loads(run("--config", fakes, "resume", "flu-1", "--json").stdout)
     assert {o["account"]: (o["state"], o["already_published"])
             for o in resumed["outcomes"]} == {"one": ("published", True),

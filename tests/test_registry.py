@@ -60,8 +60,15 @@ def test_broken_and_misnamed_plugins_are_explained(entry_points) -> None:
 
 
 def test_unknown_channel_lists_what_is_installed() -> None:
-    with pytest.raises(UnknownChannelError, match=r"installed: .*webhook.*carecast\[tiktok\]"):
+    with pytest.raises(UnknownChannelError, match=r"another package.*installed: .*webhook") as e:
         registry.get_channel_class("tiktok")
+    assert "carecast[" not in str(e.value)  # no carecast extra adds a channel
+
+
+def test_a_misspelt_channel_names_the_one_meant() -> None:
+    with pytest.raises(UnknownChannelError, match=r"did you mean 'outbox'\?") as e:
+        registry.get_channel_class("outbx")
+    assert "carecast[outbx]" not in str(e.value)
 
 
 def test_extra_classes_and_conflicts() -> None:

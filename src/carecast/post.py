@@ -225,6 +225,21 @@ class Post(_Model):
     author: str | None = None
     language: str | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if value and not _ID.fullmatch(value):
+            raise ValueError(
+                "id must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a "
+                "letter or digit"
+            )
+        return value
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _no_text(cls, value: Any) -> Any:
+        return "" if value is None else value  # ``text: null`` is no text, as for ``title``
+
     @field_validator("text")
     @classmethod
     def _text(cls, value: str) -> str:
@@ -284,13 +299,7 @@ class Post(_Model):
                 "the post cannot be stored: a text holds an invalid character (a lone "
                 "surrogate) or an override option is not plain data (text, numbers, lists, "
                 "tables)") from None
-        if self.id:
-            if not _ID.fullmatch(self.id):
-                raise ValueError(
-                    "id must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a "
-                    "letter or digit"
-                )
-        else:
+        if not self.id:
             object.__setattr__(self, "id", "p-" + digest[:24])
         return self
 
@@ -352,6 +361,8 @@ def _message(err: Any) -> str:
         return "unknown field; check its spelling against the Post fields"
     if err["type"] == "timezone_aware":
         return "give a time with a zone, such as 2026-12-01T09:00:00-05:00"
+    if err["type"] in ("tuple_type", "list_type"):
+        return "give a list, even of one item: [a, b] (or one '- a' per line in YAML)"
     return msg
 
 

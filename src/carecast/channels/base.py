@@ -241,10 +241,12 @@ class Channel(ABC):
         return "\n\n".join(pieces)
 
     def count(self, text: str) -> int:
-        """Length of ``text`` as the platform counts it."""
-        if self.url_length is None:
-            return len(text)
-        return len(_URL.sub("x" * self.url_length, text))
+        """Length of ``text`` in ``text_unit`` as the platform counts it (each link as
+        ``url_length`` when set). ``characters`` and ``bytes`` (UTF-8) are counted here; a
+        channel with another unit (graphemes, weighted) overrides this method."""
+        if self.url_length is not None:
+            text = _URL.sub("x" * self.url_length, text)
+        return len(text.encode("utf-8")) if self.text_unit == "bytes" else len(text)
 
     def thread_texts(self, body: str, thread: Sequence[str], where: str = "") -> list[str]:
         """The texts of the parts: split into a thread where the channel has threads.

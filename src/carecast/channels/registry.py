@@ -6,6 +6,7 @@ only needs ``[project.entry-points."carecast.channels"] name = "module:Class"``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -83,12 +84,19 @@ def get_channel_class(name: str, extra: Mapping[str, type[Channel]] | None = Non
             raise ConfigurationError(f"the channel {name!r} is already installed")
         return extra[name]
     if name not in _entry_points():
-        raise UnknownChannelError(
-            f"no installed channel is called {name!r} (installed: "
-            f"{', '.join(channel_names())}); platform channels come with extras, for "
-            f"example: pip install 'carecast[{name}]'"
-        )
+        raise UnknownChannelError(_unknown(name, channel_names(extra)))
     return _load(name)
+
+
+def _unknown(name: str, installed: list[str]) -> str:
+    """Why ``name`` is not a channel, with the likeliest fix. Every carecast channel is always
+    installed (an extra adds only its platform's SDK), so a name that is not one is a typo or
+    a plugin from another package."""
+    close = difflib.get_close_matches(name, installed, n=1, cutoff=0.6)
+    fix = (f"did you mean {close[0]!r}?" if close else
+           "a channel from another package is installed with that package (pip install ...)")
+    return (f"no installed channel is called {name!r}; {fix} "
+            f"(installed: {', '.join(installed)})")
 
 
 def build_channel(account: AccountConfig, *, root: Path | None = None,

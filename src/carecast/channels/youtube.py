@@ -215,10 +215,6 @@ class YouTubeChannel(Channel):
 
     # -- render (pure) ------------------------------------------------------------------------
 
-    def count(self, text: str) -> int:
-        """The description's length in UTF-8 bytes, as YouTube counts it."""
-        return len(text.encode("utf-8"))
-
     def check_title(self, title: str | None, where: str = "") -> None:
         """The title's length; a missing title is refused after the other limits."""
         if title and title.strip():

@@ -213,10 +213,6 @@ def status(
 
     with _errors(as_json), open_publisher(_config(ctx)) as publisher:
         rows = publisher.status(post_id)
-        if not rows:
-            raise InvalidPost(f"post_id: no post {post_id!r} in the store; check the id with "
-                              "the --json output of carecast publish",
-                              [("post_id", "unknown")])
     if as_json:
         _print_json(render.status_dict(post_id, rows))
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from carecast.cli import commands
@@ -40,8 +40,6 @@ def _publisher(ctx: typer.Context) -> Publisher:
 
 def _targets_of(publisher: Publisher, post_id: str, accounts: list[str] | None) -> list[str]:
     rows = publisher.status(post_id)
-    if not rows:
-        raise InvalidPost(f"post_id: no post {post_id!r} in the store", [("post_id", "unknown")])
     names = [r.account for r in rows]
     unknown = [a for a in accounts or () if a not in names]
     if unknown:
@@ -51,7 +49,17 @@ def _targets_of(publisher: Publisher, post_id: str, accounts: list[str] | None) 
 
 
 def _nothing(publisher: Publisher, post_id: str) -> None:
-    states = ", ".join(f"{r.account}: {r.state}" for r in publisher.status(post_id))
+    """Why nothing was signed: every step already is (the drafts wait for ``resume``), or
+    no draft of the post waits for a signature at all."""
+    rows = publisher.status(post_id)
+    unsigned = {p.account for p in publisher.pending() if p.post_id == post_id}
+    signed = sorted(r.account for r in rows
+                    if r.state == "awaiting_approval" and r.account not in unsigned)
+    if signed:
+        typer.echo(f"every approval step of post {post_id} is already signed for "
+                   f"{', '.join(signed)}; send it with: carecast resume {post_id}", err=True)
+        return
+    states = ", ".join(f"{r.account}: {r.state}" for r in rows)
     typer.echo(f"nothing of post {post_id} awaits approval ({states})", err=True)
 
 
@@ -127,8 +135,10 @@ def pending(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if not waiting:
         typer.echo("nothing awaits approval")
         return
-    table = Table("post", "account", "channel", "next step", "signed", "due", "why",
-                  header_style="bold", box=None)
+    # The post id is what ``approve`` needs: never wrapped or cut, however narrow the terminal.
+    widest = max(len(p.post_id) for p in waiting)
+    table = Table(Column("post", no_wrap=True, min_width=widest), "account", "channel",
+                  "next step", "signed", "due", "why", header_style="bold", box=None)
     for p in waiting:
         table.add_row(Text(p.post_id), Text(p.account), Text(p.channel), Text(p.next_step or ""),
                       Text(", ".join(f"{s}: {who}" for s, who in p.signed) or "-"),

@@ -178,7 +178,7 @@ class Dispatcher:
                             uncertain = False
                         if receipt is None:
                             try:
-                                receipt = _guarded(channel, "publishing",
+                                receipt = _guarded(channel, post.id, "publishing",
                                                    lambda: channel.publish(upload, key))
                             except DuplicatePost:
                                 # After an uncertain send, a duplicate means that send landed.
@@ -230,13 +230,13 @@ class Dispatcher:
                 with sent_after(since):
                     return channel.lookup(key, draft)
 
-            found = _guarded(channel, "looking the post up", look)
+            found = _guarded(channel, draft.post_id, "looking the post up", look)
             return found.model_copy(update={"reconciled": True}) if found else None
         if channel.idempotent_publish:
             return None
         raise _unknown(
             channel, f"an earlier send may have reached {channel.name} and this channel cannot "
-            "look posts up; check the account, then run: carecast retry POST_ID --resend-unknown")
+            f"look posts up; {_next_step(channel, draft.post_id)}")
 
 
 def _without_metadata(draft: Draft, root: Path) -> Draft:
@@ -250,7 +250,7 @@ def _without_metadata(draft: Draft, root: Path) -> Draft:
     return clean_draft(draft, root)
 
 
-def _guarded(channel: Channel, doing: str, call: Callable[[], T]) -> T:
+def _guarded(channel: Channel, post_id: str, doing: str, call: Callable[[], T]) -> T:
     """Run a channel's platform call. Anything but a ``ChannelError`` is a channel bug after
     which the post may be on the platform: it becomes an ``OutcomeUnknown`` that is never
     retried blindly, and one target's bug never breaks the others."""
@@ -263,8 +263,17 @@ def _guarded(channel: Channel, doing: str, call: Callable[[], T]) -> T:
         bug = type(exc).__name__
     # Raised outside the except: the bug's own message may hold secrets.
     log.error("the %s channel raised %s while %s", channel.name, bug, doing)
-    raise _unknown(channel, f"the {channel.name} channel failed while {doing} ({bug}); check "
-                            "the account, then run: carecast retry POST_ID")
+    raise _unknown(channel, f"the {channel.name} channel failed while {doing} ({bug}); "
+                            f"{_next_step(channel, post_id)}")
+
+
+def _next_step(channel: Channel, post_id: str) -> str:
+    """What a person does about an unknown outcome: a channel that looks posts up finds it
+    before sending again; otherwise only a person can tell whether it arrived."""
+    if channel.can_lookup:
+        return f"run: carecast retry {post_id} (it looks the post up before sending again)"
+    return (f"check the {channel.account} account; only if the post is not there, run: "
+            f"carecast retry {post_id} --resend-unknown")
 
 
 def _unknown(channel: Channel, message: str) -> OutcomeUnknown:

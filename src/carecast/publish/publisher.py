@@ -260,7 +260,7 @@ class Publisher:
     def _stored(self, post_id: str) -> Post:
         post = self.ledger.get_post(post_id)
         if post is None:
-            raise InvalidPost(f"no post {post_id!r} in the store", [("post_id", "unknown")])
+            raise _no_post(post_id)
         if self.ledger.withheld(post_id):
             raise InvalidPost(
                 f"post {post_id!r} was blocked, and the text its findings flagged is not kept "
@@ -268,8 +268,12 @@ class Publisher:
         return post
 
     def status(self, post_id: str) -> list[Attempt]:
-        """Every target's row in the ledger."""
-        return self.ledger.attempts(post_id)
+        """Every target's row in the ledger; ``InvalidPost`` for an id the store does not
+        hold (as ``retry`` and ``resume`` raise)."""
+        rows = self.ledger.attempts(post_id)
+        if not rows and self.ledger.get_post(post_id) is None:
+            raise _no_post(post_id)
+        return rows
 
     def approve(self, post_id: str, approver: str, *, step: str | None = None,
                 accounts: Sequence[str] = (), note: str = "") -> list[str]:
@@ -369,3 +373,8 @@ def _media_rules(config: Config) -> MediaRules:
 
     rules = config.media_rules()
     return dataclasses.replace(rules, roots=(*rules.roots, default_cache_dir()))
+
+
+def _no_post(post_id: str) -> InvalidPost:
+    return InvalidPost(f"post_id: no post {post_id!r} in the store; carecast posts lists the "
+                       "stored ones", [("post_id", "unknown")])
