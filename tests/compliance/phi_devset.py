@@ -8,15 +8,21 @@ with its staff roster; the settings are the defaults.
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from carecast import Post, State
+from carecast.compliance.phi import DETECT_MIN, scan
 from carecast.config import Config
 from carecast.publish import Publisher
 from carecast.testing import FakeChannel, FrozenClock
 
-DEVSET = Path(__file__).parent.parent / "data" / "phi_devset.jsonl"
+DATA = Path(__file__).parent.parent / "data"
+DEVSET = DATA / "phi_devset.jsonl"
+HOLDOUT = DATA / "phi_holdout.jsonl"
 
 BRAND = {
     "name": "Lakeside Regional Medical Center",
@@ -28,14 +34,52 @@ BRAND = {
 }
 
 
-def devset() -> list[dict[str, str]]:
-    with DEVSET.open(encoding="utf-8") as lines:
+def devset(path: Path = DEVSET) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
+
+
+def holdout() -> list[dict[str, Any]]:
+    return devset(HOLDOUT)
+
+
+def brand_terms() -> tuple[str, ...]:
+    """What the guard allows for the brand: its name, site, numbers, addresses and staff."""
+    return tuple(str(v) for key in ("name", "website", "phone", "email", "address", "staff")
+                 for v in (BRAND[key] if isinstance(BRAND[key], list) else [BRAND[key]]))
+
+
+def group(category: str) -> str:
+    return {"NAME": "names", "LOCATION": "places"}.get(category, "structured")
+
+
+def scanner_scores(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The scanner's recall per group (names, places, structured) on the labelled spans of
+    the leaking posts, and its precision there: a span found at ``DETECT_MIN`` or more that
+    overlaps no label counts against it (a clinician not on the roster included). The brand's
+    own terms are allowed, as the guard allows them."""
+    allow = brand_terms()
+    labelled: Counter[str] = Counter()
+    hit: Counter[str] = Counter()
+    predicted = precise = 0
+    for row in rows:
+        if row["expect"] == "pass":
+            continue
+        gold = [(int(s), int(e), str(c)) for s, e, c in row["spans"]]
+        found = [s for s in scan(row["text"], allow=allow) if s.confidence >= DETECT_MIN]
+        for start, end, category in gold:
+            labelled[group(category)] += 1
+            hit[group(category)] += any(f.start < end and start < f.end for f in found)
+        predicted += len(found)
+        precise += sum(any(f.start < e and s < f.end for s, e, _ in gold) for f in found)
+    scores = {f"recall_{g}": hit[g] / labelled[g] for g in labelled}
+    scores["precision"] = precise / max(1, predicted)
+    return scores
 
 
 @dataclass
 class Result:
-    row: dict[str, str]
+    row: dict[str, Any]
     state: State
 
     @property
@@ -43,7 +87,7 @@ class Result:
         return self.state in (State.BLOCKED, State.AWAITING_APPROVAL)
 
 
-def run(rows: list[dict[str, str]]) -> list[Result]:
+def run(rows: list[dict[str, Any]]) -> list[Result]:
     config = Config.from_dict({
         "store": {"url": "sqlite:///:memory:"},
         "brands": {"lakeside": BRAND},
@@ -69,9 +113,12 @@ def rates(results: list[Result]) -> dict[str, float]:
     }
 
 
-if __name__ == "__main__":
-    res = run(devset())
+if __name__ == "__main__":  # python -m tests.compliance.phi_devset [holdout]
+    rows = holdout() if sys.argv[1:] == ["holdout"] else devset()
+    res = run(rows)
     print(rates(res))
+    if all("spans" in r for r in rows):
+        print(scanner_scores(rows))
     for r in res:
         bad = (r.row["expect"] == "pass" and r.stopped) or (
             r.row["expect"] != "pass" and not r.stopped) or (
