@@ -64,8 +64,8 @@ _UP = f"[{re.escape(_UPPER)}]"
 _WORD_TAIL = r"[^\W\d_]*(?:['\u2019][^\W\d_]+|-[^\W\d_]+)*"
 _CAP_WORD = rf"{_UP}{_WORD_TAIL}"
 _CONNECTOR = r"(?:van|von|der|den|de|del|della|di|da|dos|das|do|du|la|le|bin|ibn|al|el|ter|ten|y)"
-_RUN = re.compile(
-    rf"(?:{_UP}\.?[ \t]+){{0,3}}{_CAP_WORD}"
+_RUN = re.compile(  # written to begin with a capital: the engine then skips to one in C
+    rf"{_UP}(?:\.?[ \t]+(?:{_UP}\.?[ \t]+){{0,2}}{_CAP_WORD}|{_WORD_TAIL})"
     rf"(?:[ \t]+(?:(?:{_CONNECTOR}|{_UP}\.?)[ \t]+){{0,2}}{_CAP_WORD})*"
 )
 _TITLE_BEFORE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Mme|Mlle|Herr|Frau|Sir|"
@@ -154,8 +154,16 @@ _ROOM = re.compile(r"(?i:\b(?:room|rm\.?|bed|bay|bed\s*space))\s*#?\s*(\d{1,4}[A
 _ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+\s+)?)"
                           r"((?:9\d|1[01]\d)(?:st|nd|rd|th))\b")
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
-_ROOM_HINT = re.compile(r"(?i:room|rm\.|bed|bay)")
-_PLATE_HINT = re.compile(r"(?i:plate|tag)")
+_ROOM_HINTS = ("room", "rm.", "bed", "bay")
+_PLATE_HINTS = ("plate", "tag")
+_OLD_ORDINAL = re.compile(r"(?:9\d|1[01]\d)(?:st|nd|rd|th)\b")  # hint for _ORDINAL_AGE
+_OLD_AGE = re.compile(r"(?:9\d|1[01]\d)(?!\d)")  # hint for _AGE and _AGE_AFTER_NAME
+_CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
+_POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
+_MONTH_HINTS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec")
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 _REGISTRY = re.compile(r"(?:NCT\d{8}|ISRCTN\d{8}|ACTRN\d{14}|EUCTR\d{4}-\d{6}-\d{2}"
                        r"|DRKS\d{8}|ChiCTR[\w-]+|[RKUPFT]\d{2}[A-Z]{2}\d{6}(?:-\d+)?)")
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
@@ -648,7 +656,7 @@ def _people_marks(text: str, found: _Found) -> None:
         if initial:
             found.spans.remove(span)
             found.add(span.start, initial.end(), "NAME", max(span.confidence, 0.8))
-    if "." in text:
+    if _CAP_INITIAL.search(text):
         for m in _INITIALS.finditer(text):
             if m.group().replace(" ", "").lower() not in _NOT_INITIALS:
                 found.add(m.start(), m.end(), "NAME", 0.75)
@@ -656,14 +664,18 @@ def _people_marks(text: str, found: _Found) -> None:
         for m in _HANDLE.finditer(text):
             found.add(m.start(), m.end(), "URL", 0.75)
     if _DIGIT.search(text):
-        for m in _ROOM.finditer(text) if _ROOM_HINT.search(text) else ():
-            found.add(m.start(), m.end(), "LOCATION", 0.7)
-        for m in _PLATE.finditer(text) if _PLATE_HINT.search(text) else ():
-            if _DIGIT.search(m.group(1)):
-                found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
+        lower = text.lower()
+        if any(hint in lower for hint in _ROOM_HINTS):
+            for m in _ROOM.finditer(text):
+                found.add(m.start(), m.end(), "LOCATION", 0.7)
+        if any(hint in lower for hint in _PLATE_HINTS):
+            for m in _PLATE.finditer(text):
+                if _DIGIT.search(m.group(1)):
+                    found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
         if _ORDINAL.search(text):
-            for m in _ORDINAL_AGE.finditer(text):
-                found.add(m.start(1), m.end(1), "DATE", 0.8)
+            if _OLD_ORDINAL.search(text):
+                for m in _ORDINAL_AGE.finditer(text):
+                    found.add(m.start(1), m.end(1), "DATE", 0.8)
             if "the " in text:
                 for m in _WEEKDAY_DATE.finditer(text):
                     found.add(m.start(), m.end(), "DATE", 0.5)
@@ -701,7 +713,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             time_of_day = _TIME.match(text, m.end())
             end = time_of_day.end() if time_of_day else m.end()
             found.add(start, end, "DATE", _date_confidence(text, start))
-    for m in _DATE_TEXT.finditer(text):
+    for m in _DATE_TEXT.finditer(text) if any(h in text for h in _MONTH_HINTS) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", _date_confidence(text, m.start()))
     if "/" in text:
@@ -710,7 +722,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
                     _cue(_DATE_CUE, text, start, 40):
                 found.add(start, end, "DATE", 0.8)
-    for m in _AGE.finditer(text):
+    for m in _AGE.finditer(text) if _OLD_AGE.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", 0.85)
 
@@ -745,7 +757,7 @@ def _addresses(text: str, found: _Found) -> None:
         for m in _ZIP_NAMED.finditer(text):
             if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "LOCATION", 0.85)
-    for m in _POSTCODE_SHAPES.finditer(text):
+    for m in _POSTCODE_SHAPES.finditer(text) if _POSTCODE_HINT.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
 
@@ -899,7 +911,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if phrase in lex.not_phi_places:
         return _place(text, start, end, phrase, lex, found)
     if single and ((words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first)
-                   or re.fullmatch(r"[A-Z]{2,5}s", words[0])):
+                   or _ACRONYM_PLURAL.fullmatch(words[0])):
         return True  # MRN, ICU, DOB, NPs: an acronym, even after "patient"
     head = text[max(0, start - 30):start].lower().split()
     prev = head[-1].strip(_PUNCT) if head else ""
