@@ -24,7 +24,7 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal, NamedTuple, get_args
@@ -311,6 +311,10 @@ _DIGIT = re.compile(r"\d")
 
 # ---- lexicons (loaded on the first scan) ---------------------------------------------------
 
+#: Answers remembered per process (posts repeat their words); cleared when this full.
+_REMEMBER = 50_000
+
+
 @dataclass(frozen=True)
 class _Lexicon:
     first: frozenset[str]
@@ -319,9 +323,18 @@ class _Lexicon:
     english: WordSet
     cities: WordSet
     not_phi_places: frozenset[str]
+    _english_seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def is_english(self, word: str) -> bool:
         """A dictionary word, or one with an English ending on a dictionary word."""
+        known = self._english_seen.get(word)
+        if known is None:
+            if len(self._english_seen) >= _REMEMBER:
+                self._english_seen.clear()
+            known = self._english_seen[word] = self._is_english(word)
+        return known
+
+    def _is_english(self, word: str) -> bool:
         if word in self.english or word in self.common:
             return True
         if "-" in word:
@@ -1007,9 +1020,18 @@ def _fold(word: str) -> str:
                    if not unicodedata.combining(ch))
 
 
+_KEYS: dict[str, str] = {}
+
+
 def _key(word: str) -> str:
-    word = _fold(word.lower().rstrip("."))
-    return word[:-2] if word.endswith(("'s", "\u2019s")) else word
+    """``word`` as the lexicons hold it: lower case, no accents, no possessive."""
+    key = _KEYS.get(word)
+    if key is None:
+        if len(_KEYS) >= _REMEMBER:
+            _KEYS.clear()
+        key = _fold(word.lower().rstrip("."))
+        key = _KEYS[word] = key[:-2] if key.endswith(("'s", "\u2019s")) else key
+    return key
 
 
 def _sentence_start(text: str, start: int) -> bool:
