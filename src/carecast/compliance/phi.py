@@ -226,8 +226,9 @@ _VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
 _NOT_ID_WORDS = frozenset(_split("phone telephone tel mobile cell fax call text contact room bed "
                                  "floor suite unit page step"))
-_PHONE = re.compile(
-    r"(?:\+\s?\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}+(?:[ .-]\d{1,8}+){0,5}+"
+_PHONE = re.compile(  # begins with one class (+, "(" or a digit): the engine skips to it in C
+    r"[+(\d](?:(?<=\+)\s?\d{1,3}[ .-]?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}+|(?<=\()\d{1,5}\)[ .-]?"
+    r"\d{1,5}+|(?<=\d)\d{0,4}+)(?:[ .-]\d{1,8}+){0,5}+"
     r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?(?![\w/%]|[.:,-]\d)"
 )
 _PHONE_CUE = re.compile(r"call|phone|tel|mobile|cell|text|sms|whatsapp|number|reach|dial|"
@@ -615,7 +616,7 @@ def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     ident = text[start:end]
     if _not_an_id(text, start, ident):
         return
-    digits = sum(ch.isdigit() for ch in ident)
+    digits = len(ident) - len(ident.translate(_NO_DIGITS))
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
             _DATE_NUM.fullmatch(ident):
         return
@@ -649,8 +650,8 @@ def _loose_id(text: str, start: int, end: int, found: _Found) -> None:
     if len(ident) == 17 and _VIN_SHAPE.fullmatch(ident) and not ident.isdigit():
         found.add(start, end, "VEHICLE", 0.7)
         return
-    digits = sum(ch.isdigit() for ch in ident)
-    if digits >= 6 and any(ch.isupper() for ch in ident) and "." not in ident:
+    digits = len(ident) - len(ident.translate(_NO_DIGITS))
+    if digits >= 6 and ident != ident.lower() and "." not in ident:
         found.add(start, end, "OTHER_ID", 0.6)
 
 
