@@ -202,7 +202,7 @@ _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 _MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
 _SSN = re.compile(r"(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
-_IBAN = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_IBAN = re.compile(r"[A-Z][A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"\d(?:[ -]?\d){11,18}(?![\w-]|\.\d)")
 _MBI = re.compile(r"[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d[AC-HJKMNP-RT-Y]"
                   r"[AC-HJKMNP-RT-Y0-9]\d[AC-HJKMNP-RT-Y]{2}\d{2}\b")
@@ -273,7 +273,7 @@ _UNIT = (r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Buildin
 _CITY_STATE_ZIP = (rf"(?:,?\s+{_CAP_WORD}(?:\s+{_CAP_WORD}){{0,2}},?\s+(?:{_STATE_CODES})\.?"
                    rf"(?:\s+\d{{5}}(?:-\d{{4}})?)?)")
 _STREET_NUMBERED = re.compile(
-    rf"\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
+    rf"\d\d{{0,5}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
     rf"{_STREET_TYPE}{_UNIT}?{_CITY_STATE_ZIP}?"
 )
 _STREET_NAMED = re.compile(rf"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Terrace|Parkway|"
@@ -845,8 +845,10 @@ def _names_and_places(text: str, found: _Found) -> None:
         if not _judge(text, start, plain, lex, found, shouting):
             skipped.append((start, plain))
     if lex is not None:
-        _listed_names(text, skipped, lex, found)
-        for span in [s for s in found.spans if s.category == "NAME"]:
+        if skipped:
+            _listed_names(text, skipped, lex, found)
+        for span in [s for s in found.spans if s.category == "NAME"] if _OLD_AGE.search(
+                text) else ():
             age = _AGE_AFTER_NAME.match(text, span.end)  # "Robert Lee, 91, ..."
             if age:
                 found.add(age.start(1), age.end(1), "DATE", 0.8)
@@ -858,7 +860,7 @@ def _listed_names(text: str, skipped: list[tuple[int, list[str]]], lex: _Lexicon
                   found: _Found) -> None:
     """A capitalised word listed beside a name ("Monjeau, Graves and Reed") is a name."""
     names = [s for s in found.spans if s.category == "NAME"]
-    for start, words in skipped:
+    for start, words in skipped if names else ():
         if len(words) > 3 or any(_key(w) in lex.common or _key(w) in lex.not_phi_places
                                  for w in words):
             continue
