@@ -3,11 +3,17 @@
 Run: ``python benchmarks/phi_presidio.py PATH/synth_dataset_v2.json``. A labelled span is
 recalled when a prediction overlaps it (any category, and its own); a prediction is precise
 when it overlaps a labelled PHI span. ORGANIZATION, TITLE and NRP are not PHI and not scored.
+
+Two scorings: ``as_labelled`` counts every span of the data set; ``safe_harbor`` leaves out the
+labelled spans HIPAA's Safe Harbor method does not remove, which the guard leaves alone on
+purpose: countries and states (only places smaller than a state are PHI), ages under 90, and
+times no more precise than a year ("1977", "Tuesday", "last week"). Both are printed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 
@@ -20,19 +26,36 @@ CATEGORY = {
     "CREDIT_CARD": "ACCOUNT", "IBAN_CODE": "ACCOUNT", "DOMAIN_NAME": "URL",
 }
 STRUCTURED = {"DATE", "PHONE", "EMAIL", "SSN", "IP", "LICENSE", "ACCOUNT", "URL"}
+_PRECISE_DATE = re.compile(
+    r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\d{1,4}[-/.]\d{1,2}")
 
 
-def score(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+def safe_harbor(entity_type: str, value: str) -> bool:
+    """Whether a labelled span is an identifier Safe Harbor removes."""
+    if entity_type == "GPE":
+        return phi._normal(value) not in phi._lexicon().not_phi_places
+    if entity_type == "AGE":
+        return not value.strip().isdigit() or int(value) > 89
+    if entity_type == "DATE_TIME":
+        return _PRECISE_DATE.search(value) is not None
+    return True
+
+
+def score(rows: list[dict[str, object]], only_safe_harbor: bool = False
+          ) -> dict[str, dict[str, float]]:
     labelled: Counter[str] = Counter()
     hit_any: Counter[str] = Counter()
     hit_same: Counter[str] = Counter()
     predicted = precise = 0
     for row in rows:
         text = str(row["full_text"])
+        spans = [s for s in row["spans"] if s["entity_type"] in CATEGORY]  # type: ignore[attr-defined]
         gold = [(int(s["start_position"]), int(s["end_position"]), CATEGORY[s["entity_type"]])
-                for s in row["spans"] if s["entity_type"] in CATEGORY]  # type: ignore[attr-defined]
+                for s in spans]
+        counted = [g for g, s in zip(gold, spans, strict=True) if not only_safe_harbor
+                   or safe_harbor(s["entity_type"], s["entity_value"])]
         pred = phi.detect(text)
-        for start, end, cat in gold:
+        for start, end, cat in counted:
             labelled[cat] += 1
             over = [p for p in pred if p[0] < end and start < p[1]]
             hit_any[cat] += bool(over)
@@ -53,4 +76,5 @@ def score(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
 
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as f:
-        print(json.dumps(score(json.load(f)), indent=1))
+        rows = json.load(f)
+    print(json.dumps({"as_labelled": score(rows), "safe_harbor": score(rows, True)}, indent=1))
