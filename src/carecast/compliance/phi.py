@@ -283,7 +283,18 @@ _STREET_SUFFIXES = ("straße", "strasse", "str.", "gasse", "weg", "vej", "vägen
                     "gata", "gade", "straat", "laan", "plein", "gracht", "veien", "vegen", "katu",
                     "tie", "polku", "kuja", "utca", "ulica", "allee", "platz", "damm", "ufer",
                     "steig", "gränd", "stræde", "stien")
-_WORD_NUMBER = re.compile(rf"({_UP}[^\W\d_]+\.?)[ \t]+\d{{1,5}}[a-zA-Z]?\b")
+_WORD_NUMBER = re.compile(r"([^\W\d_]{6,}\.?)[ \t]+\d{1,5}[a-zA-Z]?\b")  # "hersnapvej 18"
+# An address told after its cue: "lives at ...", "address: ...", "mailed to ..." (with a digit).
+_ADDRESS_CUE = re.compile(r"(?i:\b(?:(?:lives|living|live|lived|resides|residing|reside) at|"
+                          r"address(?:\s+is)?\s*:|address\s+is|(?:mailed|sent|delivered|"
+                          r"ship(?:ped)?) to))[\s|>]+")
+_ADDRESS_END = re.compile(r"[\n?!;|]|\.(?:\s|$)|$")
+_ADDRESS_HINTS = ("live", "resid", "address", "mailed", "sent", "deliver", "ship")
+# The town after a street address: ", Springfield" or the next line of an address block.
+_TOWN_AFTER = re.compile(
+    rf"[ \t]*(?:,|\n[\s|>?]*)[ \t]*({_UP}[^\W\d_]*(?:[ \t]+(?:{_CONNECTOR}[ \t]+)?"
+    rf"{_UP}[^\W\d_]*){{0,3}})(?=[ \t]*(?:$|[\n,.|]|\d))")
+_UNIT_WORDS = frozenset(_split("apt apartment suite ste unit fl floor rm room bldg building flat"))
 _STREET_PREFIXED = re.compile(
     r"(?:Rue|rue|Avenue|Av\.|Avda\.?|Avenida|Calle|calle|C/|Carrer|Via|via|Viale|"
     r"Vicolo|Piazza|Piazzale|Corso|Largo|Rua|Travessa|Alameda|Praça|Plaza|Paseo|Camino|"
@@ -296,7 +307,7 @@ _PO_BOX = re.compile(r"(?:[Pp]\.?\s?[Oo]\.?|P\.?\s?O\.?|[Pp]ost(?:al)?|POST|[Pp]
 _STATE_BEFORE = re.compile(rf"(?<![\w.])(?:{_STATE_CODES})\.?,?[ \t]+$")
 _US_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 _ZIP_NAMED = re.compile(r"(?:[Zz]ip|ZIP|[Pp]ost|POST|PLZ|[Pp]lz)(?:\s*[Cc]ode|al\s+[Cc]ode|CODE)?"
-                        r"\W{0,3}(?:is\s+)?([A-Z0-9][A-Z0-9 -]{2,8}[A-Z0-9])\b")
+                        r"\W{0,3}(?:is\s+)?([A-Z0-9][A-Z0-9 -]{1,8}[A-Z0-9])\b")
 _POSTCODE_SHAPES = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b"
                               r"|[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b")
 _UNIT_ALONE = re.compile(r"(?:Apt|Apartment|Suite|Ste|Unit|Flat)\.?\s*#?\s*\d+[A-Za-z]?\b")
@@ -754,8 +765,7 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
 
 def _addresses(text: str, found: _Found) -> None:
     for m in _WORD_NUMBER.finditer(text):
-        if _after_gap(text, m.start()) and len(m.group(1)) > 5 and m.group(
-                1).lower().endswith(_STREET_SUFFIXES):
+        if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
             found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = text.lower()  # cheap tests that skip the rarer patterns
     for pattern, confidence, hints in ((_STREET_NUMBERED, 0.85, ()),
@@ -774,6 +784,14 @@ def _addresses(text: str, found: _Found) -> None:
     for m in _POSTCODE_SHAPES.finditer(text) if _POSTCODE_HINT.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
+    if any(hint in lower for hint in _ADDRESS_HINTS):
+        for m in _ADDRESS_CUE.finditer(text):
+            stop = _ADDRESS_END.search(text, m.end(), m.end() + 90)
+            end = stop.start() if stop else m.end()
+            while end > m.end() and text[end - 1] in _PUNCT + " ":
+                end -= 1
+            if found.free(m.end(), end) and _DIGIT.search(text, m.end(), end) and not _DATE_TEXT.match(text, m.end()):
+                found.add(m.end(), end, "LOCATION", 0.8)
 
 
 def _named_streets(text: str, found: _Found) -> None:
@@ -788,6 +806,17 @@ def _postcodes_by_places(text: str, found: _Found) -> None:
     """A number right after a place or a country is its postcode; right before a street
     with its house number, the building's number."""
     places = [(s.start, s.end) for s in found.spans if s.category == "LOCATION"]
+    lex = _lexicon()
+    for _, end in list(places):
+        town = _TOWN_AFTER.match(text, end)
+        if town is None:
+            continue
+        key = _normal(town.group(1))
+        if key in lex.not_phi_places:
+            found.anchors.append(town.span(1))
+        elif key.split()[0] not in _UNIT_WORDS and key not in lex.common and found.add(
+                town.start(1), town.end(1), "LOCATION", 0.7):
+            places.append(town.span(1))
     for _, end in places + found.anchors:
         after = _POSTCODE_AFTER.match(text, end)
         if after:
