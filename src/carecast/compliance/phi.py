@@ -163,6 +163,7 @@ _POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
 _MONTH_HINTS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                 "Dec")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
+_LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _REGISTRY = re.compile(r"(?:NCT\d{8}|ISRCTN\d{8}|ACTRN\d{14}|EUCTR\d{4}-\d{6}-\d{2}"
                        r"|DRKS\d{8}|ChiCTR[\w-]+|[RKUPFT]\d{2}[A-Z]{2}\d{6}(?:-\d+)?)")
@@ -171,6 +172,10 @@ _MONTHS = ("January|February|March|April|May|June|July|August|September|October|
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+# Nouns an ordinal counts ("the 7th floor", "the 3rd annual"): the ordinal is then no date.
+_COUNTED = (r"(?i:floor|fl|grade|annual|anniversary|time|times|year|birthday|edition|century|"
+            r"place|round|week|day|month|percentile|generation|street|st|avenue|ave|ward|wing|"
+            r"level|step|straight|consecutive|largest|best|patient|baby|person|class|cohort)\b")
 _CALENDAR = frozenset(w.lower() + plural for w in f"{_MONTHS}|{_WEEKDAYS}".split("|")
                       for plural in ("", "s"))
 _STATE_CODES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|"
@@ -258,9 +263,12 @@ _DATE_CUE = re.compile(  # searched in the lower-cased words just before a date
     r"expired|onset")
 _AGE_AFTER_NAME = re.compile(r",\s*(9\d|1[01]\d)\b(?![.,]\d)")
 _AGE = re.compile(r"(?:9\d|1[01]\d)(?:\s*|-)(?:[Yy]ears?|[Yy]rs?|y/?o|[Yy]ear-old|-[Yy]ear-old)\b"
-                  r"|(?:aged?|Aged?)\s+(?:9\d|1[01]\d)\b|(?:9\d|1[01]\d)(?:st|nd|rd|th)\s+[Bb]irthday\b")
+                  r"|(?:aged?|Aged?)\s+(?:9\d|1[01]\d)\b|(?:9\d|1[01]\d)(?:st|nd|rd|th)\s+[Bb]irthday\b"
+                  r"|[Tt]urn(?:s|ed|ing)?\s+(?:9\d|1[01]\d)\b(?![.,]?\d|\s*(?:%|percent|degrees|°|"
+                  r"mph|miles|minutes|hours|days|weeks|months|pages|mg|beds|units|patients))"
+                  r"|\bat\s+(?:9\d|1[01]\d),")  # "turned 100", "at 91, she ..."
 _WEEKDAY_DATE = re.compile(rf"(?:(?:{_WEEKDAYS}),?\s+)?the\s+\d{{1,2}}(?:st|nd|rd|th)\b"
-                           rf"(?!\s+(?:of\s+)?{_MONTH})")
+                           rf"(?!\s+(?:of\s+)?{_MONTH})(?!\s+{_COUNTED})")
 
 # ---- places -----------------------------------------------------------------------------
 
@@ -434,7 +442,10 @@ class _Allow:
         return _Allow(frozenset(digits), "\x00".join(texts), frozenset(tokens),
                       frozenset(surnames), tuple(hosts), frozenset(emails))
 
-    def allows(self, found: str, category: str) -> bool:
+    def allows(self, found: str, category: str, post: str = "") -> bool:
+        """Whether ``found`` (of ``category``) is allowed in ``post`` (its words, as ``_normal``
+        gives them, between spaces). A town of the brand's address is allowed only where the
+        post writes that address out: not as the town a patient lives in."""
         if category in ("EMAIL", "URL"):
             lowered = found.lower()
             if lowered in self.emails:
@@ -449,10 +460,12 @@ class _Allow:
         words = [w for w in normal.split() if w not in _TITLES]
         if category == "NAME" and len(words) == 1:  # "Dawn": a staff member's first name
             return words[0] in self.surnames     # is not enough, "Dr. Okafor" is
+        if category == "LOCATION":
+            terms = self.texts.split("\x00")
+            return f" {normal} " in terms or any(  # the whole term, or part of it written out
+                len(text) > 6 and (text in f" {normal} " or (
+                    f" {normal} " in text and text in post)) for text in terms)
         if len(normal) >= 3 and f" {normal} " in self.texts:
-            return True
-        if category == "LOCATION" and any(  # the brand's address with its city and ZIP
-                text in f" {normal} " for text in self.texts.split("\x00") if len(text) > 6):
             return True
         return category == "NAME" and bool(words) and all(w in self.tokens for w in words)
 
@@ -497,7 +510,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     terms = tuple(allow)
     if terms:
         allowed = _Allow.of(terms)
-        spans = [s for s in spans if not allowed.allows(text[s.start:s.end], s.category)]
+        post = f" {_normal(text)} "
+        spans = [s for s in spans if not allowed.allows(text[s.start:s.end], s.category, post)]
     return spans
 
 
@@ -918,7 +932,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     initial = _sentence_start(text, start)
     titled = _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None
     moved = False
-    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or (
+    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or \
+            _LETTER_WORD.match(words[0]) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
     if _HONORIFIC_BEFORE.search(text, max(0, start - 8), start) and keys[0] not in _ACRONYMS:
