@@ -82,9 +82,17 @@ class Result:
     row: dict[str, Any]
     state: State
 
+    phi_actions: tuple[str, ...] = ()
+
     @property
     def stopped(self) -> bool:
         return self.state in (State.BLOCKED, State.AWAITING_APPROVAL)
+
+    @property
+    def stopped_by_phi(self) -> bool:
+        """Held or blocked by the PHI guard itself (other checks, such as advice, may also
+        hold a post)."""
+        return any(action in ("block", "review") for action in self.phi_actions)
 
 
 def run(rows: list[dict[str, Any]]) -> list[Result]:
@@ -98,7 +106,8 @@ def run(rows: list[dict[str, Any]]) -> list[Result]:
                    clock=FrozenClock()) as publisher:
         for row in rows:
             [target] = publisher.preview(Post(text=row["text"])).targets
-            results.append(Result(row, target.state))
+            results.append(Result(row, target.state, tuple(
+                f.action.value for f in target.findings if f.check == "phi")))
     return results
 
 
@@ -110,6 +119,8 @@ def rates(results: list[Result]) -> dict[str, float]:
         "leaks_stopped": sum(r.stopped for r in leaks) / len(leaks),
         "clean_stopped": sum(r.stopped for r in clean) / len(clean),
         "structured_blocked": sum(r.state == State.BLOCKED for r in structured) / len(structured),
+        "leaks_stopped_by_phi": sum(r.stopped_by_phi for r in leaks) / len(leaks),
+        "clean_stopped_by_phi": sum(r.stopped_by_phi for r in clean) / len(clean),
     }
 
 

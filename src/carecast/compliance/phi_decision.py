@@ -37,7 +37,8 @@ _ROLE_BEFORE = re.compile(
     r"surgeon|physician|cardiologist|oncologist|neurologist|pharmacist|governor|senator|mayor|"
     r"congressman|congresswoman|representative|president|ceo|cfo|coo|cno|cmo|director|"
     r"manager|chief|chair|chairman|chairwoman|dean|speaker|keynote|author|donors?|"
-    r"donor spotlight|philanthropist|sponsor|trustee|volunteer|colleague|"
+    r"donor spotlight|philanthropist|sponsor|trustee|volunteer|colleague|emcee|host|"
+    r"hosted by|moderator|moderated by|panelist|presenter|presented by|performer|"
     r"(?:our|new) (?:\w+ ){0,3}(?:nurse|doctor|physician|surgeon|director|manager|officer|"
     r"president|leader))\b)[\s,:.]*(?:\w+\.?\s+){0,1}$)")
 _ROLE_AFTER = re.compile(
