@@ -162,6 +162,13 @@ _CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
 _POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
 _MONTH_HINTS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                 "Dec")
+_MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise than a year)
+    r"\b(?:[Ii]n|[Dd]uring|[Ss]ince|[Uu]ntil|[Ll]ast|[Tt]his|[Ee]arly|[Ll]ate|[Mm]id-?)\s+"
+    r"(?:early\s+|late\s+|mid-?)?((?:January|February|March|April|May|June|July|August|"
+    r"September|October|November|December)\b)(?![ \t]+\d|,?[ \t]+(?:of[ \t]+)?\d{4})")
+_ROAD = re.compile(r"\b(?:Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|US|SR|State Road|"
+                   r"County Road|CR)[ \t-]?\d{1,4}[A-Z]?\b")
+_ROAD_HINTS = ("route", "rte", "highway", "hwy", "interstate", "i-", "us", "sr", "road", "cr")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
 _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
 _NO_DIGITS = str.maketrans("", "", "0123456789")
@@ -400,6 +407,7 @@ def warm() -> None:
 # ---- allow-lists ----------------------------------------------------------------------------
 
 _NON_ALNUM = re.compile(r"[\W_]+")
+_CLINICIAN_BEFORE = re.compile(r"(?i:\b(?:dr|prof|doctor|professor|nurse)\.?\s*)$")
 _TITLES = frozenset(_split("mr mrs ms mx miss dr prof md do rn np pa phd dds facs"))
 
 
@@ -442,10 +450,12 @@ class _Allow:
         return _Allow(frozenset(digits), "\x00".join(texts), frozenset(tokens),
                       frozenset(surnames), tuple(hosts), frozenset(emails))
 
-    def allows(self, found: str, category: str, post: str = "") -> bool:
+    def allows(self, found: str, category: str, post: str = "", before: str = "") -> bool:
         """Whether ``found`` (of ``category``) is allowed in ``post`` (its words, as ``_normal``
-        gives them, between spaces). A town of the brand's address is allowed only where the
-        post writes that address out: not as the town a patient lives in."""
+        gives them, between spaces); ``before`` is the text just before it. A town of the
+        brand's address is allowed only where the post writes that address out (not as the
+        town a patient lives in), a staff surname alone only after a clinician's title
+        ("Dr. Patel", not "the Patel family")."""
         if category in ("EMAIL", "URL"):
             lowered = found.lower()
             if lowered in self.emails:
@@ -459,7 +469,8 @@ class _Allow:
         normal = _normal(found)
         words = [w for w in normal.split() if w not in _TITLES]
         if category == "NAME" and len(words) == 1:  # "Dawn": a staff member's first name
-            return words[0] in self.surnames     # is not enough, "Dr. Okafor" is
+            return words[0] in self.surnames and (  # is not enough, "Dr. Okafor" is
+                len(normal.split()) > 1 or _CLINICIAN_BEFORE.search(before) is not None)
         if category == "LOCATION":
             terms = self.texts.split("\x00")
             return f" {normal} " in terms or any(  # the whole term, or part of it written out
@@ -511,7 +522,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     if terms:
         allowed = _Allow.of(terms)
         post = f" {_normal(text)} "
-        spans = [s for s in spans if not allowed.allows(text[s.start:s.end], s.category, post)]
+        spans = [s for s in spans if not allowed.allows(
+            text[s.start:s.end], s.category, post, text[max(0, s.start - 14):s.start])]
     return spans
 
 
@@ -707,6 +719,9 @@ def _people_marks(text: str, found: _Found) -> None:
         if any(hint in lower for hint in _ROOM_HINTS):
             for m in _ROOM.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.7)
+        if any(hint in lower for hint in _ROAD_HINTS):
+            for m in _ROAD.finditer(text):
+                found.add(m.start(), m.end(), "LOCATION", 0.6)
         if any(hint in lower for hint in _PLATE_HINTS):
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
@@ -718,6 +733,9 @@ def _people_marks(text: str, found: _Found) -> None:
             if "the " in text:
                 for m in _WEEKDAY_DATE.finditer(text):
                     found.add(m.start(), m.end(), "DATE", 0.5)
+    if any(hint in text for hint in _MONTH_HINTS):
+        for m in _MONTH_ALONE.finditer(text):
+            found.add(m.start(1), m.end(1), "DATE", 0.5)
     if not text.isascii() and not text.islower():
         _folded_name_pairs(text, found)
 
@@ -984,7 +1002,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     titled = titled or (moved and _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None)
     person_cue = titled or prev in _PERSON_BEFORE or nxt in _PERSON_AFTER or (
         prev2 in ("name", "i", "this") and prev in ("is", "am", "m")) or (
-        prev == "to" and prev2 in _PERSON_BEFORE)
+        prev == "to" and prev2 in _PERSON_BEFORE) or (
+        prev == "the" and nxt in ("family", "families", "household"))  # "the Patel family"
     place_cue = prev in _PLACE_BEFORE or (prev == "the" and prev2 in _PLACE_BEFORE) or (
         nxt in lex.not_phi_places or nxt2 in lex.not_phi_places
         or _STATE_AFTER.match(text, end) is not None)
