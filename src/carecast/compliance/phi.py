@@ -822,7 +822,8 @@ def _addresses(text: str, found: _Found) -> None:
             end = stop.start() if stop else m.end()
             while end > m.end() and text[end - 1] in _PUNCT + " ":
                 end -= 1
-            if found.free(m.end(), end) and _DIGIT.search(text, m.end(), end) and not _DATE_TEXT.match(text, m.end()):
+            if found.free(m.end(), end) and _DIGIT.search(text, m.end(), end) and \
+                    not _DATE_TEXT.match(text, m.end()):
                 found.add(m.end(), end, "LOCATION", 0.8)
 
 
@@ -951,7 +952,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     titled = _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None
     moved = False
     if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or \
-            _LETTER_WORD.match(words[0]) or (
+            any(_LETTER_WORD.match(w) for w in words) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
     if _HONORIFIC_BEFORE.search(text, max(0, start - 8), start) and keys[0] not in _ACRONYMS:
