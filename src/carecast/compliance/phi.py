@@ -300,9 +300,9 @@ _STREET_SUFFIXES = ("straße", "strasse", "str.", "gasse", "weg", "vej", "vägen
                     "steig", "gränd", "stræde", "stien")
 _WORD_NUMBER = re.compile(r"([^\W\d_]{6,}\.?)[ \t]+\d{1,5}[a-zA-Z]?\b")  # "hersnapvej 18"
 # An address told after its cue: "lives at ...", "address: ...", "mailed to ..." (with a digit).
-_ADDRESS_CUE = re.compile(r"(?i:\b(?:(?:lives|living|live|lived|resides|residing|reside) at|"
-                          r"address(?:\s+is)?\s*:|address\s+is|(?:mailed|sent|delivered|"
-                          r"ship(?:ped)?) to))[\s|>]+")
+_ADDRESS_CUE = re.compile(  # searched in lower-case text; each branch begins with a letter
+    r"(?:lives at|living at|live at|lived at|resides at|residing at|reside at|"
+    r"address\s*:|address\s+is\s*:?|mailed to|sent to|delivered to|ship to|shipped to)[\s|>]+")
 _ADDRESS_END = re.compile(r"[\n?!;|]|\.(?:\s|$)|$")
 _ADDRESS_HINTS = ("live", "resid", "address", "mailed", "sent", "deliver", "ship")
 # The town after a street address: ", Springfield" or the next line of an address block.
@@ -319,6 +319,8 @@ _STREET_PREFIXED = re.compile(
 )
 _PO_BOX = re.compile(r"(?:[Pp]\.?\s?[Oo]\.?|P\.?\s?O\.?|[Pp]ost(?:al)?|POST|[Pp]ost\s+[Oo]ffice)\s*"
                      r"(?:[Bb]ox|BOX)\s*#?\s*\d+\b")
+_SUFFIX_NUMBER = re.compile(  # hint for _WORD_NUMBER, in lower-case text
+    "(?:" + "|".join(map(re.escape, _STREET_SUFFIXES)) + r")[ \t]+\d")
 _STATE_BEFORE = re.compile(rf"(?<![\w.])(?:{_STATE_CODES})\.?,?[ \t]+$")
 _US_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 _ZIP_NAMED = re.compile(r"(?:[Zz]ip|ZIP|[Pp]ost|POST|PLZ|[Pp]lz)(?:\s*[Cc]ode|al\s+[Cc]ode|CODE)?"
@@ -329,10 +331,10 @@ _UNIT_ALONE = re.compile(r"(?:Apt|Apartment|Suite|Ste|Unit|Flat)\.?\s*#?\s*\d+[A
 _POSTCODE_AFTER = re.compile(
     r"[ \t]*,?\s{0,3}(?:[A-Z]{2,3}\s+)?(\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3})\b(?![.,]\d)")
 _POSTCODE_BEFORE = re.compile(r"(?<![\w.,-])(\d{1,6})[ \t]*,?[ \t]*$")
-_PATIENT_CONTEXT = re.compile(
-    r"(?i:\b(?:patients?|admitted|admission|transferred|discharged|resident|stayed|treated|"
+_PATIENT_CONTEXT = re.compile(  # searched in lower-case text (case-blind patterns are slow)
+    r"\b(?:patients?|admitted|admission|transferred|discharged|resident|stayed|treated|"
     r"hospitali[sz]ed|born|died|passed\s+away|recovering|inpatient|room|ward|diagnosed|"
-    r"diagnosis|underwent|resides|survivor)\b)")
+    r"diagnosis|underwent|resides|survivor)\b")
 _DIGIT = re.compile(r"\d")
 
 
@@ -489,7 +491,7 @@ def _normal(text: str) -> str:
 
 def patient_context(text: str) -> bool:
     """Whether ``text`` speaks of a patient: patient, admitted, diagnosed, born, room, ..."""
-    return _PATIENT_CONTEXT.search(text) is not None
+    return _PATIENT_CONTEXT.search(_lower(text)) is not None
 
 
 def detect(text: str) -> list[tuple[int, int, str]]:
@@ -504,7 +506,7 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     website and email, staff and public figures. A phone number is allowed by its digits,
     a web address or email by its host, a name when each of its words is in an allowed name.
     """
-    found = _Found()
+    found = _Found(text)
     if "=" in text:
         for m in _PORTAL_ID.finditer(text):  # a portal link naming a patient's record
             found.add(m.start(1), m.end(1), "MRN", 0.85)
@@ -530,11 +532,19 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("anchors", "spans")
+    __slots__ = ("_patient", "anchors", "lower", "spans")
 
-    def __init__(self) -> None:
+    def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
+        self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
+        self._patient: bool | None = None
+
+    def patient(self) -> bool:
+        """Whether the text speaks of a patient (``patient_context``), asked once."""
+        if self._patient is None:
+            self._patient = _PATIENT_CONTEXT.search(self.lower) is not None
+        return self._patient
 
     def free(self, start: int, end: int) -> bool:
         return all(end <= s.start or start >= s.end for s in self.spans)
@@ -544,6 +554,14 @@ class _Found:
             self.spans.append(PhiSpan(start, end, category, confidence))
             return True
         return False
+
+
+def _lower(text: str) -> str:
+    """``text`` in lower case, letter for letter (so offsets stay those of ``text``)."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
 
 
 def _after_gap(text: str, start: int, also: str = "") -> bool:
@@ -715,7 +733,7 @@ def _people_marks(text: str, found: _Found) -> None:
         for m in _HANDLE.finditer(text):
             found.add(m.start(), m.end(), "URL", 0.75)
     if _DIGIT.search(text):
-        lower = text.lower()
+        lower = found.lower
         if any(hint in lower for hint in _ROOM_HINTS):
             for m in _ROOM.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.7)
@@ -796,10 +814,10 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
 
 
 def _addresses(text: str, found: _Found) -> None:
-    for m in _WORD_NUMBER.finditer(text):
+    for m in _WORD_NUMBER.finditer(text) if _SUFFIX_NUMBER.search(found.lower) else ():
         if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
             found.add(m.start(), m.end(), "LOCATION", 0.8)
-    lower = text.lower()  # cheap tests that skip the rarer patterns
+    lower = found.lower  # cheap tests that skip the rarer patterns
     for pattern, confidence, hints in ((_STREET_NUMBERED, 0.85, ()),
                                        (_STREET_PREFIXED, 0.75, ()),
                                        (_PO_BOX, 0.85, ("box",)),
@@ -817,7 +835,9 @@ def _addresses(text: str, found: _Found) -> None:
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
     if any(hint in lower for hint in _ADDRESS_HINTS):
-        for m in _ADDRESS_CUE.finditer(text):
+        for m in _ADDRESS_CUE.finditer(lower):
+            if not _after_gap(text, m.start()):
+                continue
             stop = _ADDRESS_END.search(text, m.end(), m.end() + 90)
             end = stop.start() if stop else m.end()
             while end > m.end() and text[end - 1] in _PUNCT + " ":
@@ -1052,7 +1072,7 @@ def _facility(text: str, start: int, words: list[str], keys: list[str], found: _
     """A named hospital, care home or site is a place when the post is about a patient."""
     if len(keys) > 1 and (keys[-1] in _FACILITY_WORDS or keys[-1] in _SITE_WORDS):
         found.add(start, _end_of(text, start, words), "LOCATION",
-                  0.8 if _PATIENT_CONTEXT.search(text) else 0.4)
+                  0.8 if found.patient() else 0.4)
     return True
 
 
