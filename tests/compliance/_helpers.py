@@ -58,3 +58,12 @@ def review(plugin: object, item: Draft, cfg: Config | None = None, *,
 
 def codes(findings: Sequence[Finding]) -> list[str]:
     return [f"{f.code}:{f.action.value}" for f in findings]
+
+
+def phi_found(text: str, allow: tuple[str, ...] = (), least: float = 0.6
+              ) -> set[tuple[str, str]]:
+    """``{(category, text found)}`` by the PHI scanner at ``least`` confidence and up (0.6:
+    what the guard reports by default)."""
+    from carecast.compliance.phi import scan
+
+    return {(s.category, text[s.start:s.end]) for s in scan(text, allow) if s.confidence >= least}

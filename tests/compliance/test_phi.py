@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from carecast.compliance import phi
 from carecast.compliance.phi import CATEGORIES, PhiSpan, detect, patient_context, scan
 
+from ._helpers import phi_found
 
-def found(text: str, allow: tuple[str, ...] = ()) -> set[tuple[str, str]]:
-    """``{(category, text found)}`` at the confidence the guard reports by default."""
-    return {(s.category, text[s.start:s.end]) for s in scan(text, allow) if s.confidence >= 0.6}
+found = phi_found
 
 
 @pytest.mark.parametrize(("text", "category", "value"), [

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from carecast.compliance.phi import scan
+from carecast.compliance.phi import DETECT_MIN
+
+from ._helpers import phi_found
 
 BRAND = ("Lakeside Regional Medical Center", "400 Lake Shore Drive, Millbrook", "Dawn Patel",
          "Maria Okafor")
 
 
 def found(text: str, allow: tuple[str, ...] = ()) -> set[tuple[str, str]]:
-    """``{(category, text found)}`` at ``detect``'s confidence and up."""
-    return {(s.category, text[s.start:s.end]) for s in scan(text, allow) if s.confidence >= 0.5}
+    return phi_found(text, allow, DETECT_MIN)  # what ``detect`` keeps
 
 
 @pytest.mark.parametrize(("text", "category", "value"), [
