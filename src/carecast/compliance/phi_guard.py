@@ -96,8 +96,11 @@ class PhiSettings(CheckConfig):
         explicit = self.actions.get(span.category.lower()) or self.action
         if explicit is not None:
             return explicit
-        if span.category in CONTEXTUAL or (span.category == "DATE"
-                                            and span.confidence < self.min_confidence):
+        if span.category == "DATE" and span.confidence < self.min_confidence:
+            # a date with no cue ("in June", "the 14th"): a patient's in their story, else an
+            # event's, not reported
+            return Action.REVIEW if self._held(span, context) else None
+        if span.category in CONTEXTUAL:
             return Action.REVIEW if self._held(span, context) else Action.WARN
         default = self.DEFAULTS[span.category.lower()]
         if default is Action.BLOCK and span.confidence < self.block_confidence:
