@@ -68,8 +68,6 @@ _RUN = re.compile(  # written to begin with a capital: the engine then skips to 
     rf"{_UP}(?:\.?[ \t]+(?:{_UP}\.?[ \t]+){{0,2}}{_CAP_WORD}|{_WORD_TAIL})"
     rf"(?:[ \t]+(?:(?:{_CONNECTOR}|{_UP}\.?)[ \t]+){{0,2}}{_CAP_WORD})*"
 )
-_TITLE_BEFORE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Mme|Mlle|Herr|Frau|Sir|"
-                           r"Dame|Lady|Lord)\.?|\bNurse|\bPatient)[ \t]*$", re.IGNORECASE)
 _PUNCT = "\"'\u201c\u201d\u2018\u2019()[]{},.;:!?*-\u2013\u2014>"
 _NEXT_WORDS = re.compile(r"(?:['\u2019]s\b)?[^\w\n]{0,4}([^\W\d_]+)(?:[ \t]+([^\W\d_]+))?")
 _LIST_GAP = re.compile(r"\s*(?:,|&|\band\b|\bor\b|,\s*and\b)\s*")
@@ -136,8 +134,6 @@ _CLINICAL = frozenset(_split(
     "native natives african africans metformin lisinopril atorvastatin shingrix insulin "
     "ozempic wegovy apgar wells curb glasgow heimlich healthgrades"))
 _ROMAN = frozenset(_split("ii iii iv vi vii viii"))
-_HONORIFIC_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Mme|Mlle|Sr|Sra|Herr|Frau)\.?[ \t]*$",
-                               re.IGNORECASE)
 _INITIALS = re.compile(r"(?<![\w.])(?:[A-Z]\.[ ]?){2,3}(?![\w])|(?<![\w.])[A-Z]\.(?=,? ?\d)"
                        r"|(?<=Mr\. |Ms\. |Mx\. )[A-Z]\.|(?<=Mrs\. )[A-Z]\.")
 _NOT_INITIALS = frozenset(_split("u.s. u.k. a.m. p.m. d.c. m.d. r.n. e.g. i.e. b.s. b.a. m.s. "
@@ -353,6 +349,7 @@ class _Lexicon:
     cities: WordSet
     not_phi_places: frozenset[str]
     _english_seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    _plain_seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def is_english(self, word: str) -> bool:
         """A dictionary word, or one with an English ending on a dictionary word."""
@@ -362,6 +359,16 @@ class _Lexicon:
                 self._english_seen.clear()
             known = self._english_seen[word] = self._is_english(word)
         return known
+
+    def is_plain(self, word: str) -> bool:
+        """An ordinary word, not a given name: common in posts, or English and no first name."""
+        plain = self._plain_seen.get(word)
+        if plain is None:
+            if len(self._plain_seen) >= _REMEMBER:
+                self._plain_seen.clear()
+            plain = self._plain_seen[word] = word in self.common or (
+                self.is_english(word) and word not in self.first)
+        return plain
 
     def _is_english(self, word: str) -> bool:
         if word in self.english or word in self.common:
@@ -562,6 +569,33 @@ def _lower(text: str) -> str:
     if len(lower) == len(text):
         return lower
     return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+
+
+_TITLE_WORDS = frozenset(_split("mr mrs ms mx miss dr prof sr sra mme mlle herr frau sir dame lady "
+                                "lord"))
+_HONORIFICS = frozenset(_split("mr mrs ms mx miss mme mlle sr sra herr frau"))
+_BARE_TITLES = frozenset(("nurse", "patient"))
+
+
+def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
+                  bare: frozenset[str] = frozenset()) -> bool:
+    """Whether a whole word of ``titles`` (a dot may follow it) or of ``bare`` ends
+    ``lower[start - reach:start]``, spaces or tabs after it ("Mrs. ", "Nurse ")."""
+    begin = max(0, start - reach)
+    end = start
+    if end > begin and lower[end - 1] == "\n":
+        end -= 1
+    while end > begin and lower[end - 1] in " \t":
+        end -= 1
+    dotted = end > begin and lower[end - 1] == "."
+    stop = end - 1 if dotted else end
+    i = stop
+    while i > begin and lower[i - 1].isalpha():
+        i -= 1
+    if i > begin and (lower[i - 1].isalnum() or lower[i - 1] == "_"):
+        return False
+    word = lower[i:stop]
+    return word in titles or (not dotted and word in bare)
 
 
 def _after_gap(text: str, start: int, also: str = "") -> bool:
@@ -911,8 +945,8 @@ def _names_and_places(text: str, found: _Found) -> None:
         lex = lex or _lexicon()
         if " " in run or "\t" in run:
             words = [(m.start() + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
-        elif len(run) == 1 or (run.lower() in lex.common and not _HONORIFIC_BEFORE.search(
-                text, max(0, m.start() - 8), m.start())):
+        elif len(run) == 1 or (run.lower() in lex.common and not _title_before(
+                found.lower, m.start(), 8, _HONORIFICS)):
             continue  # "The", "I", "Our": the most frequent case, decided at once
         else:
             words = [(m.start(), run)]
@@ -967,22 +1001,22 @@ def _lower_case_names(text: str, found: _Found) -> None:
 def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found,
            shouting: bool) -> bool:
     """Add the run as a name or a place if it is one; False when it was not judged PHI."""
-    keys = [_key(w) for w in words]
+    keys = [_KEYS.get(w) or _key(w) for w in words]
     initial = _sentence_start(text, start)
-    titled = _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None
+    titled = _title_before(found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES)
     moved = False
     if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or \
             any(_LETTER_WORD.match(w) for w in words) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
-    if _HONORIFIC_BEFORE.search(text, max(0, start - 8), start) and keys[0] not in _ACRONYMS:
+    if _title_before(found.lower, start, 8, _HONORIFICS) and keys[0] not in _ACRONYMS:
         end = _end_of(text, start, words)  # "Mr. Long", "Mrs. Baker": a surname that is a word
         if words[-1].endswith(("'s", "\u2019s")):
             end -= 2
         found.add(start, end, "NAME", 0.9)
         return True
     whole = " ".join(keys)
-    if whole in lex.not_phi_places or (whole in lex.cities and len(keys) > 1):
+    if whole in lex.not_phi_places or (len(keys) > 1 and whole in lex.cities):
         return _place(text, start, _end_of(text, start, words), whole, lex, found)
     # Leading ordinary words ("The", "Thanks", "Join") are not part of a name.
     while keys and (keys[0] in lex.common or len(keys[0]) <= 1 or (initial and lex.is_english(
@@ -1020,7 +1054,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if nxt in _EPONYM_NEXT:
         return True  # Parkinson's disease, the Glasgow scale: not a person
     nxt2 = f"{nxt} {after.group(2).lower()}" if after and after.group(2) else ""
-    titled = titled or (moved and _TITLE_BEFORE.search(text, max(0, start - 12), start) is not None)
+    titled = titled or (moved and _title_before(found.lower, start, 12, _TITLE_WORDS,
+                                                _BARE_TITLES))
     person_cue = titled or prev in _PERSON_BEFORE or nxt in _PERSON_AFTER or (
         prev2 in ("name", "i", "this") and prev in ("is", "am", "m")) or (
         prev == "to" and prev2 in _PERSON_BEFORE) or (
@@ -1032,7 +1067,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         return False
     first = keys[0] in lex.first
     known = any(k in lex.first or k in lex.last for k in keys)
-    plain = all(k in lex.common or (lex.is_english(k) and k not in lex.first) for k in keys)
+    plain = all(lex.is_plain(k) for k in keys)
     city = phrase in lex.cities
     if titled or (person_cue and (known or (not plain and not city))):
         category, confidence = "NAME", 0.9
