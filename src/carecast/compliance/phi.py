@@ -462,9 +462,10 @@ class _Allow:
     def allows(self, found: str, category: str, post: str = "", before: str = "") -> bool:
         """Whether ``found`` (of ``category``) is allowed in ``post`` (its words, as ``_normal``
         gives them, between spaces); ``before`` is the text just before it. A town of the
-        brand's address is allowed only where the post writes that address out (not as the
-        town a patient lives in), a staff surname alone only after a clinician's title
-        ("Dr. Patel", not "the Patel family")."""
+        brand's address (a term with a number) is allowed only where the post writes that
+        address out, not as the town a patient lives in; a town in the brand's name
+        ("Riverside General") is its name. A staff surname alone is allowed only after a
+        clinician's title ("Dr. Patel", not "the Patel family")."""
         if category in ("EMAIL", "URL"):
             lowered = found.lower()
             if lowered in self.emails:
@@ -482,9 +483,10 @@ class _Allow:
                 len(normal.split()) > 1 or _CLINICIAN_BEFORE.search(before) is not None)
         if category == "LOCATION":
             terms = self.texts.split("\x00")
-            return f" {normal} " in terms or any(  # the whole term, or part of it written out
-                len(text) > 6 and (text in f" {normal} " or (
-                    f" {normal} " in text and text in post)) for text in terms)
+            return f" {normal} " in terms or any(  # the whole term, or part of its name, or
+                len(text) > 6 and (text in f" {normal} " or (  # of its address written out
+                    f" {normal} " in text and (text in post or not _DIGIT.search(text))))
+                for text in terms)
         if len(normal) >= 3 and f" {normal} " in self.texts:
             return True
         return category == "NAME" and bool(words) and all(w in self.tokens for w in words)
