@@ -556,7 +556,7 @@ class _Found:
         return self._patient
 
     def free(self, start: int, end: int) -> bool:
-        for span in self.spans:  # a loop: cheaper than all() over a generator, called often
+        for span in self.spans:  # noqa: SIM110 (a loop: cheaper than all() over a generator)
             if end > span.start and start < span.end:
                 return False
         return True
