@@ -20,7 +20,7 @@ from typing import Any
 import pluggy
 
 from carecast import hookspecs
-from carecast.errors import ConfigurationError
+from carecast.errors import AuditTampered, ConfigurationError
 from carecast.findings import Action, Finding
 
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "BrokenPlugin", "plugin_manager",
@@ -177,6 +177,8 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
             bad = [x for x in items if not isinstance(x, Finding)]
             if bad:
                 raise TypeError(f"returned {type(bad[0]).__name__}, not Finding")
+        except AuditTampered:  # the store's records disagree with the chain: stop, loudly
+            raise
         except Exception as exc:  # fail closed: a broken check must not let a post through
             findings.append(Finding(
                 action=Action.BLOCK, code="review.error", check=_short(plugin), account=for_account,

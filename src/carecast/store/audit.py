@@ -7,6 +7,12 @@ head, kept outside the store, catches removed newest events; an export ends with
 signed trailer (count and head). The same checks run on the store (``Ledger.verify_audit``)
 and on an exported JSON-lines file (``verify_file``), so a compliance officer can keep an export
 and prove later that neither it nor the store was changed.
+
+Two kinds of anchor event change the rule for the events before them (see ``Keyring``):
+``key_rotated`` (MAC'd with the old key, it names the new key's id; the events after it are
+under the new key, and the retired key verifies the ones before it) and ``key_adopted`` (a store
+made before the keyed chain: its plain SHA-256 events, verified under that rule at adoption,
+are sealed by a keyed digest of the whole history up to the anchor).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["GENESIS", "AuditEvent", "Checkpoint", "event_hash", "sign_head", "verify_chain",
+__all__ = ["ADOPTION", "GENESIS", "ROTATION", "AuditEvent", "Checkpoint", "Keyring",
+           "event_hash", "history_digest", "key_id", "plain_hash", "sign_head", "verify_chain",
            "verify_file", "write_csv", "write_jsonl"]
 
 GENESIS = "0" * 64
+#: The anchor events' kinds.
+ROTATION, ADOPTION = "key_rotated", "key_adopted"
 FIELDS = ("seq", "at", "post_id", "account", "kind", "data", "prev_hash", "hash")
 #: A spreadsheet runs a cell that starts with these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -56,6 +65,91 @@ def event_hash(key: bytes, prev_hash: str, seq: int, at: str, post_id: str, acco
     return hmac.new(key, (prev_hash + body).encode(), hashlib.sha256).hexdigest()
 
 
+def plain_hash(prev_hash: str, seq: int, at: str, post_id: str, account: str, kind: str,
+               data: dict[str, Any]) -> str:
+    """The unkeyed SHA-256 link of a store made before the keyed chain (see ``ADOPTION``)."""
+    body = dumps({"seq": seq, "at": at, "post_id": post_id, "account": account,
+                  "kind": kind, "data": data})
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A key's public name: recorded in anchor events, never the key itself."""
+    return hashlib.sha256(b"carecast-audit-key-id|" + key).hexdigest()[:16]
+
+
+def history_digest(events: Iterable[AuditEvent]) -> str:
+    """SHA-256 over every field of ``events``: what an adoption anchor seals."""
+    digest = hashlib.sha256()
+    for ev in events:
+        digest.update((dumps(asdict(ev)) + "\n").encode())
+    return digest.hexdigest()
+
+
+class Keyring:
+    """Which rule (plain SHA-256, or the HMAC under which key) chains each event.
+
+    Built from the anchor events, in order; an anchor is followed only if it is itself sound
+    (a database writer cannot forge one without a key). ``key`` is the current key,
+    ``retired`` the keys a rotation replaced.
+    """
+
+    def __init__(self, key: bytes, retired: Iterable[bytes] = (),
+                 anchors: Iterable[AuditEvent] = ()) -> None:
+        self.key = key
+        self.keys = {key_id(k): k for k in (*retired, key)}
+        self.plain_through = 0
+        #: (last seq, key id) of each rotated segment, oldest first
+        self.segments: list[tuple[int, str]] = []
+        self.current = key_id(key)
+        ordered = sorted(anchors, key=lambda e: e.seq)
+        first = next((e for e in ordered if e.kind == ROTATION), None)
+        if first is not None:  # the segment before the first rotation is under its old key
+            self.current = str(first.data.get("old_key"))
+        for ev in ordered:
+            self.follow(ev)
+
+    def rule(self, seq: int) -> str:
+        """``plain`` or the id of the key that chains event ``seq``."""
+        if seq <= self.plain_through:
+            return "plain"
+        for last, kid in self.segments:
+            if seq <= last:
+                return kid
+        return self.current
+
+    def sound(self, ev: AuditEvent) -> bool:
+        """Whether the event's hash holds under its rule."""
+        rule = self.rule(ev.seq)
+        if rule == "plain":
+            return plain_hash(ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
+                              ev.data) == ev.hash
+        key = self.keys.get(rule)
+        return key is not None and hmac.compare_digest(event_hash(
+            key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind, ev.data), ev.hash)
+
+    def follow(self, ev: AuditEvent) -> None:
+        """Apply an anchor event (anything else, or an unsound anchor, changes nothing)."""
+        if ev.kind not in (ROTATION, ADOPTION) or not self.sound(ev):
+            return
+        if ev.kind == ROTATION:
+            self.segments.append((ev.seq, self.rule(ev.seq)))
+            self.current = str(ev.data.get("new_key"))
+            return
+        through, history = ev.data.get("unkeyed_through"), ev.data.get("history")
+        key = self.keys.get(self.rule(ev.seq))
+        if isinstance(through, int) and 0 < through < ev.seq and isinstance(history, str) \
+                and key is not None and hmac.compare_digest(
+                    sign_head(key, ev.seq - 1, history, "adoption"),
+                    str(ev.data.get("vouch"))):
+            self.plain_through = max(self.plain_through, through)
+
+    def missing(self, seq: int) -> str | None:
+        """The id of the key event ``seq`` needs, when it is not in this keyring."""
+        rule = self.rule(seq)
+        return None if rule == "plain" or rule in self.keys else rule
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed (seq, hash) of the chain's head, kept outside the store."""
@@ -73,23 +167,37 @@ def sign_head(key: bytes, seq: int, head_hash: str, purpose: str = "checkpoint")
 
 def verify_chain(events: Sequence[AuditEvent], key: bytes,
                  head: tuple[int, str] | None = None,
-                 checkpoint: Checkpoint | None = None) -> list[str]:
+                 checkpoint: Checkpoint | None = None, *,
+                 retired: Iterable[bytes] = ()) -> list[str]:
     """Problems in a chain read from its start (edited, missing or reordered events).
 
     ``head`` is the (seq, hash) the store says is newest; ``checkpoint`` the newest signed
-    head kept outside it: together they catch removed newest events.
+    head kept outside it: together they catch removed newest events. ``retired`` are the
+    keys earlier rotations replaced (see ``Keyring``).
     """
     problems: list[str] = []
+    ring = Keyring(key, retired, [e for e in events if e.kind in (ROTATION, ADOPTION)])
     prev, expected = GENESIS, 1
-    for ev in events:
+    for index, ev in enumerate(events):
         if ev.seq != expected:
             problems.append(f"event {expected} is missing or out of place (found {ev.seq})")
         if ev.prev_hash != prev:
             problems.append(f"event {ev.seq} does not follow the event before it")
-        if event_hash(key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
-                      ev.data) != ev.hash:
+        needed = ring.missing(ev.seq)
+        if needed is not None:
+            problems.append(f"event {ev.seq} is under the audit key {needed}, which is not "
+                            "given (keep retired keys in the key file's .retired file)")
+        elif not ring.sound(ev):
             problems.append(f"event {ev.seq} was altered")
+        elif ev.kind == ADOPTION and ev.data.get("history") != history_digest(events[:index]):
+            problems.append(f"events before the key adoption at event {ev.seq} were altered "
+                            "after it")
         prev, expected = ev.hash, ev.seq + 1
+    if problems and not ring.plain_through and events and all(
+            plain_hash(e.prev_hash, e.seq, e.at, e.post_id, e.account, e.kind, e.data) == e.hash
+            for e in events[:1]):
+        problems.append("the chain starts with unkeyed events (a store made before the keyed "
+                        "chain): run `carecast audit adopt-key` once to verify and seal them")
     if head is not None and (head[0] != (events[-1].seq if events else 0) or head[1] != prev):
         problems.append("the newest events were removed or the chain head was altered")
     if checkpoint is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from carecast.errors import ConfigurationError
 
-__all__ = ["KeySource", "resolve_key"]
+__all__ = ["KeySource", "key_path", "resolve_key", "resolve_retired", "retire", "stage"]
 
 KeySource = bytes | Callable[[], bytes]
 _ENV = "CARECAST_AUDIT_KEY"
@@ -54,6 +54,28 @@ def _create_file(path: Path) -> bytes:
     return key
 
 
+def key_path(key_file: Path | None, database: Path | None) -> Path | None:
+    """The file the key is read from when no key is given nor in the environment."""
+    if key_file is not None:
+        return key_file
+    return database.with_name(database.name + ".audit-key") if database else None
+
+
+def resolve_retired(key_file: Path | None, database: Path | None) -> list[bytes]:
+    """The keys a rotation replaced: one hex key a line in ``<key file>.retired``."""
+    path = key_path(key_file, database)
+    retired = path.with_name(path.name + ".retired") if path else None
+    if retired is None or not retired.exists():
+        return []
+    try:
+        lines = retired.read_text(encoding="ascii").split()
+        return [_checked(bytes.fromhex(line), f"retired audit keys {retired}")
+                for line in lines]
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise ConfigurationError(f"retired audit keys {retired}: unreadable or not hex keys, "
+                                 "one a line") from None
+
+
 def resolve_key(source: KeySource | None, key_file: Path | None, database: Path | None,
                 *, memory: bool = False) -> bytes:
     """The audit key; ``database`` is the SQLite file (None for any other database)."""
@@ -78,3 +100,25 @@ def resolve_key(source: KeySource | None, key_file: Path | None, database: Path 
             f"{_MIN_BYTES} random bytes in hex kept outside the database")
     path = database.with_name(database.name + ".audit-key")
     return _read_file(path) if path.exists() else _create_file(path)
+
+
+def stage(path: Path, new: bytes) -> Path:
+    """Before a rotation: write ``new`` to ``<path>.new`` (mode 0600), so a crash after the
+    rotation's commit cannot lose the key the chain is now under."""
+    staged = path.with_name(path.name + ".new")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(new.hex() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return staged
+
+
+def retire(path: Path, old: bytes) -> None:
+    """After a rotation: add ``old`` to ``<path>.retired``, then move the staged new key
+    over ``path``."""
+    fd = os.open(path.with_name(path.name + ".retired"),
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="ascii") as fh:
+        fh.write(old.hex() + "\n")
+    os.replace(path.with_name(path.name + ".new"), path)

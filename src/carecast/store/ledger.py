@@ -36,26 +36,33 @@ from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
 from carecast.records import Attempt, Decision, ErrorInfo, Freeze, State
 from carecast.store.audit import (
+    ADOPTION,
     GENESIS,
+    ROTATION,
     AuditEvent,
     Checkpoint,
+    Keyring,
     dumps,
     event_hash,
+    key_id,
     sign_head,
     verify_chain,
 )
-from carecast.store.audit_key import KeySource, resolve_key
+from carecast.store.audit_key import KeySource, resolve_key, resolve_retired
 from carecast.store.checkpoints import read_checkpoint, write_checkpoint
+from carecast.store.rekey import adoption, rotation
 from carecast.store.schema import (
     approvals,
     attempts,
     audit,
     audit_head,
+    audit_target,
     consents,
     freezes,
     metadata,
     posts,
 )
+from carecast.store.state_check import event_of, state_problem
 
 __all__ = ["Ledger"]
 
@@ -163,7 +170,8 @@ class Ledger:
 
     def __init__(self, url: str = "sqlite:///carecast.db", *, clock: Clock = SYSTEM_CLOCK,
                  readonly: bool = False, audit_key: KeySource | None = None,
-                 key_file: Path | None = None, checkpoint_file: Path | None = None) -> None:
+                 key_file: Path | None = None, checkpoint_file: Path | None = None,
+                 retired_keys: Sequence[bytes] = ()) -> None:
         self.url = url
         #: Stamps every row and audit event; the publisher hands down its own.
         self.clock = clock
@@ -181,6 +189,9 @@ class Ledger:
         database = _sqlite_file(url) if self._sqlite else None
         self._key = resolve_key(audit_key, key_file, database,
                                 memory=self._sqlite and database is None)
+        #: Keys earlier rotations replaced: they verify the events before each rotation.
+        self._retired = (*retired_keys, *resolve_retired(key_file, database))
+        self._keyring = Keyring(self._key, self._retired)
         #: The newest signed head is kept here, outside the store (None: not kept).
         self.checkpoint_file = checkpoint_file or (
             database.with_name(database.name + ".audit-checkpoint") if database else None)
@@ -188,6 +199,7 @@ class Ledger:
         self._batch = _GroupCommit(self._write)
         if readonly:
             self._probe()
+            self._load_keyring()
             return
         for _ in range(3):  # workers starting together race to create the tables
             try:
@@ -205,6 +217,18 @@ class Ledger:
         if failed is not None:
             raise ConfigurationError(
                 f"cannot open the store ({failed}); check [store] url in carecast.toml")
+        self._load_keyring()
+
+    def _load_keyring(self) -> None:
+        """Follow the chain's anchor events (key rotations and adoption)."""
+        with self._tx() as conn:
+            self._keyring = Keyring(self._key, self._retired, _anchors(conn))
+        if self._keyring.segments and self._keyring.current != key_id(self._key):
+            self.engine.dispose()
+            raise ConfigurationError(
+                f"the audit key was rotated to key {self._keyring.current}; this is key "
+                f"{key_id(self._key)}: give carecast the new key (see `carecast audit "
+                "rotate-key`)")
 
     def _probe(self) -> None:
         """Check that a store opened read-only exists and has carecast's tables."""
@@ -266,9 +290,8 @@ class Ledger:
                 del conn.info[_AUDIT_QUEUE]
             if events:
                 head = self._chain(conn, events)
-        if head is not None and self.checkpoint_file is not None:
-            write_checkpoint(self.checkpoint_file,
-                             Checkpoint(head[0], head[1], sign_head(self._key, *head)))
+        if head is not None:
+            self._sign_checkpoint(head)
 
     # -- posts -------------------------------------------------------------------------------
 
@@ -355,6 +378,10 @@ class Ledger:
         with self._write() as conn:
             self.save_post(post, conn, withheld=withheld)
             current = {r.account: r for r in conn.execute(_STATES, {"k_post": post.id})}
+            for known in current.values():
+                tampered = self._tampered(conn, post.id, known.account, known.state)
+                if tampered is not None:
+                    raise tampered
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             for row in rows:
@@ -408,14 +435,20 @@ class Ledger:
         right now. A ``sending`` row is taken over at once when the process that claimed it
         on this machine is gone (a crash); otherwise only after ``stale_after`` seconds.
         """
-        return self._batch.run(lambda conn: self._claim(conn, post_id, account, stale_after))
+        found = self._batch.run(lambda conn: self._claim(conn, post_id, account, stale_after))
+        if isinstance(found, AuditTampered):  # raised here: the batch's other writes stand
+            raise found
+        return found
 
     def _claim(self, conn: Connection, post_id: str, account: str, stale_after: float
-               ) -> State | None:
+               ) -> State | AuditTampered | None:
         where = {"k_post": post_id, "k_account": account}
         row = conn.execute(_STATE_FOR_UPDATE, where).first()
         if row is None:
             return None
+        tampered = self._tampered(conn, post_id, account, row.state)
+        if tampered is not None:
+            return tampered
         state = _claimable(State(row.state), row.updated_at, row.owner, stale_after,
                            self.clock.now())
         if state is None:
@@ -593,7 +626,8 @@ class Ledger:
     def _recover_head(self, conn: Connection) -> tuple[int, str]:
         """The head row was deleted: rebuild it from the chain, once the chain verifies."""
         events = _events(conn, None)
-        problems = verify_chain(events, self._key, None, self._checkpoint())
+        problems = verify_chain(events, self._key, None, self._checkpoint(),
+                                retired=self._retired)
         if problems:
             raise AuditTampered("the audit head row is missing and the chain does not verify; "
                                 "run `carecast audit verify`")
@@ -601,11 +635,23 @@ class Ledger:
         conn.execute(audit_head.insert().values(id=1, seq=head[0], hash=head[1]))
         return head
 
+    def _tampered(self, conn: Connection, post_id: str, account: str, state: str
+                  ) -> AuditTampered | None:
+        """An ``AuditTampered`` if the target's state is not the one its chain recorded."""
+        def checkpoint_seq() -> int:
+            checkpoint = self._checkpoint()
+            return checkpoint.seq if checkpoint is not None else 0
+
+        problem = state_problem(conn, self._keyring, post_id, account, state,
+                                queued=conn.info[_AUDIT_QUEUE], checkpoint_seq=checkpoint_seq)
+        if problem is None:
+            return None
+        return AuditTampered(f"post {post_id!r}, account {account!r}: {problem}; nothing is "
+                             "sent: run `carecast audit verify`")
+
     def _sound_events(self, conn: Connection, post_id: str) -> list[AuditEvent]:
         """``post_id``'s events whose keyed hash holds (a forged event row has none)."""
-        return [ev for ev in _events(conn, post_id) if event_hash(
-            self._key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind, ev.data
-        ) == ev.hash]
+        return [ev for ev in _events(conn, post_id) if self._keyring.sound(ev)]
 
     def _checkpoint(self) -> Checkpoint | None:
         return read_checkpoint(self.checkpoint_file) if self.checkpoint_file else None
@@ -631,7 +677,7 @@ class Ledger:
             consent_rows = [Consent.model_validate_json(r[0]) for r in
                             conn.execute(sa.select(consents.c.body))]
         problems = verify_chain(events, self._key, None if head is None else tuple(head),
-                                checkpoint)
+                                checkpoint, retired=self._retired)
         if head is None:
             problems.append("the audit head row is missing (the next write rebuilds it)")
         if not problems:
@@ -645,6 +691,62 @@ class Ledger:
     def export_key(self) -> bytes:
         """The audit key, to sign and verify exports (never logged or stored)."""
         return self._key
+
+    @property
+    def retired_keys(self) -> tuple[bytes, ...]:
+        """The keys earlier rotations replaced (never logged or stored)."""
+        return self._retired
+
+    def rotate_key(self, new_key: bytes) -> int:
+        """Hand the audit chain to ``new_key``; returns the seq of the rotation event.
+
+        The chain must verify first. The rotation event is chained under the old key and names
+        the new key's id; every later event is under the new key, and the old one (kept with
+        the retired keys) still verifies the events before. A new checkpoint is signed with the
+        new key. Stop every other worker first: one still holding the old key is refused at
+        its next start, and its writes meanwhile do not verify.
+        """
+        def make(events: list[AuditEvent], head: tuple[int, str] | None) -> dict[str, Any]:
+            return rotation(events, self._key, new_key, self._retired, head,
+                            self._checkpoint())
+
+        head = self._anchor(ROTATION, make)
+        self._retired, self._key = (*self._retired, self._key), new_key
+        self._load_keyring()
+        self._sign_checkpoint(head)
+        return head[0]
+
+    def adopt_key(self) -> int:
+        """Seal the unkeyed events of a store made before the keyed chain; returns the seq of
+        the adoption event. They are verified under the old plain SHA-256 rule first (and the
+        keyed ones after them under the key); a chain that fails is refused, never adopted.
+        The adoption event carries a keyed digest of the whole history before it, so a later
+        edit of an unkeyed event is still caught."""
+        def make(events: list[AuditEvent], head: tuple[int, str] | None) -> dict[str, Any]:
+            return adoption(events, self._key, self._retired, head, self._checkpoint(),
+                            self.clock.now().isoformat())
+
+        head = self._anchor(ADOPTION, make)
+        self._load_keyring()
+        self._sign_checkpoint(head)
+        return head[0]
+
+    def _anchor(self, kind: str, make: Callable[[list[AuditEvent], tuple[int, str] | None],
+                                                dict[str, Any]]) -> tuple[int, str]:
+        """Append one anchor event made by ``make`` from the whole chain, in one write;
+        returns the new head (the caller signs its checkpoint)."""
+        if self.readonly:
+            raise StoreError("the store was opened read-only (a preview); nothing is written")
+        with self._tx() as conn:
+            head = conn.execute(_HEAD).first()
+            data = make(_events(conn, None), None if head is None else (head[0], head[1]))
+            data["by"] = _os_user()
+            return self._chain(conn, [("", "", kind, data)])
+
+    def _sign_checkpoint(self, head: tuple[int, str]) -> None:
+        if self.checkpoint_file is not None:
+            write_checkpoint(self.checkpoint_file,
+                             Checkpoint(head[0], head[1], sign_head(self._key, *head)))
 
 
     # -- the publishing loop ------------------------------------------------------------------
@@ -733,9 +835,14 @@ def _events(conn: Connection, post_id: str | None) -> list[AuditEvent]:
     query = sa.select(audit).order_by(audit.c.seq)
     if post_id is not None:
         query = query.where(audit.c.post_id == post_id)
-    return [AuditEvent(r["seq"], r["at"], r["post_id"], r["account"], r["kind"],
-                       json.loads(r["data"]), r["prev_hash"], r["hash"])
-            for r in conn.execute(query).mappings()]
+    return [event_of(r) for r in conn.execute(query)]
+
+
+def _anchors(conn: Connection) -> list[AuditEvent]:
+    """The key rotation and adoption events, in order."""
+    query = sa.select(audit).where(audit.c.post_id == "", audit.c.account == "",
+                                   audit.c.kind.in_([ROTATION, ADOPTION])).order_by(audit.c.seq)
+    return [event_of(r) for r in conn.execute(query)]
 
 
 def _approval_key(post_id: str, account: str, kind: str, approver: str, draft_hash: str,
@@ -814,6 +921,9 @@ def _add_new_columns(engine: Engine) -> None:
         with engine.begin() as conn:
             for table, column, ddl in missing:
                 conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+    if "ix_carecast_audit_target" not in {i["name"] for i in inspector.get_indexes(
+            "carecast_audit")}:
+        audit_target.create(engine, checkfirst=True)
 
 
 def _claimable(state: State, updated_at: datetime, owner: str | None, stale_after: float,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["approvals", "attempts", "audit", "audit_head", "consents", "freezes", "metadata",
-           "posts"]
+__all__ = ["approvals", "attempts", "audit", "audit_head", "audit_target", "consents", "freezes",
+           "metadata", "posts"]
 
 metadata = sa.MetaData()
 _when = sa.DateTime(timezone=True)
@@ -76,6 +76,9 @@ audit = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+#: A target's newest events by index: every claim checks its state against them.
+audit_target = sa.Index("ix_carecast_audit_target", audit.c.post_id, audit.c.account,
+                        audit.c.seq)
 
 # One row: the newest event. Locking it serialises appends across workers.
 audit_head = sa.Table(

@@ -1,0 +1,94 @@
+"""An attempt's state checked against the audit event that recorded it.
+
+Every state change of a target appends an audit event in the same transaction, so the newest
+state event of a (post, account) says which state its row must be in. A row edited in the
+database (a ``failed`` row set to ``pending``, a ``published`` one to ``failed`` so that
+``retry`` sends it again) disagrees with it, and the publisher refuses to act on it.
+
+The check is on the path of every claim, so it reads no more than two events by index and
+computes two HMACs: the newest state event of the target, and the event after it (its link to
+the rest of the chain: an event deleted or renumbered after it breaks that link). A removed
+newest event is caught when the head is behind the signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from carecast.records import State
+from carecast.store.audit import AuditEvent, Keyring
+from carecast.store.schema import audit, audit_head
+
+__all__ = ["STATE_KINDS", "event_of", "state_problem"]
+
+#: Audit event kinds that set a target's state, and the state they set (``review`` carries
+#: its state in its data).
+STATE_KINDS: dict[str, State | None] = {
+    "review": None, "send": State.SENDING, "takedown": State.TAKEN_DOWN,
+    **{s.value: s for s in State},
+}
+_bp = sa.bindparam
+_NEWEST = (sa.select(audit).where(audit.c.post_id == _bp("k_post"),
+                                  audit.c.account == _bp("k_account"),
+                                  audit.c.kind.in_(list(STATE_KINDS)))
+           .order_by(audit.c.seq.desc()).limit(1))
+_AT = sa.select(audit).where(audit.c.seq == _bp("k_seq"))
+_HEAD_SEQ = sa.select(audit_head.c.seq).where(audit_head.c.id == 1)
+Queued = Sequence[tuple[str, str, str, dict[str, Any]]]
+
+
+def _state_of(kind: str, data: dict[str, Any]) -> str | None:
+    state = STATE_KINDS.get(kind)
+    return str(state) if state is not None else (str(data.get("state")) if kind == "review"
+                                                 else None)
+
+
+def event_of(row: Any) -> AuditEvent:
+    """An audit row as an event (data that is not a JSON object reads as empty: unsound)."""
+    try:
+        data = json.loads(row.data)
+    except ValueError:
+        data = None
+    return AuditEvent(row.seq, row.at, row.post_id, row.account, row.kind,
+                      data if isinstance(data, dict) else {}, row.prev_hash, row.hash)
+
+
+def state_problem(conn: Connection, keyring: Keyring, post_id: str, account: str, state: str,
+                  *, queued: Queued = (), checkpoint_seq: Callable[[], int] = lambda: 0
+                  ) -> str | None:
+    """Why the row's ``state`` is not the one the audit chain recorded; None if it is.
+
+    ``queued`` are the events of this transaction not yet written (the newest of them
+    counts first); ``checkpoint_seq`` gives the seq of the newest signed checkpoint.
+    """
+    for q_post, q_account, kind, data in reversed(queued):
+        if (q_post, q_account) == (post_id, account) and kind in STATE_KINDS:
+            recorded = _state_of(kind, data)
+            return None if recorded == state else _differs(state, recorded)
+    row = conn.execute(_NEWEST, {"k_post": post_id, "k_account": account}).first()
+    if row is None:
+        return f"its state {state!r} is recorded by no audit event"
+    ev = event_of(row)
+    if not keyring.sound(ev):
+        return f"the audit event {ev.seq} that recorded its state was altered"
+    recorded = _state_of(ev.kind, ev.data)
+    if recorded != state:
+        return _differs(state, recorded)
+    after = conn.execute(_AT, {"k_seq": ev.seq + 1}).first()
+    if after is None:
+        head = conn.execute(_HEAD_SEQ).scalar()
+        if (head is not None and head != ev.seq) or checkpoint_seq() > ev.seq:
+            return f"the audit events after event {ev.seq} were removed"
+        return None
+    if after.prev_hash != ev.hash or not keyring.sound(event_of(after)):
+        return f"the audit chain is broken after event {ev.seq}"
+    return None
+
+
+def _differs(state: str, recorded: str | None) -> str:
+    return f"its state {state!r} differs from the audit chain's {recorded!r}"
