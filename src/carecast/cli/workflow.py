@@ -267,18 +267,28 @@ def audit_verify(
     """Check that no audit event was edited, deleted or reordered (exit 1 if one was)."""
     from carecast.store.audit import verify_file
 
+    warning = ""
     with _errors(as_json), _publisher(ctx) as publisher:
         if file is None:
             events, problems = publisher.ledger.audit_snapshot()
+            if publisher.ledger.checkpoint_file is None:
+                warning = ("warning: no [audit] checkpoint_file, so removed newest events "
+                           "(a truncated chain) cannot be detected; set one outside the "
+                           "database")
         else:
             try:
                 _regular_export(file)
-                events, problems = verify_file(file, publisher.ledger.export_key())
+                events, problems = verify_file(file, publisher.ledger.export_key(),
+                                               publisher.ledger.retired_keys)
             except (OSError, ValueError, RecursionError, InputRefused) as exc:
                 raise InvalidPost(f"--file: {exc}", [("file", "unreadable")]) from None
     if as_json:
-        _print_json({"events": len(events), "sound": not problems, "problems": problems})
-    elif problems:
+        _print_json({"events": len(events), "sound": not problems, "problems": problems,
+                     "warnings": [warning] if warning else []})
+        raise typer.Exit(1 if problems else 0)
+    if warning:
+        typer.echo(warning, err=True)
+    if problems:
         typer.echo(f"the audit trail was altered ({len(problems)} problems):", err=True)
         for problem in problems:
             typer.echo(f"  {problem}", err=True)
@@ -286,6 +296,58 @@ def audit_verify(
         head = events[-1].hash if events else "-"
         typer.echo(f"audit trail sound: {len(events)} events, newest hash {head}")
     raise typer.Exit(1 if problems else 0)
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Re-key the audit chain with a fresh key; the old one is kept to verify the history.
+
+    Stop every worker first. The new key replaces the key file; the old key is appended to
+    ``<key file>.retired``. Keep both outside the database.
+    """
+    import secrets
+
+    from carecast.errors import ConfigurationError
+    from carecast.store.audit import key_id
+    from carecast.store.audit_key import retire, stage
+
+    with _errors(as_json), _publisher(ctx) as publisher:
+        ledger = publisher.ledger
+        path = ledger.key_file
+        if path is None:
+            raise ConfigurationError(
+                "the audit key is not read from a file (CARECAST_AUDIT_KEY or audit_key=): "
+                "rotate with Ledger.rotate_key(new_key), then give carecast the new key and "
+                "the old one as retired_keys=")
+        old, new = ledger.export_key(), secrets.token_bytes(32)
+        staged = stage(path, new)
+        try:
+            seq = ledger.rotate_key(new)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        retire(path, old)
+    result = {"event": seq, "new_key": key_id(new), "old_key": key_id(old),
+              "key_file": str(path), "retired": f"{path}.retired"}
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"rotated the audit key at event {seq}: key {key_id(new)} is in {path}; the "
+               f"old key {key_id(old)} is kept in {path}.retired (keep both outside the "
+               "database, and restart every worker)")
+
+
+@audit_app.command("adopt-key")
+def audit_adopt_key(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Seal a store made before the keyed chain: verify its unkeyed events, then anchor them
+    with a keyed event (refused if they do not verify)."""
+    with _errors(as_json), _publisher(ctx) as publisher:
+        seq = publisher.ledger.adopt_key()
+    if as_json:
+        _print_json({"event": seq})
+        return
+    typer.echo(f"adopted the unkeyed audit events: sealed by event {seq}; `carecast audit "
+               "verify` checks them from now on")
 
 
 @audit_app.command("export")

@@ -288,10 +288,11 @@ def read_jsonl(path: Path) -> tuple[list[AuditEvent], dict[str, Any]]:
     return events, trailer
 
 
-def verify_file(path: Path, key: bytes) -> tuple[list[AuditEvent], list[str]]:
+def verify_file(path: Path, key: bytes, retired: Iterable[bytes] = ()
+                ) -> tuple[list[AuditEvent], list[str]]:
     """Events and problems of an exported chain (a full export, from the first event)."""
     events, trailer = read_jsonl(path)
-    problems = verify_chain(events, key)
+    problems = verify_chain(events, key, retired=retired)
     if not hmac.compare_digest(sign_head(key, trailer["count"], trailer["hash"], "export"),
                                trailer["mac"]):
         problems.append("the export's trailer is not signed with this audit key")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from carecast.errors import ConfigurationError
 
-__all__ = ["KeySource", "key_path", "resolve_key", "resolve_retired", "retire", "stage"]
+__all__ = ["KeySource", "key_path", "resolve_key", "resolve_retired", "retire", "source_file",
+           "stage"]
 
 KeySource = bytes | Callable[[], bytes]
 _ENV = "CARECAST_AUDIT_KEY"
@@ -59,6 +60,14 @@ def key_path(key_file: Path | None, database: Path | None) -> Path | None:
     if key_file is not None:
         return key_file
     return database.with_name(database.name + ".audit-key") if database else None
+
+
+def source_file(source: KeySource | None, key_file: Path | None, database: Path | None
+                ) -> Path | None:
+    """The file ``resolve_key`` reads the key from; None when it comes from elsewhere."""
+    if source is not None or os.environ.get(_ENV):
+        return None
+    return key_path(key_file, database)
 
 
 def resolve_retired(key_file: Path | None, database: Path | None) -> list[bytes]:

@@ -48,7 +48,7 @@ from carecast.store.audit import (
     sign_head,
     verify_chain,
 )
-from carecast.store.audit_key import KeySource, resolve_key, resolve_retired
+from carecast.store.audit_key import KeySource, resolve_key, resolve_retired, source_file
 from carecast.store.checkpoints import read_checkpoint, write_checkpoint
 from carecast.store.rekey import adoption, rotation
 from carecast.store.schema import (
@@ -189,6 +189,10 @@ class Ledger:
         database = _sqlite_file(url) if self._sqlite else None
         self._key = resolve_key(audit_key, key_file, database,
                                 memory=self._sqlite and database is None)
+        #: The file the audit key was read from (None: given, from the environment, or
+        #: in memory); ``carecast audit rotate-key`` replaces it.
+        self.key_file = None if self._sqlite and database is None else source_file(
+            audit_key, key_file, database)
         #: Keys earlier rotations replaced: they verify the events before each rotation.
         self._retired = (*retired_keys, *resolve_retired(key_file, database))
         self._keyring = Keyring(self._key, self._retired)
