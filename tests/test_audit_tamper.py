@@ -223,3 +223,49 @@ def test_another_key_does_not_verify_the_chain(tmp_path: Path) -> None:
     other = Ledger(f"sqlite:///{tmp_path / 'carecast.db'}", clock=FrozenClock(NOW),
                    audit_key=b"x" * 32)
     assert "event 1 was altered" in other.verify_audit()
+
+
+def test_postgres_truncation_is_caught_without_a_configured_checkpoint_file(
+        fake_publisher, postgres_url: str, tmp_path: Path) -> None:
+    """The default checkpoint of a store other than SQLite lives beside the config file."""
+    import sqlalchemy as sa
+
+    from carecast.post import Post
+    from carecast.store.schema import audit, audit_head
+    from carecast.testing import fake_config
+
+    config = fake_config(["fb", "li"], root=tmp_path, store_url=postgres_url)
+    assert config.audit_paths() == (None, tmp_path / "carecast.audit-checkpoint")
+    publisher = fake_publisher(config=config, clock=FrozenClock(NOW))
+    assert publisher.publish(Post(text="Flu shots this Saturday.")).ok
+    ledger = publisher.ledger
+    assert ledger.verify_audit() == []
+    with ledger.engine.begin() as conn:
+        seq, digest = conn.execute(sa.select(audit.c.seq, audit.c.hash)
+                                   .where(audit.c.seq == 2)).one()
+        conn.execute(audit.delete().where(audit.c.seq > 2))
+        conn.execute(audit_head.update().values(seq=seq, hash=digest))
+    assert any("signed checkpoint" in p for p in ledger.verify_audit())
+
+
+def test_verify_warns_when_no_checkpoint_can_catch_a_truncation(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from carecast.cli import app
+
+    (tmp_path / "carecast.toml").write_text(
+        '[store]\nurl = "sqlite:///:memory:"\n[brands.test]\nname = "Test Hospital"\n')
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "carecast.toml"), "audit",
+                                      "verify", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "cannot be detected" in json.loads(result.stdout)["warnings"][0]
+
+
+def test_an_unwritable_checkpoint_is_logged_and_loses_no_write(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'carecast.db'}", clock=FrozenClock(NOW),
+                    checkpoint_file=tmp_path / "missing" / "checkpoint")
+    with caplog.at_level(logging.WARNING):
+        fill(ledger, 1)
+    assert "cannot write the audit checkpoint" in caplog.text
+    assert len(ledger.audit_events()) == 1

@@ -81,7 +81,8 @@ class AuditConfig(_Section):
 
     Relative paths start at the file. Unset with SQLite: ``<db>.audit-key`` (created, mode
     0600) and ``<db>.audit-checkpoint``; any other store needs ``key_file`` (or the
-    ``CARECAST_AUDIT_KEY`` environment variable).
+    ``CARECAST_AUDIT_KEY`` environment variable), and keeps its checkpoint in
+    ``carecast.audit-checkpoint`` beside this file unless ``checkpoint_file`` says otherwise.
     """
 
     key_file: Path | None = None
@@ -378,8 +379,12 @@ class Config(_Section):
         return url
 
     def audit_paths(self) -> tuple[Path | None, Path | None]:
-        """``[audit]`` key_file and checkpoint_file, resolved against ``root``."""
+        """``[audit]`` key_file and checkpoint_file, resolved against ``root``; a store other
+        than SQLite keeps its checkpoint beside the config file unless told otherwise (an
+        SQLite store's is beside its database), so a truncated chain is always caught."""
         key, checkpoint = self.audit.key_file, self.audit.checkpoint_file
+        if checkpoint is None and not self.store.url.startswith("sqlite"):
+            checkpoint = Path("carecast.audit-checkpoint")
         return (None if key is None else self.root / key.expanduser(),
                 None if checkpoint is None else self.root / checkpoint.expanduser())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -65,6 +66,8 @@ from carecast.store.schema import (
 from carecast.store.state_check import event_of, state_problem
 
 __all__ = ["Ledger"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -748,9 +751,17 @@ class Ledger:
             return self._chain(conn, [("", "", kind, data)])
 
     def _sign_checkpoint(self, head: tuple[int, str]) -> None:
-        if self.checkpoint_file is not None:
+        """Write the signed head (after the commit: a failure here loses no write, only
+        the truncation check until the next write succeeds; it is logged)."""
+        if self.checkpoint_file is None:
+            return
+        try:
             write_checkpoint(self.checkpoint_file,
                              Checkpoint(head[0], head[1], sign_head(self._key, *head)))
+        except OSError as exc:
+            log.warning("cannot write the audit checkpoint %s (%s): a truncated audit chain "
+                        "is not caught until it is written again; check [audit] "
+                        "checkpoint_file", self.checkpoint_file, exc.strerror)
 
 
     # -- the publishing loop ------------------------------------------------------------------
