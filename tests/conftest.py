@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -36,10 +37,13 @@ def postgres_cluster() -> Iterator[pg.PostgresCluster]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: pg.PostgresCluster, monkeypatch: pytest.MonkeyPatch) -> str:
+def postgres_url(postgres_cluster: pg.PostgresCluster, monkeypatch: pytest.MonkeyPatch,
+                 tmp_path: Path) -> str:
     """The SQLAlchemy URL of a fresh, empty database in the session's cluster (with an audit
-    key in the environment: a store other than SQLite needs one)."""
+    key in the environment: a store other than SQLite needs one). The test runs in its
+    temporary folder: a config made there keeps its audit checkpoint there."""
     monkeypatch.setenv("CARECAST_AUDIT_KEY", "a5" * 32)
+    monkeypatch.chdir(tmp_path)
     return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
 
 

@@ -8,6 +8,7 @@ order (later wins): the file, the secrets file (``CARECAST_SECRETS_FILE``, a TOM
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -82,7 +83,8 @@ class AuditConfig(_Section):
     Relative paths start at the file. Unset with SQLite: ``<db>.audit-key`` (created, mode
     0600) and ``<db>.audit-checkpoint``; any other store needs ``key_file`` (or the
     ``CARECAST_AUDIT_KEY`` environment variable), and keeps its checkpoint in
-    ``carecast.audit-checkpoint`` beside this file unless ``checkpoint_file`` says otherwise.
+    ``carecast-<store>.audit-checkpoint`` beside this file (``<store>``: 12 hex digits of the
+    store URL's digest) unless ``checkpoint_file`` says otherwise.
     """
 
     key_file: Path | None = None
@@ -384,7 +386,8 @@ class Config(_Section):
         SQLite store's is beside its database), so a truncated chain is always caught."""
         key, checkpoint = self.audit.key_file, self.audit.checkpoint_file
         if checkpoint is None and not self.store.url.startswith("sqlite"):
-            checkpoint = Path("carecast.audit-checkpoint")
+            store = hashlib.sha256(_masked_url(self.store.url).encode()).hexdigest()[:12]
+            checkpoint = Path(f"carecast-{store}.audit-checkpoint")
         return (None if key is None else self.root / key.expanduser(),
                 None if checkpoint is None else self.root / checkpoint.expanduser())
 
