@@ -5,6 +5,10 @@
   device such as ``/dev/zero``, a socket or a folder), and at most the cap is read.
 - ``confine``: a media path must resolve (symlinks and ``..`` followed) inside one of the
   configured media roots, and a file with other hard links is refused unless allowed.
+- ``open_confined`` (``MediaRules.open`` / ``MediaRules.read``): confine, then open once and
+  check that the *opened* file is the one checked (same device and inode, and on Linux its
+  ``/proc/self/fd`` path still inside a root), so a folder swapped for a symlink between the
+  check and the open is refused; every byte is read from that descriptor.
 - ``guard_session``: a ``requests`` session whose connections check the address actually
   connected (after DNS, on every redirect, so DNS rebinding cannot slip past) and refuse
   loopback, link-local, private and reserved addresses unless the host is allowed.
@@ -32,6 +36,7 @@ __all__ = [
     "confine",
     "guard_session",
     "is_loopback_url",
+    "open_confined",
     "open_regular",
     "public_address",
     "read_capped",
@@ -108,6 +113,25 @@ class MediaRules:
         """``confine`` with these rules."""
         return confine(path, self.roots, hard_links=self.hard_links, field=field)
 
+    def open(self, path: str | Path, *, kind: str | None = "image", field: str = "media"
+             ) -> tuple[BinaryIO, int]:
+        """``open_confined`` with these rules and the cap of ``kind``."""
+        kind = kind or "image"
+        return open_confined(path, self.roots, cap=self.cap(kind), hard_links=self.hard_links,
+                             setting=f"[media] max_bytes.{kind}", field=field)
+
+    def read(self, path: str | Path, *, kind: str | None = "image", field: str = "media"
+             ) -> bytes:
+        """The bytes of a confined file (see ``open``)."""
+        handle, _ = self.open(path, kind=kind, field=field)
+        limit = self.cap(kind)
+        with handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:  # it grew while read
+            raise InputRefused(f"{field}: {Path(path).name!r} is over the cap of {limit} bytes "
+                               f"(raise it with [media] max_bytes.{kind or 'image'})")
+        return data
+
 
 def confine(path: str | Path, roots: Sequence[Path], *, hard_links: bool = False,
             field: str = "media") -> Path:
@@ -135,6 +159,44 @@ def confine(path: str | Path, roots: Sequence[Path], *, hard_links: bool = False
         raise InputRefused(f"{field}: {name!r} has other hard links, which may lie outside "
                            "the media roots; copy it, or set [media] hard_links = true")
     return real
+
+
+def _checked(path: str | Path, roots: Sequence[Path], hard_links: bool, field: str
+             ) -> tuple[Path, os.stat_result]:
+    """``confine``'s checks: the real path and what ``stat`` said of it."""
+    real = confine(path, roots, hard_links=hard_links, field=field)
+    try:
+        return real, real.stat()
+    except OSError:
+        raise InputRefused(f"{field}: no readable file {Path(path).name!r}") from None
+
+
+def open_confined(path: str | Path, roots: Sequence[Path], *, cap: int, setting: str,
+                  hard_links: bool = False, field: str = "media") -> tuple[BinaryIO, int]:
+    """The opened media file (the caller closes it) and its size, confined to ``roots``.
+
+    The checks of ``confine`` run, then the file is opened once (never following a symlink
+    at its last step) and the open descriptor must be the very file checked: a path swapped
+    between the check and the open (a folder replaced by a symlink out of the roots) is
+    refused, and nothing is read but from this descriptor.
+    """
+    real, seen = _checked(path, roots, hard_links, field)
+    handle, size = open_regular(real, cap=cap, setting=setting, what=f"{field}: media",
+                                nofollow=True)
+    try:
+        opened = os.fstat(handle.fileno())
+        moved = (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino)
+        fd_path = Path(f"/proc/self/fd/{handle.fileno()}")
+        if not moved and fd_path.parent.is_dir():  # Linux: where the descriptor really is
+            where = Path(os.readlink(fd_path))
+            moved = not any(where.is_relative_to(r.resolve()) for r in roots)
+        if moved:
+            raise InputRefused(f"{field}: {Path(path).name!r} changed between its check and "
+                               "its read (a folder swapped for a link?); refused")
+    except BaseException:
+        handle.close()
+        raise
+    return handle, size
 
 
 # -- addresses --------------------------------------------------------------------------------

@@ -25,17 +25,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.clock import SYSTEM_CLOCK, Clock
+from carecast.errors import InputRefused, PlatformRejected
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
-__all__ = ["BlogChannel", "BlogOptions", "derive_title", "html_body", "slug_for", "slug_words",
-           "write_atomic"]
+__all__ = [
+    "BlogChannel",
+    "BlogOptions",
+    "copy_confined",
+    "derive_title",
+    "html_body",
+    "slug_for",
+    "slug_words",
+    "write_atomic",
+]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -204,14 +213,9 @@ class BlogChannel(Channel):
                 "title": item.title}
         if item.is_url:
             return {**info, "href": item.source, "length": None}
-        source = item.path(self.root)
-        with open(source, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        suffix = re.sub(r"[^a-z0-9.]", "", source.suffix.lower())
-        target = self.folder / "media" / f"{digest[:20]}{suffix}"
-        if not target.exists():
-            write_atomic(target, source)
-        return {**info, "href": f"media/{target.name}", "length": target.stat().st_size}
+        name = copy_confined(self, item, self.folder / "media")
+        return {**info, "href": f"media/{name}",
+                "length": (self.folder / "media" / name).stat().st_size}
 
     def _receipt(self, post_id: str, entry: dict[str, Any]) -> Receipt:
         return Receipt(post_id=post_id, account=self.account, channel=self.name,
@@ -327,17 +331,39 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
-def write_atomic(path: Path, data: bytes | Path) -> None:
-    """Write ``data`` (or copy the file ``data``) to ``path`` atomically."""
+def copy_confined(channel: Channel, item: Media, folder: Path) -> str:
+    """Copy a local media file into ``folder`` under its digest; returns the copy's name.
+
+    The file is opened once under the channel's media rules and both digested and copied
+    from that descriptor (what was checked is what is published); a refusal is
+    ``PlatformRejected``: nothing was sent.
+    """
+    source = item.path(channel.root)
+    try:
+        handle, _ = channel.media_rules.open(source, kind=item.kind.value if item.kind
+                                             else None)
+    except InputRefused as exc:
+        raise PlatformRejected(f"{exc}; nothing was sent", channel=channel.name,
+                               account=channel.account) from None
+    with handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()  # type: ignore[arg-type]
+        name = f"{digest[:20]}{re.sub(r'[^a-z0-9.]', '', source.suffix.lower())}"
+        if not (folder / name).exists():
+            handle.seek(0)
+            write_atomic(folder / name, handle)
+    return name
+
+
+def write_atomic(path: Path, data: bytes | BinaryIO) -> None:
+    """Write ``data`` (or copy the open file ``data``) to ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            if isinstance(data, Path):
-                with open(data, "rb") as source:
-                    shutil.copyfileobj(source, f)
-            else:
+            if isinstance(data, bytes):
                 f.write(data)
+            else:
+                shutil.copyfileobj(data, f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a web server must read the files

@@ -15,7 +15,6 @@ content hash, as the blog channel names media, and Instagram is given its URL.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from carecast.channels.blog import write_atomic
+from carecast.channels.blog import copy_confined
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
 from carecast.errors import (
     ChannelError,
@@ -212,14 +211,9 @@ class InstagramChannel(GraphChannel):
             return item.source
         assert self.options.media_host_path  # render checks both
         assert self.options.media_host_url
-        source = item.path(self.root)
         folder = self.root / Path(self.options.media_host_path).expanduser()
         try:
-            with source.open("rb") as f:
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
-            name = f"{digest[:20]}{re.sub(r'[^a-z0-9.]', '', source.suffix.lower())}"
-            if not (folder / name).exists():
-                write_atomic(folder / name, source)
+            name = copy_confined(self, item, folder)
         except OSError as exc:
             reason = type(exc).__name__
         else:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -37,6 +37,7 @@ from carecast.errors import (
     ChannelConnectionError,
     ChannelServerError,
     ChannelTimeout,
+    InputRefused,
     LimitExceeded,
     OutcomeUnknown,
     PlatformRejected,
@@ -290,20 +291,26 @@ class LinkedInChannel(Channel):
             path = item.path(self.root)
 
             def read(first: int, last: int) -> bytes:
-                try:
-                    with path.open("rb") as handle:
-                        handle.seek(first)
-                        return handle.read(last - first + 1)
-                except OSError as exc:
-                    raise self._unreadable(item, exc) from None
-            try:
-                size = path.stat().st_size
-            except OSError as exc:
-                raise self._unreadable(item, exc) from None
+                handle, _ = self._confined(item, path)  # each part: checked, then read
+                with handle:
+                    handle.seek(first)
+                    return handle.read(last - first + 1)
+            handle, size = self._confined(item, path)
+            handle.close()
         if cap is not None and size > cap:
             raise PlatformRejected(f"media: {item.filename!r} is {size} bytes, over "
                                    f"LinkedIn's {cap}", channel=self.name, account=self.account)
         return size, read
+
+    def _confined(self, item: Media, path: Path) -> tuple[BinaryIO, int]:
+        """The local file opened under the media rules (see ``MediaRules.open``)."""
+        try:
+            return self.media_rules.open(path, kind=item.kind.value if item.kind else None)
+        except InputRefused as exc:
+            raise PlatformRejected(f"{exc}; nothing was sent", channel=self.name,
+                                   account=self.account) from None
+        except OSError as exc:
+            raise self._unreadable(item, exc) from None
 
     def _unreadable(self, item: Media, exc: OSError) -> PlatformRejected:
         return PlatformRejected(

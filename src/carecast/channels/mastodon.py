@@ -39,7 +39,7 @@ from carecast.channels.http import (
     server_time,
     transport_error,
 )
-from carecast.channels.media import media_bytes
+from carecast.channels.media import avatar_bytes, media_bytes
 from carecast.channels.paging import Page, since_send
 from carecast.channels.thread import part_key, send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
@@ -585,11 +585,7 @@ class MastodonChannel(Channel):
             args["fields"] = self._fields_with_website(changes.website)
         if changes.avatar is not None:
             path = changes.avatar if changes.avatar.is_absolute() else self.root / changes.avatar
-            try:
-                args["avatar"] = path.read_bytes()
-            except OSError:
-                raise PlatformRejected(f"profile avatar: no readable file {path.name!r}",
-                                       channel=self.name, account=self.account) from None
+            args["avatar"] = avatar_bytes(self, path)
             args["avatar_mime_type"] = Media(source=str(path), kind=MediaKind.IMAGE).mime_type
         self._call("account_update_credentials", **args)
 

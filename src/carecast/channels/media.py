@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from carecast.channels.http import new_session, send
 from carecast.clock import SYSTEM_CLOCK
@@ -26,7 +26,10 @@ from carecast.confine import MediaRules, guard_session, open_regular
 from carecast.errors import ChannelConnectionError, ChannelError, InputRefused, PlatformRejected
 from carecast.post import Media
 
-__all__ = ["download", "media_bytes", "media_file"]
+if TYPE_CHECKING:
+    from carecast.channels.base import Channel
+
+__all__ = ["avatar_bytes", "download", "media_bytes", "media_file"]
 
 _CHUNK = 1024 * 1024
 
@@ -94,10 +97,12 @@ def media_file(item: Media, *, root: Path, channel: str, account: str, field: st
     try:
         failure: ChannelError | None = None
         try:
-            path = temporary or rules.confine(item.path(root), field=field)
             kind = item.kind.value if item.kind else "image"
-            handle, size = open_regular(path, cap=rules.cap(kind), what=f"{field}: media",
-                                        setting=f"[media] max_bytes.{kind}", nofollow=True)
+            if temporary is not None:
+                handle, size = open_regular(temporary, cap=rules.cap(kind), what=f"{field}: "
+                                            "media", setting=f"[media] max_bytes.{kind}")
+            else:  # checked and opened at once: what was checked is what is read
+                handle, size = rules.open(item.path(root), kind=kind, field=field)
         except InputRefused as exc:
             failure = PlatformRejected(f"{exc}; nothing was sent", **where)
         except OSError as exc:
@@ -125,3 +130,18 @@ def media_bytes(item: Media, *, root: Path, channel: str, account: str, field: s
     with media_file(item, root=root, channel=channel, account=account, field=field, cap=cap,
                     timeout=timeout, rules=rules) as (handle, size):
         return handle.read(size)
+
+
+def avatar_bytes(channel: Channel, path: Path) -> bytes:
+    """A profile avatar's bytes for ``channel``'s brand sync, read under its media rules
+    (inside the media roots, a regular file, under the image cap); else ``PlatformRejected``."""
+    where: dict[str, Any] = {"channel": channel.name, "account": channel.account}
+    full = path if path.is_absolute() else channel.root / path
+    failure: ChannelError | None = None
+    try:
+        return channel.media_rules.read(full, kind="image", field="profile avatar")
+    except InputRefused as exc:
+        failure = PlatformRejected(f"{exc}; nothing was changed", **where)
+    except OSError:
+        failure = PlatformRejected(f"profile avatar: no readable file {path.name!r}", **where)
+    raise failure

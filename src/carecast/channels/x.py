@@ -30,7 +30,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import error_for_status, new_session, send, transport_error
-from carecast.channels.media import media_file
+from carecast.channels.media import avatar_bytes, media_file
 from carecast.channels.paging import Page, since_send
 from carecast.channels.thread import send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
@@ -471,11 +471,7 @@ class XChannel(Channel):
                                 data={"skip_status": "true"})
 
     def _profile_image(self, path: Path) -> tuple[str, bytes, str]:
-        try:
-            data = (path if path.is_absolute() else self.root / path).read_bytes()
-        except OSError:
-            raise PlatformRejected(f"profile avatar: no readable file {path.name!r}",
-                                   channel=self.name, account=self.account) from None
+        data = avatar_bytes(self, path)
         if len(data) > MAX_PROFILE_IMAGE:
             raise PlatformRejected(
                 f"profile avatar: {len(data)} bytes is over X's limit of {MAX_PROFILE_IMAGE} "
