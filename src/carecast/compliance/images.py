@@ -113,21 +113,31 @@ def default_cache_dir() -> Path:
     return Path(base) / "carecast" / "clean-media"
 
 
-def strip_metadata(path: str | Path, cache_dir: str | Path | None = None) -> Path:
+def strip_metadata(path: str | Path, cache_dir: str | Path | None = None,
+                   rules: MediaRules | None = None) -> Path:
     """A copy of the image at ``path`` without metadata, in ``cache_dir`` (see module doc).
 
     The copy keeps the file's name, in a folder named by the SHA-256 of its content, so a
-    second call is a lookup. Raises ``InvalidPost`` for a file that cannot be stripped.
+    second call is a lookup. With ``rules`` the file is read once under them (confined, and
+    what was checked is what is cleaned). Raises ``InvalidPost`` for a file that cannot be
+    stripped.
     """
     source = Path(path)
+    data: bytes | None = None
     try:
-        digest = file_sha256(source)
+        if rules is not None:
+            data = rules.read(source, kind="image")
+            digest: str | None = hashlib.sha256(data).hexdigest()
+        else:
+            digest = file_sha256(source)
+    except InputRefused as exc:
+        raise InvalidPost(f"media: {exc}", [("media", "refused")]) from None
     except (OSError, ValueError):  # ValueError: a NUL in the path
         digest = None
     target = Path(cache_dir or default_cache_dir()) / (digest or "")[:32] / source.name
     if digest and target.is_file():
-        return target  # this version of the file was cleaned before: nothing is read
-    data = _read(source)
+        return target  # this version of the file was cleaned before
+    data = data if data is not None else _read(source)
     if digest is None:
         digest = hashlib.sha256(data).hexdigest()
         target = Path(cache_dir or default_cache_dir()) / digest[:32] / source.name
@@ -141,15 +151,16 @@ def strip_metadata(path: str | Path, cache_dir: str | Path | None = None) -> Pat
 
 
 def clean_draft(draft: Draft, root: Path | None = None,
-                cache_dir: str | Path | None = None) -> Draft:
+                cache_dir: str | Path | None = None, rules: MediaRules | None = None) -> Draft:
     """``draft`` with each local image and GIF replaced by its stripped copy.
 
-    ``root`` is the folder relative media paths start at (the channel's ``root``).
+    ``root`` is the folder relative media paths start at (the channel's ``root``); ``rules``
+    its media rules, under which each image is read.
     """
     parts = []
     for part in draft.parts:
         media = tuple(
-            m.model_copy(update={"source": str(strip_metadata(m.path(root), cache_dir))})
+            m.model_copy(update={"source": str(strip_metadata(m.path(root), cache_dir, rules))})
             if _local_image(m) else m
             for m in part.media)
         parts.append(part.model_copy(update={"media": media}))

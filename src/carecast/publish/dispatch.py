@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from carecast.channels import Channel
@@ -152,7 +151,7 @@ class Dispatcher:
                               receipt=row.receipt if row else None,
                               already_published=state == State.PUBLISHED)
         try:
-            upload = _without_metadata(draft, channel.root)
+            upload = _without_metadata(draft, channel)
         except PostRejected as exc:  # an image that cannot be cleaned is never sent
             error = ErrorInfo.from_exception(exc)
             ledger.mark_failed(post.id, target.account, State.FAILED, error)
@@ -239,7 +238,7 @@ class Dispatcher:
             f"look posts up; {_next_step(channel, draft.post_id)}")
 
 
-def _without_metadata(draft: Draft, root: Path) -> Draft:
+def _without_metadata(draft: Draft, channel: Channel) -> Draft:
     """The draft as uploaded: every local image replaced by a copy without its metadata
     (GPS, camera serials, names), always; the stored draft keeps the original paths."""
     if not any(m.kind in (MediaKind.IMAGE, MediaKind.GIF) and not m.is_url
@@ -247,7 +246,7 @@ def _without_metadata(draft: Draft, root: Path) -> Draft:
         return draft
     from carecast.compliance.images import clean_draft
 
-    return clean_draft(draft, root)
+    return clean_draft(draft, channel.root, rules=channel.media_rules)
 
 
 def _guarded(channel: Channel, post_id: str, doing: str, call: Callable[[], T]) -> T:
