@@ -902,3 +902,45 @@ def test_update_profile_refusals(sky: BlueskyChannel, pds: FakePDS) -> None:
     assert info.value.code == "InvalidSwap"
     assert_no_secrets(pds, info.value)
     assert "update_profile" in BlueskyChannel.capabilities()
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A few hundred bytes whose header claims a ``width`` x ``height`` canvas."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    rows = zlib.compress(b"\x00" * 1024, 9)  # far fewer rows than claimed: never decoded
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0,
+                                                              0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [8_000, 40_000], ids=["over-our-cap", "over-pillows-too"])
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(
+        sky: BlueskyChannel, pds: FakePDS, tmp_path: Path, side: int) -> None:
+    (tmp_path / "bomb.png").write_bytes(bomb_png(side, side))
+    assert (tmp_path / "bomb.png").stat().st_size < 2000
+    with pytest.raises(PlatformRejected, match=r"media\[0\]: the image is over the cap of "
+                                               r"50000000 pixels.*\[media\] max_pixels"):
+        sky.publish(sky.render(Post(id="bomb", text="x", media=[
+            Media(source="bomb.png", alt_text="x")])), "k")
+    assert pds.blobs == []
+    assert "com.atproto.repo.createRecord" not in pds.nsids()
+
+
+def test_max_pixels_comes_from_the_media_rules(sky: BlueskyChannel, pds: FakePDS,
+                                               tmp_path: Path) -> None:
+    import dataclasses
+
+    (tmp_path / "small.png").write_bytes(png(40, 30))
+    post = Post(id="s", text="x", media=[Media(source="small.png", alt_text="x")])
+    sky.media_rules = dataclasses.replace(sky.media_rules, max_pixels=1000)
+    with pytest.raises(PlatformRejected, match="over the cap of 1000 pixels"):
+        sky.publish(sky.render(post), "k")
+    sky.media_rules = dataclasses.replace(sky.media_rules, max_pixels=1200)
+    sky.publish(sky.render(post), "k")
+    assert len(pds.blobs) == 1

@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from carecast.channels.http import retry_after_of
 from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
+from carecast.confine import DEFAULT_MAX_PIXELS
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
@@ -365,8 +367,9 @@ class BlueskyChannel(Channel):
         if part.media:
             images = []
             for i, media in enumerate(part.media):
-                data, mime, width, height = fit_image(self._media_bytes(media, i),
-                                                      field=f"media[{i}]")
+                data, mime, width, height = fit_image(
+                    self._media_bytes(media, i), field=f"media[{i}]",
+                    max_pixels=self.media_rules.max_pixels)
                 images.append({"alt": media.alt_text or "", "image": self._upload(data, mime),
                                "aspectRatio": {"width": width, "height": height}})
             return {"$type": "app.bsky.embed.images", "images": images}
@@ -377,7 +380,8 @@ class BlueskyChannel(Channel):
             thumb = _text_option(draft, "card_image")
             if thumb:
                 data, mime, _, _ = fit_image(self._media_bytes(Media(source=thumb), 0),
-                                             field="options.card_image")
+                                             field="options.card_image",
+                                             max_pixels=self.media_rules.max_pixels)
                 external["thumb"] = self._upload(data, mime)
             return {"$type": "app.bsky.embed.external", "external": external}
         return None
@@ -522,7 +526,7 @@ class BlueskyChannel(Channel):
         if changes.avatar is not None:
             data, mime, _, _ = fit_image(
                 self._media_bytes(Media(source=str(changes.avatar), kind=MediaKind.IMAGE), 0),
-                field="profile avatar")
+                field="profile avatar", max_pixels=self.media_rules.max_pixels)
             record["avatar"] = self._upload(data, mime)
         body: dict[str, Any] = {**query, "record": record}
         if _field(held, "cid"):
@@ -668,19 +672,31 @@ def _new_client(http: Any, service_url: str) -> Any:
     return Client(base_url=service_url, request=SharedRequest(http))
 
 
-def fit_image(data: bytes, *, field: str) -> tuple[bytes, str, int, int]:
+def fit_image(data: bytes, *, field: str, max_pixels: int = DEFAULT_MAX_PIXELS
+              ) -> tuple[bytes, str, int, int]:
     """``(bytes, MIME type, width, height)`` of an image under Bluesky's blob limit.
 
     An image within the limit goes as it is; a larger one is turned upright, scaled to at most
-    2000 pixels a side and re-encoded as JPEG, smaller and at lower quality until it fits.
+    2000 pixels a side and re-encoded as JPEG, smaller and at lower quality until it fits. An
+    image of more than ``max_pixels`` (``[media] max_pixels``) is refused from its header,
+    before it is decoded: a small file can claim a huge canvas (a decompression bomb).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     image: Image.Image
+    too_big = PlatformRejected(
+        f"{field}: the image is over the cap of {max_pixels} pixels (width times height); "
+        "use a smaller image or raise [media] max_pixels", channel="bluesky")
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        with warnings.catch_warnings():  # Pillow's own bomb check warns: refuse instead
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))  # reads the header only
+            if image.width * image.height > max_pixels:
+                raise too_big
+            image.load()
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise too_big from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise PlatformRejected(
             f"{field}: not an image Pillow can read; use a JPEG, PNG or WebP file",
             channel="bluesky") from None
