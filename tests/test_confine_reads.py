@@ -138,3 +138,117 @@ def test_an_avatar_inside_the_roots_is_uploaded(tree) -> None:
     responses.patch(f"{MASTODON}/api/v1/accounts/update_credentials", json={"id": "1"})
     mastodon(root).update_profile(ProfileChanges(avatar=Path("photos/pic.png")))
     assert PNG in responses.calls[-1].request.body
+
+
+# -- media downloads through a proxy ----------------------------------------------------------
+
+class _Proxy:
+    """A forward HTTP proxy on 127.0.0.1 that answers every absolute-URI GET itself."""
+
+    def __init__(self, redirect_to: str | None = None) -> None:
+        import http.server
+        import threading
+
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.seen.append(self.path)
+                if redirect_to and "redirected" not in self.path:
+                    self.send_response(302)
+                    self.send_header("Location", redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PNG)))
+                self.end_headers()
+                self.wfile.write(PNG)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def resolve(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fake DNS for the named hosts (others resolve as usual)."""
+    import socket
+
+    names: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kw):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port))]
+        return real(host, port, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return names
+
+
+def fetch(url: str, **rules) -> bytes:
+    from carecast.channels.media import download
+
+    path = download(Media(source=url, alt_text="x"), channel="mastodon", account="m",
+                    rules=MediaRules(roots=(), **rules))
+    try:
+        return path.read_bytes()
+    finally:
+        path.unlink()
+
+
+def test_a_download_goes_through_the_environment_proxy_when_configured(
+        monkeypatch, resolve) -> None:
+    proxy = _Proxy()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        resolve["cdn.example.org"] = "93.184.216.34"
+        assert fetch("http://cdn.example.org/pic.png", env_proxy=True) == PNG
+        assert proxy.seen == ["http://cdn.example.org/pic.png"]
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("redirect", [None, "http://intranet.example.org/redirected"],
+                         ids=["private-host", "redirect-to-private-host"])
+def test_a_proxied_download_of_a_private_host_is_refused(monkeypatch, resolve,
+                                                         redirect) -> None:
+    proxy = _Proxy(redirect_to=redirect)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        resolve["cdn.example.org"] = "93.184.216.34" if redirect else "10.0.0.5"
+        resolve["intranet.example.org"] = "10.1.2.3"
+        with pytest.raises(PlatformRejected, match="private or reserved address"):
+            fetch("http://cdn.example.org/pic.png", env_proxy=True)
+        assert proxy.seen == ([] if redirect is None else ["http://cdn.example.org/pic.png"])
+        resolve["intranet.example.org"] = "10.1.2.3"
+        if redirect is None:  # allowed explicitly: fetched through the proxy
+            assert fetch("http://cdn.example.org/pic.png", env_proxy=True,
+                         allow_hosts=frozenset({"cdn.example.org"})) == PNG
+    finally:
+        proxy.close()
+
+
+def test_without_env_proxy_the_environment_proxy_is_never_used(monkeypatch) -> None:
+    proxy = _Proxy()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        with pytest.raises(PlatformRejected):  # connects directly: 127.0.0.1 is refused
+            fetch(f"{proxy.url}/pic.png")
+        assert proxy.seen == []
+    finally:
+        proxy.close()

@@ -299,7 +299,7 @@ class MediaConfig(_Section):
     """``[media]``: where local media may be read from, which media hosts may be private, caps.
 
     Relative roots start at the configuration's folder; with no roots, the configuration's
-    folder and the post file's folder are the roots.
+    folder is the only root (a post file kept elsewhere needs its folder listed).
     """
 
     roots: list[Path] = Field(
@@ -314,6 +314,10 @@ class MediaConfig(_Section):
         default=DEFAULT_MAX_PIXELS, ge=1, description="Largest image (width times height) decoded.")
     hard_links: bool = Field(
         default=False, description="Accept media files that have other hard links.")
+    env_proxy: bool = Field(
+        default=False, description="Download media URLs through HTTPS_PROXY / HTTP_PROXY "
+                                   "(NO_PROXY respected); each host is still refused unless "
+                                   "all its addresses are public.")
 
     @field_validator("max_bytes")
     @classmethod
@@ -359,7 +363,7 @@ class Config(_Section):
         return MediaRules(roots=roots or (self.root,),
                           allow_hosts=frozenset(h.lower() for h in self.media.allow_hosts),
                           max_bytes=dict(self.media.max_bytes), max_pixels=self.media.max_pixels,
-                          hard_links=self.media.hard_links)
+                          hard_links=self.media.hard_links, env_proxy=self.media.env_proxy)
 
     def default_brand(self) -> str | None:
         """The only brand, when there is exactly one."""

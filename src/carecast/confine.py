@@ -22,6 +22,7 @@ import ipaddress
 import os
 import socket
 import stat
+import urllib.parse
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,8 @@ class MediaRules:
     max_bytes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_BYTES))
     max_pixels: int = DEFAULT_MAX_PIXELS
     hard_links: bool = False
+    #: Fetch media through ``HTTPS_PROXY`` / ``HTTP_PROXY`` (``NO_PROXY`` respected).
+    env_proxy: bool = False
 
     def cap(self, kind: str | None) -> int:
         """The byte cap of a media kind (``image`` when unknown)."""
@@ -231,12 +234,32 @@ def _checked_socket(sock: socket.socket, host: str, allow: Collection[str]) -> s
     return sock
 
 
-def guard_session(session: Any, allow_hosts: Iterable[str] = ()) -> Any:
+def _resolves_public(host: str, port: int, allow: Collection[str]) -> None:
+    """Refuse a host any of whose addresses is not public (unless allowed)."""
+    name = host.lower().strip("[]")
+    if name in allow:
+        return
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return  # the proxy cannot resolve it either: the request fails as a download error
+    if not infos or not all(public_address(str(info[4][0])) for info in infos):
+        raise InputRefused(
+            f"media URL host {host!r} is a loopback, link-local, private or reserved "
+            "address; allow it with [media] allow_hosts")
+
+
+def guard_session(session: Any, allow_hosts: Iterable[str] = (), *,
+                  env_proxy: bool = False) -> Any:
     """Mount adapters on ``session`` whose every connection (redirects too) checks its peer.
 
     The check runs on the connected socket before a byte is sent, so a name that resolves to
     a public address when looked up and a private one when connected is still refused.
-    The session talks to hosts directly (no proxy), so the peer is the host itself.
+    Without ``env_proxy`` the session talks to hosts directly, so the peer is the host itself.
+    With it, a request the environment sends through a proxy (``HTTPS_PROXY``,
+    ``NO_PROXY``) has its host resolved here first, on every redirect, and refused unless
+    every address is public; the proxy's own address is the operator's choice and not
+    checked. A host ``NO_PROXY`` exempts is connected to directly and checked as above.
     """
     import requests.adapters
     from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -263,9 +286,17 @@ def guard_session(session: Any, allow_hosts: Iterable[str] = ()) -> Any:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            proxies = kwargs.get("proxies") or {}
+            if proxies and requests.utils.select_proxy(request.url, proxies):
+                url = urllib.parse.urlsplit(request.url)
+                _resolves_public(url.hostname or "", url.port or (
+                    443 if url.scheme == "https" else 80), allow)
+            return super().send(request, *args, **kwargs)
+
     adapter = _Adapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.proxies = {}
-    session.trust_env = False
+    session.trust_env = env_proxy
     return session

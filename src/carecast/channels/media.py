@@ -42,7 +42,7 @@ def download(item: Media, *, channel: str, account: str, field: str = "media",
     rules = rules or MediaRules(roots=())
     kind_cap = rules.cap(item.kind.value if item.kind else None)
     cap = kind_cap if cap is None else min(cap, kind_cap)
-    session = guard_session(new_session(), rules.allow_hosts)
+    session = guard_session(new_session(), rules.allow_hosts, env_proxy=rules.env_proxy)
     fd, name = tempfile.mkstemp(prefix="carecast-", suffix=Path(item.filename).suffix)
     try:
         failure: ChannelError | None = None
