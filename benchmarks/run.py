@@ -9,6 +9,8 @@
   concurrency 50 (target: within 1.3x of the ideal 4 x 100 ms).
 - ``import``: ``python -X importtime -c "import carecast"`` (target: under 150 ms).
 - ``advice``: review per 280-character draft, every check on (target: 0.5 ms).
+- ``claim``: CPU per ``Ledger.claim`` with and without its check against the audit chain
+  (target: the check adds under 200 µs).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -31,6 +33,7 @@ BENCHES: dict[str, str] = {
     "phi": "bench_phi",
     "brand": "bench_brand",
     "advice": "bench_advice",
+    "claim": "bench_claim",
 }
 
 

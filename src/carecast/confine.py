@@ -81,6 +81,12 @@ def open_regular(path: str | Path, *, cap: int, setting: str, what: str = "file"
 def read_capped(path: str | Path, *, cap: int, setting: str, what: str = "file") -> bytes:
     """The bytes of a regular file of at most ``cap`` bytes (see ``open_regular``)."""
     handle, _ = open_regular(path, cap=cap, setting=setting, what=what)
+    return _read_all(handle, path, cap=cap, setting=setting, what=what)
+
+
+def _read_all(handle: BinaryIO, path: str | Path, *, cap: int, setting: str, what: str
+              ) -> bytes:
+    """Read and close ``handle``: at most ``cap`` bytes, refused if the file grew past it."""
     with handle:
         data = handle.read(cap + 1)
     if len(data) > cap:  # it grew while read
@@ -127,13 +133,8 @@ class MediaRules:
              ) -> bytes:
         """The bytes of a confined file (see ``open``)."""
         handle, _ = self.open(path, kind=kind, field=field)
-        limit = self.cap(kind)
-        with handle:
-            data = handle.read(limit + 1)
-        if len(data) > limit:  # it grew while read
-            raise InputRefused(f"{field}: {Path(path).name!r} is over the cap of {limit} bytes "
-                               f"(raise it with [media] max_bytes.{kind or 'image'})")
-        return data
+        return _read_all(handle, path, cap=self.cap(kind), what=f"{field}: media",
+                         setting=f"[media] max_bytes.{kind or 'image'}")
 
 
 def confine(path: str | Path, roots: Sequence[Path], *, hard_links: bool = False,

@@ -33,11 +33,20 @@ STATE_KINDS: dict[str, State | None] = {
     **{s.value: s for s in State},
 }
 _bp = sa.bindparam
-_NEWEST = (sa.select(audit).where(audit.c.post_id == _bp("k_post"),
-                                  audit.c.account == _bp("k_account"),
-                                  audit.c.kind.in_(list(STATE_KINDS)))
-           .order_by(audit.c.seq.desc()).limit(1))
-_AT = sa.select(audit).where(audit.c.seq == _bp("k_seq"))
+_TARGET = (audit.c.post_id == _bp("k_post"), audit.c.account == _bp("k_account"))
+
+
+def _with_next(*where: Any) -> Any:
+    """The newest event matching ``where`` and the event after it, in one statement."""
+    newest = sa.select(audit.c.seq).where(*where).order_by(audit.c.seq.desc()).limit(1) \
+        .scalar_subquery()
+    return sa.select(audit).where(sa.or_(audit.c.seq == newest, audit.c.seq == newest + 1)) \
+        .order_by(audit.c.seq)
+
+
+_NEWEST = _with_next(*_TARGET)
+# Only when the newest is a signature (approval, rejection), which sets no state.
+_NEWEST_STATE = _with_next(*_TARGET, audit.c.kind.in_(list(STATE_KINDS)))
 _HEAD_SEQ = sa.select(audit_head.c.seq).where(audit_head.c.id == 1)
 Queued = Sequence[tuple[str, str, str, dict[str, Any]]]
 
@@ -70,16 +79,19 @@ def state_problem(conn: Connection, keyring: Keyring, post_id: str, account: str
         if (q_post, q_account) == (post_id, account) and kind in STATE_KINDS:
             recorded = _state_of(kind, data)
             return None if recorded == state else _differs(state, recorded)
-    row = conn.execute(_NEWEST, {"k_post": post_id, "k_account": account}).first()
-    if row is None:
+    where = {"k_post": post_id, "k_account": account}
+    rows = conn.execute(_NEWEST, where).all()
+    if rows and rows[0].kind not in STATE_KINDS:
+        rows = conn.execute(_NEWEST_STATE, where).all()
+    if not rows:
         return f"its state {state!r} is recorded by no audit event"
-    ev = event_of(row)
+    ev = event_of(rows[0])
     if not keyring.sound(ev):
         return f"the audit event {ev.seq} that recorded its state was altered"
     recorded = _state_of(ev.kind, ev.data)
     if recorded != state:
         return _differs(state, recorded)
-    after = conn.execute(_AT, {"k_seq": ev.seq + 1}).first()
+    after = rows[1] if len(rows) > 1 else None
     if after is None:
         head = conn.execute(_HEAD_SEQ).scalar()
         if (head is not None and head != ev.seq) or checkpoint_seq() > ev.seq:
