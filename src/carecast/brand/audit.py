@@ -31,7 +31,6 @@ from carecast.brand.report import AccountReport, BrandReport, FieldCheck, Status
 from carecast.channels.base import Channel
 from carecast.compliance._settings import has_phrase
 from carecast.config import AccountConfig, BrandConfig, Config
-from carecast.confine import read_capped
 from carecast.errors import CarecastError, ConfigurationError, InputRefused
 from carecast.post import Profile
 
@@ -164,9 +163,7 @@ def _brand_avatar(config: Config, name: str, cfg: BrandConfig,
     rules = config.media_rules()
     problem: str | None = None
     try:
-        data = read_capped(rules.confine(path, field=f"brands.{name}.avatar"),
-                           cap=rules.cap("image"), setting="[media] max_bytes.image",
-                           what=f"brands.{name}.avatar:")
+        data = rules.read(path, kind="image", field=f"brands.{name}.avatar")
     except InputRefused as exc:
         problem = str(exc)
     except OSError:
