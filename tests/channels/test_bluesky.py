@@ -627,7 +627,8 @@ def test_a_500_on_a_create_at_a_held_key_is_looked_up_at_once(sky: BlueskyChanne
     assert pds.nsids().count("com.atproto.repo.createRecord") == 2
     assert len(pds.records) == 1
     assert (again.remote_id, again.extra) == (first.remote_id, first.extra)
-    assert again.reconciled and not first.reconciled
+    assert again.reconciled
+    assert not first.reconciled
 
 
 def test_a_500_on_a_create_with_nothing_stored_stays_a_server_error(sky: BlueskyChannel,
@@ -636,7 +637,8 @@ def test_a_500_on_a_create_with_nothing_stored_stays_a_server_error(sky: Bluesky
         error(500, "InternalServerError", "Internal Server Error")]
     with pytest.raises(ChannelServerError) as info:
         sky.publish(sky.render(POST), "cc-k")
-    assert info.value.retryable and info.value.may_have_been_sent
+    assert info.value.retryable
+    assert info.value.may_have_been_sent
     assert pds.nsids()[-1] == "com.atproto.repo.getRecord"  # looked, found nothing
     assert pds.records == {}
 
@@ -646,7 +648,8 @@ def test_a_thread_part_answered_500_at_its_held_key_is_taken(sky: BlueskyChannel
     pds.fail["com.atproto.repo.createRecord"] = [
         None, ("after", error(500, "InternalServerError", "Internal Server Error"))]
     receipt = sky.publish(sky.render(Post(id="t", text="One.", thread=("Two.",))), "cc-t")
-    assert len(receipt.part_ids) == 2 and len(pds.records) == 2
+    assert len(receipt.part_ids) == 2
+    assert len(pds.records) == 2
     assert pds.nsids().count("com.atproto.repo.createRecord") == 2
     assert pds.nsids().count("com.atproto.repo.deleteRecord") == 0
 

@@ -200,6 +200,10 @@ class BlueskyOptions(ChannelOptions):
                              description="The account's PDS or entryway.")
     timeout: float = Field(default=20.0, gt=0, le=300)
     connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    max_image_bytes: int = Field(
+        default=IMAGE_LIMIT, ge=BLOB_LIMIT, le=IMAGE_LIMIT,
+        description="Largest post image sent as it is. A PDS older than the 2 MB image "
+                    "lexicon (such as @atproto/pds 0.4) refuses more than 1000000.")
 
     @field_validator("handle")
     @classmethod
@@ -382,7 +386,8 @@ class BlueskyChannel(Channel):
             images = []
             for i, media in enumerate(part.media):
                 data, mime, width, height = fit_image(self._media_bytes(media, i),
-                                                      field=f"media[{i}]", limit=IMAGE_LIMIT)
+                                                      field=f"media[{i}]",
+                                                      limit=self.options.max_image_bytes)
                 images.append({"alt": media.alt_text or "", "image": self._upload(data, mime),
                                "aspectRatio": {"width": width, "height": height}})
             return {"$type": "app.bsky.embed.images", "images": images}
