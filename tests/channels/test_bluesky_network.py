@@ -426,3 +426,30 @@ def test_metrics_count_likes_reposts_and_replies(sky: BlueskyChannel, bsky_netwo
     assert (metrics.likes, metrics.reposts, metrics.replies) == (1, 1, 1)
     assert metrics.extra == {"quotes": 0}
     assert metrics.remote_id == receipt.remote_id
+
+
+def test_the_publisher_posts_once_through_a_dropped_answer(
+        bsky_network: Network, clinic: Account, tmp_path: Path, no_sleep: Any) -> None:
+    from carecast.config import Config
+    from carecast.publish import Publisher
+    from carecast.records import State
+
+    config = Config.from_dict({
+        "brands": {"riverside": {"name": "Riverside General"}},
+        "accounts": {"clinic": {"channel": "bluesky", "brand": "riverside",
+                                "handle": clinic.handle, "service_url": bsky_network.pds}},
+    }, root=tmp_path, environ={"CARECAST_ACCOUNTS__CLINIC__APP_PASSWORD": clinic.app_password})
+    drop = DropAnswer("com.atproto.repo.createRecord")
+    post = Post(id=key(), text="The lab opens at 7 from Monday.", thread=("Walk in.",))
+    before = len(bsky_network.records(clinic.did))
+    with httpx.Client(transport=drop, timeout=30) as http, Publisher(
+            config, entry_point_plugins=False, retry=no_sleep,
+            sessions={"clinic": http}) as publisher:
+        outcome = publisher.publish(post)["clinic"]
+        assert outcome.state == State.PUBLISHED
+        assert outcome.receipt.reconciled
+        assert publisher.publish(post)["clinic"].already_published
+    assert drop.dropped == 1
+    assert len(bsky_network.records(clinic.did)) == before + 2  # two parts, each once
+    texts = [bsky_network.record(uri)["value"]["text"] for uri in outcome.receipt.part_ids]
+    assert texts[1] == "Walk in."
