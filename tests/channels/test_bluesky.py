@@ -622,6 +622,7 @@ def test_a_500_on_a_create_at_a_held_key_is_looked_up_at_once(sky: BlueskyChanne
     # The reference PDS answers a create at a record key it holds with HTTP 500
     # InternalServerError (bluesky-social/atproto#3718), never RecordAlreadyExists.
     first = sky.publish(sky.render(POST), "cc-once")  # a send whose answer the caller lost
+    sky.clock.advance(3600)
     again = sky.publish(sky.render(POST), "cc-once")
     assert pds.nsids()[-2:] == ["com.atproto.repo.createRecord", "com.atproto.repo.getRecord"]
     assert pds.nsids().count("com.atproto.repo.createRecord") == 2
@@ -629,6 +630,7 @@ def test_a_500_on_a_create_at_a_held_key_is_looked_up_at_once(sky: BlueskyChanne
     assert (again.remote_id, again.extra) == (first.remote_id, first.extra)
     assert again.reconciled
     assert not first.reconciled
+    assert again.published_at == first.published_at  # the stored record's time
 
 
 def test_a_500_on_a_create_with_nothing_stored_stays_a_server_error(sky: BlueskyChannel,

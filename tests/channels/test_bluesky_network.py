@@ -329,9 +329,11 @@ def test_a_create_at_a_held_record_key_is_a_500_and_is_looked_up(
         json={"repo": clinic.did, "collection": POST, "rkey": record_key(post_key),
               "record": {"$type": POST, "text": "again", "createdAt": "2026-09-21T14:13:20Z"}})
     assert (answer.status_code, answer.json()["error"]) == (500, "InternalServerError")
+    sky.clock.advance(60)  # type: ignore[attr-defined]  # a FrozenClock
     again = sky.publish(draft, post_key)  # the channel looks the key up and takes it
     assert again.reconciled
     assert (again.remote_id, again.extra["cid"]) == (first.remote_id, first.extra["cid"])
+    assert again.published_at == first.published_at  # the stored record's createdAt
     uris = [r["uri"] for r in bsky_network.records(clinic.did)]
     assert uris.count(first.remote_id) == 1
 

@@ -234,7 +234,7 @@ class BlueskyChannel(Channel):
     text_unit: ClassVar[str] = "graphemes"
     max_media = 4
     media_kinds = frozenset({MediaKind.IMAGE})
-    #: Largest source image; anything over 2,000,000 bytes is re-encoded before upload.
+    #: Largest source image; one over ``max_image_bytes`` is re-encoded before upload.
     max_media_bytes = {MediaKind.IMAGE: 20_000_000}
     supports_threads = True
     max_concurrency = 4
@@ -342,7 +342,7 @@ class BlueskyChannel(Channel):
         self._client()  # logs in (once) and learns the account's DID
         refs: dict[str, str] = {}  # uri -> cid of each part sent
         stamps: list[int] = []  # createdAt of each part, in milliseconds
-        found: list[int] = []  # the parts a create's failure left stored, found by lookup
+        found: dict[int, str] = {}  # createdAt of the parts an earlier send left, found
 
         def send_one(index: int, part: Part, reply_to: str | None) -> str:
             # Its own createdAt, later than the part before it: the AppView orders a thread
@@ -350,18 +350,19 @@ class BlueskyChannel(Channel):
             now = int(self.clock.time() * 1000)
             stamps.append(max(now, stamps[-1] + 1) if stamps else now)
             record = self._record(draft, part, index, _stamp(stamps[-1]), refs, reply_to)
-            uri, cid, stored = self._create(record, record_key(part_key(key, index)),
-                                            reply_to, refs)
+            uri, cid, held_at = self._create(record, record_key(part_key(key, index)),
+                                             reply_to, refs)
             refs[uri] = cid
-            if stored:
-                found.append(index)
+            if held_at is not None:
+                found[index] = held_at
             return uri
 
         uris = send_thread(draft.parts, send_one, self._delete_uri)
         first = uris[0]
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=first, url=self.web_url(first), part_ids=tuple(uris),
-                       published_at=_millis(stamps[0]), reconciled=0 in found,
+                       published_at=_parse_time(found[0]) if found.get(0)
+                       else _millis(stamps[0]), reconciled=0 in found,
                        extra={"cid": refs[first], "rkey": first.rsplit("/", 1)[-1]})
 
     def _record(self, draft: Draft, part: Part, index: int, created_at: str,
@@ -425,12 +426,13 @@ class BlueskyChannel(Channel):
                            cap=self.max_media_bytes.get(media.kind or MediaKind.IMAGE))
 
     def _create(self, record: dict[str, Any], rkey: str, reply_to: str | None,
-                refs: dict[str, str]) -> tuple[str, str, bool]:
+                refs: dict[str, str]) -> tuple[str, str, str | None]:
         """createRecord with our record key; after a 5xx, a lost answer or a duplicate, look
         the key up at once: the reference PDS answers a create at a key it holds with HTTP
         500 (atproto#3718), and the key is ours, so a record there is this part.
 
-        ``(uri, cid, found)``: ``found`` when the record was found, not created, here.
+        ``(uri, cid, created_at)``: ``created_at`` is the stored record's when it was found,
+        not created, here (``""`` if it has none); None when this call created it.
         """
         data = {"repo": self._did, "collection": POST, "rkey": rkey, "record": record}
         try:
@@ -441,11 +443,12 @@ class BlueskyChannel(Channel):
                 raise  # not stored: the error stands (a retry sends again)
             parent = _field(_field(_field(held.value, "reply"), "parent"), "cid")
             if reply_to is None or parent == refs[reply_to]:
-                return str(held.uri), str(held.cid), True  # it landed: this very part
+                created = _field(held.value, "created_at") or _field(held.value, "createdAt")
+                return str(held.uri), str(held.cid), str(created or "")  # it landed: this part
             # an orphan of an earlier, rolled-back attempt holds the key: replace it
             self._delete_uri(str(held.uri))
             answer = self._call(lambda c: c.com.atproto.repo.create_record(data))
-        return str(answer.uri), str(answer.cid), False
+        return str(answer.uri), str(answer.cid), None
 
     # -- lookup, delete ------------------------------------------------------------------------
 
