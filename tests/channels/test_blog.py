@@ -186,8 +186,8 @@ def test_hostile_text_is_escaped_everywhere(blog, image) -> None:
         assert "<script>" not in text
         assert "<img src=x" not in text
         assert "<i>" not in text
-    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in page
-    assert 'alt="&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in page
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt; &amp; &lt;b&gt;" in page
+    assert 'alt="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in page
     assert '<a href="https://example.org/?a=1&amp;b=">' in page  # the URL stops at the quote
     assert feed(blog).find(f"{A}entry/{A}title").text == post.title  # XML escapes it itself
 

@@ -27,6 +27,7 @@ from PIL import Image
 
 from carecast.channels.bluesky import (
     BLOB_LIMIT,
+    IMAGE_LIMIT,
     BlueskyChannel,
     BlueskyOptions,
     graphemes,
@@ -76,7 +77,8 @@ class FakePDS:
     """Enough of a PDS and AppView for the channel: records, blobs, sessions, scripted faults.
 
     ``fail[nsid]`` is a list of actions used one per call: an ``httpx.Response`` to answer
-    instead, an exception to raise before storing, or ``("after", exc)`` to store, then raise.
+    instead, an exception to raise before storing, or ``("after", exc)`` to store, then raise
+    ``exc`` (or answer with it, when it is a response).
     """
 
     def __init__(self) -> None:
@@ -112,6 +114,8 @@ class FakePDS:
                 request.headers.get("Authorization") != f"Bearer {self.access}":
             return error(400, "ExpiredToken", "Token has expired")
         response = getattr(self, nsid.replace(".", "_"))(request)
+        if isinstance(action, tuple) and isinstance(action[1], httpx.Response):
+            return action[1]
         if isinstance(action, tuple):
             raise action[1]
         return response
@@ -469,22 +473,46 @@ def test_images_go_with_alt_text_and_aspect_ratio(sky: BlueskyChannel, pds: Fake
     assert pds.blobs[0][1] == (tmp_path / "wide.png").read_bytes()  # small: sent as it is
 
 
-def test_a_large_image_is_resized_under_the_blob_limit(sky: BlueskyChannel, pds: FakePDS,
-                                                       tmp_path: Path) -> None:
+def test_a_large_image_is_resized_under_the_image_limit(sky: BlueskyChannel, pds: FakePDS,
+                                                        tmp_path: Path) -> None:
     big = png(2400, 1200, noise=True)
-    assert len(big) > BLOB_LIMIT
+    assert len(big) > IMAGE_LIMIT
     (tmp_path / "big.png").write_bytes(big)
     sky.publish(sky.render(Post(id="big", text="Aerial view.", media=[
         Media(source="big.png", alt_text="The hospital from above")])), "cc-big")
     mime, data = pds.blobs[0]
     assert mime == "image/jpeg"
-    assert len(data) <= BLOB_LIMIT
+    assert len(data) <= IMAGE_LIMIT
     sent = Image.open(io.BytesIO(data))
     assert sent.format == "JPEG"
     assert max(sent.size) <= 2000
     ratio = pds.bodies("createRecord")[0]["record"]["embed"]["images"][0]["aspectRatio"]
     assert (ratio["width"], ratio["height"]) == sent.size
     assert abs(sent.width / sent.height - 2.0) < 0.01
+
+
+def test_a_post_image_between_one_and_two_megabytes_goes_as_it_is(
+        sky: BlueskyChannel, pds: FakePDS, tmp_path: Path) -> None:
+    # Post images may be 2,000,000 bytes since April 2026 (bluesky-social/atproto#4823).
+    photo = png(760, 760, noise=True)
+    assert BLOB_LIMIT < len(photo) <= IMAGE_LIMIT
+    (tmp_path / "ward.png").write_bytes(photo)
+    sky.publish(sky.render(Post(id="ward", text="The new ward.", media=[
+        Media(source="ward.png", alt_text="Beds by a window")])), "cc-ward")
+    assert pds.blobs == [("image/png", photo)]
+
+
+def test_a_card_thumbnail_keeps_the_one_megabyte_limit(sky: BlueskyChannel, pds: FakePDS,
+                                                       tmp_path: Path) -> None:
+    card = png(760, 760, noise=True)
+    assert BLOB_LIMIT < len(card) <= IMAGE_LIMIT
+    (tmp_path / "card.png").write_bytes(card)
+    sky.publish(sky.render(Post(id="c", text="Read more.", link="https://riverside.example/a",
+                                overrides={"bluesky": {"options": {"card_image": "card.png"}}})),
+                "cc-c")
+    mime, data = pds.blobs[0]
+    assert mime == "image/jpeg"
+    assert len(data) <= BLOB_LIMIT
 
 
 def test_an_image_by_url_is_downloaded(tmp_path: Path) -> None:
@@ -527,6 +555,34 @@ def test_a_thread_replies_with_root_and_parent(sky: BlueskyChannel, pds: FakePDS
         "$type": "com.atproto.repo.strongRef", "uri": uris[1], "cid": "bafyreicid2"}
 
 
+def test_each_thread_part_has_its_own_later_created_at(sky: BlueskyChannel,
+                                                      pds: FakePDS) -> None:
+    # The AppView orders a thread by createdAt: parts stamped alike came back as 2, 1, 4, 5, 3.
+    post = Post(id="t", text="One.", thread=("Two.", "Three.", "Four.", "Five."))
+    receipt = sky.publish(sky.render(post), "cc-t")  # the clock is frozen: no time passes
+    stamps = [b["record"]["createdAt"] for b in pds.bodies("createRecord")]
+    assert stamps == [f"2026-09-21T14:13:20.00{i}Z" for i in range(5)]
+    assert receipt.published_at == datetime.fromtimestamp(NOW, UTC)
+
+
+def test_thread_created_at_follows_the_injected_clock(http: httpx.Client, pds: FakePDS,
+                                                      tmp_path: Path) -> None:
+    clock = FrozenClock(datetime.fromtimestamp(NOW, UTC))
+    channel = BlueskyChannel("clinic", BlueskyOptions(handle=HANDLE, app_password=PASSWORD),
+                             root=tmp_path, session=http, clock=clock)
+    original = pds.com_atproto_repo_createRecord
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        clock.advance(2.5)  # each create takes the platform 2.5 s
+        return original(request)
+
+    pds.com_atproto_repo_createRecord = slow  # type: ignore[method-assign]
+    channel.publish(channel.render(Post(id="t", text="One.", thread=("Two.", "Three."))), "k")
+    stamps = [b["record"]["createdAt"] for b in pds.bodies("createRecord")]
+    assert stamps == ["2026-09-21T14:13:20.000Z", "2026-09-21T14:13:22.500Z",
+                      "2026-09-21T14:13:25.000Z"]
+
+
 def test_a_failed_part_deletes_the_parts_before_it(sky: BlueskyChannel, pds: FakePDS) -> None:
     pds.fail["com.atproto.repo.createRecord"] = [None, error(
         400, "InvalidRequest", "Invalid app.bsky.feed.post record: Record/text must not be "
@@ -559,6 +615,45 @@ def test_an_orphan_reply_from_a_rolled_back_attempt_is_replaced(sky: BlueskyChan
     receipt = sky.publish(sky.render(Post(id="t", text="One.", thread=("Two.",))), "cc-t")
     held = pds.records[record_key("cc-t.1")]
     assert held["value"]["reply"]["parent"]["uri"] == receipt.part_ids[0]
+
+
+def test_a_500_on_a_create_at_a_held_key_is_looked_up_at_once(sky: BlueskyChannel,
+                                                               pds: FakePDS) -> None:
+    # The reference PDS answers a create at a record key it holds with HTTP 500
+    # InternalServerError (bluesky-social/atproto#3718), never RecordAlreadyExists.
+    first = sky.publish(sky.render(POST), "cc-once")  # a send whose answer the caller lost
+    sky.clock.advance(3600)
+    again = sky.publish(sky.render(POST), "cc-once")
+    assert pds.nsids()[-2:] == ["com.atproto.repo.createRecord", "com.atproto.repo.getRecord"]
+    assert pds.nsids().count("com.atproto.repo.createRecord") == 2
+    assert len(pds.records) == 1
+    assert (again.remote_id, again.extra) == (first.remote_id, first.extra)
+    assert again.reconciled
+    assert not first.reconciled
+    assert again.published_at == first.published_at  # the stored record's time
+
+
+def test_a_500_on_a_create_with_nothing_stored_stays_a_server_error(sky: BlueskyChannel,
+                                                                    pds: FakePDS) -> None:
+    pds.fail["com.atproto.repo.createRecord"] = [
+        error(500, "InternalServerError", "Internal Server Error")]
+    with pytest.raises(ChannelServerError) as info:
+        sky.publish(sky.render(POST), "cc-k")
+    assert info.value.retryable
+    assert info.value.may_have_been_sent
+    assert pds.nsids()[-1] == "com.atproto.repo.getRecord"  # looked, found nothing
+    assert pds.records == {}
+
+
+def test_a_thread_part_answered_500_at_its_held_key_is_taken(sky: BlueskyChannel,
+                                                             pds: FakePDS) -> None:
+    pds.fail["com.atproto.repo.createRecord"] = [
+        None, ("after", error(500, "InternalServerError", "Internal Server Error"))]
+    receipt = sky.publish(sky.render(Post(id="t", text="One.", thread=("Two.",))), "cc-t")
+    assert len(receipt.part_ids) == 2
+    assert len(pds.records) == 2
+    assert pds.nsids().count("com.atproto.repo.createRecord") == 2
+    assert pds.nsids().count("com.atproto.repo.deleteRecord") == 0
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -1,18 +1,20 @@
-"""Blog: a static blog in a folder, with an Atom feed that doubles as a podcast feed.
+"""Blog: a static blog in a folder, with an Atom feed and an RSS 2.0 podcast feed.
 
 No credentials and no server: each post becomes ``posts/<slug>.html``, ``index.html`` lists
-the posts newest first and ``feed.xml`` is an Atom 1.0 feed (audio files become podcast
-enclosures). Local media are copied into ``media/`` under their content hash. Each post's
-metadata is kept in ``entries/<key>.json``: the index and the feed are rebuilt from those
-files, and ``lookup`` is a check for one of them. Every file is written atomically (a
-temporary file in the same folder, then ``os.replace``) under a lock on the folder.
+the posts newest first, ``feed.xml`` is an Atom 1.0 feed of every post (audio files as
+enclosures) and, when the account has a ``[podcast]`` table, ``podcast.xml`` is an RSS 2.0
+feed with the iTunes tags podcast directories read, one episode per post with audio. Feeds
+are made with ``feedgen`` and pages from Jinja2 templates with autoescape (``templates/blog``).
+Local media are copied into ``media/`` under their content hash. Each post's metadata is kept
+in ``entries/<key>.json``: the index and the feeds are rebuilt from those files, and
+``lookup`` is a check for one of them. Every file is written atomically (a temporary file in
+the same folder, then ``os.replace``) under a lock on the folder.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import html
 import json
 import os
 import re
@@ -20,46 +22,55 @@ import shutil
 import tempfile
 import unicodedata
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.clock import SYSTEM_CLOCK, Clock
-from carecast.errors import InputRefused, PlatformRejected
+from carecast.errors import ConfigurationError, InputRefused, PlatformRejected
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
-__all__ = [
-    "BlogChannel",
-    "BlogOptions",
-    "copy_confined",
-    "derive_title",
-    "html_body",
-    "slug_for",
-    "slug_words",
-    "write_atomic",
-]
+__all__ = ["BlogChannel", "BlogOptions", "PodcastOptions", "copy_confined", "derive_title",
+           "html_body", "slug_for", "slug_words", "write_atomic"]
 
-ATOM = "http://www.w3.org/2005/Atom"
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n")
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_PAGE = """<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<link rel="alternate" type="application/atom+xml" title="{blog}" href="{home}feed.xml">
-</head><body><header><a href="{home}index.html">{blog}</a></header>
-<main>
-{main}
-</main></body></html>
-"""
+
+
+class PodcastOptions(BaseModel):
+    """The show's settings for the RSS 2.0 podcast feed (``[accounts.NAME.podcast]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    image: str = Field(description="Square cover art, 1400 to 3000 pixels, a .jpg or .png: a "
+                                   "path (relative to the config file) or an http(s) URL.")
+    title: str | None = Field(default=None, min_length=1,
+                              description="The show's name; default the blog's title.")
+    description: str | None = Field(default=None, description="Default the blog's.")
+    author: str | None = Field(default=None, description="Default the blog's author.")
+    category: str = Field(default="Health & Fitness", min_length=1)
+    subcategory: str | None = Field(default="Medicine")
+    explicit: bool = False
+    owner_name: str | None = None
+    owner_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    type: Literal["episodic", "serial"] = "episodic"
+    copyright: str | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _artwork(cls, value: str) -> str:
+        if not value.strip() or not urlsplit(value).path.lower().endswith((".jpg", ".png")):
+            raise ValueError("give a .jpg or .png file or URL (podcast apps take no other "
+                             "artwork), such as image = \"podcast-cover.jpg\"")
+        return value
 
 
 class BlogOptions(ChannelOptions):
@@ -72,6 +83,9 @@ class BlogOptions(ChannelOptions):
     description: str | None = None
     author: str | None = Field(default=None, description="Author name; default the title.")
     language: str = Field(default="en", pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+    podcast: PodcastOptions | None = Field(
+        default=None, description="The show: with it, posts with audio are episodes of an "
+                                  "RSS 2.0 podcast feed, podcast.xml.")
 
     @field_validator("base_url")
     @classmethod
@@ -128,6 +142,11 @@ class BlogChannel(Channel):
         super().__init__(account, options, root=root, session=session, clock=clock)
         self.folder = self.root / Path(self.options.path).expanduser()
         self.base_url = self.options.base_url or self.folder.resolve().as_uri() + "/"
+        show = self.options.podcast
+        if show and "://" not in show.image and not (self.root / show.image).is_file():
+            raise ConfigurationError(
+                f"account {account!r}: podcast.image: no file {show.image!r} (relative to the "
+                "config file's folder); give the cover art's path or its https URL")
 
     def render(self, post: Post) -> Draft:
         """The base draft, titled with the text's first sentence when the post has no title."""
@@ -172,6 +191,8 @@ class BlogChannel(Channel):
             self._rebuild(keep)  # the entry goes last, so an interrupted delete can be redone
             self._page(gone["slug"]).unlink(missing_ok=True)
             used = {m["href"] for e in keep for m in e["media"]}
+            if self.options.podcast:
+                used.add(self._artwork(self.options.podcast))
             for href in {m["href"] for m in gone["media"]} - used:
                 if href.startswith("media/"):
                     (self.folder / href).unlink(missing_ok=True)
@@ -214,12 +235,14 @@ class BlogChannel(Channel):
         if item.is_url:
             return {**info, "href": item.source, "length": None}
         name = copy_confined(self, item, self.folder / "media")
-        return {**info, "href": f"media/{name}",
-                "length": (self.folder / "media" / name).stat().st_size}
+        target = self.folder / "media" / name
+        duration = _duration(target) if item.kind == MediaKind.AUDIO else None
+        return {**info, "href": f"media/{name}", "length": target.stat().st_size,
+                "duration": duration}
 
     def _receipt(self, post_id: str, entry: dict[str, Any]) -> Receipt:
         return Receipt(post_id=post_id, account=self.account, channel=self.name,
-                       remote_id=entry["slug"], url=f"{self.base_url}posts/{entry['slug']}.html",
+                       remote_id=entry["slug"], url=self._url(entry),
                        published_at=datetime.fromisoformat(entry["published"]),
                        extra={"key": entry["key"]})
 
@@ -227,94 +250,215 @@ class BlogChannel(Channel):
         entries = sorted(entries, key=lambda e: (e["published"], e["key"]), reverse=True)
         write_atomic(self.folder / "index.html", self._index_html(entries).encode())
         write_atomic(self.folder / "feed.xml", self._feed(entries))
+        if self.options.podcast:
+            write_atomic(self.folder / "podcast.xml", self._podcast(entries, self.options.podcast))
+        else:
+            (self.folder / "podcast.xml").unlink(missing_ok=True)
 
-    # -- HTML and Atom -----------------------------------------------------------------------
+    # -- HTML and feeds ----------------------------------------------------------------------
 
     def _page_html(self, entry: dict[str, Any]) -> str:
-        day = entry["published"][:10]
-        meta = f'<time datetime="{entry["published"]}">{day}</time>'
-        if self.options.author:
-            meta += f" · {html.escape(self.options.author)}"
-        main = (f'<article>\n<h1>{html.escape(entry["title"])}</h1>\n<p class="meta">{meta}</p>\n'
-                f"{html_body(entry, '../')}\n</article>")
-        return _PAGE.format(lang=html.escape(entry["language"]), blog=html.escape(
-            self.options.title), title=html.escape(entry["title"]), home="../", main=main)
+        return str(_template("post.html").render(
+            lang=entry["language"], blog=self.options.title, title=entry["title"], home="../",
+            podcast=self._show_title(), published=entry["published"],
+            author=self.options.author, body=_markup(html_body(entry, "../"))))
 
     def _index_html(self, entries: list[dict[str, Any]]) -> str:
-        blog = html.escape(self.options.title)
-        items = "\n".join(
-            f'<li><time datetime="{e["published"]}">{e["published"][:10]}</time> '
-            f'<a href="posts/{e["slug"]}.html">{html.escape(e["title"])}</a></li>'
-            for e in entries)
-        about = (f"<p>{html.escape(self.options.description)}</p>\n"
-                 if self.options.description else "")
-        main = (f'<h1>{blog}</h1>\n{about}<ul class="posts">\n{items}\n</ul>\n'
-                '<p><a href="feed.xml">Atom feed</a></p>')
-        return _PAGE.format(lang=html.escape(self.options.language), blog=blog, title=blog,
-                            home="", main=main)
+        return str(_template("index.html").render(
+            lang=self.options.language, blog=self.options.title, title=self.options.title,
+            home="", podcast=self._show_title(), description=self.options.description,
+            entries=entries))
+
+    def _show_title(self) -> str | None:
+        show = self.options.podcast
+        return (show.title or self.options.title) if show else None
 
     def _feed(self, entries: list[dict[str, Any]]) -> bytes:
-        feed = ET.Element("feed", {"xmlns": ATOM, _XML_LANG: self.options.language})
-        _sub(feed, "id", _urn(self.base_url))
-        _sub(feed, "title", self.options.title)
+        """The Atom 1.0 feed of every post, newest first; audio files are enclosures."""
+        feed = _generator(self.options.language)
+        feed.id(_urn(self.base_url))
+        feed.title(self.options.title)
         if self.options.description:
-            _sub(feed, "subtitle", self.options.description)
-        _sub(feed, "updated", entries[0]["published"] if entries else
-             self.clock.now().astimezone(UTC).replace(microsecond=0).isoformat())
-        _sub(feed, "link", rel="self", type="application/atom+xml",
-             href=self.base_url + "feed.xml")
-        _sub(feed, "link", rel="alternate", type="text/html", href=self.base_url + "index.html")
-        _sub(feed, "generator", "carecast")
+            feed.subtitle(self.options.description)
+        feed.updated(entries[0]["published"] if entries else
+                     self.clock.now().astimezone(UTC).replace(microsecond=0))
+        feed.link(href=self.base_url + "feed.xml", rel="self", type="application/atom+xml")
+        feed.link(href=self.base_url + "index.html", rel="alternate", type="text/html")
         for entry in entries:
-            item = _sub(feed, "entry")
-            _sub(item, "id", _urn(entry["key"]))
-            _sub(item, "title", entry["title"])
-            _sub(item, "updated", entry["published"])
-            _sub(item, "published", entry["published"])
-            _sub(item, "link", rel="alternate", type="text/html",
-                 href=f"{self.base_url}posts/{entry['slug']}.html")
-            for media in entry["media"]:
-                if media["kind"] == MediaKind.AUDIO:
-                    attrs = {"rel": "enclosure", "type": media["type"],
-                             "href": _absolute(media["href"], self.base_url)}
-                    if media["length"]:
-                        attrs["length"] = str(media["length"])
-                    _sub(item, "link", **attrs)
-            _sub(_sub(item, "author"), "name", self.options.author or self.options.title)
-            _sub(item, "content", html_body(entry, self.base_url), type="html")
-        ET.indent(feed)
-        data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+            item = feed.add_entry(_atom_entry(), order="append")
+            item.id(_urn(entry["key"]))
+            item.title(entry["title"])
+            item.updated(entry["published"])
+            item.published(entry["published"])
+            item.link(href=self._url(entry), rel="alternate", type="text/html")
+            for media in _audio(entry):
+                link = {"href": _absolute(media["href"], self.base_url), "rel": "enclosure",
+                        "type": media["type"]}
+                if media["length"]:
+                    link["length"] = str(media["length"])
+                item.link(**link)
+            item.author(name=self.options.author or self.options.title)
+            item.content(html_body(entry, self.base_url), type="html")
+        data: bytes = feed.atom_str(pretty=True, encoding="utf-8")
         return data
+
+    def _podcast(self, entries: list[dict[str, Any]], show: PodcastOptions) -> bytes:
+        """The RSS 2.0 podcast feed: one episode per post with audio (its first audio file)."""
+        feed = _generator(self.options.language)
+        feed.load_extension("podcast")
+        author = show.author or self.options.author or self.options.title
+        feed.title(show.title or self.options.title)
+        feed.description(show.description or self.options.description
+                         or show.title or self.options.title)
+        feed.link(href=self.base_url + "podcast.xml", rel="self")
+        feed.link(href=self.base_url + "index.html", rel="alternate")  # RSS's <link>: last
+        image = _absolute(self._artwork(show), self.base_url)
+        feed.image(url=image, title=show.title or self.options.title,
+                   link=self.base_url + "index.html")
+        if show.copyright:
+            feed.copyright(show.copyright)
+        feed.podcast.itunes_author(author)
+        feed.podcast.itunes_image(image)
+        category = {"cat": show.category, **({"sub": show.subcategory}
+                                             if show.subcategory else {})}
+        feed.podcast.itunes_category(category)
+        feed.podcast.itunes_explicit("yes" if show.explicit else "no")
+        feed.podcast.itunes_type(show.type)
+        if show.owner_name and show.owner_email:
+            feed.podcast.itunes_owner(name=show.owner_name, email=show.owner_email)
+        feed.podcast.itunes_summary(show.description or self.options.description
+                                    or show.title or self.options.title)
+        episodes = [(e, _audio(e)[0]) for e in entries if _audio(e)]
+        if episodes:
+            feed.lastBuildDate(episodes[0][0]["published"])
+        for entry, audio in episodes:
+            item = feed.add_entry(order="append")
+            item.guid(_urn(entry["key"]), permalink=False)  # the Atom entry's id: stable
+            item.title(entry["title"])
+            item.link(href=self._url(entry))
+            item.published(entry["published"])
+            item.description(_summary(entry["text"]) or entry["title"])
+            item.content(html_body(entry, self.base_url), type="CDATA")
+            item.enclosure(_absolute(audio["href"], self.base_url),
+                           str(audio["length"] or 0), audio["type"])
+            item.podcast.itunes_author(author)
+            if audio.get("duration") is not None:
+                item.podcast.itunes_duration(_hms(audio["duration"]))
+            cover = next((m for m in entry["media"] if m["kind"] == MediaKind.IMAGE
+                          and m["href"].lower().endswith((".jpg", ".png"))), None)
+            if cover:
+                item.podcast.itunes_image(_absolute(cover["href"], self.base_url))
+        data: bytes = feed.rss_str(pretty=True, encoding="utf-8")
+        return data
+
+    def _artwork(self, show: PodcastOptions) -> str:
+        """The show's cover: its URL, or ``media/...`` of the local file copied in."""
+        return str(self._copy(Media(source=show.image, kind=MediaKind.IMAGE))["href"])
+
+    def _url(self, entry: dict[str, Any]) -> str:
+        return f"{self.base_url}posts/{entry['slug']}.html"
 
 
 def html_body(entry: dict[str, Any], base: str) -> str:
     """The post's HTML: escaped paragraphs with links, then its media (hrefs from ``base``)."""
-    out = [f"<p>{_linkify(p.strip())}</p>" for p in _PARAGRAPH.split(entry["text"])
-           if p.strip()]
-    for media in entry["media"]:
-        src = html.escape(_absolute(media["href"], base))
-        alt = html.escape(media["alt_text"] or "")
-        if media["kind"] in ("image", "gif"):
-            element, caption = f'<img src="{src}" alt="{alt}">', media["title"]
-        else:  # audio or video: the alt text labels it for screen readers
-            tag, label = media["kind"], f' aria-label="{alt}"' if alt else ""
-            element = (f'<{tag} controls preload="metadata" src="{src}"{label}>'
-                       f'<a href="{src}">Download the {tag}</a></{tag}>')
-            caption = media["title"] or media["alt_text"]
-        caption = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        out.append(f"<figure>{element}{caption}</figure>")
-    return "\n".join(out)
+    paragraphs = [[_pieces(line.strip()) for line in p.strip().splitlines()]
+                  for p in _PARAGRAPH.split(entry["text"]) if p.strip()]
+    media = [{"kind": m["kind"], "src": _absolute(m["href"], base), "alt": m["alt_text"] or "",
+              "caption": m["title"] if m["kind"] in ("image", "gif")
+              else m["title"] or m["alt_text"]} for m in entry["media"]]
+    return str(_template("body.html").render(paragraphs=paragraphs, media=media))
 
 
-def _linkify(text: str) -> str:
-    """HTML-escape ``text``; URLs become links and line breaks ``<br>``."""
+def _pieces(line: str) -> list[tuple[bool, str]]:
+    """``line`` as ``(is_url, text)`` pieces: the template links the URLs."""
     out, last = [], 0
-    for match in _URL.finditer(text):
-        url = html.escape(match.group())
-        out += [html.escape(text[last:match.start()]), f'<a href="{url}">{url}</a>']
+    for match in _URL.finditer(line):
+        out += [(False, line[last:match.start()]), (True, match.group())]
         last = match.end()
-    out.append(html.escape(text[last:]))
-    return "<br>\n".join(line.strip() for line in "".join(out).splitlines())
+    out.append((False, line[last:]))
+    return [piece for piece in out if piece[1]]
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("carecast.channels", "templates/blog"),
+                              autoescape=True, keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def _template(name: str) -> Any:
+    return _environment().get_template(name)
+
+
+def _markup(html: str) -> Any:
+    """HTML the templates insert as it is (it was rendered with autoescape already)."""
+    from markupsafe import Markup
+
+    return Markup(html)  # noqa: S704  (rendered by our own autoescaping template)
+
+
+def _generator(language: str) -> Any:
+    from feedgen.feed import FeedGenerator
+
+    feed = FeedGenerator()
+    feed.language(language)
+    feed.generator("carecast")
+    return feed
+
+
+@cache
+def _atom_entry_class() -> Any:
+    from feedgen.entry import FeedEntry
+
+    class AtomEntry(FeedEntry):  # type: ignore[misc]
+        """feedgen's entry, mended: feedgen 1.0.0 writes an Atom entry's links with their
+        ``href`` only, dropping ``rel``, ``type`` and ``length`` (python-feedgen#135, open),
+        so enclosures would read as plain links."""
+
+        def atom_entry(self, extensions: bool = True) -> Any:
+            element = super().atom_entry(extensions)
+            written = [e for e in element if str(e.tag).rsplit("}", 1)[-1] == "link"]
+            for link, wanted in zip(written, self.link() or [], strict=True):
+                for name in ("rel", "type", "hreflang", "title", "length"):
+                    if wanted.get(name):
+                        link.set(name, str(wanted[name]))
+            return element
+
+    return AtomEntry
+
+
+def _atom_entry() -> Any:
+    return _atom_entry_class()()
+
+
+def _audio(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in entry["media"] if m["kind"] == MediaKind.AUDIO]
+
+
+def _summary(text: str, limit: int = 4000) -> str:
+    """Plain text for an episode's description: whitespace folded, cut at ``limit``."""
+    folded = " ".join(text.split())
+    return folded if len(folded) <= limit else folded[:limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _hms(seconds: float) -> str:
+    """``H:MM:SS`` of ``seconds``, rounded to the second."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _duration(path: Path) -> float | None:
+    """The audio file's length in seconds (mutagen reads MP3, M4A, Ogg, FLAC, WAV, ...)."""
+    import mutagen
+
+    try:
+        audio = mutagen.File(path)
+    except (mutagen.MutagenError, OSError, ValueError):
+        return None
+    length = getattr(getattr(audio, "info", None), "length", None)
+    return float(length) if length else None
 
 
 def _absolute(href: str, base: str) -> str:
@@ -323,12 +467,6 @@ def _absolute(href: str, base: str) -> str:
 
 def _urn(value: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'carecast:' + value)}"
-
-
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attrs)
-    element.text = text
-    return element
 
 
 def copy_confined(channel: Channel, item: Media, folder: Path) -> str:

@@ -5,8 +5,14 @@ record key is a TID derived from the part's idempotency key (``record_key``), so
 one exact ``getRecord`` and a resend can never make a second copy. Text is counted in
 graphemes (300 a post); links, ``#tags`` and ``@mentions`` become rich-text facets with UTF-8
 byte offsets; images (up to 4, with alt text) are re-encoded with Pillow when over the
-1,000,000-byte blob limit; ``post.link`` becomes a link card when the post has no images.
-Long text becomes a reply thread whose parts carry root and parent strong references.
+2,000,000-byte limit of a post image (link-card thumbnails and avatars: 1,000,000);
+``post.link`` becomes a link card when the post has no images. Long text becomes a reply
+thread whose parts carry root and parent strong references and each its own, later,
+``createdAt``.
+
+The reference PDS answers a ``createRecord`` at a record key it already holds with HTTP 500
+(bluesky-social/atproto#3718), not ``RecordAlreadyExists``; so any 5xx or lost answer to a
+create is followed at once by a ``getRecord`` at that key (the key is carecast's own).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import threading
 import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -57,7 +63,8 @@ from carecast.post import (
     Receipt,
 )
 
-__all__ = ["BlueskyChannel", "BlueskyOptions", "fit_image", "graphemes", "record_key"]
+__all__ = ["BLOB_LIMIT", "IMAGE_LIMIT", "BlueskyChannel", "BlueskyOptions", "fit_image",
+           "graphemes", "record_key"]
 
 T = TypeVar("T")
 POST = "app.bsky.feed.post"
@@ -65,7 +72,8 @@ PROFILE = "app.bsky.actor.profile"
 #: The profile record's field of each profile change, and its limit in graphemes.
 PROFILE_RECORD = {"display_name": ("displayName", 64), "description": ("description", 256),
                   "website": ("website", None)}
-BLOB_LIMIT = 1_000_000  # bytes, app.bsky.embed.images#image and external#thumb
+IMAGE_LIMIT = 2_000_000  # bytes, app.bsky.embed.images#image (atproto#4823, April 2026)
+BLOB_LIMIT = 1_000_000  # bytes, app.bsky.embed.external#thumb and the profile avatar
 MAX_TEXT_BYTES = 3000  # app.bsky.feed.post text: maxGraphemes 300, maxLength 3000 (UTF-8)
 MAX_SIDE = 2000  # pixels: the longest side Bluesky shows without scaling
 APP_PASSWORDS = "bsky.app > Settings > Privacy and security > App passwords"
@@ -194,6 +202,10 @@ class BlueskyOptions(ChannelOptions):
                              description="The account's PDS or entryway.")
     timeout: float = Field(default=20.0, gt=0, le=300)
     connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    max_image_bytes: int = Field(
+        default=IMAGE_LIMIT, ge=BLOB_LIMIT, le=IMAGE_LIMIT,
+        description="Largest post image sent as it is. A PDS older than the 2 MB image "
+                    "lexicon (such as @atproto/pds 0.4) refuses more than 1000000.")
 
     @field_validator("handle")
     @classmethod
@@ -224,7 +236,7 @@ class BlueskyChannel(Channel):
     text_unit: ClassVar[str] = "graphemes"
     max_media = 4
     media_kinds = frozenset({MediaKind.IMAGE})
-    #: Largest source image; anything over 1,000,000 bytes is re-encoded before upload.
+    #: Largest source image; one over ``max_image_bytes`` is re-encoded before upload.
     max_media_bytes = {MediaKind.IMAGE: 20_000_000}
     supports_threads = True
     max_concurrency = 4
@@ -331,19 +343,28 @@ class BlueskyChannel(Channel):
     def publish(self, draft: Draft, key: str) -> Receipt:
         self._client()  # logs in (once) and learns the account's DID
         refs: dict[str, str] = {}  # uri -> cid of each part sent
-        created_at = self._now()
+        stamps: list[int] = []  # createdAt of each part, in milliseconds
+        found: dict[int, str] = {}  # createdAt of the parts an earlier send left, found
 
         def send_one(index: int, part: Part, reply_to: str | None) -> str:
-            record = self._record(draft, part, index, created_at, refs, reply_to)
-            uri, cid = self._create(record, record_key(part_key(key, index)), reply_to, refs)
+            # Its own createdAt, later than the part before it: the AppView orders a thread
+            # by it, and parts made within one millisecond would come back in any order.
+            now = int(self.clock.time() * 1000)
+            stamps.append(max(now, stamps[-1] + 1) if stamps else now)
+            record = self._record(draft, part, index, _stamp(stamps[-1]), refs, reply_to)
+            uri, cid, held_at = self._create(record, record_key(part_key(key, index)),
+                                             reply_to, refs)
             refs[uri] = cid
+            if held_at is not None:
+                found[index] = held_at
             return uri
 
         uris = send_thread(draft.parts, send_one, self._delete_uri)
         first = uris[0]
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=first, url=self.web_url(first), part_ids=tuple(uris),
-                       published_at=_parse_time(created_at),
+                       published_at=_parse_time(found[0]) if found.get(0)
+                       else _millis(stamps[0]), reconciled=0 in found,
                        extra={"cid": refs[first], "rkey": first.rsplit("/", 1)[-1]})
 
     def _record(self, draft: Draft, part: Part, index: int, created_at: str,
@@ -369,7 +390,7 @@ class BlueskyChannel(Channel):
             for i, media in enumerate(part.media):
                 data, mime, width, height = fit_image(
                     self._media_bytes(media, i), field=f"media[{i}]",
-                    max_pixels=self.media_rules.max_pixels)
+                    limit=self.options.max_image_bytes, max_pixels=self.media_rules.max_pixels)
                 images.append({"alt": media.alt_text or "", "image": self._upload(data, mime),
                                "aspectRatio": {"width": width, "height": height}})
             return {"$type": "app.bsky.embed.images", "images": images}
@@ -408,24 +429,29 @@ class BlueskyChannel(Channel):
                            cap=self.max_media_bytes.get(media.kind or MediaKind.IMAGE))
 
     def _create(self, record: dict[str, Any], rkey: str, reply_to: str | None,
-                refs: dict[str, str]) -> tuple[str, str]:
-        """createRecord with our record key; for a reply part whose answer was lost, look."""
+                refs: dict[str, str]) -> tuple[str, str, str | None]:
+        """createRecord with our record key; after a 5xx, a lost answer or a duplicate, look
+        the key up at once: the reference PDS answers a create at a key it holds with HTTP
+        500 (atproto#3718), and the key is ours, so a record there is this part.
+
+        ``(uri, cid, created_at)``: ``created_at`` is the stored record's when it was found,
+        not created, here (``""`` if it has none); None when this call created it.
+        """
         data = {"repo": self._did, "collection": POST, "rkey": rkey, "record": record}
         try:
             answer = self._call(lambda c: c.com.atproto.repo.create_record(data))
         except (OutcomeUnknown, ChannelServerError, DuplicatePost):
-            if reply_to is None:
-                raise  # the first part: the publisher reconciles with lookup
             held = self._get(rkey)
             if held is None:
-                raise
+                raise  # not stored: the error stands (a retry sends again)
             parent = _field(_field(_field(held.value, "reply"), "parent"), "cid")
-            if parent == refs[reply_to]:
-                return str(held.uri), str(held.cid)  # it landed: this very part
+            if reply_to is None or parent == refs[reply_to]:
+                created = _field(held.value, "created_at") or _field(held.value, "createdAt")
+                return str(held.uri), str(held.cid), str(created or "")  # it landed: this part
             # an orphan of an earlier, rolled-back attempt holds the key: replace it
             self._delete_uri(str(held.uri))
             answer = self._call(lambda c: c.com.atproto.repo.create_record(data))
-        return str(answer.uri), str(answer.cid)
+        return str(answer.uri), str(answer.cid), None
 
     # -- lookup, delete ------------------------------------------------------------------------
 
@@ -640,9 +666,6 @@ class BlueskyChannel(Channel):
                 "service_url to the final address", **kw)
         return PlatformRejected(f"Bluesky refused the request{said}", **kw)
 
-    def _now(self) -> str:
-        return _utc(self.clock.time()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -672,14 +695,16 @@ def _new_client(http: Any, service_url: str) -> Any:
     return Client(base_url=service_url, request=SharedRequest(http))
 
 
-def fit_image(data: bytes, *, field: str, max_pixels: int = DEFAULT_MAX_PIXELS
-              ) -> tuple[bytes, str, int, int]:
-    """``(bytes, MIME type, width, height)`` of an image under Bluesky's blob limit.
+def fit_image(data: bytes, *, field: str, limit: int = BLOB_LIMIT,
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, str, int, int]:
+    """``(bytes, MIME type, width, height)`` of an image within ``limit`` bytes.
 
-    An image within the limit goes as it is; a larger one is turned upright, scaled to at most
-    2000 pixels a side and re-encoded as JPEG, smaller and at lower quality until it fits. An
-    image of more than ``max_pixels`` (``[media] max_pixels``) is refused from its header,
-    before it is decoded: a small file can claim a huge canvas (a decompression bomb).
+    ``limit`` is ``IMAGE_LIMIT`` for a post's images, ``BLOB_LIMIT`` (the default) for a link
+    card's thumbnail and an avatar. An image within the limit goes as it is; a larger one is
+    turned upright, scaled to at most 2000 pixels a side and re-encoded as JPEG, smaller and
+    at lower quality until it fits. An image of more than ``max_pixels`` (``[media]
+    max_pixels``) is refused from its header, before it is decoded: a small file can claim a
+    huge canvas (a decompression bomb).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -701,8 +726,8 @@ def fit_image(data: bytes, *, field: str, max_pixels: int = DEFAULT_MAX_PIXELS
             f"{field}: not an image Pillow can read; use a JPEG, PNG or WebP file",
             channel="bluesky") from None
     mime = Image.MIME.get(image.format or "", "image/jpeg")
-    if len(data) <= BLOB_LIMIT and mime in ("image/jpeg", "image/png", "image/webp",
-                                             "image/gif"):
+    if len(data) <= limit and mime in ("image/jpeg", "image/png", "image/webp",
+                                       "image/gif"):
         return data, mime, image.width, image.height
     image = ImageOps.exif_transpose(image)
     if image.mode != "RGB":
@@ -715,7 +740,7 @@ def fit_image(data: bytes, *, field: str, max_pixels: int = DEFAULT_MAX_PIXELS
     while True:
         out = io.BytesIO()
         image.save(out, "JPEG", quality=quality, optimize=True)
-        if out.tell() <= BLOB_LIMIT:
+        if out.tell() <= limit:
             return out.getvalue(), "image/jpeg", image.width, image.height
         if quality > 50:
             quality -= 10
@@ -772,9 +797,18 @@ def _web_url_of(uri: str, handle: str) -> str:
     return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
 
 
+def _stamp(millis: int) -> str:
+    """An AT Protocol datetime (``2026-09-21T14:13:20.000Z``) of ``millis`` since 1970."""
+    return _millis(millis).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _parse_time(value: str) -> datetime:
     when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _millis(millis: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
 
 
 def _utc(timestamp: float) -> datetime:
