@@ -69,7 +69,7 @@ def test_every_n_days_and_weekly_on_days_every_other_week() -> None:
     first = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # Monday 10:00 EST
     assert _local(occurrences(Repeat(every=3, count=3), first, NY)) == [
         "Mon 03-01 10:00", "Thu 03-04 10:00", "Sun 03-07 10:00"]
-    weekly = occurrences(Repeat(every=2, on=("thu", "Tue"), until=date(2027, 3, 25)),
+    weekly = occurrences(Repeat(every=2, weekdays=("thu", "Tue"), until=date(2027, 3, 25)),
                          first, NY)
     # the first week holds Tue 2 and Thu 4, the next is skipped, then Tue 16 and Thu 18
     assert _local(weekly) == ["Tue 03-02 10:00", "Thu 03-04 10:00", "Tue 03-16 10:00",
@@ -94,9 +94,9 @@ def test_an_occurrence_in_a_skipped_or_repeated_hour_reads_as_rfc_5545() -> None
 def test_a_rule_must_end_and_name_its_fault() -> None:
     with pytest.raises(InvalidPost, match=r"repeat: give until .* or count"):
         post_from_dict({"text": "x", "schedule": "2027-03-02T10:00", "repeat": {"every": 2}})
-    with pytest.raises(InvalidPost, match=r"repeat\.on.*weekdays as mon"):
+    with pytest.raises(InvalidPost, match=r"repeat\.weekdays.*weekdays as mon"):
         post_from_dict({"text": "x", "schedule": "2027-03-02T10:00",
-                        "repeat": {"on": ["someday"], "count": 2}})
+                        "repeat": {"weekdays": ["someday"], "count": 2}})
     with pytest.raises(InvalidPost, match=r"repeat: a recurring post needs a schedule"):
         post_from_dict({"text": "x", "repeat": {"count": 2}})
     with pytest.raises(InvalidPost, match=r"repeat: more than 500 occurrences"):
@@ -117,7 +117,7 @@ def _weekly() -> Post:
     return Post(id="vax", text="Walk-in vaccination clinic today, 10-2.",
                 schedule=datetime(2027, 3, 9, 9, 0),  # Tuesday 09:00 brand time
                 not_after=datetime(2027, 3, 9, 12, 0),  # never more than 3 h late
-                repeat=Repeat(on=("tue",), until=date(2027, 3, 30)))
+                repeat=Repeat(weekdays=("tue",), until=date(2027, 3, 30)))
 
 
 def test_each_occurrence_is_its_own_scheduled_post(make, clock) -> None:

@@ -197,20 +197,20 @@ class ChannelOverride(_Model):
 
 
 class Repeat(_Model):
-    """How a post recurs: every ``every`` days, or (with ``on``) every ``every`` weeks on
-    those weekdays, at the local time of the post's ``schedule``, until a last day and/or
+    """How a post recurs: every ``every`` days, or (with ``weekdays``) every ``every`` weeks
+    on those days, at the local time of the post's ``schedule``, until a last day and/or
     for ``count`` occurrences."""
 
     every: int = Field(default=1, ge=1, le=366,
-                       description="Days between occurrences; weeks when `on` is given.")
-    on: tuple[str, ...] = Field(
-        default=(), description="Weekdays (mon ... sun) of a weekly post.")
+                       description="Days between occurrences; weeks with `weekdays`.")
+    weekdays: tuple[str, ...] = Field(
+        default=(), description="The days (mon ... sun) of a weekly post.")
     until: date | None = Field(
         default=None, description="The last day (the brand's date) an occurrence may fall on.")
     count: int | None = Field(default=None, ge=1, le=MAX_OCCURRENCES,
                               description="At most this many occurrences.")
 
-    @field_validator("on")
+    @field_validator("weekdays")
     @classmethod
     def _weekdays(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         days = tuple(dict.fromkeys(d.strip().lower()[:3] for d in value))
@@ -227,9 +227,9 @@ class Repeat(_Model):
         return self
 
     @property
-    def weekdays(self) -> frozenset[int]:
+    def days(self) -> frozenset[int]:
         """The weekdays (0 = Monday) of a weekly post; empty for every N days."""
-        return frozenset(_WEEKDAYS.index(d) for d in self.on)
+        return frozenset(_WEEKDAYS.index(d) for d in self.weekdays)
 
 
 class Post(_Model):

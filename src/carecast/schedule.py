@@ -132,7 +132,7 @@ def occurrences(repeat: Repeat, first: datetime, tz: ZoneInfo) -> list[datetime]
     last = repeat.until
     cap = repeat.count or MAX_OCCURRENCES
     days: list[date] = []
-    if not repeat.weekdays:
+    if not repeat.days:
         step = timedelta(days=repeat.every)
         day = start
         while len(days) < cap + 1 and (last is None or day <= last):
@@ -141,7 +141,7 @@ def occurrences(repeat: Repeat, first: datetime, tz: ZoneInfo) -> list[datetime]
     else:
         week = start - timedelta(days=start.weekday())
         while len(days) < cap + 1 and (last is None or week <= last):
-            days += [d for d in (week + timedelta(days=w) for w in sorted(repeat.weekdays))
+            days += [d for d in (week + timedelta(days=w) for w in sorted(repeat.days))
                      if d >= start and (last is None or d <= last)]
             week += timedelta(weeks=repeat.every)
     if len(days) > cap and repeat.count is None:

@@ -30,10 +30,12 @@ from carecast.config import CheckSettings, Config, load_config
 from carecast.confine import MediaRules
 from carecast.errors import ConfigurationError, InvalidPost
 from carecast.findings import Action, Finding
+from carecast.plan import Plan, PlanIssue, check_plan
 from carecast.plugins import plugin_manager
 from carecast.post import Post
 from carecast.publish.dispatch import Dispatcher
 from carecast.publish.loop import Loop, Takedown
+from carecast.publish.planner import PlanStep, apply_plan
 from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
 from carecast.publish.review import Preview, Reviewer, TargetPreview, idempotency_key
@@ -308,6 +310,16 @@ class Publisher:
         """Schedule every occurrence still to come of a recurring post (``post.repeat``);
         one report each. Re-applying it never schedules an occurrence twice."""
         return self.loop.publish_series(post, dry_run=dry_run, on_progress=on_progress)
+
+    def plan_check(self, plan: Plan) -> list[PlanIssue]:
+        """What to fix in a messaging plan before it is applied (errors first), and the
+        observances in its window no campaign takes up; reads no store."""
+        return check_plan(plan, self.config, self.clock.now())
+
+    def plan_apply(self, plan: Plan, *, dry_run: bool = False) -> list[PlanStep]:
+        """Schedule every post of a plan (refused while ``plan_check`` finds errors);
+        applying it again changes nothing. ``dry_run`` only says what it would do."""
+        return apply_plan(self, plan, dry_run=dry_run)
 
     def schedule(self, post_id: str, at: datetime) -> Post:
         """Give a stored post a new time (a local time is the brand's); held targets wait

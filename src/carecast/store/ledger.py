@@ -805,12 +805,14 @@ class Ledger:
             return {r.id: r.content_hash for r in rows}
 
     def stored(self, *, scheduled_after: datetime | None = None,
-               between: tuple[datetime, datetime] | None = None) -> list[StoredPost]:
+               between: tuple[datetime, datetime] | None = None,
+               ids: Sequence[str] | None = None) -> list[StoredPost]:
         """Stored posts with their targets, newest first, in two queries whatever their
-        number: every post, those scheduled after ``scheduled_after``, or those due (their
-        schedule, else when stored) within ``between`` (start inclusive, end exclusive)."""
+        number: every post, those scheduled after ``scheduled_after``, those due (their
+        schedule, else when stored) within ``between`` (start inclusive, end exclusive),
+        or those of ``ids``."""
         when = sa.func.coalesce(posts.c.schedule, posts.c.created_at)
-        where: list[Any] = []
+        where: list[Any] = [] if ids is None else [posts.c.id.in_(list(ids))]
         if scheduled_after is not None:
             where.append(posts.c.schedule > scheduled_after)
         if between is not None:
