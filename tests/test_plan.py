@@ -32,22 +32,33 @@ def test_observances_follow_their_rules_every_year(year: int) -> None:
     assert OBS["national-nurses-week"].dates(year) == (date(year, 5, 6), date(year, 5, 12))
     # Women's Health Week starts on Mother's Day, the second Sunday of May
     whw = OBS["national-womens-health-week"].dates(year)
-    assert whw[0].weekday() == 6 and 8 <= whw[0].day <= 14 and whw[0].month == 5
+    assert whw[0].weekday() == 6
+    assert 8 <= whw[0].day <= 14
+    assert whw[0].month == 5
     assert (whw[1] - whw[0]).days == 6
     # Men's Health Week ends on Father's Day, the third Sunday of June, and starts Monday
     mhw = OBS["mens-health-week"].dates(year)
-    assert mhw[1].weekday() == 6 and 15 <= mhw[1].day <= 21 and mhw[0].weekday() == 0
+    assert mhw[1].weekday() == 6
+    assert 15 <= mhw[1].day <= 21
+    assert mhw[0].weekday() == 0
     # Public Health Week is the first full week (Monday to Sunday) of April
     phw = OBS["national-public-health-week"].dates(year)
-    assert phw[0].weekday() == 0 and phw[0].month == 4 and phw[0].day <= 7
+    assert phw[0].weekday() == 0
+    assert phw[0].month == 4
+    assert phw[0].day <= 7
     # Hospital Week is the Sunday-to-Saturday week that holds May 12
     nhw = OBS["national-hospital-week"].dates(year)
-    assert nhw[0].weekday() == 6 and nhw[0] <= date(year, 5, 12) <= nhw[1]
+    assert nhw[0].weekday() == 6
+    assert nhw[0] <= date(year, 5, 12) <= nhw[1]
     # Wear Red Day, the first Friday of February; the Great American Smokeout, third Thursday
     red = OBS["national-wear-red-day"].dates(year)[0]
-    assert red.weekday() == 4 and red.day <= 7 and red.month == 2
+    assert red.weekday() == 4
+    assert red.day <= 7
+    assert red.month == 2
     smoke = OBS["great-american-smokeout"].dates(year)[0]
-    assert smoke.weekday() == 3 and 15 <= smoke.day <= 21 and smoke.month == 11
+    assert smoke.weekday() == 3
+    assert 15 <= smoke.day <= 21
+    assert smoke.month == 11
 
 
 def test_known_dates_of_2024_and_2025() -> None:
@@ -201,8 +212,10 @@ def test_unknown_accounts_campaigns_and_cadence_keys_are_errors(fake_publisher, 
                      {"draft": {"text": "y"}, "at": datetime(2027, 2, 2, 9), "campaign": "zzz"},
                      {"draft": {"text": "z"}, "slot": "blog"}]
     issues = _codes(publisher.plan_check(plan_from_dict(plan, root=tmp_path)))
-    for expected in [("error", "plan.account", "posts[0]"), ("error", "plan.campaign", "posts[1]"),
-                     ("error", "plan.slot", "posts[2]"), ("error", "plan.cadence", "cadence.tiktok"),
+    for expected in [("error", "plan.account", "posts[0]"),
+                     ("error", "plan.campaign", "posts[1]"),
+                     ("error", "plan.slot", "posts[2]"),
+                     ("error", "plan.cadence", "cadence.tiktok"),
                      ("error", "plan.theme", "themes.9")]:
         assert expected in issues
 
