@@ -155,7 +155,8 @@ def _entry(item: StoredPost, row: Attempt, freezes: Sequence[Freeze], accounts: 
         else item.due
     cfg = accounts.get(row.account)
     if row.state in (State.PENDING, State.AWAITING_APPROVAL) and any(
-            f.active(at) and f.covers(cfg.brand if cfg else None) for f in freezes):
+            f.started_at <= at and f.active(at) and f.covers(cfg.brand if cfg else None)
+            for f in freezes):
         status = "frozen"
     url = row.receipt.url if row.receipt and row.state == State.PUBLISHED else None
     return Entry(at, row.account, row.channel, status, post.id,

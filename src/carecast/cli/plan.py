@@ -77,8 +77,8 @@ def _day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
-        raise InvalidPost(f"{name}: give a day such as 2027-03-01", [(name, "invalid")]
-                          ) from None
+        raise InvalidPost(f"{name}: give a day such as 2027-03-01",
+                          [(name.lstrip("-"), "invalid")]) from None
 
 
 @app.command()
@@ -105,8 +105,8 @@ def calendar(
         the_plan = load_plan(plan) if plan else None
         with _publisher(ctx) as publisher:
             zone = publisher.config.zone_of(brand or publisher.config.default_brand())
-            first = _day(start, "from") or publisher.clock.now().astimezone(zone).date()
-            last = _day(end, "to") or first + timedelta(days=90)
+            first = _day(start, "--from") or publisher.clock.now().astimezone(zone).date()
+            last = _day(end, "--to") or first + timedelta(days=90)
             cal = build_calendar(publisher, first=first, last=last, brand=brand,
                                  plan=the_plan)
         if html is not None:
