@@ -330,9 +330,7 @@ class Publisher:
         """The account's next free posting slot after ``after`` (now), in UTC."""
         cfg = self.config.accounts[account]
         after = after or self.clock.now()
-        taken = frozenset(s.post.schedule for s in self.ledger.stored(scheduled_after=after)
-                          if s.post.schedule is not None
-                          and any(r.account == account for r in s.attempts))
+        taken = self.ledger.scheduled_times(account, after)
         return next_slot(cfg.posting_slots(), self.config.zone_of(cfg.brand), after, taken,
                          account=account)
 

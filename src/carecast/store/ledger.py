@@ -795,6 +795,16 @@ class Ledger:
                     break
         return list(found)
 
+    def scheduled_times(self, account: str, after: datetime) -> frozenset[datetime]:
+        """The times after ``after`` that stored posts to ``account`` are scheduled for (one
+        query, no post read): the slots already taken."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(posts.c.schedule)
+                                .join(attempts, attempts.c.post_id == posts.c.id)
+                                .where(attempts.c.account == account,
+                                       posts.c.schedule > after))
+            return frozenset(_aware(r[0]) for r in rows)
+
     def content_hashes(self, post_ids: Sequence[str]) -> dict[str, str]:
         """The stored content hash of each of ``post_ids`` that is stored (one query)."""
         if not post_ids:
