@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from carecast.approvals import approval_due, needs_approval
 from carecast.config import Config
-from carecast.errors import InputRefused, InvalidPost
+from carecast.errors import InvalidPost
 from carecast.observances import observances_between
-from carecast.post import Post, _loc, _message, load_post, parse_document, post_from_dict
+from carecast.post import Post, _loc, _message, load_post, post_from_dict, read_document
 from carecast.schedule import in_zone
 
 __all__ = ["Cadence", "Campaign", "Plan", "PlanEntry", "PlanIssue", "Planned", "check_plan",
@@ -132,29 +132,10 @@ class Plan(_Model):
 
 
 def load_plan(path: str | Path, *, max_bytes: int | None = None) -> Plan:
-    """Read a plan file (YAML or TOML, at most ``max_bytes``: ``CARECAST_MAX_POST_BYTES``);
-    raises ``InvalidPost`` naming the field and the fix."""
-    from carecast.confine import read_capped
-    from carecast.settings import Settings
-
+    """Read a plan file (YAML, TOML or JSON, at most ``max_bytes``: by default
+    ``CARECAST_MAX_POST_BYTES``); raises ``InvalidPost`` naming the field and the fix."""
     path = Path(path)
-    if path.suffix.lower() not in (".yaml", ".yml", ".toml"):
-        raise InvalidPost(f"{path}: a plan is a .yaml, .yml or .toml file",
-                          [("", "unknown file type")])
-    cap = max_bytes if max_bytes is not None else Settings().max_post_bytes
-    problem: str | None = None
-    try:
-        raw = read_capped(path, cap=cap, setting="CARECAST_MAX_POST_BYTES",
-                          what="plan file").decode("utf-8")
-    except FileNotFoundError:
-        problem = f"{path}: no such file"
-    except InputRefused as exc:
-        problem = f"{path}: {exc}"
-    except (OSError, UnicodeError, ValueError) as exc:
-        problem = f"{path}: cannot read it ({type(exc).__name__})"
-    if problem is not None:
-        raise InvalidPost(problem, [("", "unreadable")])
-    data = parse_document(raw, path.suffix.lower(), source=str(path))
+    data = read_document(path, max_bytes=max_bytes, what="plan file")
     return plan_from_dict(data, source=str(path), root=path.resolve().parent)
 
 

@@ -419,9 +419,26 @@ def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
     Only a regular file of at most ``max_bytes`` (default ``CARECAST_MAX_POST_BYTES``, 1 MiB)
     is read.
     """
+    path = Path(path)
+    data = read_document(path, max_bytes=max_bytes, what="post file")
+    post = post_from_dict(data, source=str(path))
+    if any(not m.is_url for m in post.media):
+        base = path.resolve().parent
+        media = tuple(
+            m if m.is_url or Path(m.source).is_absolute()
+            else m.model_copy(update={"source": str(base / m.source)})
+            for m in post.media
+        )
+        post = post.model_copy(update={"media": media})
+    return post
+
+
+def read_document(path: Path, *, max_bytes: int | None = None, what: str = "file") -> Any:
+    """The parsed content of a YAML, JSON or TOML file (a post file, a plan): only a regular
+    file of at most ``max_bytes`` (default ``CARECAST_MAX_POST_BYTES``) is read, with the
+    safe YAML loader; raises ``InvalidPost`` naming the fault, never quoting the file."""
     from carecast.confine import read_capped
 
-    path = Path(path)
     if path.suffix.lower() not in POST_SUFFIXES:
         raise InvalidPost(
             f"{path}: unknown file type {path.suffix!r}; use .yaml, .yml, .json or .toml",
@@ -434,7 +451,7 @@ def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
     problem: str | None = None
     try:
         raw = read_capped(path, cap=max_bytes, setting="CARECAST_MAX_POST_BYTES",
-                          what="post file").decode("utf-8")
+                          what=what).decode("utf-8")
     except FileNotFoundError:
         problem = f"{path}: no such file"
     except InputRefused as exc:
@@ -443,17 +460,7 @@ def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
         problem = f"{path}: cannot read it ({type(exc).__name__})"
     if problem is not None:
         raise InvalidPost(problem, [("", "unreadable")])
-    data = parse_document(raw, path.suffix.lower(), source=str(path))
-    post = post_from_dict(data, source=str(path))
-    if any(not m.is_url for m in post.media):
-        base = path.resolve().parent
-        media = tuple(
-            m if m.is_url or Path(m.source).is_absolute()
-            else m.model_copy(update={"source": str(base / m.source)})
-            for m in post.media
-        )
-        post = post.model_copy(update={"media": media})
-    return post
+    return parse_document(raw, path.suffix.lower(), source=str(path))
 
 
 def parse_document(raw: str, suffix: str, *, source: str) -> Any:
