@@ -11,6 +11,8 @@
 - ``advice``: review per 280-character draft, every check on (target: 0.5 ms).
 - ``claim``: CPU per ``Ledger.claim`` with and without its check against the audit chain
   (target: the check adds under 200 µs).
+- ``loop``: queries and CPU time of next_slot, the posts listing, a freeze and a calendar month
+  with 1,000 stored posts (target: at most 10 queries each, whatever the number of posts).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -34,6 +36,7 @@ BENCHES: dict[str, str] = {
     "brand": "bench_brand",
     "advice": "bench_advice",
     "claim": "bench_claim",
+    "loop": "bench_loop",
 }
 
 

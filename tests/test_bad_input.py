@@ -114,6 +114,10 @@ def bad_values(huge: st.SearchStrategy[str]) -> dict[str, st.SearchStrategy[Any]
             ["tomorrow", "2026-13-01T00:00:00Z", "", "2026-01-01"]) | anything,
         "not_after": naive.map(datetime.isoformat) | st.sampled_from(
             ["next week", "2026-02-30T00:00:00Z", ""]) | anything,
+        "repeat": st.sampled_from([{}, {"every": 0, "count": 2}, {"count": 0},
+                                   {"weekdays": ["someday"], "count": 2}, {"until": "soon"},
+                                   {"every": 2, "count": 2, "extra": 1}]) | anything,
+        "series": anything,
         "campaign": anything,
         "author": anything,
         "language": st.sampled_from(["english", "e", "en_US", "", "en-"]) | anything,

@@ -187,10 +187,10 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def test_help_lists_every_command() -> None:
-    assert COMMANDS == ["approve", "audit", "brand", "channels", "consent", "freeze", "init",
-                        "pending",
-                        "posts", "preview", "publish", "reject", "resume", "retry", "schedule",
-                        "status", "takedown", "thaw", "worker"]
+    assert COMMANDS == ["approve", "audit", "brand", "calendar", "channels", "consent",
+                        "freeze", "init", "pending", "plan", "posts", "preview", "publish",
+                        "reject", "resume", "retry", "schedule", "status", "takedown", "thaw",
+                        "worker"]
     result = run("--help")
     for name in COMMANDS:
         assert name in result.output

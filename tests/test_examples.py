@@ -164,3 +164,31 @@ def test_readme_python_snippet(workdir: Path) -> None:
     snippet = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
     assert snippet
     run([sys.executable, "-c", snippet.group(1)], workdir)
+
+
+def test_the_example_plan_checks_applies_once_and_shows_on_the_calendar(workdir: Path) -> None:
+    """examples/plan.yaml: whatever today's date, a second apply changes nothing."""
+    base = [*carecast_command(), "--config", "examples/carecast.toml"]
+    checked = json.loads(run([*base, "plan", "check", "examples/plan.yaml", "--json"],
+                             workdir).stdout)
+    assert not [i for i in checked if i["severity"] == "error"]
+    assert "national-wear-red-day" in {i["where"] for i in checked}  # no campaign for it
+    dry = json.loads(run([*base, "plan", "apply", "examples/plan.yaml", "--dry-run", "--json"],
+                         workdir).stdout)
+    assert len(dry) == 4
+    assert not (workdir / "examples" / "out" / "carecast.db").exists()
+    first = json.loads(run([*base, "plan", "apply", "examples/plan.yaml", "--json"],
+                           workdir).stdout)
+    assert {s["action"] for s in first} <= {"schedule", "skipped"}  # skipped: its day passed
+    again = json.loads(run([*base, "plan", "apply", "examples/plan.yaml", "--json"],
+                           workdir).stdout)
+    assert [s["post_id"] for s in again] == [s["post_id"] for s in first]
+    assert {s["action"] for s in again} <= {"unchanged", "skipped"}
+    out = workdir / "examples" / "out"
+    run([*base, "calendar", "--brand", "riverside", "--from", "2027-02-01", "--to",
+         "2027-05-01", "--plan", "examples/plan.yaml", "--html", str(out / "calendar.html"),
+         "--ics", str(out / "calendar.ics")], workdir)
+    page = (out / "calendar.html").read_text(encoding="utf-8")
+    assert "Wear red on Friday" in page
+    assert "American Heart Month" in page
+    assert (out / "calendar.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")

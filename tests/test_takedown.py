@@ -1,12 +1,19 @@
 """Takedown through the publisher at the HTTP layer: the platform's delete call for every
-part, the target ``taken_down``, an audit event each; a refused delete is reported."""
+part, the target ``taken_down``, an audit event each; a refused delete is reported.
+
+X and Mastodon are mocked with ``responses`` (requests); Bluesky's SDK speaks httpx, so its
+PDS is the channel tests' ``FakePDS`` behind an ``httpx.MockTransport``."""
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import responses
 
 from carecast.publish import Publisher
 from carecast.records import State
+from channels import test_bluesky as b
 from channels import test_mastodon as m
 from channels import test_x as x
 
@@ -46,3 +53,34 @@ def test_x_takedown_and_a_refused_delete_is_reported(tmp_path, no_sleep) -> None
         done = pub.takedown(x.POST.id, reason="leak", by="privacy officer")
         assert done[0].removed_at == pub.clock.now()
         assert pub.status(x.POST.id)[0].state == State.TAKEN_DOWN
+
+
+def test_bluesky_takedown_deletes_the_whole_thread_and_audits_it(tmp_path, no_sleep) -> None:
+    pds = b.FakePDS()
+    post = b.POST.model_copy(update={"thread": ("Walk-ins welcome; bring your card.",)})
+    with httpx.Client(transport=pds.transport()) as http, \
+            Publisher(b.config(tmp_path), entry_point_plugins=False, retry=no_sleep,
+                      sessions={"clinic": http}) as pub:
+        outcome = pub.publish(post)["clinic"]
+        assert outcome.state == State.PUBLISHED
+        parts = outcome.receipt.part_ids
+        assert len(parts) == 2
+        assert len(pds.records) == 2
+        pds.fail["com.atproto.repo.deleteRecord"] = [
+            b.error(502, "UpstreamFailure", "Upstream Failure")]
+        refused = pub.takedown(post.id, reason="wrong date", by="comms lead")
+        assert refused[0].removed_at is None  # reported, and the row says it is still up
+        assert pub.status(post.id)[0].state == State.PUBLISHED
+        done = pub.takedown(post.id, reason="wrong date", by="comms lead")
+        assert [(d.account, d.remote_id, d.error) for d in done] == [
+            ("clinic", outcome.receipt.remote_id, None)]
+        assert done[0].removed_at == pub.clock.now()
+        assert pds.records == {}  # both parts are gone from the repository
+        deleted = [json.loads(c.content)["rkey"] for c in pds.calls
+                   if c.url.path.endswith("deleteRecord")]
+        assert deleted[-2:] == [parts[1].rsplit("/", 1)[1], parts[0].rsplit("/", 1)[1]]
+        assert pub.status(post.id)[0].state == State.TAKEN_DOWN
+        event = pub.ledger.audit_events(post.id)[-1]
+        assert (event.kind, event.data["reason"], event.data["by"]) == (
+            "takedown", "wrong date", "comms lead")
+        assert pub.ledger.verify_audit() == []

@@ -12,7 +12,7 @@ import json
 import mimetypes
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -42,6 +42,7 @@ __all__ = [
     "Profile",
     "ProfileChanges",
     "Receipt",
+    "Repeat",
     "load_post",
     "post_from_dict",
 ]
@@ -70,7 +71,10 @@ _KIND_BY_MIME = {"image/gif": MediaKind.GIF}
 #: Media fields added after 0.1; a post's id does not change when they are left out.
 _LATER_MEDIA_FIELDS = ("people", "captions")
 #: Post fields added after posts were first stored: they count in the hash only when set.
-_LATER_POST_FIELDS = ("not_after",)
+_LATER_POST_FIELDS = ("not_after", "repeat", "series")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: The most occurrences one recurring post may have.
+MAX_OCCURRENCES = 500
 
 
 def _is_url(source: str) -> bool:
@@ -192,6 +196,42 @@ class ChannelOverride(_Model):
         return value
 
 
+class Repeat(_Model):
+    """How a post recurs: every ``every`` days, or (with ``weekdays``) every ``every`` weeks
+    on those days, at the local time of the post's ``schedule``, until a last day and/or
+    for ``count`` occurrences."""
+
+    every: int = Field(default=1, ge=1, le=366,
+                       description="Days between occurrences; weeks with `weekdays`.")
+    weekdays: tuple[str, ...] = Field(
+        default=(), description="The days (mon ... sun) of a weekly post.")
+    until: date | None = Field(
+        default=None, description="The last day (the brand's date) an occurrence may fall on.")
+    count: int | None = Field(default=None, ge=1, le=MAX_OCCURRENCES,
+                              description="At most this many occurrences.")
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        days = tuple(dict.fromkeys(d.strip().lower()[:3] for d in value))
+        bad = [d for d in days if d not in _WEEKDAYS]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: give weekdays as mon, tue, wed, thu, fri, "
+                             "sat or sun")
+        return tuple(sorted(days, key=_WEEKDAYS.index))
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Repeat:
+        if self.until is None and self.count is None:
+            raise ValueError("give until (a last day) or count, so the series ends")
+        return self
+
+    @property
+    def days(self) -> frozenset[int]:
+        """The weekdays (0 = Monday) of a weekly post; empty for every N days."""
+        return frozenset(_WEEKDAYS.index(d) for d in self.weekdays)
+
+
 class Post(_Model):
     """One story, written once, published to many accounts.
 
@@ -221,6 +261,11 @@ class Post(_Model):
     not_after: datetime | None = Field(
         default=None, description="Never published after this time (a clinic on Saturday): "
         "a target still unsent then is held for a person, with the reason.")
+    repeat: Repeat | None = Field(
+        default=None, description="Publish it again and again (needs a schedule); each "
+        "occurrence is its own post, with an id derived from this one's and its moment.")
+    series: str | None = Field(
+        default=None, description="The id of the recurring post this is an occurrence of.")
     campaign: str | None = None
     author: str | None = None
     language: str | None = None
@@ -291,6 +336,8 @@ class Post(_Model):
     def _finish(self) -> Post:
         if not (self.text.strip() or self.title or self.media):
             raise ValueError("a post needs text, a title or media")
+        if self.repeat is not None and self.schedule is None:
+            raise ValueError("repeat: a recurring post needs a schedule (its first time)")
         try:
             digest = self.content_hash()
             self.model_dump_json()  # what the ledger stores: proves the post storable as it is
@@ -372,9 +419,26 @@ def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
     Only a regular file of at most ``max_bytes`` (default ``CARECAST_MAX_POST_BYTES``, 1 MiB)
     is read.
     """
+    path = Path(path)
+    data = read_document(path, max_bytes=max_bytes, what="post file")
+    post = post_from_dict(data, source=str(path))
+    if any(not m.is_url for m in post.media):
+        base = path.resolve().parent
+        media = tuple(
+            m if m.is_url or Path(m.source).is_absolute()
+            else m.model_copy(update={"source": str(base / m.source)})
+            for m in post.media
+        )
+        post = post.model_copy(update={"media": media})
+    return post
+
+
+def read_document(path: Path, *, max_bytes: int | None = None, what: str = "file") -> Any:
+    """The parsed content of a YAML, JSON or TOML file (a post file, a plan): only a regular
+    file of at most ``max_bytes`` (default ``CARECAST_MAX_POST_BYTES``) is read, with the
+    safe YAML loader; raises ``InvalidPost`` naming the fault, never quoting the file."""
     from carecast.confine import read_capped
 
-    path = Path(path)
     if path.suffix.lower() not in POST_SUFFIXES:
         raise InvalidPost(
             f"{path}: unknown file type {path.suffix!r}; use .yaml, .yml, .json or .toml",
@@ -387,7 +451,7 @@ def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
     problem: str | None = None
     try:
         raw = read_capped(path, cap=max_bytes, setting="CARECAST_MAX_POST_BYTES",
-                          what="post file").decode("utf-8")
+                          what=what).decode("utf-8")
     except FileNotFoundError:
         problem = f"{path}: no such file"
     except InputRefused as exc:
@@ -396,17 +460,7 @@ def load_post(path: str | Path, *, max_bytes: int | None = None) -> Post:
         problem = f"{path}: cannot read it ({type(exc).__name__})"
     if problem is not None:
         raise InvalidPost(problem, [("", "unreadable")])
-    data = parse_document(raw, path.suffix.lower(), source=str(path))
-    post = post_from_dict(data, source=str(path))
-    if any(not m.is_url for m in post.media):
-        base = path.resolve().parent
-        media = tuple(
-            m if m.is_url or Path(m.source).is_absolute()
-            else m.model_copy(update={"source": str(base / m.source)})
-            for m in post.media
-        )
-        post = post.model_copy(update={"media": media})
-    return post
+    return parse_document(raw, path.suffix.lower(), source=str(path))
 
 
 def parse_document(raw: str, suffix: str, *, source: str) -> Any:

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from carecast.errors import ChannelError, ConfigurationError, PostRejected
 from carecast.findings import Finding
-from carecast.post import Draft, Receipt
+from carecast.post import Draft, Post, Receipt
 
 if TYPE_CHECKING:
     from carecast.consent import Consent
 
-__all__ = ["Attempt", "Decision", "ErrorInfo", "Freeze", "NoRecords", "Records", "State"]
+__all__ = ["Attempt", "Decision", "ErrorInfo", "Freeze", "NoRecords", "Records", "State",
+           "StoredPost"]
 
 
 class State(StrEnum):
@@ -107,6 +108,20 @@ class Attempt:
     receipt: Receipt | None = None
     error: ErrorInfo | None = None
     findings: tuple[Finding, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """A stored post, when it was first stored, and its targets' rows."""
+
+    post: Post
+    stored_at: datetime
+    attempts: tuple[Attempt, ...]
+
+    @property
+    def due(self) -> datetime:
+        """When it is (or was) due: its schedule, else when it was stored."""
+        return self.post.schedule or self.stored_at
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,28 @@
-"""Brand time: local post times resolved with the brand's time zone, and posting slots.
+"""Brand time: local post times resolved with the brand's time zone, posting slots, and
+the moments of a recurring post.
 
 A post's ``schedule`` and ``not_after`` may be written in the brand's local time
 (``2027-03-14 09:00``); they are resolved with the zone's daylight-saving rules and stored in
 UTC. A local time that does not exist (the hour skipped in spring) or happens twice (the hour
 repeated in autumn) is an error that says how to write it unambiguously.
+
+A recurring post keeps its local time of day across daylight-saving changes (09:00 stays
+09:00 in brand time). An occurrence that falls in a skipped hour or a repeated one is read
+as RFC 5545 (iCalendar) reads it: with the UTC offset in force before the change, so a
+skipped 02:30 becomes 03:30 and a repeated 01:30 is the first one.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from carecast.errors import ConfigurationError, InvalidPost
+from carecast.post import MAX_OCCURRENCES, Repeat
 
-__all__ = ["Slot", "in_zone", "next_slot", "parse_slot", "zone"]
+__all__ = ["Slot", "in_zone", "next_slot", "occurrences", "parse_slot", "zone"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLOT = re.compile(r"^\s*(?P<days>[A-Za-z ,\-]+?)\s+(?P<h>\d{1,2}):(?P<m>\d{2})\s*$")
@@ -115,3 +122,32 @@ def next_slot(slots: list[Slot], tz: ZoneInfo, after: datetime,
     raise ConfigurationError(
         f"accounts.{account}.slots: every slot in the next {SLOT_HORIZON.days} days is "
         "taken; add slots or give the post a time")
+
+
+def occurrences(repeat: Repeat, first: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The UTC moments of a post that recurs as ``repeat`` from ``first`` (its schedule),
+    at ``first``'s local time of day in ``tz``; at most ``MAX_OCCURRENCES``."""
+    local = first.astimezone(tz)
+    start, at = local.date(), local.time().replace(tzinfo=None)
+    last = repeat.until
+    cap = repeat.count or MAX_OCCURRENCES
+    days: list[date] = []
+    if not repeat.days:
+        step = timedelta(days=repeat.every)
+        day = start
+        while len(days) < cap + 1 and (last is None or day <= last):
+            days.append(day)
+            day += step
+    else:
+        week = start - timedelta(days=start.weekday())
+        while len(days) < cap + 1 and (last is None or week <= last):
+            days += [d for d in (week + timedelta(days=w) for w in sorted(repeat.days))
+                     if d >= start and (last is None or d <= last)]
+            week += timedelta(weeks=repeat.every)
+    if len(days) > cap and repeat.count is None:
+        raise InvalidPost(
+            f"repeat: more than {MAX_OCCURRENCES} occurrences before {last}; give an "
+            "earlier until, a count, or a longer interval", [("repeat", "too many")])
+    # fold=0: a skipped local time takes the offset before the change, a repeated one the
+    # first of its two moments (RFC 5545, section 3.3.5).
+    return [datetime.combine(d, at, tzinfo=tz).astimezone(UTC) for d in days[:cap]]

@@ -156,19 +156,22 @@ def publish(
         for path, post in posts:
             try:
                 with render.progress(err, f"{post.id}", enabled=not as_json) as on_progress:
-                    report = publisher.publish(post, only=only or (), dry_run=dry_run,
-                                               resend_unknown=resend_unknown,
-                                               on_progress=on_progress)
+                    reports = publisher.publish_series(
+                        post, dry_run=dry_run, on_progress=on_progress) if post.repeat else [
+                        publisher.publish(post, only=only or (), dry_run=dry_run,
+                                          resend_unknown=resend_unknown,
+                                          on_progress=on_progress)]
             except CarecastError as exc:  # one post's fault never stops the others
                 code = max(code, _report_error(exc, False))
                 results.append({"file": str(path), "error": _error_dict(exc)})
                 continue
-            code = max(code, exit_code(report.outcomes))
-            results.append({"file": str(path), **report.to_dict()})
-            if not as_json:
-                out.print(render.report_table(report, str(path)))
-                _print_findings(out, render.report_findings(report))
-                _hints(err, report.post_id, report.outcomes, dry_run=dry_run)
+            for report in reports:  # a recurring post: one report per occurrence
+                code = max(code, exit_code(report.outcomes))
+                results.append({"file": str(path), **report.to_dict()})
+                if not as_json:
+                    out.print(render.report_table(report, str(path)))
+                    _print_findings(out, render.report_findings(report))
+                    _hints(err, report.post_id, report.outcomes, dry_run=dry_run)
     if as_json:
         _print_json(results)
     raise typer.Exit(code)

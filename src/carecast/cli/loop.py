@@ -155,18 +155,14 @@ def posts(
     """List stored posts, newest first, with their times and each target's state."""
     with _errors(as_json), _publisher(ctx) as publisher:
         rows: list[dict[str, Any]] = []
-        ledger = publisher.ledger
-        for post_id in ledger.post_ids():
-            post = ledger.get_post(post_id)
-            if post is None or (brand and (post.brand or publisher.config.default_brand())
-                                != brand):
+        for stored in publisher.ledger.stored():
+            post, targets = stored.post, stored.attempts
+            if brand and (post.brand or publisher.config.default_brand()) != brand:
                 continue
-            targets = ledger.attempts(post_id)
             if state is not None and all(t.state != state for t in targets):
                 continue
-            stored = ledger.stored_at(post_id)
-            rows.append({"post_id": post_id, "brand": post.brand,
-                         "stored_at": stored.isoformat() if stored else None,
+            rows.append({"post_id": post.id, "brand": post.brand,
+                         "stored_at": stored.stored_at.isoformat(),
                          "schedule": post.schedule.isoformat() if post.schedule else None,
                          "not_after": post.not_after.isoformat() if post.not_after else None,
                          "targets": {t.account: str(t.state) for t in targets}})

@@ -13,23 +13,30 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from carecast.errors import CarecastError, ChannelError, InvalidPost
 from carecast.post import Post
 from carecast.records import ErrorInfo, Freeze, State
+from carecast.schedule import occurrences
 
 if TYPE_CHECKING:
     from carecast.publish.publisher import Publisher
     from carecast.publish.report import Outcome, PublishReport
 
-__all__ = ["FREEZE_CHECK", "Loop", "Takedown"]
+__all__ = ["FREEZE_CHECK", "Loop", "Takedown", "occurrence_id"]
 
 log = logging.getLogger("carecast.loop")
 
 #: At most this many seconds pass between a freeze and the last send it lets start.
 FREEZE_CHECK = 1.0
+
+
+def occurrence_id(series: str, when: datetime) -> str:
+    """The id of the occurrence of recurring post ``series`` at ``when``: the same moment
+    always gives the same id, so nothing re-applied is ever published twice."""
+    return f"{series}:{when.astimezone(UTC):%Y%m%dT%H%MZ}"
 
 
 @dataclass(frozen=True)
@@ -62,17 +69,21 @@ class Loop:
 
     # -- freezes -----------------------------------------------------------------------------
 
-    def frozen(self, brand: str | None) -> Freeze | None:
-        """The active freeze that stops sends of ``brand`` now, if any (read from the store
-        at most every ``FREEZE_CHECK`` seconds, so other processes' freezes reach this one)."""
+    def freezes(self) -> list[Freeze]:
+        """Every freeze, read from the store at most every ``FREEZE_CHECK`` seconds (so
+        other processes' freezes reach this one within that time)."""
         clock = self.publisher.clock
         with self._lock:
             cached = self._freezes
             if cached is None or clock.monotonic() - cached[0] >= FREEZE_CHECK:
                 cached = (clock.monotonic(), self.publisher.ledger.freezes())
                 self._freezes = cached
-        now = clock.now()
-        return next((f for f in cached[1] if f.active(now) and f.covers(brand)), None)
+        return cached[1]
+
+    def frozen(self, brand: str | None) -> Freeze | None:
+        """The active freeze that stops sends of ``brand`` now, if any."""
+        now = self.publisher.clock.now()
+        return next((f for f in self.freezes() if f.active(now) and f.covers(brand)), None)
 
     def freeze(self, *, reason: str, by: str, brand: str | None = None,
                until: datetime | None = None) -> Freeze:
@@ -102,11 +113,9 @@ class Loop:
         WordPress schedule natively): a freeze must stop them too."""
         publisher, now = self.publisher, self.publisher.clock.now()
         ledger = publisher.ledger
-        for post_id in ledger.post_ids():
-            post = ledger.get_post(post_id)
-            if post is None or post.schedule is None or post.schedule <= now:
-                continue
-            for row in ledger.attempts(post_id):
+        for stored in ledger.stored(scheduled_after=now):
+            post_id = stored.post.id
+            for row in stored.attempts:
                 account = publisher.config.accounts.get(row.account)
                 if row.state != State.PUBLISHED or row.receipt is None or account is None \
                         or not freeze.covers(account.brand):
@@ -124,6 +133,46 @@ class Loop:
                 ledger.mark_failed(post_id, row.account, State.HELD, ErrorInfo(
                     "Frozen", f"taken off {channel.name}'s schedule by freeze {freeze.id}; "
                     "give it a new time (carecast schedule) after the thaw", rejected=True))
+
+    # -- recurring posts ---------------------------------------------------------------------
+
+    def series(self, post: Post) -> list[Post]:
+        """The occurrences of recurring ``post`` still to come (its local times resolved),
+        each its own post: the series' id and moment make its id, its ``not_after`` keeps
+        the series' distance from the schedule. A moment already passed is left out (never
+        published late)."""
+        publisher = self.publisher
+        post = publisher.reviewer.localized(post)
+        if post.repeat is None or post.schedule is None:
+            raise InvalidPost("repeat: this post does not recur; publish it as it is",
+                              [("repeat", "missing")])
+        if len(post.id) > 112:
+            raise InvalidPost("id: a recurring post's id may have at most 112 characters "
+                              "(its occurrences add their moment)", [("id", "too long")])
+        window = post.not_after - post.schedule if post.not_after is not None else None
+        if window is not None and window.total_seconds() < 0:
+            raise InvalidPost("not_after: it is before the schedule; give a later time",
+                              [("not_after", "before schedule")])
+        now = publisher.clock.now()
+        zone = publisher.config.zone_of(post.brand or publisher.config.default_brand())
+        return [post.model_copy(update={
+            "id": occurrence_id(post.id, when), "schedule": when, "repeat": None,
+            "series": post.id, "not_after": when + window if window is not None else None})
+            for when in occurrences(post.repeat, post.schedule, zone) if when > now]
+
+    def publish_series(self, post: Post, *, dry_run: bool = False,
+                       on_progress: Callable[[Outcome], None] | None = None
+                       ) -> list[PublishReport]:
+        """Schedule each occurrence still to come of recurring ``post`` (each is stored,
+        reviewed and masked like any post; the series is their ``series`` field). Applying
+        it again changes nothing: an occurrence already stored as it is is left alone."""
+        publisher = self.publisher
+        upcoming = self.series(post)
+        if dry_run:
+            return [publisher.publish(p, dry_run=True) for p in upcoming]
+        stored = publisher.ledger.content_hashes([p.id for p in upcoming])
+        return [publisher.publish(p, on_progress=on_progress) for p in upcoming
+                if stored.get(p.id) != p.content_hash()]
 
     # -- what is due -------------------------------------------------------------------------
 
@@ -165,7 +214,7 @@ class Loop:
         if due is None:
             return
         now = publisher.clock.now()
-        past = [f for f in ledger.freezes() if not f.active(now)
+        past = [f for f in self.freezes() if not f.active(now)
                 and f.started_at <= due <= (f.ended_at or f.until or now)]
         if not past:
             return

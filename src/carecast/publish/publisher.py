@@ -30,10 +30,12 @@ from carecast.config import CheckSettings, Config, load_config
 from carecast.confine import MediaRules
 from carecast.errors import ConfigurationError, InvalidPost
 from carecast.findings import Action, Finding
+from carecast.plan import Plan, PlanIssue, check_plan
 from carecast.plugins import plugin_manager
 from carecast.post import Post
 from carecast.publish.dispatch import Dispatcher
 from carecast.publish.loop import Loop, Takedown
+from carecast.publish.planner import PlanStep, apply_plan
 from carecast.publish.report import Outcome, PublishReport
 from carecast.publish.retry import RetryPolicy
 from carecast.publish.review import Preview, Reviewer, TargetPreview, idempotency_key
@@ -180,6 +182,9 @@ class Publisher:
         sends targets whose outcome is unknown without looking them up first: use it only
         after checking by hand that the platform does not have the post.
         """
+        if post.repeat is not None:
+            raise InvalidPost("repeat: a recurring post is published with publish_series "
+                              "(carecast publish does it)", [("repeat", "recurring")])
         post = self.reviewer.localized(post)
         names = self.targets(post, only)
         if dry_run:
@@ -300,6 +305,22 @@ class Publisher:
         left ``sending`` by a crashed worker (reconciled first). One pass of a worker."""
         return self.loop.run_due(on_progress=on_progress, stop=stop)
 
+    def publish_series(self, post: Post, *, dry_run: bool = False,
+                       on_progress: Progress | None = None) -> list[PublishReport]:
+        """Schedule every occurrence still to come of a recurring post (``post.repeat``);
+        one report each. Re-applying it never schedules an occurrence twice."""
+        return self.loop.publish_series(post, dry_run=dry_run, on_progress=on_progress)
+
+    def plan_check(self, plan: Plan) -> list[PlanIssue]:
+        """What to fix in a messaging plan before it is applied (errors first), and the
+        observances in its window no campaign takes up; reads no store."""
+        return check_plan(plan, self.config, self.clock.now())
+
+    def plan_apply(self, plan: Plan, *, dry_run: bool = False) -> list[PlanStep]:
+        """Schedule every post of a plan (refused while ``plan_check`` finds errors);
+        applying it again changes nothing. ``dry_run`` only says what it would do."""
+        return apply_plan(self, plan, dry_run=dry_run)
+
     def schedule(self, post_id: str, at: datetime) -> Post:
         """Give a stored post a new time (a local time is the brand's); held targets wait
         for it again."""
@@ -308,11 +329,10 @@ class Publisher:
     def next_slot(self, account: str, after: datetime | None = None) -> datetime:
         """The account's next free posting slot after ``after`` (now), in UTC."""
         cfg = self.config.accounts[account]
-        taken = frozenset(p.schedule for p in map(self.ledger.get_post, self.ledger.post_ids())
-                          if p is not None and p.schedule is not None
-                          and account in self.targets(p))
-        return next_slot(cfg.posting_slots(), self.config.zone_of(cfg.brand),
-                         after or self.clock.now(), taken, account=account)
+        after = after or self.clock.now()
+        taken = self.ledger.scheduled_times(account, after)
+        return next_slot(cfg.posting_slots(), self.config.zone_of(cfg.brand), after, taken,
+                         account=account)
 
     def freeze(self, *, reason: str, by: str, brand: str | None = None,
                until: datetime | None = None) -> Freeze:

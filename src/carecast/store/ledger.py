@@ -35,7 +35,7 @@ from carecast.errors import (
 )
 from carecast.findings import Finding
 from carecast.post import Draft, Post, Receipt
-from carecast.records import Attempt, Decision, ErrorInfo, Freeze, State
+from carecast.records import Attempt, Decision, ErrorInfo, Freeze, State, StoredPost
 from carecast.store.audit import (
     ADOPTION,
     GENESIS,
@@ -794,6 +794,52 @@ class Ledger:
                 if len(found) >= limit:
                     break
         return list(found)
+
+    def scheduled_times(self, account: str, after: datetime) -> frozenset[datetime]:
+        """The times after ``after`` that stored posts to ``account`` are scheduled for (one
+        query, no post read): the slots already taken."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(posts.c.schedule)
+                                .join(attempts, attempts.c.post_id == posts.c.id)
+                                .where(attempts.c.account == account,
+                                       posts.c.schedule > after))
+            return frozenset(_aware(r[0]) for r in rows)
+
+    def content_hashes(self, post_ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each of ``post_ids`` that is stored (one query)."""
+        if not post_ids:
+            return {}
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(posts.c.id, posts.c.content_hash)
+                                .where(posts.c.id.in_(list(post_ids))))
+            return {r.id: r.content_hash for r in rows}
+
+    def stored(self, *, scheduled_after: datetime | None = None,
+               between: tuple[datetime, datetime] | None = None,
+               ids: Sequence[str] | None = None) -> list[StoredPost]:
+        """Stored posts with their targets, newest first, in two queries whatever their
+        number: every post, those scheduled after ``scheduled_after``, those due (their
+        schedule, else when stored) within ``between`` (start inclusive, end exclusive),
+        or those of ``ids``."""
+        when = sa.func.coalesce(posts.c.schedule, posts.c.created_at)
+        where: list[Any] = [] if ids is None else [posts.c.id.in_(list(ids))]
+        if scheduled_after is not None:
+            where.append(posts.c.schedule > scheduled_after)
+        if between is not None:
+            where += [when >= between[0], when < between[1]]
+        chosen = sa.select(posts.c.id).where(*where)
+        with self._tx() as conn:
+            found = conn.execute(sa.select(posts.c.id, posts.c.body, posts.c.created_at)
+                                 .where(*where).order_by(posts.c.created_at.desc(),
+                                                         posts.c.id)).all()
+            rows = conn.execute(sa.select(attempts).where(attempts.c.post_id.in_(chosen))
+                                .order_by(attempts.c.post_id, attempts.c.account)
+                                ).mappings().all()
+        by_post: dict[str, list[Attempt]] = {}
+        for row in rows:
+            by_post.setdefault(row["post_id"], []).append(_attempt(row))
+        return [StoredPost(Post.model_validate_json(r.body), _aware(r.created_at),
+                           tuple(by_post.get(r.id, ()))) for r in found]
 
     def freeze(self, *, reason: str, by: str, brand: str = "",
                until: datetime | None = None) -> Freeze:
