@@ -4,6 +4,7 @@ import carecast.cli.brand  # noqa: F401  (registers brand audit, brand sync)
 from carecast.cli import (
     init,  # noqa: F401  (registers init)
     loop,  # noqa: F401  (registers worker, schedule, freeze, thaw, takedown, posts)
+    serve,  # noqa: F401  (registers serve, serve add-client, serve hash-key)
     workflow,  # noqa: F401  (registers approve, reject, pending, consent, audit)
 )
 from carecast.cli.commands import app, main
