@@ -215,6 +215,26 @@ class BodyLimit:
 
 # -- the application --------------------------------------------------------------------------
 
+_BEARER = HTTPBearer(auto_error=False, description="A client's API key.")
+
+
+def _client_of(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                        Depends(_BEARER)]) -> Client:
+    """The client whose key the call carries; 401 without a valid one."""
+    clients: Clients = request.app.state.clients
+    client = clients.authenticate(credentials.credentials) if credentials else None
+    if client is None:
+        log.warning("refused a call without a valid API key")
+        raise ApiError(401, "Unauthorized", "give a client's API key as "
+                       "'Authorization: Bearer KEY' (carecast serve add-client makes one)",
+                       (("authorization", "missing or unknown key"),),
+                       headers={"WWW-Authenticate": "Bearer"})
+    return client
+
+
+Caller = Annotated[Client, Depends(_client_of)]
+
+
 def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 20,
                notifier: Notifier | None = None) -> FastAPI:
     """The ASGI app over ``publisher`` for ``clients``; ``notifier`` sends the callbacks."""
@@ -223,7 +243,7 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
         description="Preview, publish and schedule posts; approve, reject, take down, freeze. "
                     "Every call needs `Authorization: Bearer KEY`.",
         docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
-    bearer = HTTPBearer(auto_error=False, description="A client's API key.")
+    app.state.clients = clients
     config = publisher.config
 
     @app.exception_handler(ApiError)
@@ -243,18 +263,6 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
         return JSONResponse(_error_body("InvalidRequest", f"the request is not valid: {lines}",
                                         problems), status_code=422)
 
-    def client_of(credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                         Depends(bearer)]) -> Client:
-        client = clients.authenticate(credentials.credentials) if credentials else None
-        if client is None:
-            log.warning("refused a call without a valid API key")
-            raise ApiError(401, "Unauthorized", "give a client's API key as "
-                           "'Authorization: Bearer KEY' (carecast serve add-client makes one)",
-                           (("authorization", "missing or unknown key"),),
-                           headers={"WWW-Authenticate": "Bearer"})
-        return client
-
-    Caller = Annotated[Client, Depends(client_of)]
 
     def allow(client: Client, verb: Verb, brands: set[str | None], post_id: str = "") -> None:
         refused = sorted(str(b or "every brand") for b in brands if not client.may(verb, b))
