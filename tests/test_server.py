@@ -221,7 +221,8 @@ def test_a_malformed_body_gets_a_422_naming_the_field_without_quoting_it(serve) 
     assert answer.status_code == 422
     fields = {p["field"] for p in answer.json()["error"]["problems"]}
     assert {"post.hashtags", "post.colour"} <= fields
-    assert "00482913" not in answer.text and "Whitlock" not in answer.text
+    assert "00482913" not in answer.text
+    assert "Whitlock" not in answer.text
     answer = service.call("POST", "/v1/posts", json={"action": "launch", "post": _post()})
     assert answer.status_code == 422
     assert answer.json()["error"]["problems"][0]["field"] == "action"
@@ -243,12 +244,14 @@ def test_phi_a_check_flagged_is_never_echoed(serve) -> None:
         assert answer.status_code == 200, answer.text
         states = {o["state"] for o in answer.json()["outcomes"]}
         assert states <= {"blocked", "awaiting_approval"}
-        assert "00482913" not in answer.text and "Whitlock" not in answer.text
+        assert "00482913" not in answer.text
+        assert "Whitlock" not in answer.text
     post_id = answer.json()["post_id"]
     for path in (f"/v1/posts/{post_id}", "/v1/posts"):
         answer = service.call("GET", path)
         assert answer.status_code == 200
-        assert "00482913" not in answer.text and "Whitlock" not in answer.text
+        assert "00482913" not in answer.text
+        assert "Whitlock" not in answer.text
     assert service.publisher.platform.sends == []
     assert not any("00482913" in json.dumps(e.data) for e in _audit(service, "api.submit"))
 
@@ -322,7 +325,8 @@ def test_approve_reject_reschedule_takedown_freeze_and_thaw(serve, clock) -> Non
     assert {t["state"] for t in states} == {"awaiting_approval"}
     answer = service.call("POST", f"/v1/posts/{post_id}/approve",
                           json={"approver": "Dr Rivera", "accounts": ["feed"]})
-    assert answer.status_code == 200 and answer.json()["signed"] == ["feed"]
+    assert answer.status_code == 200
+    assert answer.json()["signed"] == ["feed"]
     answer = service.call("POST", f"/v1/posts/{post_id}/reject", json={"approver": "Dr Rivera"})
     assert answer.status_code == 422
     assert answer.json()["error"]["problems"][0]["field"] == "note"
@@ -340,10 +344,12 @@ def test_approve_reject_reschedule_takedown_freeze_and_thaw(serve, clock) -> Non
     assert service.publisher.platform.posts == {}
     answer = service.call("POST", f"/v1/posts/{post_id}/schedule",
                           json={"at": (clock.now() - timedelta(hours=1)).isoformat()})
-    assert answer.status_code == 422 and "future" in answer.json()["error"]["message"]
+    assert answer.status_code == 422
+    assert "future" in answer.json()["error"]["message"]
     frozen = service.call("POST", "/v1/freeze", json={"reason": "incident", "by": "Comms lead",
                                                       "brand": "mercy"})
-    assert frozen.status_code == 200 and frozen.json()["brand"] == "mercy"
+    assert frozen.status_code == 200
+    assert frozen.json()["brand"] == "mercy"
     thawed = service.call("POST", "/v1/thaw", json={"by": "Comms lead", "brand": "mercy"})
     assert [f["brand"] for f in thawed.json()] == ["mercy"]
     kinds = [e.kind for e in service.publisher.ledger.audit_events()
@@ -368,7 +374,8 @@ def test_the_openapi_schema_lists_every_endpoint_and_the_post_model(serve) -> No
 def test_keys_are_stored_hashed_and_weak_ones_refused() -> None:
     key = new_key()
     digest = hash_key(key)
-    assert digest.startswith("sha256:") and key not in digest
+    assert digest.startswith("sha256:")
+    assert key not in digest
     with pytest.raises(ConfigurationError, match="too weak"):
         hash_key("hunter2")
     clients = Clients({"a": Client(name="a", key_hash=digest, brands=("*",),
@@ -400,13 +407,15 @@ def test_add_client_and_hash_key_commands(tmp_path) -> None:
     assert key not in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     client = Clients.load(path, environ={}).authenticate(key)
-    assert client is not None and client.verbs == ("publish", "status")
+    assert client is not None
+    assert client.verbs == ("publish", "status")
     hashed = subprocess.run([*run, "hash-key"], input=key + "\n", capture_output=True,
                             text=True, check=True)
     assert hashed.stdout.strip() == client.key_hash
     again = subprocess.run([*run, "add-client", "cms", "--brand", "mercy", "--verb", "list"],
                            capture_output=True, text=True)
-    assert again.returncode == 2 and "exists" in again.stderr
+    assert again.returncode == 2
+    assert "exists" in again.stderr
 
 
 def test_import_carecast_does_not_import_the_server() -> None:
