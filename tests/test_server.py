@@ -82,10 +82,11 @@ class Service:
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True)
         self.thread.start()
-        for _ in range(500):
+        for _ in range(3000):  # a loaded machine may take a while to start it
             if self.server.started:
                 break
             threading.Event().wait(0.02)
+        assert self.server.started, "uvicorn did not start within 60 s"
         self.http = requests.Session()
 
     def call(self, method: str, path: str, client: str | None = "cms", **kw: Any

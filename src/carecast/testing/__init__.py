@@ -8,7 +8,10 @@ Installed with carecast, it gives every test suite these fixtures:
 - ``fake_publisher``: a factory for a ``Publisher`` over ``FakeChannel`` accounts and an
   in-memory store.
 
-``FakeChannel`` keeps what it "publishes" in memory and can be scripted to fail.
+``FakeChannel`` keeps what it "publishes" in memory and can be scripted to fail;
+``FrozenClock`` is the one clock tests hand the publisher. ``ChannelContract`` is the channel
+contract suite (see ``carecast.testing.contract``): a channel's tests subclass it with the
+channel class and a table of ``PlatformAnswer``s.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from carecast.channels.base import Channel, ChannelOptions
 from carecast.clock import SystemClock
 from carecast.config import Config
 from carecast.post import Draft, MediaKind, Profile, Receipt
+from carecast.testing.contract import ChannelContract, PlatformAnswer
 
-__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock", "NoWaitClock",
-           "fake_config", "unique_marker"]
+__all__ = ["ChannelContract", "FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock",
+           "NoWaitClock", "PlatformAnswer", "fake_config", "unique_marker"]
 
 #: Where a ``FrozenClock`` starts unless told otherwise (any fixed instant would do).
 FROZEN_AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
