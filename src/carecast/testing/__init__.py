@@ -220,7 +220,8 @@ def no_sleep() -> Any:
 def fake_publisher(no_sleep: Any) -> Iterable[Callable[..., Any]]:
     """Build a ``Publisher`` over fake accounts: ``fake_publisher(["a", "b"], plugins=[...])``.
 
-    Each call gets a fresh ``FakePlatform`` (as ``publisher.platform``) and store.
+    Each call gets a fresh ``FakePlatform`` (as ``publisher.platform``) and store. Installed
+    third-party plugins stay out unless ``entry_point_plugins=True`` (a plugin's own tests).
     """
     from carecast.publish import Publisher
 
@@ -231,7 +232,8 @@ def fake_publisher(no_sleep: Any) -> Iterable[Callable[..., Any]]:
         platform = FakePlatform()
         channel = type("FakeChannel", (FakeChannel,), {"platform": platform})
         publisher = Publisher(config or fake_config(accounts), plugins=plugins,
-                              entry_point_plugins=False, retry=kw.pop("retry", no_sleep),
+                              entry_point_plugins=kw.pop("entry_point_plugins", False),
+                              retry=kw.pop("retry", no_sleep),
                               channel_classes={"fake": channel}, **kw)
         publisher.platform = platform  # type: ignore[attr-defined]
         made.append(publisher)
