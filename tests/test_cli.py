@@ -190,7 +190,7 @@ def test_help_lists_every_command() -> None:
     assert COMMANDS == ["approve", "audit", "brand", "channels", "consent", "freeze", "init",
                         "pending",
                         "posts", "preview", "publish", "reject", "resume", "retry", "schedule",
-                        "status", "takedown", "thaw", "worker"]
+                        "serve", "status", "takedown", "thaw", "worker"]
     result = run("--help")
     for name in COMMANDS:
         assert name in result.output
