@@ -47,11 +47,17 @@ class Receiver:
 
     def __init__(self) -> None:
         self.calls: list[tuple[dict[str, str], bytes]] = []
-        calls = self.calls
+        self.fail = 0  # answer this many calls with a 503 first
+        calls, receiver = self.calls, self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail:
+                    receiver.fail -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 calls.append((dict(self.headers), body))
                 self.send_response(204)
                 self.end_headers()
@@ -317,6 +323,19 @@ def test_a_post_scheduled_through_the_api_is_published_by_the_worker(
     assert service.notifier.run_once() == 2
     assert {(e["post_id"], e["event"]) for e in receiver.events()} == {
         (post_id, "target.published")}
+
+
+def test_a_failed_callback_is_tried_again_and_a_delivered_one_never(serve, receiver) -> None:
+    service = serve()
+    receiver.fail = 1
+    assert service.call("POST", "/v1/posts", json={"post": _post()}).status_code == 200
+    assert service.notifier.run_once() == 1  # the first delivery got a 503
+    assert service.notifier.run_once() == 1
+    assert len(receiver.calls) == 2
+    # A restarted service reads what was delivered from the audit chain: nothing is resent.
+    again = Notifier(service.publisher.ledger, service.notifier.clients, service.publisher.clock)
+    assert again.run_once() == 0
+    again.session.close()
 
 
 def test_approve_reject_reschedule_takedown_freeze_and_thaw(serve, clock) -> None:

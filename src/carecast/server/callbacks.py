@@ -2,10 +2,11 @@
 
 Deliveries come from the store, not from the request that caused them: ``Notifier.run_once``
 reads which client submitted each post (the ``api.submit`` audit events) and which callbacks
-were delivered (``api.callback`` events), and sends what is missing. So a post published later
-by ``carecast worker`` in another process gets its callback too, and one that could not be
-delivered is tried again on the next pass (at least once: a receiver drops repeats by the
-``Idempotency-Key`` header). The body is signed like the webhook channel's
+were delivered (``api.callback`` events), and sends what is missing. Each pass reads only
+the events appended since the last one, and looks only at posts that may still owe one. So
+a post published later by ``carecast worker`` in another process gets its callback too, and
+one that could not be delivered is tried again on the next pass (at least once: a receiver
+drops repeats by the ``Idempotency-Key`` header). The body is signed like the webhook channel's
 (``carecast.channels.webhook.sign``): one scheme for receivers to check.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from carecast.channels.webhook import SIGNATURE_HEADER, sign
 from carecast.clock import Clock
@@ -26,6 +28,8 @@ from carecast.records import Attempt, State
 from carecast.server.audit import SUBMIT, audit
 from carecast.server.clients import Client, Clients
 from carecast.store import Ledger
+from carecast.store.audit import event_hash
+from carecast.store.schema import audit as audit_table
 
 __all__ = ["CALLBACK", "NOTIFY_STATES", "Notifier"]
 
@@ -35,6 +39,9 @@ CALLBACK = "api.callback"
 #: Target states a client hears about (a pending or sending target is still on its way).
 NOTIFY_STATES = frozenset({State.PUBLISHED, State.HELD, State.AWAITING_APPROVAL,
                            State.BLOCKED, State.FAILED, State.UNKNOWN})
+#: States a target leaves only when a person acts (a takedown, a new post): once every target
+#: of a post is reported in one, the post is no longer watched.
+FINAL_STATES = frozenset({State.PUBLISHED, State.BLOCKED})
 
 
 @dataclass(frozen=True)
@@ -57,23 +64,52 @@ class Notifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._seq = 0  # the newest audit event read
+        self._owner: dict[str, str] = {}  # post id -> the client that submitted it
+        self._sent: set[tuple[str, str, str]] = set()  # (post, account, state) delivered
+        self._open: set[str] = set()  # posts that may still owe a callback
+
+    def _read_new_events(self) -> None:
+        """Fold the audit events appended since the last pass into who owns which post and
+        what was delivered. Only events whose keyed hash holds count: a row forged in the
+        database cannot redirect a client's callbacks."""
+        key = self.ledger.export_key()
+        query = (sa.select(audit_table).where(audit_table.c.seq > self._seq,
+                                              audit_table.c.kind.in_([SUBMIT, CALLBACK]))
+                 .order_by(audit_table.c.seq))
+        with self.ledger.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+            head = conn.execute(sa.select(sa.func.max(audit_table.c.seq))).scalar()
+        for r in rows:
+            data = json.loads(r["data"])
+            if event_hash(key, r["prev_hash"], r["seq"], r["at"], r["post_id"], r["account"],
+                          r["kind"], data) != r["hash"]:
+                log.error("audit event %d does not verify; ignored for callbacks "
+                          "(run carecast audit verify)", r["seq"])
+                continue
+            if r["kind"] == SUBMIT:
+                if r["post_id"] not in self._owner:
+                    self._owner[r["post_id"]] = str(data.get("client"))
+                    self._open.add(r["post_id"])
+            else:
+                self._sent.add((r["post_id"], r["account"], str(data.get("state"))))
+        self._seq = max(self._seq, int(head or 0))
 
     def _owed(self) -> Iterator[_Due]:
-        owner: dict[str, str] = {}
-        sent: set[tuple[str, str, str]] = set()
-        for ev in self.ledger.audit_events():
-            if ev.kind == SUBMIT:
-                owner.setdefault(ev.post_id, str(ev.data.get("client")))
-            elif ev.kind == CALLBACK:
-                sent.add((ev.post_id, ev.account, str(ev.data.get("state"))))
-        for post_id, name in owner.items():
-            client = self.clients.by_name.get(name)
+        self._read_new_events()
+        for post_id in sorted(self._open):
+            client = self.clients.by_name.get(self._owner[post_id])
             if client is None or client.callback_url is None:
+                self._open.discard(post_id)
                 continue
-            for attempt in self.ledger.attempts(post_id):
+            rows = self.ledger.attempts(post_id)
+            for attempt in rows:
                 if attempt.state in NOTIFY_STATES and \
-                        (post_id, attempt.account, str(attempt.state)) not in sent:
+                        (post_id, attempt.account, str(attempt.state)) not in self._sent:
                     yield _Due(client, attempt)
+            if rows and all(a.state in FINAL_STATES and (post_id, a.account, str(a.state))
+                            in self._sent for a in rows):
+                self._open.discard(post_id)  # nothing more can happen to it by itself
 
     def run_once(self) -> int:
         """Send every owed callback once; returns how many were delivered."""
