@@ -11,6 +11,7 @@
 - ``advice``: review per 280-character draft, every check on (target: 0.5 ms).
 - ``claim``: CPU per ``Ledger.claim`` with and without its check against the audit chain
   (target: the check adds under 200 µs).
+- ``server``: ``carecast serve`` CPU per call and per callback pass (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -34,6 +35,7 @@ BENCHES: dict[str, str] = {
     "brand": "bench_brand",
     "advice": "bench_advice",
     "claim": "bench_claim",
+    "server": "bench_server",
 }
 
 
