@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import signal
 import socket
 import stat
 import subprocess
@@ -22,6 +23,7 @@ import uvicorn
 
 from carecast.config import Config
 from carecast.errors import ConfigurationError
+from carecast.publish import Publisher
 from carecast.publish.worker import Worker
 from carecast.server import Clients, Notifier, create_app, hash_key, new_key
 from carecast.server.clients import Client
@@ -301,7 +303,7 @@ def test_publish_now_status_list_and_signed_callbacks(serve, receiver) -> None:
 
 
 def test_a_post_scheduled_through_the_api_is_published_by_the_worker(
-        serve, receiver, fake_publisher, tmp_path, clock) -> None:
+        serve, receiver, tmp_path, clock) -> None:
     service = serve()
     at = clock.now() + timedelta(hours=2)
     answer = service.call("POST", "/v1/posts", json={
@@ -312,10 +314,10 @@ def test_a_post_scheduled_through_the_api_is_published_by_the_worker(
     assert service.notifier.run_once() == 0  # waiting is nothing to report
     clock.advance(hours=2, minutes=1)
     # The worker is another publisher on the same store and platform, as `carecast worker`.
-    worker_side = fake_publisher(config=_config(tmp_path), clock=clock)
-    worker_side.platform = service.publisher.platform
-    worker_side._extra_classes = service.publisher._extra_classes
-    with Worker(worker_side) as worker:
+    fake = type(service.publisher.channel("feed"))
+    with Publisher(_config(tmp_path), clock=clock, entry_point_plugins=False,
+                   channel_classes={"fake": fake}) as worker_side, \
+            Worker(worker_side) as worker:
         assert worker.run(once=True) == 2
     status = service.call("GET", f"/v1/posts/{post_id}").json()
     assert {t["state"] for t in status["targets"]} == {"published"}
@@ -436,6 +438,44 @@ def test_add_client_and_hash_key_commands(tmp_path) -> None:
                            capture_output=True, text=True)
     assert again.returncode == 2
     assert "exists" in again.stderr
+
+
+def test_carecast_serve_starts_the_service_and_stops_on_sigterm(tmp_path) -> None:
+    key = new_key()
+    (tmp_path / "carecast.toml").write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "carecast.db"}"\n'
+        '[brands.mercy]\nname = "Mercy"\n'
+        '[accounts.feed]\nchannel = "outbox"\nbrand = "mercy"\npath = "out.jsonl"\n')
+    (tmp_path / "carecast-clients.toml").write_text(
+        f'[clients.cms]\nkey_hash = "{hash_key(key)}"\nbrands = ["mercy"]\n'
+        'verbs = ["preview"]\n')
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "carecast", "-c",
+                               str(tmp_path / "carecast.toml"), "serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        answer = None
+        for _ in range(600):
+            try:
+                answer = requests.post(f"http://127.0.0.1:{port}/v1/posts", timeout=5,
+                                       headers={"Authorization": f"Bearer {key}"},
+                                       json={"action": "preview", "post": _post()})
+                break
+            except requests.ConnectionError:
+                threading.Event().wait(0.1)
+        assert answer is not None, "carecast serve did not start"
+        assert answer.status_code == 200, answer.text
+        assert [o["state"] for o in answer.json()["outcomes"]] == ["pending"]
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    # uvicorn shuts down cleanly (the callback thread stopped with the lifespan), then ends
+    # the process by the signal it caught.
+    assert "Application shutdown complete" in err
+    assert server.returncode in (0, -signal.SIGTERM), err
+    assert key not in err
 
 
 def test_import_carecast_does_not_import_the_server() -> None:

@@ -24,13 +24,12 @@ __all__ = ["Client", "Clients", "Notifier", "Verb", "create_app", "hash_key", "n
 
 def serve(publisher: Publisher, clients: Clients, *, host: str = "127.0.0.1",
           port: int = 8750, max_body: int = 1 << 20, callback_interval: float = 5.0) -> None:
-    """Serve the API until stopped (Ctrl-C or SIGTERM), sending callbacks meanwhile."""
+    """Serve the API until stopped, sending callbacks meanwhile. On SIGTERM or Ctrl-C,
+    uvicorn finishes the calls in flight and the callback thread its pass, then the process
+    ends by the signal (uvicorn re-raises it)."""
     import uvicorn
 
     notifier = Notifier(publisher.ledger, clients, publisher.clock)
-    notifier.start(callback_interval)
-    try:
-        uvicorn.run(create_app(publisher, clients, max_body=max_body, notifier=notifier),
-                    host=host, port=port, log_level="info")
-    finally:
-        notifier.stop()
+    uvicorn.run(create_app(publisher, clients, max_body=max_body, notifier=notifier,
+                           callback_interval=callback_interval),
+                host=host, port=port, log_level="info")

@@ -9,9 +9,11 @@ parsed; a malformed one gets a 422 naming each field (``post.text``) and never q
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -167,6 +169,9 @@ def _attempt(a: Attempt) -> dict[str, Any]:
 class BodyLimit:
     """Refuse (413) a request body over ``max_bytes``, before the application reads it."""
 
+    #: A refused body is read (and dropped) up to this many times the limit.
+    DRAIN = 16
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -177,7 +182,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(receive, send)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -186,11 +191,11 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(receive, send, size, more=more)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         body, replayed = b"".join(chunks), False
 
         async def replay() -> Message:
@@ -202,7 +207,16 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, receive: Receive, send: Send, read: int = 0, *,
+                      more: bool = True) -> None:
+        """Answer 413. Up to ``DRAIN`` times the limit is read and dropped first, so that a
+        client still sending gets the answer rather than a reset connection."""
+        while more and read <= self.DRAIN * self.max_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            read += len(message.get("body", b""))
+            more = message.get("more_body", False)
         data = json.dumps(_error_body(
             "PayloadTooLarge", f"the request body is over {self.max_bytes:,} bytes; send a "
             "smaller post (media by URL or path, not inline), or raise carecast serve "
@@ -236,13 +250,25 @@ Caller = Annotated[Client, Depends(_client_of)]
 
 
 def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 20,
-               notifier: Notifier | None = None) -> FastAPI:
-    """The ASGI app over ``publisher`` for ``clients``; ``notifier`` sends the callbacks."""
+               notifier: Notifier | None = None, callback_interval: float = 5.0) -> FastAPI:
+    """The ASGI app over ``publisher`` for ``clients``. ``notifier`` sends the callbacks:
+    its thread runs while the server does (ASGI lifespan), and every call kicks it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if notifier is not None:
+            notifier.start(callback_interval)
+        try:
+            yield
+        finally:
+            if notifier is not None:
+                await asyncio.to_thread(notifier.stop)
+
     app = FastAPI(
         title="carecast", version="1",
         description="Preview, publish and schedule posts; approve, reject, take down, freeze. "
                     "Every call needs `Authorization: Bearer KEY`.",
-        docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
+        docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json", lifespan=lifespan)
     app.state.clients = clients
     config = publisher.config
 
