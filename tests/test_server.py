@@ -23,6 +23,7 @@ import uvicorn
 
 from carecast.config import Config
 from carecast.errors import ConfigurationError
+from carecast.post import Post
 from carecast.publish import Publisher
 from carecast.publish.worker import Worker
 from carecast.server import Clients, Notifier, create_app, hash_key, new_key
@@ -194,6 +195,14 @@ def test_a_verb_or_brand_outside_the_clients_scope_is_refused_and_audited(serve)
     post_id = service.call("POST", "/v1/posts", json={"post": _post()}).json()["post_id"]
     assert service.call("GET", f"/v1/posts/{post_id}", client="anne").status_code == 403
     assert service.call("GET", f"/v1/posts/{post_id}", client="reader").status_code == 200
+    # A listing leaves out posts that reach a brand outside the client's scope.
+    service.publisher.publish(Post(id="mixed", text="Flu shots this week.", brand="mercy",
+                                   targets=("feed", "anne")))
+    listed = {p["post_id"] for p in service.call("GET", "/v1/posts").json()}
+    assert post_id in listed
+    assert "mixed" not in listed
+    assert "mixed" in {p["post_id"] for p in service.call("GET", "/v1/posts", client="ops").json()}
+    assert service.call("GET", "/v1/posts/mixed").status_code == 403
     # A freeze of every brand needs a client of every brand.
     body = {"reason": "incident", "by": "Comms lead"}
     assert service.call("POST", "/v1/freeze", json=body).status_code == 403
@@ -300,6 +309,9 @@ def test_publish_now_status_list_and_signed_callbacks(serve, receiver) -> None:
     assert {e.data["client"] for e in _audit(service, "api.status")} == {"cms"}
     assert len(_audit(service, "api.callback")) == 2
     assert service.publisher.ledger.verify_audit() == []
+    events = json.dumps([e.data for e in service.publisher.ledger.audit_events()])
+    assert service.keys["cms"] not in events
+    assert SECRET not in events
 
 
 def test_a_post_scheduled_through_the_api_is_published_by_the_worker(

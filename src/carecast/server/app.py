@@ -304,11 +304,14 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
         if post is None:
             raise ApiError(404, "NotFound", f"no post {post_id!r} in the store",
                            (("post_id", "unknown"),))
-        brands: set[str | None] = {post.brand or config.default_brand()}
-        brands |= {config.accounts[a.account].brand for a in publisher.ledger.attempts(post_id)
-                   if a.account in config.accounts}
+        brands = brands_of(post, publisher.ledger.attempts(post_id))
         allow(client, verb, brands, post_id)
         return brands
+
+    def brands_of(post: Post, rows: list[Attempt]) -> set[str | None]:
+        """The post's brand and each target account's."""
+        return {post.brand or config.default_brand()} | {
+            config.accounts[a.account].brand for a in rows if a.account in config.accounts}
 
     def call(client: Client, verb: str, post_id: str, run: Callable[[], Any],
              kind: str | None = None, **data: Any) -> Any:
@@ -361,9 +364,10 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
                 if post is None:
                     continue
                 own = post.brand or config.default_brand()
-                if (brand is not None and own != brand) or not client.may(Verb.LIST, own):
-                    continue
                 targets = ledger.attempts(post_id)
+                if (brand is not None and own != brand) or not all(
+                        client.may(Verb.LIST, b) for b in brands_of(post, targets)):
+                    continue
                 if state is not None and all(t.state != state for t in targets):
                     continue
                 stored = ledger.stored_at(post_id)
