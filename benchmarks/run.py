@@ -13,6 +13,7 @@
   (target: the check adds under 200 µs).
 - ``loop``: queries and CPU time of next_slot, the posts listing, a freeze and a calendar month
   with 1,000 stored posts (target: at most 10 queries each, whatever the number of posts).
+- ``server``: ``carecast serve`` CPU per call and per callback pass (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -37,6 +38,7 @@ BENCHES: dict[str, str] = {
     "advice": "bench_advice",
     "claim": "bench_claim",
     "loop": "bench_loop",
+    "server": "bench_server",
 }
 
 

@@ -1,18 +1,18 @@
 """The channel contract, run over every registered channel, and the error tree.
 
-The channel table is whatever the ``carecast.channels`` entry-point group holds at collection
-time, plus ``carecast.testing.FakeChannel``. A new channel needs no test edits here unless its
-required options cannot be guessed from their types: then add them to ``SAMPLE_OPTIONS``.
+The contract checks are ``carecast.testing.ChannelContract``, the same suite third-party
+channel authors run: one ``TestContract<name>`` class per channel the ``carecast.channels``
+entry-point group holds at collection time, plus ``carecast.testing.FakeChannel``. A new
+channel needs no test edits here unless its required options cannot be guessed from their
+types: then add them to ``SAMPLE_OPTIONS``.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import re
 import socket
 import threading
-import typing
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -23,7 +23,6 @@ import requests
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -35,10 +34,9 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 
 import carecast
 from carecast import errors
-from carecast.channels import Channel, ChannelOptions, channel_names, get_channel_class
+from carecast.channels import Channel, channel_names, get_channel_class
 from carecast.channels.base import OPTIONAL_CAPABILITIES
 from carecast.channels.http import error_for_status
-from carecast.config import AccountConfig
 from carecast.errors import (
     AuthenticationError,
     CarecastError,
@@ -55,8 +53,15 @@ from carecast.errors import (
     PostRejected,
     RateLimited,
 )
-from carecast.post import Draft, Media, MediaKind, Post
-from carecast.testing import FakeChannel
+from carecast.post import Media, MediaKind, Post
+from carecast.testing import ChannelContract, FakeChannel, PlatformAnswer
+from carecast.testing.contract import (
+    ACCOUNT,
+    EXTENSION,
+    refuse_network,
+    render_or_reject,
+    sample_root,
+)
 
 REGISTERED = channel_names()
 CHANNELS = [*REGISTERED, "fake"]
@@ -74,135 +79,65 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
                   "media_host_path": "contract-media",
                   "media_host_url": "https://media.example.org/contract/"},
 }
-ACCOUNT = "contract-acct"
-LIMIT_KEYS = {"max_text", "text_unit", "url_length", "max_title", "requires_title", "max_media",
-              "media_kinds", "max_media_bytes", "requires_media", "supports_threads",
-              "supports_scheduling", "max_concurrency"}
-TEXT_UNITS = {"characters", "graphemes", "weighted", "bytes"}
-SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|access_?key|credential",
-                          re.IGNORECASE)
-EXTENSION = {MediaKind.IMAGE: "png", MediaKind.GIF: "gif", MediaKind.VIDEO: "mp4",
-             MediaKind.AUDIO: "mp3"}
+STATUS_TABLE = [
+    # status, class, retryable, may have been sent
+    (400, PlatformRejected, False, False),
+    (401, AuthenticationError, False, False),
+    (403, PermissionDenied, False, False),
+    (404, PlatformRejected, False, False),
+    (409, DuplicatePost, False, False),
+    (413, PlatformRejected, False, False),
+    (422, PlatformRejected, False, False),
+    (429, RateLimited, True, False),
+    (500, ChannelServerError, True, True),
+    (502, ChannelServerError, True, True),
+    (503, ChannelServerError, True, True),
+    (504, ChannelServerError, True, True),
+]
+#: The platform answers the webhook channel's contract runs (its own tests go further below).
+ANSWERS = {"webhook": [PlatformAnswer(200, json={"id": "w-1"}),
+                       *(PlatformAnswer(status, cls, retryable=retryable)
+                         for status, cls, retryable, _ in STATUS_TABLE)]}
 
 
-def channel_class(name: str) -> type[Channel]:
-    if name in EXTRA:
-        return EXTRA[name]
+def _importable(name: str) -> type[Channel] | None:
     try:
-        return get_channel_class(name)
-    except ConfigurationError as exc:
-        pytest.skip(f"{name} cannot be imported (see test_every_registered_channel_imports): "
-                    f"{exc}")
+        return EXTRA.get(name) or get_channel_class(name)
+    except ConfigurationError:  # test_every_registered_channel_imports reports it
+        return None
 
 
-def _guess(name: str, annotation: Any) -> Any:
-    """A value for a required option, from its name and type."""
-    types = set(typing.get_args(annotation)) | {annotation}
-    if "url" in name:
-        return f"https://example.invalid/contract/{name}"
-    if types & {str, SecretStr}:
-        return f"contract-{name}"
-    if types & {int, float}:
-        return 1
-    if bool in types:
-        return False
-    if Path in types:
-        return f"contract-{name}"
-    raise LookupError(name)
+CONTRACTS: dict[str, type[ChannelContract]] = {}
+for _name in CHANNELS:
+    _cls = _importable(_name)
+    if _cls is not None:
+        CONTRACTS[_name] = type(f"TestContract_{_name}", (ChannelContract,), {
+            "channel": _cls, "options": SAMPLE_OPTIONS.get(_name, {}),
+            "answers": ANSWERS.get(_name, ())})
+globals().update({cls.__name__: cls for cls in CONTRACTS.values()})
 
 
-def sample_options(name: str, cls: type[Channel]) -> dict[str, Any]:
-    if name in SAMPLE_OPTIONS:
-        return dict(SAMPLE_OPTIONS[name])
-    try:
-        return {field: _guess(field, info.annotation)
-                for field, info in cls.Options.model_fields.items() if info.is_required()}
-    except LookupError as exc:
-        pytest.fail(f"cannot guess the required option {exc} of the {name} channel: add its "
-                    "options to SAMPLE_OPTIONS in tests/test_contract.py")
+def contract(name: str) -> ChannelContract:
+    if name not in CONTRACTS:
+        pytest.skip(f"{name} cannot be imported (see test_every_registered_channel_imports)")
+    return CONTRACTS[name]()
 
 
 def build(name: str, root: Path, **extra_options: Any) -> Channel:
-    cls = channel_class(name)
-    account = AccountConfig(name=ACCOUNT, channel=name,
-                            options={**sample_options(name, cls), **extra_options})
-    try:
-        return cls.from_config(account, root=root)
-    except ConfigurationError as exc:
-        pytest.fail(f"the sample options of the {name} channel do not validate ({exc}): fix "
-                    "SAMPLE_OPTIONS in tests/test_contract.py")
+    return contract(name).build(root, **extra_options)
 
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    path = tmp_path / "root"
-    path.mkdir()
-    (path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
-    (path / "clip.mp4").write_bytes(bytes(128))
-    (path / "episode.mp3").write_bytes(bytes(96))
-    return path
+    return sample_root(tmp_path / "root")
 
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Any connect attempt raises (and is recorded)."""
-    attempts: list[Any] = []
-
-    def refuse(self: socket.socket, address: Any, *args: Any) -> Any:
-        attempts.append(address)
-        raise OSError("render must not touch the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
-    return attempts
+    return refuse_network(monkeypatch)
 
 
-def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns)
-            for folder in folders for p in [folder, *folder.rglob("*")]}
-
-
-def sample_posts(cls: type[Channel]) -> list[Post]:
-    """Posts that exercise every part of render, within what the channel takes."""
-    kinds = sorted(cls.media_kinds)[:max(cls.max_media, 0)]
-    url_media = tuple(Media(source=f"https://cdn.example.org/m{i}.{EXTENSION[k]}",
-                            alt_text=f"Item {i}") for i, k in enumerate(kinds))
-    local = ()
-    if cls.max_media and MediaKind.IMAGE in cls.media_kinds:
-        local = (Media(source="photo.png", alt_text="The new clinic entrance",
-                       consent="consent-2026-001"),)
-    title = "Flu clinic" if cls.max_title is None or cls.max_title >= 10 else "Flu"
-    posts = [
-        Post(id="plain", text="Our flu clinic opens Monday at 9."),
-        Post(id="full", text="Flu shots for everyone over 6 months.", title=title,
-             link="https://example.org/flu", hashtags=["flu", "#vaccines"],
-             thread=("Walk-ins welcome.",), language="en-US", campaign="flu-2026",
-             media=local or url_media[:1]),
-        Post(id="title-only", title=title, text=""),
-        Post(id="override", text="Generic text.", overrides={
-            cls.name: {"text": "Channel text.", "hashtags": ["clinic"]},
-            ACCOUNT: {"title": title}}),
-        Post(id="schedule", text="Later.", schedule="2030-01-01T09:00:00-05:00"),
-    ]
-    if url_media:
-        posts.append(Post(id="media", text="Pictures.", media=url_media))
-    if cls.requires_title:
-        posts = [p.model_copy(update={"title": p.title or title}) for p in posts]
-    if cls.requires_media and (local or url_media):
-        needed = local or url_media[:1]
-        posts = [p.model_copy(update={"media": p.media or needed}) for p in posts]
-    return posts
-
-
-def render_or_reject(channel: Channel, post: Post) -> Draft | PostRejected:
-    try:
-        return channel.render(post)
-    except PostRejected as exc:
-        return exc
-
-
-# -- registration and declarations ------------------------------------------------------------
+# -- registration -----------------------------------------------------------------------------
 
 
 def test_builtins_are_registered() -> None:
@@ -213,152 +148,16 @@ def test_builtins_are_registered() -> None:
 def test_every_registered_channel_imports(name: str) -> None:
     cls = get_channel_class(name)
     assert issubclass(cls, Channel)
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_declares_its_name_and_title(name: str) -> None:
-    cls = channel_class(name)
     assert cls.name == name
-    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", cls.name)
-    assert isinstance(cls.title, str)
-    assert cls.title.strip()
-    assert (cls.__doc__ or "").strip(), f"{cls.__name__} has no docstring"
-    assert not inspect.isabstract(cls), f"{cls.__name__} leaves abstract methods"
+    assert name in CONTRACTS
 
 
-@pytest.mark.parametrize("name", CHANNELS)
-def test_limits_are_complete_and_sane(name: str) -> None:
-    cls = channel_class(name)
-    limits = cls.limits()
-    assert set(limits) == LIMIT_KEYS
-    json.dumps(limits)  # plain data, for listings
-
-    def positive_or_none(value: Any) -> bool:
-        return value is None or (type(value) is int and value > 0)
-
-    assert positive_or_none(limits["max_text"])
-    assert limits["text_unit"] in TEXT_UNITS
-    assert positive_or_none(limits["url_length"])
-    assert positive_or_none(limits["max_title"])
-    assert type(limits["max_media"]) is int
-    assert limits["max_media"] >= 0
-    assert type(limits["max_concurrency"]) is int
-    assert limits["max_concurrency"] >= 1
-    for flag in ("requires_title", "requires_media", "supports_threads", "supports_scheduling"):
-        assert type(limits[flag]) is bool, flag
-    kinds = limits["media_kinds"]
-    assert kinds == sorted(kinds)
-    assert set(kinds) <= {k.value for k in MediaKind}
-    assert all(isinstance(k, MediaKind) for k in cls.media_kinds)
-    assert set(limits["max_media_bytes"]) <= set(kinds)
-    assert all(type(v) is int and v > 0 for v in limits["max_media_bytes"].values())
-    assert bool(kinds) == (limits["max_media"] > 0), "media kinds without media, or the reverse"
-    if limits["requires_media"]:
-        assert limits["max_media"] >= 1
-    if limits["url_length"] is not None:
-        assert limits["max_text"] is not None
-    if limits["supports_threads"]:
-        assert limits["max_text"] is None or limits["max_text"] >= 20
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_capabilities_are_the_optional_calls(name: str) -> None:
-    cls = channel_class(name)
-    capabilities = cls.capabilities()
-    assert capabilities <= set(OPTIONAL_CAPABILITIES)
+def test_the_optional_capabilities_are_the_documented_ones() -> None:
     assert set(OPTIONAL_CAPABILITIES) == {"lookup", "fetch_mentions", "fetch_metrics",
                                           "update_profile"}
-    for capability in capabilities:
-        assert getattr(cls, capability) is not getattr(Channel, capability)
 
 
-@pytest.mark.parametrize("name", CHANNELS)
-def test_options_forbid_unknown_settings(name: str, root: Path) -> None:
-    cls = channel_class(name)
-    assert issubclass(cls.Options, ChannelOptions)
-    assert cls.Options.model_config.get("extra") == "forbid"
-    account = AccountConfig(name=ACCOUNT, channel=name, options={
-        **sample_options(name, cls), "no_such_option": "value-7f1e"})
-    with pytest.raises(ConfigurationError) as info:
-        cls.from_config(account, root=root)
-    message = str(info.value)
-    assert f"accounts.{ACCOUNT}.no_such_option" in message
-    assert "value-7f1e" not in message
-    assert isinstance(info.value, CarecastError)
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_missing_required_options_name_their_env_var(name: str, root: Path) -> None:
-    cls = channel_class(name)
-    required = [f for f, info in cls.Options.model_fields.items() if info.is_required()]
-    if not required:
-        cls.from_config(AccountConfig(name=ACCOUNT, channel=name), root=root)
-        return
-    with pytest.raises(ConfigurationError) as info:
-        cls.from_config(AccountConfig(name=ACCOUNT, channel=name), root=root)
-    for option in required:
-        assert f"accounts.{ACCOUNT}.{option}" in str(info.value)
-        assert f"CARECAST_ACCOUNTS__CONTRACT_ACCT__{option.upper()}" in str(info.value)
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_secret_options_are_secret_and_never_printed(name: str, root: Path) -> None:
-    cls = channel_class(name)
-    for option, info in cls.Options.model_fields.items():
-        if SECRET_NAMES.search(option):
-            assert SecretStr in {info.annotation, *typing.get_args(info.annotation)}, (
-                f"{name}: option {option!r} looks like a secret; type it SecretStr")
-    channel = build(name, root)
-    values = [str(v) for v in sample_options(name, cls).values() if len(str(v)) >= 4]
-    for text in (repr(channel), str(channel)):
-        for value in values:
-            assert value not in text
-    secrets = [v.get_secret_value() for v in dict(channel.options).values()
-               if isinstance(v, SecretStr)]
-    for text in (repr(channel.options), str(channel.options),
-                 channel.options.model_dump_json()):
-        for secret in secrets:
-            assert secret not in text
-
-
-# -- render: pure, deterministic, refuses what the platform cannot take ----------------------
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_render_is_pure_and_deterministic(name: str, root: Path, tmp_path: Path,
-                                          no_network: list[Any],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    channel = build(name, root)
-    twin = build(name, root)
-    before = snapshot(tmp_path)
-    rendered = 0
-    for post in sample_posts(type(channel)):
-        first = render_or_reject(channel, post)
-        again = render_or_reject(channel, post)
-        other = render_or_reject(twin, post)
-        if isinstance(first, PostRejected):
-            assert type(again) is type(first)
-            assert str(again) == str(first)
-            continue
-        rendered += 1
-        assert isinstance(first, Draft)
-        assert first == again == other
-        assert first.content_hash() == again.content_hash()
-        assert (first.post_id, first.account, first.channel) == (post.id, ACCOUNT, name)
-        assert first.parts, "a draft has at least one part"
-        for part in first.parts:
-            assert part.length == channel.count(part.text)
-            assert part.limit == channel.max_text
-            if channel.max_text is not None:
-                assert part.length <= channel.max_text
-        assert len(first.media) <= channel.max_media
-    assert rendered >= 3, "the sample posts should mostly render"
-    assert no_network == []
-    assert snapshot(tmp_path) == before, "render wrote files"
-
+# -- render never raises anything but PostRejected --------------------------------------------
 
 POST_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
                     max_size=400)
@@ -388,143 +187,9 @@ def test_render_only_raises_post_rejected(name: str, root: Path, no_network: lis
     assert no_network == []
 
 
-def _expect_limit(channel: Channel, post: Post, field: str, limit: Any) -> LimitExceeded:
-    with pytest.raises(LimitExceeded) as info:
-        channel.render(post)
-    error = info.value
-    assert error.field == field
-    assert error.limit == limit
-    assert field in str(error)
-    return error
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_text_over_the_limit_is_refused_naming_the_field(name: str, root: Path) -> None:
-    channel = build(name, root)
-    limit = channel.max_text
-    if limit is None:
-        pytest.skip(f"{name} declares no text limit")
-    long_text = " ".join(["word"] * limit)
-    if channel.supports_threads:  # long text becomes a thread; a long thread part cannot
-        error = _expect_limit(channel, Post(id="p", text="Short.", thread=(long_text,)),
-                              "thread[0]", limit)
-        word = _expect_limit(channel, Post(id="p", text="x" * (limit + 1)), "text",
-                             _pack_room(channel))  # one word never splits
-        assert word.value == limit + 1
-    else:
-        error = _expect_limit(channel, Post(id="p", text=long_text), "text", limit)
-    assert error.value > limit
-
-
-def _pack_room(channel: Channel) -> int:
-    """The room split_thread leaves for text after the ' k/n' numbering."""
-    assert channel.max_text is not None
-    return channel.max_text - channel.count(" 9/9")
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_title_over_the_limit_is_refused_naming_the_field(name: str, root: Path) -> None:
-    channel = build(name, root)
-    if channel.max_title is None:
-        pytest.skip(f"{name} declares no title limit")
-    title = "T" * (channel.max_title + 1)
-    error = _expect_limit(channel, Post(id="p", text="Body.", title=title), "title",
-                          channel.max_title)
-    assert error.value == channel.max_title + 1
-    _expect_limit(channel, Post(id="p", text="Body.", overrides={name: {"title": title}}),
-                  f"overrides.{name}.title", channel.max_title)
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_too_many_media_are_refused_naming_the_field(name: str, root: Path) -> None:
-    channel = build(name, root)
-    kind = min(channel.media_kinds) if channel.media_kinds else MediaKind.IMAGE
-    items = [Media(source=f"https://cdn.example.org/{i}.{EXTENSION[kind]}", alt_text="x")
-             for i in range(channel.max_media + 1)]
-    error = _expect_limit(channel, Post(id="p", text="Body.", media=items), "media",
-                          channel.max_media)
-    assert error.value == channel.max_media + 1
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-@pytest.mark.parametrize("kind", sorted(MediaKind))
-def test_media_kinds_it_does_not_take_are_refused(name: str, kind: MediaKind,
-                                                  root: Path) -> None:
-    channel = build(name, root)
-    post = Post(id="p", text="Body.", title="Flu" if channel.requires_title else None, media=[
-        Media(source=f"https://cdn.example.org/a.{EXTENSION[kind]}", alt_text="x")])
-    if channel.max_media == 0:
-        _expect_limit(channel, post, "media", 0)
-    elif kind in channel.media_kinds:
-        assert channel.render(post).media[0].kind == kind
-    else:
-        error = _expect_limit(channel, post, "media[0].kind", error_limit(channel))
-        assert error.value == kind.value
-
-
-def error_limit(channel: Channel) -> str:
-    return ", ".join(sorted(k.value for k in channel.media_kinds)) or "none"
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_media_over_the_size_limit_are_refused(name: str, root: Path) -> None:
-    channel = build(name, root)
-    if not channel.max_media_bytes:
-        pytest.skip(f"{name} declares no media size limits")
-    for kind, cap in channel.max_media_bytes.items():
-        big = root / f"big.{EXTENSION[kind]}"
-        with big.open("wb") as f:
-            f.truncate(cap + 1)  # sparse: no real bytes written
-        error = _expect_limit(channel, Post(id="p", text="x", media=[
-            Media(source=big.name, kind=kind, alt_text="x")]), "media[0]", cap)
-        assert error.value == cap + 1
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_required_title_and_media_are_named(name: str, root: Path) -> None:
-    channel = build(name, root)
-    if not (channel.requires_title or channel.requires_media):
-        pytest.skip(f"{name} requires neither a title nor media")
-    media = [Media(source=f"https://cdn.example.org/a.{EXTENSION[min(channel.media_kinds)]}",
-                   alt_text="x")] if channel.media_kinds else []
-    if channel.requires_title:  # each requirement checked on a post that meets the other
-        _expect_limit(channel, Post(id="p", text="Body.", media=media), "title", "required")
-    if channel.requires_media:
-        _expect_limit(channel, Post(id="p", text="Body.",
-                                    title="Flu" if channel.requires_title else None),
-                      "media", "required")
-
-
-@pytest.mark.parametrize("name", CHANNELS)
-def test_an_override_text_over_the_limit_names_the_override(name: str, root: Path) -> None:
-    channel = build(name, root)
-    if channel.max_text is None:
-        pytest.skip(f"{name} declares no text limit")
-    post = Post(id="p", text="Short.", overrides={
-        ACCOUNT: {"text": "x" * (channel.max_text + 1)}})
-    with pytest.raises(LimitExceeded) as info:
-        channel.render(post)
-    assert info.value.field == f"overrides.{ACCOUNT}.text"
-
-
 # -- HTTP channels: status codes and transport errors map to carecast errors ------------------
 
 HOOK = SAMPLE_OPTIONS["webhook"]["url"]
-STATUS_TABLE = [
-    # status, class, retryable, may have been sent
-    (400, PlatformRejected, False, False),
-    (401, AuthenticationError, False, False),
-    (403, PermissionDenied, False, False),
-    (404, PlatformRejected, False, False),
-    (409, DuplicatePost, False, False),
-    (413, PlatformRejected, False, False),
-    (422, PlatformRejected, False, False),
-    (429, RateLimited, True, False),
-    (500, ChannelServerError, True, True),
-    (502, ChannelServerError, True, True),
-    (503, ChannelServerError, True, True),
-    (504, ChannelServerError, True, True),
-]
 
 
 @pytest.fixture

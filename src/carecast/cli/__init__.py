@@ -5,6 +5,7 @@ from carecast.cli import (
     init,  # noqa: F401  (registers init)
     loop,  # noqa: F401  (registers worker, schedule, freeze, thaw, takedown, posts)
     plan,  # noqa: F401  (registers plan check, plan apply, calendar)
+    serve,  # noqa: F401  (registers serve, serve add-client, serve hash-key)
     workflow,  # noqa: F401  (registers approve, reject, pending, consent, audit)
 )
 from carecast.cli.commands import app, main

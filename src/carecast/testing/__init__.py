@@ -8,7 +8,10 @@ Installed with carecast, it gives every test suite these fixtures:
 - ``fake_publisher``: a factory for a ``Publisher`` over ``FakeChannel`` accounts and an
   in-memory store.
 
-``FakeChannel`` keeps what it "publishes" in memory and can be scripted to fail.
+``FakeChannel`` keeps what it "publishes" in memory and can be scripted to fail;
+``FrozenClock`` is the one clock tests hand the publisher. ``ChannelContract`` is the channel
+contract suite (see ``carecast.testing.contract``): a channel's tests subclass it with the
+channel class and a table of ``PlatformAnswer``s.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from carecast.channels.base import Channel, ChannelOptions
 from carecast.clock import SystemClock
 from carecast.config import Config
 from carecast.post import Draft, MediaKind, Profile, Receipt
+from carecast.testing.contract import ChannelContract, PlatformAnswer
 
-__all__ = ["FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock", "NoWaitClock",
-           "fake_config", "unique_marker"]
+__all__ = ["ChannelContract", "FakeChannel", "FakeOptions", "FakePlatform", "FrozenClock",
+           "NoWaitClock", "PlatformAnswer", "fake_config", "unique_marker"]
 
 #: Where a ``FrozenClock`` starts unless told otherwise (any fixed instant would do).
 FROZEN_AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -216,7 +220,8 @@ def no_sleep() -> Any:
 def fake_publisher(no_sleep: Any) -> Iterable[Callable[..., Any]]:
     """Build a ``Publisher`` over fake accounts: ``fake_publisher(["a", "b"], plugins=[...])``.
 
-    Each call gets a fresh ``FakePlatform`` (as ``publisher.platform``) and store.
+    Each call gets a fresh ``FakePlatform`` (as ``publisher.platform``) and store. Installed
+    third-party plugins stay out unless ``entry_point_plugins=True`` (a plugin's own tests).
     """
     from carecast.publish import Publisher
 
@@ -227,7 +232,8 @@ def fake_publisher(no_sleep: Any) -> Iterable[Callable[..., Any]]:
         platform = FakePlatform()
         channel = type("FakeChannel", (FakeChannel,), {"platform": platform})
         publisher = Publisher(config or fake_config(accounts), plugins=plugins,
-                              entry_point_plugins=False, retry=kw.pop("retry", no_sleep),
+                              entry_point_plugins=kw.pop("entry_point_plugins", False),
+                              retry=kw.pop("retry", no_sleep),
                               channel_classes={"fake": channel}, **kw)
         publisher.platform = platform  # type: ignore[attr-defined]
         made.append(publisher)
