@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -35,7 +35,7 @@ from carecast.compliance._settings import (
     draft_texts,
     has_phrase,
 )
-from carecast.compliance.clauses import Clause, clauses
+from carecast.compliance.clauses import Clause, clauses, normalise
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -94,6 +94,7 @@ _DOSE_VERBS = frozenset({
     "apply", "spray", "put", "rub", "drink", "start", "bump", "pop"})
 _CHANGE_VERBS = frozenset({"double", "triple", "halve", "cut", "split", "increase", "decrease",
                            "reduce", "lower", "raise", "up", "bump", "adjust", "change"})
+_ORDER_VERBS = _DOSE_VERBS | _CHANGE_VERBS
 _TREAT_VERBS = frozenset({"stop", "quit", "skip", "discontinue", "start", "switch", "come",
                           "go", "ditch", "taper", "pause", "swap", "replace", "cut"})
 _NUMBER = (r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
@@ -156,18 +157,41 @@ def carecast_review_draft(draft: Draft, settings: CheckSettings) -> list[Finding
 def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding | None]:
     where = "a reply" if reply else "a post"
     for field, text in draft_texts(draft):
-        for clause in clauses(text):
-            if clause.deferred or any(has_phrase(clause.sentence, p) for p in cfg.allow):
-                continue
+        cues = _cues(text)
+        for clause in clauses(text) if cues else ():
+            end = clause.start + len(clause.text)
             for kind, rule, why in _RULES:
+                if not any(a < end and b > clause.start for a, b in cues.get(kind, ())):
+                    continue
                 at = rule(clause)
                 if at is None:
                     continue
-                yield cfg.finding(
-                    kind, field, f"{field} at {clause.start + at}: {where} {why}; educate, "
-                    "don't diagnose (give general information and send readers to their own "
-                    "clinician)", choice=cfg.reply_action if reply else None)
+                if not clause.deferred and not any(has_phrase(clause.sentence, p)
+                                                   for p in cfg.allow):
+                    yield cfg.finding(
+                        kind, field, f"{field} at {clause.start + at}: {where} {why}; "
+                        "educate, don't diagnose (give general information and send readers "
+                        "to their own clinician)", choice=cfg.reply_action if reply else None)
                 break
+
+
+@lru_cache(maxsize=256)
+def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
+    """Per rule, the spans of ``text`` it needs in a clause to find anything there: a
+    condition (diagnosis), a dose or a medicine (dosing), a medicine or "need" (treatment).
+    Found once in the whole text, so only the clauses that hold one are read."""
+    text = normalise(text)
+    present = lexicon.vocabulary(text)
+    cues: dict[str, list[tuple[int, int]]] = {}
+    medicine = list(lexicon.get("medications").finditer(text))
+    if not _DIAGNOSIS_WORDS.isdisjoint(present):
+        cues["diagnosis"] = list(lexicon.get("conditions").finditer(text))
+    if not _ORDER_VERBS.isdisjoint(present):
+        cues["dosing"] = medicine + [m.span() for m in _dose("units").finditer(text)]
+    need = [(a, b) for a, b, w in lexicon.words(text) if w == "need"] if "need" in present else []
+    if need or not _TREAT_VERBS.isdisjoint(present):
+        cues["treatment"] = medicine + need
+    return {kind: spans for kind, spans in cues.items() if spans}
 
 
 def _diagnosis(clause: Clause) -> int | None:
