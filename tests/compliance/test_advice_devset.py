@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from carecast import Post, State
+from carecast.findings import Action
 
 from ._helpers import config
 
@@ -28,13 +29,21 @@ def rows(path: Path = DEVSET) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
 
 
-def decisions(fake_publisher: Any, path: Path = DEVSET) -> list[tuple[dict[str, Any], str]]:
-    """Each post of the set at ``path`` with the decision ``Publisher.preview`` makes."""
+def decisions(fake_publisher: Any, path: Path = DEVSET, ignore: tuple[str, ...] = ()
+              ) -> list[tuple[dict[str, Any], str]]:
+    """Each post of the set at ``path`` with the decision ``Publisher.preview`` makes; with
+    ``ignore``, the decision the findings of the other checks make (any BLOCK blocks, any
+    REVIEW holds)."""
     publisher = fake_publisher(["web"], config=config())
     out = []
     for row in rows(path):
         target = publisher.preview(Post(id=f"dev-{row['id']}", text=row["text"])).targets[0]
-        out.append((row, DECISION[target.state]))
+        if not ignore:
+            out.append((row, DECISION[target.state]))
+            continue
+        kept = {f.action for f in target.findings if f.check not in ignore}
+        out.append((row, "block" if Action.BLOCK in kept else
+                    "review" if Action.REVIEW in kept else "pass"))
     return out
 
 

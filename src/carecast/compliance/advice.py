@@ -91,7 +91,9 @@ class AdviceSettings(CheckConfig):
 _DOSE_VERBS = frozenset({
     "take", "give", "use", "add", "try", "double", "triple", "halve", "cut", "split",
     "increase", "decrease", "reduce", "lower", "raise", "up", "chew", "swallow", "inject",
-    "apply", "spray", "put", "rub", "drink", "start", "bump", "pop"})
+    "apply", "spray", "put", "rub", "drink", "start", "bump", "pop", "pour", "stir", "mix",
+    "dissolve", "measure", "squeeze", "insert", "sprinkle", "dab", "massage", "place",
+    "inhale"})
 _CHANGE_VERBS = frozenset({"double", "triple", "halve", "cut", "split", "increase", "decrease",
                            "reduce", "lower", "raise", "up", "bump", "adjust", "change"})
 _ORDER_VERBS = _DOSE_VERBS | _CHANGE_VERBS
