@@ -182,14 +182,14 @@ def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
     """Per rule, the spans of ``text`` it needs in a clause to find anything there: a
     condition (diagnosis), a dose or a medicine (dosing), a medicine or "need" (treatment).
     Found once in the whole text, so only the clauses that hold one are read."""
-    text = normalise(text)
     present = lexicon.vocabulary(text)
     cues: dict[str, list[tuple[int, int]]] = {}
     medicine = list(lexicon.get("medications").finditer(text))
     if not _DIAGNOSIS_WORDS.isdisjoint(present):
         cues["diagnosis"] = list(lexicon.get("conditions").finditer(text))
     if not _ORDER_VERBS.isdisjoint(present):
-        cues["dosing"] = medicine + [m.span() for m in _dose("units").finditer(text)]
+        doses = _dose("units").finditer(normalise(text)) if _may_dose(present, text) else ()
+        cues["dosing"] = medicine + [m.span() for m in doses]
     need = [(a, b) for a, b, w in lexicon.words(text) if w == "need"] if "need" in present else []
     if need or not _TREAT_VERBS.isdisjoint(present):
         cues["treatment"] = medicine + need
@@ -277,6 +277,20 @@ def _dose(name: str) -> re.Pattern[str]:
     return re.compile(
         rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
         rf"|(?:{joined})\b)|\ban? (?:{measures})\b", re.IGNORECASE)
+
+
+def _may_dose(present: frozenset[str], text: str) -> bool:
+    """Whether ``text`` (of the words ``present``) holds a unit of a dose at all, on its own
+    or after digits ("500mg"): the dose pattern is dear to run and finds nothing without."""
+    units = _unit_words()
+    return ("%" in text and "%" in units) or any(
+        w in units or (w[0].isdigit() and w.lstrip("0123456789.,") in units) for w in present)
+
+
+@cache
+def _unit_words() -> frozenset[str]:
+    return frozenset(w for entry in lexicon.entries("units") for _, _, w in lexicon.words(entry)
+                     ) | ({"%"} if "%" in lexicon.entries("units") else set())
 
 
 _RULES: tuple[tuple[str, Callable[[Clause], int | None], str], ...] = (

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 
+from carecast.compliance.clauses import normalise
+
 __all__ = ["Lexicon", "entries", "get", "vocabulary", "word_at", "words"]
 
 _WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
@@ -39,11 +41,13 @@ _SHAPES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 
 @lru_cache(maxsize=1024)
 def words(text: str) -> tuple[tuple[int, int, str], ...]:
-    """``(start, end, lower-case word)`` for each word of ``text``."""
-    low = text.lower()
+    """``(start, end, lower-case word)`` for each word of ``text``, curly quotes read as
+    straight ones (a typographic apostrophe is a plain one)."""
+    low = normalise(text.lower())
     if len(low) == len(text):  # lower case kept every offset (nearly always)
         return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
-    return tuple([(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)])
+    return tuple([(m.start(), m.end(), m.group().lower())
+                  for m in _WORD.finditer(normalise(text))])
 
 
 @lru_cache(maxsize=1024)
