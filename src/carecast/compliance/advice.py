@@ -22,6 +22,7 @@ treatment BLOCK: a reply is one-to-one advice.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar
@@ -163,7 +164,7 @@ def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding 
         for clause in clauses(text) if cues else ():
             end = clause.start + len(clause.text)
             for kind, rule, why in _RULES:
-                if not any(a < end and b > clause.start for a, b in cues.get(kind, ())):
+                if not _overlaps(cues.get(kind), clause.start, end):
                     continue
                 at = rule(clause)
                 if at is None:
@@ -193,7 +194,18 @@ def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
     need = [(a, b) for a, b, w in lexicon.words(text) if w == "need"] if "need" in present else []
     if need or not _TREAT_VERBS.isdisjoint(present):
         cues["treatment"] = medicine + need
-    return {kind: spans for kind, spans in cues.items() if spans}
+    # each kind's spans sorted, led by the longest one's length (see _overlaps)
+    return {kind: [(max(b - a for a, b in spans), -1), *sorted(spans)]
+            for kind, spans in cues.items() if spans}
+
+
+def _overlaps(cues: list[tuple[int, int]] | None, start: int, end: int) -> bool:
+    """Whether a span of ``cues`` (the longest's length, then the spans sorted) overlaps
+    ``[start, end)``; a bisection, so a long text of many clauses stays linear."""
+    if not cues:
+        return False
+    first = bisect_left(cues, (start - cues[0][0], -1), lo=1)
+    return any(b > start for _, b in cues[first:bisect_left(cues, (end, -1), lo=first)])
 
 
 def _diagnosis(clause: Clause) -> int | None:
