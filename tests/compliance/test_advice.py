@@ -48,6 +48,17 @@ CASES = [
     ("Know the signs of a stroke: BE FAST. Time to call 911.", []),
     ("Heart attack symptoms can be subtle in women. Call emergency services at once.", []),
     ("February is Heart Month: small changes lower the risk of a heart attack.", []),
+    # a post giving the crisis line (or a content warning) is about suicide, in any words
+    ("She survived jumping off the river bridge and now mentors teens. Call or text 988.",
+     ["advice.method:block"]),
+    ("TW. A neighbour swallowed 30 of her husband's painkillers last winter.",
+     ["advice.method:block"]),
+    ("Hanging out with friends helps on hard days. Thinking about suicide? Call or text 988.",
+     []),
+    # a sign in other words; a measure poured or stirred is a dose
+    ("Throat feels tight after a bee sting? Take an antihistamine and rest at home.",
+     ["advice.counter_advice:block"]),
+    ("Pour two capfuls of the rinse into a cup and gargle.", ["advice.dosing:review"]),
 ]
 
 

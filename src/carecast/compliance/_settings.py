@@ -5,12 +5,17 @@ finding it makes. Every check takes ``enabled``, ``action`` (the action of all i
 and ``actions`` (one kind's action, or ``"off"`` to silence that kind); the most specific
 wins. ``read`` gives a hook its settings, or what to return instead: nothing when the check
 is off, a BLOCK finding naming ``checks.NAME.KEY`` when the table is wrong (never a crash).
+
+A table is validated once: the settings of a table already seen are taken from a cache keyed
+by its content (every draft of every post reads the same few tables; validating each time
+cost more than some checks).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Hashable, Iterator, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
@@ -73,6 +78,21 @@ class CheckConfig(BaseModel):
         """The settings for one post or draft; raises ``ConfigurationError`` naming the key."""
         table = (settings if isinstance(settings, Mapping) or settings is None
                  else settings.get(cls.NAME)) or {}
+        try:
+            key: Hashable = (cls, _frozen(table))
+        except TypeError:  # a value that cannot be a key: validate it every time
+            return cls._validated(table)
+        found = _VALIDATED.get(key)
+        if found is None:
+            found = cls._validated(table)
+            with _LOCK:
+                if len(_VALIDATED) >= _KEEP:
+                    _VALIDATED.clear()
+                _VALIDATED[key] = found
+        return found  # type: ignore[return-value]
+
+    @classmethod
+    def _validated(cls, table: Mapping[str, Any]) -> Self:
         problem: str | None = None
         try:
             return cls.model_validate(dict(table))
@@ -104,6 +124,23 @@ class CheckConfig(BaseModel):
             return None
         return Finding(action=Action(chosen), code=f"{self.NAME}.{kind}", field=field,
                        message=message[:500], spans=spans, confidence=confidence)
+
+
+_VALIDATED: dict[Hashable, CheckConfig] = {}
+_KEEP = 1024
+_LOCK = threading.Lock()
+
+
+def _frozen(value: Any) -> Hashable:
+    """A key equal for equal settings values, their types included (``1`` is not ``True``);
+    raises ``TypeError`` for a value that cannot be one."""
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((_frozen(k), _frozen(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_frozen(v) for v in value))
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return (type(value).__name__, value)
+    raise TypeError(type(value).__name__)
 
 
 def misconfigured(name: str, exc: ConfigurationError) -> Finding:

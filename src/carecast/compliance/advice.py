@@ -22,8 +22,9 @@ treatment BLOCK: a reply is one-to-one advice.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -35,7 +36,7 @@ from carecast.compliance._settings import (
     draft_texts,
     has_phrase,
 )
-from carecast.compliance.clauses import Clause, clauses
+from carecast.compliance.clauses import Clause, clauses, normalise
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -91,9 +92,12 @@ class AdviceSettings(CheckConfig):
 _DOSE_VERBS = frozenset({
     "take", "give", "use", "add", "try", "double", "triple", "halve", "cut", "split",
     "increase", "decrease", "reduce", "lower", "raise", "up", "chew", "swallow", "inject",
-    "apply", "spray", "put", "rub", "drink", "start", "bump", "pop"})
+    "apply", "spray", "put", "rub", "drink", "start", "bump", "pop", "pour", "stir", "mix",
+    "dissolve", "measure", "squeeze", "insert", "sprinkle", "dab", "massage", "place",
+    "inhale"})
 _CHANGE_VERBS = frozenset({"double", "triple", "halve", "cut", "split", "increase", "decrease",
                            "reduce", "lower", "raise", "up", "bump", "adjust", "change"})
+_ORDER_VERBS = _DOSE_VERBS | _CHANGE_VERBS
 _TREAT_VERBS = frozenset({"stop", "quit", "skip", "discontinue", "start", "switch", "come",
                           "go", "ditch", "taper", "pause", "swap", "replace", "cut"})
 _NUMBER = (r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
@@ -156,18 +160,52 @@ def carecast_review_draft(draft: Draft, settings: CheckSettings) -> list[Finding
 def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding | None]:
     where = "a reply" if reply else "a post"
     for field, text in draft_texts(draft):
-        for clause in clauses(text):
-            if clause.deferred or any(has_phrase(clause.sentence, p) for p in cfg.allow):
-                continue
+        cues = _cues(text)
+        for clause in clauses(text) if cues else ():
+            end = clause.start + len(clause.text)
             for kind, rule, why in _RULES:
+                if not _overlaps(cues.get(kind), clause.start, end):
+                    continue
                 at = rule(clause)
                 if at is None:
                     continue
-                yield cfg.finding(
-                    kind, field, f"{field} at {clause.start + at}: {where} {why}; educate, "
-                    "don't diagnose (give general information and send readers to their own "
-                    "clinician)", choice=cfg.reply_action if reply else None)
+                if not clause.deferred and not any(has_phrase(clause.sentence, p)
+                                                   for p in cfg.allow):
+                    yield cfg.finding(
+                        kind, field, f"{field} at {clause.start + at}: {where} {why}; "
+                        "educate, don't diagnose (give general information and send readers "
+                        "to their own clinician)", choice=cfg.reply_action if reply else None)
                 break
+
+
+@lru_cache(maxsize=256)
+def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
+    """Per rule, the spans of ``text`` it needs in a clause to find anything there: a
+    condition (diagnosis), a dose or a medicine (dosing), a medicine or "need" (treatment).
+    Found once in the whole text, so only the clauses that hold one are read."""
+    present = lexicon.vocabulary(text)
+    cues: dict[str, list[tuple[int, int]]] = {}
+    medicine = list(lexicon.get("medications").finditer(text))
+    if not _DIAGNOSIS_WORDS.isdisjoint(present):
+        cues["diagnosis"] = list(lexicon.get("conditions").finditer(text))
+    if not _ORDER_VERBS.isdisjoint(present):
+        doses = _dose("units").finditer(normalise(text)) if _may_dose(present, text) else ()
+        cues["dosing"] = medicine + [m.span() for m in doses]
+    need = [(a, b) for a, b, w in lexicon.words(text) if w == "need"] if "need" in present else []
+    if need or not _TREAT_VERBS.isdisjoint(present):
+        cues["treatment"] = medicine + need
+    # each kind's spans sorted, led by the longest one's length (see _overlaps)
+    return {kind: [(max(b - a for a, b in spans), -1), *sorted(spans)]
+            for kind, spans in cues.items() if spans}
+
+
+def _overlaps(cues: list[tuple[int, int]] | None, start: int, end: int) -> bool:
+    """Whether a span of ``cues`` (the longest's length, then the spans sorted) overlaps
+    ``[start, end)``; a bisection, so a long text of many clauses stays linear."""
+    if not cues:
+        return False
+    first = bisect_left(cues, (start - cues[0][0], -1), lo=1)
+    return any(b > start for _, b in cues[first:bisect_left(cues, (end, -1), lo=first)])
 
 
 def _diagnosis(clause: Clause) -> int | None:
@@ -251,6 +289,20 @@ def _dose(name: str) -> re.Pattern[str]:
     return re.compile(
         rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
         rf"|(?:{joined})\b)|\ban? (?:{measures})\b", re.IGNORECASE)
+
+
+def _may_dose(present: frozenset[str], text: str) -> bool:
+    """Whether ``text`` (of the words ``present``) holds a unit of a dose at all, on its own
+    or after digits ("500mg"): the dose pattern is dear to run and finds nothing without."""
+    units = _unit_words()
+    return ("%" in text and "%" in units) or any(
+        w in units or (w[0].isdigit() and w.lstrip("0123456789.,") in units) for w in present)
+
+
+@cache
+def _unit_words() -> frozenset[str]:
+    return frozenset(w for entry in lexicon.entries("units") for _, _, w in lexicon.words(entry)
+                     ) | ({"%"} if "%" in lexicon.entries("units") else set())
 
 
 _RULES: tuple[tuple[str, Callable[[Clause], int | None], str], ...] = (

@@ -21,7 +21,7 @@ Curly quotes count as straight ones; offsets are those of the original text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = ["Clause", "clauses", "normalise"]
@@ -43,6 +43,7 @@ _MODALS = frozenset(tuple(pair.split()) for pair in (
     "you ought", "you have", "you want", "you just", "you'll need", "you'll want",
     "you'll have", "try to", "make sure", "be sure", "go ahead", "feel free", "don't forget",
     "remember to", "it's fine", "it's ok", "it's okay", "it's safe"))
+_MODAL_FIRSTS = frozenset(first for first, _ in _MODALS)
 _NEGATION = re.compile(
     r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b",
     re.IGNORECASE)
@@ -79,39 +80,82 @@ def normalise(text: str) -> str:
     return text if text.isascii() else text.translate(_QUOTES)
 
 
-@dataclass(frozen=True, slots=True)
 class Clause:
-    """One clause: its text, where it starts in the field, its sentence, and what it does."""
+    """One clause: its text, where it starts in the field, its sentence, and what it does.
+
+    What a clause does is read on first use (``__getattr__`` runs only for an attribute not
+    yet set): most clauses of a post are never asked. ``functools.cached_property`` would
+    take a lock on every read before Python 3.12.
+    """
 
     text: str
     start: int
     sentence: str
     question: bool
-    #: The clause's words, lower case, and as a set (cheap tests before a pattern runs).
+    #: Read on first use, each by its ``_NAME`` method: the words (lower case) and their
+    #: set; the first word that is not a filler; the words that could be an order (the lead
+    #: and the three after a modal); whether it opens with a condition; whether a referral
+    #: to a clinician governs its instruction.
     words: tuple[str, ...]
     vocabulary: frozenset[str]
-    #: The first word that is not a filler ("just", "then", "please", ...).
     lead: str
-    #: The words that could be an order: the lead, and the three after a modal ("you should").
     ordered: frozenset[str]
-    #: The clause opens with a condition ("if you have diabetes", "when ...").
     conditional: bool
-    #: A referral to a clinician governs this clause's instruction.
     deferred: bool
+
+    def __init__(self, text: str, start: int, sentence: str, question: bool) -> None:
+        self.text = text
+        self.start = start
+        self.sentence = sentence
+        self.question = question
+
+    def __repr__(self) -> str:
+        return f"Clause(start={self.start}, length={len(self.text)})"  # no text: it may be PHI
 
     @classmethod
     def read(cls, text: str, start: int, sentence: str, question: bool) -> Clause:
-        """Read one clause's text (found in ``sentence`` at offset ``start`` of the field)."""
-        words = tuple([w.strip(".'") for w in _WORD.findall(text.lower())])
-        vocabulary = frozenset(words)
-        lead = next((w for w in words if w not in _FILLERS), "")
-        ordered = {lead}
+        """One clause's text (found in ``sentence`` at offset ``start`` of the field)."""
+        return cls(text, start, sentence, question)
+
+    def __getattr__(self, name: str) -> object:
+        reader = _READERS.get(name)
+        if reader is None:
+            raise AttributeError(name)
+        value = reader(self)
+        setattr(self, name, value)
+        return value
+
+    def _words(self) -> tuple[str, ...]:
+        """The clause's words, lower case."""
+        return tuple([w.strip(".'") for w in _WORD.findall(self.text.lower())])
+
+    def _vocabulary(self) -> frozenset[str]:
+        """The clause's words as a set (cheap tests before a pattern runs)."""
+        return frozenset(self.words)
+
+    def _lead(self) -> str:
+        """The first word that is not a filler ("just", "then", "please", ...)."""
+        return next((w for w in self.words if w not in _FILLERS), "")
+
+    def _ordered(self) -> frozenset[str]:
+        """The words that could be an order: the lead, and the three after a modal."""
+        words = self.words
+        ordered = {self.lead}
+        if _MODAL_FIRSTS.isdisjoint(words):
+            return frozenset(ordered)
         for i in range(len(words) - 1):
             if (words[i], words[i + 1]) in _MODALS:
                 ordered.update(words[i + 2:i + 5])
-        deferred = not _DEFER_WORDS.isdisjoint(vocabulary) and _DEFERS.search(text) is not None
-        return cls(text, start, sentence, question, words, vocabulary, lead,
-                   frozenset(ordered), _CONDITIONAL.search(text) is not None, deferred)
+        return frozenset(ordered)
+
+    def _conditional(self) -> bool:
+        """The clause opens with a condition ("if you have diabetes", "when ...")."""
+        return _CONDITIONAL.search(self.text) is not None
+
+    def _deferred(self) -> bool:
+        """A referral to a clinician governs this clause's instruction."""
+        return not _DEFER_WORDS.isdisjoint(self.vocabulary) and _DEFERS.search(
+            self.text) is not None
 
     def imperative(self, verbs: frozenset[str]) -> bool:
         """The clause orders the reader to do one of ``verbs`` ("take", "just take",
@@ -126,6 +170,11 @@ class Clause:
         if last is None or _LIFTED.match(before, last.end()):
             return False
         return len(_WORD.findall(before[last.end():])) <= reach
+
+
+_READERS: dict[str, Callable[[Clause], object]] = {
+    name: getattr(Clause, f"_{name}") for name in (
+        "words", "vocabulary", "lead", "ordered", "conditional", "deferred")}
 
 
 @lru_cache(maxsize=256)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 
+from carecast.compliance.clauses import normalise
+
 __all__ = ["Lexicon", "entries", "get", "vocabulary", "word_at", "words"]
 
 _WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
@@ -39,11 +41,13 @@ _SHAPES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 
 @lru_cache(maxsize=1024)
 def words(text: str) -> tuple[tuple[int, int, str], ...]:
-    """``(start, end, lower-case word)`` for each word of ``text``."""
-    low = text.lower()
+    """``(start, end, lower-case word)`` for each word of ``text``, curly quotes read as
+    straight ones (a typographic apostrophe is a plain one)."""
+    low = normalise(text.lower())
     if len(low) == len(text):  # lower case kept every offset (nearly always)
         return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
-    return tuple([(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)])
+    return tuple([(m.start(), m.end(), m.group().lower())
+                  for m in _WORD.finditer(normalise(text))])
 
 
 @lru_cache(maxsize=1024)
@@ -73,6 +77,7 @@ class Lexicon:
     heads: frozenset[str] = field(default_factory=frozenset)
     #: The words a phrase can start with.
     firsts: frozenset[str] = field(default_factory=frozenset)
+    _memo: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, items: tuple[str, ...], endings: tuple[str, ...] = (),
@@ -128,28 +133,49 @@ class Lexicon:
     def finditer(self, text: str, start: int = 0, end: int | None = None
                  ) -> Iterator[tuple[int, int]]:
         """``(start, end)`` of each match within ``text[start:end]``, left to right."""
-        if not self._possible(vocabulary(text)):
+        marked = self._marked(vocabulary(text))
+        if not marked:
             return
         tokens = words(text)
         stop = len(text) if end is None else end
-        i = 0
-        while i < len(tokens):
-            if tokens[i][0] >= start:
-                n = self._at(tokens, i)
-                if n and tokens[i + n - 1][1] <= stop:
-                    yield tokens[i][0], tokens[i + n - 1][1]
-                    i += n
-                    continue
+        free = 0  # the first word not inside the last match
+        for i in self._candidates(tokens, marked):
+            if i < free or tokens[i][0] < start:
+                continue
             if tokens[i][0] >= stop:
                 return
-            i += 1
+            n = self._at(tokens, i)
+            if n and tokens[i + n - 1][1] <= stop:
+                yield tokens[i][0], tokens[i + n - 1][1]
+                free = i + n
 
-    def _possible(self, present: frozenset[str]) -> bool:
+    def _candidates(self, tokens: tuple[tuple[int, int, str], ...], marked: frozenset[str]
+                    ) -> list[int]:
+        """The words a match can start at, in order: a phrase's first word, a stem or an
+        ending, or one or two words before a head noun ("X disease")."""
+        found = [i for i, token in enumerate(tokens) if token[2] in marked]
+        if not self.heads or self.heads.isdisjoint(marked):
+            return found
+        more = {j for i in found if tokens[i][2] in self.heads for j in (i - 2, i - 1) if j >= 0}
+        return sorted(more.union(found))
+
+    def _marked(self, present: frozenset[str]) -> frozenset[str]:
+        """The words of ``present`` a match may start at, or that are head nouns."""
+        memo = self._memo
+        return frozenset([w for w in present if memo.get(w) or (
+            w not in memo and self._learn(w))])
+
+    def _learn(self, word: str) -> bool:
+        known = (word in self.firsts or word in self.heads
+                 or (bool(self.stems) and word.startswith(self.stems))
+                 or any(word.endswith(e) and len(word) >= len(e) + 3 for e in self.endings))
+        if len(self._memo) < 50_000:  # a bound on memory, whatever is reviewed
+            self._memo[word] = known
+        return known
+
+    def possible(self, present: frozenset[str]) -> bool:
         """Whether any entry or shape could match a text of these words."""
-        return (not self.firsts.isdisjoint(present)
-                or (bool(self.heads) and not self.heads.isdisjoint(present))
-                or (bool(self.stems) and any(w.startswith(self.stems) for w in present))
-                or (bool(self.endings) and any(w.endswith(self.endings) for w in present)))
+        return bool(self._marked(present))
 
     def search(self, text: str, start: int = 0, end: int | None = None
                ) -> tuple[int, int] | None:

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = ["review"]
 
-_PILLS = r"(?:pills|tablets|capsules|patches|doses|gummies)"
+_PILLS = (r"(?:pills|tablets|capsules|patches|doses|gummies|painkillers|meds|medications|"
+          r"medicines)")
 _METHOD = re.compile(
-    r"\b(?:hang(?:ed|ing)|hung (?:him|her|them|my)sel(?:f|ves)|noose|"
+    r"\b(?:hang(?:ed|ing)(?! (?:out|around|up|on|in there|with|onto|over)\b)|"
+    r"hung (?:him|her|them|my)sel(?:f|ves)|noose|"
     r"jump(?:ed|s|ing)? (?:from|off|in front of)|in front of a train|train tracks|"
     r"sh(?:o|oo)t(?:ing|s)? (?:him|her|them|my|your)sel(?:f|ves)|gun to (?:his|her|their|my) "
     r"head|(?:with|by|using) (?:a |his |her |their )?(?:firearm|gun|rifle|pistol|handgun)|"
@@ -48,7 +50,7 @@ _METHOD = re.compile(
     r"(?:died|killed (?:him|her|them)sel(?:f|ves)|ended (?:his|her|their) (?:own )?life) "
     r"(?:by|with|using) (?!suicide\b)\w+|"
     r"(?:\d+|two|three|four|five|six|ten|twenty|thirty|forty|fifty|a hundred|a bottle of|"
-    r"a handful of|a whole bottle of) (?:of )?(?:his |her |their |my |your |the )?(?:\w+ ){0,2}?"
+    r"a handful of|a whole bottle of) (?:of )?(?:his |her |their |my |your |the )?(?:[\w']+ ){0,2}?"
     + _PILLS + r")\b", re.IGNORECASE)
 _SIGNS = re.compile(
     r"\b(?:signs?|symptoms?|warning|recogni[sz]e|spot|know the|watch for|look (?:out )?for|"
@@ -90,18 +92,36 @@ _DELAY_PHRASE = re.compile(
     r"later|when it opens))?)\b", re.IGNORECASE)
 
 
+_WARNING = re.compile(r"\b(?:trigger warning|content warning|tw|cw)\b", re.IGNORECASE)
+
+
 def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
-    """The safe-messaging findings of one draft."""
+    """The safe-messaging findings of one draft.
+
+    A post that names suicide or self-harm needs the crisis line; one that gives the crisis
+    line or a content warning ("TW") is about them too, even in words no list holds ("he
+    survived jumping off the bridge"), so the method rule reads it.
+    """
     texts = list(draft_texts(draft))
     whole = "\n".join(text for _, text in texts)
-    if lexicon.get("suicide_terms").search(whole):
-        yield from _suicide(cfg, texts, whole)
+    about = lexicon.get("suicide_terms").search(whole) is not None
+    if about or _gives_crisis_line(cfg, whole) or _WARNING.search(whole):
+        yield from _methods(cfg, texts)
+    if about and not _gives_crisis_line(cfg, whole):
+        line = cfg.crisis_lines[cfg.country]
+        yield cfg.finding(
+            "crisis_line", "*", f"the post is about suicide or self-harm but does not give "
+            f"the crisis line ({line} in {cfg.country}); add it, e.g. 'call or text {line}'")
     if lexicon.get("emergencies").search(whole):
         yield from _emergency(cfg, texts, whole)
 
 
-def _suicide(cfg: AdviceSettings, texts: list[tuple[str, str]],
-             whole: str) -> Iterator[Finding | None]:
+def _gives_crisis_line(cfg: AdviceSettings, whole: str) -> bool:
+    line = cfg.crisis_lines[cfg.country]
+    return has_phrase(whole, line) or has_phrase(whole, "-".join(line.replace(" ", "")))
+
+
+def _methods(cfg: AdviceSettings, texts: list[tuple[str, str]]) -> Iterator[Finding | None]:
     for field, text in texts:
         match = _METHOD.search(text)
         if match:
@@ -109,11 +129,6 @@ def _suicide(cfg: AdviceSettings, texts: list[tuple[str, str]],
                 "method", field, f"{field} at {match.start()}: describes a method or means "
                 "of suicide or self-harm (a means, a quantity, a dose or a combination); "
                 "safe-messaging guidelines say never to describe them")
-    line = cfg.crisis_lines[cfg.country]
-    if not has_phrase(whole, line) and not has_phrase(whole, "-".join(line.replace(" ", ""))):
-        yield cfg.finding(
-            "crisis_line", "*", f"the post is about suicide or self-harm but does not give "
-            f"the crisis line ({line} in {cfg.country}); add it, e.g. 'call or text {line}'")
 
 
 def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
