@@ -132,6 +132,23 @@ def test_a_scheduled_post_whose_approval_misses_its_deadline_is_not_published(
     assert publisher.platform.sends == []
 
 
+def test_an_approval_completed_before_its_deadline_goes_out_at_its_time(publisher) -> None:
+    """The worker's pass, not a person's ``resume``, sends it, and not a moment early."""
+    post = story(schedule=NOW + timedelta(hours=3))
+    publisher.publish(post)
+    publisher.clock.set(NOW + timedelta(hours=1))
+    publisher.approve(post.id, "Dana Reyes")
+    publisher.clock.set(NOW + timedelta(hours=1, minutes=59))  # the deadline is 2 h from now
+    publisher.approve(post.id, "Lee Chan")
+    publisher.run_due()
+    assert publisher.platform.sends == []  # approved, but its time has not come
+    publisher.clock.set(NOW + timedelta(hours=3))
+    publisher.run_due()
+    assert {a.account: a.state for a in publisher.status(post.id)} == {
+        "fb": State.PUBLISHED, "li": State.PUBLISHED}
+    assert len(publisher.platform.sends) == 2
+
+
 def test_a_review_finding_needs_the_chain_too(fake_publisher) -> None:
     from carecast import Action, Finding, hookimpl
 
