@@ -58,6 +58,9 @@ def test_a_published_row_set_to_failed_is_never_resent(publisher) -> None:
         publisher.retry(post.id)
     assert len(publisher.platform.sends) == 2  # nothing sent again
     assert publisher.ledger.attempt(post.id, "fb").state == State.FAILED  # left as found
+    assert publisher.ledger.verify_audit() == [  # and audit verify says where
+        f"post {post.id!r}, account 'fb': its state 'failed' differs from the audit chain's "
+        "'published'"]
 
 
 def test_a_failed_row_set_to_pending_is_refused(publisher) -> None:

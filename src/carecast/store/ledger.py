@@ -63,7 +63,7 @@ from carecast.store.schema import (
     metadata,
     posts,
 )
-from carecast.store.state_check import event_of, state_problem
+from carecast.store.state_check import event_of, state_problem, states_recorded
 
 __all__ = ["Ledger"]
 
@@ -683,12 +683,19 @@ class Ledger:
             approval_rows = conn.execute(sa.select(approvals)).mappings().all()
             consent_rows = [Consent.model_validate_json(r[0]) for r in
                             conn.execute(sa.select(consents.c.body))]
+            attempt_rows = conn.execute(sa.select(
+                attempts.c.post_id, attempts.c.account, attempts.c.state)).all()
         problems = verify_chain(events, self._key, None if head is None else tuple(head),
                                 checkpoint, retired=self._retired)
         if head is None:
             problems.append("the audit head row is missing (the next write rebuilds it)")
         if not problems:
             problems = _side_table_problems(events, approval_rows, consent_rows)
+            recorded = states_recorded(events)
+            problems += [f"post {post_id!r}, account {account!r}: its state {state!r} differs "
+                         f"from the audit chain's {recorded.get((post_id, account))!r}"
+                         for post_id, account, state in attempt_rows
+                         if recorded.get((post_id, account)) != state]
         return events, problems
 
     def verify_audit(self) -> list[str]:

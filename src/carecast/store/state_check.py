@@ -24,7 +24,7 @@ from carecast.records import State
 from carecast.store.audit import AuditEvent, Keyring
 from carecast.store.schema import audit, audit_head
 
-__all__ = ["STATE_KINDS", "event_of", "state_problem"]
+__all__ = ["STATE_KINDS", "event_of", "state_problem", "states_recorded"]
 
 #: Audit event kinds that set a target's state, and the state they set (``review`` carries
 #: its state in its data).
@@ -55,6 +55,16 @@ def _state_of(kind: str, data: dict[str, Any]) -> str | None:
     state = STATE_KINDS.get(kind)
     return str(state) if state is not None else (str(data.get("state")) if kind == "review"
                                                  else None)
+
+
+def states_recorded(events: Sequence[AuditEvent]) -> dict[tuple[str, str], str | None]:
+    """The state each target's newest state event recorded, from a verified chain (what
+    ``audit verify`` compares every attempt row with)."""
+    recorded: dict[tuple[str, str], str | None] = {}
+    for ev in events:
+        if ev.account and ev.kind in STATE_KINDS:
+            recorded[(ev.post_id, ev.account)] = _state_of(ev.kind, ev.data)
+    return recorded
 
 
 def event_of(row: Any) -> AuditEvent:
