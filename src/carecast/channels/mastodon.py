@@ -41,6 +41,7 @@ from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import (
     error_for_status,
     new_session,
+    request,
     retry_after_of,
     server_time,
     transport_error,
@@ -314,21 +315,18 @@ class MastodonChannel(Channel):
         base = self.options.api_base_url
         url = path if path.startswith(base + "/") else base + path
         headers = {"Authorization": f"Bearer {self.options.access_token.get_secret_value()}",
-                   "User-Agent": "carecast", **kwargs.pop("headers", {})}
+                   "User-Agent": "carecast", "Accept": "application/json",
+                   **kwargs.pop("headers", {})}
         write = method != "GET"
-        failure: requests.RequestException | None = None
-        try:
-            response = self.session.request(method, url, headers=headers,
-                                            timeout=self._timeout(), allow_redirects=not write,
-                                            **kwargs)
-        except requests.RequestException as exc:
-            failure = exc
-        if failure is not None:  # raised outside the except: its message quotes the URL
-            raise transport_error(failure, **where)
+        response = request(self.session, method, url, headers=headers, timeout=self._timeout(),
+                           **where, **kwargs)
         self._last.response = response
         status = response.status_code
         if status == 429:
             raise self._rate_limited(response)
+        if 300 <= status < 400 and not write:
+            raise ChannelServerError(f"the instance answered with a redirect (HTTP {status}); "
+                                     "check api_base_url", status=status, **where)
         if write and (status == 408 or 300 <= status < 400):
             error = OutcomeUnknown(
                 f"the instance answered the write with HTTP {status}; it may have stored it: "
