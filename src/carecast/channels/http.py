@@ -18,11 +18,11 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib.parse import urlencode
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from carecast.errors import (
@@ -121,10 +121,12 @@ def request(session: requests.Session, method: str, url: str, *, channel: str, a
     try:
         lean = _lean(session, method, url, kwargs)
         if lean is not None:
+            verify = True if session.verify is None else session.verify
             response = session.get_adapter(url).send(
-                lean, timeout=timeout, proxies=session.proxies, verify=session.verify,
+                lean, timeout=timeout, proxies=session.proxies, verify=verify,
                 cert=session.cert, stream=False)
-            response = requests.hooks.dispatch_hook("response", session.hooks, response)
+            for hook in session.hooks.get("response", ()):  # as Session.send runs them
+                response = hook(response) or response
         else:
             response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
@@ -153,7 +155,8 @@ def _lean(session: requests.Session, method: str, url: str, kwargs: Mapping[str,
             or len(session.cookies):
         return None
     data, body_json, params = kwargs.get("data"), kwargs.get("json"), kwargs.get("params")
-    headers = CaseInsensitiveDict(session.headers)
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+        {k: v for k, v in session.headers.items() if isinstance(v, str)})
     headers.update(kwargs.get("headers") or {})
     for name in [k for k, v in headers.items() if v is None]:  # as requests drops them
         del headers[name]

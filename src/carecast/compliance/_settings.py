@@ -71,11 +71,12 @@ class CheckConfig(BaseModel):
     @classmethod
     def of(cls, settings: CheckSettings | Mapping[str, Any] | None) -> Self:
         """The settings for one post or draft; raises ``ConfigurationError`` naming the key."""
-        table = (settings if isinstance(settings, Mapping) or settings is None
-                 else settings.get(cls.NAME)) or {}
+        if settings is not None and not isinstance(settings, Mapping):
+            checks = settings  # validated once per publish, not per draft
+            return checks.once(cls, lambda: cls.of(checks.get(cls.NAME)))
         problem: str | None = None
         try:
-            return cls.model_validate(dict(table))
+            return cls.model_validate(dict(settings or {}))
         except ValidationError as exc:
             problem = "; ".join(_describe(cls.NAME, err) for err in exc.errors())
         # Raised outside the except: pydantic's error quotes the input values.

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +78,10 @@ _ROW = sa.select(attempts).where(*_ONE)
 _STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at, attempts.c.owner) \
     .where(*_ONE).with_for_update()
 _ATTEMPT_UPDATE = attempts.update().where(*_ONE)
+_PUBLISHED = attempts.update().where(*_ONE).values(
+    state=State.PUBLISHED, receipt=_bp("v_receipt"), error=None, updated_at=_bp("v_at"))
+_FAILED = attempts.update().where(*_ONE).values(
+    state=_bp("v_state"), error=_bp("v_error"), updated_at=_bp("v_at"))
 _CLAIM = attempts.update().where(*_ONE).values(tries=attempts.c.tries + 1)
 _RENEW = attempts.update().where(*_ONE, attempts.c.state == "sending",
                                  attempts.c.owner == _bp("k_owner"))
@@ -104,12 +109,22 @@ _AUDIT_QUEUE = "carecast.audit_queue"
 _SETTLED = (State.PUBLISHED, State.TAKEN_DOWN, State.HELD)
 
 
+@dataclass(frozen=True)
+class _RowWrite:
+    """A write of one row by a shared statement, and its audit event: the rows of a batch
+    that share a statement go to the database in one ``executemany``."""
+
+    statement: Any
+    params: dict[str, Any]
+    event: tuple[str, str, str, dict[str, Any]]
+
+
 class _Slot:
     """One queued write and, once its transaction ended, its result or failure."""
 
     __slots__ = ("done", "failed", "op", "result")
 
-    def __init__(self, op: Callable[[Connection], Any]) -> None:
+    def __init__(self, op: Callable[[Connection], Any] | _RowWrite) -> None:
         self.op = op
         self.done = False
         self.failed = False
@@ -132,7 +147,7 @@ class _GroupCommit:
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
 
-    def run(self, op: Callable[[Connection], T]) -> T:
+    def run(self, op: Callable[[Connection], T] | _RowWrite) -> T:
         slot = _Slot(op)
         with self._queue_lock:
             self._queue.append(slot)
@@ -142,8 +157,7 @@ class _GroupCommit:
                     batch, self._queue = self._queue, []
                 try:
                     with self._transaction() as conn:
-                        for item in batch:
-                            item.result = item.op(conn)
+                        _apply(conn, batch)
                 except BaseException:
                     for item in batch:
                         item.failed = True
@@ -156,6 +170,28 @@ class _GroupCommit:
                 "the store failed while saving this target's state; nothing is lost: run "
                 "again and carecast reconciles from the ledger's rows")
         return slot.result  # type: ignore[no-any-return]
+
+
+def _apply(conn: Connection, batch: Sequence[_Slot]) -> None:
+    """Run a batch's writes in order; consecutive row writes of one statement together."""
+    rows: list[dict[str, Any]] = []
+    statement: Any = None
+    for item in batch:
+        op = item.op
+        if isinstance(op, _RowWrite) and op.statement is statement:
+            rows.append(op.params)
+        else:
+            if rows:
+                conn.execute(statement, rows)
+            rows, statement = [], None
+            if isinstance(op, _RowWrite):
+                rows, statement = [op.params], op.statement
+            else:
+                item.result = op(conn)
+                continue
+        conn.info[_AUDIT_QUEUE].append(op.event)
+    if rows:
+        conn.execute(statement, rows)
 
 
 class Ledger:
@@ -440,33 +476,19 @@ class Ledger:
 
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
-        body = receipt.model_dump_json()
-
-        def mark(conn: Connection) -> None:
-            conn.execute(_ATTEMPT_UPDATE, {
-                "k_post": receipt.post_id, "k_account": receipt.account,
-                "state": State.PUBLISHED, "receipt": body, "error": None,
-                "updated_at": self.clock.now()})
-            self._append(conn, receipt.post_id, receipt.account, "published", {
+        self._batch.run(_RowWrite(_PUBLISHED, {
+            "k_post": receipt.post_id, "k_account": receipt.account,
+            "v_receipt": receipt.model_dump_json(), "v_at": self.clock.now()}, (
+            receipt.post_id, receipt.account, "published", {
                 "remote_id": receipt.remote_id, "url": receipt.url,
-                "reconciled": receipt.reconciled,
-            })
-
-        self._batch.run(mark)
+                "reconciled": receipt.reconciled})))
 
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
-        body = dumps(error.to_dict())
-
-        def mark(conn: Connection) -> None:
-            conn.execute(_ATTEMPT_UPDATE, {
-                "k_post": post_id, "k_account": account, "state": state,
-                "error": body, "updated_at": self.clock.now()})
-            self._append(conn, post_id, account, str(state), {
-                "error": error.type, "status": error.status,
-            })
-
-        self._batch.run(mark)
+        self._batch.run(_RowWrite(_FAILED, {
+            "k_post": post_id, "k_account": account, "v_state": state,
+            "v_error": dumps(error.to_dict()), "v_at": self.clock.now()}, (
+            post_id, account, str(state), {"error": error.type, "status": error.status})))
 
     # -- approvals ---------------------------------------------------------------------------
 
