@@ -46,7 +46,7 @@ from carecast.store.audit import (
     verify_chain,
 )
 from carecast.store.audit_key import KeySource, resolve_key
-from carecast.store.checkpoints import read_checkpoint, write_checkpoint
+from carecast.store.checkpoints import CheckpointWriter, read_checkpoint
 from carecast.store.schema import (
     approvals,
     attempts,
@@ -220,6 +220,8 @@ class Ledger:
         #: The newest signed head is kept here, outside the store (None: not kept).
         self.checkpoint_file = checkpoint_file or (
             database.with_name(database.name + ".audit-checkpoint") if database else None)
+        self._checkpoints = CheckpointWriter(self.checkpoint_file) \
+            if self.checkpoint_file is not None else None
         self._lock: Any = threading.RLock() if self._sqlite else nullcontext()
         self._batch = _GroupCommit(self._write)
         if readonly:
@@ -259,7 +261,9 @@ class Ledger:
         return f"<Ledger {self.engine.url.render_as_string(hide_password=True)!r}>"
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Write the newest checkpoint and release the database connections."""
+        if self._checkpoints is not None:
+            self._checkpoints.flush()
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -302,9 +306,8 @@ class Ledger:
                 del conn.info[_AUDIT_QUEUE]
             if events:
                 head = self._chain(conn, events)
-        if head is not None and self.checkpoint_file is not None:
-            write_checkpoint(self.checkpoint_file,
-                             Checkpoint(head[0], head[1], sign_head(self._key, *head)))
+        if head is not None and self._checkpoints is not None:
+            self._checkpoints.offer(Checkpoint(head[0], head[1], sign_head(self._key, *head)))
 
     # -- posts -------------------------------------------------------------------------------
 
@@ -630,6 +633,8 @@ class Ledger:
         ) == ev.hash]
 
     def _checkpoint(self) -> Checkpoint | None:
+        if self._checkpoints is not None:
+            self._checkpoints.flush()
         return read_checkpoint(self.checkpoint_file) if self.checkpoint_file else None
 
     def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
