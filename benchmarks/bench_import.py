@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from _common import Row, median, table
 
-TARGET_MS = 150.0
+TARGET_MS = 100.0
 RUNS = 7
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 

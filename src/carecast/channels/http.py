@@ -129,6 +129,8 @@ def request(session: requests.Session, method: str, url: str, *, channel: str, a
                 cert=session.cert, stream=False)
             for hook in session.hooks.get("response", ()):  # as Session.send runs them
                 response = hook(response) or response
+            # Read now, as Session.send does, so the connection goes back to the pool.
+            response.content  # noqa: B018
         else:
             response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
