@@ -29,7 +29,7 @@ class NoopChannel(Channel):
     name: ClassVar[str] = "noop"
     title: ClassVar[str] = "No-op (benchmarks)"
     max_text: ClassVar[int | None] = 500
-    max_concurrency = 64
+    per_account = 64
 
     def publish(self, draft: Draft, key: str) -> Receipt:
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,

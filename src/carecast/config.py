@@ -104,10 +104,10 @@ class PublishConfig(_Section):
         default=None, ge=1, le=256,
         description="Sends to one account in flight at once (default: the channel's own, "
                     "from the platform's documented limits); an account's `concurrency` wins.")
-    per_host: int = Field(
-        default=64, ge=1, le=1024,
+    per_host: int | None = Field(
+        default=None, ge=1, le=1024,
         description="Sends to one platform host (a Mastodon instance, one API) in flight at "
-                    "once, every account together.")
+                    "once, every account together (default: the channel's own).")
     channels: dict[str, ChannelLimits] = Field(
         default_factory=dict, description="Limits per channel name: per_account, per_host.")
     max_attempts: int = Field(default=5, ge=1, le=50)

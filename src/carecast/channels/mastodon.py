@@ -182,7 +182,9 @@ class MastodonChannel(Channel):
     max_alt_text: ClassVar[int] = 1500
     supports_threads = True
     supports_scheduling = False
-    max_concurrency = 4
+    #: An instance allows 300 requests per 5 minutes per account.
+    per_account: ClassVar[int] = 4
+    per_host: ClassVar[int] = 64
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({
         "display_name", "description", "website", "avatar"})
