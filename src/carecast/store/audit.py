@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["GENESIS", "AuditEvent", "Checkpoint", "event_hash", "sign_head", "verify_chain",
-           "verify_file", "write_csv", "write_jsonl"]
+__all__ = ["GENESIS", "AuditEvent", "Checkpoint", "event_hash", "sign_head", "stored_event",
+           "verify_chain", "verify_file", "write_csv", "write_jsonl"]
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "post_id", "account", "kind", "data", "prev_hash", "hash")
@@ -56,6 +56,23 @@ def event_hash(key: bytes, prev_hash: str, seq: int, at: str, post_id: str, acco
     return hmac.new(key, (prev_hash + body).encode(), hashlib.sha256).hexdigest()
 
 
+def stored_event(seq: int, at: str, post_id: str, account: str, kind: str, data_text: str,
+                 prev_hash: str, hash: str) -> AuditEvent:
+    """An event as read from the store, which keeps ``data`` as its canonical JSON text:
+    ``verify_chain`` hashes that text as it is instead of encoding the data again."""
+    event = AuditEvent(seq, at, post_id, account, kind, json.loads(data_text), prev_hash, hash)
+    object.__setattr__(event, "_data_text", data_text)  # not a field: exports never show it
+    return event
+
+
+def _stored_hash(key: bytes, ev: AuditEvent, data_text: str) -> str:
+    """``event_hash`` over the stored text of the data: the body ``dumps`` would make, its
+    keys in sorted order (account, at, data, kind, post_id, seq), built without decoding."""
+    body = (f'{{"account":{dumps(ev.account)},"at":{dumps(ev.at)},"data":{data_text},'
+            f'"kind":{dumps(ev.kind)},"post_id":{dumps(ev.post_id)},"seq":{ev.seq}}}')
+    return hmac.new(key, (ev.prev_hash + body).encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed (seq, hash) of the chain's head, kept outside the store."""
@@ -86,8 +103,10 @@ def verify_chain(events: Sequence[AuditEvent], key: bytes,
             problems.append(f"event {expected} is missing or out of place (found {ev.seq})")
         if ev.prev_hash != prev:
             problems.append(f"event {ev.seq} does not follow the event before it")
-        if event_hash(key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
-                      ev.data) != ev.hash:
+        text = getattr(ev, "_data_text", None)
+        if (text is None or _stored_hash(key, ev, text) != ev.hash) and event_hash(
+                key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
+                ev.data) != ev.hash:  # the text as stored, else the data as encoded now
             problems.append(f"event {ev.seq} was altered")
         prev, expected = ev.hash, ev.seq + 1
     if head is not None and (head[0] != (events[-1].seq if events else 0) or head[1] != prev):

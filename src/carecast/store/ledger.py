@@ -43,6 +43,7 @@ from carecast.store.audit import (
     dumps,
     event_hash,
     sign_head,
+    stored_event,
     verify_chain,
 )
 from carecast.store.audit_key import KeySource, resolve_key
@@ -760,8 +761,8 @@ def _events(conn: Connection, post_id: str | None) -> list[AuditEvent]:
     query = sa.select(audit).order_by(audit.c.seq)
     if post_id is not None:
         query = query.where(audit.c.post_id == post_id)
-    return [AuditEvent(r["seq"], r["at"], r["post_id"], r["account"], r["kind"],
-                       json.loads(r["data"]), r["prev_hash"], r["hash"])
+    return [stored_event(r["seq"], r["at"], r["post_id"], r["account"], r["kind"],
+                         r["data"], r["prev_hash"], r["hash"])
             for r in conn.execute(query).mappings()]
 
 
