@@ -149,14 +149,15 @@ _LEAN_ARGS = frozenset({"headers", "data", "json", "params", "allow_redirects"})
 def _lean(session: requests.Session, method: str, url: str, kwargs: Mapping[str, Any]
           ) -> requests.PreparedRequest | None:
     """The request prepared directly, for the common case (headers, a form, JSON or bytes,
-    no redirects, a session without auth or cookies); None for anything else.
+    no redirects, a ``new_session`` session: no auth, cookies or per-request environment);
+    None for anything else.
 
     ``Session.request`` merges the session's settings, cookies and environment through
     runtime protocol checks on every call: about half a millisecond of CPU, more than the
     rest of a send costs. The session's headers, hooks, proxies and CA bundle still apply.
     """
     if not kwargs.keys() <= _LEAN_ARGS or kwargs.get("allow_redirects") or session.auth \
-            or len(session.cookies):
+            or len(session.cookies) or session.trust_env:  # trust_env: proxies per request
         return None
     data, body_json, params = kwargs.get("data"), kwargs.get("json"), kwargs.get("params")
     headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
