@@ -57,3 +57,10 @@ def fault_server_path() -> None:
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (beside any wall-clock figure)."""
+    import os
+
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())

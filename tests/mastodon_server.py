@@ -13,6 +13,10 @@ Faults, set on the instance at any time:
 - ``burst``: after each dropped answer, that many statuses by another client are posted;
 - ``failing_pages``: page requests (1-based, counted per server) answered with HTTP 500.
 
+``latency`` delays every answer (a platform's own time); ``peak_active`` is the most requests
+it served at once. ``python tests/mastodon_server.py --latency 0.1`` serves in its own process
+(for the fan-out benchmark) until stdin closes, printing the URL first and its counters last.
+
 ``statuses`` holds every stored status, oldest first; ``copies(text)`` counts a text's. Times
 come from ``clock`` (a ``carecast.testing.FrozenClock`` in tests). Usable as a context manager.
 """
@@ -38,12 +42,20 @@ ACCOUNT_ID = "109337262836745983"
 _PAGE_MAX = 40
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # a fan-out opens many connections at once
+
+
 class MastodonServer:
     """An in-memory Mastodon instance for one account, on a free port of 127.0.0.1."""
 
-    def __init__(self, clock: Callable[[], datetime], *, ignore_keys: bool = False) -> None:
+    def __init__(self, clock: Callable[[], datetime], *, ignore_keys: bool = False,
+                 latency: float = 0.0) -> None:
         self.clock = clock
         self.ignore_keys = ignore_keys
+        self.latency = latency
+        self.active = 0
+        self.peak_active = 0
         self.drop_answers = 0
         self.drop_mode = "reset"
         self.hang_for = 2.0
@@ -56,7 +68,7 @@ class MastodonServer:
         self._texts: dict[str, str] = {}
         self._lock = threading.Lock()
         self._next_id = 110_000_000_000_000_000
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -72,6 +84,17 @@ class MastodonServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def enter(self) -> None:
+        """A request starts: counted for ``peak_active``."""
+        with self._lock:
+            self.active += 1
+            self.peak_active = max(self.peak_active, self.active)
+
+    def leave(self) -> None:
+        """A request is answered."""
+        with self._lock:
+            self.active -= 1
 
     def post(self, text: str, *, reply_to: str | None = None) -> dict[str, Any]:
         """Store a status as the instance would (also how other clients' posts are added)."""
@@ -169,6 +192,7 @@ def _instance() -> dict[str, Any]:
 def _handler(server: MastodonServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
@@ -222,6 +246,32 @@ def _handler(server: MastodonServer) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(raw)
+            server.enter()
+            try:
+                if server.latency:  # answer after the platform's own time, as one does
+                    time.sleep(server.latency)
+                self.wfile.write(raw)
+            finally:
+                server.leave()
 
     return Handler
+
+
+def main() -> None:
+    """Serve in this process until stdin closes: the URL first, the counters last (JSON)."""
+    import argparse
+    import sys
+    from datetime import UTC
+
+    parser = argparse.ArgumentParser(description="a Mastodon-shaped server on 127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with MastodonServer(lambda: datetime.now(UTC), latency=args.latency) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+        print(json.dumps({"accepted": len(server.statuses), "creates": server.creates,
+                          "peak_active": server.peak_active}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

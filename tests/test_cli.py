@@ -576,8 +576,11 @@ def test_channels_lists_limits_and_capabilities() -> None:
     assert webhook["error"] is None
     assert webhook["limits"]["max_media"] == 20
     assert "lookup" in webhook["capabilities"]
+    assert (webhook["limits"]["per_account"], webhook["limits"]["per_host"]) == (64, 64)
+    assert webhook["limits"]["rate_limits_by"] == "host"
     table = run("channels").stdout
     assert "Webhook (signed JSON POST)" in table
+    assert "64 per account" in table
 
 
 def test_a_channel_that_fails_to_import_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:

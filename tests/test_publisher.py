@@ -307,7 +307,7 @@ def test_the_channel_limit_is_per_account_not_per_channel(fake_publisher) -> Non
     """Ten accounts of a channel whose accounts take one send at a time: ten at once."""
     publisher = fake_publisher(config=fake_config(10, concurrency=10, per_host=64))
     cls = type(publisher.channel("acct0"))
-    cls.max_concurrency = 1
+    cls.per_account = 1
     peak = _tracking(publisher, lambda channel: channel.account)
     assert publisher.dispatcher.limits(publisher.channel("acct0")) == (1, 64)
     assert publisher.publish(POST).counts == {"published": 10}
@@ -344,10 +344,31 @@ def test_a_rate_limit_makes_the_accounts_other_sends_wait(fake_publisher) -> Non
                                              status=429, retry_after=30.0))
     assert publisher.publish(POST).ok
     assert publisher.clock.sleeps == [30.0]  # the retry waited once, for the reset
-    publisher.dispatcher._pause("a", RateLimited("x", channel="fake", account="a",
-                                                 retry_after=12.0))
+    publisher.dispatcher._pause(publisher.channel("a"), RateLimited(
+        "x", channel="fake", account="a", retry_after=12.0))
     assert publisher.publish(Post(id="next", text="The next one.")).ok
     assert publisher.clock.sleeps == [30.0, 12.0]  # a new send waited for the reset first
+
+
+@pytest.mark.parametrize("by", ["account", "host"])
+def test_a_rate_limit_slows_its_domain_not_the_channel(fake_publisher, monkeypatch, by) -> None:
+    """A 429 with a reset pauses the account (or, for a channel whose platform budgets a host
+    as a whole, every account on that host); other accounts and hosts go on at once."""
+    from carecast.errors import RateLimited
+
+    publisher = fake_publisher(config=fake_config(["a", "b"]))
+    monkeypatch.setattr(type(publisher.channel("a")), "rate_limits_by", by)
+    publisher.dispatcher._pause(publisher.channel("a"), RateLimited(
+        "x", channel="fake", account="a", retry_after=20.0))
+    assert publisher.publish(Post(id="b-only", text="To b.", targets=["b"])).ok
+    assert publisher.clock.sleeps == ([] if by == "account" else [20.0])
+    monkeypatch.setattr(type(publisher.channel("b")), "limit_host",
+                        property(lambda self: f"host-of-{self.account}"))
+    publisher.dispatcher._pause(publisher.channel("a"), RateLimited(
+        "x", channel="fake", account="a", retry_after=25.0))
+    before = list(publisher.clock.sleeps)
+    assert publisher.publish(Post(id="b-again", text="To b again.", targets=["b"])).ok
+    assert publisher.clock.sleeps == before  # b is on another host now: it never waits
 
 
 def test_brand_selects_accounts() -> None:

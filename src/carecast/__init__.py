@@ -8,8 +8,9 @@ report = publisher.publish(carecast.load_post("post.yaml"))
 report.raise_for_failures()
 ```
 
-Heavy parts (the store, the publisher, platform SDKs) load on first use, so ``import carecast``
-stays fast.
+Everything but the errors loads on first use (module ``__getattr__``): the models, the
+configuration, the store, the publisher and the platform SDKs, so ``import carecast`` stays
+fast and a command that needs little imports little.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from carecast.config import AccountConfig, BrandConfig, Config, load_config
 from carecast.errors import (
     ApprovalRefused,
     ApprovalRequired,
@@ -44,26 +44,27 @@ from carecast.errors import (
     StoreError,
     UnknownChannelError,
 )
-from carecast.findings import Action, Finding, Span
-from carecast.post import (
-    ChannelOverride,
-    Draft,
-    Media,
-    MediaKind,
-    Mention,
-    Metrics,
-    Part,
-    Post,
-    Profile,
-    Receipt,
-    load_post,
-    post_from_dict,
-)
 
 if TYPE_CHECKING:
     from carecast.channels import Channel, ChannelOptions
+    from carecast.config import AccountConfig, BrandConfig, Config, load_config
     from carecast.consent import Consent
+    from carecast.findings import Action, Finding, Span
     from carecast.hookspecs import hookimpl
+    from carecast.post import (
+        ChannelOverride,
+        Draft,
+        Media,
+        MediaKind,
+        Mention,
+        Metrics,
+        Part,
+        Post,
+        Profile,
+        Receipt,
+        load_post,
+        post_from_dict,
+    )
     from carecast.publish import Outcome, Preview, Publisher, PublishReport, RetryPolicy
     from carecast.records import State
     from carecast.store import Ledger
@@ -73,6 +74,25 @@ __version__ = "0.1.0"
 logging.getLogger("carecast").addHandler(logging.NullHandler())
 
 _LAZY = {
+    "AccountConfig": "carecast.config",
+    "BrandConfig": "carecast.config",
+    "Config": "carecast.config",
+    "load_config": "carecast.config",
+    "Action": "carecast.findings",
+    "Finding": "carecast.findings",
+    "Span": "carecast.findings",
+    "ChannelOverride": "carecast.post",
+    "Draft": "carecast.post",
+    "Media": "carecast.post",
+    "MediaKind": "carecast.post",
+    "Mention": "carecast.post",
+    "Metrics": "carecast.post",
+    "Part": "carecast.post",
+    "Post": "carecast.post",
+    "Profile": "carecast.post",
+    "Receipt": "carecast.post",
+    "load_post": "carecast.post",
+    "post_from_dict": "carecast.post",
     "Channel": "carecast.channels",
     "ChannelOptions": "carecast.channels",
     "Consent": "carecast.consent",

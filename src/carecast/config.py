@@ -12,10 +12,10 @@ import hashlib
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -50,6 +50,7 @@ __all__ = [
     "load_config",
 ]
 
+T = TypeVar("T")
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*)(:[^@/?#]*)?@", re.IGNORECASE)
 _ENV_ACCOUNT = re.compile(r"^CARECAST_ACCOUNTS__([A-Z0-9_]+?)__([A-Z0-9_]+)$")
@@ -106,10 +107,10 @@ class PublishConfig(_Section):
         default=None, ge=1, le=256,
         description="Sends to one account in flight at once (default: the channel's own, "
                     "from the platform's documented limits); an account's `concurrency` wins.")
-    per_host: int = Field(
-        default=64, ge=1, le=1024,
+    per_host: int | None = Field(
+        default=None, ge=1, le=1024,
         description="Sends to one platform host (a Mastodon instance, one API) in flight at "
-                    "once, every account together.")
+                    "once, every account together (default: the channel's own).")
     channels: dict[str, ChannelLimits] = Field(
         default_factory=dict, description="Limits per channel name: per_account, per_host.")
     max_attempts: int = Field(default=5, ge=1, le=50)
@@ -466,16 +467,31 @@ class CheckSettings:
     ``get(name)`` merges, later winning key by key: ``[checks.NAME]``, its
     ``channels.CHANNEL`` and ``campaigns.CAMPAIGN`` tables, then the same three under
     ``[brands.BRAND.checks.NAME]``. Each check validates its own keys; ``enabled`` (default
-    true) turns a check off.
+    true) turns a check off. One object serves every draft of a publish with the same brand,
+    channel and campaign: each table is merged and validated once (``once``), not per
+    draft.
     """
 
     config: Config
     brand: str | None = None
     channel: str | None = None
     campaign: str | None = None
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def get(self, check: str) -> dict[str, Any]:
         """The merged settings of the check called ``check`` (without the sub-tables)."""
+        if ("get", check) not in self._memo:
+            self._memo["get", check] = self._merge(check)
+        return dict(self._memo["get", check])
+
+    def once(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()``, once for these settings (a check's validated model, keyed by its
+        class); a failure is raised again on each call, never kept."""
+        if ("once", key) not in self._memo:
+            self._memo["once", key] = compute()
+        return self._memo["once", key]  # type: ignore[no-any-return]
+
+    def _merge(self, check: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         brand = self.config.brands.get(self.brand) if self.brand else None
         for table in (self.config.checks.get(check), brand.checks.get(check) if brand else None):

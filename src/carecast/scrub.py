@@ -13,10 +13,11 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, SecretStr
+if TYPE_CHECKING:  # not imported: the errors (and so ``import carecast``) load this module
+    from pydantic import BaseModel, SecretStr
 
 __all__ = ["HIDDEN", "LogFilter", "hide", "hide_headers", "remember", "remember_options"]
 
@@ -39,7 +40,7 @@ _lock = threading.Lock()
 def remember(*values: str | SecretStr | None) -> None:
     """Hide these values from now on (as given and percent-encoded)."""
     global _known
-    plain = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
+    plain = [v if isinstance(v, str) or v is None else v.get_secret_value() for v in values]
     new = {form for value in plain if value and len(value) >= MIN_SECRET
            for form in (value, quote(value, safe=""), quote(quote(value, safe=""), safe=""))}
     if new - _known:
@@ -53,9 +54,9 @@ def remember_options(options: BaseModel) -> None:
 
 
 def _secrets_in(value: Any) -> Iterable[SecretStr]:
-    if isinstance(value, SecretStr):
+    if hasattr(value, "get_secret_value"):  # a pydantic SecretStr
         yield value
-    elif isinstance(value, BaseModel):
+    elif hasattr(type(value), "model_fields"):  # a pydantic model
         for name in type(value).model_fields:
             yield from _secrets_in(getattr(value, name, None))
     elif isinstance(value, (list, tuple)):

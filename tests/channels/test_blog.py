@@ -93,7 +93,7 @@ def test_declared_limits() -> None:
     assert not limits["requires_title"]
     assert limits["media_kinds"] == ["audio", "gif", "image", "video"]
     assert limits["max_media"] >= 20
-    assert limits["max_concurrency"] == 1
+    assert (limits["per_account"], limits["per_host"]) == (1, 1)
     assert BlogChannel.capabilities() == {"lookup"}
     assert registry.get_channel_class("blog") is BlogChannel
 

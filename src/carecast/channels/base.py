@@ -92,9 +92,17 @@ class Channel(ABC):
     #: The platform holds a post until ``draft.schedule`` itself; otherwise carecast keeps a
     #: scheduled post pending until a run at or after its time.
     supports_scheduling: ClassVar[bool] = False
-    #: Sends to one account in flight at once, unless ``[publish] per_account``,
-    #: ``[publish.channels.NAME] per_account`` or the account's ``concurrency`` says otherwise.
-    max_concurrency: ClassVar[int] = 4
+    # -- rate-limit domains: set them from the platform's documented limits ----------------
+    #: Sends to one account in flight at once, unless the account's ``concurrency``,
+    #: ``[publish.channels.NAME] per_account`` or ``[publish] per_account`` says otherwise.
+    per_account: ClassVar[int] = 4
+    #: Sends to one API host in flight at once, every account on it together, unless
+    #: ``[publish.channels.NAME] per_host`` or ``[publish] per_host`` says otherwise.
+    per_host: ClassVar[int] = 64
+    #: What a rate-limit answer (429 with a reset) slows down until the reset: ``"account"``
+    #: (the platform limits each account) or ``"host"`` (one budget for every account on the
+    #: host: an app-wide API quota, one site's server). Never the whole channel.
+    rate_limits_by: ClassVar[str] = "account"
     #: The platform's API host when it is the same for every account (X, Graph); otherwise
     #: the host comes from the account's URL option (a Mastodon instance, a WordPress site).
     api_host: ClassVar[str | None] = None
@@ -197,7 +205,9 @@ class Channel(ABC):
             "requires_media": cls.requires_media,
             "supports_threads": cls.supports_threads,
             "supports_scheduling": cls.supports_scheduling,
-            "max_concurrency": cls.max_concurrency,
+            "per_account": cls.per_account,
+            "per_host": cls.per_host,
+            "rate_limits_by": cls.rate_limits_by,
         }
 
     # -- rendering (pure: no network, no writes) ----------------------------------------------

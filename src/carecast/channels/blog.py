@@ -133,7 +133,9 @@ class BlogChannel(Channel):
     max_title = 200
     max_media = 50
     media_kinds = frozenset(MediaKind)
-    max_concurrency = 1
+    #: One site folder: the files are written one at a time.
+    per_account: ClassVar[int] = 1
+    per_host: ClassVar[int] = 1
     idempotent_publish = True  # a second publish with the same key returns the first
     options: BlogOptions
 

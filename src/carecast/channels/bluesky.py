@@ -239,7 +239,10 @@ class BlueskyChannel(Channel):
     #: Largest source image; one over ``max_image_bytes`` is re-encoded before upload.
     max_media_bytes = {MediaKind.IMAGE: 20_000_000}
     supports_threads = True
-    max_concurrency = 4
+    #: A PDS counts 5,000 points an hour per account (a post costs 3) and 3,000 requests
+    #: per 5 minutes per address.
+    per_account: ClassVar[int] = 4
+    per_host: ClassVar[int] = 64
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_RECORD, "avatar"})
     options: BlueskyOptions

@@ -83,7 +83,10 @@ class FacebookChannel(GraphChannel):
     max_media_bytes = {MediaKind.IMAGE: 10 * MB, MediaKind.GIF: 10 * MB,
                        MediaKind.VIDEO: 10 * 1024 * MB}
     supports_scheduling = True
-    max_concurrency = 4
+    #: The Graph API budgets calls per app (200 per user per hour) across every Page.
+    per_account: ClassVar[int] = 4
+    per_host: ClassVar[int] = 32
+    rate_limits_by: ClassVar[str] = "host"
     #: What ``update_profile`` changes; a Page's name and picture change only by hand.
     profile_fields: ClassVar[frozenset[str]] = frozenset(PROFILE_PARAMS)
     options: FacebookOptions

@@ -93,7 +93,9 @@ class InstagramChannel(GraphChannel):
     media_kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     max_media_bytes = {MediaKind.IMAGE: 8 * MB, MediaKind.VIDEO: 300 * MB}
     requires_media = True
-    max_concurrency = 2
+    #: A post is two calls (container, publish) and Instagram caps API posts per account per day.
+    per_account: ClassVar[int] = 2
+    per_host: ClassVar[int] = 16
     options: InstagramOptions
 
     # -- render ------------------------------------------------------------------------------

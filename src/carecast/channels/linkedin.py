@@ -108,7 +108,9 @@ class LinkedInChannel(Channel):
     max_media = 20
     media_kinds = frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO})
     max_media_bytes: ClassVar[Mapping[MediaKind, int]] = {MediaKind.VIDEO: _MAX_VIDEO}
-    max_concurrency = 2
+    #: LinkedIn limits calls per member and per application per day.
+    per_account: ClassVar[int] = 2
+    per_host: ClassVar[int] = 8
     options: LinkedInOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,

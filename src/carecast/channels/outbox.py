@@ -41,7 +41,10 @@ class OutboxChannel(Channel):
     max_media = 100
     media_kinds = frozenset(MediaKind)
     supports_threads = True  # thread parts stay separate parts of the draft
-    max_concurrency = 16  # the file lock orders the writers
+    #: The file lock orders the writers.
+    per_account: ClassVar[int] = 16
+    per_host: ClassVar[int] = 16
+    rate_limits_by: ClassVar[str] = "host"
     public_profile = False  # a delivery point, not a face followers see
     options: OutboxOptions
 

@@ -108,7 +108,10 @@ class WebhookChannel(Channel):
     max_media = 20
     media_kinds = frozenset(MediaKind)
     supports_threads = False
-    max_concurrency = 64
+    #: One receiver, whose own limit is shared by every account posting to it.
+    per_account: ClassVar[int] = 64
+    per_host: ClassVar[int] = 64
+    rate_limits_by: ClassVar[str] = "host"
     public_profile = False  # a delivery point, not a face followers see
     options: WebhookOptions
 

@@ -105,7 +105,10 @@ class WordPressChannel(Channel):
     max_media: ClassVar[int] = 20
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     supports_scheduling: ClassVar[bool] = True
-    max_concurrency: ClassVar[int] = 4
+    #: One site: its PHP workers serve every account on it.
+    per_account: ClassVar[int] = 4
+    per_host: ClassVar[int] = 4
+    rate_limits_by: ClassVar[str] = "host"
     options: WordPressOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,

@@ -239,7 +239,10 @@ class XChannel(Channel):
     max_media_bytes = {MediaKind.IMAGE: 5 * MB, MediaKind.GIF: 15 * MB,
                        MediaKind.VIDEO: 512 * MB}
     supports_threads = True
-    max_concurrency = 4
+    #: X allows 100 posts per 15 minutes per user and 10,000 a day per app.
+    per_account: ClassVar[int] = 4
+    per_host: ClassVar[int] = 32
+    rate_limits_by: ClassVar[str] = "host"
     #: twitter-text configuration ``count`` uses (3 is what X counts today).
     text_version: int = 3
     #: Bytes per append request of a chunked upload.

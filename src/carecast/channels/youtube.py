@@ -199,7 +199,10 @@ class YouTubeChannel(Channel):
     max_media_bytes: ClassVar[Mapping[MediaKind, int]] = {MediaKind.VIDEO: 256 * 1024 ** 3}
     requires_media: ClassVar[bool] = True
     supports_scheduling: ClassVar[bool] = True
-    max_concurrency: ClassVar[int] = 2
+    #: A project has 10,000 quota units a day and an upload costs 1,600.
+    per_account: ClassVar[int] = 2
+    per_host: ClassVar[int] = 2
+    rate_limits_by: ClassVar[str] = "host"
     options: YouTubeOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,

@@ -56,6 +56,27 @@ def open_publisher(config: Config) -> Publisher:
     return Publisher(config)
 
 
+def _stored_rows(config: Config, post_id: str) -> list[Any]:
+    """A post's ledger rows, read from the store alone (no publisher, channels or checks
+    load: ``carecast status`` starts fast); ``InvalidPost`` for an id it does not hold."""
+    from carecast.store import Ledger
+
+    key_file, checkpoint_file = config.audit_paths()
+    rows: list[Any] = []
+    try:
+        ledger = Ledger(config.store_url(), readonly=True, key_file=key_file,
+                        checkpoint_file=checkpoint_file)
+    except ConfigurationError:
+        ledger = None
+    if ledger is not None:
+        with ledger:
+            rows = ledger.attempts(post_id)
+            if rows or ledger.get_post(post_id) is not None:
+                return rows
+    raise InvalidPost(f"post_id: no post {post_id!r} in the store; carecast posts lists the "
+                      "stored ones", [("post_id", "unknown")])
+
+
 def _code(state: str, error: ErrorInfo | None) -> int:
     """0, 1 or 2 for one target (``State`` is a ``str`` enum)."""
     if state == "blocked" or (state == "failed" and error is not None and error.rejected):
@@ -214,8 +235,8 @@ def status(
     """Show the ledger: every target of a post, its state, tries and receipt or error."""
     from carecast.cli import render
 
-    with _errors(as_json), open_publisher(_config(ctx)) as publisher:
-        rows = publisher.status(post_id)
+    with _errors(as_json):
+        rows = _stored_rows(_config(ctx), post_id)
     if as_json:
         _print_json(render.status_dict(post_id, rows))
     else:

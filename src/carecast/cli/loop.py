@@ -15,7 +15,6 @@ from rich.text import Text
 from carecast.cli.commands import JsonOption, _errors, _out, _print_json, app
 from carecast.cli.workflow import AccountsOption, AsOption, _publisher
 from carecast.errors import InvalidPost
-from carecast.publish.worker import Worker
 from carecast.records import State
 
 __all__: list[str] = []
@@ -44,6 +43,8 @@ def worker(
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
+
+    from carecast.publish.worker import Worker
 
     with _errors(False), _publisher(ctx) as publisher, Worker(publisher) as work:
         previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -20,8 +20,10 @@ from rich.text import Text
 
 from carecast.findings import Finding
 from carecast.post import Draft, Media, Post
-from carecast.publish import Outcome, Preview, PublishReport, TargetPreview
 from carecast.records import Attempt, State
+
+if TYPE_CHECKING:  # the publishing stack is not loaded for a listing (carecast channels)
+    from carecast.publish import Outcome, Preview, PublishReport, TargetPreview
 
 __all__ = [
     "ChannelRow",
@@ -106,6 +108,8 @@ def report_findings(report: PublishReport) -> list[Finding]:
 
 def attempt_outcome(attempt: Attempt) -> Outcome:
     """A ledger row as an ``Outcome``, for its summary."""
+    from carecast.publish import Outcome
+
     return Outcome.of(attempt.account, attempt.channel, attempt.state, draft=attempt.draft,
                       receipt=attempt.receipt, error=attempt.error, findings=attempt.findings,
                       tries=attempt.tries)
@@ -285,6 +289,10 @@ def _limits_text(limits: dict[str, Any]) -> str:
     bits.append(f"media {limits.get('max_media', 0)} ({kinds})")
     if limits.get("requires_media"):
         bits.append("media required")
+    if limits.get("per_account"):  # the defaults; [publish] per_account / per_host override
+        bits.append(f"in flight: {limits['per_account']} per account, "
+                    f"{limits.get('per_host')} per host; a rate limit slows the "
+                    f"{limits.get('rate_limits_by', 'account')}")
     return "; ".join(bits)
 
 

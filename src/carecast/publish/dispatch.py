@@ -56,7 +56,8 @@ class Dispatcher:
         self.clock = clock
         self._lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
-        #: Account -> monotonic time before which its sends wait (a rate limit's reset).
+        #: Rate-limit domain (an account, a host) -> monotonic time before which its sends
+        #: wait (a rate limit's reset).
         self._paused: dict[str, float] = {}
         #: Every wait a send made for another send's rate limit, in seconds (for operators).
         self.rate_limit_waits: list[float] = []
@@ -95,36 +96,39 @@ class Dispatcher:
         own = publish.channels.get(channel.name)
         per_account = (self.config.accounts[channel.account].concurrency
                        or (own.per_account if own else None) or publish.per_account
-                       or channel.max_concurrency)
-        per_host = (own.per_host if own else None) or publish.per_host
+                       or channel.per_account)
+        per_host = (own.per_host if own else None) or publish.per_host or channel.per_host
         return per_account, per_host
 
     @contextmanager
     def _limits(self, channel: Channel) -> Iterator[None]:
         per_account, per_host = self.limits(channel)
         with ExitStack() as stack:  # always the account first, then the host: no deadlock
-            stack.enter_context(self._semaphore(f"account:{channel.account}", per_account))
-            stack.enter_context(self._semaphore(f"host:{channel.name}:{channel.limit_host}",
-                                                per_host))
+            stack.enter_context(self._semaphore(_account_domain(channel), per_account))
+            stack.enter_context(self._semaphore(_host_domain(channel), per_host))
             yield
 
-    def _wait_out_pause(self, account: str) -> None:
-        """After a rate limit, the account's other sends wait for the platform's reset too
+    def _wait_out_pause(self, channel: Channel) -> None:
+        """After a rate limit, the other sends of its domain (the account, or every account on
+        the host, as the channel's ``rate_limits_by`` says) wait for the platform's reset too
         (a wait longer than ``max_retry_after`` is left to the retry policy to refuse)."""
         with self._lock:
-            until = self._paused.get(account, 0.0)
+            until = max(self._paused.get(_account_domain(channel), 0.0),
+                        self._paused.get(_host_domain(channel), 0.0))
         remaining = until - self.clock.monotonic()
         if 0 < remaining <= self.retry_policy.max_retry_after:
             with self._lock:
                 self.rate_limit_waits.append(remaining)
             self.clock.sleep(remaining)
 
-    def _pause(self, account: str, error: ChannelError) -> None:
+    def _pause(self, channel: Channel, error: ChannelError) -> None:
         wait = getattr(error, "retry_after", None)
         if isinstance(error, RateLimited) and wait:
+            domain = _host_domain(channel) if channel.rate_limits_by == "host" \
+                else _account_domain(channel)
             with self._lock:
                 until = self.clock.monotonic() + float(wait)
-                self._paused[account] = max(self._paused.get(account, 0.0), until)
+                self._paused[domain] = max(self._paused.get(domain, 0.0), until)
 
     def _semaphore(self, name: str, size: int) -> threading.BoundedSemaphore:
         with self._lock:
@@ -165,7 +169,7 @@ class Dispatcher:
         try:
             for attempt in self.retry_policy.retrying():
                 with attempt:
-                    self._wait_out_pause(target.account)
+                    self._wait_out_pause(channel)
                     freeze = self.frozen(brand)
                     if freeze is not None:
                         return self._frozen(post, target, freeze, State.UNKNOWN
@@ -188,7 +192,7 @@ class Dispatcher:
                                     raise
                             except ChannelError as exc:  # a channel bug comes as OutcomeUnknown
                                 uncertain = was_uncertain = exc.may_have_been_sent
-                                self._pause(target.account, exc)
+                                self._pause(channel, exc)
                                 raise
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
@@ -236,6 +240,16 @@ class Dispatcher:
         raise _unknown(
             channel, f"an earlier send may have reached {channel.name} and this channel cannot "
             f"look posts up; {_next_step(channel, draft.post_id)}")
+
+
+def _account_domain(channel: Channel) -> str:
+    """The rate-limit domain of one account."""
+    return f"account:{channel.account}"
+
+
+def _host_domain(channel: Channel) -> str:
+    """The rate-limit domain of every account of this channel on the same API host."""
+    return f"host:{channel.name}:{channel.limit_host}"
 
 
 def _without_metadata(draft: Draft, channel: Channel) -> Draft:

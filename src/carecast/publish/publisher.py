@@ -85,6 +85,7 @@ class Publisher:
         self._extra_classes = dict(channel_classes or {})
         self._sessions = dict(sessions or {})
         self._channels: dict[str, Channel] = {}
+        self._media: MediaRules | None = None
         self._lock = threading.Lock()
         self.reviewer = Reviewer(config, self.plugins, self.channel, self.clock)
         self.loop = Loop(self)
@@ -156,7 +157,9 @@ class Publisher:
                 self._channels[account] = build_channel(
                     cfg, root=self.config.root, extra=self._extra_classes,
                     session=self._sessions.get(account), clock=self.clock)
-                self._channels[account].media_rules = _media_rules(self.config)
+                if self._media is None:  # the same rules for every account: made once
+                    self._media = _media_rules(self.config)
+                self._channels[account].media_rules = self._media
             return self._channels[account]
 
     # -- review ------------------------------------------------------------------------------

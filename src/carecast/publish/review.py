@@ -134,12 +134,14 @@ class Reviewer:
             brand=self.config.brands.get(brand) if brand else None, settings=settings)
         gated = apply_findings(post, post_findings)
         reviewed: Post = gated.item
-        targets = [self._target(reviewed, name, gated.findings, records)
+        shared: dict[tuple[str | None, str], CheckSettings] = {}  # one per brand and channel
+        targets = [self._target(reviewed, name, gated.findings, records, shared)
                    for name in names if name not in (skip or {})]
         return Preview(post, gated.findings, tuple(targets))
 
     def _target(self, post: Post, name: str, post_findings: Sequence[Finding],
-                records: Records) -> TargetPreview:
+                records: Records, shared: dict[tuple[str | None, str], CheckSettings]
+                ) -> TargetPreview:
         key = idempotency_key(post.id, name)
         account = self.config.accounts.get(name)
         if account is None:
@@ -162,12 +164,16 @@ class Reviewer:
             return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
                 type(exc).__name__, f"the {account.channel} channel failed to render the post"))
         now = self.clock.now()
-        settings = CheckSettings(self.config, account.brand, account.channel, post.campaign)
+        settings = shared.get((account.brand, account.channel))
+        if settings is None:
+            settings = shared[account.brand, account.channel] = CheckSettings(
+                self.config, account.brand, account.channel, post.campaign)
         findings = run_hook(
             self.plugins, "carecast_review_draft", for_account=name, post=post, draft=draft,
             account=account, brand=self.config.brand_of(account), settings=settings,
             records=records, now=now)
-        findings += [f.model_copy(update={"account": name}) for f in disabled_checks(settings)]
+        findings += [f.model_copy(update={"account": name})
+                     for f in settings.once(disabled_checks, lambda: disabled_checks(settings))]
         gated = apply_findings(draft, findings, count=channel.count)
         draft = gated.item
         every = tuple(post_findings) + gated.findings

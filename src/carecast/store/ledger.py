@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,7 +51,7 @@ from carecast.store.audit import (
     verify_chain,
 )
 from carecast.store.audit_key import KeySource, resolve_key, resolve_retired, source_file
-from carecast.store.checkpoints import read_checkpoint, write_checkpoint
+from carecast.store.checkpoints import CheckpointWriter, read_checkpoint
 from carecast.store.rekey import adoption, rotation
 from carecast.store.schema import (
     approvals,
@@ -87,6 +88,10 @@ _ROW = sa.select(attempts).where(*_ONE)
 _STATE_FOR_UPDATE = sa.select(attempts.c.state, attempts.c.updated_at, attempts.c.owner) \
     .where(*_ONE).with_for_update()
 _ATTEMPT_UPDATE = attempts.update().where(*_ONE)
+_PUBLISHED = attempts.update().where(*_ONE).values(
+    state=State.PUBLISHED, receipt=_bp("v_receipt"), error=None, updated_at=_bp("v_at"))
+_FAILED = attempts.update().where(*_ONE).values(
+    state=_bp("v_state"), error=_bp("v_error"), updated_at=_bp("v_at"))
 _CLAIM = attempts.update().where(*_ONE).values(tries=attempts.c.tries + 1)
 _RENEW = attempts.update().where(*_ONE, attempts.c.state == "sending",
                                  attempts.c.owner == _bp("k_owner"))
@@ -114,12 +119,22 @@ _AUDIT_QUEUE = "carecast.audit_queue"
 _SETTLED = (State.PUBLISHED, State.TAKEN_DOWN, State.HELD)
 
 
+@dataclass(frozen=True)
+class _RowWrite:
+    """A write of one row by a shared statement, and its audit event: the rows of a batch
+    that share a statement go to the database in one ``executemany``."""
+
+    statement: Any
+    params: dict[str, Any]
+    event: tuple[str, str, str, dict[str, Any]]
+
+
 class _Slot:
     """One queued write and, once its transaction ended, its result or failure."""
 
     __slots__ = ("done", "failed", "op", "result")
 
-    def __init__(self, op: Callable[[Connection], Any]) -> None:
+    def __init__(self, op: Callable[[Connection], Any] | _RowWrite) -> None:
         self.op = op
         self.done = False
         self.failed = False
@@ -142,7 +157,7 @@ class _GroupCommit:
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
 
-    def run(self, op: Callable[[Connection], T]) -> T:
+    def run(self, op: Callable[[Connection], T] | _RowWrite) -> T:
         slot = _Slot(op)
         with self._queue_lock:
             self._queue.append(slot)
@@ -152,8 +167,7 @@ class _GroupCommit:
                     batch, self._queue = self._queue, []
                 try:
                     with self._transaction() as conn:
-                        for item in batch:
-                            item.result = item.op(conn)
+                        _apply(conn, batch)
                 except BaseException:
                     for item in batch:
                         item.failed = True
@@ -166,6 +180,28 @@ class _GroupCommit:
                 "the store failed while saving this target's state; nothing is lost: run "
                 "again and carecast reconciles from the ledger's rows")
         return slot.result  # type: ignore[no-any-return]
+
+
+def _apply(conn: Connection, batch: Sequence[_Slot]) -> None:
+    """Run a batch's writes in order; consecutive row writes of one statement together."""
+    rows: list[dict[str, Any]] = []
+    statement: Any = None
+    for item in batch:
+        op = item.op
+        if isinstance(op, _RowWrite) and op.statement is statement:
+            rows.append(op.params)
+        else:
+            if rows:
+                conn.execute(statement, rows)
+            rows, statement = [], None
+            if isinstance(op, _RowWrite):
+                rows, statement = [op.params], op.statement
+            else:
+                item.result = op(conn)
+                continue
+        conn.info[_AUDIT_QUEUE].append(op.event)
+    if rows:
+        conn.execute(statement, rows)
 
 
 class Ledger:
@@ -202,6 +238,8 @@ class Ledger:
         #: The newest signed head is kept here, outside the store (None: not kept).
         self.checkpoint_file = checkpoint_file or (
             database.with_name(database.name + ".audit-checkpoint") if database else None)
+        self._checkpoints = CheckpointWriter(self.checkpoint_file) \
+            if self.checkpoint_file is not None else None
         self._lock: Any = threading.RLock() if self._sqlite else nullcontext()
         self._batch = _GroupCommit(self._write)
         if readonly:
@@ -254,7 +292,9 @@ class Ledger:
         return f"<Ledger {self.engine.url.render_as_string(hide_password=True)!r}>"
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Write the newest checkpoint and release the database connections."""
+        if self._checkpoints is not None:
+            self._checkpoints.flush()
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -480,33 +520,19 @@ class Ledger:
 
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
-        body = receipt.model_dump_json()
-
-        def mark(conn: Connection) -> None:
-            conn.execute(_ATTEMPT_UPDATE, {
-                "k_post": receipt.post_id, "k_account": receipt.account,
-                "state": State.PUBLISHED, "receipt": body, "error": None,
-                "updated_at": self.clock.now()})
-            self._append(conn, receipt.post_id, receipt.account, "published", {
+        self._batch.run(_RowWrite(_PUBLISHED, {
+            "k_post": receipt.post_id, "k_account": receipt.account,
+            "v_receipt": receipt.model_dump_json(), "v_at": self.clock.now()}, (
+            receipt.post_id, receipt.account, "published", {
                 "remote_id": receipt.remote_id, "url": receipt.url,
-                "reconciled": receipt.reconciled,
-            })
-
-        self._batch.run(mark)
+                "reconciled": receipt.reconciled})))
 
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
-        body = dumps(error.to_dict())
-
-        def mark(conn: Connection) -> None:
-            conn.execute(_ATTEMPT_UPDATE, {
-                "k_post": post_id, "k_account": account, "state": state,
-                "error": body, "updated_at": self.clock.now()})
-            self._append(conn, post_id, account, str(state), {
-                "error": error.type, "status": error.status,
-            })
-
-        self._batch.run(mark)
+        self._batch.run(_RowWrite(_FAILED, {
+            "k_post": post_id, "k_account": account, "v_state": state,
+            "v_error": dumps(error.to_dict()), "v_at": self.clock.now()}, (
+            post_id, account, str(state), {"error": error.type, "status": error.status})))
 
     # -- approvals ---------------------------------------------------------------------------
 
@@ -661,6 +687,8 @@ class Ledger:
         return [ev for ev in _events(conn, post_id) if self._keyring.sound(ev)]
 
     def _checkpoint(self) -> Checkpoint | None:
+        if self._checkpoints is not None:
+            self._checkpoints.flush()
         return read_checkpoint(self.checkpoint_file) if self.checkpoint_file else None
 
     def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
@@ -760,11 +788,10 @@ class Ledger:
     def _sign_checkpoint(self, head: tuple[int, str]) -> None:
         """Write the signed head (after the commit: a failure here loses no write, only
         the truncation check until the next write succeeds; it is logged)."""
-        if self.checkpoint_file is None:
+        if self._checkpoints is None:
             return
-        try:
-            write_checkpoint(self.checkpoint_file,
-                             Checkpoint(head[0], head[1], sign_head(self._key, *head)))
+        try:  # commits arriving together share one file write
+            self._checkpoints.offer(Checkpoint(head[0], head[1], sign_head(self._key, *head)))
         except OSError as exc:
             log.warning("cannot write the audit checkpoint %s (%s): a truncated audit chain "
                         "is not caught until it is written again; check [audit] "

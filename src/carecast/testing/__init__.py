@@ -149,7 +149,7 @@ class FakeChannel(Channel):
     max_media = 4
     media_kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     supports_threads = True
-    max_concurrency = 64
+    per_account = 64
     platform: ClassVar[FakePlatform] = FakePlatform()
 
     def publish(self, draft: Draft, key: str) -> Receipt:

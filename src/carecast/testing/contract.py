@@ -53,7 +53,8 @@ __all__ = ["EXTENSION", "ChannelContract", "PlatformAnswer", "refuse_network", "
 ACCOUNT = "contract-acct"
 LIMIT_KEYS = {"max_text", "text_unit", "url_length", "max_title", "requires_title", "max_media",
               "media_kinds", "max_media_bytes", "requires_media", "supports_threads",
-              "supports_scheduling", "max_concurrency"}
+              "supports_scheduling", "per_account", "per_host",
+              "rate_limits_by"}
 TEXT_UNITS = {"characters", "graphemes", "weighted", "bytes"}
 SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|access_?key|credential",
                           re.IGNORECASE)
@@ -257,8 +258,11 @@ class ChannelContract:
         assert positive_or_none(limits["max_title"])
         assert type(limits["max_media"]) is int
         assert limits["max_media"] >= 0
-        assert type(limits["max_concurrency"]) is int
-        assert limits["max_concurrency"] >= 1
+        for domain in ("per_account", "per_host"):
+            assert type(limits[domain]) is int, domain
+            assert limits[domain] >= 1, domain
+        assert limits["per_account"] <= limits["per_host"]
+        assert limits["rate_limits_by"] in ("account", "host")
         for flag in ("requires_title", "requires_media", "supports_threads",
                      "supports_scheduling"):
             assert type(limits[flag]) is bool, flag
