@@ -351,7 +351,7 @@ def test_a_freeze_takes_a_natively_scheduled_facebook_post_off_its_schedule(tmp_
 
     from carecast.publish import Publisher
 
-    base, page = "https://graph.facebook.com/v26.0", "175154750010052"
+    base, page = "https://graph.facebook.com/v27.0", "175154750010052"
     clock = FrozenClock(datetime(2027, 3, 10, 12, 0, tzinfo=UTC))
     cfg = Config.from_dict({
         "store": {"url": f"sqlite:///{tmp_path / 'c.db'}"},

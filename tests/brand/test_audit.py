@@ -43,7 +43,7 @@ BRAND: dict[str, Any] = {
 }
 X_ME = "https://api.twitter.com/2/users/me"
 MASTODON = "https://health.example.social"
-GRAPH = "https://graph.facebook.com/v26.0"
+GRAPH = "https://graph.facebook.com/v27.0"
 PAGE, IG_USER = "175154750010052", "17841400008460056"
 DID, HANDLE = "did:plc:ewvi7nxzyoun6zhxrhs64oiz", "riverside-health.bsky.social"
 AVATARS = {

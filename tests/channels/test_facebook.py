@@ -39,8 +39,8 @@ from carecast.testing import FrozenClock
 
 TOKEN = "EAAGpage-tok3n-secret"
 PAGE = "175154750010052"
-BASE = "https://graph.facebook.com/v26.0"
-VIDEO = "https://graph-video.facebook.com/v26.0"
+BASE = "https://graph.facebook.com/v27.0"
+VIDEO = "https://graph-video.facebook.com/v27.0"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 POST = Post(id="flu-1", text="Free flu shots this week at Riverside General.",
             link="https://riverside.example/flu", hashtags=["flu"])

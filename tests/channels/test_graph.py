@@ -65,8 +65,8 @@ def graph_body(code: int, subcode: int | None = None, message: str = "Message de
 
 
 def test_default_version_is_current_and_configurable() -> None:
-    assert DEFAULT_VERSION == "v26.0"  # the newest in Meta's changelog, November 2026
-    assert client().url("123/feed") == "https://graph.facebook.com/v26.0/123/feed"
+    assert DEFAULT_VERSION == "v27.0"  # the newest in Meta's changelog, released 2026-11-04
+    assert client().url("123/feed") == "https://graph.facebook.com/v27.0/123/feed"
     assert client(graph_version="v25.0").url("1/videos", video=True) == \
         "https://graph-video.facebook.com/v25.0/1/videos"
     with pytest.raises(ValueError, match="graph_version"):

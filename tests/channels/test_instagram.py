@@ -40,7 +40,7 @@ from carecast.testing import FrozenClock
 
 TOKEN = "EAAGig-tok3n-secret"
 IG = "17841400008460056"
-BASE = "https://graph.facebook.com/v26.0"
+BASE = "https://graph.facebook.com/v27.0"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 IMAGE = Media(source="https://cdn.riverside.example/lobby.jpg", alt_text="The new lobby")
 REEL = Media(source="https://cdn.riverside.example/tour.mp4")

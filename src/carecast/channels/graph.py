@@ -43,9 +43,9 @@ __all__ = ["DEFAULT_VERSION", "GRAPH_URL", "VIDEO_URL", "GraphChannel", "GraphCl
            "GraphOptions", "graph_error", "graph_time", "insight_values", "same_text",
            "usage_wait"]
 
-#: The Graph API version used unless an account sets ``graph_version``: v26.0, released on
-#: 29 July 2026, the newest in Meta's changelog in November 2026.
-DEFAULT_VERSION = "v26.0"
+#: The Graph API version used unless an account sets ``graph_version``: v27.0, released on
+#: 4 November 2026, the newest in Meta's changelog in December 2026.
+DEFAULT_VERSION = "v27.0"
 GRAPH_URL = "https://graph.facebook.com"
 #: Video uploads go to their own host.
 VIDEO_URL = "https://graph-video.facebook.com"
@@ -70,7 +70,7 @@ class GraphOptions(ChannelOptions):
 
     access_token: SecretStr = Field(description="A long-lived Page access token.")
     graph_version: str = Field(default=DEFAULT_VERSION, pattern=r"^v\d{1,3}\.\d$",
-                               description="The Graph API version, such as v26.0.")
+                               description="The Graph API version, such as v27.0.")
     app_secret: SecretStr | None = Field(
         default=None, description="The app secret, to sign calls with appsecret_proof.")
     timeout: float = Field(default=30.0, gt=0, le=600)
