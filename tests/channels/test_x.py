@@ -957,6 +957,10 @@ def test_update_profile_errors_are_mapped(x, mocked) -> None:
     with pytest.raises(PermissionDenied) as info:
         x.update_profile(ProfileChanges(description="Care."))
     assert info.value.status == 403
+    # the fix is the access level, not the permissions the plain 403 message points to
+    assert "error 453" in str(info.value)
+    assert "higher access level" in str(info.value)
+    assert "Read and Write permission" not in str(info.value)
     for secret in SECRETS:
         assert secret not in str(info.value)
 

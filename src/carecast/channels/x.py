@@ -71,6 +71,9 @@ API = "https://api.x.com"
 MEDIA_UPLOAD = f"{API}/2/media/upload"
 MEDIA_METADATA = f"{API}/2/media/metadata"
 PROFILE_UPDATE = f"{API}/1.1/account/update_profile.json"
+#: X's v1.1 error code for an endpoint outside the app's access level (Free and Basic refuse
+#: the v1.1 profile updates with it).
+ACCESS_LEVEL_CODE = 453
 PROFILE_IMAGE = f"{API}/1.1/account/update_profile_image.json"
 #: The v1.1 ``update_profile`` parameter of each profile field, and its longest value.
 PROFILE_PARAMS = {"display_name": ("name", 50), "website": ("url", 100),
@@ -553,6 +556,12 @@ class XChannel(Channel):
             message = f"X refused the credentials{reason}; {renew} and update {where}"
         elif status == 403 and "duplicate" in detail.lower():
             cls, message = DuplicatePost, f"X already holds a post with this text{reason}"
+        elif status == 403 and ACCESS_LEVEL_CODE in _codes(response):
+            message = (f"X's access level for this app does not include this endpoint (error "
+                       f"{ACCESS_LEVEL_CODE}{reason}); profile updates use v1.1 endpoints that "
+                       "the Free and Basic levels refuse. The fix is a higher access level in "
+                       "the X developer portal, not the app's permissions; until then change "
+                       "the profile by hand")
         elif status == 403:
             message = (f"X refused the action{reason}; check that the app has Read and Write "
                        "permission and that the token was made after it was granted")
@@ -782,6 +791,17 @@ def _media_id(body: dict[str, Any], channel: XChannel) -> str:
         raise PlatformRejected("X's media upload answered without a media id",
                                channel=channel.name, account=channel.account)
     return str(media_id)
+
+
+def _codes(response: requests.Response) -> set[int]:
+    """The numeric ``errors[].code`` values of a v1.1 error body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return set()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return {e["code"] for e in errors or () if isinstance(e, dict)
+            and isinstance(e.get("code"), int)} if isinstance(errors, list) else set()
 
 
 def _detail(response: requests.Response) -> str:
