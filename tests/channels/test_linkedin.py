@@ -148,6 +148,23 @@ def test_reserved_characters_arrive_escaped_and_hashtags_stay_hashtags(li, mocke
     assert from_little(sent_body(mocked)["commentary"]) == text + "\n\n#vaccines"
 
 
+def test_links_are_sent_as_written_so_linkedin_links_them() -> None:
+    """An escaped ``_`` in ``utm_source`` breaks LinkedIn's auto-link (issue 22)."""
+    link = "https://www.riverside.example/flu_clinic?utm_source=linkedin&utm_medium=social#hours"
+    text = f"Book now (free): {link}. #flu_shot"
+    little = to_little(text)
+    assert little == f"Book now \\(free\\): {link}. {{hashtag|\\#|flu\\_shot}}"
+    assert from_little(little) == text
+
+
+@given(st.lists(st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
+    st.builds("https://{}".format, st.text(st.characters(exclude_categories=["Cs"]),
+                                           max_size=20))), max_size=8).map(" ".join))
+def test_little_text_with_links_round_trips(text: str) -> None:
+    assert from_little(to_little(text)) == text
+
+
 @given(st.text(st.characters(exclude_categories=["Cs"]), max_size=200))
 def test_little_text_round_trips(text: str) -> None:
     assert from_little(to_little(text)) == text
@@ -535,7 +552,7 @@ def test_lookup_matches_the_commentary_among_recent_posts(li, mocked) -> None:
         {"id": SHARE, "commentary": "Clinic \\(Mon\\) open {hashtag|\\#|flu}",
          "lifecycleState": "PUBLISHED", "createdAt": 1793545445000}),
         match=[matchers.query_param_matcher({"author": AUTHOR, "q": "author", "count": "20",
-                                             "sortBy": "LAST_MODIFIED"})])
+                                             "sortBy": "CREATED"})])
     found = li.lookup("k", draft)
     assert found is not None
     assert (found.remote_id, found.post_id) == (SHARE, "p")

@@ -332,7 +332,7 @@ class LinkedInChannel(Channel):
     # -- reading back ------------------------------------------------------------------------
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """The page's post whose commentary reads as the draft's text, among those modified
+        """The page's post whose commentary reads as the draft's text, among those created
         since the send (pages of ``recent_posts`` followed back to its time, else unknown)."""
         wanted = _normal(draft.text)
         size = self.options.recent_posts
@@ -341,11 +341,11 @@ class LinkedInChannel(Channel):
             posts = self.api.posts_by(self.author, size, start or 0)
             return Page(posts, (start or 0) + size if len(posts) >= size else None)
 
-        # Sorted by last modification: a post modified before the send ends the search.
-        modified = since_send(page, lambda p: _from_ms(p.get("lastModifiedAt"))
-                              or _from_ms(p.get("createdAt")),
-                              channel=self.name, account=self.account)
-        for post in modified:
+        # Sorted by creation: a post created before the send ends the search.
+        created = since_send(page, lambda p: _from_ms(p.get("createdAt"))
+                             or _from_ms(p.get("publishedAt")),
+                             channel=self.name, account=self.account)
+        for post in created:
             commentary, urn = post.get("commentary"), post.get("id")
             when = _from_ms(post.get("publishedAt")) or _from_ms(post.get("createdAt"))
             if isinstance(commentary, str) and isinstance(urn, str) \

@@ -40,6 +40,10 @@ __all__ = ["API", "LinkedInAPI", "UploadPart", "VideoUpload", "encode_urn", "fro
 API = "https://api.linkedin.com/rest"
 _RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 _HASHTAG = re.compile(r"(?<!\S)#(\w+)")
+#: A link as LinkedIn auto-links it, without trailing punctuation; never a character that
+#: ``from_little`` reads as markup (a backslash, braces, a bar).
+_LINK = re.compile(r"(?<!\S)https?://[^\s<>\"'\\{}|]*[^\s<>\"'\\{}|.,;:!?)\]]",
+                   re.IGNORECASE)
 _TEMPLATE = re.compile(r"\{hashtag\|\\#\|([^}]*)\}")
 _MENTION = re.compile(r"@\[((?:\\.|[^\]\\])*)\]\(urn:li:[^)]*\)")
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
@@ -49,7 +53,19 @@ _MAX_MESSAGE = 300
 
 
 def to_little(text: str) -> str:
-    """Plain text as LinkedIn ``commentary``: reserved characters escaped, hashtags kept."""
+    """Plain text as LinkedIn ``commentary``: reserved characters escaped, hashtags kept, and
+    links left as written (an escaped ``_`` in ``utm_source`` breaks LinkedIn's auto-link)."""
+    out: list[str] = []
+    pos = 0
+    for link in _LINK.finditer(text):
+        out.append(_escaped(text[pos:link.start()]))
+        out.append(link.group(0))
+        pos = link.end()
+    out.append(_escaped(text[pos:]))
+    return "".join(out)
+
+
+def _escaped(text: str) -> str:
     out: list[str] = []
     pos = 0
     for match in _HASHTAG.finditer(text):
@@ -195,9 +211,12 @@ class LinkedInAPI:
         return self.call("POST", "posts", needs="w_organization_social", json=dict(body))
 
     def posts_by(self, author: str, count: int, start: int = 0) -> list[dict[str, Any]]:
-        """The author's posts, last modified first, from ``start`` (Rest.li offset paging)."""
+        """The author's posts, newest created first, from ``start`` (Rest.li offset paging).
+
+        Sorted by creation, not LinkedIn's default last modification: an older post edited
+        since would otherwise stand before the one a lookup is after, and end its search."""
         params: dict[str, Any] = {"author": author, "q": "author", "count": count,
-                                  "sortBy": "LAST_MODIFIED"}
+                                  "sortBy": "CREATED"}
         if start:
             params["start"] = start
         response = self.call("GET", "posts", needs="r_organization_social",
