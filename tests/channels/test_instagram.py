@@ -187,6 +187,20 @@ def test_container_still_processing_is_retryable_and_unpublished(tmp_path, mocke
     assert not any("media_publish" in c.request.url for c in mocked.calls)
 
 
+def test_by_default_the_status_is_read_once_a_minute_for_five_minutes(tmp_path, mocked) -> None:
+    """Meta: "We recommend querying a container's status once per minute, for no more than
+    5 minutes" (content publishing guide), not every few seconds."""
+    ig = InstagramChannel("riverside-ig", InstagramOptions(ig_user_id=IG, access_token=TOKEN),
+                          root=tmp_path, clock=FrozenClock(NOW))
+    mocked.get(f"{BASE}/{IG}/content_publishing_limit", json=LIMIT)
+    mocked.post(f"{BASE}/{IG}/media", json={"id": CONTAINER})
+    mocked.get(f"{BASE}/{CONTAINER}", json=status("IN_PROGRESS"))
+    with pytest.raises(ChannelTimeout, match="still processing"):
+        ig.publish(ig.render(Post(id="r", text="Take the tour.", media=[REEL])), "k")
+    assert ig.clock.sleeps == [60, 60, 60, 60]
+    assert sum(c.request.url.startswith(f"{BASE}/{CONTAINER}?") for c in mocked.calls) == 5
+
+
 def test_used_up_quota_sends_nothing(ig, mocked) -> None:
     # restfb's instagram__content_publishing_limit.json shape, with the quota used up
     mocked.get(f"{BASE}/{IG}/content_publishing_limit", json={"data": [
@@ -208,6 +222,26 @@ def test_local_file_is_copied_to_the_media_host(tmp_path, ordered) -> None:
     name = hashlib.sha256(data).hexdigest()[:20] + ".jpg"
     assert (tmp_path / "site" / "media" / name).read_bytes() == data
     assert form(ordered.calls[1])["image_url"] == f"https://riverside.example/media/{name}"
+
+
+@pytest.mark.parametrize(("size", "ok"), [((1080, 1350), True), ((1080, 566), True),
+                                           ((1080, 1440), False), ((2000, 1000), False)])
+def test_an_image_outside_4_5_to_1_91_is_refused_before_any_call(tmp_path, mocked, size,
+                                                                  ok) -> None:
+    """Meta's image specifications: aspect ratio 4:5 to 1.91:1; refused at render (nothing
+    sent), not by a container that fails after the quota check and the upload."""
+    from PIL import Image
+
+    Image.new("RGB", size, (200, 210, 220)).save(tmp_path / "photo.jpg")
+    ig = make(tmp_path, media_host_path="site/media", media_host_url="https://r.example/m/")
+    post = Post(id="p", text="Lobby.", media=[Media(source="photo.jpg", alt_text="Lobby")])
+    if ok:
+        assert ig.render(post).media[0].source == "photo.jpg"
+    else:
+        with pytest.raises(LimitExceeded, match=r"^media\[0\]\.source: the image is "
+                                                r"\d+x\d+ pixels.*4:5 \(0\.80:1\) to 1\.91:1"):
+            ig.render(post)
+    assert len(mocked.calls) == 0
 
 
 def test_media_host_that_cannot_be_written_is_an_error(tmp_path, mocked) -> None:

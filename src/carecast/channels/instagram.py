@@ -31,6 +31,7 @@ from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insi
 from carecast.errors import (
     ChannelError,
     ChannelTimeout,
+    InputRefused,
     InvalidPost,
     LimitExceeded,
     PermissionDenied,
@@ -44,6 +45,8 @@ __all__ = ["InstagramChannel", "InstagramOptions", "caption_counts"]
 MB = 1024 * 1024
 MAX_HASHTAGS = 30
 MAX_MENTIONS = 20
+#: The image aspect ratios (width / height) Instagram's publishing API takes: 4:5 to 1.91:1.
+MIN_ASPECT, MAX_ASPECT = 0.8, 1.91
 #: A full day: Instagram's publishing quota is a moving 24-hour window, so a used-up quota
 #: frees one slot at a time; carecast asks to wait an hour before it looks again.
 QUOTA_WAIT = 3600.0
@@ -61,8 +64,9 @@ class InstagramOptions(GraphOptions):
         default=None, description="A folder served on the web; local media are copied here.")
     media_host_url: str | None = Field(
         default=None, description="The public http(s) URL of media_host_path.")
-    poll_interval: float = Field(default=5.0, gt=0, le=60,
-                                 description="Seconds between container status checks.")
+    poll_interval: float = Field(default=60.0, gt=0, le=60, description=(
+        "Seconds between container status checks; Meta recommends once per minute, for no "
+        "more than 5 minutes (poll_timeout)."))
     poll_timeout: float = Field(default=300.0, gt=0, le=3600,
                                 description="Seconds to wait for Instagram to process media.")
 
@@ -132,7 +136,31 @@ class InstagramChannel(GraphChannel):
                 f"media_host_url (its public URL) in [accounts.{self.account}], or give the "
                 "media as an https URL",
                 [(field, "local file without media_host_path and media_host_url")])
+        for i in local:
+            if draft.media[i].kind == MediaKind.IMAGE:
+                self._check_shape(draft.media[i], f"media[{i}].source")
         return draft
+
+    def _check_shape(self, item: Media, field: str) -> None:
+        """Refuse a local image outside Instagram's 4:5 to 1.91:1 range before any container
+        is made (Meta's image specifications; a width outside 320 to 1440 is scaled, not
+        refused). Only the header is read; a file that cannot be read is left to the send,
+        which reports it."""
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            handle, _ = self.media_rules.open(item.path(self.root), kind="image", field=field)
+            with handle, Image.open(handle) as image:
+                width, height = image.size
+        except (InputRefused, OSError, UnidentifiedImageError, ValueError,
+                Image.DecompressionBombError):
+            return
+        ratio = width / height if height else 0.0
+        if not MIN_ASPECT <= ratio <= MAX_ASPECT:
+            raise LimitExceeded(
+                f"{field}: the image is {width}x{height} pixels, an aspect ratio of "
+                f"{ratio:.2f}:1; Instagram takes 4:5 (0.80:1) to 1.91:1, so crop it to fit",
+                field=field, limit=f"{MIN_ASPECT}-{MAX_ASPECT}", value=f"{ratio:.2f}")
 
     # -- publish -----------------------------------------------------------------------------
 
