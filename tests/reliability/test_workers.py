@@ -28,6 +28,7 @@ from .faultserver import POST_FAULTS, FaultServer
 pytestmark = pytest.mark.slow
 
 POSTS = 167
+ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = ("feed-a", "feed-b", "feed-c")
 
 
@@ -53,11 +54,13 @@ def _config(tmp_path: Path, server: FaultServer, store: str) -> Path:
 
 def _worker(config: Path, n: int) -> subprocess.Popen[bytes]:
     # With an other-date run's clock shift (sitecustomize on PYTHONPATH): the same "now" as
-    # ours; the worker runs in another folder, so the path is made absolute.
+    # ours. The worker runs in another folder, and so does this test (the postgres_url
+    # fixture changes into its temporary folder), so a relative entry is made absolute from
+    # the folder the run started in, the project's root, never from the current folder.
     env = dict(os.environ)
     if env.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve())
-                                            for p in env["PYTHONPATH"].split(os.pathsep))
+        env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in
+                                            env["PYTHONPATH"].split(os.pathsep))
     with (config.parent / f"worker{n}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "carecast", "--config", str(config), "worker",

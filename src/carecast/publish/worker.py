@@ -51,7 +51,8 @@ class Worker:
                 or url.database == ":memory:":
             return
         path = Path(f"{url.database}.worker-lock")
-        handle = path.open("ab")
+        path.parent.mkdir(parents=True, exist_ok=True)  # a new store's folder (the ledger is
+        handle = path.open("ab")  # opened at the first pass)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
