@@ -130,11 +130,15 @@ def test_every_target_is_stored_exactly_once_under_faults(server: FaultServer,
     assert len(clock.sleeps) == len(retry_waits) + len(paused)
     assert len(retry_waits) == sum(o.tries for o in outcomes) - len(outcomes)
     assert all(0 < w <= policy.max_retry_after for w in paused)
-    # every Retry-After the server sent was honoured exactly
+    # every Retry-After the server sent was honoured: waited exactly by the send it answered,
+    # or, when that account was already paused by another send's 429, within that pause (on
+    # a loaded machine the two 429s of one account can meet; the wait is then one of the
+    # paused ones). No wait is for a Retry-After the server never sent.
     assert len(server.retry_after_sent) == stats["429"]
     asked = Counter(float(v) for v in server.retry_after_sent)
     waited = Counter(w for w in retry_waits if w in asked)
-    assert waited == asked
+    assert not waited - asked
+    assert sum((asked - waited).values()) <= len(paused)
     # the other waits are jittered backoff within the policy's cap
     assert all(0 <= w <= policy.max_backoff for w in retry_waits if w not in asked)
 
