@@ -9,25 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from carecast.config import Config
 from carecast.errors import InvalidPost
 from carecast.post import Post, Repeat, post_from_dict
 from carecast.publish.loop import occurrence_id
 from carecast.records import State
 from carecast.schedule import occurrences
 from carecast.testing import FrozenClock
+from test_loop import _config  # the loop tests' config: the same brand and fake accounts
 
 NY = ZoneInfo("America/New_York")
-
-
-def _config(tmp_path, *, accounts=("one", "two"), slots=None) -> Config:
-    return Config.from_dict({
-        "store": {"url": f"sqlite:///{tmp_path / 'carecast.db'}"},
-        "brands": {"test": {"name": "Test Hospital", "timezone": "America/New_York"}},
-        "accounts": {n: {"channel": "fake", "brand": "test", **({"slots": slots} if slots
-                                                                 else {})}
-                     for n in accounts},
-    }, root=tmp_path, environ={})
 
 
 @pytest.fixture
