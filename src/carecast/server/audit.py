@@ -1,6 +1,6 @@
 """Audit events of the REST service: every call, with the client's name, in the one chain.
 
-Events go through the ledger's own write transaction and queue, so they are hash-chained,
+Events go through `Ledger.note`, so they are hash-chained,
 keyed and checkpointed like every other event. They hold the client, the verb, the HTTP
 status and the accounts, never post text or a key.
 """
@@ -20,5 +20,4 @@ SUBMIT = "api.submit"
 def audit(ledger: Ledger, client: str, kind: str, post_id: str = "", account: str = "",
           **data: Any) -> None:
     """Append one ``kind`` event for ``client`` to the audit chain."""
-    with ledger._write() as conn:
-        ledger._append(conn, post_id, account, kind, {"client": client, **data})
+    ledger.note(kind, {"client": client, **data}, post_id=post_id, account=account)

@@ -691,6 +691,14 @@ class Ledger:
             self._checkpoints.flush()
         return read_checkpoint(self.checkpoint_file) if self.checkpoint_file else None
 
+    def note(self, kind: str, data: dict[str, Any], *, post_id: str = "",
+             account: str = "") -> None:
+        """Append one ``kind`` event holding ``data`` to the audit chain, in its own write
+        transaction: hash-chained, keyed and checkpointed like every other event. ``data``
+        must be JSON-serialisable and hold no secret or post text."""
+        with self._write() as conn:
+            self._append(conn, post_id, account, kind, data)
+
     def audit_events(self, post_id: str | None = None) -> list[AuditEvent]:
         """The audit trail in order, for one post or all."""
         with self._tx() as conn:
