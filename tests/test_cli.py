@@ -188,8 +188,9 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 def test_help_lists_every_command() -> None:
     assert COMMANDS == ["approve", "audit", "brand", "calendar", "channels", "consent",
-                        "freeze", "init", "pending", "plan", "posts", "preview", "publish",
-                        "reject", "resume", "retry", "schedule", "serve", "status", "takedown",
+                        "doctor", "freeze", "init", "pending", "plan", "posts", "preview",
+                        "publish", "reject", "resume", "retry", "schedule", "serve", "status",
+                        "takedown",
                         "thaw", "worker"]
     result = run("--help")
     for name in COMMANDS:

@@ -2,6 +2,7 @@
 
 import carecast.cli.brand  # noqa: F401  (registers brand audit, brand sync)
 from carecast.cli import (
+    doctor,  # noqa: F401  (registers doctor)
     init,  # noqa: F401  (registers init)
     loop,  # noqa: F401  (registers worker, schedule, freeze, thaw, takedown, posts)
     plan,  # noqa: F401  (registers plan check, plan apply, calendar)

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from carecast.cli import commands
 from carecast.cli.commands import JsonOption, _errors, _out, _print_json, app
 from carecast.cli.workflow import AccountsOption, AsOption, _publisher
 from carecast.errors import InvalidPost
@@ -36,9 +37,22 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
     interval: Annotated[float, typer.Option(min=0.1, max=3600, help="Seconds between passes.")
                         ] = 10.0,
+    celery: Annotated[bool, typer.Option(
+        "--celery", help="Run as a Celery worker (the celery extra; CARECAST_CELERY_*).")
+                      ] = False,
+    beat: Annotated[bool, typer.Option(
+        "--beat", help="With --celery: also run the schedule that enqueues what is due.")
+                    ] = False,
 ) -> None:
     """Publish what is due: scheduled posts, approved drafts, sends a crashed worker left.
     Runs until stopped; SIGTERM or Ctrl-C finishes the sends in flight, then exits."""
+    if celery:
+        from carecast.celery import make_app, worker_argv
+
+        with _errors(False):
+            celery_app = make_app(commands._config(ctx))
+        celery_app.worker_main(worker_argv(beat=beat))
+        return
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

@@ -187,17 +187,28 @@ class Loop:
                                   rounds=settings.worker_rounds):
             if stop is not None and stop.is_set():
                 break
-            post = ledger.get_post(post_id)
-            if post is None:
-                continue
-            if self._all_frozen(post_id):
-                continue
-            self._hold_missed(post)
             try:
-                reports.append(publisher.resume(post_id, on_progress=on_progress))
+                report = self.run_post(post_id, on_progress=on_progress)
             except CarecastError as exc:  # one bad post never stops the others
                 log.error("post %s: %s", post_id, type(exc).__name__)
+                continue
+            if report is not None:
+                reports.append(report)
         return reports
+
+    def run_post(self, post_id: str, *, only: Sequence[str] = (),
+                 on_progress: Callable[[Outcome], None] | None = None) -> PublishReport | None:
+        """Publish one stored post's targets whose time has come (``only`` these), as a
+        worker pass does; None when the post is gone or every target is frozen."""
+        publisher = self.publisher
+        post = publisher.ledger.get_post(post_id)
+        if post is None or self._all_frozen(post_id):
+            return None
+        self._hold_missed(post)
+        if only:
+            return publisher.publish(publisher._stored(post_id), only=only,
+                                     on_progress=on_progress)
+        return publisher.resume(post_id, on_progress=on_progress)
 
     def _all_frozen(self, post_id: str) -> bool:
         """Whether every target of the post is under an active freeze (nothing to do)."""

@@ -20,6 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import PublishConfig
 from carecast.errors import ChannelError
+from carecast.records import ErrorInfo
 
 __all__ = ["RetryPolicy"]
 
@@ -44,8 +45,9 @@ class RetryPolicy:
         return cls(max_attempts=config.max_attempts, max_wait=config.max_wait,
                    max_retry_after=config.max_retry_after, **kw)  # type: ignore[arg-type]
 
-    def wait_for(self, error: BaseException, attempt: int) -> float:
-        """Seconds to wait after ``attempt`` (1-based) failed with ``error``."""
+    def wait_for(self, error: BaseException | ErrorInfo, attempt: int) -> float:
+        """Seconds to wait after ``attempt`` (1-based) failed with ``error`` (an exception,
+        or the ``ErrorInfo`` the ledger kept of one)."""
         asked = getattr(error, "retry_after", None)  # RateLimited, or a 503 with Retry-After
         if asked is not None:
             return float(asked)
