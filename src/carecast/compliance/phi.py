@@ -23,6 +23,7 @@ import gzip
 import ipaddress
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -541,10 +542,12 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_patient", "anchors", "lower", "spans")
+    __slots__ = ("_ends", "_patient", "_starts", "anchors", "lower", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
+        self._starts: list[int] = []  # the spans' starts and ends in text order: they never
+        self._ends: list[int] = []  # overlap, so both lists are sorted and `free` bisects
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         self._patient: bool | None = None
@@ -556,16 +559,24 @@ class _Found:
         return self._patient
 
     def free(self, start: int, end: int) -> bool:
-        for span in self.spans:  # noqa: SIM110 (a loop: cheaper than all() over a generator)
-            if end > span.start and start < span.end:
-                return False
-        return True
+        """Whether ``start:end`` overlaps no span yet: only the last span to start before
+        ``end`` can overlap it (a bisection, so a text of many spans stays linear)."""
+        before = bisect_left(self._starts, end)
+        return before == 0 or self._ends[before - 1] <= start
 
     def add(self, start: int, end: int, category: str, confidence: float) -> bool:
         if start < end and self.free(start, end):
             self.spans.append(PhiSpan(start, end, category, confidence))
+            at = bisect_left(self._starts, start)
+            self._starts.insert(at, start)
+            self._ends.insert(at, end)
             return True
         return False
+
+    def remove(self, span: PhiSpan) -> None:
+        self.spans.remove(span)
+        at = bisect_left(self._starts, span.start)
+        del self._starts[at], self._ends[at]
 
 
 def _lower(text: str) -> str:
@@ -625,10 +636,15 @@ def _web(text: str, found: _Found) -> None:
     for m in _URL.finditer(text):
         if _after_gap(text, m.start()):
             _url(m.group(), m.start(), m.end(), found)
+    run_from = run_at = -1  # the last walk back: from run_at to run_from
     for m in _TLD.finditer(text):
         start, end = m.start(), m.end()
         while start > 0 and text[start - 1] in _HOST_CHARS:
+            if start == run_at:  # the rest of this run was walked for the previous match
+                start = run_from
+                break
             start -= 1
+        run_from, run_at = start, m.start()
         if start == m.start() or not found.free(start, end) or text[start - 1:start] == "@":
             continue
         path = _URL_PATH.match(text, end)
@@ -762,7 +778,7 @@ def _people_marks(text: str, found: _Found) -> None:
     for span in [s for s in found.spans if s.category == "NAME"]:
         initial = _NAME_INITIAL.match(text, span.end)  # "Dana K."
         if initial:
-            found.spans.remove(span)
+            found.remove(span)
             found.add(span.start, initial.end(), "NAME", max(span.confidence, 0.8))
     if _CAP_INITIAL.search(text):
         for m in _INITIALS.finditer(text):
