@@ -205,10 +205,7 @@ class Loop:
         if post is None or self._all_frozen(post_id):
             return None
         self._hold_missed(post)
-        if only:
-            return publisher.publish(publisher._stored(post_id), only=only,
-                                     on_progress=on_progress)
-        return publisher.resume(post_id, on_progress=on_progress)
+        return publisher.resume(post_id, only=only, on_progress=on_progress)
 
     def _all_frozen(self, post_id: str) -> bool:
         """Whether every target of the post is under an active freeze (nothing to do)."""

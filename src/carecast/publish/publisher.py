@@ -260,10 +260,12 @@ class Publisher:
             findings = report.findings
         return PublishReport(post_id, tuple(outcomes.values()), findings)
 
-    def resume(self, post_id: str, *, on_progress: Progress | None = None) -> PublishReport:
-        """Publish a stored post again: targets approved since, or whose time has come, go
-        out; failed ones are tried again; published ones are left alone."""
-        return self.publish(self._stored(post_id), on_progress=on_progress)
+    def resume(self, post_id: str, *, only: Sequence[str] = (),
+               on_progress: Progress | None = None) -> PublishReport:
+        """Publish a stored post again (``only`` these accounts): targets approved since, or
+        whose time has come, go out; failed ones are tried again; published ones are left
+        alone."""
+        return self.publish(self._stored(post_id), only=only, on_progress=on_progress)
 
     def _stored(self, post_id: str) -> Post:
         post = self.ledger.get_post(post_id)
