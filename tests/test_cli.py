@@ -784,3 +784,24 @@ def test_preview_marks_each_phi_finding_inside_the_post(tmp_path: Path, fakes: P
     assert "Mrs. Baker«phi.name» is back on her feet" in out
     data = run("--config", fakes, "preview", post, "--json", code=1).stdout
     assert "«" not in data  # the marked view is the terminal's only
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    subs = getattr(command, "commands", {})
+    return [path] + [p for name, sub in sorted(subs.items())
+                     for p in _command_paths(sub, (*path, name))]
+
+
+@pytest.mark.parametrize("path", _command_paths(get_command(app)), ids=" ".join)
+def test_help_shows_no_type_for_a_flag(path: tuple[str, ...]) -> None:
+    out = run(*path, "--help").output
+    assert "--help" in out
+    assert "<bool>" not in out  # typer's rich help printed it for every flag
+
+
+def test_shell_completion_is_on() -> None:
+    script = run("--show-completion", "bash").output
+    assert "_CARECAST_COMPLETE=complete_bash" in script
+    done = runner.invoke(app, [], prog_name="carecast", env={
+        "_CARECAST_COMPLETE": "complete_bash", "COMP_WORDS": "carecast pre", "COMP_CWORD": "1"})
+    assert done.output.split() == ["preview"]

@@ -35,7 +35,7 @@ app = typer.Typer(
     help="Publish one healthcare story to every channel, safely. Exit codes: 0 published, "
          "1 failed / unknown / awaiting approval, 2 invalid input, configuration or blocked.",
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,  # locals may hold tokens or the post's text
 )
 
