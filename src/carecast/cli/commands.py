@@ -204,6 +204,9 @@ def preview(
     file: Annotated[Path, typer.Argument(metavar="FILE", show_default=False,
                                          help="A post file.")],
     only: OnlyOption = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", metavar="OUT", help="Also write the preview as one self-contained HTML page "
+                                      "(each account's draft as its platform shows it).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show what each account would receive and what review says; nothing is stored or sent."""
@@ -213,6 +216,15 @@ def preview(
         post = _load(file)
         with open_publisher(_config(ctx)) as publisher:
             result = publisher.preview(post, only=only or ())
+        if html is not None:
+            from carecast.preview_page import preview_html
+
+            try:
+                html.write_text(preview_html(result), encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"--html: cannot write {html} ({exc.strerror}); give "
+                                         "a path in a folder that exists and you may write "
+                                         "to") from None
     if as_json:
         _print_json(render.preview_dict(result))
     else:
@@ -223,6 +235,8 @@ def preview(
             out.print(line)
         for panel in render.preview_view(result):
             out.print(panel)
+        if html is not None:
+            out.print(f"preview page written to {html}", markup=False)
     raise typer.Exit(exit_code(result.targets))
 
 

@@ -190,27 +190,22 @@ def _draft_lines(draft: Draft, target: TargetPreview) -> list[RenderableType]:
 
 def marked_post(post: Post, findings: Sequence[Finding]) -> list[Text]:
     """The post's own texts with each flagged span underlined and tagged with its category
-    (``«phi.name»``): for the terminal only, never for a report, log or the store."""
-    texts = {"text": post.text, "title": post.title or "",
-             **{f"thread[{i}]": part for i, part in enumerate(post.thread)},
-             **{f"media[{i}].alt_text": m.alt_text or "" for i, m in enumerate(post.media)},
-             **{f"media[{i}].title": m.title or "" for i, m in enumerate(post.media)}}
+    (``«phi.name»``): for the terminal only, never for a report, log or the store. The
+    marking is the HTML preview's (``carecast.preview_page.marks``)."""
+    from carecast.preview_page import marks, post_texts, segments
+
     lines: list[Text] = []
-    for field_name, value in texts.items():
-        marks = sorted({(s.start, s.end, f.code) for f in findings if f.field == field_name
-                        for s in f.spans if 0 <= s.start < s.end <= len(value)})
-        if not marks:
+    for field_name, value in post_texts(post).items():
+        found = marks(findings, field_name, value)
+        if not found:
             continue
         line = Text(f"{field_name}: ", style="bold")
-        last = 0
-        for start, end, code in marks:
-            if start < last:
-                continue  # overlapping spans: the first one is shown
-            line.append(value[last:start])
-            line.append(value[start:end], style="bold red underline")
-            line.append(f"«{code}»", style="red")
-            last = end
-        line.append(value[last:])
+        for piece, mark in segments(value, found):
+            if mark is None:
+                line.append(piece)
+            else:
+                line.append(piece, style="bold red underline")
+                line.append(f"«{mark.code}»", style="red")
         lines.append(line)
     return lines
 

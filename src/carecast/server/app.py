@@ -3,8 +3,11 @@
 Every call needs a client's key (``Authorization: Bearer KEY``) whose scope holds the verb and
 every brand the call touches; every authenticated call is an audit event with the client's
 name. Answers hold states, receipts, errors and findings, never a post's text, so nothing a
-check flagged is echoed back. A body over ``max_body`` bytes is refused (413) before it is
-parsed; a malformed one gets a 422 naming each field (``post.text``) and never quoting it.
+check flagged is echoed back; the one exception is the preview page (``/v1/preview.html``,
+``/v1/posts/{id}/preview.html``), which shows a client allowed to preview exactly the drafts
+its accounts would get (a stored post as it was stored: masked where a check blocked it).
+A body over ``max_body`` bytes is refused (413) before it is parsed; a malformed one gets a
+422 naming each field (``post.text``) and never quoting it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +35,7 @@ from carecast.errors import (
     StoreError,
 )
 from carecast.post import Post, _loc, _message
-from carecast.publish import Publisher
+from carecast.publish import Preview, Publisher
 from carecast.records import Attempt, State
 from carecast.server.audit import SUBMIT, audit
 from carecast.server.callbacks import Notifier
@@ -106,6 +109,13 @@ class Submit(_Body):
     only: list[str] = Field(default=[], description="Only these target accounts.")
 
 
+class PreviewRequest(_Body):
+    """A post to show as the preview page; nothing is stored or sent."""
+
+    post: Post
+    only: list[str] = Field(default=[], description="Only these target accounts.")
+
+
 class Reschedule(_Body):
     """A new time for a stored post."""
 
@@ -162,6 +172,17 @@ def _attempt(a: Attempt) -> dict[str, Any]:
             "receipt": a.receipt.model_dump(mode="json") if a.receipt else None,
             "error": a.error.to_dict() if a.error else None,
             "findings": [f.model_dump(mode="json") for f in a.findings]}
+
+
+def _page(preview: Preview) -> HTMLResponse:
+    """The preview page, with the headers that keep it to itself: its own policy (nothing
+    loads, nothing runs, no framing), no caching (it holds the drafts' text)."""
+    from carecast.preview_page import content_security_policy, preview_html
+
+    return HTMLResponse(preview_html(preview), headers={
+        "Content-Security-Policy": f"{content_security_policy()}; frame-ancestors 'none'",
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff"})
 
 
 # -- size limit -------------------------------------------------------------------------------
@@ -348,6 +369,30 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
                       lambda: publisher.publish(post, only=body.only), kind=SUBMIT,
                       action=str(verb), accounts=names)
         return dict(report.to_dict())
+
+    @app.post("/v1/preview.html", response_class=HTMLResponse,
+              summary="The preview page of a post: each account's draft as its platform "
+                      "shows it, findings marked in the text")
+    def preview_page(body: PreviewRequest, client: Caller) -> HTMLResponse:
+        post = publisher.reviewer.localized(body.post)
+        names = publisher.targets(post, body.only)
+        allow(client, Verb.PREVIEW, {post.brand or config.default_brand()}
+              | {config.accounts[n].brand for n in names if n in config.accounts}, post.id)
+        return _page(call(client, "preview", post.id,
+                          lambda: publisher.preview(post, only=body.only)))
+
+    @app.get("/v1/posts/{post_id}/preview.html", response_class=HTMLResponse,
+             summary="The preview page of a stored post, for its stored targets")
+    def stored_preview_page(post_id: str, client: Caller) -> HTMLResponse:
+        stored_brands(client, Verb.PREVIEW, post_id)
+
+        def run() -> Preview:
+            post = publisher.ledger.get_post(post_id)
+            assert post is not None  # stored_brands answered 404 otherwise
+            only = [a.account for a in publisher.ledger.attempts(post_id)]
+            return publisher.preview(post, only=only)
+
+        return _page(call(client, "preview", post_id, run))
 
     @app.get("/v1/posts", summary="List stored posts of the client's brands")
     def list_posts(client: Caller, brand: str | None = None,

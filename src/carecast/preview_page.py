@@ -1,0 +1,218 @@
+"""The post preview as one self-contained HTML page, for the communications team and approvers.
+
+Each account's draft is shown as its platform would show it: thread parts in order, each with
+its length against the channel's limit, the image grid with every item's alt text, the link
+card, the title; what review found is marked inside the text, by span and category
+(``phi.name``), and listed with its action and message.
+
+The marking is computed here once (``marks``, ``segments``) and drawn twice: by the page's
+template and by the terminal preview (``carecast.cli.render.marked_post``). The page holds the
+post's and drafts' own text and nothing more: finding messages say where, never what, and
+nothing is fetched (no script, font, image or style from elsewhere; a strict
+Content-Security-Policy says so to the browser). Everything from the post is escaped
+(Jinja2's autoescape).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from carecast.findings import Action, Finding, Span
+from carecast.post import Draft, Media, Post
+
+if TYPE_CHECKING:
+    from carecast.publish import Preview, TargetPreview
+
+__all__ = ["Mark", "content_security_policy", "marks", "post_texts", "preview_html",
+           "segments"]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A flagged span ``[start, end)`` of one field's text and the finding's category."""
+
+    start: int
+    end: int
+    code: str
+    action: Action
+
+
+def marks(findings: Iterable[Finding], field: str, value: str) -> list[Mark]:
+    """The spans that ``findings`` flag in ``field`` (whose text is ``value``), in order; of
+    overlapping spans the first is kept, and a span outside the text is left out."""
+    found = sorted({(s.start, s.end, f.code, f.action) for f in findings if f.field == field
+                    for s in f.spans if 0 <= s.start < s.end <= len(value)},
+                   key=lambda m: (m[0], m[1], m[2]))
+    out: list[Mark] = []
+    last = 0
+    for start, end, code, action in found:
+        if start >= last:
+            out.append(Mark(start, end, code, action))
+            last = end
+    return out
+
+
+def segments(value: str, found: Sequence[Mark]) -> list[tuple[str, Mark | None]]:
+    """``value`` cut at the marks: ``(text, mark)`` for a flagged piece, ``(text, None)``
+    for the text between."""
+    out: list[tuple[str, Mark | None]] = []
+    last = 0
+    for mark in found:
+        if mark.start > last:
+            out.append((value[last:mark.start], None))
+        out.append((value[mark.start:mark.end], mark))
+        last = mark.end
+    if last < len(value):
+        out.append((value[last:], None))
+    return out
+
+
+def post_texts(post: Post) -> dict[str, str]:
+    """Every text of a post a finding may point into, by its field name."""
+    return {"text": post.text, "title": post.title or "",
+            **{f"thread[{i}]": part for i, part in enumerate(post.thread)},
+            **{f"media[{i}].alt_text": m.alt_text or "" for i, m in enumerate(post.media)},
+            **{f"media[{i}].title": m.title or "" for i, m in enumerate(post.media)}}
+
+
+# -- findings on the post, placed in a draft ---------------------------------------------------
+
+def _moved(finding: Finding, field: str, spans: Sequence[Span]) -> Finding:
+    return finding.model_copy(update={"field": field, "spans": tuple(spans)})
+
+
+def _shifted(spans: Sequence[Span], value: str, text: str) -> list[Span]:
+    """The spans of ``value`` carried into ``text``, where ``text`` holds that stretch of
+    ``value`` unchanged (a channel adds hashtags or a link, numbers the parts of a thread,
+    or cuts the text into parts); a span ``text`` does not hold whole is left out."""
+    blocks = SequenceMatcher(None, value, text, autojunk=False).get_matching_blocks()
+    out = []
+    for span in spans:
+        for a, b, size in blocks:
+            if a <= span.start and span.end <= a + size:
+                out.append(Span(start=b + span.start - a, end=b + span.end - a))
+                break
+    return out
+
+
+def _placed(post: Post, findings: Sequence[Finding], draft: Draft) -> list[Finding]:
+    """The post's findings on its text, thread and alt texts, carried onto the draft's parts
+    that hold the flagged text; the draft's own findings as they are."""
+    out = [f for f in findings if f.field.startswith("parts[") or f.field == "title"]
+    texts = post_texts(post)
+    flagged = [f for f in findings if f.spans and (f.field == "text"
+                                                     or f.field.startswith("thread["))]
+    for i, part in enumerate(draft.parts):
+        for f in flagged:
+            spans = _shifted(f.spans, texts.get(f.field, ""), part.text)
+            if spans:
+                out.append(_moved(f, f"parts[{i}].text", spans))
+        for j, item in enumerate(part.media):
+            for k, original in enumerate(post.media):
+                if original.source == item.source and original.alt_text == item.alt_text:
+                    out.extend(_moved(f, f"parts[{i}].media[{j}].alt_text", f.spans)
+                               for f in findings if f.field == f"media[{k}].alt_text")
+    return out
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Field:
+    """A text with its marks, as the template draws it."""
+
+    pieces: list[tuple[str, Mark | None]]
+
+    @classmethod
+    def of(cls, findings: Sequence[Finding], field: str, value: str) -> _Field:
+        return cls(segments(value, marks(findings, field, value)))
+
+
+def _count(length: int, limit: int | None, unit: str) -> dict[str, Any]:
+    return {"length": length, "limit": limit, "unit": unit,
+            "over": limit is not None and length > limit}
+
+
+def _media(item: Media, findings: Sequence[Finding], field: str) -> dict[str, Any]:
+    return {"kind": str(item.kind), "filename": item.filename,
+            "alt": _Field.of(findings, f"{field}.alt_text", item.alt_text)
+            if item.alt_text else None}
+
+
+def _card(link: str, title: str | None) -> dict[str, str]:
+    return {"url": link, "host": urlsplit(link).hostname or link, "title": title or link}
+
+
+def _target(preview: Preview, target: TargetPreview) -> dict[str, Any]:
+    channel = target.instance
+    unit = channel.text_unit if channel is not None else "characters"
+    shown: dict[str, Any] = {
+        "account": target.account, "channel": target.channel,
+        "platform": channel.title if channel is not None else target.channel,
+        "state": str(target.state), "held_until": target.held_until,
+        "error": target.error, "draft": None,
+        # the post's own findings are shown once, above the accounts
+        "findings": [f for f in target.findings if f not in preview.findings]}
+    draft = target.draft
+    if draft is None:
+        return shown
+    findings = _placed(preview.post, [*preview.findings, *target.findings], draft)
+    total = len(draft.parts)
+    # the card goes with the part that carries the link, as the platforms show it
+    card_at = next((i for i, p in enumerate(draft.parts) if draft.link and draft.link in p.text),
+                   total - 1)
+    shown["draft"] = {
+        "title": _Field.of(findings, "title", draft.title) if draft.title else None,
+        "title_count": _count(len(draft.title), channel.max_title if channel else None,
+                              "characters") if draft.title else None,
+        "card": _card(draft.link, draft.title or preview.post.title) if draft.link else None,
+        "card_at": card_at,
+        "parts": [{"number": i + 1, "of": total,
+                   "text": _Field.of(findings, f"parts[{i}].text", part.text),
+                   "count": _count(part.length, part.limit, unit),
+                   "media": [_media(m, findings, f"parts[{i}].media[{j}]")
+                             for j, m in enumerate(part.media)]}
+                  for i, part in enumerate(draft.parts)]}
+    return shown
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("carecast", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+@cache
+def _style() -> str:
+    source, _, _ = _environment().loader.get_source(_environment(), "preview.css")
+    return str(source)
+
+
+def content_security_policy() -> str:
+    """The page's policy: nothing loads from anywhere, no script runs, only its own style
+    (by hash) applies; images only inline."""
+    digest = base64.b64encode(hashlib.sha256(_style().encode()).digest()).decode()
+    return (f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def preview_html(preview: Preview) -> str:
+    """The page for ``preview`` (``Publisher.preview``): one section per account."""
+    post = preview.post
+    texts = post_texts(post)
+    written = [(name, _Field.of(preview.findings, name, value)) for name, value in texts.items()
+               if value and marks(preview.findings, name, value)]
+    return str(_environment().get_template("preview.html").render(
+        post=post, ok=preview.ok, findings=preview.findings, written=written,
+        targets=[_target(preview, t) for t in preview.targets],
+        style=_style(), csp=content_security_policy()))
