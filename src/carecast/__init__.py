@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         load_post,
         post_from_dict,
     )
+    from carecast.preview_page import preview_html
     from carecast.publish import (
         Outcome,
         PendingApproval,
@@ -166,6 +167,7 @@ _LAZY = {
     "Campaign": "carecast.plan",
     "PlanEntry": "carecast.plan",
     "hookimpl": "carecast.hookspecs",
+    "preview_html": "carecast.preview_page",
 }
 
 
@@ -263,4 +265,5 @@ __all__ = [
     "load_config",
     "load_post",
     "post_from_dict",
+    "preview_html",
 ]
