@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -152,3 +153,32 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
                 if line.strip() and not line.startswith("#")]
     assert len(commands) == 2, commands
     assert commands[1].endswith("python -m pytest")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None
+                    and not os.environ.get("CARECAST_TEST_REQUIRE_CHROMIUM"),
+                    reason="headless Chromium is not installed (apt-get install -y chromium)")
+@pytest.mark.parametrize(("page", "anchor", "shot"), [
+    ("reference/publishing", 'id="carecast.Publisher.apublish"', "reference.png"),
+    ("server", 'id="the-preview-page"', "server-page.png")])
+def test_the_built_pages_render_in_chromium(built_site: Path, tmp_path: Path, page: str,
+                                            anchor: str, shot: str) -> None:
+    from PIL import Image
+
+    chromium = shutil.which("chromium")
+    assert chromium is not None
+    url = (built_site / page / "index.html").as_uri()
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120, check=False).stdout
+    assert anchor in dom
+    png = tmp_path / shot
+    done = subprocess.run([*flags, "--window-size=1280,900", f"--screenshot={png}", url],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert png.is_file(), done.stderr[-2000:]
+    with Image.open(png) as image:
+        assert image.convert("RGB").getpixel((5, 5)) == (0, 148, 133)  # the theme's header
+    if os.environ.get("CARECAST_WRITE_SCREENSHOTS"):  # how docs/images/<shot> is made
+        (DOCS / "images" / shot).write_bytes(png.read_bytes())
