@@ -35,8 +35,20 @@ SCREENING = "Free stroke screenings this Saturday in the main lobby, 9 a.m. to n
 LINK = "https://www.riverside-general.example/stroke"
 
 
+POSTER_GREEN = (42, 157, 87)
+
+
 def _png(path: Path) -> Path:
-    Image.new("RGB", (1200, 675), (42, 157, 87)).save(path)
+    """A poster: a green field, a white panel and the signs written on it."""
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1200, 675), POSTER_GREEN)
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((90, 80, 1110, 595), radius=40, fill=(255, 255, 255))
+    font = ImageFont.load_default(size=64)
+    for i, line in enumerate(("Stroke? Act FAST", "Face  Arm  Speech", "Time: call 911")):
+        draw.text((150, 130 + i * 140), line, fill=(11, 79, 108), font=font)
+    image.save(path)
     return path
 
 
@@ -123,8 +135,10 @@ def test_each_account_is_shown_as_its_platform_shows_it(preview: Preview) -> Non
         for part in parts:
             assert f"{part.length}/{part.limit} " in section
         assert section.index("Free stroke screenings") > section.index("Face drooping")
-        # the image grid, each item's alt text or its absence
+        # the image grid: each image (a small copy, inline), its alt text or its absence
         assert section.count("<figure>") == 2
+        assert section.count('<img src="data:image/jpeg;base64,') == 2
+        assert 'alt="A nurse points at the stroke signs poster in the lobby"' in section
         assert "alt text: A nurse points at the stroke signs poster in the lobby" in section
         assert '<figcaption class="missing">no alt text</figcaption>' in section
         # the link card, with the part that carries the link
@@ -169,8 +183,11 @@ def test_the_page_is_escaped_self_contained_and_runs_nothing(tmp_path: Path) -> 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b onclick=x()&gt;Stroke&lt;/b&gt;" in page
     tags = Page(page).tags
-    assert [t for t, _ in tags if t in ("script", "link", "img", "iframe", "object")] == []
-    assert [a for _, a in tags if {"src", "href", "action"} & set(a)] == []
+    assert [t for t, _ in tags if t in ("script", "link", "iframe", "object", "embed")] == []
+    # images only inline (the media's own copies); nothing else points anywhere
+    assert [a for t, a in tags if t == "img" and not (a["src"] or "").startswith(
+        "data:image/jpeg;base64,")] == []
+    assert [a for t, a in tags if t != "img" and {"src", "href", "action"} & set(a)] == []
     assert [a for _, a in tags if any(k.startswith("on") for k in a)] == []
     csp = next(a["content"] for t, a in tags if a.get("http-equiv") == "Content-Security-Policy")
     assert csp == content_security_policy()
@@ -272,6 +289,8 @@ def test_the_page_renders_in_chromium(preview: Preview, tmp_path: Path) -> None:
     # the BLOCK and REVIEW marks and the platforms' accents were drawn
     for colour in ((254, 202, 202), (253, 230, 138), (99, 100, 255), (17, 133, 254)):
         assert bytes(colour) in colours, colour
+    # and the image itself, from its inline copy
+    assert any(all(abs(c[k] - POSTER_GREEN[k]) < 6 for k in range(3)) for c in colours)
     if os.environ.get("CARECAST_WRITE_SCREENSHOTS"):  # how docs/images/preview.png is made
         (Path(__file__).parents[1] / "docs" / "images" / "preview.png").write_bytes(
             png.read_bytes())

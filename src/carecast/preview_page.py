@@ -9,25 +9,30 @@ The marking is computed here once (``marks``, ``segments``) and drawn twice: by 
 template and by the terminal preview (``carecast.cli.render.marked_post``). The page holds the
 post's and drafts' own text and nothing more: finding messages say where, never what, and
 nothing is fetched (no script, font, image or style from elsewhere; a strict
-Content-Security-Policy says so to the browser). Everything from the post is escaped
-(Jinja2's autoescape).
+Content-Security-Policy says so to the browser): a local image is shown by a small copy
+inlined as a ``data:`` URI, read within the channel's media rules, an image by URL by its
+name. Everything from the post is escaped (Jinja2's autoescape).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from carecast.errors import CarecastError
 from carecast.findings import Action, Finding, Span
-from carecast.post import Draft, Media, Post
+from carecast.post import Draft, Media, MediaKind, Post
 
 if TYPE_CHECKING:
+    from carecast.channels import Channel
     from carecast.publish import Preview, TargetPreview
 
 __all__ = ["Mark", "content_security_policy", "marks", "post_texts", "preview_html",
@@ -140,8 +145,39 @@ def _count(length: int, limit: int | None, unit: str) -> dict[str, Any]:
             "over": limit is not None and length > limit}
 
 
-def _media(item: Media, findings: Sequence[Finding], field: str) -> dict[str, Any]:
-    return {"kind": str(item.kind), "filename": item.filename,
+#: The longest side of an image's copy in the grid, in pixels.
+THUMBNAIL = 480
+
+
+def _thumbnail(item: Media, channel: Channel | None, made: dict[Path, str | None]
+               ) -> str | None:
+    """A small copy of a local image as a ``data:`` URI, read within the channel's media
+    rules; None for a URL (nothing is fetched), a video or sound, or a file that cannot be
+    read or decoded (the grid then shows its name)."""
+    if channel is None or item.is_url or item.kind not in (MediaKind.IMAGE, MediaKind.GIF):
+        return None
+    path = item.path(channel.root)
+    if path not in made:
+        from PIL import Image, UnidentifiedImageError
+
+        rules = channel.media_rules
+        try:
+            with Image.open(io.BytesIO(rules.read(path, kind=str(item.kind)))) as image:
+                if image.width * image.height > rules.max_pixels:
+                    raise ValueError("over [media] max_pixels")
+                image.thumbnail((THUMBNAIL, THUMBNAIL))
+                out = io.BytesIO()
+                image.convert("RGB").save(out, "JPEG", quality=82)
+            made[path] = "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+        except (CarecastError, OSError, ValueError, UnidentifiedImageError,
+                Image.DecompressionBombError):
+            made[path] = None
+    return made[path]
+
+
+def _media(item: Media, findings: Sequence[Finding], field: str, thumbnail: str | None
+           ) -> dict[str, Any]:
+    return {"kind": str(item.kind), "filename": item.filename, "thumbnail": thumbnail,
             "alt": _Field.of(findings, f"{field}.alt_text", item.alt_text)
             if item.alt_text else None}
 
@@ -150,7 +186,8 @@ def _card(link: str, title: str | None) -> dict[str, str]:
     return {"url": link, "host": urlsplit(link).hostname or link, "title": title or link}
 
 
-def _target(preview: Preview, target: TargetPreview) -> dict[str, Any]:
+def _target(preview: Preview, target: TargetPreview, made: dict[Path, str | None]
+            ) -> dict[str, Any]:
     channel = target.instance
     unit = channel.text_unit if channel is not None else "characters"
     shown: dict[str, Any] = {
@@ -177,7 +214,8 @@ def _target(preview: Preview, target: TargetPreview) -> dict[str, Any]:
         "parts": [{"number": i + 1, "of": total,
                    "text": _Field.of(findings, f"parts[{i}].text", part.text),
                    "count": _count(part.length, part.limit, unit),
-                   "media": [_media(m, findings, f"parts[{i}].media[{j}]")
+                   "media": [_media(m, findings, f"parts[{i}].media[{j}]",
+                                    _thumbnail(m, channel, made))
                              for j, m in enumerate(part.media)]}
                   for i, part in enumerate(draft.parts)]}
     return shown
@@ -210,9 +248,10 @@ def preview_html(preview: Preview) -> str:
     """The page for ``preview`` (``Publisher.preview``): one section per account."""
     post = preview.post
     texts = post_texts(post)
+    made: dict[Path, str | None] = {}  # each image's copy, made once for every account
     written = [(name, _Field.of(preview.findings, name, value)) for name, value in texts.items()
                if value and marks(preview.findings, name, value)]
     return str(_environment().get_template("preview.html").render(
         post=post, ok=preview.ok, findings=preview.findings, written=written,
-        targets=[_target(preview, t) for t in preview.targets],
+        targets=[_target(preview, t, made) for t in preview.targets],
         style=_style(), csp=content_security_policy()))
