@@ -398,7 +398,8 @@ def test_the_openapi_schema_lists_every_endpoint_and_the_post_model(serve) -> No
     assert set(schema["paths"]) == {
         "/v1/posts", "/v1/posts/{post_id}", "/v1/posts/{post_id}/schedule",
         "/v1/posts/{post_id}/approve", "/v1/posts/{post_id}/reject",
-        "/v1/posts/{post_id}/takedown", "/v1/freeze", "/v1/thaw"}
+        "/v1/posts/{post_id}/takedown", "/v1/freeze", "/v1/thaw", "/v1/preview.html",
+        "/v1/posts/{post_id}/preview.html"}
     assert "Post" in schema["components"]["schemas"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
 
