@@ -21,6 +21,7 @@ from carecast.errors import InvalidPost
 from carecast.observances import Observance, observances_between
 from carecast.plan import Plan, day_start, resolve
 from carecast.records import Attempt, Freeze, State, StoredPost
+from carecast.templates import environment
 
 if TYPE_CHECKING:
     from carecast.publish.publisher import Publisher
@@ -166,14 +167,6 @@ def _entry(item: StoredPost, row: Attempt, freezes: Sequence[Freeze], accounts: 
 
 # -- HTML ------------------------------------------------------------------------------------
 
-def _environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.PackageLoader("carecast", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
-
-
 def calendar_html(cal: Calendar) -> str:
     """One self-contained page (no scripts, fonts or images from elsewhere)."""
     months = []
@@ -190,7 +183,7 @@ def calendar_html(cal: Calendar) -> str:
     while day <= cal.last:
         week_starts.append(day)
         day += timedelta(weeks=1)
-    return str(_environment().get_template("calendar.html").render(
+    return str(environment().get_template("calendar.html").render(
         cal=cal, months=months, week_starts=week_starts, statuses=STATUSES,
         timedelta=timedelta, css_class=lambda s: s.replace(" ", "-")))
 

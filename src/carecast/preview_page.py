@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from carecast.errors import CarecastError
 from carecast.findings import Action, Finding, Span
 from carecast.post import Draft, Media, MediaKind, Post
+from carecast.templates import environment
 
 if TYPE_CHECKING:
     from carecast.channels import Channel
@@ -222,17 +223,8 @@ def _target(preview: Preview, target: TargetPreview, made: dict[Path, str | None
 
 
 @cache
-def _environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.PackageLoader("carecast", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
-
-
-@cache
 def _style() -> str:
-    source, _, _ = _environment().loader.get_source(_environment(), "preview.css")
+    source, _, _ = environment().loader.get_source(environment(), "preview.css")
     return str(source)
 
 
@@ -251,7 +243,7 @@ def preview_html(preview: Preview) -> str:
     made: dict[Path, str | None] = {}  # each image's copy, made once for every account
     written = [(name, _Field.of(preview.findings, name, value)) for name, value in texts.items()
                if value and marks(preview.findings, name, value)]
-    return str(_environment().get_template("preview.html").render(
+    return str(environment().get_template("preview.html").render(
         post=post, ok=preview.ok, findings=preview.findings, written=written,
         targets=[_target(preview, t, made) for t in preview.targets],
         style=_style(), csp=content_security_policy()))

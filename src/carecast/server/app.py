@@ -388,7 +388,9 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
 
         def run() -> Preview:
             post = publisher.ledger.get_post(post_id)
-            assert post is not None  # stored_brands answered 404 otherwise
+            if post is None:  # taken out of the store since stored_brands looked
+                raise ApiError(404, "NotFound", f"no post {post_id!r} in the store",
+                               (("post_id", "unknown"),))
             only = [a.account for a in publisher.ledger.attempts(post_id)]
             return publisher.preview(post, only=only)
 
