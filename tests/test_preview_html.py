@@ -158,6 +158,22 @@ def test_findings_are_marked_inside_the_text_by_span_and_category(preview: Previ
     assert f"text at {mrn.spans[0].start}-{mrn.spans[0].end}" in page  # where, not what
 
 
+def test_a_finding_is_marked_in_the_part_of_a_thread_that_holds_it(tmp_path: Path) -> None:
+    text = ("Every minute counts in a stroke. Learn the signs with BE FAST: balance, eyes, "
+            "face, arms, speech, time. " * 3 + f"Thanks to John Smith, MRN {MRN}, for his "
+            "story.")
+    with Publisher(social_config(tmp_path), entry_point_plugins=False) as publisher:
+        shown = publisher.preview(Post(id="thread", text=text, targets=("x-main",)))
+    parts = shown.targets[0].draft.parts  # type: ignore[union-attr]
+    assert len(parts) == 2
+    assert text not in parts[1].text  # X cut the text: no part holds it whole
+    assert MRN in parts[1].text
+    page = preview_html(shown)
+    second = page.split('<li>')[2].split('</li>')[0]
+    assert f'<mark class="block" title="block: phi.mrn">{MRN}<span' in second
+    assert "<mark" not in page.split('<li>')[1].split('</li>')[0]
+
+
 def test_a_count_over_the_limit_is_shown_as_such(tmp_path: Path) -> None:
     post = Post(id="long", text="Stroke care. " * 40, targets=("x-main",))
     with Publisher(social_config(tmp_path), entry_point_plugins=False) as publisher:

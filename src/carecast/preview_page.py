@@ -94,11 +94,19 @@ def _moved(finding: Finding, field: str, spans: Sequence[Span]) -> Finding:
     return finding.model_copy(update={"field": field, "spans": tuple(spans)})
 
 
-def _shifted(spans: Sequence[Span], value: str, text: str) -> list[Span]:
-    """The spans of ``value`` carried into ``text``, where ``text`` holds that stretch of
-    ``value`` unchanged (a channel adds hashtags or a link, numbers the parts of a thread,
-    or cuts the text into parts); a span ``text`` does not hold whole is left out."""
-    blocks = SequenceMatcher(None, value, text, autojunk=False).get_matching_blocks()
+def _blocks(value: str, text: str) -> list[tuple[int, int, int]]:
+    """Where ``text`` holds stretches of ``value`` unchanged: ``(at in value, at in text,
+    length)``. A text that holds the whole value (a channel added hashtags or a link) is
+    found directly; else difflib matches the stretches (a thread's part holds a piece)."""
+    at = text.find(value) if value else -1
+    if at >= 0:
+        return [(0, at, len(value))]
+    return [(a, b, size) for a, b, size in
+            SequenceMatcher(None, value, text, autojunk=False).get_matching_blocks()]
+
+
+def _shifted(spans: Sequence[Span], blocks: Sequence[tuple[int, int, int]]) -> list[Span]:
+    """The spans carried through ``blocks``; a span no block holds whole is left out."""
     out = []
     for span in spans:
         for a, b, size in blocks:
@@ -116,8 +124,11 @@ def _placed(post: Post, findings: Sequence[Finding], draft: Draft) -> list[Findi
     flagged = [f for f in findings if f.spans and (f.field == "text"
                                                      or f.field.startswith("thread["))]
     for i, part in enumerate(draft.parts):
+        blocks: dict[str, list[tuple[int, int, int]]] = {}
         for f in flagged:
-            spans = _shifted(f.spans, texts.get(f.field, ""), part.text)
+            if f.field not in blocks:
+                blocks[f.field] = _blocks(texts.get(f.field, ""), part.text)
+            spans = _shifted(f.spans, blocks[f.field])
             if spans:
                 out.append(_moved(f, f"parts[{i}].text", spans))
         for j, item in enumerate(part.media):
