@@ -94,18 +94,26 @@ def _moved(finding: Finding, field: str, spans: Sequence[Span]) -> Finding:
     return finding.model_copy(update={"field": field, "spans": tuple(spans)})
 
 
-def _blocks(value: str, text: str) -> list[tuple[int, int, int]]:
-    """Where ``text`` holds stretches of ``value`` unchanged: ``(at in value, at in text,
-    length)``. A text that holds the whole value (a channel added hashtags or a link) is
-    found directly; else difflib matches the stretches (a thread's part holds a piece)."""
+Blocks = list[tuple[int, int, int]]
+
+
+def _blocks(value: str, text: str, start: int) -> tuple[Blocks, int]:
+    """Where ``text`` holds stretches of ``value`` unchanged, as ``(at in value, at in text,
+    length)``, and where in ``value`` the next part begins. A text that holds the whole value
+    (a channel added hashtags or a link) is found directly; else difflib matches the
+    stretches of a thread's part against the value near ``start`` (where the part before it
+    ended), so a long text cut into many parts costs each part its own length only."""
     at = text.find(value) if value else -1
     if at >= 0:
-        return [(0, at, len(value))]
-    return [(a, b, size) for a, b, size in
-            SequenceMatcher(None, value, text, autojunk=False).get_matching_blocks()]
+        return [(0, at, len(value))], start
+    low, high = max(0, start - 64), min(len(value), start + 2 * len(text) + 64)
+    blocks = [(a + low, b, size) for a, b, size in SequenceMatcher(
+        None, value[low:high], text, autojunk=False).get_matching_blocks() if size]
+    held = [a + size for a, _, size in blocks if size >= min(20, len(text) // 2)]
+    return blocks, max(held, default=start)
 
 
-def _shifted(spans: Sequence[Span], blocks: Sequence[tuple[int, int, int]]) -> list[Span]:
+def _shifted(spans: Sequence[Span], blocks: Blocks) -> list[Span]:
     """The spans carried through ``blocks``; a span no block holds whole is left out."""
     out = []
     for span in spans:
@@ -123,11 +131,12 @@ def _placed(post: Post, findings: Sequence[Finding], draft: Draft) -> list[Findi
     texts = post_texts(post)
     flagged = [f for f in findings if f.spans and (f.field == "text"
                                                      or f.field.startswith("thread["))]
+    starts = dict.fromkeys((f.field for f in flagged), 0)  # where each field's next part begins
     for i, part in enumerate(draft.parts):
-        blocks: dict[str, list[tuple[int, int, int]]] = {}
+        blocks: dict[str, Blocks] = {}
+        for name in starts:
+            blocks[name], starts[name] = _blocks(texts.get(name, ""), part.text, starts[name])
         for f in flagged:
-            if f.field not in blocks:
-                blocks[f.field] = _blocks(texts.get(f.field, ""), part.text)
             spans = _shifted(f.spans, blocks[f.field])
             if spans:
                 out.append(_moved(f, f"parts[{i}].text", spans))
