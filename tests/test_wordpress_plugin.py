@@ -79,9 +79,14 @@ def write(site: Any, **fields: Any) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def notice(session: requests.Session, site: Any, post_id: int) -> list[str]:
-    page = session.get(f"{site.url}/wp-admin/post.php", params={
+def edit_screen(session: requests.Session, site: Any, post_id: int) -> str:
+    return session.get(f"{site.url}/wp-admin/post.php", params={
         "post": post_id, "action": "edit"}, timeout=60).text
+
+
+def notice(session: requests.Session, site: Any, post_id: int) -> list[str]:
+    """The notice's level and lines on the post's edit screen."""
+    page = edit_screen(session, site, post_id)
     found = re.search(r'<div class="notice notice-(\w+) carecast-notice"><ul>(.*?)</ul>', page,
                       re.DOTALL)
     assert found, "no carecast notice on the edit screen"
@@ -126,8 +131,12 @@ def test_what_carecast_blocks_comes_back_as_a_notice_without_the_flagged_text(
     rows = service.publisher.ledger.attempts(f"wp-1-{made['id']}")
     assert {r.state for r in rows} == {State.BLOCKED}
     assert service.publisher.platform.sends == []
-    level, summary, *findings = notice(editor(wp), wp, made["id"])
+    session = editor(wp)
+    level, summary, *findings = notice(session, wp, made["id"])
     assert (level, summary) == ("error", "carecast: blocked: feed, news")
+    # the block editor gets the same notice through its notices store
+    assert ('wp.data.dispatch("core/notices").createNotice("error", "carecast: blocked: feed, '
+            'news\\n') in edit_screen(session, wp, made["id"])
     assert any(line.startswith("block phi.mrn (text): text at ") for line in findings)
     assert "00482913" not in " ".join(findings)
     raw = php(wp, f"echo get_post_meta({made['id']}, '_carecast_result', true);")

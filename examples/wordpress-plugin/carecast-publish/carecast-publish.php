@@ -182,7 +182,7 @@ function carecast_block_editor_notice(): void
         return;
     }
     wp_add_inline_script('wp-notices', sprintf(
-        'wp.domReady(function () { wp.data.dispatch("core/notices").createNotice(%s, %s, {isDismissible: true}); });',
+        'wp.data.dispatch("core/notices").createNotice(%s, %s, {isDismissible: true});',
         wp_json_encode($notice['level']), wp_json_encode(implode("\n", $notice['lines']))
     ), 'after');
 }
