@@ -298,7 +298,7 @@ def _tracking(publisher, key):
 def test_the_host_limit_holds_across_accounts(fake_publisher) -> None:
     publisher = fake_publisher(config=fake_config(20, concurrency=10, per_host=3))
     peak = _tracking(publisher, lambda channel: channel.limit_host)
-    assert publisher.dispatcher.limits(publisher.channel("acct0")) == (64, 3)
+    assert publisher.dispatcher.limits.of(publisher.channel("acct0")) == (64, 3)
     assert publisher.publish(POST).counts == {"published": 20}
     assert 1 < peak["fake"] <= 3
 
@@ -309,7 +309,7 @@ def test_the_channel_limit_is_per_account_not_per_channel(fake_publisher) -> Non
     cls = type(publisher.channel("acct0"))
     cls.per_account = 1
     peak = _tracking(publisher, lambda channel: channel.account)
-    assert publisher.dispatcher.limits(publisher.channel("acct0")) == (1, 64)
+    assert publisher.dispatcher.limits.of(publisher.channel("acct0")) == (1, 64)
     assert publisher.publish(POST).counts == {"published": 10}
     assert peak["*"] > 4  # was capped at 4 by the channel name, whatever concurrency said
     assert max(v for k, v in peak.items() if k != "*") == 1
@@ -332,8 +332,8 @@ def test_per_channel_limits_and_an_accounts_own_win(fake_publisher) -> None:
                          channels={"fake": {"per_account": 2, "per_host": 7}})
     config.accounts["b"] = config.accounts["b"].model_copy(update={"concurrency": 3})
     publisher = fake_publisher(config=config)
-    assert publisher.dispatcher.limits(publisher.channel("a")) == (2, 7)
-    assert publisher.dispatcher.limits(publisher.channel("b")) == (3, 7)
+    assert publisher.dispatcher.limits.of(publisher.channel("a")) == (2, 7)
+    assert publisher.dispatcher.limits.of(publisher.channel("b")) == (3, 7)
 
 
 def test_a_rate_limit_makes_the_accounts_other_sends_wait(fake_publisher) -> None:
@@ -344,7 +344,7 @@ def test_a_rate_limit_makes_the_accounts_other_sends_wait(fake_publisher) -> Non
                                              status=429, retry_after=30.0))
     assert publisher.publish(POST).ok
     assert publisher.clock.sleeps == [30.0]  # the retry waited once, for the reset
-    publisher.dispatcher._pause(publisher.channel("a"), RateLimited(
+    publisher.dispatcher.limits.slow_down(publisher.channel("a"), RateLimited(
         "x", channel="fake", account="a", retry_after=12.0))
     assert publisher.publish(Post(id="next", text="The next one.")).ok
     assert publisher.clock.sleeps == [30.0, 12.0]  # a new send waited for the reset first
@@ -358,13 +358,13 @@ def test_a_rate_limit_slows_its_domain_not_the_channel(fake_publisher, monkeypat
 
     publisher = fake_publisher(config=fake_config(["a", "b"]))
     monkeypatch.setattr(type(publisher.channel("a")), "rate_limits_by", by)
-    publisher.dispatcher._pause(publisher.channel("a"), RateLimited(
+    publisher.dispatcher.limits.slow_down(publisher.channel("a"), RateLimited(
         "x", channel="fake", account="a", retry_after=20.0))
     assert publisher.publish(Post(id="b-only", text="To b.", targets=["b"])).ok
     assert publisher.clock.sleeps == ([] if by == "account" else [20.0])
     monkeypatch.setattr(type(publisher.channel("b")), "limit_host",
                         property(lambda self: f"host-of-{self.account}"))
-    publisher.dispatcher._pause(publisher.channel("a"), RateLimited(
+    publisher.dispatcher.limits.slow_down(publisher.channel("a"), RateLimited(
         "x", channel="fake", account="a", retry_after=25.0))
     before = list(publisher.clock.sleeps)
     assert publisher.publish(Post(id="b-again", text="To b again.", targets=["b"])).ok

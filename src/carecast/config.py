@@ -131,6 +131,17 @@ class PublishConfig(_Section):
                     "it above the longest send (a video upload).",
     )
 
+    def in_flight(self, channel: str, defaults: tuple[int, int],
+                  account: int | None = None) -> tuple[int, int]:
+        """How many sends may be in flight at once to one account of ``channel`` and to one
+        of its hosts: the first set of the account's own ``concurrency``,
+        ``[publish.channels.NAME]``, ``[publish]``, and the channel's ``defaults``."""
+        own = self.channels.get(channel)
+        per_account = (account or (own.per_account if own else None) or self.per_account
+                       or defaults[0])
+        per_host = (own.per_host if own else None) or self.per_host or defaults[1]
+        return per_account, per_host
+
 
 class ApprovalStep(_Section):
     """One step of the approval chain and who may sign it."""

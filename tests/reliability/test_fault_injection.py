@@ -125,7 +125,7 @@ def test_every_target_is_stored_exactly_once_under_faults(server: FaultServer,
 
     # every failed attempt was retried once, after one recorded wait; the other waits are
     # sends that waited out another send's rate limit on their account
-    paused = publisher.dispatcher.rate_limit_waits
+    paused = publisher.dispatcher.limits.waits
     retry_waits = list((Counter(clock.sleeps) - Counter(paused)).elements())
     assert len(clock.sleeps) == len(retry_waits) + len(paused)
     assert len(retry_waits) == sum(o.tries for o in outcomes) - len(outcomes)

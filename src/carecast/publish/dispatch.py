@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from typing import TypeVar
 
@@ -24,9 +23,9 @@ from carecast.errors import (
     DuplicatePost,
     OutcomeUnknown,
     PostRejected,
-    RateLimited,
 )
 from carecast.post import Draft, MediaKind, Post, Receipt
+from carecast.publish.limits import Limits
 from carecast.publish.report import Outcome
 from carecast.publish.retry import RetryPolicy
 from carecast.publish.review import TargetPreview
@@ -43,7 +42,8 @@ Progress = Callable[[Outcome], None]
 
 
 class Dispatcher:
-    """Sends claimed targets on one thread pool, within each channel's and account's limits."""
+    """Sends claimed targets on one thread pool (``[publish] concurrency`` wide), within
+    the limits of each target's rate-limit domains (``carecast.publish.limits``)."""
 
     def __init__(self, config: Config, ledger: Callable[[], Ledger], retry: RetryPolicy,
                  clock: Clock, frozen: Callable[[str | None], Freeze | None] = lambda _: None
@@ -55,12 +55,8 @@ class Dispatcher:
         self.retry_policy = retry
         self.clock = clock
         self._lock = threading.Lock()
-        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
-        #: Rate-limit domain (an account, a host) -> monotonic time before which its sends
-        #: wait (a rate limit's reset).
-        self._paused: dict[str, float] = {}
-        #: Every wait a send made for another send's rate limit, in seconds (for operators).
-        self.rate_limit_waits: list[float] = []
+        #: The rate-limit domains: places in flight per account and per host, and pauses.
+        self.limits = Limits(config, clock, max_pause=retry.max_retry_after)
         self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
@@ -88,53 +84,6 @@ class Dispatcher:
                                                 thread_name_prefix="carecast")
             pool = self._pool
         return list(pool.map(run, targets))
-
-    def limits(self, channel: Channel) -> tuple[int, int]:
-        """How many sends may be in flight at once to this channel's account, and to its host
-        (every account on it together)."""
-        publish = self.config.publish
-        own = publish.channels.get(channel.name)
-        per_account = (self.config.accounts[channel.account].concurrency
-                       or (own.per_account if own else None) or publish.per_account
-                       or channel.per_account)
-        per_host = (own.per_host if own else None) or publish.per_host or channel.per_host
-        return per_account, per_host
-
-    @contextmanager
-    def _limits(self, channel: Channel) -> Iterator[None]:
-        per_account, per_host = self.limits(channel)
-        with ExitStack() as stack:  # always the account first, then the host: no deadlock
-            stack.enter_context(self._semaphore(_account_domain(channel), per_account))
-            stack.enter_context(self._semaphore(_host_domain(channel), per_host))
-            yield
-
-    def _wait_out_pause(self, channel: Channel) -> None:
-        """After a rate limit, the other sends of its domain (the account, or every account on
-        the host, as the channel's ``rate_limits_by`` says) wait for the platform's reset too
-        (a wait longer than ``max_retry_after`` is left to the retry policy to refuse)."""
-        with self._lock:
-            until = max(self._paused.get(_account_domain(channel), 0.0),
-                        self._paused.get(_host_domain(channel), 0.0))
-        remaining = until - self.clock.monotonic()
-        if 0 < remaining <= self.retry_policy.max_retry_after:
-            with self._lock:
-                self.rate_limit_waits.append(remaining)
-            self.clock.sleep(remaining)
-
-    def _pause(self, channel: Channel, error: ChannelError) -> None:
-        wait = getattr(error, "retry_after", None)
-        if isinstance(error, RateLimited) and wait:
-            domain = _host_domain(channel) if channel.rate_limits_by == "host" \
-                else _account_domain(channel)
-            with self._lock:
-                until = self.clock.monotonic() + float(wait)
-                self._paused[domain] = max(self._paused.get(domain, 0.0), until)
-
-    def _semaphore(self, name: str, size: int) -> threading.BoundedSemaphore:
-        with self._lock:
-            if name not in self._semaphores:
-                self._semaphores[name] = threading.BoundedSemaphore(size)
-            return self._semaphores[name]
 
     def _send(self, post: Post, target: TargetPreview, resend_unknown: bool,
               previous: State | None, claimed_at: float) -> Outcome:
@@ -169,13 +118,13 @@ class Dispatcher:
         try:
             for attempt in self.retry_policy.retrying():
                 with attempt:
-                    self._wait_out_pause(channel)
+                    self.limits.wait_out(channel)
                     freeze = self.frozen(brand)
                     if freeze is not None:
                         return self._frozen(post, target, freeze, State.UNKNOWN
                                             if uncertain else State.PENDING)
                     tries += 1
-                    with self._limits(channel):
+                    with self.limits.hold(channel):
                         if uncertain:
                             receipt = self._reconcile(channel, key, draft)
                             uncertain = False
@@ -192,7 +141,7 @@ class Dispatcher:
                                     raise
                             except ChannelError as exc:  # a channel bug comes as OutcomeUnknown
                                 uncertain = was_uncertain = exc.may_have_been_sent
-                                self._pause(channel, exc)
+                                self.limits.slow_down(channel, exc)
                                 raise
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
@@ -240,16 +189,6 @@ class Dispatcher:
         raise _unknown(
             channel, f"an earlier send may have reached {channel.name} and this channel cannot "
             f"look posts up; {_next_step(channel, draft.post_id)}")
-
-
-def _account_domain(channel: Channel) -> str:
-    """The rate-limit domain of one account."""
-    return f"account:{channel.account}"
-
-
-def _host_domain(channel: Channel) -> str:
-    """The rate-limit domain of every account of this channel on the same API host."""
-    return f"host:{channel.name}:{channel.limit_host}"
 
 
 def _without_metadata(draft: Draft, channel: Channel) -> Draft:

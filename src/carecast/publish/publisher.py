@@ -34,6 +34,7 @@ from carecast.plan import Plan, PlanIssue, check_plan
 from carecast.plugins import plugin_manager
 from carecast.post import Post
 from carecast.publish.dispatch import Dispatcher
+from carecast.publish.limits import check_channel_names
 from carecast.publish.loop import Loop, Takedown
 from carecast.publish.planner import PlanStep, apply_plan
 from carecast.publish.report import Outcome, PublishReport
@@ -83,6 +84,7 @@ class Publisher:
         self.retry_policy = dataclasses.replace(
             retry or RetryPolicy.from_config(config.publish), clock=self.clock)
         self._extra_classes = dict(channel_classes or {})
+        check_channel_names(config, self._extra_classes)
         self._sessions = dict(sessions or {})
         self._channels: dict[str, Channel] = {}
         self._media: MediaRules | None = None

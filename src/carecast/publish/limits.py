@@ -1,0 +1,109 @@
+"""Rate-limit domains: how many sends may be in flight to one account and to one API host.
+
+Platforms limit each account and each API host, not each product. A *domain* is one account,
+or one host with every account on it (a Mastodon instance, a WordPress site, X's API). Each
+send holds a place in its account's domain, then in its host's (always in that order, so two
+sends never wait for each other); ``[publish] concurrency`` caps them all together (the
+dispatcher's thread pool). A rate-limit answer with a reset pauses the domain the platform
+limits (``Channel.rate_limits_by``): that account, or that host; never the whole channel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from carecast.channels import Channel
+from carecast.channels.registry import get_channel_class
+from carecast.clock import Clock
+from carecast.config import Config
+from carecast.errors import ChannelError, RateLimited, UnknownChannelError
+
+__all__ = ["Limits", "check_channel_names"]
+
+
+class Limits:
+    """The places in flight of every domain, and the pauses rate limits asked for."""
+
+    def __init__(self, config: Config, clock: Clock, *, max_pause: float) -> None:
+        self.config = config
+        self.clock = clock
+        #: A pause longer than this is not waited out here: the retry policy refuses it.
+        self.max_pause = max_pause
+        self._lock = threading.Lock()
+        self._places: dict[str, threading.BoundedSemaphore] = {}
+        #: Domain -> monotonic time before which its sends wait (a rate limit's reset).
+        self._paused: dict[str, float] = {}
+        #: Every wait a send made for a domain's pause, in seconds (for operators).
+        self.waits: list[float] = []
+
+    def of(self, channel: Channel) -> tuple[int, int]:
+        """Sends that may be in flight at once to this channel's account, and to its host
+        (every account on it together)."""
+        account = self.config.accounts.get(channel.account)
+        return self.config.publish.in_flight(
+            channel.name, (channel.per_account, channel.per_host),
+            account.concurrency if account else None)
+
+    @contextmanager
+    def hold(self, channel: Channel) -> Iterator[None]:
+        """Hold a place in the account's domain, then in the host's, for one send."""
+        per_account, per_host = self.of(channel)
+        with self._place(account_domain(channel), per_account), \
+                self._place(host_domain(channel), per_host):
+            yield
+
+    def wait_out(self, channel: Channel) -> None:
+        """Sleep until the pauses of the channel's account and host have ended (a pause
+        longer than ``max_pause`` is left to the retry policy to refuse)."""
+        with self._lock:
+            until = max(self._paused.get(account_domain(channel), 0.0),
+                        self._paused.get(host_domain(channel), 0.0))
+        remaining = until - self.clock.monotonic()
+        if 0 < remaining <= self.max_pause:
+            with self._lock:
+                self.waits.append(remaining)
+            self.clock.sleep(remaining)
+
+    def slow_down(self, channel: Channel, error: ChannelError) -> None:
+        """After a rate limit with a reset, pause the domain the platform limits until then:
+        the other sends of that account (or host) wait for it; other domains go on."""
+        wait = getattr(error, "retry_after", None)
+        if not isinstance(error, RateLimited) or not wait:
+            return
+        domain = host_domain(channel) if channel.rate_limits_by == "host" \
+            else account_domain(channel)
+        with self._lock:
+            until = self.clock.monotonic() + float(wait)
+            self._paused[domain] = max(self._paused.get(domain, 0.0), until)
+
+    def _place(self, domain: str, size: int) -> threading.BoundedSemaphore:
+        with self._lock:
+            if domain not in self._places:
+                self._places[domain] = threading.BoundedSemaphore(size)
+            return self._places[domain]
+
+
+def account_domain(channel: Channel) -> str:
+    """The rate-limit domain of one account."""
+    return f"account:{channel.account}"
+
+
+def host_domain(channel: Channel) -> str:
+    """The rate-limit domain of every account of this channel on the same API host."""
+    return f"host:{channel.name}:{channel.limit_host}"
+
+
+def check_channel_names(config: Config, extra: Mapping[str, type[Channel]] | None = None
+                        ) -> None:
+    """Refuse a ``[publish.channels.NAME]`` table whose NAME is no installed channel (a typo
+    would silently leave the channel's defaults in force)."""
+    for name in config.publish.channels:
+        problem = ""
+        try:
+            get_channel_class(name, extra)
+        except UnknownChannelError as exc:
+            problem = str(exc)
+        if problem:
+            raise UnknownChannelError(f"publish.channels.{name}: {problem}")
