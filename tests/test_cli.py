@@ -584,6 +584,22 @@ def test_channels_lists_limits_and_capabilities() -> None:
     assert "64 per account" in table
 
 
+def test_channels_shows_the_limits_carecast_toml_sets(tmp_path: Path) -> None:
+    config = tmp_path / "carecast.toml"
+    config.write_text('[publish]\nconcurrency = 50\nper_host = 40\n\n'
+                      '[publish.channels.webhook]\nper_account = 3\n')
+    data = json.loads(run("--config", config, "channels", "--json").stdout)
+    limits = {row["name"]: row["limits"] for row in data}
+    assert (limits["webhook"]["per_account"], limits["webhook"]["per_host"]) == (3, 40)
+    assert (limits["mastodon"]["per_account"], limits["mastodon"]["per_host"]) == (4, 40)
+    assert limits["mastodon"]["concurrency"] == 50
+    table = run("--config", config, "channels").stdout
+    assert "3 per account" in table
+    assert "50 in all" in table
+    config.write_text("[publish]\nper_host = 0\n")
+    assert "publish.per_host" in run("--config", config, "channels", code=2).stderr
+
+
 def test_a_channel_that_fails_to_import_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     import carecast.channels as channels
 

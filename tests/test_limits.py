@@ -4,6 +4,7 @@ one account leaves the others alone; bad ``[publish]`` limits are refused naming
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,6 @@ def test_a_429_on_one_account_does_not_slow_another_on_the_same_instance(tmp_pat
         if token == "north" and len(sent) == 1:  # north's budget is spent for 30 s
             reset = (clock.now() + timedelta(seconds=30)).isoformat()
             return 429, {"X-RateLimit-Reset": reset}, '{"error": "Too many requests"}'
-        import json
         return 200, {}, json.dumps(_status(str(1000 + len(sent)), clock))
 
     config = _config(tmp_path, {"north": BASE, "south": BASE}, concurrency=1)

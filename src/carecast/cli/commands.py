@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 import carecast
-from carecast.config import Config, load_config
+from carecast.config import Config, PublishConfig, load_config
 from carecast.errors import CarecastError, ConfigurationError, InvalidPost, PostRejected
 from carecast.findings import Finding
 from carecast.post import Post, load_post
@@ -300,14 +300,16 @@ def _rerun(ctx: typer.Context, post_id: str, as_json: bool,
 
 
 @app.command()
-def channels(as_json: JsonOption = False) -> None:
-    """List every installed channel with its limits and capabilities."""
+def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List every installed channel with its limits and capabilities; sends in flight per
+    account and per host as carecast.toml's [publish] sets them, when there is one."""
     from carecast.channels import channel_names, get_channel_class
     from carecast.cli.render import ChannelRow, channels_table
 
     rows = []
     with _errors(as_json):
         names = channel_names()
+        publish = _publish_settings(ctx)
     for name in names:
         try:
             cls = get_channel_class(name)
@@ -315,12 +317,28 @@ def channels(as_json: JsonOption = False) -> None:
             message = str(exc) if isinstance(exc, CarecastError) else type(exc).__name__
             rows.append(ChannelRow(name, error=message))
             continue
-        rows.append(ChannelRow(name, cls.title, cls.limits(), tuple(sorted(cls.capabilities()))))
+        limits = cls.limits()
+        if publish is not None:
+            limits["per_account"], limits["per_host"] = publish.in_flight(
+                name, (cls.per_account, cls.per_host))
+            limits["concurrency"] = publish.concurrency
+        rows.append(ChannelRow(name, cls.title, limits, tuple(sorted(cls.capabilities()))))
     if as_json:
         _print_json([row.__dict__ for row in rows])
     else:
         _out().print(channels_table(rows))
     raise typer.Exit(1 if any(row.error for row in rows) else 0)
+
+
+def _publish_settings(ctx: typer.Context) -> PublishConfig | None:
+    """``[publish]`` of the configuration file given, or of the default one if it exists;
+    None without one (the channels' own defaults apply)."""
+    if ctx.obj is None:
+        from carecast.settings import Settings
+
+        if not Settings().config.is_file():
+            return None
+    return load_config(ctx.obj).publish
 
 
 def _print_findings(out: Console, findings: Sequence[Finding], title: str = "findings"

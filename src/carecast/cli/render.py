@@ -284,9 +284,10 @@ def _limits_text(limits: dict[str, Any]) -> str:
     bits.append(f"media {limits.get('max_media', 0)} ({kinds})")
     if limits.get("requires_media"):
         bits.append("media required")
-    if limits.get("per_account"):  # the defaults; [publish] per_account / per_host override
+    if limits.get("per_account"):  # with a carecast.toml, as its [publish] sets them
+        cap = f", {limits['concurrency']} in all" if limits.get("concurrency") else ""
         bits.append(f"in flight: {limits['per_account']} per account, "
-                    f"{limits.get('per_host')} per host; a rate limit slows the "
+                    f"{limits.get('per_host')} per host{cap}; a rate limit slows the "
                     f"{limits.get('rate_limits_by', 'account')}")
     return "; ".join(bits)
 
