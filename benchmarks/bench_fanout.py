@@ -99,9 +99,11 @@ def ideal(n: int) -> float:
     return math.ceil(n / CONCURRENCY) * LATENCY
 
 
-def bare(shape: Shape, n: int, rounds: int) -> list[float]:
-    """Wall seconds per round of ``n`` POSTs from a bare ``http.client`` pool of 50 threads."""
+def bare(shape: Shape, n: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Wall seconds per round of ``n`` POSTs from a bare ``http.client`` pool of 50 threads,
+    and the client CPU seconds per POST of each round (what the HTTP call itself costs)."""
     walls: list[float] = []
+    cpus: list[float] = []
     with server(shape) as (url, _stats), ThreadPoolExecutor(CONCURRENCY) as pool:
         parts = urlsplit(url)
         local = threading.local()
@@ -120,10 +122,11 @@ def bare(shape: Shape, n: int, rounds: int) -> list[float]:
             json.loads(data)
 
         for rnd in range(rounds):
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             list(pool.map(post, [rnd] * n, range(n)))
             walls.append(time.perf_counter() - start)
-    return walls
+            cpus.append((time.process_time() - cpu) / n)
+    return walls, cpus
 
 
 def carecast(shape: Shape, n: int, rounds: int) -> tuple[list[float], list[float],
@@ -159,7 +162,8 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[Row]:
     for shape in SHAPES:
         for n in sizes:
             rounds = 4 if n <= 200 else 3
-            floor = median(bare(shape, n, rounds))
+            floor_walls, floor_cpus = bare(shape, n, rounds)
+            floor, floor_cpu = median(floor_walls), median(floor_cpus)
             walls, cpus, stats = carecast(shape, n, rounds + 1)
             warm = median(walls[1:])
             cpu = median(cpus[1:]) / n
@@ -180,6 +184,8 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[Row]:
                     ms(cpu), f"<= {ms(TARGET_CPU[shape.name])}" if shape.name in TARGET_CPU
                     else "", cpu <= TARGET_CPU[shape.name] if shape.name in TARGET_CPU
                     else None),
+                Row("fan-out", f"{what}: bare http.client CPU per POST (the HTTP call)",
+                    f"{ms(floor_cpu)} (carecast {cpu / floor_cpu:.1f}x)"),
                 Row("fan-out", f"{what}: peak requests in flight / posts stored",
                     f"{stats.get('peak_active')} / {stats.get('accepted')}",
                     f"{CONCURRENCY} / {n * (rounds + 1)}",

@@ -155,3 +155,18 @@ def test_limits_for_a_channel_that_is_not_installed_are_refused(tmp_path) -> Non
     message = str(info.value)
     assert message.startswith("publish.channels.mastodn: no installed channel")
     assert "did you mean 'mastodon'?" in message
+
+
+# -- the documented defaults are the declared ones ----------------------------------------------
+
+
+def test_the_configuration_page_lists_every_channels_declared_limits() -> None:
+    from carecast.channels import channel_classes
+
+    page = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    rows = {cells[0]: cells[1:4] for line in page.splitlines()
+            if line.startswith("| ") and len(cells := [c.strip() for c in
+                                                        line.strip("|").split("|")]) == 5}
+    for name, cls in channel_classes().items():
+        assert rows.get(name) == [str(cls.per_account), str(cls.per_host),
+                                  cls.rate_limits_by], name
