@@ -83,7 +83,27 @@ class Dispatcher:
                 self._pool = ThreadPoolExecutor(self.config.publish.concurrency,
                                                 thread_name_prefix="carecast")
             pool = self._pool
-        return list(pool.map(run, targets))
+        # A few workers take the targets in turn, rather than one future per target: 10,000
+        # targets would hold 10,000 futures (each with its own lock and condition) at once.
+        outcomes: list[Outcome | None] = [None] * len(targets)
+        todo = iter(enumerate(targets))
+        take = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with take:
+                    item = next(todo, None)
+                if item is None:
+                    return
+                outcomes[item[0]] = run(item[1])
+
+        workers = [pool.submit(work)
+                   for _ in range(min(len(targets), self.config.publish.concurrency))]
+        failures = [w.exception() for w in workers]  # every worker ends before any raise
+        failure = next((f for f in failures if f is not None), None)
+        if failure is not None:
+            raise failure
+        return [o for o in outcomes if o is not None]
 
     def _send(self, post: Post, target: TargetPreview, resend_unknown: bool,
               previous: State | None, claimed_at: float) -> Outcome:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from carecast.channels import Channel
 from carecast.channels.registry import get_channel_class
@@ -32,7 +33,9 @@ class Limits:
         #: A pause longer than this is not waited out here: the retry policy refuses it.
         self.max_pause = max_pause
         self._lock = threading.Lock()
-        self._places: dict[str, threading.BoundedSemaphore] = {}
+        #: The domains with a send in flight or waiting (an idle domain holds no memory:
+        #: a fan-out to 10,000 accounts keeps no 10,000 semaphores).
+        self._busy: dict[str, _Domain] = {}
         #: Domain -> monotonic time before which its sends wait (a rate limit's reset).
         self._paused: dict[str, float] = {}
         #: Every wait a send made for a domain's pause, in seconds (for operators).
@@ -50,9 +53,16 @@ class Limits:
     def hold(self, channel: Channel) -> Iterator[None]:
         """Hold a place in the account's domain, then in the host's, for one send."""
         per_account, per_host = self.of(channel)
-        with self._place(account_domain(channel), per_account), \
-                self._place(host_domain(channel), per_host):
-            yield
+        account, host = account_domain(channel), host_domain(channel)
+        self._enter(account, per_account)
+        try:
+            self._enter(host, per_host)
+            try:
+                yield
+            finally:
+                self._leave(host)
+        finally:
+            self._leave(account)
 
     def wait_out(self, channel: Channel) -> None:
         """Sleep until the pauses of the channel's account and host have ended (a pause
@@ -78,11 +88,35 @@ class Limits:
             until = self.clock.monotonic() + float(wait)
             self._paused[domain] = max(self._paused.get(domain, 0.0), until)
 
-    def _place(self, domain: str, size: int) -> threading.BoundedSemaphore:
+    def _enter(self, domain: str, size: int) -> None:
+        """Take a place in ``domain``, waiting while its ``size`` places are taken."""
         with self._lock:
-            if domain not in self._places:
-                self._places[domain] = threading.BoundedSemaphore(size)
-            return self._places[domain]
+            state = self._busy.get(domain)
+            if state is None:
+                state = self._busy[domain] = _Domain(threading.Condition(self._lock))
+            state.waiting += 1
+            while state.in_flight >= size:
+                state.freed.wait()
+            state.waiting -= 1
+            state.in_flight += 1
+
+    def _leave(self, domain: str) -> None:
+        with self._lock:
+            state = self._busy[domain]
+            state.in_flight -= 1
+            if state.waiting:
+                state.freed.notify()
+            elif not state.in_flight:
+                del self._busy[domain]
+
+
+@dataclass
+class _Domain:
+    """One domain's sends in flight and waiting; ``freed`` wakes a waiting one."""
+
+    freed: threading.Condition
+    in_flight: int = 0
+    waiting: int = 0
 
 
 def account_domain(channel: Channel) -> str:
