@@ -7,9 +7,9 @@ Client CPU per post x account (``time.process_time``: every thread) is shown bes
 figures: the machine is shared, CPU time is what carecast itself costs.
 
 One post to many accounts: 100, 1,000 and 10,000 no-op accounts, each in a fresh process
-(after a post to one account has paid the one-time costs), the time per account of the
-``publish`` call (it must stay flat: nothing quadratic in the number of targets) and the
-process's peak memory.
+(after a post to one account has paid the one-time costs), the CPU time per account of the
+``publish`` call (it must stay flat: nothing quadratic in the number of targets; wall time is
+shown beside it) and the process's peak memory.
 Run: ``python benchmarks/bench_overhead.py``.
 """
 
@@ -149,14 +149,15 @@ def run() -> list[Row]:
     scaled = {n: scale(n) for n in SCALES}
     first = scaled[SCALES[0]]
     for n, figures in scaled.items():
-        ratio = figures["wall"] / first["wall"]
+        # Flat in CPU time: on a shared machine, wall time measures the other processes too.
+        ratio = figures["cpu"] / first["cpu"]
         flat = f"within {TARGET_FLAT:.0%} of N = {SCALES[0]}" if n != SCALES[0] else ""
         rows += [
-            Row("overhead", f"1 post -> {n:,} no-op accounts: wall per account",
-                f"{ms(figures['wall'])} ({ratio:.2f}x)", flat,
-                abs(ratio - 1) <= TARGET_FLAT if n != SCALES[0] else None),
             Row("overhead", f"1 post -> {n:,} no-op accounts: CPU per account",
-                f"{ms(figures['cpu'])} ({figures['cpu'] / first['cpu']:.2f}x)"),
+                f"{ms(figures['cpu'])} ({ratio:.2f}x)", flat,
+                abs(ratio - 1) <= TARGET_FLAT if n != SCALES[0] else None),
+            Row("overhead", f"1 post -> {n:,} no-op accounts: wall per account",
+                f"{ms(figures['wall'])} ({figures['wall'] / first['wall']:.2f}x)"),
             Row("overhead", f"1 post -> {n:,} no-op accounts: peak memory",
                 f"{figures['peak_mib']:.0f} MiB", f"<= {TARGET_MIB} MiB",
                 figures["peak_mib"] <= TARGET_MIB),
