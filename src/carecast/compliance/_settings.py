@@ -75,9 +75,16 @@ class CheckConfig(BaseModel):
 
     @classmethod
     def of(cls, settings: CheckSettings | Mapping[str, Any] | None) -> Self:
-        """The settings for one post or draft; raises ``ConfigurationError`` naming the key."""
-        table = (settings if isinstance(settings, Mapping) or settings is None
-                 else settings.get(cls.NAME)) or {}
+        """The settings for one post or draft; raises ``ConfigurationError`` naming the key.
+
+        With a ``CheckSettings`` (one per publish, brand and channel), once per publish: every
+        later draft takes the model the first one got."""
+        if settings is None or isinstance(settings, Mapping):
+            return cls._of_table(settings or {})
+        return settings.once(cls, lambda: cls._of_table(settings.get(cls.NAME)))
+
+    @classmethod
+    def _of_table(cls, table: Mapping[str, Any]) -> Self:
         try:
             key: Hashable = (cls, _frozen(table))
         except TypeError:  # a value that cannot be a key: validate it every time
