@@ -9,6 +9,7 @@ capabilities. ``render`` has a default that suits most platforms; a channel over
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from abc import ABC, abstractmethod
@@ -152,10 +153,10 @@ class Channel(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account!r}>"
 
-    @property
+    @functools.cached_property
     def limit_host(self) -> str:
         """The host whose limits this account's sends share: ``[publish] per_host`` applies
-        to all the accounts on it together."""
+        to all the accounts on it together (found once per account: every send asks)."""
         for option in ("api_base_url", "api_url", "site_url", "service_url", "url"):
             value = getattr(self.options, option, None)
             if value is None:
