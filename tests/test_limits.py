@@ -87,6 +87,41 @@ def test_an_accounts_own_concurrency_wins_over_publish(tmp_path, instances) -> N
         assert publisher.dispatcher.limits.of(publisher.channel("north")) == (1, 5)
 
 
+def test_places_are_never_lost_and_idle_domains_are_forgotten(fake_publisher) -> None:
+    """Many sends at once through two accounts on one host: never more than the places,
+    every send gets through (no lost wake-up), and nothing is kept once all are done."""
+    import threading
+    import time
+
+    from carecast.testing import fake_config
+
+    publisher = fake_publisher(config=fake_config(["a", "b"], per_account=2, per_host=3))
+    limits = publisher.dispatcher.limits
+    channels = [publisher.channel("a"), publisher.channel("b")]
+    lock = threading.Lock()
+    active = {"a": 0, "b": 0, "host": 0}
+    peak = dict(active)
+
+    def send(i: int) -> None:
+        channel = channels[i % 2]
+        with limits.hold(channel):
+            with lock:
+                for key in (channel.account, "host"):
+                    active[key] += 1
+                    peak[key] = max(peak[key], active[key])
+            time.sleep(0.002)
+            with lock:
+                for key in (channel.account, "host"):
+                    active[key] -= 1
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(send, range(200)))
+    assert peak["a"] <= 2
+    assert peak["b"] <= 2
+    assert 2 <= peak["host"] <= 3
+    assert limits._busy == {}  # idle domains hold no state
+
+
 # -- a rate limit slows its own domain ----------------------------------------------------------
 
 

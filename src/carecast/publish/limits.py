@@ -93,18 +93,21 @@ class Limits:
         with self._lock:
             state = self._busy.get(domain)
             if state is None:
-                state = self._busy[domain] = _Domain(threading.Condition(self._lock))
-            state.waiting += 1
-            while state.in_flight >= size:
-                state.freed.wait()
-            state.waiting -= 1
+                state = self._busy[domain] = _Domain()
+            if state.in_flight >= size:
+                if state.freed is None:  # made only when a send must wait
+                    state.freed = threading.Condition(self._lock)
+                state.waiting += 1
+                while state.in_flight >= size:
+                    state.freed.wait()
+                state.waiting -= 1
             state.in_flight += 1
 
     def _leave(self, domain: str) -> None:
         with self._lock:
             state = self._busy[domain]
             state.in_flight -= 1
-            if state.waiting:
+            if state.waiting and state.freed is not None:
                 state.freed.notify()
             elif not state.in_flight:
                 del self._busy[domain]
@@ -114,7 +117,7 @@ class Limits:
 class _Domain:
     """One domain's sends in flight and waiting; ``freed`` wakes a waiting one."""
 
-    freed: threading.Condition
+    freed: threading.Condition | None = None
     in_flight: int = 0
     waiting: int = 0
 
