@@ -38,6 +38,14 @@ def _config(tmp_path: Path, accounts: dict[str, str], **publish: Any) -> Config:
     }, root=tmp_path, environ={})
 
 
+@pytest.fixture(autouse=True)
+def fresh_limit_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The instances' character limits this process read are forgotten after each test."""
+    import carecast.channels.mastodon as mastodon_channel
+
+    monkeypatch.setattr(mastodon_channel, "_limits", {})
+
+
 @pytest.fixture
 def instances() -> Iterator[tuple[MastodonServer, MastodonServer]]:
     """Two loopback instances (two hosts) answering after 100 ms, as a platform takes time."""

@@ -85,8 +85,10 @@ class Limits:
         domain = host_domain(channel) if channel.rate_limits_by == "host" \
             else account_domain(channel)
         with self._lock:
-            until = self.clock.monotonic() + float(wait)
-            self._paused[domain] = max(self._paused.get(domain, 0.0), until)
+            now = self.clock.monotonic()
+            for ended in [d for d, t in self._paused.items() if t <= now]:  # keep no past
+                del self._paused[ended]
+            self._paused[domain] = max(self._paused.get(domain, 0.0), now + float(wait))
 
     def _enter(self, domain: str, size: int) -> None:
         """Take a place in ``domain``, waiting while its ``size`` places are taken."""
