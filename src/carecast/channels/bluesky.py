@@ -316,9 +316,9 @@ class BlueskyChannel(Channel):
                 reason = ("this account needs a sign-in code: use an app password instead"
                           if error.code == "AuthFactorTokenRequired" else
                           "Bluesky refused the handle or app password")
-                error = AuthenticationError(
+                error = self.error(AuthenticationError,
                     f"{reason}; create an app password ({APP_PASSWORDS}) and set it as "
-                    "app_password", channel=self.name, account=self.account,
+                    "app_password",
                     status=error.status, code=error.code)
             raise error
 
@@ -420,8 +420,7 @@ class BlueskyChannel(Channel):
             "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime}))
         blob = _field(answer.content, "blob")
         if not isinstance(blob, dict):
-            raise OutcomeUnknown("Bluesky answered uploadBlob without a blob reference",
-                                 channel=self.name, account=self.account)
+            raise self.error(OutcomeUnknown, "Bluesky answered uploadBlob without a blob reference")
         return blob
 
     def _media_bytes(self, media: Media, index: int) -> bytes:
@@ -466,12 +465,10 @@ class BlueskyChannel(Channel):
             return None
         missing = [i for i, record in enumerate(held) if record is None]
         if missing:
-            error = OutcomeUnknown(
+            raise self.error(OutcomeUnknown,
                 f"the thread is on Bluesky only in part: part(s) {missing} of "
                 f"{len(held)} are missing (first {held[0].uri}); delete it there or finish "
-                "it by hand, then mark the post", channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                "it by hand, then mark the post", retryable=False)
         uris = [str(record.uri) for record in held if record is not None]
         created = _field(held[0].value, "created_at") or _field(held[0].value, "createdAt")
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
@@ -528,8 +525,9 @@ class BlueskyChannel(Channel):
         changed it meanwhile."""
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(f"Bluesky's profile has no {unknown[0]}; add it to the "
-                                   "description instead", channel=self.name, account=self.account)
+            raise self.error(
+                PlatformRejected, f"Bluesky's profile has no {unknown[0]}; add it to the "
+                                   "description instead")
         from atproto_client import models
 
         self._client()
@@ -548,9 +546,9 @@ class BlueskyChannel(Channel):
             if value is None:
                 continue
             if limit is not None and len(graphemes(value)) > limit:
-                raise PlatformRejected(
-                    f"profile {field}: {len(graphemes(value))} graphemes is over Bluesky's "
-                    f"limit of {limit}; shorten it", channel=self.name, account=self.account)
+                raise self.error(
+                    PlatformRejected, f"profile {field}: {len(graphemes(value))} graphemes is "
+                    f"over Bluesky's limit of {limit}; shorten it")
             record[key] = value
         if changes.avatar is not None:
             data, mime, _, _ = fit_image(
@@ -600,9 +598,8 @@ class BlueskyChannel(Channel):
         self._client()
         answer = self._call(lambda c: c.app.bsky.feed.get_posts({"uris": [receipt.remote_id]}))
         if not answer.posts:
-            raise PlatformRejected(
-                "the post is not on Bluesky any more (deleted or taken down)",
-                channel=self.name, account=self.account, status=404)
+            raise self.error(PlatformRejected,
+                "the post is not on Bluesky any more (deleted or taken down)", status=404)
         post = answer.posts[0]
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=_utc(self.clock.time()), likes=post.like_count,

@@ -145,11 +145,10 @@ class FacebookChannel(GraphChannel):
             return {}
         if not SCHEDULE_MIN <= ahead <= SCHEDULE_MAX:
             minutes = int(ahead.total_seconds() // 60)
-            raise PlatformRejected(
+            raise self.error(PlatformRejected,
                 f"schedule: Facebook schedules posts 10 minutes to 30 days ahead and this one "
                 f"is {minutes} minutes ahead; nothing was sent. Move the time, or run "
-                "'carecast retry' once it has come to publish it then",
-                channel=self.name, account=self.account)
+                "'carecast retry' once it has come to publish it then")
         return {"published": "false",
                 "scheduled_publish_time": str(int(draft.schedule.timestamp()))}
 
@@ -258,19 +257,18 @@ class FacebookChannel(GraphChannel):
         ``pages_manage_metadata``)."""
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(
+            raise self.error(PlatformRejected,
                 f"the Graph API cannot change a Page's {unknown[0]}; change it by hand in the "
-                "Page's settings", channel=self.name, account=self.account)
+                "Page's settings")
         data: dict[str, str] = {}
         for field, (param, limit) in PROFILE_PARAMS.items():
             value = getattr(changes, field)
             if value is None:
                 continue
             if limit is not None and len(value) > limit:
-                raise PlatformRejected(
+                raise self.error(PlatformRejected,
                     f"profile {field}: {len(value)} characters is over Facebook's limit of "
-                    f"{limit} for a Page's {param}; shorten it",
-                    channel=self.name, account=self.account)
+                    f"{limit} for a Page's {param}; shorten it")
             data[param] = value
         if data:
             self.graph.post(self.options.page_id, data)

@@ -24,7 +24,7 @@ import requests
 from pydantic import Field, SecretStr
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, new_session, send
+from carecast.channels.http import new_session, request_id_of, send
 from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
@@ -107,16 +107,17 @@ def usage_wait(headers: Mapping[str, str]) -> float | None:
     return wait * 60 if wait > 0 else None
 
 
-def graph_error(response: requests.Response, *, channel: str, account: str, renew: str,
-                now: Callable[[], float]) -> ChannelError:
+def graph_error(response: requests.Response, *, error: Callable[..., ChannelError],
+                renew: str) -> ChannelError:
     """The carecast error for a failed Graph response, by its ``code`` and ``error_subcode``.
 
-    ``renew`` tells how to get a new token. A body without a Graph error object (a proxy's
-    HTML 502, an empty 500) is mapped by its HTTP status.
+    ``error`` is the channel's ``Channel.error``; ``renew`` tells how to get a new token. A
+    body without a Graph error object (a proxy's HTML 502, an empty 500) is mapped by its
+    HTTP status.
     """
     err = error_object(response)
     if err is None:
-        return error_for_status(response, channel=channel, account=account, now=now)
+        return error(response=response)
     code = _int(err.get("code"))
     subcode = _int(err.get("error_subcode"))
     said = str(err.get("message") or "no message")[:300]
@@ -147,13 +148,10 @@ def graph_error(response: requests.Response, *, channel: str, account: str, rene
             f"issue a new token: {said}")
     else:
         text = f"Graph refused the request ({tag}): {said}"
-    error = error_for_status(response, channel=channel, account=account, message=text,
-                             cls=cls, now=now)
-    error.code = f"{code}/{subcode}" if subcode is not None else str(code)
-    error.request_id = error.request_id or _str(err.get("fbtrace_id"))
-    if isinstance(error, RateLimited):
-        error.retry_after = usage_wait(response.headers) or error.retry_after
-    return error
+    return error(cls, text, response=response,
+                 code=f"{code}/{subcode}" if subcode is not None else str(code),
+                 request_id=request_id_of(response.headers) or _str(err.get("fbtrace_id")),
+                 retry_after=usage_wait(response.headers))
 
 
 def error_object(response: requests.Response) -> dict[str, Any] | None:
@@ -185,13 +183,16 @@ class GraphClient:
     """
 
     def __init__(self, session: requests.Session, options: GraphOptions, *, channel: str,
-                 account: str, renew: str, now: Callable[[], float]) -> None:
+                 account: str, renew: str, now: Callable[[], float],
+                 error: Callable[..., ChannelError]) -> None:
         self.session = session
         self.options = options
         self.channel = channel
         self.account = account
         self.renew = renew
         self.now = now
+        #: The channel's ``Channel.error``: every Graph error is built through it.
+        self.error = error
         self.usage: dict[str, Any] = {}
 
     def url(self, path: str, *, video: bool = False) -> str:
@@ -246,8 +247,7 @@ class GraphClient:
             err = error_object(answers[-1])
             if failure is not None and err is not None:
                 failure.update(err)
-            raise graph_error(answers[-1], channel=self.channel, account=self.account,
-                              renew=self.renew, now=self.now)
+            raise graph_error(answers[-1], error=self.error, renew=self.renew)
         self._note_usage(response)
         return self._body(response)
 
@@ -299,16 +299,13 @@ class GraphClient:
             body = None
         if isinstance(body, dict):
             if isinstance(body.get("error"), dict):  # an error inside a 200
-                raise graph_error(response, channel=self.channel, account=self.account,
-                                  renew=self.renew, now=self.now)
+                raise graph_error(response, error=self.error, renew=self.renew)
             return body
         if body is True:
             return {"success": True}
-        error = ChannelServerError(
-            f"Graph answered HTTP {response.status_code} without a JSON object; it may have "
-            "stored the post", channel=self.channel, account=self.account,
-            status=response.status_code)
-        raise error
+        raise self.error(ChannelServerError,
+                         f"Graph answered HTTP {response.status_code} without a JSON object; "
+                         "it may have stored the post", status=response.status_code)
 
 
 def graph_time(value: Any) -> datetime | None:
@@ -355,7 +352,8 @@ class GraphChannel(Channel):
         renew = (f"get a new long-lived Page access token as docs/channels/{self.name}.md shows "
                  f"and set it as accounts.{account}.access_token")
         self.graph = GraphClient(self.session, self.options, channel=self.name,
-                                 account=account, renew=renew, now=self.clock.time)
+                                 account=account, renew=renew, now=self.clock.time,
+                                 error=self.error)
 
     def delete(self, receipt: Receipt) -> None:
         """Delete the post (``DELETE /{id}``); Graph answers ``{"success": true}``."""
@@ -375,13 +373,10 @@ class GraphChannel(Channel):
         """The first item of ``edge`` whose ``field`` is the draft's text, made when it can
         have been sent; pages back to the send time, and raises when it cannot tell."""
         if not draft.text.strip():
-            error = OutcomeUnknown(
+            raise self.error(OutcomeUnknown,
                 f"a post without text cannot be matched among the {self.name} account's "
                 "recent posts; check the account, then run 'carecast retry' (with "
-                "--resend-unknown if the post is not there)",
-                channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                "--resend-unknown if the post is not there)", retryable=False)
         first = {"fields": fields, "limit": self.options.lookup_limit}
         items = since_send(lambda query: self.graph.page(edge, query or first),
                            lambda item: graph_time(item.get(time_field)),

@@ -183,12 +183,10 @@ class WordPressChannel(Channel):
         except ValueError:
             data = None
         if data is None or not isinstance(data, shape):
-            error = OutcomeUnknown(
+            raise self.error(OutcomeUnknown,
                 f"WordPress answered HTTP {response.status_code} without the JSON expected; "
                 "check site_url and api_url (a login page or a cache in front of the API?)",
-                channel=self.name, account=self.account, status=response.status_code)
-            error.retryable = False
-            raise error
+                status=response.status_code, retryable=False)
         return data
 
     def _error(self, response: requests.Response) -> ChannelError:

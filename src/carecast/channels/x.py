@@ -361,12 +361,9 @@ class XChannel(Channel):
         if not ids:
             return None
         if len(ids) < len(draft.parts):
-            error = OutcomeUnknown(
+            raise self.error(OutcomeUnknown,
                 f"found {len(ids)} of the {len(draft.parts)} parts of the thread on X (first "
-                f"id {ids[0]}); delete them on X, then run 'carecast retry'",
-                channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                f"id {ids[0]}); delete them on X, then run 'carecast retry'", retryable=False)
         return self._receipt(draft, ids)
 
     def delete(self, receipt: Receipt) -> None:
@@ -457,17 +454,18 @@ class XChannel(Channel):
                 "(consumer_key, consumer_secret, access_token, access_token_secret)")
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(f"X's API cannot change the profile's {unknown[0]}; change "
-                                   "it by hand", channel=self.name, account=self.account)
+            raise self.error(
+                PlatformRejected, f"X's API cannot change the profile's {unknown[0]}; change "
+                                   "it by hand")
         data: dict[str, str] = {}
         for field, (param, limit) in PROFILE_PARAMS.items():
             value = getattr(changes, field)
             if value is None:
                 continue
             if len(value) > limit:
-                raise PlatformRejected(
+                raise self.error(PlatformRejected,
                     f"profile {field}: {len(value)} characters is over X's limit of {limit}; "
-                    "shorten it", channel=self.name, account=self.account)
+                    "shorten it")
             data[param] = value
         image = self._profile_image(changes.avatar) if changes.avatar else None
         if data:
@@ -479,9 +477,9 @@ class XChannel(Channel):
     def _profile_image(self, path: Path) -> tuple[str, bytes, str]:
         data = avatar_bytes(self, path)
         if len(data) > MAX_PROFILE_IMAGE:
-            raise PlatformRejected(
+            raise self.error(PlatformRejected,
                 f"profile avatar: {len(data)} bytes is over X's limit of {MAX_PROFILE_IMAGE} "
-                "bytes; use a smaller PNG or JPEG", channel=self.name, account=self.account)
+                "bytes; use a smaller PNG or JPEG")
         return path.name, data, mimetypes.guess_type(path.name)[0] or "image/png"
 
     def _me(self) -> str:
@@ -493,9 +491,8 @@ class XChannel(Channel):
                 body = self._call(lambda c, user: c.get_me(user_auth=user))
                 found = _data(body).get("id")
                 if not found:
-                    raise PlatformRejected(
-                        f"X's users/me answer holds no id; set accounts.{self.account}.user_id",
-                        channel=self.name, account=self.account)
+                    raise self.error(PlatformRejected,
+                        f"X's users/me answer holds no id; set accounts.{self.account}.user_id")
                 self._user_id = str(found)
         return self._user_id
 
@@ -606,23 +603,21 @@ class XChannel(Channel):
                     auth=(client_id, secret.get_secret_value()) if secret else None)
                 data = response.json()
             except OutcomeUnknown:
-                error: ChannelError | None = ChannelConnectionError(
+                error: ChannelError | None = self.error(ChannelConnectionError,
                     "the OAuth 2.0 token refresh got no answer from X; if it keeps failing, "
-                    "authorize the app again", channel=self.name, account=self.account)
+                    "authorize the app again")
             except (PlatformRejected, AuthenticationError, ValueError) as exc:
                 status = exc.status if isinstance(exc, ChannelError) else None
-                error = AuthenticationError(
+                error = self.error(AuthenticationError,
                     "X refused to refresh the OAuth 2.0 token; authorize the app again and "
-                    f"update accounts.{self.account}.access_token and refresh_token",
-                    channel=self.name, account=self.account, status=status)
+                    f"update accounts.{self.account}.access_token and refresh_token", status=status)
             else:
                 error = None
             if error is not None:
                 raise error
             if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-                raise AuthenticationError(
-                    "X's token refresh answer holds no access token; authorize the app again",
-                    channel=self.name, account=self.account)
+                raise self.error(AuthenticationError,
+                    "X's token refresh answer holds no access token; authorize the app again")
             self._access = SecretStr(data["access_token"])
             if isinstance(data.get("refresh_token"), str):
                 self._refresh = SecretStr(data["refresh_token"])
@@ -660,9 +655,8 @@ class XChannel(Channel):
                 self._media_request("POST", MEDIA_METADATA, json={
                     "id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}})
         except OutcomeUnknown:
-            failure = ChannelConnectionError(
-                f"uploading media[{index}] failed in transit; no post was made",
-                channel=self.name, account=self.account)
+            failure = self.error(ChannelConnectionError,
+                f"uploading media[{index}] failed in transit; no post was made")
         except ChannelServerError as exc:
             exc.may_have_been_sent = False
             raise
@@ -698,10 +692,9 @@ class XChannel(Channel):
         while info.get("state") in ("pending", "in_progress"):
             wait = max(1.0, float(info.get("check_after_secs") or 1))
             if waited + wait > self.options.max_processing_wait:
-                raise ChannelTimeout(
+                raise self.error(ChannelTimeout,
                     f"X was still processing media[{index}] after {waited:.0f} s; no post was "
-                    "made: try again later or raise max_processing_wait",
-                    channel=self.name, account=self.account)
+                    "made: try again later or raise max_processing_wait")
             self.clock.sleep(wait)
             waited += wait
             body = self._media_request("GET", MEDIA_UPLOAD,
@@ -710,8 +703,7 @@ class XChannel(Channel):
         if info.get("state") == "failed":
             problem = info.get("error") or {}
             reason = problem.get("message") or problem.get("name") or "no reason given"
-            raise PlatformRejected(f"X could not process media[{index}]: {reason}",
-                                   channel=self.name, account=self.account)
+            raise self.error(PlatformRejected, f"X could not process media[{index}]: {reason}")
 
     def _media_request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """A media endpoint call, signed the way tweepy signs (OAuth 1.0a) or with the token."""

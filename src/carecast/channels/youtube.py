@@ -391,8 +391,7 @@ class YouTubeChannel(Channel):
             try:
                 path = self.media_rules.confine(path, field="media[0]")
             except InputRefused as exc:
-                raise PlatformRejected(f"{exc}; nothing was sent", channel=self.name,
-                                       account=self.account) from None
+                raise self.error(PlatformRejected, f"{exc}; nothing was sent") from None
         opts = draft.options
         status: dict[str, Any] = {"privacyStatus": opts["privacy_status"],
                                   "selfDeclaredMadeForKids": opts["made_for_kids"]}
@@ -428,8 +427,7 @@ class YouTubeChannel(Channel):
         if self.progress is not None:
             self.progress(key, upload.size, upload.size)
         if not isinstance(response, dict) or not response.get("id"):
-            raise OutcomeUnknown("YouTube finished the upload without a video id",
-                                 channel=self.name, account=self.account)
+            raise self.error(OutcomeUnknown, "YouTube finished the upload without a video id")
         return response
 
     def _finish(self, upload: _Upload, draft: Draft) -> None:
@@ -568,9 +566,9 @@ class YouTubeChannel(Channel):
                 part="snippet,contentDetails,brandingSettings", mine=True), write=False)
             items = answer.get("items") or []
             if not items:
-                raise PermissionDenied(
+                raise self.error(PermissionDenied,
                     "these credentials have no YouTube channel; authorise with the Google "
-                    "account that owns the channel", channel=self.name, account=self.account)
+                    "account that owns the channel")
             self._channel = items[0]
         return self._channel
 
@@ -604,23 +602,22 @@ class YouTubeChannel(Channel):
         """
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(
+            raise self.error(PlatformRejected,
                 f"YouTube's API cannot change the channel's {unknown[0]}; change it in YouTube "
-                "Studio", channel=self.name, account=self.account)
+                "Studio")
         if changes.description is None:
             return
         if len(changes.description) > MAX_CHANNEL_DESCRIPTION:
-            raise PlatformRejected(
+            raise self.error(PlatformRejected,
                 f"profile description: {len(changes.description)} characters is over YouTube's "
-                f"limit of {MAX_CHANNEL_DESCRIPTION}; shorten it",
-                channel=self.name, account=self.account)
+                f"limit of {MAX_CHANNEL_DESCRIPTION}; shorten it")
         answer = self._execute(self.client.channels().list(part="brandingSettings", mine=True),
                                write=False)
         items = answer.get("items") or []
         if not items:
-            raise PermissionDenied(
+            raise self.error(PermissionDenied,
                 "these credentials have no YouTube channel; authorise with the Google account "
-                "that owns the channel", channel=self.name, account=self.account)
+                "that owns the channel")
         branding = dict(items[0].get("brandingSettings") or {})
         branding["channel"] = {**(branding.get("channel") or {}),
                                "description": changes.description}
@@ -663,8 +660,8 @@ class YouTubeChannel(Channel):
         items = self._execute(self.client.videos().list(
             part="statistics", id=receipt.remote_id), write=False).get("items") or []
         if not items:
-            raise PlatformRejected("no such video on this channel (deleted?)", channel=self.name,
-                                   account=self.account, status=404, code="videoNotFound")
+            raise self.error(PlatformRejected, "no such video on this channel (deleted?)",
+                             status=404, code="videoNotFound")
         stats = items[0].get("statistics") or {}
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=self.clock.now(), likes=_int(stats.get("likeCount")),
@@ -705,9 +702,8 @@ class YouTubeChannel(Channel):
                     f"the connection to YouTube failed ({type(exc).__name__})", **where)
             return OutcomeUnknown(f"the connection to YouTube broke ({type(exc).__name__}) "
                                   "after the request was sent; it may have been stored", **where)
-        error = OutcomeUnknown(f"the YouTube client failed ({type(exc).__name__})", **where)
-        error.retryable = False  # an unexpected failure: a person must look
-        return error
+        return OutcomeUnknown(f"the YouTube client failed ({type(exc).__name__})", **where,
+                              retryable=False)  # an unexpected failure: a person must look
 
     def _http_error(self, exc: Any) -> ChannelError:
         status = int(getattr(exc.resp, "status", 0) or 0)
