@@ -31,7 +31,7 @@ protected health information a check found.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from carecast.scrub import hide, hide_headers
 
@@ -174,6 +174,15 @@ class ChannelError(CarecastError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.__dict__, self.args))
+
+    def replace(self, **changes: Any) -> Self:
+        """A new error like this one but for ``changes`` (``may_have_been_sent=True``...),
+        for a caller that knows more than the call that failed; this one is left as it is."""
+        unknown = set(changes) - set(self.__dict__) - {"retryable", "may_have_been_sent"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        state = {**self.__dict__, **changes}
+        return _rebuild(type(self), state, self.args)  # type: ignore[no-any-return]
 
 
 def _rebuild(cls: type[ChannelError], state: dict[str, Any], args: tuple[Any, ...]) -> Any:

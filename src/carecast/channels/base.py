@@ -247,7 +247,8 @@ class Channel(ABC):
               method: str | None = None, said: str = "", **fields: Any) -> E: ...
 
     @overload
-    def error(self, cls: None = None, message: str | None = None, /, *, response: Any,
+    def error(self, cls: type[ChannelError] | None = None, message: str | None = None, /, *,
+              response: Any,
               method: str | None = None, said: str = "", **fields: Any) -> ChannelError: ...
 
     def error(self, cls: type[ChannelError] | None = None, message: str | None = None, /, *,

@@ -24,7 +24,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -32,7 +32,6 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import retry_after_of
 from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
@@ -226,6 +225,10 @@ class BlueskyOptions(ChannelOptions):
 # -- the channel -------------------------------------------------------------------------------
 
 
+_REDIRECT = ("Bluesky answered with a redirect; nothing is taken as sent: set service_url to "
+             "the final address")
+
+
 class BlueskyChannel(Channel):
     """Posts, threads, images and link cards on Bluesky, through ``atproto``."""
 
@@ -245,6 +248,23 @@ class BlueskyChannel(Channel):
     per_host: ClassVar[int] = 64
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_RECORD, "avatar"})
+    extra: ClassVar[str | None] = "bluesky"
+    packages: ClassVar[tuple[str, ...]] = ("atproto",)
+    notes: ClassVar[tuple[str, ...]] = (
+        "the reference PDS answers a create at an existing record key with HTTP 500 "
+        "(bluesky-social/atproto#3718): carecast looks its own record key up then",)
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "Bluesky refused the session{said}; if it persists, create a new "
+        f"app password ({APP_PASSWORDS}) and update app_password",
+        PermissionDenied: "the app password may not do this{said}; check the account on "
+        "bsky.app",
+        RateLimited: "rate limited by Bluesky{said}",
+        DuplicatePost: "Bluesky already holds this record{said}",
+        ChannelServerError: "Bluesky failed with HTTP {status}{said}; it may have stored the "
+        "post",
+        PlatformRejected: "Bluesky refused the request{said}",
+        301: _REDIRECT, 302: _REDIRECT, 303: _REDIRECT, 307: _REDIRECT, 308: _REDIRECT,
+    }
     options: BlueskyOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -615,7 +635,7 @@ class BlueskyChannel(Channel):
         where: dict[str, Any] = {"channel": self.name, "account": self.account}
         response = getattr(exc, "response", None)
         if response is not None and getattr(response, "status_code", None):
-            return self._status_error(response, where)
+            return self._status_error(response)
         kind = _transport_kind(exc)
         if kind == "connect":
             return ChannelConnectionError("could not connect to Bluesky", **where)
@@ -633,38 +653,20 @@ class BlueskyChannel(Channel):
             f"the request to Bluesky failed in transit ({type(exc).__name__}); it may have "
             "been stored", **where)
 
-    def _status_error(self, response: Any, where: dict[str, Any]) -> ChannelError:
-        status = int(response.status_code)
-        headers = {str(k): str(v) for k, v in (response.headers or {}).items()}
+    def _status_error(self, response: Any) -> ChannelError:
+        """The carecast error for an XRPC error answer: by its ``error`` name, else its
+        status through the one mapping."""
         content = response.content
         raw_code = _field(content, "error")  # a string in XRPC; a careless proxy's may not be
         code = raw_code if isinstance(raw_code, str) else None
         reason = str(_field(content, "message") or "")[:200]
-        kw: dict[str, Any] = {**where, "status": status, "headers": headers,
-                              "code": str(code) if code else None,
-                              "request_id": headers.get("x-request-id")}
         said = f" ({code}: {reason})" if code and reason else (f" ({code})" if code else "")
-        if status == 401 or code in _AUTH_ERRORS:
-            return AuthenticationError(
-                f"Bluesky refused the session{said}; if it persists, create a new app "
-                f"password ({APP_PASSWORDS}) and update app_password", **kw)
-        if status == 403:
-            return PermissionDenied(
-                f"the app password may not do this{said}; check the account on bsky.app", **kw)
-        if status == 429:
-            return RateLimited(f"rate limited by Bluesky{said}",
-                               retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        if status == 409 or code in _DUPLICATE_ERRORS:
-            return DuplicatePost(f"Bluesky already holds this record{said}", **kw)
-        if status >= 500:
-            return ChannelServerError(
-                f"Bluesky failed with HTTP {status}{said}; it may have stored the post",
-                retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        if 300 <= status < 400:
-            return PlatformRejected(
-                "Bluesky answered with a redirect; nothing is taken as sent: set "
-                "service_url to the final address", **kw)
-        return PlatformRejected(f"Bluesky refused the request{said}", **kw)
+        cls: type[ChannelError] | None = None
+        if code in _AUTH_ERRORS:
+            cls = AuthenticationError
+        elif code in _DUPLICATE_ERRORS:
+            cls = DuplicatePost
+        return self.error(cls, response=response, said=said, code=code)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -676,9 +678,7 @@ def _new_client(http: Any, service_url: str) -> Any:
         from atproto_client import Client
         from atproto_client.request import Request
     except ImportError:
-        raise ConfigurationError(
-            "the bluesky channel needs the atproto package: pip install 'carecast[bluesky]'"
-        ) from None
+        raise ConfigurationError(BlueskyChannel.install_hint("atproto")) from None
 
     class SharedRequest(Request):  # type: ignore[misc]
         """atproto's request layer over carecast's httpx client."""

@@ -122,7 +122,8 @@ class LinkedInChannel(Channel):
         self.api = LinkedInAPI(
             self.session, opts.access_token, opts.api_version, channel=self.name,
             account=account, timeout=(opts.connect_timeout, opts.timeout),
-            upload_timeout=(opts.connect_timeout, opts.upload_timeout), now=self.clock.time)
+            upload_timeout=(opts.connect_timeout, opts.upload_timeout), now=self.clock.time,
+            error=self.error)
         self._lock = threading.Lock()
         self._images: dict[str, str] = {}
         self._videos: dict[str, _VideoProgress] = {}

@@ -27,7 +27,7 @@ import copy
 import functools
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,10 +39,8 @@ from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import (
-    error_for_status,
     new_session,
     request,
-    retry_after_of,
     server_time,
     transport_error,
 )
@@ -121,8 +119,7 @@ def _sdk() -> Any:
     try:
         import mastodon  # the SDK package, not this module: imports are absolute
     except ImportError:
-        raise ConfigurationError(
-            "the mastodon channel needs Mastodon.py: pip install 'carecast[mastodon]'") from None
+        raise ConfigurationError(MastodonChannel.install_hint("Mastodon.py")) from None
     return mastodon
 
 
@@ -188,6 +185,21 @@ class MastodonChannel(Channel):
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({
         "display_name", "description", "website", "avatar"})
+    extra: ClassVar[str | None] = "mastodon"
+    packages: ClassVar[tuple[str, ...]] = ("mastodon",)
+    #: Mastodon never refuses a status for repeating another, so a 409 is a plain refusal.
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {409: PlatformRejected}
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "the instance refused the access token{said}; renew it "
+        "(Preferences > Development > your application > regenerate) and update access_token",
+        PermissionDenied: "the access token may not do this{said}; give the application the "
+        "scopes the mastodon channel page lists and create a new token",
+        404: "not found on the instance{said}",
+        RateLimited: "rate limited by the instance",
+        ChannelServerError: "the instance failed with HTTP {status}{said}; it may have stored "
+        "the status",
+        PlatformRejected: "the instance refused the request{said}",
+    }
     options: MastodonOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -327,17 +339,10 @@ class MastodonChannel(Channel):
         if status == 429:
             raise self._rate_limited(response)
         if 300 <= status < 400 and not write:
-            raise ChannelServerError(f"the instance answered with a redirect (HTTP {status}); "
-                                     "check api_base_url", status=status, **where)
-        if write and (status == 408 or 300 <= status < 400):
-            raise OutcomeUnknown(
-                f"the instance answered the write with HTTP {status}; it may have stored it: "
-                "reconcile before any resend (carecast retry POST_ID looks it up first)",
-                status=status, **where, retryable=False)
-        if status >= 400:
-            cls, message = _status_error(status, _reason(response))
-            raise error_for_status(response, message=message, cls=cls, now=self.clock.time,
-                                   **where)
+            raise self.error(ChannelServerError, f"the instance answered with a redirect "
+                             f"(HTTP {status}); check api_base_url", status=status)
+        if status >= 300 or (write and status == 408):
+            raise self.error(response=response, method=method, said=_said(_reason(response)))
         try:
             data = response.json()
         except ValueError:
@@ -392,19 +397,12 @@ class MastodonChannel(Channel):
         if response is None or response.status_code != status:
             response = requests.Response()
             response.status_code = status
-        cls, message = _status_error(status, reason)
-        return error_for_status(response, message=message, cls=cls, now=self.clock.time, **where)
+        return self.error(response=response, said=_said(reason))
 
     def _rate_limited(self, response: requests.Response | None) -> RateLimited:
-        where: dict[str, Any] = {"channel": self.name, "account": self.account}
         if response is None:
-            return RateLimited("rate limited by the instance", status=429, **where)
-        error = error_for_status(response, cls=RateLimited, now=self.clock.time,
-                                 message="rate limited by the instance", **where)
-        assert isinstance(error, RateLimited)
-        if error.retry_after is None:
-            error.retry_after = retry_after_of(response.headers, now=self.clock.time)
-        return error
+            return self.error(RateLimited, "rate limited by the instance", status=429)
+        return self.error(RateLimited, "rate limited by the instance", response=response)
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -738,23 +736,9 @@ def _reason(response: requests.Response) -> str:
     return reason[:300] if isinstance(reason, str) else ""
 
 
-def _status_error(status: int, reason: str) -> tuple[type[ChannelError], str]:
-    """The carecast class and message for a Mastodon error status and its ``error`` text."""
-    said = f": {reason}" if reason else ""
-    if status == 401:
-        return AuthenticationError, (
-            f"the instance refused the access token{said}; renew it (Preferences > "
-            "Development > your application > regenerate) and update access_token")
-    if status == 403:
-        return PermissionDenied, (
-            f"the access token may not do this{said}; give the application the scopes the "
-            "mastodon channel page lists and create a new token")
-    if status == 404:
-        return PlatformRejected, f"not found on the instance{said}"
-    if status >= 500:
-        return ChannelServerError, (
-            f"the instance failed with HTTP {status}{said}; it may have stored the status")
-    return PlatformRejected, f"the instance refused the request{said}"
+def _said(reason: str) -> str:
+    """Mastodon's reason as the messages quote it."""
+    return f": {reason}" if reason else ""
 
 
 def _focus_points(given: Any, media: Sequence[Media], where: str) -> list[str | None]:

@@ -18,7 +18,7 @@ import logging
 import mimetypes
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ import requests
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, new_session, send, transport_error
+from carecast.channels.http import new_session, send, transport_error
 from carecast.channels.media import avatar_bytes, media_file
 from carecast.channels.paging import Page, since_send
 from carecast.channels.thread import send_thread
@@ -45,6 +45,7 @@ from carecast.errors import (
     InvalidPost,
     LimitExceeded,
     OutcomeUnknown,
+    PermissionDenied,
     PlatformRejected,
     RateLimited,
 )
@@ -74,6 +75,11 @@ PROFILE_UPDATE = f"{API}/1.1/account/update_profile.json"
 #: X's v1.1 error code for an endpoint outside the app's access level (Free and Basic refuse
 #: the v1.1 profile updates with it).
 ACCESS_LEVEL_CODE = 453
+ACCESS_LEVEL_MESSAGE = (
+    "X's access level for this app does not include this endpoint (error {code}{said}); "
+    "profile updates use v1.1 endpoints that the Free and Basic levels refuse. The fix is a "
+    "higher access level in the X developer portal, not the app's permissions; until then "
+    "change the profile by hand")
 PROFILE_IMAGE = f"{API}/1.1/account/update_profile_image.json"
 #: The v1.1 ``update_profile`` parameter of each profile field, and its longest value.
 PROFILE_PARAMS = {"display_name": ("name", 50), "website": ("url", 100),
@@ -129,8 +135,7 @@ def _urls(text: str) -> list[str]:
 
 
 def _missing(package: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"the x channel needs {package}; install it with: pip install 'carecast[x]'")
+    return ConfigurationError(XChannel.install_hint(package))
 
 
 def _tweepy() -> Any:
@@ -252,6 +257,22 @@ class XChannel(Channel):
     chunk_size: int = 4 * MB
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_PARAMS, "avatar"})
+    extra: ClassVar[str | None] = "x"
+    packages: ClassVar[tuple[str, ...]] = ("tweepy", "twitter_text")
+    notes: ClassVar[tuple[str, ...]] = (
+        "profile updates (carecast brand sync) use X's v1.1 endpoints, which the Free and "
+        "Basic access levels refuse with error 453: they need a higher access level, not "
+        "other app permissions",)
+    #: Any other 4xx is X refusing the request (a 409 is no duplicate: X says that in a 403).
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {409: PlatformRejected}
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        DuplicatePost: "X already holds a post with this text{said}",
+        PermissionDenied: "X refused the action{said}; check that the app has Read and Write "
+        "permission and that the token was made after it was granted",
+        RateLimited: "rate limited by X{said}",
+        ChannelServerError: "X failed with HTTP {status}{said}; it may have stored the post",
+        PlatformRejected: "X refused the request{said}",
+    }
     options: XOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -544,35 +565,20 @@ class XChannel(Channel):
         """The carecast error for an X error answer, with X's reason (never the post text)."""
         status, detail = response.status_code, _detail(response)
         reason = f" ({detail})" if detail else ""
-        where = f"accounts.{self.account}"
         cls: type[ChannelError] | None = None
+        message: str | None = None
         if status == 401:
             renew = ("authorize the app again (scopes tweet.read tweet.write users.read "
                      "media.write offline.access)" if not self._oauth1 else
                      "regenerate the access token and secret in the X developer portal")
-            message = f"X refused the credentials{reason}; {renew} and update {where}"
+            message = (f"X refused the credentials{reason}; {renew} and update "
+                       f"accounts.{self.account}")
         elif status == 403 and "duplicate" in detail.lower():
-            cls, message = DuplicatePost, f"X already holds a post with this text{reason}"
+            cls = DuplicatePost
         elif status == 403 and ACCESS_LEVEL_CODE in _codes(response):
-            message = (f"X's access level for this app does not include this endpoint (error "
-                       f"{ACCESS_LEVEL_CODE}{reason}); profile updates use v1.1 endpoints that "
-                       "the Free and Basic levels refuse. The fix is a higher access level in "
-                       "the X developer portal, not the app's permissions; until then change "
-                       "the profile by hand")
-        elif status == 403:
-            message = (f"X refused the action{reason}; check that the app has Read and Write "
-                       "permission and that the token was made after it was granted")
-        elif status == 429:
-            message = f"rate limited by X{reason}"
-        elif status >= 500:
-            message = f"X failed with HTTP {status}{reason}; it may have stored the post"
-        else:
-            cls, message = PlatformRejected, f"X refused the request{reason}"
-        error = error_for_status(response, channel=self.name, account=self.account,
-                                 message=message, cls=cls, now=self.clock.time)
-        if isinstance(error, RateLimited):
-            error.retry_after = _rate_reset(response.headers, self.clock.time())
-        return error
+            message = ACCESS_LEVEL_MESSAGE.format(code=ACCESS_LEVEL_CODE, said=reason)
+        return self.error(cls, message, response=response, said=reason,
+                          retry_after=_rate_reset(response.headers, self.clock.time()))
 
     # -- OAuth 2.0 refresh -------------------------------------------------------------------
 
@@ -655,11 +661,11 @@ class XChannel(Channel):
                 self._media_request("POST", MEDIA_METADATA, json={
                     "id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}})
         except OutcomeUnknown:
-            failure = self.error(ChannelConnectionError,
+            failure = self.error(
+                ChannelConnectionError,
                 f"uploading media[{index}] failed in transit; no post was made")
-        except ChannelServerError as exc:
-            exc.may_have_been_sent = False
-            raise
+        except ChannelServerError as exc:  # an upload makes no post: nothing to reconcile
+            failure = exc.replace(may_have_been_sent=False)
         if failure is not None:
             raise failure
         return media_id

@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions, post_options
-from carecast.channels.http import retry_after_of
 from carecast.channels.media import download
 from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
@@ -203,6 +202,21 @@ class YouTubeChannel(Channel):
     per_account: ClassVar[int] = 2
     per_host: ClassVar[int] = 2
     rate_limits_by: ClassVar[str] = "host"
+    extra: ClassVar[str | None] = "youtube"
+    packages: ClassVar[tuple[str, ...]] = ("googleapiclient", "google.auth")
+    #: YouTube has no duplicate refusal: a 409 is a plain refusal.
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {409: PlatformRejected}
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "YouTube refused the credentials{said}; authorise again and "
+        "update refresh_token",
+        PermissionDenied: "YouTube refused this action{said}; the account lacks the "
+        "permission (the youtube.force-ssl scope, a verified channel for thumbnails, or "
+        "owning the video)",
+        RateLimited: "rate limited by YouTube{said}",
+        ChannelServerError: "YouTube failed with HTTP {status}{said}; it may have stored the "
+        "request",
+        PlatformRejected: "YouTube refused the request{said}",
+    }
     options: YouTubeOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -325,8 +339,7 @@ class YouTubeChannel(Channel):
                 from googleapiclient.discovery import build  # type: ignore[import-untyped]
             except ImportError:
                 raise ConfigurationError(
-                    "the youtube channel needs google-api-python-client: "
-                    "pip install 'carecast[youtube]'") from None
+                    self.install_hint("google-api-python-client")) from None
             if self.session is None:
                 self.session = self._authorized_http()
                 self.owns_session = True
@@ -484,8 +497,8 @@ class YouTubeChannel(Channel):
                     continue
                 if exc.may_have_been_sent:
                     upload.uncertain.add(name)
-                exc.may_have_been_sent = True  # the video is live: never resend it blindly
-                raise
+                # The video is live: never resend it blindly.
+                raise exc.replace(may_have_been_sent=True) from None
             upload.done[name] = (answer or {}).get("id", True) if name != "thumbnail" else True
 
     def _found(self, request: Any, match: Callable[[dict[str, Any]], bool]) -> str | None:
@@ -706,34 +719,28 @@ class YouTubeChannel(Channel):
                               retryable=False)  # an unexpected failure: a person must look
 
     def _http_error(self, exc: Any) -> ChannelError:
-        status = int(getattr(exc.resp, "status", 0) or 0)
-        headers = {str(k): str(v) for k, v in dict(exc.resp).items()}
+        """The carecast error for googleapiclient's ``HttpError``: by its ``reason``, else by
+        its status through the one mapping."""
+        answer = _Answer(int(getattr(exc.resp, "status", 0) or 0),
+                         {str(k): str(v) for k, v in dict(exc.resp).items()})
         reason = _reason(exc.content)
-        kw: dict[str, Any] = {"channel": self.name, "account": self.account, "status": status,
-                              "headers": headers, "code": reason or None}
         said = f" ({reason})" if reason else ""
         hint = f": {_HINTS[reason]}" if reason in _HINTS else ""
         if reason in _QUOTA_REASONS:
-            return RateLimited(
-                f"YouTube's daily limit is used up{said}{hint}; it resets at midnight Pacific "
-                "time", retry_after=quota_reset_in(self.clock.now()), **kw)
-        if status == 429 or reason in _RATE_REASONS:
-            return RateLimited(f"rate limited by YouTube{said}",
-                               retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        if status == 401:
-            return AuthenticationError(
-                f"YouTube refused the credentials{said}; authorise again and update "
-                "refresh_token", **kw)
-        if status == 403:
-            return PermissionDenied(
-                f"YouTube refused this action{said}; the account lacks the permission (the "
-                "youtube.force-ssl scope, a verified channel for thumbnails, or owning the "
-                "video)", **kw)
-        if status >= 500:
-            return ChannelServerError(
-                f"YouTube failed with HTTP {status}{said}; it may have stored the request",
-                retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        return PlatformRejected(f"YouTube refused the request{said}{hint}", **kw)
+            return self.error(
+                RateLimited, f"YouTube's daily limit is used up{said}{hint}; it resets at "
+                "midnight Pacific time", response=answer, code=reason,
+                retry_after=quota_reset_in(self.clock.now()))
+        return self.error(RateLimited if reason in _RATE_REASONS else None, response=answer,
+                          said=f"{said}{hint}", code=reason or None)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An httplib2 answer as ``http.error_for_status`` reads it."""
+
+    status_code: int
+    headers: Mapping[str, str]
 
 
 def _reason(content: Any) -> str:
