@@ -336,10 +336,10 @@ class BlueskyChannel(Channel):
                 reason = ("this account needs a sign-in code: use an app password instead"
                           if error.code == "AuthFactorTokenRequired" else
                           "Bluesky refused the handle or app password")
-                error = self.error(AuthenticationError,
-                    f"{reason}; create an app password ({APP_PASSWORDS}) and set it as "
-                    "app_password",
-                    status=error.status, code=error.code)
+                error = self.error(
+                    AuthenticationError, f"{reason}; create an app password ({APP_PASSWORDS})"
+                    " and set it as app_password", status=error.status, code=error.code,
+                    request_id=error.request_id, headers=error.headers)
             raise error
 
     def _call(self, call: Callable[[Any], T]) -> T:
