@@ -167,7 +167,8 @@ def test_the_message_never_decides_the_class(mocked) -> None:
 
 def test_expired_token_says_why_and_how_to_renew(mocked) -> None:
     mocked.get(f"{BASE}/1", status=400, json=graph_body(190, 463))
-    with pytest.raises(AuthenticationError, match=r"it expired .*get a new long-lived Page access token as docs") as info:
+    with pytest.raises(AuthenticationError,
+                       match=r"it expired .*get a new long-lived Page access token") as info:
         client().get("1")
     assert "subcode 463" in str(info.value)
 
