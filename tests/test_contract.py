@@ -92,6 +92,51 @@ TRANSPORT_OVERRIDES: dict[str, dict[str, type[ChannelError]]] = {
     # out may have been sent.
     "youtube": {"connect-timeout": OutcomeUnknown},
 }
+#: Error bodies as the platforms send them, copied from public recordings: Graph's from
+#: restfb (exampleErrorNew.json) and python-facebook (base__error_data.json); LinkedIn's from
+#: linkedin-v2's VCR cassettes; X's v2 problem from python-twitter (streams__delete_error.json);
+#: Google's from google-api-python-client's tests/data and python-youtube's testdata.
+GRAPH_BODIES = {
+    400: {"error": {"message": "(#100) Object does not exist, cannot be loaded due to missing "
+                    "permission or reviewable feature, or does not support this operation.",
+                    "type": "OAuthException", "code": 100, "fbtrace_id": "AQt_hJ68vFybS4T"}},
+    401: {"error": {"message": "Message describing the error", "type": "OAuthException",
+                    "code": 190, "error_subcode": 460, "error_user_title": "A title",
+                    "error_user_msg": "A message", "fbtrace_id": "EJplcsCHuLu"}},
+}
+
+
+def _google(status: int, reason: str, message: str, domain: str = "global") -> dict[str, Any]:
+    return {"error": {"errors": [{"domain": domain, "reason": reason, "message": message}],
+                      "code": status, "message": message}}
+
+
+ERROR_BODIES: dict[str, dict[int, Any]] = {
+    "facebook": GRAPH_BODIES,
+    "instagram": GRAPH_BODIES,
+    "linkedin": {
+        400: {"serviceErrorCode": 0, "message": "Illegal field name '['", "status": 400},
+        401: {"serviceErrorCode": 65600, "message": "Invalid access token", "status": 401},
+        404: {"serviceErrorCode": 0, "message": "Resource me does not exist", "status": 404},
+    },
+    "x": {400: {"errors": [{"parameters": {"delete": []},
+                            "message": "JSON doesn't match expected schema"}],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": "https://api.twitter.com/2/problems/invalid-request"}},
+    "youtube": {
+        400: _google(400, "keyInvalid", "Bad Request", "usageLimits"),
+        403: {"error": {"code": 403, "message": "The caller does not have permission",
+                        "errors": [{"message": "Permission denied.",
+                                    "domain": "youtube.CoreErrorDomain",
+                                    "reason": "SERVICE_UNAVAILABLE"}],
+                        "status": "PERMISSION_DENIED"}},
+        500: _google(500, "internalError", "We encountered an internal error. Please try "
+                     "again using truncated exponential backoff."),
+        503: _google(503, "backendError", "We encountered an internal error. Please try "
+                     "again using truncated exponential backoff."),
+    },
+}
 #: YouTube takes no video by URL in the tables (a URL is downloaded first, through requests).
 TABLE_MEDIA = {"youtube": "clip.mp4"}
 #: The platform answers the webhook channel's contract runs (its own tests go further below).
@@ -116,7 +161,8 @@ for _name in CHANNELS:
             "answers": ANSWERS.get(_name, ()), "transport": TRANSPORTS.get(_name),
             "status_overrides": STATUS_OVERRIDES.get(_name, {}),
             "transport_overrides": TRANSPORT_OVERRIDES.get(_name, {}),
-            "table_media": TABLE_MEDIA.get(_name)})
+            "table_media": TABLE_MEDIA.get(_name),
+            "error_bodies": ERROR_BODIES.get(_name, {})})
 globals().update({cls.__name__: cls for cls in CONTRACTS.values()})
 
 

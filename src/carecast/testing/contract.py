@@ -414,6 +414,9 @@ class ChannelContract:
     #: ``sample_root`` (``clip.mp4``...) for a channel that takes no media by URL; None for a
     #: URL of the first media kind it takes.
     table_media: ClassVar[str | None] = None
+    #: The error body the platform sends with a status, ``{status: JSON}``, shaped on a real
+    #: recording (the others get a body that says nothing the channel can read).
+    error_bodies: ClassVar[Mapping[int, Any]] = {}
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Parametrize the answer, table and media-kind checks from the subclass's tables."""
@@ -773,7 +776,8 @@ class ChannelContract:
         if status in self.status_overrides:
             cls = self.status_overrides[status]
             retryable, maybe_sent = cls.retryable, cls.may_have_been_sent
-        double.answer(status, json={"error": "nope", "message": "nope"},
+        double.answer(status, json=self.error_bodies.get(status, {"error": "nope",
+                                                                  "message": "nope"}),
                       headers={"X-Request-Id": f"req-{status}", "Retry-After": "7"})
         error = self._publish_failure(root, double)
         assert type(error) is cls, f"HTTP {status} became {type(error).__name__}, not " \
