@@ -303,7 +303,7 @@ def _rerun(ctx: typer.Context, post_id: str, as_json: bool,
 def channels(as_json: JsonOption = False) -> None:
     """List every installed channel with its limits and capabilities."""
     from carecast.channels import channel_names, get_channel_class
-    from carecast.cli.render import ChannelRow, channels_table
+    from carecast.cli.render import ChannelRow, channel_notes, channels_table
 
     rows = []
     with _errors(as_json):
@@ -315,11 +315,14 @@ def channels(as_json: JsonOption = False) -> None:
             message = str(exc) if isinstance(exc, CarecastError) else type(exc).__name__
             rows.append(ChannelRow(name, error=message))
             continue
-        rows.append(ChannelRow(name, cls.title, cls.limits(), tuple(sorted(cls.capabilities()))))
+        rows.append(ChannelRow(name, cls.title, cls.limits(), tuple(sorted(cls.capabilities())),
+                               features=cls.features()))
     if as_json:
         _print_json([row.__dict__ for row in rows])
     else:
         _out().print(channels_table(rows))
+        for line in channel_notes(rows):
+            _out().print(line, markup=False, highlight=False)
     raise typer.Exit(1 if any(row.error for row in rows) else 0)
 
 

@@ -81,6 +81,8 @@ LIMIT_KEYS = {"max_text", "text_unit", "url_length", "max_title", "requires_titl
               "media_kinds", "max_media_bytes", "requires_media", "supports_threads",
               "supports_scheduling", "per_account", "per_host",
               "rate_limits_by"}
+FEATURE_KEYS = {"calls", "idempotent_publish", "public_profile", "extra", "packages",
+                "missing_packages", "notes"}
 TEXT_UNITS = {"characters", "graphemes", "weighted", "bytes"}
 SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|access_?key|credential",
                           re.IGNORECASE)
@@ -511,6 +513,22 @@ class ChannelContract:
         assert capabilities <= set(OPTIONAL_CAPABILITIES)
         for capability in capabilities:
             assert getattr(cls, capability) is not getattr(Channel, capability)
+
+    def test_features_are_declared_in_one_place(self) -> None:
+        cls = self.channel
+        features = cls.features()
+        json.dumps(features)  # plain data, for listings
+        assert set(features) == FEATURE_KEYS
+        assert features["calls"] == sorted(cls.capabilities())
+        assert type(features["idempotent_publish"]) is bool
+        assert type(features["public_profile"]) is bool
+        if features["packages"]:
+            assert features["extra"], f"{cls.name}: name the extra that installs its packages"
+        assert set(features["missing_packages"]) <= set(features["packages"])
+        assert all(isinstance(note, str) and note.strip() for note in features["notes"])
+        for status, error in cls.status_errors.items():
+            assert 400 <= status <= 599, status
+            assert issubclass(error, ChannelError), status
 
     # -- options -----------------------------------------------------------------------------
 
