@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Self, TypeVar, overload
+from typing import Any, ClassVar, Protocol, Self, TypeVar, overload
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -48,8 +48,8 @@ from carecast.post import (
 )
 from carecast.scrub import remember_options
 
-__all__ = ["Channel", "ChannelOptions", "earliest_send", "post_options", "sent_after",
-           "split_thread"]
+__all__ = ["Channel", "ChannelOptions", "LazyUploadSessions", "UploadSessions",
+           "earliest_send", "post_options", "sent_after", "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=ChannelError)
@@ -60,6 +60,40 @@ _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
 _SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
 OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
+
+
+class UploadSessions(Protocol):
+    """Where a channel keeps a resumable upload's session URI by target key, so any process
+    resumes the same upload (``Ledger.upload_sessions``; the publisher hands it over)."""
+
+    def get(self, key: str) -> str | None:
+        """The session kept for ``key``, if any."""
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key``."""
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``."""
+
+
+class LazyUploadSessions:
+    """``UploadSessions`` from ``source()``, called at first use (the ledger is opened only
+    when a channel uploads, never for a preview)."""
+
+    def __init__(self, source: Callable[[], UploadSessions]) -> None:
+        self._source = source
+
+    def get(self, key: str) -> str | None:
+        """The session kept for ``key``, if any."""
+        return self._source().get(key)
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key``."""
+        self._source().put(key, uri)
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``."""
+        self._source().drop(key)
 
 
 class ChannelOptions(BaseModel):
@@ -152,6 +186,9 @@ class Channel(ABC):
         self.session = session
         #: Set by a channel that made its own session, so ``close`` knows to close it.
         self.owns_session = False
+        #: Where resumable upload sessions outlive this process (the publisher sets its
+        #: ledger's); None keeps them in this instance only.
+        self.upload_sessions: UploadSessions | None = None
 
     @classmethod
     def from_config(cls, account: AccountConfig, *, root: Path | None = None,

@@ -6,13 +6,14 @@ A post becomes one video: its title, its text as the description (5,000 bytes), 
 a thumbnail (``thumbnails.set``), a caption track (``captions.insert``) and a place in a
 playlist (``playlistItems.insert``).
 
-An interrupted upload is resumed, not restarted: the upload (its resumable URI and the
-bytes the server confirmed) is kept on the channel instance under the target's idempotency
-key, so when carecast's retry policy calls ``publish`` again, the client asks the server how
-far it got (``PUT`` with ``Content-Range: bytes */TOTAL``, answered ``308`` with ``Range``)
-and sends the rest. A new process starts the upload again; the half-sent one never becomes
-a video. ``lookup`` finds a finished video by a hidden tag derived from the key
-(``cc-`` and 12 hex digits) among the channel's recent uploads.
+An interrupted upload is resumed, not restarted: the upload is kept on the channel instance
+under the target's idempotency key, and its resumable session URI in ``upload_sessions`` (the
+publisher's ledger), so when ``publish`` is called again, in this process or any other, the
+client asks the server how far it got (``PUT`` with ``Content-Range: bytes */TOTAL``,
+answered ``308`` with ``Range``, or with the video when it was finished) and sends the rest.
+``lookup`` defers to a kept session (the uploads playlist lags behind a finished upload);
+otherwise it finds a finished video by a hidden tag derived from the key (``cc-`` and 12 hex
+digits) among the channel's recent uploads.
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ class _Upload:
     #: Steps whose last try may have reached YouTube: look before trying again.
     uncertain: set[str] = field(default_factory=set)
     download: Path | None = None
+    #: The resumable session URI as last kept in ``upload_sessions``.
+    kept: str | None = None
 
 
 class YouTubeChannel(Channel):
@@ -422,7 +425,14 @@ class YouTubeChannel(Channel):
         request = self.client.videos().insert(
             part="snippet,status", body={"snippet": snippet, "status": status},
             notifySubscribers=opts["notify_subscribers"], media_body=media)
-        return _Upload(request=request, size=media.size(), download=fetched)
+        kept = self.upload_sessions.get(key) if self.upload_sessions is not None else None
+        if kept is not None:
+            # Another process (or an earlier run) started this upload: ask the server how far
+            # it got (googleapiclient's own resume, a PUT of ``bytes */TOTAL``) instead of
+            # sending the video again; a finished one answers with the video.
+            request.resumable_uri = kept
+            request._in_error_state = True
+        return _Upload(request=request, size=media.size(), download=fetched, kept=kept)
 
     def _upload(self, upload: _Upload, key: str) -> dict[str, Any]:
         """Send the chunks; after an interruption, ask the server where to resume."""
@@ -432,7 +442,15 @@ class YouTubeChannel(Channel):
                 status, response = upload.request.next_chunk(num_retries=0)
             except Exception as exc:
                 error = self._error(exc, write=True)
+                self._keep_session(key, upload)
+                if upload.kept is not None and error.status in (404, 410):
+                    error = self.error(
+                        OutcomeUnknown, "the upload session kept for this post is gone (YouTube "
+                        "keeps one about a week): check the channel for the video, then run: "
+                        "carecast retry POST_ID --resend-unknown", status=error.status,
+                        retryable=False)
             else:
+                self._keep_session(key, upload)
                 if status is not None and self.progress is not None:
                     self.progress(key, status.resumable_progress, upload.size)
                 continue
@@ -506,10 +524,30 @@ class YouTubeChannel(Channel):
         items = self._execute(request, write=False).get("items") or []
         return next((str(item["id"]) for item in items if match(item)), None)
 
+    def close(self) -> None:
+        """Close the files of unfinished uploads (a kept session resumes them elsewhere),
+        then what the base class closes."""
+        with self._lock:
+            unfinished = list(self._uploads.values())
+            self._uploads.clear()
+        for upload in unfinished:
+            upload.request.resumable.stream().close()
+            self._forget_download(upload)
+        super().close()
+
+    def _keep_session(self, key: str, upload: _Upload) -> None:
+        """Keep the upload's session URI where any process finds it, once per session."""
+        uri = upload.request.resumable_uri
+        if uri and uri != upload.kept and self.upload_sessions is not None:
+            self.upload_sessions.put(key, str(uri))
+            upload.kept = str(uri)
+
     def _drop(self, key: str, upload: _Upload) -> None:
         with self._lock:
             self._uploads.pop(key, None)
         self._forget_download(upload)
+        if upload.kept is not None and self.upload_sessions is not None:
+            self.upload_sessions.drop(key)
 
     def _forget_download(self, upload: _Upload) -> None:
         if upload.download is not None:
@@ -532,12 +570,14 @@ class YouTubeChannel(Channel):
     # -- lookup, delete -----------------------------------------------------------------------
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """An unfinished upload of this process: None, so ``publish`` resumes it. Otherwise
-        the channel's uploads since the send (pages followed back to its time, else
-        unknown) are searched for the key's hidden tag."""
+        """An unfinished upload, of this process or kept in ``upload_sessions`` by another:
+        None, so ``publish`` resumes it (the uploads playlist lags behind a finished upload,
+        the session does not). Otherwise the channel's uploads since the send (pages followed
+        back to its time, else unknown) are searched for the key's hidden tag."""
         with self._lock:
             upload = self._uploads.get(key)
-        if upload is not None:
+        if upload is not None or (self.upload_sessions is not None
+                                  and self.upload_sessions.get(key) is not None):
             return None
         uploads = self._channel_info()["contentDetails"]["relatedPlaylists"]["uploads"]
 
