@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,7 +49,8 @@ from carecast.post import (
 )
 from carecast.scrub import remember_options
 
-__all__ = ["Channel", "ChannelOptions", "LazyUploadSessions", "UploadSessions",
+__all__ = ["Channel", "ChannelOptions", "LazyUploadSessions", "MemoryUploadSessions",
+           "UploadSessions",
            "earliest_send", "post_options", "sent_after", "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -74,6 +76,29 @@ class UploadSessions(Protocol):
 
     def drop(self, key: str) -> None:
         """Forget the session of ``key``."""
+
+
+class MemoryUploadSessions:
+    """``UploadSessions`` of this process only: what a channel keeps without a ledger."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        """The session kept for ``key``, if any."""
+        with self._lock:
+            return self._kept.get(key)
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key``."""
+        with self._lock:
+            self._kept[key] = uri
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``."""
+        with self._lock:
+            self._kept.pop(key, None)
 
 
 class LazyUploadSessions:
@@ -186,9 +211,9 @@ class Channel(ABC):
         self.session = session
         #: Set by a channel that made its own session, so ``close`` knows to close it.
         self.owns_session = False
-        #: Where resumable upload sessions outlive this process (the publisher sets its
-        #: ledger's); None keeps them in this instance only.
-        self.upload_sessions: UploadSessions | None = None
+        #: Where resumable upload sessions are kept: the publisher sets its ledger's, so they
+        #: outlive this process; by default this instance's memory.
+        self.upload_sessions: UploadSessions = MemoryUploadSessions()
 
     @classmethod
     def from_config(cls, account: AccountConfig, *, root: Path | None = None,

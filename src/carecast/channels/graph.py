@@ -217,17 +217,22 @@ class GraphClient:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 data: dict[str, Any] | None = None, files: Any = None, video: bool = False,
-                timeout: float | None = None,
-                failure: dict[str, Any] | None = None) -> dict[str, Any]:
+                timeout: float | None = None, failure: dict[str, Any] | None = None,
+                content: Any = None, headers: Mapping[str, str] | None = None,
+                token: SecretStr | None = None, scheme: str = "Bearer") -> dict[str, Any]:
         """One Graph call; the JSON answer as a dict (a bare ``true`` is ``{"success": true}``).
 
-        Raises a carecast ``ChannelError`` mapped from Graph's error code.
+        ``content`` is a raw body (bytes or an open file, sent from its position), with
+        ``headers``; ``token`` is another access token than the account's (sent as
+        ``Authorization: {scheme} ...``). Raises a carecast ``ChannelError`` mapped from
+        Graph's error code.
         """
         params = dict(params or {})
-        proof = self._proof()
+        secret = token or self.options.access_token
+        proof = self._proof(secret)
         if proof:
             (data if data is not None else params)["appsecret_proof"] = proof
-        token = self.options.access_token.get_secret_value()
+        token_text = secret.get_secret_value()
         answers: list[requests.Response] = []
         read = timeout or self.options.timeout
         error: ChannelError | None = None
@@ -235,8 +240,9 @@ class GraphClient:
             response = send(
                 self.session, method, self.url(path, video=video), channel=self.channel,
                 account=self.account, timeout=(self.options.connect_timeout, read), now=self.now,
-                params=params or None, data=data, files=files,
-                headers={"Authorization": f"Bearer {token}", "User-Agent": "carecast"},
+                params=params or None, data=data if content is None else content, files=files,
+                headers={**(headers or {}), "Authorization": f"{scheme} {token_text}",
+                         "User-Agent": "carecast"},
                 hooks={"response": lambda r, *a, **k: answers.append(r)})
         except ChannelError as exc:
             error = exc
@@ -276,12 +282,11 @@ class GraphClient:
                  if k not in ("access_token", "appsecret_proof")} if isinstance(nxt, str) else None
         return Page([i for i in items if isinstance(i, dict)], older)
 
-    def _proof(self) -> str | None:
+    def _proof(self, token: SecretStr) -> str | None:
         if self.options.app_secret is None:
             return None
         return hmac.new(self.options.app_secret.get_secret_value().encode(),
-                        self.options.access_token.get_secret_value().encode(),
-                        hashlib.sha256).hexdigest()
+                        token.get_secret_value().encode(), hashlib.sha256).hexdigest()
 
     def _note_usage(self, response: requests.Response) -> None:
         for name in USAGE_HEADERS:

@@ -425,7 +425,7 @@ class YouTubeChannel(Channel):
         request = self.client.videos().insert(
             part="snippet,status", body={"snippet": snippet, "status": status},
             notifySubscribers=opts["notify_subscribers"], media_body=media)
-        kept = self.upload_sessions.get(key) if self.upload_sessions is not None else None
+        kept = self.upload_sessions.get(key)
         if kept is not None:
             # Another process (or an earlier run) started this upload: ask the server how far
             # it got (googleapiclient's own resume, a PUT of ``bytes */TOTAL``) instead of
@@ -538,7 +538,7 @@ class YouTubeChannel(Channel):
     def _keep_session(self, key: str, upload: _Upload) -> None:
         """Keep the upload's session URI where any process finds it, once per session."""
         uri = upload.request.resumable_uri
-        if uri and uri != upload.kept and self.upload_sessions is not None:
+        if uri and uri != upload.kept:
             self.upload_sessions.put(key, str(uri))
             upload.kept = str(uri)
 
@@ -546,7 +546,7 @@ class YouTubeChannel(Channel):
         with self._lock:
             self._uploads.pop(key, None)
         self._forget_download(upload)
-        if upload.kept is not None and self.upload_sessions is not None:
+        if upload.kept is not None:
             self.upload_sessions.drop(key)
 
     def _forget_download(self, upload: _Upload) -> None:
@@ -576,8 +576,7 @@ class YouTubeChannel(Channel):
         back to its time, else unknown) are searched for the key's hidden tag."""
         with self._lock:
             upload = self._uploads.get(key)
-        if upload is not None or (self.upload_sessions is not None
-                                  and self.upload_sessions.get(key) is not None):
+        if upload is not None or self.upload_sessions.get(key) is not None:
             return None
         uploads = self._channel_info()["contentDetails"]["relatedPlaylists"]["uploads"]
 
