@@ -4,9 +4,9 @@ Bodies follow the Graph API: a feed post answers ``{"id": "<page>_<post>"}``, a 
 ``{"id": "<photo>", "post_id": "<page>_<post>"}``, a video ``{"id": "<video>"}``; Meta's
 Resumable Upload API answers ``{"id": "upload:<session>"}``, ``{"h": "<file handle>"}`` and
 ``{"id": ..., "file_offset": N}``. Page, feed, post and comment shapes follow
-python-facebook's test data (``facebook__apidata__pages__single_default_page.json``, ``..._posts__feed_fields_p1.json``,
-``..._posts__single_post_data.json``, ``..._comments__create_resp.json``); error bodies follow
-restfb's ``exampleErrorNew.json``.
+python-facebook's test data (``facebook__apidata__pages__single_default_page.json``,
+``..._posts__feed_fields_p1.json``, ``..._posts__single_post_data.json``,
+``..._comments__create_resp.json``); error bodies follow restfb's ``exampleErrorNew.json``.
 """
 
 from __future__ import annotations
