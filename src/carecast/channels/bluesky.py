@@ -485,8 +485,8 @@ class BlueskyChannel(Channel):
             return None
         missing = [i for i, record in enumerate(held) if record is None]
         if missing:
-            raise self.error(OutcomeUnknown,
-                f"the thread is on Bluesky only in part: part(s) {missing} of "
+            raise self.error(
+                OutcomeUnknown, f"the thread is on Bluesky only in part: part(s) {missing} of "
                 f"{len(held)} are missing (first {held[0].uri}); delete it there or finish "
                 "it by hand, then mark the post", retryable=False)
         uris = [str(record.uri) for record in held if record is not None]
@@ -618,7 +618,8 @@ class BlueskyChannel(Channel):
         self._client()
         answer = self._call(lambda c: c.app.bsky.feed.get_posts({"uris": [receipt.remote_id]}))
         if not answer.posts:
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 "the post is not on Bluesky any more (deleted or taken down)", status=404)
         post = answer.posts[0]
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,

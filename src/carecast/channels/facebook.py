@@ -167,7 +167,8 @@ class FacebookChannel(GraphChannel):
             return {}
         if not SCHEDULE_MIN <= ahead <= SCHEDULE_MAX:
             minutes = int(ahead.total_seconds() // 60)
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 f"schedule: Facebook schedules posts 10 minutes to 30 days ahead and this one "
                 f"is {minutes} minutes ahead; nothing was sent. Move the time, or run "
                 "'carecast retry' once it has come to publish it then")
@@ -319,7 +320,8 @@ class FacebookChannel(GraphChannel):
         ``pages_manage_metadata``)."""
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 f"the Graph API cannot change a Page's {unknown[0]}; change it by hand in the "
                 "Page's settings")
         data: dict[str, str] = {}
@@ -328,7 +330,8 @@ class FacebookChannel(GraphChannel):
             if value is None:
                 continue
             if limit is not None and len(value) > limit:
-                raise self.error(PlatformRejected,
+                raise self.error(
+                    PlatformRejected,
                     f"profile {field}: {len(value)} characters is over Facebook's limit of "
                     f"{limit} for a Page's {param}; shorten it")
             data[param] = value

@@ -308,9 +308,10 @@ class GraphClient:
             return body
         if body is True:
             return {"success": True}
-        raise self.error(ChannelServerError,
-                         f"Graph answered HTTP {response.status_code} without a JSON object; "
-                         "it may have stored the post", status=response.status_code)
+        raise self.error(
+            ChannelServerError,
+            f"Graph answered HTTP {response.status_code} without a JSON object; it may have "
+            "stored the post", status=response.status_code)
 
 
 def graph_time(value: Any) -> datetime | None:
@@ -378,7 +379,8 @@ class GraphChannel(Channel):
         """The first item of ``edge`` whose ``field`` is the draft's text, made when it can
         have been sent; pages back to the send time, and raises when it cannot tell."""
         if not draft.text.strip():
-            raise self.error(OutcomeUnknown,
+            raise self.error(
+                OutcomeUnknown,
                 f"a post without text cannot be matched among the {self.name} account's "
                 "recent posts; check the account, then run 'carecast retry' (with "
                 "--resend-unknown if the post is not there)", retryable=False)

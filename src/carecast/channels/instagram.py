@@ -193,7 +193,8 @@ class InstagramChannel(GraphChannel):
         used, total = data.get("quota_usage"), config.get("quota_total")
         if isinstance(used, int) and isinstance(total, int) and used >= total:
             hours = float(config.get("quota_duration") or 86400) / 3600
-            raise self.error(RateLimited,
+            raise self.error(
+                RateLimited,
                 f"Instagram's content-publishing limit is used up ({used} of {total} posts in "
                 f"{hours:g} hours); nothing was sent. A slot frees as the oldest of those posts "
                 "leaves the window: run 'carecast retry' later", retry_after=QUOTA_WAIT)
@@ -248,7 +249,8 @@ class InstagramChannel(GraphChannel):
             reason = type(exc).__name__
         else:
             return self.options.media_host_url + name
-        raise self.error(ChannelError,
+        raise self.error(
+            ChannelError,
             f"cannot copy the media file {item.filename!r} into media_host_path ({reason}); "
             "check that the folder exists and is writable; nothing was sent")
 

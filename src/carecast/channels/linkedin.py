@@ -167,7 +167,8 @@ class LinkedInChannel(Channel):
         response = self.api.create_post(body)
         urn = response.headers.get("x-restli-id")
         if not urn:
-            raise self.error(OutcomeUnknown,
+            raise self.error(
+                OutcomeUnknown,
                 "LinkedIn accepted the post without naming it (no x-restli-id header); it "
                 "will be looked up before anything is sent again", status=response.status_code)
         self._forget(key)
@@ -243,7 +244,8 @@ class LinkedInChannel(Channel):
             response = self.api.upload(part.url, read(part.first, part.last))
             etag = response.headers.get("ETag")
             if not etag:
-                raise self.error(ChannelServerError,
+                raise self.error(
+                    ChannelServerError,
                     f"LinkedIn did not confirm part {index + 1} of {len(parts)} of the video "
                     "(no ETag); a retry sends that part again", status=response.status_code)
             progress.etags[index] = etag
@@ -265,7 +267,8 @@ class LinkedInChannel(Channel):
                 with self._lock:
                     self._videos.pop(slot, None)  # a later retry uploads it afresh
                 reason = info.get("processingFailureReason") or "no reason given"
-                raise self.error(PlatformRejected,
+                raise self.error(
+                    PlatformRejected,
                     f"LinkedIn could not process the video ({reason}); check its format "
                     "(MP4, 3 seconds to 30 minutes)")
             if self.clock.monotonic() >= deadline:

@@ -477,7 +477,8 @@ class MastodonChannel(Channel):
         if (_normal(source.get("text") or ""), (source.get("spoiler_text") or "").strip()) \
                 == (_normal(part.text), (warning or "").strip()):
             return
-        raise self.error(OutcomeUnknown,
+        raise self.error(
+            OutcomeUnknown,
             f"part {index + 1} was sent earlier with other content under the same key (id "
             f"{status['id']}): the draft changed since (max_characters, content warning or "
             "the instance's limit). Check the account; delete what is wrong, then an hour "
@@ -491,7 +492,8 @@ class MastodonChannel(Channel):
         for i, part in enumerate(draft.parts):
             length = self.count(part.text) + extra
             if length > limit:
-                raise self.error(PlatformRejected,
+                raise self.error(
+                    PlatformRejected,
                     f"part {i + 1} is {length} graphemes (content warning included), over "
                     f"this instance's limit of {limit}; nothing was sent: set max_characters "
                     f"= {limit} for the account and render again")
@@ -505,7 +507,8 @@ class MastodonChannel(Channel):
         waited, delay = 0.0, 1.0
         while not attachment.get("url"):  # 202 from POST /api/v2/media, 206 from GET
             if waited >= self.options.media_wait:
-                raise self.error(ChannelTimeout,
+                raise self.error(
+                    ChannelTimeout,
                     f"the instance had not processed media[{index}] after {waited:.0f} s; "
                     "nothing was posted (raise media_wait for long videos)")
             self.clock.sleep(delay)
@@ -555,7 +558,8 @@ class MastodonChannel(Channel):
         duplicate), and a non-retryable ``OutcomeUnknown`` after that.
         """
         if not draft.parts[0].text.strip():
-            raise self.error(OutcomeUnknown,
+            raise self.error(
+                OutcomeUnknown,
                 "a status without text cannot be found by its text; check the account, then "
                 "run: carecast retry POST_ID --resend-unknown", retryable=False)
         def page(older: str | None) -> Page[dict[str, Any], str]:  # the Link header's next
@@ -588,7 +592,8 @@ class MastodonChannel(Channel):
         age = self.clock.time() - _utc(chain[0].get("created_at"), self.clock.now()).timestamp()
         if age < IDEMPOTENCY_WINDOW - 300:
             return None  # a resend with the same keys returns the parts already there
-        raise self.error(OutcomeUnknown,
+        raise self.error(
+            OutcomeUnknown,
             f"{len(chain)} of the thread's {len(draft.parts)} parts are on the instance "
             f"(first id {chain[0]['id']}) and it no longer remembers their keys; delete them "
             "or finish the thread by hand, then run: carecast retry POST_ID --resend-unknown",
@@ -601,7 +606,8 @@ class MastodonChannel(Channel):
         if not url:
             return None
         if not url.startswith(self.options.api_base_url + "/"):
-            raise self.error(OutcomeUnknown,
+            raise self.error(
+                OutcomeUnknown,
                 "the instance's next page of statuses is on another host; carecast does not "
                 "send the token there: check the account by hand, then run: carecast retry "
                 "POST_ID --resend-unknown", retryable=False)
@@ -649,7 +655,8 @@ class MastodonChannel(Channel):
             value = getattr(changes, field)
             if value is not None:
                 if len(value) > limit:
-                    raise self.error(PlatformRejected,
+                    raise self.error(
+                        PlatformRejected,
                         f"profile {field}: {len(value)} characters is over Mastodon's limit "
                         f"of {limit}; shorten it")
                 args[param] = value
@@ -672,7 +679,8 @@ class MastodonChannel(Channel):
         if at is not None:
             fields[at] = (fields[at][0], url)
         elif len(fields) >= MAX_FIELDS:
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 f"the profile has {MAX_FIELDS} fields, Mastodon's most, and none is a website; "
                 "free one on the instance, then sync again")
         else:

@@ -195,7 +195,8 @@ class WordPressChannel(Channel):
         except ValueError:
             data = None
         if data is None or not isinstance(data, shape):
-            raise self.error(OutcomeUnknown,
+            raise self.error(
+                OutcomeUnknown,
                 f"WordPress answered HTTP {response.status_code} without the JSON expected; "
                 "check site_url and api_url (a login page or a cache in front of the API?)",
                 status=response.status_code, retryable=False)

@@ -382,7 +382,8 @@ class XChannel(Channel):
         if not ids:
             return None
         if len(ids) < len(draft.parts):
-            raise self.error(OutcomeUnknown,
+            raise self.error(
+                OutcomeUnknown,
                 f"found {len(ids)} of the {len(draft.parts)} parts of the thread on X (first "
                 f"id {ids[0]}); delete them on X, then run 'carecast retry'", retryable=False)
         return self._receipt(draft, ids)
@@ -484,7 +485,8 @@ class XChannel(Channel):
             if value is None:
                 continue
             if len(value) > limit:
-                raise self.error(PlatformRejected,
+                raise self.error(
+                    PlatformRejected,
                     f"profile {field}: {len(value)} characters is over X's limit of {limit}; "
                     "shorten it")
             data[param] = value
@@ -498,7 +500,8 @@ class XChannel(Channel):
     def _profile_image(self, path: Path) -> tuple[str, bytes, str]:
         data = avatar_bytes(self, path)
         if len(data) > MAX_PROFILE_IMAGE:
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 f"profile avatar: {len(data)} bytes is over X's limit of {MAX_PROFILE_IMAGE} "
                 "bytes; use a smaller PNG or JPEG")
         return path.name, data, mimetypes.guess_type(path.name)[0] or "image/png"
@@ -512,7 +515,8 @@ class XChannel(Channel):
                 body = self._call(lambda c, user: c.get_me(user_auth=user))
                 found = _data(body).get("id")
                 if not found:
-                    raise self.error(PlatformRejected,
+                    raise self.error(
+                        PlatformRejected,
                         f"X's users/me answer holds no id; set accounts.{self.account}.user_id")
                 self._user_id = str(found)
         return self._user_id
@@ -609,12 +613,14 @@ class XChannel(Channel):
                     auth=(client_id, secret.get_secret_value()) if secret else None)
                 data = response.json()
             except OutcomeUnknown:
-                error: ChannelError | None = self.error(ChannelConnectionError,
+                error: ChannelError | None = self.error(
+                    ChannelConnectionError,
                     "the OAuth 2.0 token refresh got no answer from X; if it keeps failing, "
                     "authorize the app again")
             except (PlatformRejected, AuthenticationError, ValueError) as exc:
                 status = exc.status if isinstance(exc, ChannelError) else None
-                error = self.error(AuthenticationError,
+                error = self.error(
+                    AuthenticationError,
                     "X refused to refresh the OAuth 2.0 token; authorize the app again and "
                     f"update accounts.{self.account}.access_token and refresh_token", status=status)
             else:
@@ -622,7 +628,8 @@ class XChannel(Channel):
             if error is not None:
                 raise error
             if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-                raise self.error(AuthenticationError,
+                raise self.error(
+                    AuthenticationError,
                     "X's token refresh answer holds no access token; authorize the app again")
             self._access = SecretStr(data["access_token"])
             if isinstance(data.get("refresh_token"), str):
@@ -698,7 +705,8 @@ class XChannel(Channel):
         while info.get("state") in ("pending", "in_progress"):
             wait = max(1.0, float(info.get("check_after_secs") or 1))
             if waited + wait > self.options.max_processing_wait:
-                raise self.error(ChannelTimeout,
+                raise self.error(
+                    ChannelTimeout,
                     f"X was still processing media[{index}] after {waited:.0f} s; no post was "
                     "made: try again later or raise max_processing_wait")
             self.clock.sleep(wait)

@@ -618,7 +618,8 @@ class YouTubeChannel(Channel):
                 part="snippet,contentDetails,brandingSettings", mine=True), write=False)
             items = answer.get("items") or []
             if not items:
-                raise self.error(PermissionDenied,
+                raise self.error(
+                    PermissionDenied,
                     "these credentials have no YouTube channel; authorise with the Google "
                     "account that owns the channel")
             self._channel = items[0]
@@ -654,20 +655,23 @@ class YouTubeChannel(Channel):
         """
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 f"YouTube's API cannot change the channel's {unknown[0]}; change it in YouTube "
                 "Studio")
         if changes.description is None:
             return
         if len(changes.description) > MAX_CHANNEL_DESCRIPTION:
-            raise self.error(PlatformRejected,
+            raise self.error(
+                PlatformRejected,
                 f"profile description: {len(changes.description)} characters is over YouTube's "
                 f"limit of {MAX_CHANNEL_DESCRIPTION}; shorten it")
         answer = self._execute(self.client.channels().list(part="brandingSettings", mine=True),
                                write=False)
         items = answer.get("items") or []
         if not items:
-            raise self.error(PermissionDenied,
+            raise self.error(
+                PermissionDenied,
                 "these credentials have no YouTube channel; authorise with the Google account "
                 "that owns the channel")
         branding = dict(items[0].get("brandingSettings") or {})
