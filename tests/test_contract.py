@@ -201,6 +201,20 @@ def test_every_registered_channel_imports(name: str) -> None:
     assert name in CONTRACTS
 
 
+def test_override_of_takes_the_accounts_own_before_its_channels(root: Path) -> None:
+    channel = build("webhook", root)
+    both = Post.model_validate({"id": "p", "text": "x", "overrides": {
+        "webhook": {"text": "channel"}, ACCOUNT: {"text": "account"}}})
+    own = channel.override_of(both)
+    assert own.given is not None
+    assert (own.given.text, own.where) == ("account", f"overrides.{ACCOUNT}")
+    shared = channel.override_of(Post.model_validate({"id": "p", "text": "x", "overrides": {
+        "webhook": {"text": "channel"}}}))
+    assert shared.given is not None
+    assert (shared.given.text, shared.where) == ("channel", "overrides.webhook")
+    assert channel.override_of(Post(id="p", text="x")).given is None
+
+
 def test_the_optional_capabilities_are_the_documented_ones() -> None:
     assert set(OPTIONAL_CAPABILITIES) == {"lookup", "fetch_mentions", "fetch_metrics",
                                           "update_profile"}

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -36,6 +37,7 @@ from carecast.errors import (
     LimitExceeded,
 )
 from carecast.post import (
+    ChannelOverride,
     Draft,
     Media,
     MediaKind,
@@ -50,7 +52,7 @@ from carecast.post import (
 from carecast.scrub import remember_options
 
 __all__ = ["Channel", "ChannelOptions", "LazyUploadSessions", "MemoryUploadSessions",
-           "UploadSessions",
+           "Override", "UploadSessions",
            "earliest_send", "post_options", "sent_after", "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,6 +64,17 @@ _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
 _SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
 OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
+
+
+@dataclass(frozen=True)
+class Override:
+    """The override a post gives one account: its own, else its channel's."""
+
+    #: The override that applies, or None.
+    given: ChannelOverride | None
+    #: Where it is in the post, for messages: ``overrides.ACCOUNT`` when the account has its
+    #: own, else ``overrides.CHANNEL``.
+    where: str
 
 
 class UploadSessions(Protocol):
@@ -362,17 +375,24 @@ class Channel(ABC):
 
     # -- rendering (pure: no network, no writes) ----------------------------------------------
 
+    def override_of(self, post: Post) -> Override:
+        """The override ``post`` gives this account and where it is: resolved here only, for
+        ``render`` and every channel that reads more of it."""
+        own = post.overrides.get(self.account)
+        return Override(own or post.overrides.get(self.name),
+                        f"overrides.{self.account if own else self.name}")
+
     def render(self, post: Post) -> Draft:
         """Turn a post into exactly what this account would send; raises ``PostRejected``."""
-        override = post.override_for(self.name, self.account)
+        resolved = self.override_of(post)
+        override = resolved.given
         text = override.text if override and override.text is not None else post.text
         title = override.title if override and override.title is not None else post.title
         media = override.media if override and override.media is not None else post.media
         hashtags = (override.hashtags if override and override.hashtags is not None
                     else post.hashtags)
         options = dict(override.options) if override else {}
-        where = f"overrides.{self.account if post.overrides.get(self.account) else self.name}" \
-            if override else ""
+        where = resolved.where if override else ""
 
         self.check_title(title, where)
         self.check_media(media, where)

@@ -112,10 +112,9 @@ class InstagramChannel(GraphChannel):
     def render(self, post: Post) -> Draft:
         """The base draft, with Instagram's caption limits and a host for every local file."""
         draft = super().render(post)
-        override = post.override_for(self.name, self.account)
-        where = ""
-        if override is not None:
-            where = f"overrides.{self.account if post.overrides.get(self.account) else self.name}"
+        resolved = self.override_of(post)
+        override = resolved.given
+        where = resolved.where if override is not None else ""
         if not draft.media:  # Instagram requires media: the base check, once the text passed
             super().check_media((), where)
         where = f"{where}." if override is not None and override.text is not None else ""

@@ -147,8 +147,8 @@ class WordPressChannel(Channel):
         """The draft; its title (the first sentence when the post has none), tags,
         categories, excerpt and status resolved into ``draft.options``."""
         draft = super().render(post)
-        override = post.override_for(self.name, self.account)
-        where = "overrides." + (self.account if post.overrides.get(self.account) else self.name)
+        applies = self.override_of(post)
+        override, where = applies.given, applies.where
         wanted = post_options(_PostOptions, draft.options, f"{where}.options", self.name)
         hashtags = (override.hashtags if override and override.hashtags is not None
                     else post.hashtags)

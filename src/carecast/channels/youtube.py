@@ -259,8 +259,8 @@ class YouTubeChannel(Channel):
     def render(self, post: Post) -> Draft:
         """The draft, with the video's settings resolved into ``draft.options``."""
         draft = super().render(post)
-        override = post.override_for(self.name, self.account)
-        where = "overrides." + (self.account if post.overrides.get(self.account) else self.name)
+        applies = self.override_of(post)
+        override, where = applies.given, applies.where
         self._check_required(draft, where if override else "")
         field_of = f"{where}.options"
         wanted = post_options(_PostOptions, draft.options, field_of, self.name)
