@@ -444,6 +444,21 @@ def parse_tree() -> dict[str, tuple[str | None, bool]]:
     return tree
 
 
+def test_errors_are_built_whole_and_replaced_not_amended() -> None:
+    error = OutcomeUnknown("lost", channel="x", account="a", status=408, retryable=False)
+    assert (error.retryable, error.may_have_been_sent) == (False, True)  # given, class default
+    assert OutcomeUnknown("lost").retryable  # the class's own default stays
+    known = ChannelServerError("failed", channel="x", account="a", status=503, retry_after=7,
+                               request_id="req-1").replace(may_have_been_sent=False)
+    assert type(known) is ChannelServerError
+    assert (known.may_have_been_sent, known.retryable, known.retry_after) == (False, True, 7)
+    assert (known.status, known.request_id, str(known)) == (
+        503, "req-1", "[a] failed (HTTP 503) (request id req-1)")
+    assert ChannelServerError("failed").may_have_been_sent  # the class is left as it was
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        error.replace(colour="red")
+
+
 def test_every_error_class_is_in_the_tree_under_its_parent() -> None:
     tree = parse_tree()
     assert set(tree) == set(errors.__all__)
