@@ -261,15 +261,6 @@ def test_transport_errors_pass_through(mocked) -> None:
         client().post("1/feed", {})
 
 
-def test_failure_receives_the_error_object(mocked) -> None:
-    mocked.post(f"{BASE}/1/videos", status=400, json=graph_body(
-        6001, 1363037, error_data={"start_offset": 10, "end_offset": 20}))
-    failure: dict = {}
-    with pytest.raises(PlatformRejected):
-        client().post("1/videos", {}, failure=failure)
-    assert failure["error_data"] == {"start_offset": 10, "end_offset": 20}
-
-
 def test_usage_of_the_last_answer_is_kept(mocked) -> None:
     mocked.get(f"{BASE}/1", json={"id": "1"},
                headers={"x-app-usage": '{"call_count": 28, "total_time": 25}'})

@@ -205,11 +205,10 @@ class GraphClient:
         return self.request("GET", path, params=params)
 
     def post(self, path: str, data: Mapping[str, Any], *, files: Any = None,
-             video: bool = False, timeout: float | None = None,
-             failure: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST form fields (and files) to an edge; ``failure`` receives Graph's error object."""
+             video: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """POST form fields (and files) to an edge."""
         return self.request("POST", path, data=dict(data), files=files, video=video,
-                            timeout=timeout, failure=failure)
+                            timeout=timeout)
 
     def delete(self, path: str) -> dict[str, Any]:
         """DELETE a node."""
@@ -217,9 +216,9 @@ class GraphClient:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 data: dict[str, Any] | None = None, files: Any = None, video: bool = False,
-                timeout: float | None = None, failure: dict[str, Any] | None = None,
-                content: Any = None, headers: Mapping[str, str] | None = None,
-                token: SecretStr | None = None, scheme: str = "Bearer") -> dict[str, Any]:
+                timeout: float | None = None, content: Any = None,
+                headers: Mapping[str, str] | None = None, token: SecretStr | None = None,
+                scheme: str = "Bearer") -> dict[str, Any]:
         """One Graph call; the JSON answer as a dict (a bare ``true`` is ``{"success": true}``).
 
         ``content`` is a raw body (bytes or an open file, sent from its position), with
@@ -250,9 +249,6 @@ class GraphClient:
             if error.status is None or not answers:
                 raise error  # a transport failure: nothing to read
             self._note_usage(answers[-1])
-            err = error_object(answers[-1])
-            if failure is not None and err is not None:
-                failure.update(err)
             raise graph_error(answers[-1], error=self.error, renew=self.renew)
         self._note_usage(response)
         return self._body(response)
