@@ -618,7 +618,7 @@ def test_a_channel_that_fails_to_import_is_listed(monkeypatch: pytest.MonkeyPatc
     assert "Webhook" in result.stdout
     data = json.loads(run("channels", "--json", code=1).stdout)
     assert data[0] == {"name": "broken", "title": "", "limits": {}, "capabilities": [],
-                       "error": "ImportError"}
+                       "error": "ImportError", "features": {}}
 
 
 

@@ -8,7 +8,7 @@ CarecastError
 │   ├── LimitExceeded(.field, .limit, .value)
 │   ├── ComplianceBlocked(.findings)
 │   └── ApprovalRequired(.findings)
-├── ChannelError(.channel, .account, .status, .request_id, .retryable)
+├── ChannelError(.channel, .account, .status, .request_id, .retryable, .may_have_been_sent)
 │   ├── ChannelConnectionError* ── ChannelTimeout*       (* retryable)
 │   ├── AuthenticationError   (expired or revoked token: says how to renew)
 │   ├── PermissionDenied
@@ -31,7 +31,7 @@ protected health information a check found.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from carecast.scrub import hide, hide_headers
 
@@ -122,6 +122,7 @@ class ApprovalRequired(PostRejected):
 class ChannelError(CarecastError):
     """A channel's platform refused or failed a request."""
 
+    #: A retry may succeed (the class's default; a constructor argument overrides it).
     retryable: bool = False
     #: After this error the request may have reached the platform, so a resend must first
     #: look the post up (``Channel.lookup``) to avoid a double post.
@@ -137,6 +138,8 @@ class ChannelError(CarecastError):
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         code: str | None = None,
+        retryable: bool | None = None,
+        may_have_been_sent: bool | None = None,
     ) -> None:
         # Built here, the one place every channel error passes: a platform's text that echoes
         # a token or a header is scrubbed before anything keeps or shows it.
@@ -147,6 +150,11 @@ class ChannelError(CarecastError):
         self.request_id = hide(request_id) if request_id else request_id
         self.headers: dict[str, str] = hide_headers(headers or {})
         self.code = hide(code) if code else code
+        # Given here or left to the class's default: an error is built whole, never amended.
+        if retryable is not None:
+            self.retryable = retryable
+        if may_have_been_sent is not None:
+            self.may_have_been_sent = may_have_been_sent
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -166,6 +174,15 @@ class ChannelError(CarecastError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.__dict__, self.args))
+
+    def replace(self, **changes: Any) -> Self:
+        """A new error like this one but for ``changes`` (``may_have_been_sent=True``...),
+        for a caller that knows more than the call that failed; this one is left as it is."""
+        unknown = set(changes) - set(self.__dict__) - {"retryable", "may_have_been_sent"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        state = {**self.__dict__, **changes}
+        return _rebuild(type(self), state, self.args)  # type: ignore[no-any-return]
 
 
 def _rebuild(cls: type[ChannelError], state: dict[str, Any], args: tuple[Any, ...]) -> Any:

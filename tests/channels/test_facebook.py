@@ -1,12 +1,12 @@
 """The Facebook Page channel at the HTTP layer: every post kind, errors, reconcile, reads.
 
 Bodies follow the Graph API: a feed post answers ``{"id": "<page>_<post>"}``, a photo
-``{"id": "<photo>", "post_id": "<page>_<post>"}``, a video ``{"id": "<video>"}``; the resumable
-video phases answer ``video_id`` / ``upload_session_id`` / ``start_offset`` / ``end_offset``
-(offsets as strings). Page, feed, post and comment shapes follow python-facebook's test data
-(``facebook__apidata__pages__single_default_page.json``, ``..._posts__feed_fields_p1.json``,
-``..._posts__single_post_data.json``, ``..._comments__create_resp.json``); error bodies follow
-restfb's ``exampleErrorNew.json``.
+``{"id": "<photo>", "post_id": "<page>_<post>"}``, a video ``{"id": "<video>"}``; Meta's
+Resumable Upload API answers ``{"id": "upload:<session>"}``, ``{"h": "<file handle>"}`` and
+``{"id": ..., "file_offset": N}``. Page, feed, post and comment shapes follow
+python-facebook's test data (``facebook__apidata__pages__single_default_page.json``,
+``..._posts__feed_fields_p1.json``, ``..._posts__single_post_data.json``,
+``..._comments__create_resp.json``); error bodies follow restfb's ``exampleErrorNew.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from carecast.errors import (
     AuthenticationError,
     ChannelServerError,
     DuplicatePost,
+    InvalidPost,
     LimitExceeded,
     OutcomeUnknown,
     PlatformRejected,
@@ -179,59 +180,134 @@ def test_small_local_video_is_one_upload(tmp_path, mocked) -> None:
     assert "upload_phase" not in parts
 
 
-def test_large_video_resumes_from_the_servers_offset(tmp_path, ordered) -> None:
-    data = bytes(range(25))
+APP = "1234567890123"
+SESSION = "upload:MTphdHRhY2htZW50Ojk1NGU0NzFiLWU1ZjktNGM4Ni1hNDA3LWQ2NDZjNjJhYWUyMg=="
+HANDLE = "2:c2FtcGxlLm1wNA==:dmlkZW8vbXA0:ARZT0X6pfUW5x6z3JXKsgNDNAiBfypOL1zyp"
+USER_TOKEN = "EAAGuser-upl0ad-secret"
+
+
+def resumable(tmp_path, data: bytes = bytes(range(25)), **options) -> FacebookChannel:
     (tmp_path / "tour.mp4").write_bytes(data)
-    fb = make(tmp_path, resumable_above=10)
-    edge = f"{VIDEO}/{PAGE}/videos"
-    ordered.post(edge, json={"video_id": "2893", "upload_session_id": "sess-1",
-                             "start_offset": "0", "end_offset": "10"})
-    ordered.post(edge, json={"start_offset": "10", "end_offset": "20"})
-    ordered.post(edge, body=requests.ReadTimeout("read timed out"))  # the chunk did land
-    ordered.post(edge, status=400, json=graph_error(  # so Facebook says where it stands
-        6001, 1363037, is_transient=False, error_data={"start_offset": 20, "end_offset": 25}))
-    ordered.post(edge, json={"start_offset": "25", "end_offset": "25"})
-    ordered.post(edge, json={"success": True})
-    post = Post(id="p", title="Tour", text="A tour of the new wing.",
-                media=[Media(source="tour.mp4")])
-    receipt = fb.publish(fb.render(post), "k")
+    return make(tmp_path, resumable_above=10, app_id=APP, upload_access_token=USER_TOKEN,
+                **options)
+
+
+TOUR = Post(id="p", title="Tour", text="A tour of the new wing.",
+            media=[Media(source="tour.mp4")])
+
+
+def body_of(call) -> bytes:
+    body = call.request.body
+    return body.read() if hasattr(body, "read") else bytes(body or b"")
+
+
+def test_large_video_goes_through_the_resumable_upload_api(tmp_path, ordered) -> None:
+    """Meta's Resumable Upload API (Graph API guide "Upload a file"; Video API "Publish"): a
+    session at /{app-id}/uploads answers {"id": "upload:..."}, the bytes POSTed there with
+    file_offset answer {"h": handle}, and the page's video is made from the handle."""
+    fb = resumable(tmp_path)
+    ordered.post(f"{BASE}/{APP}/uploads", json={"id": SESSION})
+    ordered.post(f"{BASE}/{SESSION}", json={"h": HANDLE})
+    ordered.post(f"{VIDEO}/{PAGE}/videos", json={"id": "2893"})
+    receipt = fb.publish(fb.render(TOUR), "k")
     assert receipt.remote_id == "2893"
-    start = form(ordered.calls[0])
-    assert start == {"upload_phase": "start", "file_size": "25"}
-    transfers = [multipart(c) for c in ordered.calls[1:5]]
-    assert [t["start_offset"] for t in transfers] == [b"0", b"10", b"10", b"20"]
-    assert [t["video_file_chunk"] for t in transfers] == [
-        data[0:10], data[10:20], data[10:20], data[20:25]]
-    assert all(t["upload_session_id"] == b"sess-1" for t in transfers)
-    assert form(ordered.calls[5]) == {"upload_phase": "finish", "upload_session_id": "sess-1",
-                                      "description": "A tour of the new wing.", "title": "Tour"}
+    start, upload, publish = ordered.calls
+    assert form(start) == {"file_name": "tour.mp4", "file_length": "25",
+                           "file_type": "video/mp4"}
+    assert start.request.headers["Authorization"] == f"Bearer {USER_TOKEN}"
+    assert upload.request.headers["Authorization"] == f"OAuth {USER_TOKEN}"
+    assert upload.request.headers["file_offset"] == "0"
+    assert body_of(upload) == bytes(range(25))
+    assert form(publish) == {"fbuploader_video_file_chunk": HANDLE, "title": "Tour",
+                             "description": "A tour of the new wing."}
+    assert publish.request.headers["Authorization"] == f"Bearer {TOKEN}"  # the Page token
+    assert fb.upload_sessions.get("k") is None  # done: nothing left to resume
+
+
+def test_an_interrupted_upload_resumes_at_metas_offset(tmp_path, ordered) -> None:
+    fb = resumable(tmp_path)
+    ordered.post(f"{BASE}/{APP}/uploads", json={"id": SESSION})
+    ordered.post(f"{BASE}/{SESSION}", body=requests.ConnectionError("reset mid-body"))
+    ordered.get(f"{BASE}/{SESSION}", json={"id": SESSION, "file_offset": 10})
+    ordered.post(f"{BASE}/{SESSION}", json={"h": HANDLE})
+    ordered.post(f"{VIDEO}/{PAGE}/videos", json={"id": "2893"})
+    assert fb.publish(fb.render(TOUR), "k").remote_id == "2893"
+    resumed = ordered.calls[3]
+    assert resumed.request.headers["file_offset"] == "10"
+    assert body_of(resumed) == bytes(range(10, 25))  # the rest, not the whole file again
+    assert [c.request.method for c in ordered.calls] == ["POST", "POST", "GET", "POST", "POST"]
+
+
+def test_a_kept_session_is_resumed_by_another_process(tmp_path, ordered) -> None:
+    """The session lives in upload_sessions (the publisher's ledger), not in the instance."""
+    first = resumable(tmp_path, transfer_retries=0)
+    ordered.post(f"{BASE}/{APP}/uploads", json={"id": SESSION})
+    ordered.post(f"{BASE}/{SESSION}", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(OutcomeUnknown):
+        first.publish(first.render(TOUR), "k")
+    other = resumable(tmp_path)
+    other.upload_sessions = first.upload_sessions  # what a shared ledger gives both
+    ordered.get(f"{BASE}/{SESSION}", json={"id": SESSION, "file_offset": 20})
+    ordered.post(f"{BASE}/{SESSION}", json={"h": HANDLE})
+    ordered.post(f"{VIDEO}/{PAGE}/videos", json={"id": "2893"})
+    assert other.publish(other.render(TOUR), "k").remote_id == "2893"
+    assert [c.request.url.split("?")[0] for c in ordered.calls].count(
+        f"{BASE}/{APP}/uploads") == 1  # one session, never a second upload
+    assert body_of(ordered.calls[3]) == bytes(range(20, 25))
+
+
+def test_a_lost_answer_to_the_video_step_reuses_the_handle(tmp_path, ordered) -> None:
+    fb = resumable(tmp_path)
+    ordered.post(f"{BASE}/{APP}/uploads", json={"id": SESSION})
+    ordered.post(f"{BASE}/{SESSION}", json={"h": HANDLE})
+    ordered.post(f"{VIDEO}/{PAGE}/videos", body=requests.ReadTimeout("read timed out"))
+    ordered.post(f"{VIDEO}/{PAGE}/videos", json={"id": "2893"})
+    with pytest.raises(OutcomeUnknown):
+        fb.publish(fb.render(TOUR), "k")
+    assert fb.publish(fb.render(TOUR), "k").remote_id == "2893"  # after carecast's lookup
+    assert len(ordered.calls) == 4  # the bytes went up once
+    assert form(ordered.calls[3])["fbuploader_video_file_chunk"] == HANDLE
 
 
 def test_a_transfer_that_keeps_failing_gives_up(tmp_path, ordered) -> None:
-    (tmp_path / "tour.mp4").write_bytes(bytes(25))
-    fb = make(tmp_path, resumable_above=10, transfer_retries=2)
-    edge = f"{VIDEO}/{PAGE}/videos"
-    ordered.post(edge, json={"video_id": "1", "upload_session_id": "s", "start_offset": "0",
-                             "end_offset": "10"})
-    for _ in range(3):
-        ordered.post(edge, body=requests.ReadTimeout("read timed out"))
-    draft = fb.render(Post(id="p", text="Tour.", media=[Media(source="tour.mp4")]))
+    fb = resumable(tmp_path, transfer_retries=2)
+    ordered.post(f"{BASE}/{APP}/uploads", json={"id": SESSION})
+    ordered.post(f"{BASE}/{SESSION}", body=requests.ReadTimeout("read timed out"))
+    for _ in range(2):
+        ordered.get(f"{BASE}/{SESSION}", json={"id": SESSION, "file_offset": 0})
+        ordered.post(f"{BASE}/{SESSION}", body=requests.ReadTimeout("read timed out"))
     with pytest.raises(OutcomeUnknown):
-        fb.publish(draft, "k")
-    assert len(ordered.calls) == 4  # the start, then the first chunk three times
+        fb.publish(fb.render(TOUR), "k")
+    assert len(ordered.calls) == 6  # the start, then three sends with two questions between
+    assert fb.upload_sessions.get("k") == SESSION  # kept: the next attempt resumes it
 
 
-def test_a_refused_transfer_is_not_retried(tmp_path, ordered) -> None:
+def test_a_refused_upload_is_not_retried_and_forgotten(tmp_path, ordered) -> None:
+    fb = resumable(tmp_path)
+    ordered.post(f"{BASE}/{APP}/uploads", json={"id": SESSION})
+    ordered.post(f"{BASE}/{SESSION}", status=400,
+                 json=graph_error(100, message="(#100) Invalid parameter"))
+    with pytest.raises(PlatformRejected):
+        fb.publish(fb.render(TOUR), "k")
+    assert len(ordered.calls) == 2
+    assert fb.upload_sessions.get("k") is None
+
+
+def test_a_large_video_without_the_app_id_is_refused_at_render(tmp_path) -> None:
     (tmp_path / "tour.mp4").write_bytes(bytes(25))
     fb = make(tmp_path, resumable_above=10)
-    edge = f"{VIDEO}/{PAGE}/videos"
-    ordered.post(edge, json={"video_id": "1", "upload_session_id": "s", "start_offset": "0",
-                             "end_offset": "10"})
-    ordered.post(edge, status=400, json=graph_error(100, message="(#100) Invalid parameter"))
-    draft = fb.render(Post(id="p", text="Tour.", media=[Media(source="tour.mp4")]))
-    with pytest.raises(PlatformRejected):
-        fb.publish(draft, "k")
-    assert len(ordered.calls) == 2
+    with pytest.raises(InvalidPost) as info:
+        fb.render(TOUR)
+    assert "accounts.riverside-fb.app_id" in str(info.value)
+    assert "Resumable Upload API" in str(info.value)
+
+
+def test_the_upload_token_is_never_shown(tmp_path, ordered) -> None:
+    fb = resumable(tmp_path)
+    ordered.post(f"{BASE}/{APP}/uploads", status=401, json=graph_error(190, 460))
+    with pytest.raises(AuthenticationError) as info:
+        fb.publish(fb.render(TOUR), "k")
+    assert USER_TOKEN not in str(info.value) + repr(info.value) + repr(fb.options)
 
 
 def test_scheduled_post(fb, mocked) -> None:

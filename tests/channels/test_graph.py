@@ -17,10 +17,10 @@ import pytest
 import requests
 import responses
 
+from carecast.channels.facebook import FacebookChannel, FacebookOptions
 from carecast.channels.graph import (
     DEFAULT_VERSION,
     GraphClient,
-    GraphOptions,
     graph_time,
     insight_values,
     same_text,
@@ -43,10 +43,17 @@ APP_SECRET = "app-s3cret"
 BASE = f"https://graph.facebook.com/{DEFAULT_VERSION}"
 
 
+class _Clock:
+    def time(self) -> float:
+        return 1.79e9
+
+
 def client(**options) -> GraphClient:
-    opts = GraphOptions(access_token=TOKEN, **options)
-    return GraphClient(requests.Session(), opts, channel="facebook", account="riverside-fb",
-                       renew="renew it as docs/channels/facebook.md says", now=lambda: 1.79e9)
+    """The Graph client of a Facebook account: its errors come from ``Channel.error``."""
+    opts = FacebookOptions(page_id="123", access_token=TOKEN, **options)
+    page = FacebookChannel("riverside-fb", opts, session=requests.Session(),
+                           clock=_Clock())  # type: ignore[arg-type]
+    return page.graph
 
 
 @pytest.fixture
@@ -70,7 +77,7 @@ def test_default_version_is_current_and_configurable() -> None:
     assert client(graph_version="v25.0").url("1/videos", video=True) == \
         "https://graph-video.facebook.com/v25.0/1/videos"
     with pytest.raises(ValueError, match="graph_version"):
-        GraphOptions(access_token=TOKEN, graph_version="26")
+        FacebookOptions(page_id="1", access_token=TOKEN, graph_version="26")
 
 
 def test_token_travels_in_the_header_never_the_url(mocked, caplog) -> None:
@@ -160,7 +167,8 @@ def test_the_message_never_decides_the_class(mocked) -> None:
 
 def test_expired_token_says_why_and_how_to_renew(mocked) -> None:
     mocked.get(f"{BASE}/1", status=400, json=graph_body(190, 463))
-    with pytest.raises(AuthenticationError, match=r"it expired .*renew it as docs") as info:
+    with pytest.raises(AuthenticationError,
+                       match=r"it expired .*get a new long-lived Page access token") as info:
         client().get("1")
     assert "subcode 463" in str(info.value)
 
@@ -251,15 +259,6 @@ def test_transport_errors_pass_through(mocked) -> None:
     mocked.post(f"{BASE}/1/feed", body=requests.ConnectTimeout("connect timed out"))
     with pytest.raises(ChannelConnectionError):
         client().post("1/feed", {})
-
-
-def test_failure_receives_the_error_object(mocked) -> None:
-    mocked.post(f"{BASE}/1/videos", status=400, json=graph_body(
-        6001, 1363037, error_data={"start_offset": 10, "end_offset": 20}))
-    failure: dict = {}
-    with pytest.raises(PlatformRejected):
-        client().post("1/videos", {}, failure=failure)
-    assert failure["error_data"] == {"start_offset": 10, "end_offset": 20}
 
 
 def test_usage_of_the_last_answer_is_kept(mocked) -> None:

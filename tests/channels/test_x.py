@@ -965,6 +965,25 @@ def test_update_profile_errors_are_mapped(x, mocked) -> None:
         assert secret not in str(info.value)
 
 
+def test_carecast_channels_says_profile_updates_need_the_access_level() -> None:
+    """Issue 22: the 453 caveat is in ``carecast channels`` (table and JSON), not only in the
+    error a sync meets."""
+    from typer.testing import CliRunner
+
+    from carecast.cli import app
+
+    runner = CliRunner()
+    table = runner.invoke(app, ["channels"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    line = next(text for text in table.stdout.splitlines() if text.startswith("x: "))
+    assert "error 453" in line
+    assert "higher access level, not other app permissions" in line
+    listed = runner.invoke(app, ["channels", "--json"])
+    row = next(row for row in json.loads(listed.stdout) if row["name"] == "x")
+    assert any("453" in note for note in row["features"]["notes"])
+    assert (row["features"]["extra"], row["features"]["missing_packages"]) == ("x", [])
+
+
 def snowflake(at: datetime, n: int = 0) -> str:
     """An X post id made at ``at`` (milliseconds since X's epoch, shifted left 22 bits)."""
     return str(((int(at.timestamp() * 1000) - 1288834974657) << 22) + n)

@@ -48,6 +48,7 @@ from carecast.post import Media, Post, Receipt
 from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
+from carecast.store import Ledger
 from carecast.testing import FrozenClock
 
 CLIENT_SECRET = "gocspx-s3cret-value"
@@ -690,25 +691,65 @@ def test_publisher_resumes_an_interrupted_upload(root, no_sleep) -> None:
     assert headers_of(http, 4)["content-range"] == f"bytes {CHUNK}-{2 * CHUNK - 1}/{SIZE}"
 
 
-def test_publisher_reconciles_a_lost_answer_in_a_new_process(root, no_sleep) -> None:
-    key = idempotency_key("flu-1", "tube")
+def test_publisher_resumes_a_lost_final_answer_in_a_new_process(root, no_sleep) -> None:
+    """Issue 22: the session URI is kept in the ledger, so a new process asks the same upload
+    where it stands instead of trusting the uploads playlist (it lags behind a finished
+    upload, and a miss there uploaded the video twice)."""
     first = Mock([START, TimeoutError("timed out")])
     cfg = config(root)
     with Publisher(cfg, entry_point_plugins=False, retry=no_sleep.__class__(
             clock=no_sleep.clock, max_attempts=1), sessions={"tube": first}) as publisher:
         assert publisher.publish(e2e_post(root, "small.mp4"))["tube"].state == State.UNKNOWN
-    listed = {"items": [video(VIDEO_ID, ["flu", marker_tag(key)])]}
-    second = Mock([ok(CHANNEL), ok(uploads(VIDEO_ID)), ok(listed)])
+        key = idempotency_key("flu-1", "tube")
+        assert publisher.ledger.upload_sessions.get(key) == UPLOAD_URL
+    second = Mock([ok(video())])  # the status query answers with the finished video
     with Publisher(cfg, entry_point_plugins=False, retry=no_sleep,
                    sessions={"tube": second}) as publisher:
         outcome = publisher.publish(e2e_post(root, "small.mp4"))["tube"]
+        assert publisher.ledger.upload_sessions.get(key) is None  # gone with the publish
     assert outcome.state == State.PUBLISHED
-    assert outcome.receipt.reconciled
-    assert [r[1] for r in second.request_sequence] == ["GET", "GET", "GET"]  # nothing re-sent
+    assert outcome.receipt.remote_id == VIDEO_ID
+    assert [(r[0], r[1]) for r in second.request_sequence] == [(UPLOAD_URL, "PUT")]
+    assert headers_of(second, 0)["content-range"] == "bytes */1012"  # nothing re-sent
+    assert [r[1] for r in first.request_sequence + second.request_sequence].count("POST") == 1
     for path in root.iterdir():
         if path.suffix == ".db":
             assert not [s for s in SECRETS if s.encode() in path.read_bytes()]
 
+
+def test_a_kept_session_resumes_at_the_confirmed_byte_in_another_process(root,
+                                                                         tmp_path) -> None:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'state.db'}", clock=FrozenClock(NOW))
+    one = make(root, Mock([START, resume(CHUNK - 1), ConnectionResetError(104, "reset")]))
+    one.upload_sessions = ledger.upload_sessions
+    draft = one.render(post())
+    with pytest.raises(OutcomeUnknown):
+        one.publish(draft, KEY)
+    http = Mock([resume(CHUNK - 1), resume(2 * CHUNK - 1), ok(video())])
+    other = make(root, http)  # a new process: nothing of the first upload in memory
+    other.upload_sessions = ledger.upload_sessions
+    assert other.lookup(KEY, draft) is None  # a kept session: publish resumes it
+    assert other.publish(draft, KEY).remote_id == VIDEO_ID
+    assert [(r[1], headers_of(http, i).get("content-range"))
+            for i, r in enumerate(http.request_sequence)] == [
+        ("PUT", f"bytes */{SIZE}"),
+        ("PUT", f"bytes {CHUNK}-{2 * CHUNK - 1}/{SIZE}"),
+        ("PUT", f"bytes {2 * CHUNK}-{SIZE - 1}/{SIZE}")]
+    assert ledger.upload_sessions.get(KEY) is None
+    ledger.close()
+
+
+def test_an_expired_kept_session_is_not_restarted_blindly(root, tmp_path) -> None:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'state.db'}", clock=FrozenClock(NOW))
+    ledger.upload_sessions.put(KEY, UPLOAD_URL)
+    channel = make(root, Mock([fail(404, "notFound")]))
+    channel.upload_sessions = ledger.upload_sessions
+    with pytest.raises(OutcomeUnknown) as info:
+        channel.publish(channel.render(post("small.mp4")), KEY)
+    assert not info.value.retryable  # the video may exist: a person looks first
+    assert "--resend-unknown" in str(info.value)
+    assert ledger.upload_sessions.get(KEY) is None
+    ledger.close()
 
 def test_a_video_by_url_is_downloaded_then_uploaded(root, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

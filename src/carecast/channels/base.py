@@ -10,15 +10,19 @@ capabilities. ``render`` has a default that suits most platforms; a channel over
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
+import threading
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol, Self, TypeVar, overload
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -26,8 +30,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.config import AccountConfig
 from carecast.confine import MediaRules
-from carecast.errors import ConfigurationError, InputRefused, InvalidPost, LimitExceeded
+from carecast.errors import (
+    ChannelError,
+    ConfigurationError,
+    InputRefused,
+    InvalidPost,
+    LimitExceeded,
+)
 from carecast.post import (
+    ChannelOverride,
     Draft,
     Media,
     MediaKind,
@@ -41,10 +52,12 @@ from carecast.post import (
 )
 from carecast.scrub import remember_options
 
-__all__ = ["Channel", "ChannelOptions", "earliest_send", "post_options", "sent_after",
-           "split_thread"]
+__all__ = ["Channel", "ChannelOptions", "LazyUploadSessions", "MemoryUploadSessions",
+           "Override", "UploadSessions",
+           "earliest_send", "post_options", "sent_after", "split_thread"]
 
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=ChannelError)
 #: While carecast reconciles, the earliest time the post it looks for can have been created.
 _SENT_AFTER: ContextVar[datetime | None] = ContextVar("carecast_sent_after", default=None)
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -52,6 +65,74 @@ _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
 _SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
 OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
+
+
+@dataclass(frozen=True)
+class Override:
+    """The override a post gives one account: its own, else its channel's."""
+
+    #: The override that applies, or None.
+    given: ChannelOverride | None
+    #: Where it is in the post, for messages: ``overrides.ACCOUNT`` when the account has its
+    #: own, else ``overrides.CHANNEL``.
+    where: str
+
+
+class UploadSessions(Protocol):
+    """Where a channel keeps a resumable upload's session URI by target key, so any process
+    resumes the same upload (``Ledger.upload_sessions``; the publisher hands it over)."""
+
+    def get(self, key: str) -> str | None:
+        """The session kept for ``key``, if any."""
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key``."""
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``."""
+
+
+class MemoryUploadSessions:
+    """``UploadSessions`` of this process only: what a channel keeps without a ledger."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        """The session kept for ``key``, if any."""
+        with self._lock:
+            return self._kept.get(key)
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key``."""
+        with self._lock:
+            self._kept[key] = uri
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``."""
+        with self._lock:
+            self._kept.pop(key, None)
+
+
+class LazyUploadSessions:
+    """``UploadSessions`` from ``source()``, called at first use (the ledger is opened only
+    when a channel uploads, never for a preview)."""
+
+    def __init__(self, source: Callable[[], UploadSessions]) -> None:
+        self._source = source
+
+    def get(self, key: str) -> str | None:
+        """The session kept for ``key``, if any."""
+        return self._source().get(key)
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key``."""
+        self._source().put(key, uri)
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``."""
+        self._source().drop(key)
 
 
 class ChannelOptions(BaseModel):
@@ -107,9 +188,29 @@ class Channel(ABC):
     #: The platform's API host when it is the same for every account (X, Graph); otherwise
     #: the host comes from the account's URL option (a Mastodon instance, a WordPress site).
     api_host: ClassVar[str | None] = None
+    # -- capabilities: everything a channel can do or needs, declared here -----------------
     #: The account has a profile its followers see (a name, a description, a picture); the
     #: brand audit compares it with the brand. False for delivery-only channels.
     public_profile: ClassVar[bool] = True
+    #: True when the platform itself refuses a second create with the same key, so a resend
+    #: after an unknown outcome cannot double-post even without ``lookup`` (an account's
+    #: option may set it per instance).
+    idempotent_publish: bool = False
+    #: The ``carecast[...]`` extra that installs the packages this channel imports; None when
+    #: it needs nothing beyond carecast's own dependencies.
+    extra: ClassVar[str | None] = None
+    #: The modules the channel imports from its extra, as ``import`` names.
+    packages: ClassVar[tuple[str, ...]] = ()
+    #: What a user must know about the platform beyond the limits (listed by
+    #: ``carecast channels``): an access level a call needs, a known platform bug.
+    notes: ClassVar[tuple[str, ...]] = ()
+    # -- errors: the one mapping (``http.error_for_status``) with this platform's exceptions
+    #: HTTP statuses this platform means otherwise than ``http.STATUS_CLASSES`` says.
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {}
+    #: The message (what to do) for an error answer, by status or by class; ``{status}``
+    #: and ``{said}`` (the platform's reason) are filled in.
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {}
+    _merged_status_table: ClassVar[Mapping[int, type[ChannelError]]]  # set by status_table
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -124,6 +225,9 @@ class Channel(ABC):
         self.session = session
         #: Set by a channel that made its own session, so ``close`` knows to close it.
         self.owns_session = False
+        #: Where resumable upload sessions are kept: the publisher sets its ledger's, so they
+        #: outlive this process; by default this instance's memory.
+        self.upload_sessions: UploadSessions = MemoryUploadSessions()
 
     @classmethod
     def from_config(cls, account: AccountConfig, *, root: Path | None = None,
@@ -182,14 +286,73 @@ class Channel(ABC):
             if getattr(cls, name) is not getattr(Channel, name)
         )
 
+    @classmethod
+    def features(cls) -> dict[str, Any]:
+        """Every declared capability, for listings and docs: the optional calls, the flags,
+        the extra and packages it needs (and whether they are installed), the notes."""
+        missing = [name for name in cls.packages if importlib.util.find_spec(name) is None]
+        return {
+            "calls": sorted(cls.capabilities()),
+            "idempotent_publish": bool(cls.idempotent_publish),
+            "public_profile": cls.public_profile,
+            "extra": cls.extra,
+            "packages": list(cls.packages),
+            "missing_packages": missing,
+            "notes": list(cls.notes),
+        }
+
+    @classmethod
+    def install_hint(cls, package: str) -> str:
+        """The message for a missing package, naming the extra that installs it."""
+        extra = f"pip install 'carecast[{cls.extra}]'" if cls.extra else f"pip install {package}"
+        return f"the {cls.name} channel needs {package}; install it with: {extra}"
+
+    @classmethod
+    def status_table(cls) -> Mapping[int, type[ChannelError]]:
+        """``http.STATUS_CLASSES`` with this channel's ``status_errors``, merged once."""
+        merged = cls.__dict__.get("_merged_status_table")
+        if merged is None:
+            from carecast.channels.http import STATUS_CLASSES
+
+            merged = MappingProxyType({**STATUS_CLASSES, **cls.status_errors})
+            cls._merged_status_table = merged
+        return merged
+
+    @overload
+    def error(self, cls: type[E], message: str, /, *, response: Any = None,
+              method: str | None = None, said: str = "", **fields: Any) -> E: ...
+
+    @overload
+    def error(self, cls: type[ChannelError] | None = None, message: str | None = None, /, *,
+              response: Any,
+              method: str | None = None, said: str = "", **fields: Any) -> ChannelError: ...
+
+    def error(self, cls: type[ChannelError] | None = None, message: str | None = None, /, *,
+              response: Any = None, method: str | None = None, said: str = "",
+              **fields: Any) -> ChannelError:
+        """This account's error, built whole (not raised: the caller raises it).
+
+        Without ``response``: ``cls(message)`` with the channel, the account and ``fields``
+        (``retryable``, ``may_have_been_sent``, ``status``, ``code``...). With an HTTP
+        ``response`` (requests or httpx): ``http.error_for_status`` with this channel's
+        ``status_table`` and ``error_messages``; ``cls`` and ``message`` there are what the
+        platform's error body said, if anything.
+        """
+        if response is None:
+            if cls is None or message is None:
+                raise TypeError("Channel.error needs a class and a message, or a response")
+            return cls(message, channel=self.name, account=self.account, **fields)
+        from carecast.channels.http import error_for_status
+
+        return error_for_status(response, channel=self.name, account=self.account,
+                                now=self.clock.time, method=method, message=message, cls=cls,
+                                table=self.status_table(), messages=self.error_messages,
+                                said=said, **fields)
+
     @property
     def can_lookup(self) -> bool:
         """Whether this account can find a post by its key (to reconcile unknown outcomes)."""
         return "lookup" in self.capabilities()
-
-    #: True when the platform itself refuses a second create with the same key, so a resend
-    #: after an unknown outcome cannot double-post even without ``lookup``.
-    idempotent_publish: bool = False
 
     @classmethod
     def limits(cls) -> dict[str, Any]:
@@ -213,17 +376,24 @@ class Channel(ABC):
 
     # -- rendering (pure: no network, no writes) ----------------------------------------------
 
+    def override_of(self, post: Post) -> Override:
+        """The override ``post`` gives this account and where it is: resolved here only, for
+        ``render`` and every channel that reads more of it."""
+        own = post.overrides.get(self.account)
+        return Override(own or post.overrides.get(self.name),
+                        f"overrides.{self.account if own else self.name}")
+
     def render(self, post: Post) -> Draft:
         """Turn a post into exactly what this account would send; raises ``PostRejected``."""
-        override = post.override_for(self.name, self.account)
+        resolved = self.override_of(post)
+        override = resolved.given
         text = override.text if override and override.text is not None else post.text
         title = override.title if override and override.title is not None else post.title
         media = override.media if override and override.media is not None else post.media
         hashtags = (override.hashtags if override and override.hashtags is not None
                     else post.hashtags)
         options = dict(override.options) if override else {}
-        where = f"overrides.{self.account if post.overrides.get(self.account) else self.name}" \
-            if override else ""
+        where = resolved.where if override else ""
 
         self.check_title(title, where)
         self.check_media(media, where)

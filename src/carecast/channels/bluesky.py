@@ -24,7 +24,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -32,7 +32,6 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import retry_after_of
 from carecast.channels.media import media_bytes
 from carecast.channels.thread import part_key, send_thread
 from carecast.clock import SYSTEM_CLOCK, Clock
@@ -226,6 +225,10 @@ class BlueskyOptions(ChannelOptions):
 # -- the channel -------------------------------------------------------------------------------
 
 
+_REDIRECT = ("Bluesky answered with a redirect; nothing is taken as sent: set service_url to "
+             "the final address")
+
+
 class BlueskyChannel(Channel):
     """Posts, threads, images and link cards on Bluesky, through ``atproto``."""
 
@@ -245,6 +248,23 @@ class BlueskyChannel(Channel):
     per_host: ClassVar[int] = 64
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_RECORD, "avatar"})
+    extra: ClassVar[str | None] = "bluesky"
+    packages: ClassVar[tuple[str, ...]] = ("atproto",)
+    notes: ClassVar[tuple[str, ...]] = (
+        "the reference PDS answers a create at an existing record key with HTTP 500 "
+        "(bluesky-social/atproto#3718): carecast looks its own record key up then",)
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "Bluesky refused the session{said}; if it persists, create a new "
+        f"app password ({APP_PASSWORDS}) and update app_password",
+        PermissionDenied: "the app password may not do this{said}; check the account on "
+        "bsky.app",
+        RateLimited: "rate limited by Bluesky{said}",
+        DuplicatePost: "Bluesky already holds this record{said}",
+        ChannelServerError: "Bluesky failed with HTTP {status}{said}; it may have stored the "
+        "post",
+        PlatformRejected: "Bluesky refused the request{said}",
+        301: _REDIRECT, 302: _REDIRECT, 303: _REDIRECT, 307: _REDIRECT, 308: _REDIRECT,
+    }
     options: BlueskyOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -316,10 +336,10 @@ class BlueskyChannel(Channel):
                 reason = ("this account needs a sign-in code: use an app password instead"
                           if error.code == "AuthFactorTokenRequired" else
                           "Bluesky refused the handle or app password")
-                error = AuthenticationError(
-                    f"{reason}; create an app password ({APP_PASSWORDS}) and set it as "
-                    "app_password", channel=self.name, account=self.account,
-                    status=error.status, code=error.code)
+                error = self.error(
+                    AuthenticationError, f"{reason}; create an app password ({APP_PASSWORDS})"
+                    " and set it as app_password", status=error.status, code=error.code,
+                    request_id=error.request_id, headers=error.headers)
             raise error
 
     def _call(self, call: Callable[[Any], T]) -> T:
@@ -420,8 +440,7 @@ class BlueskyChannel(Channel):
             "com.atproto.repo.uploadBlob", content=data, headers={"Content-Type": mime}))
         blob = _field(answer.content, "blob")
         if not isinstance(blob, dict):
-            raise OutcomeUnknown("Bluesky answered uploadBlob without a blob reference",
-                                 channel=self.name, account=self.account)
+            raise self.error(OutcomeUnknown, "Bluesky answered uploadBlob without a blob reference")
         return blob
 
     def _media_bytes(self, media: Media, index: int) -> bytes:
@@ -466,12 +485,10 @@ class BlueskyChannel(Channel):
             return None
         missing = [i for i, record in enumerate(held) if record is None]
         if missing:
-            error = OutcomeUnknown(
-                f"the thread is on Bluesky only in part: part(s) {missing} of "
+            raise self.error(
+                OutcomeUnknown, f"the thread is on Bluesky only in part: part(s) {missing} of "
                 f"{len(held)} are missing (first {held[0].uri}); delete it there or finish "
-                "it by hand, then mark the post", channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                "it by hand, then mark the post", retryable=False)
         uris = [str(record.uri) for record in held if record is not None]
         created = _field(held[0].value, "created_at") or _field(held[0].value, "createdAt")
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
@@ -528,8 +545,9 @@ class BlueskyChannel(Channel):
         changed it meanwhile."""
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(f"Bluesky's profile has no {unknown[0]}; add it to the "
-                                   "description instead", channel=self.name, account=self.account)
+            raise self.error(
+                PlatformRejected, f"Bluesky's profile has no {unknown[0]}; add it to the "
+                                   "description instead")
         from atproto_client import models
 
         self._client()
@@ -548,9 +566,9 @@ class BlueskyChannel(Channel):
             if value is None:
                 continue
             if limit is not None and len(graphemes(value)) > limit:
-                raise PlatformRejected(
-                    f"profile {field}: {len(graphemes(value))} graphemes is over Bluesky's "
-                    f"limit of {limit}; shorten it", channel=self.name, account=self.account)
+                raise self.error(
+                    PlatformRejected, f"profile {field}: {len(graphemes(value))} graphemes is "
+                    f"over Bluesky's limit of {limit}; shorten it")
             record[key] = value
         if changes.avatar is not None:
             data, mime, _, _ = fit_image(
@@ -600,9 +618,9 @@ class BlueskyChannel(Channel):
         self._client()
         answer = self._call(lambda c: c.app.bsky.feed.get_posts({"uris": [receipt.remote_id]}))
         if not answer.posts:
-            raise PlatformRejected(
-                "the post is not on Bluesky any more (deleted or taken down)",
-                channel=self.name, account=self.account, status=404)
+            raise self.error(
+                PlatformRejected,
+                "the post is not on Bluesky any more (deleted or taken down)", status=404)
         post = answer.posts[0]
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=_utc(self.clock.time()), likes=post.like_count,
@@ -618,7 +636,7 @@ class BlueskyChannel(Channel):
         where: dict[str, Any] = {"channel": self.name, "account": self.account}
         response = getattr(exc, "response", None)
         if response is not None and getattr(response, "status_code", None):
-            return self._status_error(response, where)
+            return self._status_error(response)
         kind = _transport_kind(exc)
         if kind == "connect":
             return ChannelConnectionError("could not connect to Bluesky", **where)
@@ -636,38 +654,20 @@ class BlueskyChannel(Channel):
             f"the request to Bluesky failed in transit ({type(exc).__name__}); it may have "
             "been stored", **where)
 
-    def _status_error(self, response: Any, where: dict[str, Any]) -> ChannelError:
-        status = int(response.status_code)
-        headers = {str(k): str(v) for k, v in (response.headers or {}).items()}
+    def _status_error(self, response: Any) -> ChannelError:
+        """The carecast error for an XRPC error answer: by its ``error`` name, else its
+        status through the one mapping."""
         content = response.content
         raw_code = _field(content, "error")  # a string in XRPC; a careless proxy's may not be
         code = raw_code if isinstance(raw_code, str) else None
         reason = str(_field(content, "message") or "")[:200]
-        kw: dict[str, Any] = {**where, "status": status, "headers": headers,
-                              "code": str(code) if code else None,
-                              "request_id": headers.get("x-request-id")}
         said = f" ({code}: {reason})" if code and reason else (f" ({code})" if code else "")
-        if status == 401 or code in _AUTH_ERRORS:
-            return AuthenticationError(
-                f"Bluesky refused the session{said}; if it persists, create a new app "
-                f"password ({APP_PASSWORDS}) and update app_password", **kw)
-        if status == 403:
-            return PermissionDenied(
-                f"the app password may not do this{said}; check the account on bsky.app", **kw)
-        if status == 429:
-            return RateLimited(f"rate limited by Bluesky{said}",
-                               retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        if status == 409 or code in _DUPLICATE_ERRORS:
-            return DuplicatePost(f"Bluesky already holds this record{said}", **kw)
-        if status >= 500:
-            return ChannelServerError(
-                f"Bluesky failed with HTTP {status}{said}; it may have stored the post",
-                retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        if 300 <= status < 400:
-            return PlatformRejected(
-                "Bluesky answered with a redirect; nothing is taken as sent: set "
-                "service_url to the final address", **kw)
-        return PlatformRejected(f"Bluesky refused the request{said}", **kw)
+        cls: type[ChannelError] | None = None
+        if code in _AUTH_ERRORS:
+            cls = AuthenticationError
+        elif code in _DUPLICATE_ERRORS:
+            cls = DuplicatePost
+        return self.error(cls, response=response, said=said, code=code)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -679,9 +679,7 @@ def _new_client(http: Any, service_url: str) -> Any:
         from atproto_client import Client
         from atproto_client.request import Request
     except ImportError:
-        raise ConfigurationError(
-            "the bluesky channel needs the atproto package: pip install 'carecast[bluesky]'"
-        ) from None
+        raise ConfigurationError(BlueskyChannel.install_hint("atproto")) from None
 
     class SharedRequest(Request):  # type: ignore[misc]
         """atproto's request layer over carecast's httpx client."""

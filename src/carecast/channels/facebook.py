@@ -9,8 +9,12 @@ package rejects every current Graph version and hides HTTP status and headers.
 - several photos: each uploaded with ``published=false``, then one ``/feed`` post with
   ``attached_media``;
 - a video: ``POST /{page-id}/videos`` on graph-video.facebook.com; a file larger than
-  ``resumable_above`` bytes goes up in the resumable start / transfer / finish phases, and an
-  interrupted transfer resumes from the offset Facebook reports;
+  ``resumable_above`` bytes goes up through Meta's Resumable Upload API first (``POST
+  /{app-id}/uploads`` opens a session, ``POST /upload:{session}`` with a ``file_offset``
+  header sends the bytes, ``GET /upload:{session}`` says where an interrupted one stopped),
+  and the page's video is made from the returned file handle
+  (``fbuploader_video_file_chunk``); the session is kept in ``upload_sessions`` so any process
+  resumes it at Meta's offset;
 - a scheduled post: ``published=false`` and ``scheduled_publish_time``, 10 minutes to 30 days
   ahead (Facebook's window, checked before anything is sent).
 """
@@ -22,14 +26,16 @@ from contextlib import AbstractContextManager, suppress
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
 from carecast.channels.media import media_file
 from carecast.errors import (
     ChannelConnectionError,
     ChannelError,
+    InvalidPost,
     LimitExceeded,
+    OutcomeUnknown,
     PermissionDenied,
     PlatformRejected,
 )
@@ -69,6 +75,12 @@ class FacebookOptions(GraphOptions):
                                   description="Seconds to wait for one upload request.")
     transfer_retries: int = Field(default=3, ge=0, le=20,
                                   description="Resumes of an interrupted video transfer.")
+    app_id: str | None = Field(
+        default=None, pattern=r"^\d+$", description="The Meta app's id: videos over "
+        "resumable_above go up through its Resumable Upload API (/{app-id}/uploads).")
+    upload_access_token: SecretStr | None = Field(
+        default=None, description="The User access token the Resumable Upload API takes (a "
+        "person with a role on the app); default: access_token.")
 
 
 class FacebookChannel(GraphChannel):
@@ -108,6 +120,16 @@ class FacebookChannel(GraphChannel):
                 "media: a Facebook video post holds that one video only; post the photos "
                 "separately or give overrides.facebook.media",
                 field="media", limit="one video alone", value=len(kinds))
+        video = draft.media[0] if kinds == [MediaKind.VIDEO] else None
+        if video is not None and not video.is_url and self.options.app_id is None:
+            size = video.path(self.root).stat().st_size  # check_media read it already
+            if size > self.options.resumable_above:
+                raise InvalidPost(
+                    f"media[0]: {size} bytes is over resumable_above "
+                    f"({self.options.resumable_above}), and Facebook takes a video that large "
+                    "through Meta's Resumable Upload API, which needs the app's id: set "
+                    f"accounts.{self.account}.app_id (and upload_access_token, a User access "
+                    "token of a person with a role on the app)", [("media[0]", "needs app_id")])
         return draft
 
     # -- publish -----------------------------------------------------------------------------
@@ -117,7 +139,7 @@ class FacebookChannel(GraphChannel):
         page = self.options.page_id
         media = draft.media
         if media and media[0].kind is MediaKind.VIDEO:
-            video_id = self._video(media[0], draft, when)
+            video_id = self._video(media[0], draft, when, key)
             return self._receipt(draft, video_id, kind="video", scheduled=_iso(draft, when),
                                  url=f"https://www.facebook.com/{page}/videos/{video_id}")
         if len(media) == 1:
@@ -145,11 +167,11 @@ class FacebookChannel(GraphChannel):
             return {}
         if not SCHEDULE_MIN <= ahead <= SCHEDULE_MAX:
             minutes = int(ahead.total_seconds() // 60)
-            raise PlatformRejected(
+            raise self.error(
+                PlatformRejected,
                 f"schedule: Facebook schedules posts 10 minutes to 30 days ahead and this one "
                 f"is {minutes} minutes ahead; nothing was sent. Move the time, or run "
-                "'carecast retry' once it has come to publish it then",
-                channel=self.name, account=self.account)
+                "'carecast retry' once it has come to publish it then")
         return {"published": "false",
                 "scheduled_publish_time": str(int(draft.schedule.timestamp()))}
 
@@ -168,7 +190,7 @@ class FacebookChannel(GraphChannel):
                                                                  item.mime_type)},
                                    timeout=self.options.upload_timeout)
 
-    def _video(self, item: Media, draft: Draft, when: dict[str, str]) -> str:
+    def _video(self, item: Media, draft: Draft, when: dict[str, str], key: str) -> str:
         meta = {k: v for k, v in {"description": draft.text, "title": draft.title,
                                   **when}.items() if v}
         edge = f"{self.options.page_id}/videos"
@@ -180,39 +202,79 @@ class FacebookChannel(GraphChannel):
                                          files={"source": (item.filename, f, item.mime_type)},
                                          timeout=self.options.upload_timeout)
                 return str(answer["id"])
-            start = self.graph.post(edge, {"upload_phase": "start", "file_size": str(size)},
-                                    video=True)
-            session = str(start["upload_session_id"])
-            self._transfer(f, edge, session, int(start["start_offset"]),
-                           int(start["end_offset"]))
-        self.graph.post(edge, {"upload_phase": "finish", "upload_session_id": session, **meta},
-                        video=True)
-        return str(start["video_id"])
+            handle = self._upload(f, size, item, key)
+        try:
+            answer = self.graph.post(edge, {**meta, "fbuploader_video_file_chunk": handle},
+                                     video=True)
+        except ChannelError as exc:
+            if not exc.retryable:
+                self._forget_session(key)
+            raise
+        self._forget_session(key)
+        return str(answer["id"])
 
-    def _transfer(self, f: BinaryIO, edge: str, session: str, start: int, end: int) -> None:
-        """Send chunks until Facebook has them all, resuming where it says after a failure."""
+    def _upload(self, f: BinaryIO, size: int, item: Media, key: str) -> str:
+        """Send the file through the Resumable Upload API; its file handle.
+
+        A session kept for ``key`` (by this process or another) is resumed at the offset Meta
+        reports; an interrupted send asks again and sends the rest."""
+        assert self.options.app_id is not None  # render refuses a large video without it
+        kept = self.upload_sessions.get(key)
+        session, _, done = (kept or "").partition("\n")
+        if done:  # uploaded before the page's video was made: its handle serves again
+            return done
+        if not session:
+            started = self.graph.request("POST", f"{self.options.app_id}/uploads", data={
+                "file_name": item.filename, "file_length": str(size),
+                "file_type": item.mime_type}, token=self._upload_token)
+            session = str(started["id"])
+            if not session.startswith("upload:"):
+                raise self.error(PlatformRejected, "Meta opened no upload session (its answer "
+                                 "holds no upload: id); nothing was sent")
+            self.upload_sessions.put(key, session)
+            offset = 0
+        else:
+            offset = self._offset(session)
         tries = 0
-        while start < end:
-            f.seek(start)
-            chunk = f.read(end - start)
-            failure: dict[str, Any] = {}
+        while True:
+            f.seek(offset)
             try:
-                answer = self.graph.post(
-                    edge, {"upload_phase": "transfer", "upload_session_id": session,
-                           "start_offset": str(start)},
-                    files={"video_file_chunk": ("chunk", chunk, "application/octet-stream")},
-                    video=True, timeout=self.options.upload_timeout, failure=failure)
+                answer = self.graph.request(
+                    "POST", session, content=f, headers={"file_offset": str(offset)},
+                    token=self._upload_token, scheme="OAuth",
+                    timeout=self.options.upload_timeout)
             except ChannelError as exc:
                 tries += 1
-                offsets = _offsets(failure.get("error_data"))
-                resumable = offsets is not None or exc.may_have_been_sent or isinstance(
-                    exc, ChannelConnectionError)
+                resumable = exc.may_have_been_sent or isinstance(exc, ChannelConnectionError)
+                if not exc.retryable and not exc.may_have_been_sent:
+                    self._forget_session(key)  # refused: no attempt will resume it
                 if tries > self.options.transfer_retries or not resumable:
                     raise
-                if offsets is not None:  # Facebook says where it stands (subcode 1363037)
-                    start, end = offsets
-                continue  # else the same chunk again: Facebook answers with its offsets
-            start, end = int(answer["start_offset"]), int(answer["end_offset"])
+                offset = self._offset(session)  # where Meta stands, then the rest
+                continue
+            handle = answer.get("h")
+            if not isinstance(handle, str) or not handle:
+                raise self.error(OutcomeUnknown, "Meta took the upload but gave no file handle; "
+                                 "run 'carecast retry' (it resumes the same session)")
+            # a retry of the video step reuses it
+            self.upload_sessions.put(key, f"{session}\n{handle}")
+            return handle
+
+    def _offset(self, session: str) -> int:
+        """How many bytes of the upload Meta holds (``GET /upload:{session}``)."""
+        answer = self.graph.request("GET", session, token=self._upload_token, scheme="OAuth")
+        try:
+            return int(answer["file_offset"])
+        except (KeyError, TypeError, ValueError):
+            raise self.error(OutcomeUnknown, "Meta did not say how much of the upload it "
+                             "holds; run 'carecast retry' to ask again") from None
+
+    @property
+    def _upload_token(self) -> SecretStr:
+        return self.options.upload_access_token or self.options.access_token
+
+    def _forget_session(self, key: str) -> None:
+        self.upload_sessions.drop(key)
 
     def _file(self, item: Media) -> AbstractContextManager[tuple[BinaryIO, int]]:
         """A local media file, open, and its size."""
@@ -258,19 +320,20 @@ class FacebookChannel(GraphChannel):
         ``pages_manage_metadata``)."""
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(
+            raise self.error(
+                PlatformRejected,
                 f"the Graph API cannot change a Page's {unknown[0]}; change it by hand in the "
-                "Page's settings", channel=self.name, account=self.account)
+                "Page's settings")
         data: dict[str, str] = {}
         for field, (param, limit) in PROFILE_PARAMS.items():
             value = getattr(changes, field)
             if value is None:
                 continue
             if limit is not None and len(value) > limit:
-                raise PlatformRejected(
+                raise self.error(
+                    PlatformRejected,
                     f"profile {field}: {len(value)} characters is over Facebook's limit of "
-                    f"{limit} for a Page's {param}; shorten it",
-                    channel=self.name, account=self.account)
+                    f"{limit} for a Page's {param}; shorten it")
             data[param] = value
         if data:
             self.graph.post(self.options.page_id, data)
@@ -325,19 +388,6 @@ def _post_url(post_id: str) -> str:
 
 def _iso(draft: Draft, when: dict[str, str]) -> str | None:
     return draft.schedule.isoformat() if when and draft.schedule else None
-
-
-def _offsets(data: Any) -> tuple[int, int] | None:
-    """The (start, end) offsets in a transfer error's ``error_data`` (a dict or JSON text)."""
-    if isinstance(data, str):
-        try:
-            data = json.loads(data)
-        except ValueError:
-            return None
-    try:
-        return int(data["start_offset"]), int(data["end_offset"])
-    except (TypeError, KeyError, ValueError):
-        return None
 
 
 def _total(node: dict[str, Any], edge: str) -> int | None:

@@ -24,7 +24,7 @@ import requests
 from pydantic import Field, SecretStr
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, new_session, send
+from carecast.channels.http import new_session, request_id_of, send
 from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
@@ -107,16 +107,17 @@ def usage_wait(headers: Mapping[str, str]) -> float | None:
     return wait * 60 if wait > 0 else None
 
 
-def graph_error(response: requests.Response, *, channel: str, account: str, renew: str,
-                now: Callable[[], float]) -> ChannelError:
+def graph_error(response: requests.Response, *, error: Callable[..., ChannelError],
+                renew: str) -> ChannelError:
     """The carecast error for a failed Graph response, by its ``code`` and ``error_subcode``.
 
-    ``renew`` tells how to get a new token. A body without a Graph error object (a proxy's
-    HTML 502, an empty 500) is mapped by its HTTP status.
+    ``error`` is the channel's ``Channel.error``; ``renew`` tells how to get a new token. A
+    body without a Graph error object (a proxy's HTML 502, an empty 500) is mapped by its
+    HTTP status.
     """
     err = error_object(response)
     if err is None:
-        return error_for_status(response, channel=channel, account=account, now=now)
+        return error(response=response)
     code = _int(err.get("code"))
     subcode = _int(err.get("error_subcode"))
     said = str(err.get("message") or "no message")[:300]
@@ -147,13 +148,10 @@ def graph_error(response: requests.Response, *, channel: str, account: str, rene
             f"issue a new token: {said}")
     else:
         text = f"Graph refused the request ({tag}): {said}"
-    error = error_for_status(response, channel=channel, account=account, message=text,
-                             cls=cls, now=now)
-    error.code = f"{code}/{subcode}" if subcode is not None else str(code)
-    error.request_id = error.request_id or _str(err.get("fbtrace_id"))
-    if isinstance(error, RateLimited):
-        error.retry_after = usage_wait(response.headers) or error.retry_after
-    return error
+    return error(cls, text, response=response,
+                 code=f"{code}/{subcode}" if subcode is not None else str(code),
+                 request_id=request_id_of(response.headers) or _str(err.get("fbtrace_id")),
+                 retry_after=usage_wait(response.headers))
 
 
 def error_object(response: requests.Response) -> dict[str, Any] | None:
@@ -185,13 +183,16 @@ class GraphClient:
     """
 
     def __init__(self, session: requests.Session, options: GraphOptions, *, channel: str,
-                 account: str, renew: str, now: Callable[[], float]) -> None:
+                 account: str, renew: str, now: Callable[[], float],
+                 error: Callable[..., ChannelError]) -> None:
         self.session = session
         self.options = options
         self.channel = channel
         self.account = account
         self.renew = renew
         self.now = now
+        #: The channel's ``Channel.error``: every Graph error is built through it.
+        self.error = error
         self.usage: dict[str, Any] = {}
 
     def url(self, path: str, *, video: bool = False) -> str:
@@ -204,11 +205,10 @@ class GraphClient:
         return self.request("GET", path, params=params)
 
     def post(self, path: str, data: Mapping[str, Any], *, files: Any = None,
-             video: bool = False, timeout: float | None = None,
-             failure: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST form fields (and files) to an edge; ``failure`` receives Graph's error object."""
+             video: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """POST form fields (and files) to an edge."""
         return self.request("POST", path, data=dict(data), files=files, video=video,
-                            timeout=timeout, failure=failure)
+                            timeout=timeout)
 
     def delete(self, path: str) -> dict[str, Any]:
         """DELETE a node."""
@@ -216,17 +216,22 @@ class GraphClient:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 data: dict[str, Any] | None = None, files: Any = None, video: bool = False,
-                timeout: float | None = None,
-                failure: dict[str, Any] | None = None) -> dict[str, Any]:
+                timeout: float | None = None, content: Any = None,
+                headers: Mapping[str, str] | None = None, token: SecretStr | None = None,
+                scheme: str = "Bearer") -> dict[str, Any]:
         """One Graph call; the JSON answer as a dict (a bare ``true`` is ``{"success": true}``).
 
-        Raises a carecast ``ChannelError`` mapped from Graph's error code.
+        ``content`` is a raw body (bytes or an open file, sent from its position), with
+        ``headers``; ``token`` is another access token than the account's (sent as
+        ``Authorization: {scheme} ...``). Raises a carecast ``ChannelError`` mapped from
+        Graph's error code.
         """
         params = dict(params or {})
-        proof = self._proof()
+        secret = token or self.options.access_token
+        proof = self._proof(secret)
         if proof:
             (data if data is not None else params)["appsecret_proof"] = proof
-        token = self.options.access_token.get_secret_value()
+        token_text = secret.get_secret_value()
         answers: list[requests.Response] = []
         read = timeout or self.options.timeout
         error: ChannelError | None = None
@@ -234,8 +239,9 @@ class GraphClient:
             response = send(
                 self.session, method, self.url(path, video=video), channel=self.channel,
                 account=self.account, timeout=(self.options.connect_timeout, read), now=self.now,
-                params=params or None, data=data, files=files,
-                headers={"Authorization": f"Bearer {token}", "User-Agent": "carecast"},
+                params=params or None, data=data if content is None else content, files=files,
+                headers={**(headers or {}), "Authorization": f"{scheme} {token_text}",
+                         "User-Agent": "carecast"},
                 hooks={"response": lambda r, *a, **k: answers.append(r)})
         except ChannelError as exc:
             error = exc
@@ -243,11 +249,7 @@ class GraphClient:
             if error.status is None or not answers:
                 raise error  # a transport failure: nothing to read
             self._note_usage(answers[-1])
-            err = error_object(answers[-1])
-            if failure is not None and err is not None:
-                failure.update(err)
-            raise graph_error(answers[-1], channel=self.channel, account=self.account,
-                              renew=self.renew, now=self.now)
+            raise graph_error(answers[-1], error=self.error, renew=self.renew)
         self._note_usage(response)
         return self._body(response)
 
@@ -276,12 +278,11 @@ class GraphClient:
                  if k not in ("access_token", "appsecret_proof")} if isinstance(nxt, str) else None
         return Page([i for i in items if isinstance(i, dict)], older)
 
-    def _proof(self) -> str | None:
+    def _proof(self, token: SecretStr) -> str | None:
         if self.options.app_secret is None:
             return None
         return hmac.new(self.options.app_secret.get_secret_value().encode(),
-                        self.options.access_token.get_secret_value().encode(),
-                        hashlib.sha256).hexdigest()
+                        token.get_secret_value().encode(), hashlib.sha256).hexdigest()
 
     def _note_usage(self, response: requests.Response) -> None:
         for name in USAGE_HEADERS:
@@ -299,16 +300,14 @@ class GraphClient:
             body = None
         if isinstance(body, dict):
             if isinstance(body.get("error"), dict):  # an error inside a 200
-                raise graph_error(response, channel=self.channel, account=self.account,
-                                  renew=self.renew, now=self.now)
+                raise graph_error(response, error=self.error, renew=self.renew)
             return body
         if body is True:
             return {"success": True}
-        error = ChannelServerError(
+        raise self.error(
+            ChannelServerError,
             f"Graph answered HTTP {response.status_code} without a JSON object; it may have "
-            "stored the post", channel=self.channel, account=self.account,
-            status=response.status_code)
-        raise error
+            "stored the post", status=response.status_code)
 
 
 def graph_time(value: Any) -> datetime | None:
@@ -355,7 +354,8 @@ class GraphChannel(Channel):
         renew = (f"get a new long-lived Page access token as docs/channels/{self.name}.md shows "
                  f"and set it as accounts.{account}.access_token")
         self.graph = GraphClient(self.session, self.options, channel=self.name,
-                                 account=account, renew=renew, now=self.clock.time)
+                                 account=account, renew=renew, now=self.clock.time,
+                                 error=self.error)
 
     def delete(self, receipt: Receipt) -> None:
         """Delete the post (``DELETE /{id}``); Graph answers ``{"success": true}``."""
@@ -375,13 +375,11 @@ class GraphChannel(Channel):
         """The first item of ``edge`` whose ``field`` is the draft's text, made when it can
         have been sent; pages back to the send time, and raises when it cannot tell."""
         if not draft.text.strip():
-            error = OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 f"a post without text cannot be matched among the {self.name} account's "
                 "recent posts; check the account, then run 'carecast retry' (with "
-                "--resend-unknown if the post is not there)",
-                channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                "--resend-unknown if the post is not there)", retryable=False)
         first = {"fields": fields, "limit": self.options.lookup_limit}
         items = since_send(lambda query: self.graph.page(edge, query or first),
                            lambda item: graph_time(item.get(time_field)),

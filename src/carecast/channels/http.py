@@ -2,9 +2,10 @@
 
 ``send`` turns every transport failure and HTTP error status into a carecast ``ChannelError``,
 deciding whether the request may have reached the platform (``OutcomeUnknown``) or surely did
-not (``ChannelConnectionError``). Channels with platform error bodies (Graph API codes,
-LinkedIn service codes) catch ``ChannelError`` or call ``error_for_status`` with their own
-message and class.
+not (``ChannelConnectionError``). ``error_for_status`` is the one mapping of HTTP statuses for
+every channel, whatever its transport: a channel declares its own ``status_errors`` and
+``error_messages`` tables and reads its platform's error body (Graph API codes, LinkedIn
+service codes, XRPC errors) through ``Channel.error``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import requests
@@ -38,12 +39,14 @@ from carecast.errors import (
     RateLimited,
 )
 
-__all__ = ["error_for_status", "new_session", "request", "request_id_of", "retry_after_of",
+__all__ = ["STATUS_CLASSES", "Answer", "error_for_status", "new_session", "request",
+           "request_id_of", "retry_after_of",
            "send", "server_time", "transport_error"]
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-fb-trace-id", "x-li-uuid",
                       "x-transaction-id", "x-amzn-requestid", "x-github-request-id")
-_STATUS_CLASSES: dict[int, type[ChannelError]] = {
+#: The common meaning of HTTP error statuses; a channel's ``status_errors`` overrides entries.
+STATUS_CLASSES: Mapping[int, type[ChannelError]] = {
     400: PlatformRejected, 401: AuthenticationError, 403: PermissionDenied,
     404: PlatformRejected, 409: DuplicatePost, 413: PlatformRejected, 422: PlatformRejected,
     429: RateLimited,
@@ -203,32 +206,18 @@ def _pairs(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 def send(session: requests.Session, method: str, url: str, *, channel: str, account: str,
          timeout: float | tuple[float, float], now: Callable[[], float],
          **kwargs: Any) -> requests.Response:
-    """Make one request; return the response for a 2xx/3xx status, else raise a mapped error.
+    """Make one request; return the response for a 2xx status (or a followed redirect's),
+    else raise the mapped error.
 
     The URL never appears in a message: webhook and API URLs can carry tokens.
     """
-    where: dict[str, Any] = {"channel": channel, "account": account}
     response = request(session, method, url, channel=channel, account=account,
                        timeout=timeout, **kwargs)
     status = response.status_code
-    follow = bool(kwargs.get("allow_redirects"))
-    if method.upper() not in _READS and (status == 408 or (300 <= status < 400
-                                                           and not follow)):
-        raise _after_write(status, **where)
-    if status >= 400 or (300 <= status < 400 and not follow):
-        raise error_for_status(response, channel=channel, account=account, now=now)
+    if status >= 400 or (300 <= status < 400 and not kwargs.get("allow_redirects")):
+        raise error_for_status(response, channel=channel, account=account, now=now,
+                               method=method)
     return response
-
-
-def _after_write(status: int, *, channel: str, account: str) -> OutcomeUnknown:
-    """A redirect or a request timeout answering a write: the receiver may have acted on the
-    body before answering, so the outcome is unknown and nothing is resent blindly."""
-    error = OutcomeUnknown(
-        f"the platform answered the write with HTTP {status}; it may have stored it: "
-        "reconcile before any resend (carecast retry POST_ID looks it up first)",
-        channel=channel, account=account, status=status)
-    error.retryable = False
-    return error
 
 
 def transport_error(exc: BaseException, *, channel: str, account: str) -> ChannelError:
@@ -280,21 +269,59 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
                      *getattr(item, "args", ())])
 
 
-def error_for_status(response: requests.Response, *, channel: str, account: str,
+class Answer(Protocol):
+    """An HTTP answer as requests and httpx give it."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def error_for_status(response: Answer, *, channel: str, account: str,
+                     now: Callable[[], float], method: str | None = None,
                      message: str | None = None, cls: type[ChannelError] | None = None,
-                     now: Callable[[], float]) -> ChannelError:
-    """The carecast error for an HTTP error response (not raised: the caller raises it)."""
+                     table: Mapping[int, type[ChannelError]] = STATUS_CLASSES,
+                     messages: Mapping[int | type[ChannelError], str] | None = None,
+                     said: str = "", **fields: Any) -> ChannelError:
+    """The carecast error for an HTTP error answer, built whole (not raised: the caller does).
+
+    This is the one mapping of every channel. The class is ``cls`` when the caller read it
+    from the platform's error body, else the answer's status in ``table`` (``STATUS_CLASSES``
+    with a channel's own ``status_errors``: ``Channel.error`` passes them), else
+    ``ChannelServerError`` for a 5xx and ``PlatformRejected`` for the rest. A write
+    (``method`` other than a read) answered by a redirect or HTTP 408 is ``OutcomeUnknown``
+    and not retried blindly: the receiver may have acted on the body before answering.
+
+    The message is ``message``, else the channel's ``messages`` entry for the status or the
+    class (``{status}`` and ``{said}``, the platform's reason, are filled in), else a common
+    one. ``fields`` are the other ``ChannelError`` arguments (``code``, ``retryable``,
+    ``may_have_been_sent``, ``request_id``, ``retry_after``); the request id and, for a rate
+    limit or a 5xx, the wait are read from the headers unless given.
+    """
     status = response.status_code
-    cls = cls or _STATUS_CLASSES.get(status) or (
-        ChannelServerError if status >= 500 else PlatformRejected)
-    text = message or _default_message(status, cls)
-    kw: dict[str, Any] = {
-        "channel": channel, "account": account, "status": status,
-        "request_id": request_id_of(response.headers), "headers": dict(response.headers),
-    }
+    headers = {str(k): str(v) for k, v in response.headers.items()}
+    if cls is None and method is not None and method.upper() not in _READS and (
+            status == 408 or 300 <= status < 400):
+        cls = OutcomeUnknown
+        fields.setdefault("retryable", False)
+        message = message or (
+            f"the platform answered the write with HTTP {status}; it may have stored it: "
+            "reconcile before any resend (carecast retry POST_ID looks it up first)")
+    cls = cls or table.get(status) or (ChannelServerError if status >= 500
+                                       else PlatformRejected)
+    if message is None and messages:
+        template = messages.get(status) or messages.get(cls)
+        message = template.format(status=status, said=said) if template else None
+    fields.setdefault("request_id", request_id_of(headers))
     if issubclass(cls, (RateLimited, ChannelServerError)):
-        return cls(text, retry_after=retry_after_of(response.headers, now=now), **kw)
-    return cls(text, **kw)
+        if fields.get("retry_after") is None:
+            fields["retry_after"] = retry_after_of(headers, now=now)
+    else:
+        fields.pop("retry_after", None)
+    return cls(message or _default_message(status, cls), channel=channel, account=account,
+               status=status, headers=headers, **fields)
 
 
 def _default_message(status: int, cls: type[ChannelError]) -> str:

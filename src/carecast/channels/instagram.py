@@ -112,10 +112,9 @@ class InstagramChannel(GraphChannel):
     def render(self, post: Post) -> Draft:
         """The base draft, with Instagram's caption limits and a host for every local file."""
         draft = super().render(post)
-        override = post.override_for(self.name, self.account)
-        where = ""
-        if override is not None:
-            where = f"overrides.{self.account if post.overrides.get(self.account) else self.name}"
+        resolved = self.override_of(post)
+        override = resolved.given
+        where = resolved.where if override is not None else ""
         if not draft.media:  # Instagram requires media: the base check, once the text passed
             super().check_media((), where)
         where = f"{where}." if override is not None and override.text is not None else ""
@@ -193,11 +192,11 @@ class InstagramChannel(GraphChannel):
         used, total = data.get("quota_usage"), config.get("quota_total")
         if isinstance(used, int) and isinstance(total, int) and used >= total:
             hours = float(config.get("quota_duration") or 86400) / 3600
-            raise RateLimited(
+            raise self.error(
+                RateLimited,
                 f"Instagram's content-publishing limit is used up ({used} of {total} posts in "
                 f"{hours:g} hours); nothing was sent. A slot frees as the oldest of those posts "
-                "leaves the window: run 'carecast retry' later",
-                channel=self.name, account=self.account, retry_after=QUOTA_WAIT)
+                "leaves the window: run 'carecast retry' later", retry_after=QUOTA_WAIT)
 
     def _container(self, item: Media, *, caption: str | None = None,
                    carousel_item: bool = False) -> str:
@@ -226,14 +225,15 @@ class InstagramChannel(GraphChannel):
                 return
             if code in ("ERROR", "EXPIRED"):
                 reason = str(state.get("status") or "no reason given")[:300]
-                raise PlatformRejected(
+                raise self.error(
+                    PlatformRejected,
                     f"Instagram could not use the media (container {code}): {reason}",
-                    channel=self.name, account=self.account, code=str(code))
+                    code=str(code))
             if poll < polls - 1:
                 self.clock.sleep(self.options.poll_interval)
-        raise ChannelTimeout(  # nothing was published: a retry needs no lookup first
+        raise self.error(ChannelTimeout,   # nothing was published: a retry needs no lookup first
             f"Instagram was still processing the media after {self.options.poll_timeout:g} "
-            "seconds; nothing was published", channel=self.name, account=self.account)
+            "seconds; nothing was published")
 
     def _public_url(self, item: Media) -> str:
         """The URL Instagram fetches: the media's own, or its copy in the media host."""
@@ -248,10 +248,10 @@ class InstagramChannel(GraphChannel):
             reason = type(exc).__name__
         else:
             return self.options.media_host_url + name
-        raise ChannelError(
+        raise self.error(
+            ChannelError,
             f"cannot copy the media file {item.filename!r} into media_host_path ({reason}); "
-            "check that the folder exists and is writable; nothing was sent",
-            channel=self.name, account=self.account)
+            "check that the folder exists and is writable; nothing was sent")
 
     # -- reconcile, delete, read -------------------------------------------------------------
 

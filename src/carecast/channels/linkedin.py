@@ -122,7 +122,8 @@ class LinkedInChannel(Channel):
         self.api = LinkedInAPI(
             self.session, opts.access_token, opts.api_version, channel=self.name,
             account=account, timeout=(opts.connect_timeout, opts.timeout),
-            upload_timeout=(opts.connect_timeout, opts.upload_timeout), now=self.clock.time)
+            upload_timeout=(opts.connect_timeout, opts.upload_timeout), now=self.clock.time,
+            error=self.error)
         self._lock = threading.Lock()
         self._images: dict[str, str] = {}
         self._videos: dict[str, _VideoProgress] = {}
@@ -166,10 +167,10 @@ class LinkedInChannel(Channel):
         response = self.api.create_post(body)
         urn = response.headers.get("x-restli-id")
         if not urn:
-            raise OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 "LinkedIn accepted the post without naming it (no x-restli-id header); it "
-                "will be looked up before anything is sent again",
-                channel=self.name, account=self.account, status=response.status_code)
+                "will be looked up before anything is sent again", status=response.status_code)
         self._forget(key)
         return self._receipt(draft, urn, _date_of(response.headers, self.clock.now()))
 
@@ -243,10 +244,10 @@ class LinkedInChannel(Channel):
             response = self.api.upload(part.url, read(part.first, part.last))
             etag = response.headers.get("ETag")
             if not etag:
-                raise ChannelServerError(
+                raise self.error(
+                    ChannelServerError,
                     f"LinkedIn did not confirm part {index + 1} of {len(parts)} of the video "
-                    "(no ETag); a retry sends that part again", channel=self.name,
-                    account=self.account, status=response.status_code)
+                    "(no ETag); a retry sends that part again", status=response.status_code)
             progress.etags[index] = etag
         if not progress.finalized:
             self.api.finalize_video_upload(progress.upload,
@@ -266,15 +267,16 @@ class LinkedInChannel(Channel):
                 with self._lock:
                     self._videos.pop(slot, None)  # a later retry uploads it afresh
                 reason = info.get("processingFailureReason") or "no reason given"
-                raise PlatformRejected(
+                raise self.error(
+                    PlatformRejected,
                     f"LinkedIn could not process the video ({reason}); check its format "
-                    "(MP4, 3 seconds to 30 minutes)", channel=self.name, account=self.account)
+                    "(MP4, 3 seconds to 30 minutes)")
             if self.clock.monotonic() >= deadline:
-                raise ChannelTimeout(
+                raise self.error(
+                    ChannelTimeout,
                     f"LinkedIn was still processing the video after {self.options.video_wait:g}"
                     " seconds (status " + str(status) + "); no post was created and a retry "
-                    "waits again without uploading it again",
-                    channel=self.name, account=self.account)
+                    "waits again without uploading it again")
             self.clock.sleep(VIDEO_POLL_SECONDS)
 
     def _open(self, item: Media) -> tuple[int, Callable[[int, int], bytes]]:
@@ -300,8 +302,8 @@ class LinkedInChannel(Channel):
             handle, size = self._confined(item, path)
             handle.close()
         if cap is not None and size > cap:
-            raise PlatformRejected(f"media: {item.filename!r} is {size} bytes, over "
-                                   f"LinkedIn's {cap}", channel=self.name, account=self.account)
+            raise self.error(PlatformRejected, f"media: {item.filename!r} is {size} bytes, over "
+                                   f"LinkedIn's {cap}")
         return size, read
 
     def _confined(self, item: Media, path: Path) -> tuple[BinaryIO, int]:
@@ -309,15 +311,14 @@ class LinkedInChannel(Channel):
         try:
             return self.media_rules.open(path, kind=item.kind.value if item.kind else None)
         except InputRefused as exc:
-            raise PlatformRejected(f"{exc}; nothing was sent", channel=self.name,
-                                   account=self.account) from None
+            raise self.error(PlatformRejected, f"{exc}; nothing was sent") from None
         except OSError as exc:
             raise self._unreadable(item, exc) from None
 
     def _unreadable(self, item: Media, exc: OSError) -> PlatformRejected:
-        return PlatformRejected(
-            f"media: cannot read {item.filename!r} ({type(exc).__name__}); check the path",
-            channel=self.name, account=self.account)
+        return self.error(
+            PlatformRejected,
+            f"media: cannot read {item.filename!r} ({type(exc).__name__}); check the path")
 
     def _forget(self, key: str) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from pydantic import SecretStr
 
-from carecast.channels.http import error_for_status, send
+from carecast.channels.http import send
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
@@ -113,7 +113,7 @@ class LinkedInAPI:
     def __init__(self, session: requests.Session, token: SecretStr, version: str, *,
                  channel: str, account: str, timeout: tuple[float, float],
                  upload_timeout: tuple[float, float],
-                 now: Callable[[], float]) -> None:
+                 now: Callable[[], float], error: Callable[..., ChannelError]) -> None:
         self.session = session
         self._token = token
         self.version = version
@@ -122,6 +122,8 @@ class LinkedInAPI:
         self.timeout = timeout
         self.upload_timeout = upload_timeout
         self.now = now
+        #: The channel's ``Channel.error``: every LinkedIn error is built through it.
+        self._error = error
 
     def __repr__(self) -> str:
         return f"<LinkedInAPI account={self.account!r} version={self.version!r}>"
@@ -161,8 +163,7 @@ class LinkedInAPI:
     def error(self, response: requests.Response, *, needs: str) -> ChannelError:
         """The carecast error for a LinkedIn error answer, read from its body."""
         cls, message = self._classify(response, needs)
-        return error_for_status(response, channel=self.channel, account=self.account,
-                                message=message, cls=cls, now=self.now)
+        return self._error(cls, message, response=response)
 
     def _classify(self, response: requests.Response, needs: str
                   ) -> tuple[type[ChannelError], str]:

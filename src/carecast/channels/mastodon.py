@@ -27,7 +27,7 @@ import copy
 import functools
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,10 +39,8 @@ from pydantic import Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.http import (
-    error_for_status,
     new_session,
     request,
-    retry_after_of,
     server_time,
     transport_error,
 )
@@ -121,8 +119,7 @@ def _sdk() -> Any:
     try:
         import mastodon  # the SDK package, not this module: imports are absolute
     except ImportError:
-        raise ConfigurationError(
-            "the mastodon channel needs Mastodon.py: pip install 'carecast[mastodon]'") from None
+        raise ConfigurationError(MastodonChannel.install_hint("Mastodon.py")) from None
     return mastodon
 
 
@@ -188,6 +185,21 @@ class MastodonChannel(Channel):
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({
         "display_name", "description", "website", "avatar"})
+    extra: ClassVar[str | None] = "mastodon"
+    packages: ClassVar[tuple[str, ...]] = ("mastodon",)
+    #: Mastodon never refuses a status for repeating another, so a 409 is a plain refusal.
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {409: PlatformRejected}
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "the instance refused the access token{said}; renew it "
+        "(Preferences > Development > your application > regenerate) and update access_token",
+        PermissionDenied: "the access token may not do this{said}; give the application the "
+        "scopes the mastodon channel page lists and create a new token",
+        404: "not found on the instance{said}",
+        RateLimited: "rate limited by the instance",
+        ChannelServerError: "the instance failed with HTTP {status}{said}; it may have stored "
+        "the status",
+        PlatformRejected: "the instance refused the request{said}",
+    }
     options: MastodonOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -327,19 +339,10 @@ class MastodonChannel(Channel):
         if status == 429:
             raise self._rate_limited(response)
         if 300 <= status < 400 and not write:
-            raise ChannelServerError(f"the instance answered with a redirect (HTTP {status}); "
-                                     "check api_base_url", status=status, **where)
-        if write and (status == 408 or 300 <= status < 400):
-            error = OutcomeUnknown(
-                f"the instance answered the write with HTTP {status}; it may have stored it: "
-                "reconcile before any resend (carecast retry POST_ID looks it up first)",
-                status=status, **where)
-            error.retryable = False
-            raise error
-        if status >= 400:
-            cls, message = _status_error(status, _reason(response))
-            raise error_for_status(response, message=message, cls=cls, now=self.clock.time,
-                                   **where)
+            raise self.error(ChannelServerError, f"the instance answered with a redirect "
+                             f"(HTTP {status}); check api_base_url", status=status)
+        if status >= 300 or (write and status == 408):
+            raise self.error(response=response, method=method, said=_said(_reason(response)))
         try:
             data = response.json()
         except ValueError:
@@ -394,19 +397,12 @@ class MastodonChannel(Channel):
         if response is None or response.status_code != status:
             response = requests.Response()
             response.status_code = status
-        cls, message = _status_error(status, reason)
-        return error_for_status(response, message=message, cls=cls, now=self.clock.time, **where)
+        return self.error(response=response, said=_said(reason))
 
     def _rate_limited(self, response: requests.Response | None) -> RateLimited:
-        where: dict[str, Any] = {"channel": self.name, "account": self.account}
         if response is None:
-            return RateLimited("rate limited by the instance", status=429, **where)
-        error = error_for_status(response, cls=RateLimited, now=self.clock.time,
-                                 message="rate limited by the instance", **where)
-        assert isinstance(error, RateLimited)
-        if error.retry_after is None:
-            error.retry_after = retry_after_of(response.headers, now=self.clock.time)
-        return error
+            return self.error(RateLimited, "rate limited by the instance", status=429)
+        return self.error(RateLimited, "rate limited by the instance", response=response)
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -452,9 +448,9 @@ class MastodonChannel(Channel):
             status, response = self._api("POST", "/api/v1/statuses", data=form,
                                          headers={"Idempotency-Key": part_key(key, index)})
             if not isinstance(status, dict) or "id" not in status:
-                raise OutcomeUnknown("the instance's answer holds no status; the status may "
-                                     "have been stored", status=response.status_code,
-                                     channel=self.name, account=self.account)
+                raise self.error(
+                    OutcomeUnknown, "the instance's answer holds no status; the status may "
+                                     "have been stored", status=response.status_code)
             self._check_replay(status, response, part, index, warning)
             statuses.append(status)
             return str(status["id"])
@@ -481,14 +477,13 @@ class MastodonChannel(Channel):
         if (_normal(source.get("text") or ""), (source.get("spoiler_text") or "").strip()) \
                 == (_normal(part.text), (warning or "").strip()):
             return
-        error = OutcomeUnknown(
+        raise self.error(
+            OutcomeUnknown,
             f"part {index + 1} was sent earlier with other content under the same key (id "
             f"{status['id']}): the draft changed since (max_characters, content warning or "
             "the instance's limit). Check the account; delete what is wrong, then an hour "
             "later (Mastodon keeps keys that long) run: carecast retry POST_ID "
-            "--resend-unknown", channel=self.name, account=self.account)
-        error.retryable = False
-        raise error
+            "--resend-unknown", retryable=False)
 
     def _check_instance_limit(self, draft: Draft) -> None:
         limit = self.instance_limit()
@@ -497,11 +492,11 @@ class MastodonChannel(Channel):
         for i, part in enumerate(draft.parts):
             length = self.count(part.text) + extra
             if length > limit:
-                raise PlatformRejected(
+                raise self.error(
+                    PlatformRejected,
                     f"part {i + 1} is {length} graphemes (content warning included), over "
                     f"this instance's limit of {limit}; nothing was sent: set max_characters "
-                    f"= {limit} for the account and render again",
-                    channel=self.name, account=self.account)
+                    f"= {limit} for the account and render again")
 
     def _upload(self, media: Media, focus: tuple[float, float] | None, index: int) -> str:
         """Upload one file with its alt text; wait until the instance has processed it."""
@@ -512,10 +507,10 @@ class MastodonChannel(Channel):
         waited, delay = 0.0, 1.0
         while not attachment.get("url"):  # 202 from POST /api/v2/media, 206 from GET
             if waited >= self.options.media_wait:
-                raise ChannelTimeout(
+                raise self.error(
+                    ChannelTimeout,
                     f"the instance had not processed media[{index}] after {waited:.0f} s; "
-                    "nothing was posted (raise media_wait for long videos)",
-                    channel=self.name, account=self.account)
+                    "nothing was posted (raise media_wait for long videos)")
             self.clock.sleep(delay)
             waited += delay
             delay = min(delay * 2, 10.0)
@@ -547,8 +542,7 @@ class MastodonChannel(Channel):
         if self._me is None:
             me, _ = self._api("GET", "/api/v1/accounts/verify_credentials")
             if not isinstance(me, dict) or "id" not in me:
-                raise ChannelServerError("the instance's answer holds no account id",
-                                         channel=self.name, account=self.account)
+                raise self.error(ChannelServerError, "the instance's answer holds no account id")
             self._me = str(me["id"])
         return self._me
 
@@ -564,12 +558,10 @@ class MastodonChannel(Channel):
         duplicate), and a non-retryable ``OutcomeUnknown`` after that.
         """
         if not draft.parts[0].text.strip():
-            error = OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 "a status without text cannot be found by its text; check the account, then "
-                "run: carecast retry POST_ID --resend-unknown",
-                channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                "run: carecast retry POST_ID --resend-unknown", retryable=False)
         def page(older: str | None) -> Page[dict[str, Any], str]:  # the Link header's next
             if older is None:
                 items, response = self._api(
@@ -600,13 +592,12 @@ class MastodonChannel(Channel):
         age = self.clock.time() - _utc(chain[0].get("created_at"), self.clock.now()).timestamp()
         if age < IDEMPOTENCY_WINDOW - 300:
             return None  # a resend with the same keys returns the parts already there
-        error = OutcomeUnknown(
+        raise self.error(
+            OutcomeUnknown,
             f"{len(chain)} of the thread's {len(draft.parts)} parts are on the instance "
             f"(first id {chain[0]['id']}) and it no longer remembers their keys; delete them "
             "or finish the thread by hand, then run: carecast retry POST_ID --resend-unknown",
-            channel=self.name, account=self.account)
-        error.retryable = False
-        raise error
+            retryable=False)
 
     def _next_page(self, response: requests.Response) -> str | None:
         """The URL of the next (older) page from the ``Link`` header: only on this instance,
@@ -615,12 +606,11 @@ class MastodonChannel(Channel):
         if not url:
             return None
         if not url.startswith(self.options.api_base_url + "/"):
-            error = OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 "the instance's next page of statuses is on another host; carecast does not "
                 "send the token there: check the account by hand, then run: carecast retry "
-                "POST_ID --resend-unknown", channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                "POST_ID --resend-unknown", retryable=False)
         return str(url)
 
     def delete(self, receipt: Receipt) -> None:
@@ -656,18 +646,19 @@ class MastodonChannel(Channel):
         website is the profile field named Website (added if absent), the others kept."""
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(f"Mastodon's API cannot change the profile's {unknown[0]}; "
-                                   "add it to the description instead",
-                                   channel=self.name, account=self.account)
+            raise self.error(
+                PlatformRejected, f"Mastodon's API cannot change the profile's {unknown[0]}; "
+                                   "add it to the description instead")
         args: dict[str, Any] = {}
         for field, param, limit in (("display_name", "display_name", MAX_DISPLAY_NAME),
                                     ("description", "note", MAX_NOTE)):
             value = getattr(changes, field)
             if value is not None:
                 if len(value) > limit:
-                    raise PlatformRejected(
+                    raise self.error(
+                        PlatformRejected,
                         f"profile {field}: {len(value)} characters is over Mastodon's limit "
-                        f"of {limit}; shorten it", channel=self.name, account=self.account)
+                        f"of {limit}; shorten it")
                 args[param] = value
         if changes.website is not None:
             args["fields"] = self._fields_with_website(changes.website)
@@ -688,10 +679,10 @@ class MastodonChannel(Channel):
         if at is not None:
             fields[at] = (fields[at][0], url)
         elif len(fields) >= MAX_FIELDS:
-            raise PlatformRejected(
+            raise self.error(
+                PlatformRejected,
                 f"the profile has {MAX_FIELDS} fields, Mastodon's most, and none is a website; "
-                "free one on the instance, then sync again",
-                channel=self.name, account=self.account)
+                "free one on the instance, then sync again")
         else:
             fields.append(("Website", url))
         return fields
@@ -753,23 +744,9 @@ def _reason(response: requests.Response) -> str:
     return reason[:300] if isinstance(reason, str) else ""
 
 
-def _status_error(status: int, reason: str) -> tuple[type[ChannelError], str]:
-    """The carecast class and message for a Mastodon error status and its ``error`` text."""
-    said = f": {reason}" if reason else ""
-    if status == 401:
-        return AuthenticationError, (
-            f"the instance refused the access token{said}; renew it (Preferences > "
-            "Development > your application > regenerate) and update access_token")
-    if status == 403:
-        return PermissionDenied, (
-            f"the access token may not do this{said}; give the application the scopes the "
-            "mastodon channel page lists and create a new token")
-    if status == 404:
-        return PlatformRejected, f"not found on the instance{said}"
-    if status >= 500:
-        return ChannelServerError, (
-            f"the instance failed with HTTP {status}{said}; it may have stored the status")
-    return PlatformRejected, f"the instance refused the request{said}"
+def _said(reason: str) -> str:
+    """Mastodon's reason as the messages quote it."""
+    return f": {reason}" if reason else ""
 
 
 def _focus_points(given: Any, media: Sequence[Media], where: str) -> list[str | None]:

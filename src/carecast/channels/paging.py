@@ -52,9 +52,7 @@ def since_send(fetch: Callable[[C | None], Page[T, C]], created: Callable[[T], d
                 bound is not None and any(t < bound for t in times)):
             return seen
         cursor = page.older
-    error = OutcomeUnknown(
+    raise OutcomeUnknown(
         f"the post may be older than the {len(seen)} latest posts read ({max_pages} pages); "
         "check the account by hand, then run: carecast retry POST_ID --resend-unknown",
-        channel=channel, account=account)
-    error.retryable = False
-    raise error
+        channel=channel, account=account, retryable=False)

@@ -51,11 +51,8 @@ def _roll_back(sent: list[str], undo: Callable[[str], None], cause: ChannelError
             undo(remote_id)
         except ChannelError:
             live = len(sent) - done
-            error = OutcomeUnknown(
+            raise OutcomeUnknown(
                 f"part {len(sent) + 1} of the thread failed ({type(cause).__name__}) and "
                 f"{live} earlier part(s) could not be deleted (first id {sent[0]}); delete "
                 "them on the platform, then run 'carecast retry'",
-                channel=cause.channel, account=cause.account,
-            )
-            error.retryable = False  # a person must look before anything is sent again
-            raise error from cause
+                channel=cause.channel, account=cause.account, retryable=False) from cause

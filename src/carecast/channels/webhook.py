@@ -163,12 +163,11 @@ class WebhookChannel(Channel):
         if not isinstance(found, dict):
             # A login page or a catch-all route is no proof the post is there: taking it as
             # "found" would lose the post, so the outcome stays unknown.
-            error = OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 f"the lookup URL answered HTTP {response.status_code} without a JSON object; "
                 "check lookup_url (it must answer 200 with JSON when found, 404 when not)",
-                channel=self.name, account=self.account, status=response.status_code)
-            error.retryable = False
-            raise error
+                status=response.status_code, retryable=False)
         return self._receipt(draft, key, response)
 
     def _receipt(self, draft: Draft, key: str, response: requests.Response) -> Receipt:

@@ -30,12 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions, post_options
 from carecast.channels.blog import derive_title, html_body, slug_words
-from carecast.channels.http import error_for_status, new_session, transport_error
+from carecast.channels.http import new_session, transport_error
 from carecast.channels.media import media_file
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import (
     AuthenticationError,
     ChannelError,
+    ChannelServerError,
+    DuplicatePost,
     OutcomeUnknown,
     PermissionDenied,
     PlatformRejected,
@@ -109,6 +111,16 @@ class WordPressChannel(Channel):
     per_account: ClassVar[int] = 4
     per_host: ClassVar[int] = 4
     rate_limits_by: ClassVar[str] = "host"
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "WordPress refused the user or application password{said}; "
+        "create a new application password (Users → Profile → Application Passwords) and "
+        "update the account",
+        PermissionDenied: "WordPress refused this action{said}; the user needs a role that "
+        "may publish posts, upload files and manage terms (Editor or Administrator)",
+        ChannelServerError: "WordPress failed with HTTP {status}{said}",
+        PlatformRejected: "WordPress refused the request{said}",
+        DuplicatePost: "WordPress refused the request{said}",
+    }
     options: WordPressOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -135,8 +147,8 @@ class WordPressChannel(Channel):
         """The draft; its title (the first sentence when the post has none), tags,
         categories, excerpt and status resolved into ``draft.options``."""
         draft = super().render(post)
-        override = post.override_for(self.name, self.account)
-        where = "overrides." + (self.account if post.overrides.get(self.account) else self.name)
+        applies = self.override_of(post)
+        override, where = applies.given, applies.where
         wanted = post_options(_PostOptions, draft.options, f"{where}.options", self.name)
         hashtags = (override.hashtags if override and override.hashtags is not None
                     else post.hashtags)
@@ -183,12 +195,11 @@ class WordPressChannel(Channel):
         except ValueError:
             data = None
         if data is None or not isinstance(data, shape):
-            error = OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 f"WordPress answered HTTP {response.status_code} without the JSON expected; "
                 "check site_url and api_url (a login page or a cache in front of the API?)",
-                channel=self.name, account=self.account, status=response.status_code)
-            error.retryable = False
-            raise error
+                status=response.status_code, retryable=False)
         return data
 
     def _error(self, response: requests.Response) -> ChannelError:
@@ -202,28 +213,15 @@ class WordPressChannel(Channel):
         said = f" ({code})" if code else ""
         status = response.status_code
         cls: type[ChannelError] | None = None
-        if status == 401 or (code in _AUTH_CODES and status < 500):
-            cls, message = AuthenticationError, (
-                f"WordPress refused the user or application password{said}; create a new "
-                "application password (Users → Profile → Application Passwords) and update "
-                "the account")
-        elif status == 403:
-            cls, message = PermissionDenied, (
-                f"WordPress refused this action{said}; the user needs a role that may publish "
-                "posts, upload files and manage terms (Editor or Administrator)")
+        message: str | None = None
+        if code in _AUTH_CODES and status < 500:
+            cls = AuthenticationError
         elif status == 404 and code == "rest_no_route":
-            cls, message = PlatformRejected, (
-                f"no WordPress REST API at this address{said}; check site_url or set api_url "
-                "(for plain permalinks: <site_url>/?rest_route=)")
-        elif 400 <= status < 500 and status != 429:
-            fields = f"; check {', '.join(params)}" if params else ""
-            message = f"WordPress refused the request{said}{fields}"
-        else:
-            message = f"WordPress failed with HTTP {status}{said}" if status >= 500 else ""
-        error = error_for_status(response, channel=self.name, account=self.account,
-                                 message=message or None, cls=cls, now=self.clock.time)
-        error.code = code or None
-        return error
+            message = (f"no WordPress REST API at this address{said}; check site_url or set "
+                       "api_url (for plain permalinks: <site_url>/?rest_route=)")
+        elif 400 <= status < 500 and params:
+            said += f"; check {', '.join(params)}"
+        return self.error(cls, message, response=response, said=said, code=code or None)
 
     # -- publish ------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import logging
 import mimetypes
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ import requests
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
-from carecast.channels.http import error_for_status, new_session, send, transport_error
+from carecast.channels.http import new_session, send, transport_error
 from carecast.channels.media import avatar_bytes, media_file
 from carecast.channels.paging import Page, since_send
 from carecast.channels.thread import send_thread
@@ -45,6 +45,7 @@ from carecast.errors import (
     InvalidPost,
     LimitExceeded,
     OutcomeUnknown,
+    PermissionDenied,
     PlatformRejected,
     RateLimited,
 )
@@ -74,6 +75,11 @@ PROFILE_UPDATE = f"{API}/1.1/account/update_profile.json"
 #: X's v1.1 error code for an endpoint outside the app's access level (Free and Basic refuse
 #: the v1.1 profile updates with it).
 ACCESS_LEVEL_CODE = 453
+ACCESS_LEVEL_MESSAGE = (
+    "X's access level for this app does not include this endpoint (error {code}{said}); "
+    "profile updates use v1.1 endpoints that the Free and Basic levels refuse. The fix is a "
+    "higher access level in the X developer portal, not the app's permissions; until then "
+    "change the profile by hand")
 PROFILE_IMAGE = f"{API}/1.1/account/update_profile_image.json"
 #: The v1.1 ``update_profile`` parameter of each profile field, and its longest value.
 PROFILE_PARAMS = {"display_name": ("name", 50), "website": ("url", 100),
@@ -129,8 +135,7 @@ def _urls(text: str) -> list[str]:
 
 
 def _missing(package: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"the x channel needs {package}; install it with: pip install 'carecast[x]'")
+    return ConfigurationError(XChannel.install_hint(package))
 
 
 def _tweepy() -> Any:
@@ -252,6 +257,22 @@ class XChannel(Channel):
     chunk_size: int = 4 * MB
     #: What ``update_profile`` changes.
     profile_fields: ClassVar[frozenset[str]] = frozenset({*PROFILE_PARAMS, "avatar"})
+    extra: ClassVar[str | None] = "x"
+    packages: ClassVar[tuple[str, ...]] = ("tweepy", "twitter_text")
+    notes: ClassVar[tuple[str, ...]] = (
+        "profile updates (carecast brand sync) use X's v1.1 endpoints, which the Free and "
+        "Basic access levels refuse with error 453: they need a higher access level, not "
+        "other app permissions",)
+    #: Any other 4xx is X refusing the request (a 409 is no duplicate: X says that in a 403).
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {409: PlatformRejected}
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        DuplicatePost: "X already holds a post with this text{said}",
+        PermissionDenied: "X refused the action{said}; check that the app has Read and Write "
+        "permission and that the token was made after it was granted",
+        RateLimited: "rate limited by X{said}",
+        ChannelServerError: "X failed with HTTP {status}{said}; it may have stored the post",
+        PlatformRejected: "X refused the request{said}",
+    }
     options: XOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -361,12 +382,10 @@ class XChannel(Channel):
         if not ids:
             return None
         if len(ids) < len(draft.parts):
-            error = OutcomeUnknown(
+            raise self.error(
+                OutcomeUnknown,
                 f"found {len(ids)} of the {len(draft.parts)} parts of the thread on X (first "
-                f"id {ids[0]}); delete them on X, then run 'carecast retry'",
-                channel=self.name, account=self.account)
-            error.retryable = False
-            raise error
+                f"id {ids[0]}); delete them on X, then run 'carecast retry'", retryable=False)
         return self._receipt(draft, ids)
 
     def delete(self, receipt: Receipt) -> None:
@@ -457,17 +476,19 @@ class XChannel(Channel):
                 "(consumer_key, consumer_secret, access_token, access_token_secret)")
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(f"X's API cannot change the profile's {unknown[0]}; change "
-                                   "it by hand", channel=self.name, account=self.account)
+            raise self.error(
+                PlatformRejected, f"X's API cannot change the profile's {unknown[0]}; change "
+                                   "it by hand")
         data: dict[str, str] = {}
         for field, (param, limit) in PROFILE_PARAMS.items():
             value = getattr(changes, field)
             if value is None:
                 continue
             if len(value) > limit:
-                raise PlatformRejected(
+                raise self.error(
+                    PlatformRejected,
                     f"profile {field}: {len(value)} characters is over X's limit of {limit}; "
-                    "shorten it", channel=self.name, account=self.account)
+                    "shorten it")
             data[param] = value
         image = self._profile_image(changes.avatar) if changes.avatar else None
         if data:
@@ -479,9 +500,10 @@ class XChannel(Channel):
     def _profile_image(self, path: Path) -> tuple[str, bytes, str]:
         data = avatar_bytes(self, path)
         if len(data) > MAX_PROFILE_IMAGE:
-            raise PlatformRejected(
+            raise self.error(
+                PlatformRejected,
                 f"profile avatar: {len(data)} bytes is over X's limit of {MAX_PROFILE_IMAGE} "
-                "bytes; use a smaller PNG or JPEG", channel=self.name, account=self.account)
+                "bytes; use a smaller PNG or JPEG")
         return path.name, data, mimetypes.guess_type(path.name)[0] or "image/png"
 
     def _me(self) -> str:
@@ -493,9 +515,9 @@ class XChannel(Channel):
                 body = self._call(lambda c, user: c.get_me(user_auth=user))
                 found = _data(body).get("id")
                 if not found:
-                    raise PlatformRejected(
-                        f"X's users/me answer holds no id; set accounts.{self.account}.user_id",
-                        channel=self.name, account=self.account)
+                    raise self.error(
+                        PlatformRejected,
+                        f"X's users/me answer holds no id; set accounts.{self.account}.user_id")
                 self._user_id = str(found)
         return self._user_id
 
@@ -547,35 +569,20 @@ class XChannel(Channel):
         """The carecast error for an X error answer, with X's reason (never the post text)."""
         status, detail = response.status_code, _detail(response)
         reason = f" ({detail})" if detail else ""
-        where = f"accounts.{self.account}"
         cls: type[ChannelError] | None = None
+        message: str | None = None
         if status == 401:
             renew = ("authorize the app again (scopes tweet.read tweet.write users.read "
                      "media.write offline.access)" if not self._oauth1 else
                      "regenerate the access token and secret in the X developer portal")
-            message = f"X refused the credentials{reason}; {renew} and update {where}"
+            message = (f"X refused the credentials{reason}; {renew} and update "
+                       f"accounts.{self.account}")
         elif status == 403 and "duplicate" in detail.lower():
-            cls, message = DuplicatePost, f"X already holds a post with this text{reason}"
+            cls = DuplicatePost
         elif status == 403 and ACCESS_LEVEL_CODE in _codes(response):
-            message = (f"X's access level for this app does not include this endpoint (error "
-                       f"{ACCESS_LEVEL_CODE}{reason}); profile updates use v1.1 endpoints that "
-                       "the Free and Basic levels refuse. The fix is a higher access level in "
-                       "the X developer portal, not the app's permissions; until then change "
-                       "the profile by hand")
-        elif status == 403:
-            message = (f"X refused the action{reason}; check that the app has Read and Write "
-                       "permission and that the token was made after it was granted")
-        elif status == 429:
-            message = f"rate limited by X{reason}"
-        elif status >= 500:
-            message = f"X failed with HTTP {status}{reason}; it may have stored the post"
-        else:
-            cls, message = PlatformRejected, f"X refused the request{reason}"
-        error = error_for_status(response, channel=self.name, account=self.account,
-                                 message=message, cls=cls, now=self.clock.time)
-        if isinstance(error, RateLimited):
-            error.retry_after = _rate_reset(response.headers, self.clock.time())
-        return error
+            message = ACCESS_LEVEL_MESSAGE.format(code=ACCESS_LEVEL_CODE, said=reason)
+        return self.error(cls, message, response=response, said=reason,
+                          retry_after=_rate_reset(response.headers, self.clock.time()))
 
     # -- OAuth 2.0 refresh -------------------------------------------------------------------
 
@@ -606,23 +613,24 @@ class XChannel(Channel):
                     auth=(client_id, secret.get_secret_value()) if secret else None)
                 data = response.json()
             except OutcomeUnknown:
-                error: ChannelError | None = ChannelConnectionError(
+                error: ChannelError | None = self.error(
+                    ChannelConnectionError,
                     "the OAuth 2.0 token refresh got no answer from X; if it keeps failing, "
-                    "authorize the app again", channel=self.name, account=self.account)
+                    "authorize the app again")
             except (PlatformRejected, AuthenticationError, ValueError) as exc:
                 status = exc.status if isinstance(exc, ChannelError) else None
-                error = AuthenticationError(
+                error = self.error(
+                    AuthenticationError,
                     "X refused to refresh the OAuth 2.0 token; authorize the app again and "
-                    f"update accounts.{self.account}.access_token and refresh_token",
-                    channel=self.name, account=self.account, status=status)
+                    f"update accounts.{self.account}.access_token and refresh_token", status=status)
             else:
                 error = None
             if error is not None:
                 raise error
             if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-                raise AuthenticationError(
-                    "X's token refresh answer holds no access token; authorize the app again",
-                    channel=self.name, account=self.account)
+                raise self.error(
+                    AuthenticationError,
+                    "X's token refresh answer holds no access token; authorize the app again")
             self._access = SecretStr(data["access_token"])
             if isinstance(data.get("refresh_token"), str):
                 self._refresh = SecretStr(data["refresh_token"])
@@ -660,12 +668,11 @@ class XChannel(Channel):
                 self._media_request("POST", MEDIA_METADATA, json={
                     "id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}})
         except OutcomeUnknown:
-            failure = ChannelConnectionError(
-                f"uploading media[{index}] failed in transit; no post was made",
-                channel=self.name, account=self.account)
-        except ChannelServerError as exc:
-            exc.may_have_been_sent = False
-            raise
+            failure = self.error(
+                ChannelConnectionError,
+                f"uploading media[{index}] failed in transit; no post was made")
+        except ChannelServerError as exc:  # an upload makes no post: nothing to reconcile
+            failure = exc.replace(may_have_been_sent=False)
         if failure is not None:
             raise failure
         return media_id
@@ -698,10 +705,10 @@ class XChannel(Channel):
         while info.get("state") in ("pending", "in_progress"):
             wait = max(1.0, float(info.get("check_after_secs") or 1))
             if waited + wait > self.options.max_processing_wait:
-                raise ChannelTimeout(
+                raise self.error(
+                    ChannelTimeout,
                     f"X was still processing media[{index}] after {waited:.0f} s; no post was "
-                    "made: try again later or raise max_processing_wait",
-                    channel=self.name, account=self.account)
+                    "made: try again later or raise max_processing_wait")
             self.clock.sleep(wait)
             waited += wait
             body = self._media_request("GET", MEDIA_UPLOAD,
@@ -710,8 +717,7 @@ class XChannel(Channel):
         if info.get("state") == "failed":
             problem = info.get("error") or {}
             reason = problem.get("message") or problem.get("name") or "no reason given"
-            raise PlatformRejected(f"X could not process media[{index}]: {reason}",
-                                   channel=self.name, account=self.account)
+            raise self.error(PlatformRejected, f"X could not process media[{index}]: {reason}")
 
     def _media_request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """A media endpoint call, signed the way tweepy signs (OAuth 1.0a) or with the token."""

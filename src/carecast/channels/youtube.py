@@ -6,13 +6,14 @@ A post becomes one video: its title, its text as the description (5,000 bytes), 
 a thumbnail (``thumbnails.set``), a caption track (``captions.insert``) and a place in a
 playlist (``playlistItems.insert``).
 
-An interrupted upload is resumed, not restarted: the upload (its resumable URI and the
-bytes the server confirmed) is kept on the channel instance under the target's idempotency
-key, so when carecast's retry policy calls ``publish`` again, the client asks the server how
-far it got (``PUT`` with ``Content-Range: bytes */TOTAL``, answered ``308`` with ``Range``)
-and sends the rest. A new process starts the upload again; the half-sent one never becomes
-a video. ``lookup`` finds a finished video by a hidden tag derived from the key
-(``cc-`` and 12 hex digits) among the channel's recent uploads.
+An interrupted upload is resumed, not restarted: the upload is kept on the channel instance
+under the target's idempotency key, and its resumable session URI in ``upload_sessions`` (the
+publisher's ledger), so when ``publish`` is called again, in this process or any other, the
+client asks the server how far it got (``PUT`` with ``Content-Range: bytes */TOTAL``,
+answered ``308`` with ``Range``, or with the video when it was finished) and sends the rest.
+``lookup`` defers to a kept session (the uploads playlist lags behind a finished upload);
+otherwise it finds a finished video by a hidden tag derived from the key (``cc-`` and 12 hex
+digits) among the channel's recent uploads.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions, post_options
-from carecast.channels.http import retry_after_of
 from carecast.channels.media import download
 from carecast.channels.paging import Page, since_send
 from carecast.clock import SYSTEM_CLOCK, Clock
@@ -180,6 +180,8 @@ class _Upload:
     #: Steps whose last try may have reached YouTube: look before trying again.
     uncertain: set[str] = field(default_factory=set)
     download: Path | None = None
+    #: The resumable session URI as last kept in ``upload_sessions``.
+    kept: str | None = None
 
 
 class YouTubeChannel(Channel):
@@ -203,6 +205,21 @@ class YouTubeChannel(Channel):
     per_account: ClassVar[int] = 2
     per_host: ClassVar[int] = 2
     rate_limits_by: ClassVar[str] = "host"
+    extra: ClassVar[str | None] = "youtube"
+    packages: ClassVar[tuple[str, ...]] = ("googleapiclient", "google.auth")
+    #: YouTube has no duplicate refusal: a 409 is a plain refusal.
+    status_errors: ClassVar[Mapping[int, type[ChannelError]]] = {409: PlatformRejected}
+    error_messages: ClassVar[Mapping[int | type[ChannelError], str]] = {
+        AuthenticationError: "YouTube refused the credentials{said}; authorise again and "
+        "update refresh_token",
+        PermissionDenied: "YouTube refused this action{said}; the account lacks the "
+        "permission (the youtube.force-ssl scope, a verified channel for thumbnails, or "
+        "owning the video)",
+        RateLimited: "rate limited by YouTube{said}",
+        ChannelServerError: "YouTube failed with HTTP {status}{said}; it may have stored the "
+        "request",
+        PlatformRejected: "YouTube refused the request{said}",
+    }
     options: YouTubeOptions
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
@@ -242,8 +259,8 @@ class YouTubeChannel(Channel):
     def render(self, post: Post) -> Draft:
         """The draft, with the video's settings resolved into ``draft.options``."""
         draft = super().render(post)
-        override = post.override_for(self.name, self.account)
-        where = "overrides." + (self.account if post.overrides.get(self.account) else self.name)
+        applies = self.override_of(post)
+        override, where = applies.given, applies.where
         self._check_required(draft, where if override else "")
         field_of = f"{where}.options"
         wanted = post_options(_PostOptions, draft.options, field_of, self.name)
@@ -325,8 +342,7 @@ class YouTubeChannel(Channel):
                 from googleapiclient.discovery import build  # type: ignore[import-untyped]
             except ImportError:
                 raise ConfigurationError(
-                    "the youtube channel needs google-api-python-client: "
-                    "pip install 'carecast[youtube]'") from None
+                    self.install_hint("google-api-python-client")) from None
             if self.session is None:
                 self.session = self._authorized_http()
                 self.owns_session = True
@@ -391,8 +407,7 @@ class YouTubeChannel(Channel):
             try:
                 path = self.media_rules.confine(path, field="media[0]")
             except InputRefused as exc:
-                raise PlatformRejected(f"{exc}; nothing was sent", channel=self.name,
-                                       account=self.account) from None
+                raise self.error(PlatformRejected, f"{exc}; nothing was sent") from None
         opts = draft.options
         status: dict[str, Any] = {"privacyStatus": opts["privacy_status"],
                                   "selfDeclaredMadeForKids": opts["made_for_kids"]}
@@ -410,7 +425,14 @@ class YouTubeChannel(Channel):
         request = self.client.videos().insert(
             part="snippet,status", body={"snippet": snippet, "status": status},
             notifySubscribers=opts["notify_subscribers"], media_body=media)
-        return _Upload(request=request, size=media.size(), download=fetched)
+        kept = self.upload_sessions.get(key)
+        if kept is not None:
+            # Another process (or an earlier run) started this upload: ask the server how far
+            # it got (googleapiclient's own resume, a PUT of ``bytes */TOTAL``) instead of
+            # sending the video again; a finished one answers with the video.
+            request.resumable_uri = kept
+            request._in_error_state = True
+        return _Upload(request=request, size=media.size(), download=fetched, kept=kept)
 
     def _upload(self, upload: _Upload, key: str) -> dict[str, Any]:
         """Send the chunks; after an interruption, ask the server where to resume."""
@@ -420,7 +442,15 @@ class YouTubeChannel(Channel):
                 status, response = upload.request.next_chunk(num_retries=0)
             except Exception as exc:
                 error = self._error(exc, write=True)
+                self._keep_session(key, upload)
+                if upload.kept is not None and error.status in (404, 410):
+                    error = self.error(
+                        OutcomeUnknown, "the upload session kept for this post is gone (YouTube "
+                        "keeps one about a week): check the channel for the video, then run: "
+                        "carecast retry POST_ID --resend-unknown", status=error.status,
+                        retryable=False)
             else:
+                self._keep_session(key, upload)
                 if status is not None and self.progress is not None:
                     self.progress(key, status.resumable_progress, upload.size)
                 continue
@@ -428,8 +458,7 @@ class YouTubeChannel(Channel):
         if self.progress is not None:
             self.progress(key, upload.size, upload.size)
         if not isinstance(response, dict) or not response.get("id"):
-            raise OutcomeUnknown("YouTube finished the upload without a video id",
-                                 channel=self.name, account=self.account)
+            raise self.error(OutcomeUnknown, "YouTube finished the upload without a video id")
         return response
 
     def _finish(self, upload: _Upload, draft: Draft) -> None:
@@ -486,8 +515,8 @@ class YouTubeChannel(Channel):
                     continue
                 if exc.may_have_been_sent:
                     upload.uncertain.add(name)
-                exc.may_have_been_sent = True  # the video is live: never resend it blindly
-                raise
+                # The video is live: never resend it blindly.
+                raise exc.replace(may_have_been_sent=True) from None
             upload.done[name] = (answer or {}).get("id", True) if name != "thumbnail" else True
 
     def _found(self, request: Any, match: Callable[[dict[str, Any]], bool]) -> str | None:
@@ -495,10 +524,30 @@ class YouTubeChannel(Channel):
         items = self._execute(request, write=False).get("items") or []
         return next((str(item["id"]) for item in items if match(item)), None)
 
+    def close(self) -> None:
+        """Close the files of unfinished uploads (a kept session resumes them elsewhere),
+        then what the base class closes."""
+        with self._lock:
+            unfinished = list(self._uploads.values())
+            self._uploads.clear()
+        for upload in unfinished:
+            upload.request.resumable.stream().close()
+            self._forget_download(upload)
+        super().close()
+
+    def _keep_session(self, key: str, upload: _Upload) -> None:
+        """Keep the upload's session URI where any process finds it, once per session."""
+        uri = upload.request.resumable_uri
+        if uri and uri != upload.kept:
+            self.upload_sessions.put(key, str(uri))
+            upload.kept = str(uri)
+
     def _drop(self, key: str, upload: _Upload) -> None:
         with self._lock:
             self._uploads.pop(key, None)
         self._forget_download(upload)
+        if upload.kept is not None:
+            self.upload_sessions.drop(key)
 
     def _forget_download(self, upload: _Upload) -> None:
         if upload.download is not None:
@@ -521,12 +570,13 @@ class YouTubeChannel(Channel):
     # -- lookup, delete -----------------------------------------------------------------------
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
-        """An unfinished upload of this process: None, so ``publish`` resumes it. Otherwise
-        the channel's uploads since the send (pages followed back to its time, else
-        unknown) are searched for the key's hidden tag."""
+        """An unfinished upload, of this process or kept in ``upload_sessions`` by another:
+        None, so ``publish`` resumes it (the uploads playlist lags behind a finished upload,
+        the session does not). Otherwise the channel's uploads since the send (pages followed
+        back to its time, else unknown) are searched for the key's hidden tag."""
         with self._lock:
             upload = self._uploads.get(key)
-        if upload is not None:
+        if upload is not None or self.upload_sessions.get(key) is not None:
             return None
         uploads = self._channel_info()["contentDetails"]["relatedPlaylists"]["uploads"]
 
@@ -568,9 +618,10 @@ class YouTubeChannel(Channel):
                 part="snippet,contentDetails,brandingSettings", mine=True), write=False)
             items = answer.get("items") or []
             if not items:
-                raise PermissionDenied(
+                raise self.error(
+                    PermissionDenied,
                     "these credentials have no YouTube channel; authorise with the Google "
-                    "account that owns the channel", channel=self.name, account=self.account)
+                    "account that owns the channel")
             self._channel = items[0]
         return self._channel
 
@@ -604,23 +655,25 @@ class YouTubeChannel(Channel):
         """
         unknown = [f for f in changes.fields() if f not in self.profile_fields]
         if unknown:
-            raise PlatformRejected(
+            raise self.error(
+                PlatformRejected,
                 f"YouTube's API cannot change the channel's {unknown[0]}; change it in YouTube "
-                "Studio", channel=self.name, account=self.account)
+                "Studio")
         if changes.description is None:
             return
         if len(changes.description) > MAX_CHANNEL_DESCRIPTION:
-            raise PlatformRejected(
+            raise self.error(
+                PlatformRejected,
                 f"profile description: {len(changes.description)} characters is over YouTube's "
-                f"limit of {MAX_CHANNEL_DESCRIPTION}; shorten it",
-                channel=self.name, account=self.account)
+                f"limit of {MAX_CHANNEL_DESCRIPTION}; shorten it")
         answer = self._execute(self.client.channels().list(part="brandingSettings", mine=True),
                                write=False)
         items = answer.get("items") or []
         if not items:
-            raise PermissionDenied(
+            raise self.error(
+                PermissionDenied,
                 "these credentials have no YouTube channel; authorise with the Google account "
-                "that owns the channel", channel=self.name, account=self.account)
+                "that owns the channel")
         branding = dict(items[0].get("brandingSettings") or {})
         branding["channel"] = {**(branding.get("channel") or {}),
                                "description": changes.description}
@@ -663,8 +716,8 @@ class YouTubeChannel(Channel):
         items = self._execute(self.client.videos().list(
             part="statistics", id=receipt.remote_id), write=False).get("items") or []
         if not items:
-            raise PlatformRejected("no such video on this channel (deleted?)", channel=self.name,
-                                   account=self.account, status=404, code="videoNotFound")
+            raise self.error(PlatformRejected, "no such video on this channel (deleted?)",
+                             status=404, code="videoNotFound")
         stats = items[0].get("statistics") or {}
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=self.clock.now(), likes=_int(stats.get("likeCount")),
@@ -705,39 +758,32 @@ class YouTubeChannel(Channel):
                     f"the connection to YouTube failed ({type(exc).__name__})", **where)
             return OutcomeUnknown(f"the connection to YouTube broke ({type(exc).__name__}) "
                                   "after the request was sent; it may have been stored", **where)
-        error = OutcomeUnknown(f"the YouTube client failed ({type(exc).__name__})", **where)
-        error.retryable = False  # an unexpected failure: a person must look
-        return error
+        return OutcomeUnknown(f"the YouTube client failed ({type(exc).__name__})", **where,
+                              retryable=False)  # an unexpected failure: a person must look
 
     def _http_error(self, exc: Any) -> ChannelError:
-        status = int(getattr(exc.resp, "status", 0) or 0)
-        headers = {str(k): str(v) for k, v in dict(exc.resp).items()}
+        """The carecast error for googleapiclient's ``HttpError``: by its ``reason``, else by
+        its status through the one mapping."""
+        answer = _Answer(int(getattr(exc.resp, "status", 0) or 0),
+                         {str(k): str(v) for k, v in dict(exc.resp).items()})
         reason = _reason(exc.content)
-        kw: dict[str, Any] = {"channel": self.name, "account": self.account, "status": status,
-                              "headers": headers, "code": reason or None}
         said = f" ({reason})" if reason else ""
         hint = f": {_HINTS[reason]}" if reason in _HINTS else ""
         if reason in _QUOTA_REASONS:
-            return RateLimited(
-                f"YouTube's daily limit is used up{said}{hint}; it resets at midnight Pacific "
-                "time", retry_after=quota_reset_in(self.clock.now()), **kw)
-        if status == 429 or reason in _RATE_REASONS:
-            return RateLimited(f"rate limited by YouTube{said}",
-                               retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        if status == 401:
-            return AuthenticationError(
-                f"YouTube refused the credentials{said}; authorise again and update "
-                "refresh_token", **kw)
-        if status == 403:
-            return PermissionDenied(
-                f"YouTube refused this action{said}; the account lacks the permission (the "
-                "youtube.force-ssl scope, a verified channel for thumbnails, or owning the "
-                "video)", **kw)
-        if status >= 500:
-            return ChannelServerError(
-                f"YouTube failed with HTTP {status}{said}; it may have stored the request",
-                retry_after=retry_after_of(headers, now=self.clock.time), **kw)
-        return PlatformRejected(f"YouTube refused the request{said}{hint}", **kw)
+            return self.error(
+                RateLimited, f"YouTube's daily limit is used up{said}{hint}; it resets at "
+                "midnight Pacific time", response=answer, code=reason,
+                retry_after=quota_reset_in(self.clock.now()))
+        return self.error(RateLimited if reason in _RATE_REASONS else None, response=answer,
+                          said=f"{said}{hint}", code=reason or None)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An httplib2 answer as ``http.error_for_status`` reads it."""
+
+    status_code: int
+    headers: Mapping[str, str]
 
 
 def _reason(content: Any) -> str:

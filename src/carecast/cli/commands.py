@@ -304,7 +304,7 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List every installed channel with its limits and capabilities; sends in flight per
     account and per host as carecast.toml's [publish] sets them, when there is one."""
     from carecast.channels import channel_names, get_channel_class
-    from carecast.cli.render import ChannelRow, channels_table
+    from carecast.cli.render import ChannelRow, channel_notes, channels_table
 
     rows = []
     with _errors(as_json):
@@ -322,11 +322,14 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
             limits["per_account"], limits["per_host"] = publish.in_flight(
                 name, (cls.per_account, cls.per_host))
             limits["concurrency"] = publish.concurrency
-        rows.append(ChannelRow(name, cls.title, limits, tuple(sorted(cls.capabilities()))))
+        rows.append(ChannelRow(name, cls.title, limits, tuple(sorted(cls.capabilities())),
+                               features=cls.features()))
     if as_json:
         _print_json([row.__dict__ for row in rows])
     else:
         _out().print(channels_table(rows))
+        for line in channel_notes(rows):
+            _out().print(line, markup=False, highlight=False)
     raise typer.Exit(1 if any(row.error for row in rows) else 0)
 
 

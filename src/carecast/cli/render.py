@@ -269,6 +269,8 @@ class ChannelRow:
     limits: dict[str, Any] = field(default_factory=dict)
     capabilities: tuple[str, ...] = ()
     error: str | None = None
+    #: ``Channel.features()``: the flags, the extra it needs and the platform's notes.
+    features: dict[str, Any] = field(default_factory=dict)
 
 
 def _limits_text(limits: dict[str, Any]) -> str:
@@ -295,6 +297,16 @@ def _limits_text(limits: dict[str, Any]) -> str:
 def _features(row: ChannelRow) -> str:
     flags = [name for name in ("supports_threads", "supports_scheduling") if row.limits.get(name)]
     return ", ".join([f.removeprefix("supports_") for f in flags] + list(row.capabilities))
+
+
+def channel_notes(rows: Sequence[ChannelRow]) -> list[str]:
+    """What the table cannot hold: each channel's missing extra and its platform's notes."""
+    lines = []
+    for row in rows:
+        if row.features.get("missing_packages"):
+            lines.append(f"{row.name}: needs pip install 'carecast[{row.features['extra']}]'")
+        lines.extend(f"{row.name}: {note}" for note in row.features.get("notes", ()))
+    return lines
 
 
 def channels_table(rows: Sequence[ChannelRow]) -> Table:

@@ -250,6 +250,4 @@ def _next_step(channel: Channel, post_id: str) -> str:
 
 def _unknown(channel: Channel, message: str) -> OutcomeUnknown:
     """An OutcomeUnknown that must not be retried blindly."""
-    error = OutcomeUnknown(message, channel=channel.name, account=channel.account)
-    error.retryable = False
-    return error
+    return OutcomeUnknown(message, channel=channel.name, account=channel.account, retryable=False)

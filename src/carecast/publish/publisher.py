@@ -24,6 +24,7 @@ from typing import Any
 import pluggy
 
 from carecast.channels import Channel, build_channel
+from carecast.channels.base import LazyUploadSessions
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.compliance import phi_guard, phi_places
 from carecast.config import CheckSettings, Config, load_config
@@ -162,6 +163,8 @@ class Publisher:
                 if self._media is None:  # the same rules for every account: made once
                     self._media = _media_rules(self.config)
                 self._channels[account].media_rules = self._media
+                self._channels[account].upload_sessions = LazyUploadSessions(
+                    lambda: self.ledger.upload_sessions)
             return self._channels[account]
 
     # -- review ------------------------------------------------------------------------------

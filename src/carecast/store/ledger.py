@@ -63,10 +63,11 @@ from carecast.store.schema import (
     freezes,
     metadata,
     posts,
+    upload_sessions,
 )
 from carecast.store.state_check import event_of, state_problem, states_recorded
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "UploadSessions"]
 
 log = logging.getLogger(__name__)
 
@@ -691,6 +692,12 @@ class Ledger:
             self._checkpoints.flush()
         return read_checkpoint(self.checkpoint_file) if self.checkpoint_file else None
 
+    @property
+    def upload_sessions(self) -> UploadSessions:
+        """Where a channel keeps a resumable upload's session by target key, so any process
+        resumes the same upload (the publisher hands it to every channel)."""
+        return UploadSessions(self)
+
     def note(self, kind: str, data: dict[str, Any], *, post_id: str = "",
              account: str = "") -> None:
         """Append one ``kind`` event holding ``data`` to the audit chain, in its own write
@@ -1124,3 +1131,34 @@ def _engine(url: str, *, readonly: bool = False) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@dataclass(frozen=True)
+class UploadSessions:
+    """A ledger's resumable upload sessions: one row per target key, written when a session
+    starts and deleted when its publish ends (never part of the audit chain)."""
+
+    ledger: Ledger
+
+    def get(self, key: str) -> str | None:
+        """The session URI kept for ``key``, if any."""
+        with self.ledger._tx() as conn:
+            uri = conn.execute(sa.select(upload_sessions.c.uri).where(
+                upload_sessions.c.key == key)).scalar()
+        return str(uri) if uri is not None else None
+
+    def put(self, key: str, uri: str) -> None:
+        """Keep ``uri`` as the session of ``key`` (replacing an older one)."""
+        if self.ledger.readonly:
+            raise StoreError("the store was opened read-only (a preview); nothing is written")
+        with self.ledger._tx() as conn:
+            conn.execute(upload_sessions.delete().where(upload_sessions.c.key == key))
+            conn.execute(upload_sessions.insert().values(
+                key=key, uri=uri, updated_at=self.ledger.clock.now()))
+
+    def drop(self, key: str) -> None:
+        """Forget the session of ``key``: its upload finished or can never be resumed."""
+        if self.ledger.readonly:
+            return
+        with self.ledger._tx() as conn:
+            conn.execute(upload_sessions.delete().where(upload_sessions.c.key == key))

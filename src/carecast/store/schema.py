@@ -88,6 +88,15 @@ audit_head = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# Resumable upload sessions by target key, so any process resumes the same upload (a YouTube
+# video after a lost final-chunk answer) instead of sending it again; gone when the publish ends.
+upload_sessions = sa.Table(
+    "carecast_upload_sessions", metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("updated_at", _when, nullable=False),
+)
+
 # Crisis freezes: while one is active (ended_at is null), nothing of its brand ('' = every
 # brand) is sent.
 freezes = sa.Table(

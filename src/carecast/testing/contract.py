@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import json as _json
 import re
 import socket
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,22 +40,49 @@ from pydantic import SecretStr
 from carecast.channels.base import OPTIONAL_CAPABILITIES, Channel, ChannelOptions
 from carecast.config import AccountConfig
 from carecast.errors import (
+    AuthenticationError,
     CarecastError,
+    ChannelConnectionError,
     ChannelError,
+    ChannelServerError,
+    ChannelTimeout,
     ConfigurationError,
+    DuplicatePost,
     LimitExceeded,
+    OutcomeUnknown,
+    PermissionDenied,
+    PlatformRejected,
     PostRejected,
+    RateLimited,
 )
 from carecast.post import Draft, Media, MediaKind, Post, Receipt
 
-__all__ = ["EXTENSION", "ChannelContract", "PlatformAnswer", "refuse_network", "render_or_reject",
-           "sample_options", "sample_posts", "sample_root"]
+__all__ = [
+    "EXTENSION",
+    "PLATFORMS",
+    "STATUS_TABLE",
+    "TRANSPORT_TABLE",
+    "ChannelContract",
+    "Httplib2Platform",
+    "HttpxPlatform",
+    "Platform",
+    "PlatformAnswer",
+    "RequestsPlatform",
+    "refuse_network",
+    "render_or_reject",
+    "requests_failure",
+    "sample_options",
+    "sample_posts",
+    "sample_root",
+]
 
 ACCOUNT = "contract-acct"
 LIMIT_KEYS = {"max_text", "text_unit", "url_length", "max_title", "requires_title", "max_media",
               "media_kinds", "max_media_bytes", "requires_media", "supports_threads",
               "supports_scheduling", "per_account", "per_host",
               "rate_limits_by"}
+FEATURE_KEYS = {"calls", "idempotent_publish", "public_profile", "extra", "packages",
+                "missing_packages", "notes"}
 TEXT_UNITS = {"characters", "graphemes", "weighted", "bytes"}
 SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|access_?key|credential",
                           re.IGNORECASE)
@@ -190,8 +218,185 @@ def _pack_room(channel: Channel) -> int:
     return channel.max_text - channel.count(" 9/9")
 
 
+# -- the status and transport tables, run over every HTTP channel's publish ----------------------
+
+#: What each HTTP error status of a publish must become: ``(status, class, retryable, may have
+#: been sent)``. A channel whose platform means a status otherwise lists it in its contract's
+#: ``status_overrides``; the flags are then that class's own.
+STATUS_TABLE: tuple[tuple[int, type[ChannelError], bool, bool], ...] = (
+    (400, PlatformRejected, False, False),
+    (401, AuthenticationError, False, False),
+    (403, PermissionDenied, False, False),
+    (404, PlatformRejected, False, False),
+    (409, DuplicatePost, False, False),
+    (413, PlatformRejected, False, False),
+    (422, PlatformRejected, False, False),
+    (429, RateLimited, True, False),
+    (500, ChannelServerError, True, True),
+    (502, ChannelServerError, True, True),
+    (503, ChannelServerError, True, True),
+    (504, ChannelServerError, True, True),
+)
+#: What each transport failure of a publish must become: ``(failure, class, retryable, may
+#: have been sent)``. Each ``Platform`` raises its own transport's exception for a failure.
+TRANSPORT_TABLE: tuple[tuple[str, type[ChannelError], bool, bool], ...] = (
+    ("connect-timeout", ChannelTimeout, True, False),
+    ("connection-refused", ChannelConnectionError, True, False),
+    ("read-timeout", OutcomeUnknown, True, True),
+    ("reset-mid-response", OutcomeUnknown, True, True),
+    ("broken-body", OutcomeUnknown, True, True),
+)
+#: A path segment every platform double puts in its answers' failures: it must never be shown.
+HIDDEN = "T0KEN-contract-41c7"
+
+
+class Platform:
+    """A platform double: every request the channel makes gets one scripted answer.
+
+    ``session`` is what the channel is built with (None when the double patches the
+    transport itself, as ``responses`` does).
+    """
+
+    session: Any = None
+
+    def answer(self, status: int, *, json: Any, headers: Mapping[str, str]) -> None:
+        """Every request gets this answer."""
+        raise NotImplementedError
+
+    def fail(self, failure: str) -> None:
+        """Every request fails as the ``TRANSPORT_TABLE`` row ``failure`` names."""
+        raise NotImplementedError
+
+
+class RequestsPlatform(Platform):
+    """For channels on ``requests`` (carecast's HTTP helpers, tweepy, Mastodon.py)."""
+
+    def __init__(self, mock: Any) -> None:
+        self.mock = mock
+
+    def _add(self, **answer: Any) -> None:
+        import responses
+
+        for method in (responses.GET, responses.POST, responses.PUT, responses.PATCH,
+                       responses.DELETE):
+            self.mock.add(method, re.compile(r"https?://.*"), **answer)
+
+    def answer(self, status: int, *, json: Any, headers: Mapping[str, str]) -> None:
+        self._add(status=status, json=json, headers=dict(headers))
+
+    def fail(self, failure: str) -> None:
+        self._add(body=requests_failure(failure))
+
+
+def requests_failure(failure: str) -> Exception:
+    """The exception ``requests`` raises for a ``TRANSPORT_TABLE`` failure, wrapped as
+    urllib3 wraps it (its message quotes the path, as a real one does)."""
+    import requests
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
+
+    def pool(reason: Exception) -> MaxRetryError:
+        return MaxRetryError(None, f"/services/{HIDDEN}", reason)  # type: ignore[arg-type]
+
+    make: dict[str, Callable[[], Exception]] = {
+        "connect-timeout": lambda: requests.ConnectTimeout(pool(ConnectTimeoutError("slow"))),
+        "connection-refused": lambda: requests.ConnectionError(pool(NewConnectionError(
+            None, "Failed to establish a new connection: [Errno 111] Connection refused"))),  # type: ignore[arg-type]
+        "read-timeout": lambda: requests.ReadTimeout(pool(ReadTimeoutError(
+            None, f"/{HIDDEN}", "slow"))),  # type: ignore[arg-type]
+        "reset-mid-response": lambda: requests.ConnectionError(ProtocolError(
+            "Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))),
+        "broken-body": lambda: requests.exceptions.ChunkedEncodingError(f"broken /{HIDDEN}"),
+    }
+    return make[failure]()
+
+
+class HttpxPlatform(Platform):
+    """For channels on ``httpx`` (atproto): an ``httpx.Client`` over a ``MockTransport``."""
+
+    def __init__(self) -> None:
+        import httpx
+
+        self._handle: Callable[[Any], Any] = self._unset
+        self.session = httpx.Client(transport=httpx.MockTransport(
+            lambda request: self._handle(request)))
+
+    @staticmethod
+    def _unset(request: Any) -> Any:
+        raise AssertionError("no answer scripted")
+
+    def answer(self, status: int, *, json: Any, headers: Mapping[str, str]) -> None:
+        import httpx
+
+        self._handle = lambda request: httpx.Response(status, json=json, headers=headers)
+
+    def fail(self, failure: str) -> None:
+        import httpx
+
+        make: type[httpx.TransportError] = {
+            "connect-timeout": httpx.ConnectTimeout, "connection-refused": httpx.ConnectError,
+            "read-timeout": httpx.ReadTimeout, "reset-mid-response": httpx.ReadError,
+            "broken-body": httpx.RemoteProtocolError}[failure]
+
+        def handle(request: Any) -> Any:
+            raise make(f"failed at /{HIDDEN}", request=request)
+
+        self._handle = handle
+
+
+class Httplib2Platform(Platform):
+    """For channels on ``httplib2`` (google-api-python-client): the object ``build`` takes
+    as ``http``."""
+
+    def __init__(self) -> None:
+        self.session = self
+        self._reply: Any = None
+
+    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None,
+                redirections: int = 1, connection_type: Any = None) -> Any:
+        """httplib2's ``Http.request``: the scripted answer, or the scripted failure."""
+        return self._reply()
+
+    def answer(self, status: int, *, json: Any, headers: Mapping[str, str]) -> None:
+        import httplib2  # type: ignore[import-untyped]
+
+        content = _json.dumps(json).encode()
+        self._reply = lambda: (httplib2.Response({
+            "status": str(status), "content-type": "application/json", **headers}), content)
+
+    def fail(self, failure: str) -> None:
+        from http.client import IncompleteRead
+
+        makers: dict[str, Callable[[], Exception]] = {
+            "connect-timeout": lambda: TimeoutError("timed out"),
+            "connection-refused": lambda: ConnectionRefusedError(111, "Connection refused"),
+            "read-timeout": lambda: TimeoutError("timed out"),
+            "reset-mid-response": lambda: ConnectionResetError(104, "Connection reset"),
+            "broken-body": lambda: IncompleteRead(b"", 10)}
+        make = makers[failure]
+
+        def reply() -> Any:
+            raise make()
+
+        self._reply = reply
+
+
+PLATFORMS: dict[str, Callable[[Any], Platform]] = {
+    "requests": RequestsPlatform,
+    "httpx": lambda _mock: HttpxPlatform(),
+    "httplib2": lambda _mock: Httplib2Platform(),
+}
+
+
 class ChannelContract:
-    """The contract checks; subclass it with ``channel``, ``options`` and ``answers``."""
+    """The contract checks; subclass it with ``channel``, ``options`` and ``answers``, and,
+    for a channel that publishes over HTTP, ``transport`` (the status and transport tables
+    then run on its publish)."""
 
     #: The channel class under test.
     channel: ClassVar[type[Channel]]
@@ -199,11 +404,32 @@ class ChannelContract:
     options: ClassVar[Mapping[str, Any]] = {}
     #: Platform answers to a publish and the receipt or error each must become.
     answers: ClassVar[Sequence[PlatformAnswer]] = ()
+    #: The HTTP library the channel publishes with (a key of ``PLATFORMS``: ``"requests"``,
+    #: ``"httpx"``, ``"httplib2"``); None for a channel that sends no HTTP.
+    transport: ClassVar[str | None] = None
+    #: Statuses the platform means otherwise than ``STATUS_TABLE`` says, ``{status: class}``.
+    status_overrides: ClassVar[Mapping[int, type[ChannelError]]] = {}
+    #: Failures the channel's client library cannot tell apart as ``TRANSPORT_TABLE`` does,
+    #: ``{failure: class}`` (httplib2 has one timeout for connect and read).
+    transport_overrides: ClassVar[Mapping[str, type[ChannelError]]] = {}
+    #: The media the tables' post carries where the channel requires media: a file of
+    #: ``sample_root`` (``clip.mp4``...) for a channel that takes no media by URL; None for a
+    #: URL of the first media kind it takes.
+    table_media: ClassVar[str | None] = None
+    #: The error body the platform sends with a status, ``{status: JSON}``, shaped on a real
+    #: recording (the others get a body that says nothing the channel can read).
+    error_bodies: ClassVar[Mapping[int, Any]] = {}
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """Parametrize the answer and media-kind checks from the subclass's table."""
+        """Parametrize the answer, table and media-kind checks from the subclass's tables."""
         if "answer" in metafunc.fixturenames:
             metafunc.parametrize("answer", list(self.answers) or [None], ids=str)
+        if "status_row" in metafunc.fixturenames:
+            metafunc.parametrize("status_row", STATUS_TABLE, ids=[str(r[0]) for r in
+                                                                  STATUS_TABLE])
+        if "transport_row" in metafunc.fixturenames:
+            metafunc.parametrize("transport_row", TRANSPORT_TABLE,
+                                 ids=[r[0] for r in TRANSPORT_TABLE])
         if "kind" in metafunc.fixturenames:
             metafunc.parametrize("kind", sorted(MediaKind), ids=str)
 
@@ -223,12 +449,12 @@ class ChannelContract:
         """The options every check builds the channel with."""
         return sample_options(self.channel, self.options)
 
-    def build(self, root: Path, **extra_options: Any) -> Channel:
+    def build(self, root: Path, session: Any = None, **extra_options: Any) -> Channel:
         """The channel, configured as account ``contract-acct``."""
         account = AccountConfig(name=ACCOUNT, channel=self.channel.name,
                                 options={**self.sample_options(), **extra_options})
         try:
-            return self.channel.from_config(account, root=root)
+            return self.channel.from_config(account, root=root, session=session)
         except ConfigurationError as exc:
             pytest.fail(f"the sample options of the {self.channel.name} channel do not "
                         f"validate ({exc}): fix `options` on its contract class")
@@ -287,6 +513,22 @@ class ChannelContract:
         assert capabilities <= set(OPTIONAL_CAPABILITIES)
         for capability in capabilities:
             assert getattr(cls, capability) is not getattr(Channel, capability)
+
+    def test_features_are_declared_in_one_place(self) -> None:
+        cls = self.channel
+        features = cls.features()
+        json.dumps(features)  # plain data, for listings
+        assert set(features) == FEATURE_KEYS
+        assert features["calls"] == sorted(cls.capabilities())
+        assert type(features["idempotent_publish"]) is bool
+        assert type(features["public_profile"]) is bool
+        if features["packages"]:
+            assert features["extra"], f"{cls.name}: name the extra that installs its packages"
+        assert set(features["missing_packages"]) <= set(features["packages"])
+        assert all(isinstance(note, str) and note.strip() for note in features["notes"])
+        for status, error in cls.status_errors.items():
+            assert 400 <= status <= 599, status
+            assert issubclass(error, ChannelError), status
 
     # -- options -----------------------------------------------------------------------------
 
@@ -502,3 +744,80 @@ class ChannelContract:
             assert error.retryable == answer.retryable
         for secret in secrets:
             assert secret not in str(error) + repr(error)
+
+    # -- the status and transport tables ---------------------------------------------------
+
+    @pytest.fixture
+    def double(self) -> Iterator[Platform]:
+        """The platform double of the channel's ``transport``."""
+        if self.transport is None:
+            pytest.skip(f"{self.channel.name} publishes no HTTP (no transport declared)")
+        responses = pytest.importorskip("responses", reason="the tables need responses: "
+                                        "pip install responses")
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            yield PLATFORMS[self.transport](mock)
+
+    def table_post(self) -> Post:
+        """The post the tables publish: text, and a title or media where required."""
+        kinds = sorted(self.channel.media_kinds)
+        source = self.table_media or (f"https://cdn.example.org/m.{EXTENSION[kinds[0]]}"
+                                      if kinds else "")
+        media = (Media(source=source, alt_text="The clinic"),) \
+            if self.channel.requires_media else ()
+        return Post(id="p", text="Flu clinic opens Monday.", media=media,
+                    title="Flu clinic" if self.channel.requires_title else None)
+
+    def _publish_failure(self, root: Path, double: Platform) -> ChannelError:
+        channel = self.build(root, session=double.session)
+        draft = channel.render(self.table_post())
+        with pytest.raises(ChannelError) as info:
+            channel.publish(draft, "cc-contract-key")
+        error = info.value
+        assert (error.channel, error.account) == (channel.name, ACCOUNT)
+        secrets = [str(v.get_secret_value()) for v in dict(channel.options).values()
+                   if isinstance(v, SecretStr)]
+        chain: list[BaseException] = []
+        item: BaseException | None = error
+        while item is not None and len(chain) < 10:  # no link may quote a secret or the URL
+            chain.append(item)
+            item = item.__cause__ or item.__context__
+        for text in [str(e) + repr(e) for e in chain]:
+            assert HIDDEN not in text
+            for secret in secrets:
+                assert secret not in text
+        return error
+
+    def test_http_status_maps_to_a_carecast_error(
+            self, status_row: tuple[int, type[ChannelError], bool, bool], root: Path,
+            double: Platform) -> None:
+        status, cls, retryable, maybe_sent = status_row
+        if status in self.status_overrides:
+            cls = self.status_overrides[status]
+            retryable, maybe_sent = cls.retryable, cls.may_have_been_sent
+        double.answer(status, json=self.error_bodies.get(status, {"error": "nope",
+                                                                  "message": "nope"}),
+                      headers={"X-Request-Id": f"req-{status}", "Retry-After": "7"})
+        error = self._publish_failure(root, double)
+        assert type(error) is cls, f"HTTP {status} became {type(error).__name__}, not " \
+            f"{cls.__name__}"
+        assert (error.retryable, error.may_have_been_sent) == (retryable, maybe_sent)
+        assert error.status == status
+        assert error.request_id == f"req-{status}"
+        if isinstance(error, RateLimited):
+            assert error.retry_after == 7
+        if cls is AuthenticationError:
+            assert re.search(r"renew|new|again|refresh|create", str(error)), "say how to renew"
+
+    def test_transport_failure_maps_to_a_carecast_error(
+            self, transport_row: tuple[str, type[ChannelError], bool, bool], root: Path,
+            double: Platform) -> None:
+        failure, cls, retryable, maybe_sent = transport_row
+        if failure in self.transport_overrides:
+            cls = self.transport_overrides[failure]
+            retryable, maybe_sent = cls.retryable, cls.may_have_been_sent
+        double.fail(failure)
+        error = self._publish_failure(root, double)
+        assert type(error) is cls, f"{failure} became {type(error).__name__}, not " \
+            f"{cls.__name__}"
+        assert (error.retryable, error.may_have_been_sent) == (retryable, maybe_sent)
+        assert error.status is None
