@@ -47,6 +47,7 @@ from carecast.errors import (
 
 if TYPE_CHECKING:
     from carecast.channels import Channel, ChannelOptions
+    from carecast.channels.base import Override, UploadSessions
     from carecast.clock import Clock
     from carecast.config import (
         AccountConfig,
@@ -127,6 +128,8 @@ _LAZY = {
     "post_from_dict": "carecast.post",
     "Channel": "carecast.channels",
     "ChannelOptions": "carecast.channels",
+    "Override": "carecast.channels.base",
+    "UploadSessions": "carecast.channels.base",
     "Consent": "carecast.consent",
     "Ledger": "carecast.store",
     "Outcome": "carecast.publish",
@@ -227,6 +230,7 @@ __all__ = [
     "Metrics",
     "Outcome",
     "OutcomeUnknown",
+    "Override",
     "Part",
     "PendingApproval",
     "PermissionDenied",
@@ -259,6 +263,7 @@ __all__ = [
     "Takedown",
     "TargetPreview",
     "UnknownChannelError",
+    "UploadSessions",
     "VoiceRules",
     "__version__",
     "hookimpl",

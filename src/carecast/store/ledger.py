@@ -19,7 +19,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -67,7 +67,10 @@ from carecast.store.schema import (
 )
 from carecast.store.state_check import event_of, state_problem, states_recorded
 
-__all__ = ["Ledger", "UploadSessions"]
+if TYPE_CHECKING:
+    from carecast.channels.base import UploadSessions
+
+__all__ = ["Ledger", "LedgerUploadSessions"]
 
 log = logging.getLogger(__name__)
 
@@ -696,7 +699,7 @@ class Ledger:
     def upload_sessions(self) -> UploadSessions:
         """Where a channel keeps a resumable upload's session by target key, so any process
         resumes the same upload (the publisher hands it to every channel)."""
-        return UploadSessions(self)
+        return LedgerUploadSessions(self)
 
     def note(self, kind: str, data: dict[str, Any], *, post_id: str = "",
              account: str = "") -> None:
@@ -1134,7 +1137,7 @@ def _engine(url: str, *, readonly: bool = False) -> Engine:
 
 
 @dataclass(frozen=True)
-class UploadSessions:
+class LedgerUploadSessions:
     """A ledger's resumable upload sessions: one row per target key, written when a session
     starts and deleted when its publish ends (never part of the audit chain)."""
 
