@@ -168,7 +168,7 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
     # A plugin that failed to load blocks the post once, with the post's own findings.
     findings = [b.finding() for b in broken_plugins(pm)] if for_account is None else []
     for impl in caller.get_hookimpls():  # in registration order
-        plugin = pm.get_name(impl.plugin) or ""
+        plugin = impl.plugin_name or ""  # the name it was registered under
         if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()
             plugin = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__name__
         try:

@@ -78,6 +78,8 @@ def _fold(text: str) -> str:
 
 def _spelling(cfg: VoiceSettings, rules: VoiceRules, place: str, text: str
               ) -> Iterator[Finding | None]:
+    if not rules.names:
+        return
     from rapidfuzz import fuzz
 
     words = list(_WORD.finditer(text))
@@ -125,6 +127,8 @@ def _banned(cfg: VoiceSettings, rules: VoiceRules, place: str, text: str
 
 def _hashtags(cfg: VoiceSettings, rules: VoiceRules, post: Post) -> Iterator[Finding | None]:
     required = [*rules.hashtags, *rules.campaign_hashtags.get(post.campaign or "", [])]
+    if not required:
+        return
     have = {t.casefold() for t in post.hashtags}
     for _, text in _texts(post):
         have |= {m.group(1).casefold() for m in _HASHTAG.finditer(text)}

@@ -159,7 +159,7 @@ def _text(cfg: AccessibilitySettings, draft: Draft) -> Iterator[Finding | None]:
 
 def count_emoji(text: str) -> int:
     """How many emoji ``text`` holds, a flag, keycap or ZWJ sequence counting once."""
-    return len(_EMOJI.findall(text))
+    return 0 if text.isascii() else len(_EMOJI.findall(text))
 
 
 def camel_case(tag: str) -> str | None:

@@ -36,7 +36,8 @@ from carecast.compliance._settings import (
     draft_texts,
     has_phrase,
 )
-from carecast.compliance.clauses import Clause, clauses, normalise
+from carecast.compliance.clauses import Clause, normalise
+from carecast.compliance.reading import read, tokens
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -161,7 +162,7 @@ def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding 
     where = "a reply" if reply else "a post"
     for field, text in draft_texts(draft):
         cues = _cues(text)
-        for clause in clauses(text) if cues else ():
+        for clause in read(text).clauses if cues else ():
             end = clause.start + len(clause.text)
             for kind, rule, why in _RULES:
                 if not _overlaps(cues.get(kind), clause.start, end):
@@ -183,7 +184,8 @@ def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
     """Per rule, the spans of ``text`` it needs in a clause to find anything there: a
     condition (diagnosis), a dose or a medicine (dosing), a medicine or "need" (treatment).
     Found once in the whole text, so only the clauses that hold one are read."""
-    present = lexicon.vocabulary(text)
+    reading = read(text)
+    present = reading.vocabulary
     cues: dict[str, list[tuple[int, int]]] = {}
     medicine = list(lexicon.get("medications").finditer(text))
     if not _DIAGNOSIS_WORDS.isdisjoint(present):
@@ -191,7 +193,7 @@ def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
     if not _ORDER_VERBS.isdisjoint(present):
         doses = _dose("units").finditer(normalise(text)) if _may_dose(present, text) else ()
         cues["dosing"] = medicine + [m.span() for m in doses]
-    need = [(a, b) for a, b, w in lexicon.words(text) if w == "need"] if "need" in present else []
+    need = [(a, b) for a, b, w in reading.words if w == "need"] if "need" in present else []
     if need or not _TREAT_VERBS.isdisjoint(present):
         cues["treatment"] = medicine + need
     # each kind's spans sorted, led by the longest one's length (see _overlaps)
@@ -227,8 +229,9 @@ def _condition_at(text: str, at: int) -> int | None:
     """Where a condition named at ``at`` ends, one modifier allowed before it ("a bad
     cold", "exercise-induced asthma"); None when it names a service ("cancer team")."""
     conditions = lexicon.get("conditions")
-    every = lexicon.words(text)
-    first = lexicon.word_at(text, at)
+    reading = read(text)
+    every = reading.words
+    first = reading.word_at(at)
     tokens = every[first:first + 4]
     starts = [t[0] for t in tokens[:2]]
     if len(tokens) > 2 and text[tokens[0][1]:tokens[1][0]] == "-":
@@ -236,7 +239,7 @@ def _condition_at(text: str, at: int) -> int | None:
     for start in starts:
         end = conditions.match(text, start)
         if end is not None:
-            after = lexicon.word_at(text, end)
+            after = reading.word_at(end)
             following = [w for _, _, w in every[after:after + 1]]
             return None if following and following[0] in _SERVICE_NOUNS else end
     return None
@@ -301,7 +304,7 @@ def _may_dose(present: frozenset[str], text: str) -> bool:
 
 @cache
 def _unit_words() -> frozenset[str]:
-    return frozenset(w for entry in lexicon.entries("units") for _, _, w in lexicon.words(entry)
+    return frozenset(w for entry in lexicon.entries("units") for _, _, w in tokens(entry)
                      ) | ({"%"} if "%" in lexicon.entries("units") else set())
 
 

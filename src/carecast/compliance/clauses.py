@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from typing import Any, ClassVar
 
-__all__ = ["Clause", "clauses", "normalise"]
+__all__ = ["Clause", "OnFirstUse", "clauses", "normalise"]
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
 _NEXT = re.compile(r"\s*(\S)")
 _ABBREVIATIONS = frozenset({"dr", "st", "mr", "mrs", "ms", "a.m", "p.m", "e.g", "i.e", "vs",
@@ -77,16 +77,43 @@ _DEFER_WORDS = frozenset({
 
 def normalise(text: str) -> str:
     """``text`` with curly quotes straightened (the same length, so offsets hold)."""
-    return text if text.isascii() else text.translate(_QUOTES)
+    if text.isascii():
+        return text
+    for curly, straight in _QUOTES:  # str.translate costs more than four look-ups
+        if curly in text:
+            text = text.replace(curly, straight)
+    return text
 
 
-class Clause:
+class OnFirstUse:
+    """Attributes read on first use, each by its ``_NAME`` method (a subclass lists the names
+    in ``_LAZY``): ``__getattr__`` runs only for an attribute not yet set, so a value read
+    once costs a plain attribute look-up after. ``functools.cached_property`` would take a
+    lock on every read before Python 3.12."""
+
+    _LAZY: ClassVar[tuple[str, ...]] = ()
+    _READERS: ClassVar[dict[str, Callable[[Any], object]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._READERS = {name: getattr(cls, f"_{name}") for name in cls._LAZY}
+
+    def __getattr__(self, name: str) -> object:
+        reader = self._READERS.get(name)
+        if reader is None:
+            raise AttributeError(name)
+        value = reader(self)
+        setattr(self, name, value)
+        return value
+
+
+class Clause(OnFirstUse):
     """One clause: its text, where it starts in the field, its sentence, and what it does.
 
-    What a clause does is read on first use (``__getattr__`` runs only for an attribute not
-    yet set): most clauses of a post are never asked. ``functools.cached_property`` would
-    take a lock on every read before Python 3.12.
+    What a clause does is read on first use: most clauses of a post are never asked.
     """
+
+    _LAZY = ("words", "vocabulary", "lead", "ordered", "conditional", "deferred")
 
     text: str
     start: int
@@ -116,14 +143,6 @@ class Clause:
     def read(cls, text: str, start: int, sentence: str, question: bool) -> Clause:
         """One clause's text (found in ``sentence`` at offset ``start`` of the field)."""
         return cls(text, start, sentence, question)
-
-    def __getattr__(self, name: str) -> object:
-        reader = _READERS.get(name)
-        if reader is None:
-            raise AttributeError(name)
-        value = reader(self)
-        setattr(self, name, value)
-        return value
 
     def _words(self) -> tuple[str, ...]:
         """The clause's words, lower case."""
@@ -172,14 +191,9 @@ class Clause:
         return len(_WORD.findall(before[last.end():])) <= reach
 
 
-_READERS: dict[str, Callable[[Clause], object]] = {
-    name: getattr(Clause, f"_{name}") for name in (
-        "words", "vocabulary", "lead", "ordered", "conditional", "deferred")}
-
-
-@lru_cache(maxsize=256)
 def clauses(text: str) -> tuple[Clause, ...]:
-    """The clauses of ``text``, in order (cached: every check of a draft reads them)."""
+    """The clauses of ``text``, in order (a check reads them as ``read(text).clauses``,
+    split once for every check; see ``reading``)."""
     text = normalise(text)
     out: list[Clause] = []
     for start, sentence in _sentences(text):

@@ -468,6 +468,8 @@ def carecast_review_draft(draft: Draft, brand: BrandConfig | None, settings: Che
     cfg = ImageSettings.read(settings)
     if not isinstance(cfg, ImageSettings):
         return cfg
+    if not any(part.media for part in draft.parts):
+        return []
     root = settings.config.root if hasattr(settings, "config") else None
     rules = settings.config.media_rules() if hasattr(settings, "config") \
         else MediaRules(roots=())

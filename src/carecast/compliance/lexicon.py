@@ -6,24 +6,22 @@ separate words ("self-harm" is "self harm"); a trailing ``*`` matches any ending
 word. Two lists also match by word shape: a word ending in ``-itis`` is a condition, and so
 is "X disease" or "X Y syndrome"; a word ending in ``-statin`` is a medicine.
 
-A text is split into words once (cached), and each word is a set look-up: a regex
-alternation of hundreds of entries would cost milliseconds a post.
+A text is split into words once (``reading.read``, shared with every other check of the
+draft), and each word is a set look-up: a regex alternation of hundreds of entries would cost
+milliseconds a post.
 """
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
-from carecast.compliance.clauses import normalise
+from carecast.compliance.reading import read, tokens
 
-__all__ = ["Lexicon", "entries", "get", "vocabulary", "word_at", "words"]
+__all__ = ["Lexicon", "entries", "get"]
 
-_WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
 #: Word shapes per list: endings (after at least three letters) and head nouns.
 _SHAPES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "conditions": (
@@ -39,33 +37,6 @@ _SHAPES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 }
 
 
-@lru_cache(maxsize=1024)
-def words(text: str) -> tuple[tuple[int, int, str], ...]:
-    """``(start, end, lower-case word)`` for each word of ``text``, curly quotes read as
-    straight ones (a typographic apostrophe is a plain one)."""
-    low = normalise(text.lower())
-    if len(low) == len(text):  # lower case kept every offset (nearly always)
-        return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
-    return tuple([(m.start(), m.end(), m.group().lower())
-                  for m in _WORD.finditer(normalise(text))])
-
-
-@lru_cache(maxsize=1024)
-def _starts(text: str) -> list[int]:
-    return [start for start, _, _ in words(text)]
-
-
-def word_at(text: str, at: int) -> int:
-    """The index in ``words(text)`` of the first word starting at or after ``at``."""
-    return bisect_left(_starts(text), at)
-
-
-@lru_cache(maxsize=1024)
-def vocabulary(text: str) -> frozenset[str]:
-    """The set of ``text``'s lower-case words."""
-    return frozenset(w for _, _, w in words(text))
-
-
 @dataclass(frozen=True)
 class Lexicon:
     """One word list: exact phrases, stems (``word*``) and shapes."""
@@ -77,7 +48,9 @@ class Lexicon:
     heads: frozenset[str] = field(default_factory=frozenset)
     #: The words a phrase can start with.
     firsts: frozenset[str] = field(default_factory=frozenset)
-    _memo: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+    #: Words seen, and those of them a match may start at (``_marked``).
+    _seen: set[str] = field(default_factory=set, repr=False, compare=False)
+    _marks: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
     def of(cls, items: tuple[str, ...], endings: tuple[str, ...] = (),
@@ -86,7 +59,7 @@ class Lexicon:
         stem_phrases: dict[str, list[tuple[str, ...]]] = {}
         stems = []
         for item in items:
-            parts = tuple(w for _, _, w in words(item.rstrip("*")))
+            parts = tuple(w for _, _, w in tokens(item.rstrip("*")))
             if not parts:
                 continue
             if item.endswith("*") and len(parts) == 1:
@@ -133,10 +106,11 @@ class Lexicon:
     def finditer(self, text: str, start: int = 0, end: int | None = None
                  ) -> Iterator[tuple[int, int]]:
         """``(start, end)`` of each match within ``text[start:end]``, left to right."""
-        marked = self._marked(vocabulary(text))
+        reading = read(text)
+        marked = self._marked(reading.vocabulary)
         if not marked:
             return
-        tokens = words(text)
+        tokens = reading.words
         stop = len(text) if end is None else end
         free = 0  # the first word not inside the last match
         for i in self._candidates(tokens, marked):
@@ -160,18 +134,21 @@ class Lexicon:
         return sorted(more.union(found))
 
     def _marked(self, present: frozenset[str]) -> frozenset[str]:
-        """The words of ``present`` a match may start at, or that are head nouns."""
-        memo = self._memo
-        return frozenset([w for w in present if memo.get(w) or (
-            w not in memo and self._learn(w))])
+        """The words of ``present`` a match may start at, or that are head nouns: set
+        operations over the words seen before, each new word learnt once."""
+        new = present.difference(self._seen)
+        if not new:
+            return present.intersection(self._marks)
+        found = {w for w in new if self._known(w)}
+        if len(self._seen) < 50_000:  # a bound on memory, whatever is reviewed
+            self._marks.update(found)
+            self._seen.update(new)
+        return present.intersection(self._marks).union(found)
 
-    def _learn(self, word: str) -> bool:
-        known = (word in self.firsts or word in self.heads
-                 or (bool(self.stems) and word.startswith(self.stems))
-                 or any(word.endswith(e) and len(word) >= len(e) + 3 for e in self.endings))
-        if len(self._memo) < 50_000:  # a bound on memory, whatever is reviewed
-            self._memo[word] = known
-        return known
+    def _known(self, word: str) -> bool:
+        return (word in self.firsts or word in self.heads
+                or (bool(self.stems) and word.startswith(self.stems))
+                or any(word.endswith(e) and len(word) >= len(e) + 3 for e in self.endings))
 
     def possible(self, present: frozenset[str]) -> bool:
         """Whether any entry or shape could match a text of these words."""
@@ -184,8 +161,9 @@ class Lexicon:
 
     def match(self, text: str, at: int) -> int | None:
         """Where a match starting exactly at ``at`` ends, or None."""
-        tokens = words(text)
-        i = word_at(text, at)
+        reading = read(text)
+        tokens = reading.words
+        i = reading.word_at(at)
         if i == len(tokens) or tokens[i][0] != at:
             return None
         n = self._at(tokens, i)

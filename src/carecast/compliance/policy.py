@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from carecast.compliance import lexicon
 from carecast.compliance._settings import (
     CheckConfig,
     draft_texts,
     has_phrase,
     phrase_pattern,
 )
-from carecast.compliance.clauses import clauses
+from carecast.compliance.reading import read, tokens
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 
@@ -87,12 +86,12 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     firsts = {_first_word(p) for p, _ in patterns}
     allowed = [phrase_pattern(p) for p in cfg.allow if p.strip()]
     for field, text in draft_texts(draft):
-        if "" not in firsts and firsts.isdisjoint(lexicon.vocabulary(text)):
+        if "" not in firsts and firsts.isdisjoint(read(text).vocabulary):
             continue  # no banned phrase can start here
         spared = [(m.start(), m.end()) for a in allowed for m in a.finditer(text)]
         hits = sorted((m.start(), m.end(), phrase) for phrase, pattern in patterns
                       for m in pattern.finditer(text))
-        parts = clauses(text) if hits else ()
+        parts = read(text).clauses if hits else ()
         for start, end, phrase in hits:
             clause = next((c for c in reversed(parts) if c.start <= start), None)
             if any(s <= start and end <= e for s, e in spared) or (
@@ -105,15 +104,15 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
 
 @lru_cache(maxsize=1024)
 def _first_word(phrase: str) -> str:
-    """The phrase's first word as ``lexicon.words`` reads it ("" when it has none)."""
-    found = lexicon.words(phrase)
+    """The phrase's first word as ``read`` reads it ("" when it has none)."""
+    found = tokens(phrase)
     return found[0][2] if found else ""
 
 
 def _holds(text: str, phrase: str) -> bool:
     """``has_phrase``, skipped when the phrase's first word is not in the text at all."""
     first = _first_word(phrase)
-    return (not first or first in lexicon.vocabulary(text)) and has_phrase(text, phrase)
+    return (not first or first in read(text).vocabulary) and has_phrase(text, phrase)
 
 
 def _requirements(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:

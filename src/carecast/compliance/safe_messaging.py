@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from carecast.compliance import lexicon
 from carecast.compliance._settings import draft_texts, has_phrase
-from carecast.compliance.clauses import Clause, clauses
+from carecast.compliance.clauses import Clause
+from carecast.compliance.reading import read
 
 if TYPE_CHECKING:
     from carecast.compliance.advice import AdviceSettings
@@ -141,7 +142,7 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
     delay: tuple[str, int] | None = None
     for field, text in texts:
         sentence = previous = ""
-        for clause in clauses(text):
+        for clause in read(text).clauses:
             if clause.sentence is not sentence:
                 previous, sentence = sentence, clause.sentence
             declined = _declines(clause, service)

@@ -79,6 +79,10 @@ class Reviewer:
     plugins: pluggy.PluginManager
     channel: Callable[[str], Channel]
     clock: Clock
+    #: The settings of each (brand, channel, campaign) reviewed: made once, for every post
+    #: (each check's table is merged and validated once, not per post).
+    _settings: dict[tuple[str | None, str | None, str | None], CheckSettings] = field(
+        default_factory=dict, init=False, repr=False)
 
     def targets(self, post: Post, only: Sequence[str] = ()) -> list[str]:
         """The account names a post goes to: its targets, or its brand's enabled accounts."""
@@ -128,20 +132,29 @@ class Reviewer:
         """Review ``post`` for the accounts ``names`` (less ``skip``)."""
         post = self.localized(post)
         brand = post.brand or self.config.default_brand()
-        settings = CheckSettings(self.config, brand, campaign=post.campaign)
+        settings = self.settings(brand, None, post.campaign)
         post_findings = run_hook(
             self.plugins, "carecast_review_post", post=post,
             brand=self.config.brands.get(brand) if brand else None, settings=settings)
         gated = apply_findings(post, post_findings)
         reviewed: Post = gated.item
-        shared: dict[tuple[str | None, str], CheckSettings] = {}  # one per brand and channel
-        targets = [self._target(reviewed, name, gated.findings, records, shared)
+        targets = [self._target(reviewed, name, gated.findings, records)
                    for name in names if name not in (skip or {})]
         return Preview(post, gated.findings, tuple(targets))
 
+    def settings(self, brand: str | None, channel: str | None, campaign: str | None
+                 ) -> CheckSettings:
+        """The check settings of a post (``channel`` None) or a draft, made once."""
+        key = (brand, channel, campaign)
+        found = self._settings.get(key)
+        if found is None:
+            if len(self._settings) >= 1024:  # campaigns come and go: a bound on memory
+                self._settings.clear()
+            found = self._settings[key] = CheckSettings(self.config, brand, channel, campaign)
+        return found
+
     def _target(self, post: Post, name: str, post_findings: Sequence[Finding],
-                records: Records, shared: dict[tuple[str | None, str], CheckSettings]
-                ) -> TargetPreview:
+                records: Records) -> TargetPreview:
         key = idempotency_key(post.id, name)
         account = self.config.accounts.get(name)
         if account is None:
@@ -164,10 +177,7 @@ class Reviewer:
             return TargetPreview(name, account.channel, State.FAILED, key, error=ErrorInfo(
                 type(exc).__name__, f"the {account.channel} channel failed to render the post"))
         now = self.clock.now()
-        settings = shared.get((account.brand, account.channel))
-        if settings is None:
-            settings = shared[account.brand, account.channel] = CheckSettings(
-                self.config, account.brand, account.channel, post.campaign)
+        settings = self.settings(account.brand, account.channel, post.campaign)
         findings = run_hook(
             self.plugins, "carecast_review_draft", for_account=name, post=post, draft=draft,
             account=account, brand=self.config.brand_of(account), settings=settings,

@@ -1,0 +1,90 @@
+"""One reading of a text, shared by every check that reviews it.
+
+``read(text)`` is the one way a check gets at a text's words, clauses and hashtags: the
+advice, safe-messaging, policy and accessibility checks of a draft, and the brand voice check
+of its post, all read the same text, so it is split once and each part is kept (the last
+few hundred texts read, so every check of a draft, and every draft of a fan-out with the same
+text, shares one reading). Each part is read on first use: most texts never need their
+clauses.
+
+- ``words``: ``(start, end, lower-case word)`` for each word, curly quotes read as straight
+  ones (what the word lists match on; see ``lexicon``);
+- ``vocabulary``: the set of those words (cheap tests before any pattern runs);
+- ``clauses``: the text's clauses (see ``clauses``);
+- ``hashtags``: ``(offset of '#', tag)`` for each ``#tag``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from functools import lru_cache
+
+from carecast.compliance.clauses import Clause, OnFirstUse, clauses, normalise
+
+__all__ = ["Reading", "read", "tokens"]
+
+_WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
+_HASHTAG = re.compile(r"#(\w+)")
+
+
+def tokens(text: str) -> tuple[tuple[int, int, str], ...]:
+    """``(start, end, lower-case word)`` for each word of ``text`` (not kept: ``read`` keeps
+    a text's words; this is for the word lists' own entries)."""
+    low = normalise(text.lower())
+    if len(low) == len(text):  # lower case kept every offset (nearly always)
+        return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
+    return tuple([(m.start(), m.end(), m.group().lower())
+                  for m in _WORD.finditer(normalise(text))])
+
+
+class Reading(OnFirstUse):
+    """What the checks read of one text; see the module's docstring. Build it with ``read``."""
+
+    _LAZY = ("words", "starts", "vocabulary", "clauses", "hashtags")
+
+    text: str
+    words: tuple[tuple[int, int, str], ...]
+    #: Where each word starts (for ``word_at``).
+    starts: list[int]
+    vocabulary: frozenset[str]
+    clauses: tuple[Clause, ...]
+    hashtags: tuple[tuple[int, str], ...]
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Reading(length={len(self.text)})"  # no text: it may be PHI
+
+    def word_at(self, at: int) -> int:
+        """The index in ``words`` of the first word starting at or after offset ``at``."""
+        return bisect_left(self.starts, at)
+
+    def _words(self) -> tuple[tuple[int, int, str], ...]:
+        return tokens(self.text)
+
+    def _starts(self) -> list[int]:
+        return [start for start, _, _ in self.words]
+
+    def _vocabulary(self) -> frozenset[str]:
+        if "words" in self.__dict__:
+            return frozenset([w for _, _, w in self.words])
+        low = normalise(self.text.lower())  # the words without their places: found faster
+        if len(low) == len(self.text):
+            return frozenset(_WORD.findall(low))
+        return frozenset([w.lower() for w in _WORD.findall(normalise(self.text))])
+
+    def _clauses(self) -> tuple[Clause, ...]:
+        return clauses(self.text)
+
+    def _hashtags(self) -> tuple[tuple[int, str], ...]:
+        if "#" not in self.text:
+            return ()
+        return tuple([(m.start(), m.group(1)) for m in _HASHTAG.finditer(self.text)])
+
+
+@lru_cache(maxsize=512)
+def read(text: str) -> Reading:
+    """The reading of ``text``, shared by every check that reads the same text."""
+    return Reading(text)
