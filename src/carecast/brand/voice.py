@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from carecast.compliance._settings import CheckConfig, phrase_pattern
+from carecast.compliance.reading import read
 from carecast.findings import Action, Finding, Span
 from carecast.hookspecs import hookimpl
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["VoiceSettings", "carecast_review_post"]
 
 _WORD = re.compile("[\\w\u2019'-]+")
-_HASHTAG = re.compile(r"#(\w+)")
 
 
 class VoiceSettings(CheckConfig):
@@ -131,7 +131,7 @@ def _hashtags(cfg: VoiceSettings, rules: VoiceRules, post: Post) -> Iterator[Fin
         return
     have = {t.casefold() for t in post.hashtags}
     for _, text in _texts(post):
-        have |= {m.group(1).casefold() for m in _HASHTAG.finditer(text)}
+        have |= {tag.casefold() for _, tag in read(text).hashtags}
     for tag in dict.fromkeys(required):
         if tag.casefold() not in have:
             why = f"the campaign {post.campaign!r}" if tag in rules.campaign_hashtags.get(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from carecast.compliance._settings import CheckConfig, draft_texts
+from carecast.compliance.reading import read
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 from carecast.post import MediaKind
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 CAPTION_SUFFIXES = (".vtt", ".srt")
-_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
 # Emoji: pictographs, symbols and dingbats; a ZWJ sequence, a keycap, a flag (two regional
 # indicators) or a pictograph with a skin tone or variation selector counts as one.
 # Text symbols that are emoji only with the emoji variation selector (U+FE0F): arrows, (c).
@@ -139,8 +139,10 @@ def _alt_problem(item: Media, useless: set[str]) -> str | None:
 
 def _text(cfg: AccessibilitySettings, draft: Draft) -> Iterator[Finding | None]:
     for field, text in draft_texts(draft):
-        for match in _HASHTAG.finditer(text):
-            tag = match.group(1)
+        for at, tag in read(text).hashtags:
+            before = text[at - 1:at]
+            if before == "&" or before == "_" or before.isalnum():  # "Q&#A", "x#y": not a tag
+                continue
             if len(tag) < cfg.hashtag_min_length or tag != tag.lower() or tag.isdigit():
                 continue
             camel = camel_case(tag)
@@ -148,7 +150,7 @@ def _text(cfg: AccessibilitySettings, draft: Draft) -> Iterator[Finding | None]:
                 continue
             better = (f"screen readers read #{camel} better" if not _may_name(camel)
                       else "capitalise each word so screen readers read it right")
-            yield cfg.finding("hashtag", field, f"{field} at {match.start()}: an all-lowercase "
+            yield cfg.finding("hashtag", field, f"{field} at {at}: an all-lowercase "
                               f"hashtag of several words; {better}")
         count = count_emoji(text)
         if count > cfg.max_emoji:

@@ -134,7 +134,6 @@ _SERVICE_NOUNS = frozenset({
     "specialists", "screening", "screenings", "risk", "awareness", "support", "program",
     "programme", "month", "class", "classes", "season", "shot", "shots", "test", "tests",
     "vaccine", "vaccines", "research", "survivors", "walk", "unit", "educator", "services"})
-_HASHTAG = re.compile(r"#(\w+)")
 _HANDLE = re.compile(r"^\s*@\w")
 
 
@@ -317,8 +316,9 @@ _RULES: tuple[tuple[str, Callable[[Clause], int | None], str], ...] = (
 def _disclaimer(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
     if cfg.disclaimer is None:
         return
-    whole = "\n".join(text for _, text in draft_texts(draft))
-    tags = {t.lower() for t in _HASHTAG.findall(whole)}
+    texts = [text for _, text in draft_texts(draft)]
+    whole = "\n".join(texts)
+    tags = {t.lower() for text in texts for _, t in read(text).hashtags}
     education = cfg.education or any(t.lstrip("#").lower() in tags
                                      for t in cfg.education_hashtags)
     if education and not has_phrase(whole, cfg.disclaimer):

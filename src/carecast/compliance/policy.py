@@ -16,7 +16,6 @@ Reviews each draft (title and every part, hashtags as rendered):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicySettings", "carecast_review_draft"]
 
-_HASHTAG = re.compile(r"#(\w+)")
 
 
 class PolicySettings(CheckConfig):
@@ -116,8 +114,9 @@ def _holds(text: str, phrase: str) -> bool:
 
 
 def _requirements(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
-    whole = "\n".join(text for _, text in draft_texts(draft))
-    tags = {t.lower() for t in _HASHTAG.findall(whole)}
+    texts = [text for _, text in draft_texts(draft)]
+    whole = "\n".join(texts)
+    tags = {t.lower() for text in texts for _, t in read(text).hashtags}
     sponsored = cfg.sponsored or any(_holds(whole, p) for p in cfg.sponsor_phrases)
     if sponsored and not any(has_phrase(whole, p) for p in cfg.sponsored_disclosures):
         yield cfg.finding(
