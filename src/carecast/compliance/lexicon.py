@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from carecast.compliance.reading import read, tokens
+from carecast.compliance.reading import Reading, read, tokens
 
 __all__ = ["Lexicon", "entries", "get"]
 
@@ -72,9 +72,10 @@ class Lexicon:
                    {k: tuple(sorted(v, key=len, reverse=True)) for k, v in stem_phrases.items()},
                    endings, heads, frozenset(phrases) | frozenset(stem_phrases))
 
-    def _at(self, tokens: tuple[tuple[int, int, str], ...], i: int) -> int:
-        """How many words of a match start at word ``i`` (0: none)."""
-        word = tokens[i][2]
+    def _at(self, reading: Reading, i: int) -> int:
+        """How many words of a match start at word ``i`` of ``reading`` (0: none)."""
+        tokens, names = reading.words, reading.names
+        word = names[i]
         best = 0
         if word not in self.firsts:
             if self.stems and word.startswith(self.stems):
@@ -82,13 +83,13 @@ class Lexicon:
             if not (self.endings or self.heads):
                 return 0
         for phrase in self.phrases.get(word, ()):
-            if tuple(t[2] for t in tokens[i:i + len(phrase)]) == phrase:
+            if names[i:i + len(phrase)] == phrase:
                 best = len(phrase)
                 break
         for phrase in self.stem_phrases.get(word, ()):
             n = len(phrase)
-            got = [t[2] for t in tokens[i:i + n]]
-            if len(got) == n and got[:-1] == list(phrase[:-1]) and got[-1].startswith(
+            got = names[i:i + n]
+            if len(got) == n and got[:-1] == phrase[:-1] and got[-1].startswith(
                     phrase[-1]):
                 best = max(best, n)
                 break
@@ -98,7 +99,7 @@ class Lexicon:
             best = max(best, 1)
         if self.heads:
             for n in (3, 2):
-                if n > best and i + n <= len(tokens) and tokens[i + n - 1][2] in self.heads and all(
+                if n > best and i + n <= len(tokens) and names[i + n - 1] in self.heads and all(
                         tokens[j + 1][0] - tokens[j][1] <= 2 for j in range(i, i + n - 1)):
                     return n
         return best
@@ -113,24 +114,23 @@ class Lexicon:
         tokens = reading.words
         stop = len(text) if end is None else end
         free = 0  # the first word not inside the last match
-        for i in self._candidates(tokens, marked):
+        for i in self._candidates(reading.names, marked):
             if i < free or tokens[i][0] < start:
                 continue
             if tokens[i][0] >= stop:
                 return
-            n = self._at(tokens, i)
+            n = self._at(reading, i)
             if n and tokens[i + n - 1][1] <= stop:
                 yield tokens[i][0], tokens[i + n - 1][1]
                 free = i + n
 
-    def _candidates(self, tokens: tuple[tuple[int, int, str], ...], marked: frozenset[str]
-                    ) -> list[int]:
+    def _candidates(self, names: tuple[str, ...], marked: frozenset[str]) -> list[int]:
         """The words a match can start at, in order: a phrase's first word, a stem or an
         ending, or one or two words before a head noun ("X disease")."""
-        found = [i for i, token in enumerate(tokens) if token[2] in marked]
+        found = [i for i, word in enumerate(names) if word in marked]
         if not self.heads or self.heads.isdisjoint(marked):
             return found
-        more = {j for i in found if tokens[i][2] in self.heads for j in (i - 2, i - 1) if j >= 0}
+        more = {j for i in found if names[i] in self.heads for j in (i - 2, i - 1) if j >= 0}
         return sorted(more.union(found))
 
     def _marked(self, present: frozenset[str]) -> frozenset[str]:
@@ -166,7 +166,7 @@ class Lexicon:
         i = reading.word_at(at)
         if i == len(tokens) or tokens[i][0] != at:
             return None
-        n = self._at(tokens, i)
+        n = self._at(reading, i)
         return tokens[i + n - 1][1] if n else None
 
 

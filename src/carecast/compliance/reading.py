@@ -8,7 +8,7 @@ text, shares one reading). Each part is read on first use: most texts never need
 clauses.
 
 - ``words``: ``(start, end, lower-case word)`` for each word, curly quotes read as straight
-  ones (what the word lists match on; see ``lexicon``);
+  ones (what the word lists match on; see ``lexicon``), and ``names``, the words alone;
 - ``vocabulary``: the set of those words (cheap tests before any pattern runs);
 - ``clauses``: the text's clauses (see ``clauses``);
 - ``hashtags``: ``(offset of '#', tag)`` for each ``#tag``.
@@ -41,10 +41,12 @@ def tokens(text: str) -> tuple[tuple[int, int, str], ...]:
 class Reading(OnFirstUse):
     """What the checks read of one text; see the module's docstring. Build it with ``read``."""
 
-    _LAZY = ("words", "starts", "vocabulary", "clauses", "hashtags")
+    _LAZY = ("words", "names", "starts", "vocabulary", "clauses", "hashtags")
 
     text: str
     words: tuple[tuple[int, int, str], ...]
+    #: The words alone, in order (a phrase is compared with a slice of them).
+    names: tuple[str, ...]
     #: Where each word starts (for ``word_at``).
     starts: list[int]
     vocabulary: frozenset[str]
@@ -64,12 +66,15 @@ class Reading(OnFirstUse):
     def _words(self) -> tuple[tuple[int, int, str], ...]:
         return tokens(self.text)
 
+    def _names(self) -> tuple[str, ...]:
+        return tuple([w for _, _, w in self.words])
+
     def _starts(self) -> list[int]:
         return [start for start, _, _ in self.words]
 
     def _vocabulary(self) -> frozenset[str]:
         if "words" in self.__dict__:
-            return frozenset([w for _, _, w in self.words])
+            return frozenset(self.names)
         low = normalise(self.text.lower())  # the words without their places: found faster
         if len(low) == len(self.text):
             return frozenset(_WORD.findall(low))

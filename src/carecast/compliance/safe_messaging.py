@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from carecast.compliance import lexicon
@@ -106,9 +107,10 @@ def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
     texts = list(draft_texts(draft))
     whole = "\n".join(text for _, text in texts)
     about = lexicon.get("suicide_terms").search(whole) is not None
-    if about or _gives_crisis_line(cfg, whole) or _WARNING.search(whole):
+    gives = _gives_crisis_line(cfg, whole)
+    if about or gives or _WARNING.search(whole):
         yield from _methods(cfg, texts)
-    if about and not _gives_crisis_line(cfg, whole):
+    if about and not gives:
         line = cfg.crisis_lines[cfg.country]
         yield cfg.finding(
             "crisis_line", "*", f"the post is about suicide or self-harm but does not give "
@@ -135,8 +137,7 @@ def _methods(cfg: AdviceSettings, texts: list[tuple[str, str]]) -> Iterator[Find
 def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
                whole: str) -> Iterator[Finding | None]:
     number = cfg.emergency_numbers[cfg.country]
-    service = re.compile(rf"(?<![\w-])(?:{re.escape(number)}|{'-'.join(number)})(?![\w-])|"
-                         + _SERVICES.pattern, re.IGNORECASE)
+    service = _service(number)
     called = False
     counter: tuple[str, int] | None = None
     delay: tuple[str, int] | None = None
@@ -166,6 +167,13 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
             "emergency", "*", "the post describes the signs of a medical emergency but does "
             f"not say to call emergency services ({number} in {cfg.country}); add 'call "
             f"{number} at once'")
+
+
+@lru_cache(maxsize=64)
+def _service(number: str) -> re.Pattern[str]:
+    """The emergency number (also spelt "9-1-1") or a named emergency service."""
+    return re.compile(rf"(?<![\w-])(?:{re.escape(number)}|{'-'.join(number)})(?![\w-])|"
+                      + _SERVICES.pattern, re.IGNORECASE)
 
 
 def _live(sentence: str) -> bool:
