@@ -186,14 +186,16 @@ def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
     reading = read(text)
     present = reading.vocabulary
     cues: dict[str, list[tuple[int, int]]] = {}
-    medicine = list(lexicon.get("medications").finditer(text))
     if not _DIAGNOSIS_WORDS.isdisjoint(present):
         cues["diagnosis"] = list(lexicon.get("conditions").finditer(text))
-    if not _ORDER_VERBS.isdisjoint(present):
+    need = [(a, b) for a, b, w in reading.words if w == "need"] if "need" in present else []
+    dosing = not _ORDER_VERBS.isdisjoint(present)
+    treatment = bool(need) or not _TREAT_VERBS.isdisjoint(present)
+    medicine = list(lexicon.get("medications").finditer(text)) if dosing or treatment else []
+    if dosing:
         doses = _dose("units").finditer(normalise(text)) if _may_dose(present, text) else ()
         cues["dosing"] = medicine + [m.span() for m in doses]
-    need = [(a, b) for a, b, w in reading.words if w == "need"] if "need" in present else []
-    if need or not _TREAT_VERBS.isdisjoint(present):
+    if treatment:
         cues["treatment"] = medicine + need
     # each kind's spans sorted, led by the longest one's length (see _overlaps)
     return {kind: [(max(b - a for a, b in spans), -1), *sorted(spans)]

@@ -139,11 +139,6 @@ class Clause(OnFirstUse):
     def __repr__(self) -> str:
         return f"Clause(start={self.start}, length={len(self.text)})"  # no text: it may be PHI
 
-    @classmethod
-    def read(cls, text: str, start: int, sentence: str, question: bool) -> Clause:
-        """One clause's text (found in ``sentence`` at offset ``start`` of the field)."""
-        return cls(text, start, sentence, question)
-
     def _words(self) -> tuple[str, ...]:
         """The clause's words, lower case."""
         return tuple([w.strip(".'") for w in _WORD.findall(self.text.lower())])
@@ -205,7 +200,7 @@ def clauses(text: str) -> tuple[Clause, ...]:
             stripped = piece.strip()
             if stripped:
                 offset = start + at + (len(piece) - len(piece.lstrip()))
-                out.append(Clause.read(stripped, offset, sentence, question))
+                out.append(Clause(stripped, offset, sentence, question))
             if sep is not None:
                 at = sep.end()
     return tuple(out)

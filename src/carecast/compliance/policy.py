@@ -16,6 +16,7 @@ Reviews each draft (title and every part, hashtags as rendered):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
@@ -80,8 +81,7 @@ def carecast_review_draft(draft: Draft, settings: CheckSettings) -> list[Finding
 
 
 def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
-    patterns = [(p, phrase_pattern(p)) for p in cfg.banned if p.strip()]
-    firsts = {_first_word(p) for p, _ in patterns}
+    patterns, firsts = _banned(tuple(cfg.banned))
     allowed = [phrase_pattern(p) for p in cfg.allow if p.strip()]
     for field, text in draft_texts(draft):
         if "" not in firsts and firsts.isdisjoint(read(text).vocabulary):
@@ -98,6 +98,14 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
             yield cfg.finding(
                 "claim", field, f"{field} at {start}: the banned claim '{phrase[:60]}'; health "
                 "posts must not promise outcomes (or add the phrase to checks.policy.allow)")
+
+
+@lru_cache(maxsize=64)
+def _banned(banned: tuple[str, ...]
+            ) -> tuple[tuple[tuple[str, re.Pattern[str]], ...], frozenset[str]]:
+    """The banned phrases with their patterns, and the words they start with."""
+    patterns = tuple((p, phrase_pattern(p)) for p in banned if p.strip())
+    return patterns, frozenset(_first_word(p) for p, _ in patterns)
 
 
 @lru_cache(maxsize=1024)
