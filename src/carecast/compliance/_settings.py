@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from carecast.config import CheckSettings
     from carecast.post import Draft
 
-__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "misconfigured", "phrase_pattern"]
+__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "may_hold", "misconfigured",
+           "phrase_pattern"]
 
 _CHOICES = ("block", "review", "warn", "info", "off")
 
@@ -187,4 +188,25 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 def has_phrase(text: str, phrase: str) -> bool:
     """Whether ``text`` holds ``phrase`` (see ``phrase_pattern``); an empty phrase is held."""
-    return not phrase.strip() or phrase_pattern(phrase).search(text) is not None
+    if not phrase.strip():
+        return True
+    if not may_hold(text, _leading_word(phrase)):
+        return False
+    return phrase_pattern(phrase).search(text) is not None
+
+
+def may_hold(text: str, needles: tuple[str, ...]) -> bool:
+    """Whether ``text`` may match a pattern that ignores case and holds one of ``needles``
+    (lower-case ASCII) in every match: False only for an ASCII text holding none of them, a
+    test far cheaper than the pattern (on ASCII, ignoring case is only A-Z against a-z)."""
+    if not needles or not text.isascii():
+        return True
+    low = text.lower()
+    return any(needle in low for needle in needles)
+
+
+@lru_cache(maxsize=4096)
+def _leading_word(phrase: str) -> tuple[str, ...]:
+    """The first word of ``phrase`` as its pattern holds it, lower case, if it is ASCII."""
+    first = next((w for w in re.split(r"[\s\-]+", phrase.strip()) if w), "")
+    return (first.lower(),) if first.isascii() else ()

@@ -73,12 +73,7 @@ class Reading(OnFirstUse):
         return [start for start, _, _ in self.words]
 
     def _vocabulary(self) -> frozenset[str]:
-        if "words" in self.__dict__:
-            return frozenset(self.names)
-        low = normalise(self.text.lower())  # the words without their places: found faster
-        if len(low) == len(self.text):
-            return frozenset(_WORD.findall(low))
-        return frozenset([w.lower() for w in _WORD.findall(normalise(self.text))])
+        return frozenset(self.names)
 
     def _clauses(self) -> tuple[Clause, ...]:
         return clauses(self.text)

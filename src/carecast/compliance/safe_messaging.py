@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from carecast.compliance import lexicon
-from carecast.compliance._settings import draft_texts, has_phrase
+from carecast.compliance._settings import draft_texts, has_phrase, may_hold
 from carecast.compliance.clauses import Clause
 from carecast.compliance.reading import read
 
@@ -60,6 +60,10 @@ _SIGNS = re.compile(
     re.IGNORECASE)
 _CALL = re.compile(r"\b(?:call(?:ing|s)?|dial(?:ing)?|phon(?:e|ing)|ring(?:ing)?)\b",
                    re.IGNORECASE)
+#: What every match of ``_CALL`` and of ``_DECLINED`` holds (see ``may_hold``).
+_CALL_WORDS = ("call", "dial", "phon", "ring")
+_DECLINED_WORDS = ("skip", "avoid", "need", "stay away from", "not necessary", "can wait",
+                   "instead of", "rather than", "before", "until after")
 _SERVICE = (r"(?:emergency services|emergency number|an ambulance|ambulances?|the ambulance|"
             r"paramedics|ems|the er|er|emergency room|emergency department|a&e)")
 _SERVICES = re.compile(rf"\b{_SERVICE}\b", re.IGNORECASE)
@@ -108,7 +112,7 @@ def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
     whole = "\n".join(text for _, text in texts)
     about = lexicon.get("suicide_terms").search(whole) is not None
     gives = _gives_crisis_line(cfg, whole)
-    if about or gives or _WARNING.search(whole):
+    if about or gives or (may_hold(whole, ("tw", "cw", "warning")) and _WARNING.search(whole)):
         yield from _methods(cfg, texts)
     if about and not gives:
         line = cfg.crisis_lines[cfg.country]
@@ -185,21 +189,21 @@ def _live(sentence: str) -> bool:
 
 def _calls(clause: Clause, service: re.Pattern[str]) -> bool:
     """The clause says to call emergency services (or go to the ER), not negated."""
-    for verb in _CALL.finditer(clause.text):
+    for verb in _CALL.finditer(clause.text) if may_hold(clause.text, _CALL_WORDS) else ():
         if service.search(clause.text, verb.end(), verb.end() + 40) and not clause.negated(
                 verb.start()):
             return True
-    go = _GO.search(clause.text)
+    go = _GO.search(clause.text) if may_hold(clause.text, ("er", "a&e")) else None
     return go is not None and not clause.negated(go.start())
 
 
 def _declines(clause: Clause, service: re.Pattern[str]) -> bool:
     """The clause tells readers not to call, or to call only later."""
-    for verb in _CALL.finditer(clause.text):
+    for verb in _CALL.finditer(clause.text) if may_hold(clause.text, _CALL_WORDS) else ():
         if service.search(clause.text, verb.end(), verb.end() + 40) and clause.negated(
                 verb.start()):
             return True
-    found = _DECLINED.search(clause.text)
+    found = _DECLINED.search(clause.text) if may_hold(clause.text, _DECLINED_WORDS) else None
     return found is not None and (service.search(clause.text) is not None
                                   or not found.group().lower().startswith(("instead", "rather",
                                                                            "before", "until")))

@@ -1,0 +1,70 @@
+"""The shared reading of a text, and the cheap tests that spare a pattern its run."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from carecast.compliance import lexicon
+from carecast.compliance._settings import has_phrase, may_hold, phrase_pattern
+from carecast.compliance.clauses import clauses
+from carecast.compliance.reading import read, tokens
+
+
+def test_one_reading_per_text_each_part_read_on_first_use() -> None:
+    text = "Quick reminder 👉 take it with food; call 911 for chest pain. #HeartMonth #heart"
+    reading = read(text)
+    assert read(text) is reading  # every check of the draft shares it
+    assert "clauses" not in vars(reading)  # nothing read before it is asked for
+    assert [c.text for c in reading.clauses] == [c.text for c in clauses(text)]
+    assert reading.words == tokens(text)
+    assert reading.names == tuple(w for _, _, w in tokens(text))
+    assert reading.vocabulary == frozenset(reading.names)
+    assert reading.hashtags == ((text.index("#H"), "HeartMonth"), (text.index("#heart"), "heart"))
+    assert reading.word_at(20) == next(i for i, t in enumerate(reading.words) if t[0] >= 20)
+    assert "take" not in repr(reading)  # a text may hold PHI: the repr never shows it
+
+
+def test_curly_quotes_read_as_straight_ones_offsets_kept() -> None:
+    text = "It\u2019s fine \u201cnow\u201d"
+    reading = read(text)
+    assert "it's" in reading.vocabulary
+    assert all(text[a:b].lower().replace("\u2019", "'") == w for a, b, w in reading.words)
+
+
+@pytest.mark.parametrize(("text", "phrase", "held"), [
+    ("Call or text 988 any time", "988", True),
+    ("Call or text 9-8-8 any time", "9-8-8", True),
+    ("Call 98 8", "988", False),
+    ("PAID PARTNERSHIP with a clinic", "paid partnership", True),
+    ("paid-partnership", "paid partnership", True),
+    ("unpaid partnership", "paid partnership", False),
+    ("\u212aids first", "kids", True),  # the Kelvin sign is a K to an ignore-case pattern
+    ("\u017fponsored by us", "sponsored by", True),  # and the long s an s
+    ("Results may vary", "", True),
+])
+def test_has_phrase_skips_the_pattern_only_when_it_cannot_match(text: str, phrase: str,
+                                                                held: bool) -> None:
+    assert has_phrase(text, phrase) is held
+
+
+@given(st.text(alphabet="abcKkSs \u212a\u017f-#9.", max_size=30),
+       st.sampled_from(["kids", "sk", "#ad", "9-9", "s k", "k"]))
+def test_has_phrase_agrees_with_its_pattern(text: str, phrase: str) -> None:
+    assert has_phrase(text, phrase) is (phrase_pattern(phrase).search(text) is not None)
+
+
+def test_may_hold() -> None:
+    assert not may_hold("Rest and fluids", ("call", "dial"))
+    assert may_hold("CALL now", ("call",))
+    assert may_hold("Cafe\u0301 latte", ("call",))  # not ASCII: the pattern decides
+    assert may_hold("anything", ())
+
+
+def test_word_lists_read_the_shared_words() -> None:
+    text = "Sounds like you have celiac-sprue disease; take your rosuvastatin."
+    conditions, medications = lexicon.get("conditions"), lexicon.get("medications")
+    assert conditions.search(text) == (text.index("celiac"), text.index(";"))
+    assert medications.search(text) == (text.index("rosuvastatin"), len(text) - 1)
+    assert medications.search("Rest and fluids.") is None
