@@ -22,7 +22,7 @@ treatment BLOCK: a reply is one-to-one advice.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar
@@ -161,11 +161,8 @@ def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding 
     where = "a reply" if reply else "a post"
     for field, text in draft_texts(draft):
         cues = _cues(text)
-        for clause in read(text).clauses if cues else ():
-            end = clause.start + len(clause.text)
-            for kind, rule, why in _RULES:
-                if not _overlaps(cues.get(kind), clause.start, end):
-                    continue
+        for clause, rules in _cued(read(text).clauses, cues) if cues else ():
+            for kind, rule, why in rules:
                 at = rule(clause)
                 if at is None:
                     continue
@@ -176,6 +173,25 @@ def _advice(cfg: AdviceSettings, draft: Draft, reply: bool) -> Iterator[Finding 
                         "educate, don't diagnose (give general information and send readers "
                         "to their own clinician)", choice=cfg.reply_action if reply else None)
                 break
+
+
+_Rule = tuple[str, Callable[[Clause], int | None], str]
+
+
+def _cued(parts: tuple[Clause, ...], cues: dict[str, list[tuple[int, int]]]
+          ) -> list[tuple[Clause, list[_Rule]]]:
+    """The clauses that hold a cue, in order, each with the rules its cues call for (in
+    ``_RULES`` order): a bisection per cue, so the clauses without one cost nothing."""
+    starts = [c.start for c in parts]
+    ends = [c.start + len(c.text) for c in parts]
+    wanted: dict[int, list[_Rule]] = {}
+    for rule in _RULES:
+        for a, b in cues.get(rule[0], ()):
+            for i in range(bisect_right(ends, a), bisect_left(starts, b)):
+                rules = wanted.setdefault(i, [])
+                if not rules or rules[-1] is not rule:
+                    rules.append(rule)
+    return [(parts[i], wanted[i]) for i in sorted(wanted)]
 
 
 @lru_cache(maxsize=256)
@@ -197,18 +213,7 @@ def _cues(text: str) -> dict[str, list[tuple[int, int]]]:
         cues["dosing"] = medicine + [m.span() for m in doses]
     if treatment:
         cues["treatment"] = medicine + need
-    # each kind's spans sorted, led by the longest one's length (see _overlaps)
-    return {kind: [(max(b - a for a, b in spans), -1), *sorted(spans)]
-            for kind, spans in cues.items() if spans}
-
-
-def _overlaps(cues: list[tuple[int, int]] | None, start: int, end: int) -> bool:
-    """Whether a span of ``cues`` (the longest's length, then the spans sorted) overlaps
-    ``[start, end)``; a bisection, so a long text of many clauses stays linear."""
-    if not cues:
-        return False
-    first = bisect_left(cues, (start - cues[0][0], -1), lo=1)
-    return any(b > start for _, b in cues[first:bisect_left(cues, (end, -1), lo=first)])
+    return {kind: spans for kind, spans in cues.items() if spans}
 
 
 def _diagnosis(clause: Clause) -> int | None:
@@ -309,7 +314,7 @@ def _unit_words() -> frozenset[str]:
                      ) | ({"%"} if "%" in lexicon.entries("units") else set())
 
 
-_RULES: tuple[tuple[str, Callable[[Clause], int | None], str], ...] = (
+_RULES: tuple[_Rule, ...] = (
     ("diagnosis", _diagnosis, "tells the reader what condition they have"),
     ("dosing", _dosing, "gives the reader a dose to take or change"),
     ("treatment", _treatment, "tells the reader to start, stop or change a treatment"))

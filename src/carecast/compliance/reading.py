@@ -24,7 +24,7 @@ from carecast.compliance.clauses import Clause, OnFirstUse, clauses, normalise
 
 __all__ = ["Reading", "read", "tokens"]
 
-_WORD = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]++(?:['.][^\W_]++)*+")  # possessive: nothing to give back
 _HASHTAG = re.compile(r"#(\w+)")
 
 

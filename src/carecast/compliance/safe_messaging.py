@@ -211,7 +211,6 @@ def _declines(clause: Clause, service: re.Pattern[str]) -> bool:
 
 def _delays(clause: Clause) -> bool:
     """The clause orders the reader to wait, rest or treat themselves."""
-    if not clause.imperative(_DELAY):
-        return False
-    found = _DELAY_PHRASE.search(clause.text)
-    return found is not None and not clause.negated(found.start(), reach=2)
+    found = _DELAY_PHRASE.search(clause.text)  # cheaper than reading the clause's words
+    return found is not None and clause.imperative(_DELAY) and not clause.negated(
+        found.start(), reach=2)
