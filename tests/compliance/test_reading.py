@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carecast.compliance import lexicon
-from carecast.compliance._settings import has_phrase, may_hold, phrase_pattern
+from carecast.compliance._settings import has_phrase, may_hold, phrase_matches, phrase_pattern
 from carecast.compliance.clauses import clauses
 from carecast.compliance.reading import read, tokens
 
@@ -53,6 +53,8 @@ def test_has_phrase_skips_the_pattern_only_when_it_cannot_match(text: str, phras
        st.sampled_from(["kids", "sk", "#ad", "9-9", "s k", "k"]))
 def test_has_phrase_agrees_with_its_pattern(text: str, phrase: str) -> None:
     assert has_phrase(text, phrase) is (phrase_pattern(phrase).search(text) is not None)
+    assert [m.span() for m in phrase_matches(text, phrase)] == [
+        m.span() for m in phrase_pattern(phrase).finditer(text)]
 
 
 def test_may_hold() -> None:

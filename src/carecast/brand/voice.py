@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from carecast.compliance._settings import CheckConfig, phrase_pattern
+from carecast.compliance._settings import CheckConfig, phrase_matches
 from carecast.compliance.reading import read
 from carecast.findings import Action, Finding, Span
 from carecast.hookspecs import hookimpl
@@ -115,7 +115,7 @@ def _banned(cfg: VoiceSettings, rules: VoiceRules, place: str, text: str
             ) -> Iterator[Finding | None]:
     suggest = {k.casefold(): v for k, v in rules.suggest.items()}
     for phrase in rules.banned:
-        for match in phrase_pattern(phrase).finditer(text):
+        for match in phrase_matches(text, phrase):
             instead = suggest.get(phrase.casefold())
             hint = f"write {instead!r} instead" if instead else "remove it"
             yield cfg.finding(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from carecast.post import Draft
 
 __all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "may_hold", "misconfigured",
-           "phrase_pattern"]
+           "phrase_matches", "phrase_pattern"]
 
 _CHOICES = ("block", "review", "warn", "info", "off")
 
@@ -193,6 +193,13 @@ def has_phrase(text: str, phrase: str) -> bool:
     if not may_hold(text, _leading_word(phrase)):
         return False
     return phrase_pattern(phrase).search(text) is not None
+
+
+def phrase_matches(text: str, phrase: str) -> Iterator[re.Match[str]]:
+    """Each match of ``phrase`` in ``text`` (see ``phrase_pattern``), none at once when the
+    text cannot hold it (see ``may_hold``)."""
+    if may_hold(text, _leading_word(phrase)):
+        yield from phrase_pattern(phrase).finditer(text)
 
 
 def may_hold(text: str, needles: tuple[str, ...]) -> bool:

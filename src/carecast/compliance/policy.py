@@ -16,7 +16,6 @@ Reviews each draft (title and every part, hashtags as rendered):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
@@ -27,6 +26,7 @@ from carecast.compliance._settings import (
     CheckConfig,
     draft_texts,
     has_phrase,
+    phrase_matches,
     phrase_pattern,
 )
 from carecast.compliance.reading import read, tokens
@@ -87,8 +87,8 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
         if "" not in firsts and firsts.isdisjoint(read(text).vocabulary):
             continue  # no banned phrase can start here
         spared = [(m.start(), m.end()) for a in allowed for m in a.finditer(text)]
-        hits = sorted((m.start(), m.end(), phrase) for phrase, pattern in patterns
-                      for m in pattern.finditer(text))
+        hits = sorted((m.start(), m.end(), phrase) for phrase in patterns
+                      for m in phrase_matches(text, phrase))
         parts = read(text).clauses if hits else ()
         for start, end, phrase in hits:
             clause = next((c for c in reversed(parts) if c.start <= start), None)
@@ -101,11 +101,10 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
 
 
 @lru_cache(maxsize=64)
-def _banned(banned: tuple[str, ...]
-            ) -> tuple[tuple[tuple[str, re.Pattern[str]], ...], frozenset[str]]:
-    """The banned phrases with their patterns, and the words they start with."""
-    patterns = tuple((p, phrase_pattern(p)) for p in banned if p.strip())
-    return patterns, frozenset(_first_word(p) for p, _ in patterns)
+def _banned(banned: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The banned phrases (not blank), and the words they start with."""
+    phrases = tuple(p for p in banned if p.strip())
+    return phrases, frozenset(_first_word(p) for p in phrases)
 
 
 @lru_cache(maxsize=1024)
