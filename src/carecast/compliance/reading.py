@@ -2,9 +2,9 @@
 
 ``read(text)`` is the one way a check gets at a text's words, clauses and hashtags: the
 advice, safe-messaging, policy and accessibility checks of a draft, and the brand voice check
-of its post, all read the same text, so it is split once and each part is kept (the last
-few hundred texts read, so every check of a draft, and every draft of a fan-out with the same
-text, shares one reading). Each part is read on first use: most texts never need their
+of its post, all read the same text, so it is split once and each part is kept (for the
+last 256 texts read: every check of a draft, and every draft of a fan-out with the same text,
+shares one reading). Each part is read on first use: most texts never need their
 clauses.
 
 - ``words``: ``(start, end, lower-case word)`` for each word, curly quotes read as straight
@@ -84,7 +84,7 @@ class Reading(OnFirstUse):
         return tuple([(m.start(), m.group(1)) for m in _HASHTAG.finditer(self.text)])
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)
 def read(text: str) -> Reading:
     """The reading of ``text``, shared by every check that reads the same text."""
     return Reading(text)
