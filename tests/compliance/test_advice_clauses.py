@@ -122,3 +122,31 @@ def test_word_lists_are_lower_case_and_match_by_shape() -> None:
     assert lexicon.get("medications").match("rosuvastatin", 0) == len("rosuvastatin")
     assert lexicon.get("suicide_terms").search("Self-harming teens") == (0, len("Self-harming"))
     assert lexicon.get("conditions").search("the pathy") is None
+
+
+@pytest.mark.parametrize(("pattern", "needles"), [
+    ("_CALL", "_CALL_WORDS"), ("_DECLINED", "_DECLINED_WORDS"), ("_GO", "_GO_WORDS"),
+    ("_WARNING", "_WARNING_WORDS"), ("_DELAY_PHRASE", "_DELAY_WORDS")])
+def test_safe_messaging_patterns_are_skipped_only_where_they_cannot_match(
+        pattern: str, needles: str) -> None:
+    """Every match of each pattern, on every clause of both sets and on each pattern's own
+    examples, holds one of the words ``may_hold`` looks for first."""
+    from carecast.compliance import safe_messaging
+    from carecast.compliance._settings import may_hold
+
+    from .test_advice_devset import DEVSET, rows
+    from .test_advice_holdout import HOLDOUT
+
+    regex, words = getattr(safe_messaging, pattern), getattr(safe_messaging, needles)
+    examples = ["TW: suicide", "Content warning", "call 911", "Dial 9-1-1", "phoning EMS",
+                "skip the ER", "No need to call an ambulance", "The ER can wait",
+                "instead of calling 911", "wait until after you call", "go to the ER",
+                "head straight to the nearest A&E", "sleep it off", "Drive yourself",
+                "have a family member drive", "take two aspirin", "give it an hour",
+                "see if it passes", "call your doctor tomorrow", "monitor them at home",
+                "watch and wait", "keep him resting at home", "sit tight", "stay home"]
+    texts = examples + [c.text for path in (DEVSET, HOLDOUT) for row in rows(path)
+                        for c in clauses(row["text"])]
+    found = [t for t in texts if regex.search(t)]
+    assert found  # the pattern is exercised
+    assert [t for t in found if not may_hold(t, words)] == []

@@ -60,7 +60,8 @@ _SIGNS = re.compile(
     re.IGNORECASE)
 _CALL = re.compile(r"\b(?:call(?:ing|s)?|dial(?:ing)?|phon(?:e|ing)|ring(?:ing)?)\b",
                    re.IGNORECASE)
-#: What every match of ``_CALL`` and of ``_DECLINED`` holds (see ``may_hold``).
+#: What every match of ``_CALL``, ``_DECLINED``, ``_GO``, ``_WARNING`` and ``_DELAY_PHRASE``
+#: holds (see ``may_hold``; ``test_advice_clauses`` checks it).
 _CALL_WORDS = ("call", "dial", "phon", "ring")
 _DECLINED_WORDS = ("skip", "avoid", "need", "stay away from", "not necessary", "can wait",
                    "instead of", "rather than", "before", "until after")
@@ -98,6 +99,12 @@ _DELAY_PHRASE = re.compile(
     r"later|when it opens))?)\b", re.IGNORECASE)
 
 
+_WARNING_WORDS = ("tw", "cw", "warning")
+_GO_WORDS = ("er", "a&e")
+_DELAY_WORDS = ("wait", "rest", "sleep", "lie down", "nap", "relax", "drive", "sit ", "stay ",
+                "keep ", "pill", "aspirin", "antihistamine", "benadryl", "tablet", "painkiller",
+                "ibuprofen", "tylenol", "it out", "it off", "see ", "give it", "monitor",
+                "doctor", "gp", "clinic", "provider", "nurse line", "pharmacist")
 _WARNING = re.compile(r"\b(?:trigger warning|content warning|tw|cw)\b", re.IGNORECASE)
 
 
@@ -112,7 +119,7 @@ def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
     whole = "\n".join(text for _, text in texts)
     about = lexicon.get("suicide_terms").search(whole) is not None
     gives = _gives_crisis_line(cfg, whole)
-    if about or gives or (may_hold(whole, ("tw", "cw", "warning")) and _WARNING.search(whole)):
+    if about or gives or (may_hold(whole, _WARNING_WORDS) and _WARNING.search(whole)):
         yield from _methods(cfg, texts)
     if about and not gives:
         line = cfg.crisis_lines[cfg.country]
@@ -193,7 +200,7 @@ def _calls(clause: Clause, service: re.Pattern[str]) -> bool:
         if service.search(clause.text, verb.end(), verb.end() + 40) and not clause.negated(
                 verb.start()):
             return True
-    go = _GO.search(clause.text) if may_hold(clause.text, ("er", "a&e")) else None
+    go = _GO.search(clause.text) if may_hold(clause.text, _GO_WORDS) else None
     return go is not None and not clause.negated(go.start())
 
 
@@ -211,6 +218,6 @@ def _declines(clause: Clause, service: re.Pattern[str]) -> bool:
 
 def _delays(clause: Clause) -> bool:
     """The clause orders the reader to wait, rest or treat themselves."""
-    found = _DELAY_PHRASE.search(clause.text)  # cheaper than reading the clause's words
+    found = _DELAY_PHRASE.search(clause.text) if may_hold(clause.text, _DELAY_WORDS) else None
     return found is not None and clause.imperative(_DELAY) and not clause.negated(
         found.start(), reach=2)
