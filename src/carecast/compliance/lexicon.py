@@ -148,7 +148,8 @@ class Lexicon:
     def _known(self, word: str) -> bool:
         return (word in self.firsts or word in self.heads
                 or (bool(self.stems) and word.startswith(self.stems))
-                or any(word.endswith(e) and len(word) >= len(e) + 3 for e in self.endings))
+                or (bool(self.endings) and word.endswith(self.endings)
+                    and any(word.endswith(e) and len(word) >= len(e) + 3 for e in self.endings)))
 
     def possible(self, present: frozenset[str]) -> bool:
         """Whether any entry or shape could match a text of these words."""
