@@ -78,8 +78,8 @@ class CheckConfig(BaseModel):
     def of(cls, settings: CheckSettings | Mapping[str, Any] | None) -> Self:
         """The settings for one post or draft; raises ``ConfigurationError`` naming the key.
 
-        With a ``CheckSettings`` (one per publish, brand and channel), once per publish: every
-        later draft takes the model the first one got."""
+        With a ``CheckSettings`` (the reviewer keeps one per brand, channel and campaign), once
+        for it: every later draft and post takes the model the first one got."""
         if settings is None or isinstance(settings, Mapping):
             return cls._of_table(settings or {})
         return settings.once(cls, lambda: cls._of_table(settings.get(cls.NAME)))
