@@ -1,6 +1,7 @@
 """Recall and precision of the PHI scanner on presidio-research's synth_dataset_v2.json.
 
-Run: ``python benchmarks/phi_presidio.py PATH/synth_dataset_v2.json``. A labelled span is
+Run: ``python benchmarks/phi_presidio.py [PATH]``; without a path, the copy in the shared
+reference folder beside the repository (``DATA_SET``). A labelled span is
 recalled when a prediction overlaps it (any category, and its own); a prediction is precise
 when it overlaps a labelled PHI span. ORGANIZATION, TITLE and NRP are not PHI and not scored.
 
@@ -16,8 +17,15 @@ import json
 import re
 import sys
 from collections import Counter
+from pathlib import Path
+
+from _common import ROOT
 
 from carecast.compliance import phi
+
+#: The data set, where the project's shared reference material keeps it.
+DATA_SET = ROOT.parent / "shared" / "reference" / "pii" / "presidio-research" / \
+    "synth_dataset_v2.json"
 
 CATEGORY = {
     "PERSON": "NAME", "STREET_ADDRESS": "LOCATION", "GPE": "LOCATION", "ZIP_CODE": "LOCATION",
@@ -74,7 +82,15 @@ def score(rows: list[dict[str, object]], only_safe_harbor: bool = False
     return out
 
 
+def load(path: Path = DATA_SET) -> list[dict[str, object]]:
+    """The rows of the data set at ``path``; a clear error when it is absent."""
+    if not path.is_file():
+        raise SystemExit(f"phi_presidio: no data set at {path}; pass the path of "
+                         "presidio-research's data/synth_dataset_v2.json as the argument")
+    rows: list[dict[str, object]] = json.loads(path.read_text("utf-8"))
+    return rows
+
+
 if __name__ == "__main__":
-    with open(sys.argv[1], encoding="utf-8") as f:
-        rows = json.load(f)
+    rows = load(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_SET)
     print(json.dumps({"as_labelled": score(rows), "safe_harbor": score(rows, True)}, indent=1))
