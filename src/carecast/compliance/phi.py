@@ -231,6 +231,13 @@ _KEYWORDS = {
 _FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
 _DIGIT_RUN = re.compile(r"\d+")
+_NON_DIGIT = re.compile(r"\D")
+_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9./-])[A-Za-z./-]*+[0-9][A-Za-z0-9./-]*+")
+
+
+def _lstrip_len(token: str) -> int:
+    return len(token) - len(token.lstrip("./-"))
+
 _VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
 _NOT_ID_WORDS = frozenset(_split("phone telephone tel mobile cell fax call text contact room bed "
@@ -520,13 +527,13 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     if "=" in text:
         for m in _PORTAL_ID.finditer(text):  # a portal link naming a patient's record
             found.add(m.start(1), m.end(1), "MRN", 0.85)
-    if _DIGIT.search(text):
+    if found.digit:
         _structured(text, found)
     elif "@" in text or "." in text:
         _web(text, found)
     _named_streets(text, found)
     _names_and_places(text, found)
-    if _DIGIT.search(text):
+    if found.digit:
         _postcodes_by_places(text, found)
     _people_marks(text, found)
     spans = sorted(found.spans)
@@ -542,7 +549,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_patient", "_starts", "anchors", "lower", "spans")
+    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "lower", "month", "old_age",
+                 "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -550,6 +558,10 @@ class _Found:
         self._ends: list[int] = []  # overlap, so both lists are sorted and `free` bisects
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
+        # hints that skip whole passes, asked once per text
+        self.digit = _DIGIT.search(text) is not None
+        self.month = any(hint in text for hint in _MONTH_HINTS)
+        self.old_age = self.digit and _OLD_AGE.search(text) is not None
         self._patient: bool | None = None
 
     def patient(self) -> bool:
@@ -675,12 +687,13 @@ def _structured(text: str, found: _Found) -> None:
         if _IPV4.fullmatch(text, start, end):
             found.add(start, end, "IP", 0.9)
     for start, end in tokens:
-        _keyed_id(text, start, end, found)
+        if end - start >= 3:  # shorter tokens hold too few digits
+            _keyed_id(text, start, end, found)
     for m in _IBAN.finditer(text):
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
     for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
+        digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
             found.add(m.start(), m.end(), "ACCOUNT", 0.9)
@@ -697,11 +710,15 @@ def _structured(text: str, found: _Found) -> None:
         if _after_gap(text, m.start(), "$€£/.:+-"):
             _phone(text, m, found)
     for start, end in tokens:
-        _loose_id(text, start, end, found)
+        if end - start >= 6:
+            _loose_id(text, start, end, found)
 
 
 def _id_tokens(text: str) -> list[tuple[int, int]]:
     """The maximal runs of letters, digits and ``./-`` holding a digit."""
+    if text.isascii():  # the same runs, found in C ("\\d" is "[0-9]" in ASCII text)
+        return [(m.start() + _lstrip_len(m.group()), m.start() + len(m.group().rstrip("./-")))
+                for m in _ID_TOKEN.finditer(text)]
     tokens: list[tuple[int, int]] = []
     last_end = -1
     for m in _DIGIT_RUN.finditer(text):
@@ -724,11 +741,9 @@ def _id_tokens(text: str) -> list[tuple[int, int]]:
 def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     """An identifier after a word that names it ("MRN", "member ID #", "serial no.")."""
     ident = text[start:end]
-    if _not_an_id(text, start, ident):
-        return
     digits = len(ident) - len(ident.translate(_NO_DIGITS))
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
-            _DATE_NUM.fullmatch(ident):
+            _DATE_NUM.fullmatch(ident) or _not_an_id(text, start, ident):
         return
     words = text[max(0, start - 40):start].lower().replace(":", " ").replace("#", " # ").split()
     named_by_id = False
@@ -787,7 +802,7 @@ def _people_marks(text: str, found: _Found) -> None:
     if "@" in text:
         for m in _HANDLE.finditer(text):
             found.add(m.start(), m.end(), "URL", 0.75)
-    if _DIGIT.search(text):
+    if found.digit:
         lower = found.lower
         if any(hint in lower for hint in _ROOM_HINTS):
             for m in _ROOM.finditer(text):
@@ -806,7 +821,7 @@ def _people_marks(text: str, found: _Found) -> None:
             if "the " in text:
                 for m in _WEEKDAY_DATE.finditer(text):
                     found.add(m.start(), m.end(), "DATE", 0.5)
-    if any(hint in text for hint in _MONTH_HINTS):
+    if found.month:
         for m in _MONTH_ALONE.finditer(text):
             found.add(m.start(1), m.end(1), "DATE", 0.5)
     if not text.isascii() and not text.islower():
@@ -843,7 +858,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             time_of_day = _TIME.match(text, m.end())
             end = time_of_day.end() if time_of_day else m.end()
             found.add(start, end, "DATE", _date_confidence(text, start))
-    for m in _DATE_TEXT.finditer(text) if any(h in text for h in _MONTH_HINTS) else ():
+    for m in _DATE_TEXT.finditer(text) if found.month else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", _date_confidence(text, m.start()))
     if "/" in text:
@@ -852,7 +867,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
                     _cue(_DATE_CUE, text, start, 40):
                 found.add(start, end, "DATE", 0.8)
-    for m in _AGE.finditer(text) if _OLD_AGE.search(text) else ():
+    for m in _AGE.finditer(text) if found.old_age else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", 0.85)
 
@@ -937,8 +952,8 @@ def _postcodes_by_places(text: str, found: _Found) -> None:
 
 def _phone(text: str, m: re.Match[str], found: _Found) -> None:
     raw = m.group()
-    digits = re.sub(r"\D", "", raw.split("x")[0].split("e")[0])
-    groups = len(re.findall(r"\d+", raw))
+    digits = _NON_DIGIT.sub("", raw.split("x")[0].split("e")[0])
+    groups = len(_DIGIT_RUN.findall(raw))
     if not 7 <= len(digits) <= 15 or _YEAR_RANGE.fullmatch(raw):
         return
     cue = _cue(_PHONE_CUE, text, m.start(), 18)
@@ -984,8 +999,7 @@ def _names_and_places(text: str, found: _Found) -> None:
     if lex is not None:
         if skipped:
             _listed_names(text, skipped, lex, found)
-        for span in [s for s in found.spans if s.category == "NAME"] if _OLD_AGE.search(
-                text) else ():
+        for span in [s for s in found.spans if s.category == "NAME"] if found.old_age else ():
             age = _AGE_AFTER_NAME.match(text, span.end)  # "Robert Lee, 91, ..."
             if age:
                 found.add(age.start(1), age.end(1), "DATE", 0.8)
@@ -1026,8 +1040,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     initial = _sentence_start(text, start)
     titled = _title_before(found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES)
     moved = False
-    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or \
-            any(_LETTER_WORD.match(w) for w in words) or (
+    if not _JOB_WORDS.isdisjoint(keys) or (not titled and not _CLINICAL.isdisjoint(keys)) or \
+            (any("-" in w for w in words) and any(_LETTER_WORD.match(w) for w in words)) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
     if _title_before(found.lower, start, 8, _HONORIFICS) and keys[0] not in _ACRONYMS:
