@@ -323,8 +323,6 @@ _STREET_PREFIXED = re.compile(
 )
 _PO_BOX = re.compile(r"(?:[Pp]\.?\s?[Oo]\.?|P\.?\s?O\.?|[Pp]ost(?:al)?|POST|[Pp]ost\s+[Oo]ffice)\s*"
                      r"(?:[Bb]ox|BOX)\s*#?\s*\d+\b")
-_SUFFIX_NUMBER = re.compile(  # hint for _WORD_NUMBER, in lower-case text
-    "(?:" + "|".join(map(re.escape, _STREET_SUFFIXES)) + r")[ \t]+\d")
 _STATE_BEFORE = re.compile(rf"(?<![\w.])(?:{_STATE_CODES})\.?,?[ \t]+$")
 _US_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 _ZIP_NAMED = re.compile(r"(?:[Zz]ip|ZIP|[Pp]ost|POST|PLZ|[Pp]lz)(?:\s*[Cc]ode|al\s+[Cc]ode|CODE)?"
@@ -701,7 +699,7 @@ def _structured(text: str, found: _Found) -> None:
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "HEALTH_PLAN", 0.7)
     _dates(text, found, tokens)
-    _addresses(text, found)
+    _addresses(text, found, tokens)
     for start, end in tokens:
         if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
@@ -883,16 +881,17 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
     return words.search(window, cut + 1) is not None
 
 
-def _addresses(text: str, found: _Found) -> None:
-    for m in _WORD_NUMBER.finditer(text) if _SUFFIX_NUMBER.search(found.lower) else ():
-        if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
-            found.add(m.start(), m.end(), "LOCATION", 0.8)
+def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
+    if _suffix_number(text, tokens):
+        for m in _WORD_NUMBER.finditer(text):
+            if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
+                found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
-    for pattern, confidence, hints in ((_STREET_NUMBERED, 0.85, ()),
-                                       (_STREET_PREFIXED, 0.75, ()),
-                                       (_PO_BOX, 0.85, ("box",)),
-                                       (_UNIT_ALONE, 0.6, ("apt", "suite", "ste", "unit", "flat"))):
-        if hints and not any(hint in lower for hint in hints):
+    for pattern, confidence in ((_STREET_NUMBERED, 0.85), (_STREET_PREFIXED, 0.75),
+                                (_PO_BOX, 0.85), (_UNIT_ALONE, 0.6)):
+        if (pattern is _PO_BOX and "box" not in lower) or (pattern is _UNIT_ALONE and not (
+                "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower
+                or "flat" in lower)):
             continue
         for m in pattern.finditer(text):
             if _after_gap(text, m.start()) and m.end() - m.start() > 6:
@@ -915,6 +914,16 @@ def _addresses(text: str, found: _Found) -> None:
             if found.free(m.end(), end) and _DIGIT.search(text, m.end(), end) and \
                     not _DATE_TEXT.match(text, m.end()):
                 found.add(m.end(), end, "LOCATION", 0.8)
+
+
+def _suffix_number(text: str, tokens: list[tuple[int, int]]) -> bool:
+    """Whether a token follows a word with a street suffix and a space ("Hersnapvej 18"):
+    the hint for ``_WORD_NUMBER``, whose number always begins a token."""
+    for start, _ in tokens:
+        if start and text[start - 1] in " \t" and \
+                text[max(0, start - 40):start].rstrip(" \t").lower().endswith(_STREET_SUFFIXES):
+            return True
+    return False
 
 
 def _named_streets(text: str, found: _Found) -> None:
@@ -1156,6 +1165,9 @@ def _place(text: str, start: int, end: int, phrase: str, lex: _Lexicon, found: _
 
 def _end_of(text: str, start: int, words: list[str]) -> int:
     """Where the run of ``words`` that begins at ``start`` ends."""
+    joined = " ".join(words)
+    if text.startswith(joined, start):  # one space between the words: the common case
+        return start + len(joined)
     end = start
     for word in words:
         end = text.index(word, end) + len(word)
