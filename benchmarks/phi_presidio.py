@@ -3,7 +3,9 @@
 Run: ``python benchmarks/phi_presidio.py [PATH]``; without a path, the copy in the shared
 reference folder beside the repository (``DATA_SET``). A labelled span is
 recalled when a prediction overlaps it (any category, and its own); a prediction is precise
-when it overlaps a labelled PHI span. ORGANIZATION, TITLE and NRP are not PHI and not scored.
+when it overlaps a labelled PHI span. Recall is given per group and per structured category,
+precision overall and per predicted category. ORGANIZATION, TITLE and NRP are not PHI and not
+scored.
 
 Two scorings: ``as_labelled`` counts every span of the data set; ``safe_harbor`` leaves out the
 labelled spans HIPAA's Safe Harbor method does not remove, which the guard leaves alone on
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from _common import ROOT
@@ -55,6 +57,7 @@ def score(rows: list[dict[str, object]], only_safe_harbor: bool = False
     hit_any: Counter[str] = Counter()
     hit_same: Counter[str] = Counter()
     predicted = precise = 0
+    by_category: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])  # predicted, precise
     for row in rows:
         text = str(row["full_text"])
         spans = [s for s in row["spans"] if s["entity_type"] in CATEGORY]  # type: ignore[attr-defined]
@@ -71,14 +74,20 @@ def score(rows: list[dict[str, object]], only_safe_harbor: bool = False
                                  for p in over)
         predicted += len(pred)
         precise += sum(any(p[0] < e and s < p[1] for s, e, _ in gold) for p in pred)
+        for p in pred:
+            by_category[p[2]][0] += 1
+            by_category[p[2]][1] += any(p[0] < e and s < p[1] for s, e, _ in gold)
     groups = {"all": set(labelled), "structured": STRUCTURED & set(labelled),
-              "names": {"NAME"}, "places": {"LOCATION"}}
+              "names": {"NAME"}, "places": {"LOCATION"},
+              **{c.lower(): {c} for c in sorted(STRUCTURED & set(labelled))}}
     out: dict[str, dict[str, float]] = {}
     for group, cats in groups.items():
         n = max(1, sum(labelled[c] for c in cats))
         out[group] = {"labelled": n, "recall_any": sum(hit_any[c] for c in cats) / n,
                       "recall_same": sum(hit_same[c] for c in cats) / n}
     out["all"]["precision_any"] = precise / max(1, predicted)
+    out["precision_by_predicted_category"] = {
+        c: n_precise / n for c, (n, n_precise) in sorted(by_category.items())}
     return out
 
 

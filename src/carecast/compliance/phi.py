@@ -681,11 +681,10 @@ def _structured(text: str, found: _Found) -> None:
                 and group != "00" and serial != "0000":
             found.add(m.start(), m.end(), "SSN", 0.95 if m.group(2) == "-" else 0.8)
     tokens = _id_tokens(text)
-    for start, end in tokens:
-        if _IPV4.fullmatch(text, start, end):
+    for start, end in tokens:  # tokens never overlap: one loop serves both rules
+        if end - start >= 7 and _IPV4.fullmatch(text, start, end):  # 1.1.1.1 and longer
             found.add(start, end, "IP", 0.9)
-    for start, end in tokens:
-        if end - start >= 3:  # shorter tokens hold too few digits
+        elif end - start >= 3:  # shorter tokens hold too few digits
             _keyed_id(text, start, end, found)
     for m in _IBAN.finditer(text):
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
