@@ -986,22 +986,26 @@ def _names_and_places(text: str, found: _Found) -> None:
     skipped: list[tuple[int, list[str]]] = []
     for m in _RUN.finditer(text):
         run = m.group()
+        at, stop = m.span()
         lex = lex or _lexicon()
         if " " in run or "\t" in run:
-            words = [(m.start() + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
+            plain = run.split()  # the run's only spaces are " " and "\t"
         elif len(run) == 1 or (run.lower() in lex.common and not _title_before(
-                found.lower, m.start(), 8, _HONORIFICS)):
+                found.lower, at, 8, _HONORIFICS)):
             continue  # "The", "I", "Our": the most frequent case, decided at once
         else:
-            words = [(m.start(), run)]
-        if not _after_gap(text, m.start(), "@/.#-"):
-            del words[0]  # "ex-Zombie Kastner": the run starts at the next word
-        if not found.free(m.start(), m.end()):  # keep the words before a span already found
-            free = [found.free(start, start + len(word)) for start, word in words]
-            words = words[:free.index(False)] if False in free else words
-        if not words:
-            continue
-        start, plain = words[0][0], [word for _, word in words]
+            plain = [run]
+        start = at
+        if not _after_gap(text, at, "@/.#-") or not found.free(at, stop):  # the rare case
+            words = [(at + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
+            if not _after_gap(text, at, "@/.#-"):
+                del words[0]  # "ex-Zombie Kastner": the run starts at the next word
+            if not found.free(at, stop):  # keep the words before a span already found
+                free = [found.free(start, start + len(word)) for start, word in words]
+                words = words[:free.index(False)] if False in free else words
+            if not words:
+                continue
+            start, plain = words[0][0], [word for _, word in words]
         if not _judge(text, start, plain, lex, found, shouting):
             skipped.append((start, plain))
     if lex is not None:
@@ -1045,11 +1049,12 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
            shouting: bool) -> bool:
     """Add the run as a name or a place if it is one; False when it was not judged PHI."""
     keys = [_KEYS.get(w) or _key(w) for w in words]
+    whole = " ".join(keys)
     initial = _sentence_start(text, start)
     titled = _title_before(found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES)
     moved = False
     if not _JOB_WORDS.isdisjoint(keys) or (not titled and not _CLINICAL.isdisjoint(keys)) or \
-            (any("-" in w for w in words) and any(_LETTER_WORD.match(w) for w in words)) or (
+            ("-" in whole and any(_LETTER_WORD.match(w) for w in words)) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
     if _title_before(found.lower, start, 8, _HONORIFICS) and keys[0] not in _ACRONYMS:
@@ -1058,7 +1063,6 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
             end -= 2
         found.add(start, end, "NAME", 0.9)
         return True
-    whole = " ".join(keys)
     if whole in lex.not_phi_places or (len(keys) > 1 and whole in lex.cities):
         return _place(text, start, _end_of(text, start, words), whole, lex, found)
     # Leading ordinary words ("The", "Thanks", "Join") are not part of a name.
@@ -1075,7 +1079,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
             keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or keys[-1] in _SITE_WORDS or \
             _CONTRACTION.search(keys[-1]):
         return _facility(text, start, words, keys, found)
-    if any(k in _ORG_WORDS for k in keys[1:]):
+    if len(keys) > 1 and not _ORG_WORDS.isdisjoint(keys[1:]):
         return True  # "American Heart Association's Gold Award": an organisation's name
     while len(keys) > 1 and (keys[-1] in lex.common or len(keys[-1]) <= 1):
         words, keys = words[:-1], keys[:-1]
@@ -1109,8 +1113,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if shouting and not (person_cue or place_cue):
         return False
     first = keys[0] in lex.first
-    known = any(k in lex.first or k in lex.last for k in keys)
-    plain = all(lex.is_plain(k) for k in keys)
+    known = not lex.first.isdisjoint(keys) or not lex.last.isdisjoint(keys)
+    plain = lex.is_plain(keys[0]) if single else all(lex.is_plain(k) for k in keys)
     city = phrase in lex.cities
     if titled or (person_cue and (known or (not plain and not city))):
         category, confidence = "NAME", 0.9
