@@ -302,6 +302,7 @@ _STREET_SUFFIXES = ("straße", "strasse", "str.", "gasse", "weg", "vej", "vägen
                     "gata", "gade", "straat", "laan", "plein", "gracht", "veien", "vegen", "katu",
                     "tie", "polku", "kuja", "utca", "ulica", "allee", "platz", "damm", "ufer",
                     "steig", "gränd", "stræde", "stien")
+_SUFFIX_LONGEST = max(map(len, _STREET_SUFFIXES))
 _WORD_NUMBER = re.compile(r"([^\W\d_]{6,}\.?)[ \t]+\d{1,5}[a-zA-Z]?\b")  # "hersnapvej 18"
 # An address told after its cue: "lives at ...", "address: ...", "mailed to ..." (with a digit).
 _ADDRESS_CUE = re.compile(  # searched in lower-case text; each branch begins with a letter
@@ -919,9 +920,12 @@ def _suffix_number(text: str, tokens: list[tuple[int, int]]) -> bool:
     """Whether a token follows a word with a street suffix and a space ("Hersnapvej 18"):
     the hint for ``_WORD_NUMBER``, whose number always begins a token."""
     for start, _ in tokens:
-        if start and text[start - 1] in " \t" and \
-                text[max(0, start - 40):start].rstrip(" \t").lower().endswith(_STREET_SUFFIXES):
-            return True
+        if start and text[start - 1] in " \t":
+            end = start - 1
+            while end and text[end - 1] in " \t":
+                end -= 1
+            if text[max(0, end - _SUFFIX_LONGEST):end].lower().endswith(_STREET_SUFFIXES):
+                return True
     return False
 
 
