@@ -268,3 +268,10 @@ def test_hashtags_are_read_as_words() -> None:
 ])
 def test_a_replys_leading_handles_are_its_addressees(text: str, held: list[str]) -> None:
     assert holding(review(Post(text=text))) == held
+
+
+def test_the_brands_own_handles_are_allowed_like_its_emails() -> None:
+    cfg = config({"phi": {"allow": ["@RiversideER"]}})
+    text = "Thanks to @riversideer and @jdoe88 for the heart health talk!"
+    [finding] = [f for f in review(Post(text=text), cfg) if f.action is Action.REVIEW]
+    assert finding.code == "phi.url" and finding.spans == (Span(start=27, end=34),)
