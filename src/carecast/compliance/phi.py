@@ -292,7 +292,7 @@ _UNIT = (r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Buildin
 _CITY_STATE_ZIP = (rf"(?:,?\s+{_CAP_WORD}(?:\s+{_CAP_WORD}){{0,2}},?\s+(?:{_STATE_CODES})\.?"
                    rf"(?:\s+\d{{5}}(?:-\d{{4}})?)?)")
 _STREET_NUMBERED = re.compile(
-    rf"\d\d{{0,5}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
+    rf"\d\d{{0,5}}+[A-Za-z]?+\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
     rf"{_STREET_TYPE}{_UNIT}?{_CITY_STATE_ZIP}?"
 )
 _STREET_NAMED = re.compile(rf"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Terrace|Parkway|"
@@ -616,12 +616,16 @@ def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
         end -= 1
     dotted = end > begin and lower[end - 1] == "."
     stop = end - 1 if dotted else end
-    i = stop
-    while i > begin and lower[i - 1].isalpha():
-        i -= 1
-    if i > begin and (lower[i - 1].isalnum() or lower[i - 1] == "_"):
-        return False
-    word = lower[i:stop]
+    last = lower[begin:stop].rsplit(None, 1)[-1:]  # the common case: a word of letters
+    if last and last[0].isalpha() and not lower[stop - 1].isspace():
+        word = last[0]
+    else:
+        i = stop
+        while i > begin and lower[i - 1].isalpha():
+            i -= 1
+        if i > begin and (lower[i - 1].isalnum() or lower[i - 1] == "_"):
+            return False
+        word = lower[i:stop]
     return word in titles or (not dotted and word in bare)
 
 
