@@ -709,7 +709,7 @@ def _structured(text: str, found: _Found) -> None:
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
             found.add(start, end, "LOCATION", 0.85)
     for m in _PHONE.finditer(text):
-        if _after_gap(text, m.start(), "$€£/.:+-"):
+        if m.end() - m.start() >= 7 and _after_gap(text, m.start(), "$€£/.:+-"):  # 7 digits
             _phone(text, m, found)
     for start, end in tokens:
         if end - start >= 6:
@@ -846,7 +846,7 @@ def _folded_name_pairs(text: str, found: _Found) -> None:
 
 def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
     for start, end in tokens:
-        m = _DATE_NUM.match(text, start, end)
+        m = _DATE_NUM.match(text, start, end) if end - start >= 6 else None  # 1/2/34 or longer
         if m is None or (m.end() != end and text[m.end()] != "T"):
             continue
         if m.group("y1"):
@@ -865,7 +865,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             found.add(m.start(), m.end(), "DATE", _date_confidence(text, m.start()))
     if "/" in text:
         for start, end in tokens:
-            m = _SHORT_DATE.fullmatch(text, start, end)
+            m = _SHORT_DATE.fullmatch(text, start, end) if 3 <= end - start <= 5 else None
             if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
                     _cue(_DATE_CUE, text, start, 40):
                 found.add(start, end, "DATE", 0.8)
