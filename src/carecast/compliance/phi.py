@@ -165,7 +165,8 @@ _MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise t
     r"September|October|November|December)\b)(?![ \t]+\d|,?[ \t]+(?:of[ \t]+)?\d{4})")
 _ROAD = re.compile(r"\b(?:Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|US|SR|State Road|"
                    r"County Road|CR)[ \t-]?\d{1,4}[A-Z]?\b")
-_ROAD_HINTS = ("route", "rte", "highway", "hwy", "interstate", "i-", "us", "sr", "road", "cr")
+# hints for _ROAD, in the text as written (it is case-sensitive, so "thank us" is no hint)
+_ROAD_HINTS = ("Route", "Rte", "Highway", "Hwy", "Interstate", "I-", "US", "SR", "Road", "CR")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
 _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
 _NO_DIGITS = str.maketrans("", "", "0123456789")
@@ -809,7 +810,7 @@ def _people_marks(text: str, found: _Found) -> None:
         if any(hint in lower for hint in _ROOM_HINTS):
             for m in _ROOM.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.7)
-        if any(hint in lower for hint in _ROAD_HINTS):
+        if any(hint in text for hint in _ROAD_HINTS):
             for m in _ROAD.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.6)
         if any(hint in lower for hint in _PLATE_HINTS):
