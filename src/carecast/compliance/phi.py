@@ -937,6 +937,8 @@ def _suffix_number(text: str, tokens: list[tuple[int, int]]) -> bool:
 def _named_streets(text: str, found: _Found) -> None:
     """A street named without a number: "lives on Maple Street"."""
     for m in _STREET_NAMED.finditer(text):
+        if not found.free(m.start(), m.end()):
+            continue  # already part of an address: no wider span can be added
         words = _CAP_WORDS_BEFORE.search(text, max(0, m.start() - 60), m.start())
         if words and _after_gap(text, words.start()):
             found.add(words.start(), m.end(), "LOCATION", 0.6)
