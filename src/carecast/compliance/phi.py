@@ -157,16 +157,12 @@ _OLD_ORDINAL = re.compile(r"(?:9\d|1[01]\d)(?:st|nd|rd|th)\b")  # hint for _ORDI
 _OLD_AGE = re.compile(r"(?:9\d|1[01]\d)(?!\d)")  # hint for _AGE and _AGE_AFTER_NAME
 _CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
 _POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
-_MONTH_HINTS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                "Dec")
 _MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise than a year)
     r"\b(?:[Ii]n|[Dd]uring|[Ss]ince|[Uu]ntil|[Ll]ast|[Tt]his|[Ee]arly|[Ll]ate|[Mm]id-?)\s+"
     r"(?:early\s+|late\s+|mid-?)?((?:January|February|March|April|May|June|July|August|"
     r"September|October|November|December)\b)(?![ \t]+\d|,?[ \t]+(?:of[ \t]+)?\d{4})")
 _ROAD = re.compile(r"\b(?:Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|US|SR|State Road|"
                    r"County Road|CR)[ \t-]?\d{1,4}[A-Z]?\b")
-# hints for _ROAD, in the text as written (it is case-sensitive, so "thank us" is no hint)
-_ROAD_HINTS = ("Route", "Rte", "Highway", "Hwy", "Interstate", "I-", "US", "SR", "Road", "CR")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
 _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
 _NO_DIGITS = str.maketrans("", "", "0123456789")
@@ -560,7 +556,7 @@ class _Found:
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
         self.digit = _DIGIT.search(text) is not None
-        self.month = any(hint in text for hint in _MONTH_HINTS)
+        self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text) is not None
         self._patient: bool | None = None
 
@@ -589,6 +585,22 @@ class _Found:
         self.spans.remove(span)
         at = bisect_left(self._starts, span.start)
         del self._starts[at], self._ends[at]
+
+
+def _has_month(text: str) -> bool:
+    """Whether a month's abbreviation is in ``text``: the hint for the date patterns (tests
+    chained in one expression cost a third less than ``any`` over a tuple of them)."""
+    return "Jan" in text or "Feb" in text or "Mar" in text or "Apr" in text or \
+        "May" in text or "Jun" in text or "Jul" in text or "Aug" in text or "Sep" in text or \
+        "Oct" in text or "Nov" in text or "Dec" in text
+
+
+def _has_road(text: str) -> bool:
+    """Whether a word of ``_ROAD`` is in ``text``, as written (the pattern is case-sensitive,
+    so "thank us" is no hint)."""
+    return "Route" in text or "Rte" in text or "Highway" in text or "Hwy" in text or \
+        "Interstate" in text or "I-" in text or "US" in text or "SR" in text or \
+        "Road" in text or "CR" in text
 
 
 def _lower(text: str) -> str:
@@ -810,7 +822,7 @@ def _people_marks(text: str, found: _Found) -> None:
         if any(hint in lower for hint in _ROOM_HINTS):
             for m in _ROOM.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.7)
-        if any(hint in text for hint in _ROAD_HINTS):
+        if _has_road(text):
             for m in _ROAD.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.6)
         if any(hint in lower for hint in _PLATE_HINTS):
