@@ -151,8 +151,6 @@ _ROOM = re.compile(r"(?i:\b(?:room|rm\.?|bed|bay|bed\s*space))\s*#?\s*(\d{1,4}[A
 _ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+\s+)?)"
                           r"((?:9\d|1[01]\d)(?:st|nd|rd|th))\b")
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
-_ROOM_HINTS = ("room", "rm.", "bed", "bay")
-_PLATE_HINTS = ("plate", "tag")
 _OLD_ORDINAL = re.compile(r"(?:9\d|1[01]\d)(?:st|nd|rd|th)\b")  # hint for _ORDINAL_AGE
 _OLD_AGE = re.compile(r"(?:9\d|1[01]\d)(?!\d)")  # hint for _AGE and _AGE_AFTER_NAME
 _CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
@@ -306,7 +304,6 @@ _ADDRESS_CUE = re.compile(  # searched in lower-case text; each branch begins wi
     r"(?:lives at|living at|live at|lived at|resides at|residing at|reside at|"
     r"address\s*:|address\s+is\s*:?|mailed to|sent to|delivered to|ship to|shipped to)[\s|>]+")
 _ADDRESS_END = re.compile(r"[\n?!;|]|\.(?:\s|$)|$")
-_ADDRESS_HINTS = ("live", "resid", "address", "mailed", "sent", "deliver", "ship")
 # The town after a street address: ", Springfield" or the next line of an address block.
 _TOWN_AFTER = re.compile(
     rf"[ \t]*(?:,|\n[\s|>?]*)[ \t]*({_UP}[^\W\d_]*(?:[ \t]+(?:{_CONNECTOR}[ \t]+)?"
@@ -819,13 +816,13 @@ def _people_marks(text: str, found: _Found) -> None:
             found.add(m.start(), m.end(), "URL", 0.75)
     if found.digit:
         lower = found.lower
-        if any(hint in lower for hint in _ROOM_HINTS):
+        if "room" in lower or "rm." in lower or "bed" in lower or "bay" in lower:
             for m in _ROOM.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.7)
         if _has_road(text):
             for m in _ROAD.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.6)
-        if any(hint in lower for hint in _PLATE_HINTS):
+        if "plate" in lower or "tag" in lower:
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
@@ -920,7 +917,8 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
     for m in _POSTCODE_SHAPES.finditer(text) if _POSTCODE_HINT.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
-    if any(hint in lower for hint in _ADDRESS_HINTS):
+    if "live" in lower or "resid" in lower or "address" in lower or "mailed" in lower or \
+            "sent" in lower or "deliver" in lower or "ship" in lower:  # hints for _ADDRESS_CUE
         for m in _ADDRESS_CUE.finditer(lower):
             if not _after_gap(text, m.start()):
                 continue
