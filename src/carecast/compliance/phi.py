@@ -531,7 +531,7 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     _people_marks(text, found)
     spans = sorted(found.spans)
     terms = tuple(allow)
-    if terms:
+    if terms and spans:
         allowed = _Allow.of(terms)
         post = f" {_normal(text)} "
         spans = [s for s in spans if not allowed.allows(
