@@ -274,4 +274,5 @@ def test_the_brands_own_handles_are_allowed_like_its_emails() -> None:
     cfg = config({"phi": {"allow": ["@RiversideER"]}})
     text = "Thanks to @riversideer and @jdoe88 for the heart health talk!"
     [finding] = [f for f in review(Post(text=text), cfg) if f.action is Action.REVIEW]
-    assert finding.code == "phi.url" and finding.spans == (Span(start=27, end=34),)
+    assert finding.code == "phi.url"
+    assert finding.spans == (Span(start=27, end=34),)

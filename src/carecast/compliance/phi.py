@@ -542,8 +542,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "lower", "month", "old_age",
-                 "spans")
+    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "lower", "month",
+                 "old_age", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -555,6 +555,9 @@ class _Found:
         self.digit = _DIGIT.search(text) is not None
         self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text) is not None
+        lower = self.lower  # an honorific (Mr., Mrs., Ms., ...) can only be where these are
+        self.honorific = "mr" in lower or "ms" in lower or "mx" in lower or "miss" in lower or \
+            "mme" in lower or "mlle" in lower or "sr" in lower or "herr" in lower or "frau" in lower
         self._patient: bool | None = None
 
     def patient(self) -> bool:
@@ -1011,8 +1014,8 @@ def _names_and_places(text: str, found: _Found) -> None:
         lex = lex or _lexicon()
         if " " in run or "\t" in run:
             plain = run.split()  # the run's only spaces are " " and "\t"
-        elif len(run) == 1 or (run.lower() in lex.common and not _title_before(
-                found.lower, at, 8, _HONORIFICS)):
+        elif len(run) == 1 or (run.lower() in lex.common and not (
+                found.honorific and _title_before(found.lower, at, 8, _HONORIFICS))):
             continue  # "The", "I", "Our": the most frequent case, decided at once
         else:
             plain = [run]
@@ -1078,7 +1081,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
             ("-" in whole and any(_LETTER_WORD.match(w) for w in words)) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
-    if _title_before(found.lower, start, 8, _HONORIFICS) and keys[0] not in _ACRONYMS:
+    if found.honorific and _title_before(found.lower, start, 8, _HONORIFICS) and \
+            keys[0] not in _ACRONYMS:
         end = _end_of(text, start, words)  # "Mr. Long", "Mrs. Baker": a surname that is a word
         if words[-1].endswith(("'s", "\u2019s")):
             end -= 2
