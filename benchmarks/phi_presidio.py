@@ -1,8 +1,11 @@
 """Recall and precision of the PHI scanner on presidio-research's synth_dataset_v2.json.
 
-Run: ``python benchmarks/phi_presidio.py PATH/synth_dataset_v2.json``. A labelled span is
+Run: ``python benchmarks/phi_presidio.py [PATH]``; without a path, the copy in the shared
+reference folder beside the repository (``DATA_SET``). A labelled span is
 recalled when a prediction overlaps it (any category, and its own); a prediction is precise
-when it overlaps a labelled PHI span. ORGANIZATION, TITLE and NRP are not PHI and not scored.
+when it overlaps a labelled PHI span. Recall is given per group and per structured category,
+precision overall and per predicted category. ORGANIZATION, TITLE and NRP are not PHI and not
+scored.
 
 Two scorings: ``as_labelled`` counts every span of the data set; ``safe_harbor`` leaves out the
 labelled spans HIPAA's Safe Harbor method does not remove, which the guard leaves alone on
@@ -15,9 +18,16 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from _common import ROOT
 
 from carecast.compliance import phi
+
+#: The data set, where the project's shared reference material keeps it.
+DATA_SET = ROOT.parent / "shared" / "reference" / "pii" / "presidio-research" / \
+    "synth_dataset_v2.json"
 
 CATEGORY = {
     "PERSON": "NAME", "STREET_ADDRESS": "LOCATION", "GPE": "LOCATION", "ZIP_CODE": "LOCATION",
@@ -47,6 +57,7 @@ def score(rows: list[dict[str, object]], only_safe_harbor: bool = False
     hit_any: Counter[str] = Counter()
     hit_same: Counter[str] = Counter()
     predicted = precise = 0
+    by_category: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])  # predicted, precise
     for row in rows:
         text = str(row["full_text"])
         spans = [s for s in row["spans"] if s["entity_type"] in CATEGORY]  # type: ignore[attr-defined]
@@ -63,18 +74,32 @@ def score(rows: list[dict[str, object]], only_safe_harbor: bool = False
                                  for p in over)
         predicted += len(pred)
         precise += sum(any(p[0] < e and s < p[1] for s, e, _ in gold) for p in pred)
+        for p in pred:
+            by_category[p[2]][0] += 1
+            by_category[p[2]][1] += any(p[0] < e and s < p[1] for s, e, _ in gold)
     groups = {"all": set(labelled), "structured": STRUCTURED & set(labelled),
-              "names": {"NAME"}, "places": {"LOCATION"}}
+              "names": {"NAME"}, "places": {"LOCATION"},
+              **{c.lower(): {c} for c in sorted(STRUCTURED & set(labelled))}}
     out: dict[str, dict[str, float]] = {}
     for group, cats in groups.items():
         n = max(1, sum(labelled[c] for c in cats))
         out[group] = {"labelled": n, "recall_any": sum(hit_any[c] for c in cats) / n,
                       "recall_same": sum(hit_same[c] for c in cats) / n}
     out["all"]["precision_any"] = precise / max(1, predicted)
+    out["precision_by_predicted_category"] = {
+        c: n_precise / n for c, (n, n_precise) in sorted(by_category.items())}
     return out
 
 
+def load(path: Path = DATA_SET) -> list[dict[str, object]]:
+    """The rows of the data set at ``path``; a clear error when it is absent."""
+    if not path.is_file():
+        raise SystemExit(f"phi_presidio: no data set at {path}; pass the path of "
+                         "presidio-research's data/synth_dataset_v2.json as the argument")
+    rows: list[dict[str, object]] = json.loads(path.read_text("utf-8"))
+    return rows
+
+
 if __name__ == "__main__":
-    with open(sys.argv[1], encoding="utf-8") as f:
-        rows = json.load(f)
+    rows = load(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_SET)
     print(json.dumps({"as_labelled": score(rows), "safe_harbor": score(rows, True)}, indent=1))

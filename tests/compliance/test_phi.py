@@ -182,3 +182,10 @@ def test_a_text_of_many_addresses_is_scanned_in_linear_time() -> None:
     assert len(spans) == 50_000
     assert spans[-1] == PhiSpan(249_995, 249_999, "URL", 0.5)
     assert len(scan("a.co" * 40_000)) == 1  # one run of host characters is one address
+
+
+def test_the_honorific_hint_covers_every_honorific() -> None:
+    """The scan skips the title test of a name where no honorific can be: the hint must hold
+    for each of them, or a name after it would be missed."""
+    assert all(phi._Found(f"Thanks, {h}. Long").honorific for h in phi._HONORIFICS)
+    assert not phi._Found("Thanks to the whole team").honorific

@@ -251,3 +251,28 @@ def test_hashtags_are_read_as_words() -> None:
     assert (finding.code, finding.field, finding.action) == ("phi.name", "*", Action.REVIEW)
     assert finding.message.startswith("hashtags[0]: a person's name")
     assert "Maria" not in finding.message
+
+
+@pytest.mark.parametrize(("text", "held"), [
+    # the handles a reply begins with are whom it answers: not PHI by themselves
+    ("@jdoe88 Thanks for the kind words! We'll pass them on to the team.", []),
+    ("@jdoe88 @city_news Our flu clinic is open Saturday from 9 to 1.", []),
+    # ... unless the reply tells of the addressee's own care: it then says they are a patient
+    ("@jdoe88 So glad your knee surgery went well!", ["phi.url:review"]),
+    ("@jdoe88 We're sorry about the wait during your visit last night. Please DM us.",
+     ["phi.url:review"]),
+    # a handle in the body is a person's identifier, as in any post
+    ("Get well soon, @jdoe88! The whole cardiac team is rooting for you.", ["phi.url:review"]),
+    ("Congrats to @jdoe88, who rang the bell today after her last chemo!", ["phi.url:review"]),
+    ("@jdoe88 Thank you! @ann_b rang the bell today after her last chemo.", ["phi.url:review"]),
+])
+def test_a_replys_leading_handles_are_its_addressees(text: str, held: list[str]) -> None:
+    assert holding(review(Post(text=text))) == held
+
+
+def test_the_brands_own_handles_are_allowed_like_its_emails() -> None:
+    cfg = config({"phi": {"allow": ["@RiversideER"]}})
+    text = "Thanks to @riversideer and @jdoe88 for the heart health talk!"
+    [finding] = [f for f in review(Post(text=text), cfg) if f.action is Action.REVIEW]
+    assert finding.code == "phi.url"
+    assert finding.spans == (Span(start=27, end=34),)

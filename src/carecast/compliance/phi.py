@@ -151,21 +151,16 @@ _ROOM = re.compile(r"(?i:\b(?:room|rm\.?|bed|bay|bed\s*space))\s*#?\s*(\d{1,4}[A
 _ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+\s+)?)"
                           r"((?:9\d|1[01]\d)(?:st|nd|rd|th))\b")
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
-_ROOM_HINTS = ("room", "rm.", "bed", "bay")
-_PLATE_HINTS = ("plate", "tag")
 _OLD_ORDINAL = re.compile(r"(?:9\d|1[01]\d)(?:st|nd|rd|th)\b")  # hint for _ORDINAL_AGE
 _OLD_AGE = re.compile(r"(?:9\d|1[01]\d)(?!\d)")  # hint for _AGE and _AGE_AFTER_NAME
 _CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
 _POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
-_MONTH_HINTS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                "Dec")
 _MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise than a year)
     r"\b(?:[Ii]n|[Dd]uring|[Ss]ince|[Uu]ntil|[Ll]ast|[Tt]his|[Ee]arly|[Ll]ate|[Mm]id-?)\s+"
     r"(?:early\s+|late\s+|mid-?)?((?:January|February|March|April|May|June|July|August|"
     r"September|October|November|December)\b)(?![ \t]+\d|,?[ \t]+(?:of[ \t]+)?\d{4})")
 _ROAD = re.compile(r"\b(?:Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|US|SR|State Road|"
                    r"County Road|CR)[ \t-]?\d{1,4}[A-Z]?\b")
-_ROAD_HINTS = ("route", "rte", "highway", "hwy", "interstate", "i-", "us", "sr", "road", "cr")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
 _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
 _NO_DIGITS = str.maketrans("", "", "0123456789")
@@ -231,6 +226,13 @@ _KEYWORDS = {
 _FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
 _DIGIT_RUN = re.compile(r"\d+")
+_NON_DIGIT = re.compile(r"\D")
+_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9./-])[A-Za-z./-]*+[0-9][A-Za-z0-9./-]*+")
+
+
+def _lstrip_len(token: str) -> int:
+    return len(token) - len(token.lstrip("./-"))
+
 _VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
 _NOT_ID_WORDS = frozenset(_split("phone telephone tel mobile cell fax call text contact room bed "
@@ -285,7 +287,7 @@ _UNIT = (r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Buildin
 _CITY_STATE_ZIP = (rf"(?:,?\s+{_CAP_WORD}(?:\s+{_CAP_WORD}){{0,2}},?\s+(?:{_STATE_CODES})\.?"
                    rf"(?:\s+\d{{5}}(?:-\d{{4}})?)?)")
 _STREET_NUMBERED = re.compile(
-    rf"\d\d{{0,5}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
+    rf"\d\d{{0,5}}+[A-Za-z]?+\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))\s+){{1,3}}"
     rf"{_STREET_TYPE}{_UNIT}?{_CITY_STATE_ZIP}?"
 )
 _STREET_NAMED = re.compile(rf"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Terrace|Parkway|"
@@ -295,13 +297,13 @@ _STREET_SUFFIXES = ("straße", "strasse", "str.", "gasse", "weg", "vej", "vägen
                     "gata", "gade", "straat", "laan", "plein", "gracht", "veien", "vegen", "katu",
                     "tie", "polku", "kuja", "utca", "ulica", "allee", "platz", "damm", "ufer",
                     "steig", "gränd", "stræde", "stien")
+_SUFFIX_LONGEST = max(map(len, _STREET_SUFFIXES))
 _WORD_NUMBER = re.compile(r"([^\W\d_]{6,}\.?)[ \t]+\d{1,5}[a-zA-Z]?\b")  # "hersnapvej 18"
 # An address told after its cue: "lives at ...", "address: ...", "mailed to ..." (with a digit).
 _ADDRESS_CUE = re.compile(  # searched in lower-case text; each branch begins with a letter
     r"(?:lives at|living at|live at|lived at|resides at|residing at|reside at|"
     r"address\s*:|address\s+is\s*:?|mailed to|sent to|delivered to|ship to|shipped to)[\s|>]+")
 _ADDRESS_END = re.compile(r"[\n?!;|]|\.(?:\s|$)|$")
-_ADDRESS_HINTS = ("live", "resid", "address", "mailed", "sent", "deliver", "ship")
 # The town after a street address: ", Springfield" or the next line of an address block.
 _TOWN_AFTER = re.compile(
     rf"[ \t]*(?:,|\n[\s|>?]*)[ \t]*({_UP}[^\W\d_]*(?:[ \t]+(?:{_CONNECTOR}[ \t]+)?"
@@ -316,8 +318,6 @@ _STREET_PREFIXED = re.compile(
 )
 _PO_BOX = re.compile(r"(?:[Pp]\.?\s?[Oo]\.?|P\.?\s?O\.?|[Pp]ost(?:al)?|POST|[Pp]ost\s+[Oo]ffice)\s*"
                      r"(?:[Bb]ox|BOX)\s*#?\s*\d+\b")
-_SUFFIX_NUMBER = re.compile(  # hint for _WORD_NUMBER, in lower-case text
-    "(?:" + "|".join(map(re.escape, _STREET_SUFFIXES)) + r")[ \t]+\d")
 _STATE_BEFORE = re.compile(rf"(?<![\w.])(?:{_STATE_CODES})\.?,?[ \t]+$")
 _US_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
 _ZIP_NAMED = re.compile(r"(?:[Zz]ip|ZIP|[Pp]ost|POST|PLZ|[Pp]lz)(?:\s*[Cc]ode|al\s+[Cc]ode|CODE)?"
@@ -520,18 +520,18 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     if "=" in text:
         for m in _PORTAL_ID.finditer(text):  # a portal link naming a patient's record
             found.add(m.start(1), m.end(1), "MRN", 0.85)
-    if _DIGIT.search(text):
+    if found.digit:
         _structured(text, found)
     elif "@" in text or "." in text:
         _web(text, found)
     _named_streets(text, found)
     _names_and_places(text, found)
-    if _DIGIT.search(text):
+    if found.digit:
         _postcodes_by_places(text, found)
     _people_marks(text, found)
     spans = sorted(found.spans)
     terms = tuple(allow)
-    if terms:
+    if terms and spans:
         allowed = _Allow.of(terms)
         post = f" {_normal(text)} "
         spans = [s for s in spans if not allowed.allows(
@@ -542,7 +542,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_patient", "_starts", "anchors", "lower", "spans")
+    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "lower", "month",
+                 "old_age", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -550,6 +551,13 @@ class _Found:
         self._ends: list[int] = []  # overlap, so both lists are sorted and `free` bisects
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
+        # hints that skip whole passes, asked once per text
+        self.digit = _DIGIT.search(text) is not None
+        self.month = _has_month(text)
+        self.old_age = self.digit and _OLD_AGE.search(text) is not None
+        lower = self.lower  # an honorific (Mr., Mrs., Ms., ...) can only be where these are
+        self.honorific = "mr" in lower or "ms" in lower or "mx" in lower or "miss" in lower or \
+            "mme" in lower or "mlle" in lower or "sr" in lower or "herr" in lower or "frau" in lower
         self._patient: bool | None = None
 
     def patient(self) -> bool:
@@ -579,6 +587,22 @@ class _Found:
         del self._starts[at], self._ends[at]
 
 
+def _has_month(text: str) -> bool:
+    """Whether a month's abbreviation is in ``text``: the hint for the date patterns (tests
+    chained in one expression cost a third less than ``any`` over a tuple of them)."""
+    return "Jan" in text or "Feb" in text or "Mar" in text or "Apr" in text or \
+        "May" in text or "Jun" in text or "Jul" in text or "Aug" in text or "Sep" in text or \
+        "Oct" in text or "Nov" in text or "Dec" in text
+
+
+def _has_road(text: str) -> bool:
+    """Whether a word of ``_ROAD`` is in ``text``, as written (the pattern is case-sensitive,
+    so "thank us" is no hint)."""
+    return "Route" in text or "Rte" in text or "Highway" in text or "Hwy" in text or \
+        "Interstate" in text or "I-" in text or "US" in text or "SR" in text or \
+        "Road" in text or "CR" in text
+
+
 def _lower(text: str) -> str:
     """``text`` in lower case, letter for letter (so offsets stay those of ``text``)."""
     lower = text.lower()
@@ -605,12 +629,16 @@ def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
         end -= 1
     dotted = end > begin and lower[end - 1] == "."
     stop = end - 1 if dotted else end
-    i = stop
-    while i > begin and lower[i - 1].isalpha():
-        i -= 1
-    if i > begin and (lower[i - 1].isalnum() or lower[i - 1] == "_"):
-        return False
-    word = lower[i:stop]
+    last = lower[begin:stop].rsplit(None, 1)[-1:]  # the common case: a word of letters
+    if last and last[0].isalpha() and not lower[stop - 1].isspace():
+        word = last[0]
+    else:
+        i = stop
+        while i > begin and lower[i - 1].isalpha():
+            i -= 1
+        if i > begin and (lower[i - 1].isalnum() or lower[i - 1] == "_"):
+            return False
+        word = lower[i:stop]
     return word in titles or (not dotted and word in bare)
 
 
@@ -671,16 +699,16 @@ def _structured(text: str, found: _Found) -> None:
                 and group != "00" and serial != "0000":
             found.add(m.start(), m.end(), "SSN", 0.95 if m.group(2) == "-" else 0.8)
     tokens = _id_tokens(text)
-    for start, end in tokens:
-        if _IPV4.fullmatch(text, start, end):
+    for start, end in tokens:  # tokens never overlap: one loop serves both rules
+        if end - start >= 7 and _IPV4.fullmatch(text, start, end):  # 1.1.1.1 and longer
             found.add(start, end, "IP", 0.9)
-    for start, end in tokens:
-        _keyed_id(text, start, end, found)
+        elif end - start >= 3:  # shorter tokens hold too few digits
+            _keyed_id(text, start, end, found)
     for m in _IBAN.finditer(text):
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
     for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
+        digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
             found.add(m.start(), m.end(), "ACCOUNT", 0.9)
@@ -688,20 +716,24 @@ def _structured(text: str, found: _Found) -> None:
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "HEALTH_PLAN", 0.7)
     _dates(text, found, tokens)
-    _addresses(text, found)
+    _addresses(text, found, tokens)
     for start, end in tokens:
         if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
             found.add(start, end, "LOCATION", 0.85)
     for m in _PHONE.finditer(text):
-        if _after_gap(text, m.start(), "$€£/.:+-"):
+        if m.end() - m.start() >= 7 and _after_gap(text, m.start(), "$€£/.:+-"):  # 7 digits
             _phone(text, m, found)
     for start, end in tokens:
-        _loose_id(text, start, end, found)
+        if end - start >= 6:
+            _loose_id(text, start, end, found)
 
 
 def _id_tokens(text: str) -> list[tuple[int, int]]:
     """The maximal runs of letters, digits and ``./-`` holding a digit."""
+    if text.isascii():  # the same runs, found in C ("\\d" is "[0-9]" in ASCII text)
+        return [(m.start() + _lstrip_len(m.group()), m.start() + len(m.group().rstrip("./-")))
+                for m in _ID_TOKEN.finditer(text)]
     tokens: list[tuple[int, int]] = []
     last_end = -1
     for m in _DIGIT_RUN.finditer(text):
@@ -724,11 +756,9 @@ def _id_tokens(text: str) -> list[tuple[int, int]]:
 def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     """An identifier after a word that names it ("MRN", "member ID #", "serial no.")."""
     ident = text[start:end]
-    if _not_an_id(text, start, ident):
-        return
     digits = len(ident) - len(ident.translate(_NO_DIGITS))
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
-            _DATE_NUM.fullmatch(ident):
+            _DATE_NUM.fullmatch(ident) or _not_an_id(text, start, ident):
         return
     words = text[max(0, start - 40):start].lower().replace(":", " ").replace("#", " # ").split()
     named_by_id = False
@@ -787,15 +817,15 @@ def _people_marks(text: str, found: _Found) -> None:
     if "@" in text:
         for m in _HANDLE.finditer(text):
             found.add(m.start(), m.end(), "URL", 0.75)
-    if _DIGIT.search(text):
+    if found.digit:
         lower = found.lower
-        if any(hint in lower for hint in _ROOM_HINTS):
+        if "room" in lower or "rm." in lower or "bed" in lower or "bay" in lower:
             for m in _ROOM.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.7)
-        if any(hint in lower for hint in _ROAD_HINTS):
+        if _has_road(text):
             for m in _ROAD.finditer(text):
                 found.add(m.start(), m.end(), "LOCATION", 0.6)
-        if any(hint in lower for hint in _PLATE_HINTS):
+        if "plate" in lower or "tag" in lower:
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
@@ -806,7 +836,7 @@ def _people_marks(text: str, found: _Found) -> None:
             if "the " in text:
                 for m in _WEEKDAY_DATE.finditer(text):
                     found.add(m.start(), m.end(), "DATE", 0.5)
-    if any(hint in text for hint in _MONTH_HINTS):
+    if found.month:
         for m in _MONTH_ALONE.finditer(text):
             found.add(m.start(1), m.end(1), "DATE", 0.5)
     if not text.isascii() and not text.islower():
@@ -829,7 +859,7 @@ def _folded_name_pairs(text: str, found: _Found) -> None:
 
 def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
     for start, end in tokens:
-        m = _DATE_NUM.match(text, start, end)
+        m = _DATE_NUM.match(text, start, end) if end - start >= 6 else None  # 1/2/34 or longer
         if m is None or (m.end() != end and text[m.end()] != "T"):
             continue
         if m.group("y1"):
@@ -843,16 +873,16 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             time_of_day = _TIME.match(text, m.end())
             end = time_of_day.end() if time_of_day else m.end()
             found.add(start, end, "DATE", _date_confidence(text, start))
-    for m in _DATE_TEXT.finditer(text) if any(h in text for h in _MONTH_HINTS) else ():
+    for m in _DATE_TEXT.finditer(text) if found.month else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", _date_confidence(text, m.start()))
     if "/" in text:
         for start, end in tokens:
-            m = _SHORT_DATE.fullmatch(text, start, end)
+            m = _SHORT_DATE.fullmatch(text, start, end) if 3 <= end - start <= 5 else None
             if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
                     _cue(_DATE_CUE, text, start, 40):
                 found.add(start, end, "DATE", 0.8)
-    for m in _AGE.finditer(text) if _OLD_AGE.search(text) else ():
+    for m in _AGE.finditer(text) if found.old_age else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", 0.85)
 
@@ -868,16 +898,17 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
     return words.search(window, cut + 1) is not None
 
 
-def _addresses(text: str, found: _Found) -> None:
-    for m in _WORD_NUMBER.finditer(text) if _SUFFIX_NUMBER.search(found.lower) else ():
-        if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
-            found.add(m.start(), m.end(), "LOCATION", 0.8)
+def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
+    if _suffix_number(text, tokens):
+        for m in _WORD_NUMBER.finditer(text):
+            if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
+                found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
-    for pattern, confidence, hints in ((_STREET_NUMBERED, 0.85, ()),
-                                       (_STREET_PREFIXED, 0.75, ()),
-                                       (_PO_BOX, 0.85, ("box",)),
-                                       (_UNIT_ALONE, 0.6, ("apt", "suite", "ste", "unit", "flat"))):
-        if hints and not any(hint in lower for hint in hints):
+    for pattern, confidence in ((_STREET_NUMBERED, 0.85), (_STREET_PREFIXED, 0.75),
+                                (_PO_BOX, 0.85), (_UNIT_ALONE, 0.6)):
+        if (pattern is _PO_BOX and "box" not in lower) or (pattern is _UNIT_ALONE and not (
+                "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower
+                or "flat" in lower)):
             continue
         for m in pattern.finditer(text):
             if _after_gap(text, m.start()) and m.end() - m.start() > 6:
@@ -889,7 +920,8 @@ def _addresses(text: str, found: _Found) -> None:
     for m in _POSTCODE_SHAPES.finditer(text) if _POSTCODE_HINT.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
-    if any(hint in lower for hint in _ADDRESS_HINTS):
+    if "live" in lower or "resid" in lower or "address" in lower or "mailed" in lower or \
+            "sent" in lower or "deliver" in lower or "ship" in lower:  # hints for _ADDRESS_CUE
         for m in _ADDRESS_CUE.finditer(lower):
             if not _after_gap(text, m.start()):
                 continue
@@ -902,9 +934,24 @@ def _addresses(text: str, found: _Found) -> None:
                 found.add(m.end(), end, "LOCATION", 0.8)
 
 
+def _suffix_number(text: str, tokens: list[tuple[int, int]]) -> bool:
+    """Whether a token follows a word with a street suffix and a space ("Hersnapvej 18"):
+    the hint for ``_WORD_NUMBER``, whose number always begins a token."""
+    for start, _ in tokens:
+        if start and text[start - 1] in " \t":
+            end = start - 1
+            while end and text[end - 1] in " \t":
+                end -= 1
+            if text[max(0, end - _SUFFIX_LONGEST):end].lower().endswith(_STREET_SUFFIXES):
+                return True
+    return False
+
+
 def _named_streets(text: str, found: _Found) -> None:
     """A street named without a number: "lives on Maple Street"."""
     for m in _STREET_NAMED.finditer(text):
+        if not found.free(m.start(), m.end()):
+            continue  # already part of an address: no wider span can be added
         words = _CAP_WORDS_BEFORE.search(text, max(0, m.start() - 60), m.start())
         if words and _after_gap(text, words.start()):
             found.add(words.start(), m.end(), "LOCATION", 0.6)
@@ -937,8 +984,8 @@ def _postcodes_by_places(text: str, found: _Found) -> None:
 
 def _phone(text: str, m: re.Match[str], found: _Found) -> None:
     raw = m.group()
-    digits = re.sub(r"\D", "", raw.split("x")[0].split("e")[0])
-    groups = len(re.findall(r"\d+", raw))
+    digits = _NON_DIGIT.sub("", raw.split("x")[0].split("e")[0])
+    groups = len(_DIGIT_RUN.findall(raw))
     if not 7 <= len(digits) <= 15 or _YEAR_RANGE.fullmatch(raw):
         return
     cue = _cue(_PHONE_CUE, text, m.start(), 18)
@@ -963,29 +1010,32 @@ def _names_and_places(text: str, found: _Found) -> None:
     skipped: list[tuple[int, list[str]]] = []
     for m in _RUN.finditer(text):
         run = m.group()
+        at, stop = m.span()
         lex = lex or _lexicon()
         if " " in run or "\t" in run:
-            words = [(m.start() + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
-        elif len(run) == 1 or (run.lower() in lex.common and not _title_before(
-                found.lower, m.start(), 8, _HONORIFICS)):
+            plain = run.split()  # the run's only spaces are " " and "\t"
+        elif len(run) == 1 or (run.lower() in lex.common and not (
+                found.honorific and _title_before(found.lower, at, 8, _HONORIFICS))):
             continue  # "The", "I", "Our": the most frequent case, decided at once
         else:
-            words = [(m.start(), run)]
-        if not _after_gap(text, m.start(), "@/.#-"):
-            del words[0]  # "ex-Zombie Kastner": the run starts at the next word
-        if not found.free(m.start(), m.end()):  # keep the words before a span already found
-            free = [found.free(start, start + len(word)) for start, word in words]
-            words = words[:free.index(False)] if False in free else words
-        if not words:
-            continue
-        start, plain = words[0][0], [word for _, word in words]
+            plain = [run]
+        start = at
+        if not _after_gap(text, at, "@/.#-") or not found.free(at, stop):  # the rare case
+            words = [(at + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
+            if not _after_gap(text, at, "@/.#-"):
+                del words[0]  # "ex-Zombie Kastner": the run starts at the next word
+            if not found.free(at, stop):  # keep the words before a span already found
+                free = [found.free(start, start + len(word)) for start, word in words]
+                words = words[:free.index(False)] if False in free else words
+            if not words:
+                continue
+            start, plain = words[0][0], [word for _, word in words]
         if not _judge(text, start, plain, lex, found, shouting):
             skipped.append((start, plain))
     if lex is not None:
         if skipped:
             _listed_names(text, skipped, lex, found)
-        for span in [s for s in found.spans if s.category == "NAME"] if _OLD_AGE.search(
-                text) else ():
+        for span in [s for s in found.spans if s.category == "NAME"] if found.old_age else ():
             age = _AGE_AFTER_NAME.match(text, span.end)  # "Robert Lee, 91, ..."
             if age:
                 found.add(age.start(1), age.end(1), "DATE", 0.8)
@@ -1023,20 +1073,21 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
            shouting: bool) -> bool:
     """Add the run as a name or a place if it is one; False when it was not judged PHI."""
     keys = [_KEYS.get(w) or _key(w) for w in words]
+    whole = " ".join(keys)
     initial = _sentence_start(text, start)
     titled = _title_before(found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES)
     moved = False
-    if any(k in _JOB_WORDS or (k in _CLINICAL and not titled) for k in keys) or \
-            any(_LETTER_WORD.match(w) for w in words) or (
+    if not _JOB_WORDS.isdisjoint(keys) or (not titled and not _CLINICAL.isdisjoint(keys)) or \
+            ("-" in whole and any(_LETTER_WORD.match(w) for w in words)) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
-    if _title_before(found.lower, start, 8, _HONORIFICS) and keys[0] not in _ACRONYMS:
+    if found.honorific and _title_before(found.lower, start, 8, _HONORIFICS) and \
+            keys[0] not in _ACRONYMS:
         end = _end_of(text, start, words)  # "Mr. Long", "Mrs. Baker": a surname that is a word
         if words[-1].endswith(("'s", "\u2019s")):
             end -= 2
         found.add(start, end, "NAME", 0.9)
         return True
-    whole = " ".join(keys)
     if whole in lex.not_phi_places or (len(keys) > 1 and whole in lex.cities):
         return _place(text, start, _end_of(text, start, words), whole, lex, found)
     # Leading ordinary words ("The", "Thanks", "Join") are not part of a name.
@@ -1053,7 +1104,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
             keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or keys[-1] in _SITE_WORDS or \
             _CONTRACTION.search(keys[-1]):
         return _facility(text, start, words, keys, found)
-    if any(k in _ORG_WORDS for k in keys[1:]):
+    if len(keys) > 1 and not _ORG_WORDS.isdisjoint(keys[1:]):
         return True  # "American Heart Association's Gold Award": an organisation's name
     while len(keys) > 1 and (keys[-1] in lex.common or len(keys[-1]) <= 1):
         words, keys = words[:-1], keys[:-1]
@@ -1087,8 +1138,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if shouting and not (person_cue or place_cue):
         return False
     first = keys[0] in lex.first
-    known = any(k in lex.first or k in lex.last for k in keys)
-    plain = all(lex.is_plain(k) for k in keys)
+    known = not lex.first.isdisjoint(keys) or not lex.last.isdisjoint(keys)
+    plain = lex.is_plain(keys[0]) if single else all(lex.is_plain(k) for k in keys)
     city = phrase in lex.cities
     if titled or (person_cue and (known or (not plain and not city))):
         category, confidence = "NAME", 0.9
@@ -1142,6 +1193,9 @@ def _place(text: str, start: int, end: int, phrase: str, lex: _Lexicon, found: _
 
 def _end_of(text: str, start: int, words: list[str]) -> int:
     """Where the run of ``words`` that begins at ``start`` ends."""
+    joined = " ".join(words)
+    if text.startswith(joined, start):  # one space between the words: the common case
+        return start + len(joined)
     end = start
     for word in words:
         end = text.index(word, end) + len(word)

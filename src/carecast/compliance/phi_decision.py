@@ -5,13 +5,19 @@ private person together with a health event, a treatment, a ward or unit, a date
 an address is a patient story. A person named in a role (a doctor, the brand's staff, a donor,
 a speaker, an official) is not. ``is_health`` tells a health post from any other,
 ``in_role`` a person named in a role, ``patient_story`` a sentence that tells of someone's care.
+
+A reply begins with the handles of the people it answers (``addressed``): those handles are
+its addressees, not a disclosure by themselves. They are PHI when the reply tells of the
+addressee's own care (``tells_addressee_care``: "your surgery", "your stay with us", "sorry
+about your wait"), because the reply then says that this person is a patient.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["in_role", "is_health", "patient_story", "sentence_around"]
+__all__ = ["addressed", "in_role", "is_health", "patient_story", "sentence_around",
+           "tells_addressee_care"]
 
 # Clinical vocabulary in everyday words: events, treatments, units, recoveries, care.
 _HEALTH = re.compile(
@@ -62,6 +68,18 @@ _STORY = re.compile(
     r"heart attack|sepsis|cancer|leukemia|tumou?r|pneumonia|covid|fall|accident|injury|"
     r"lives|lived|get well|pray|prayers|first steps|walked|walking|his stay|her stay)\b)")
 _SENTENCE_END = re.compile(r"[.!?\n](?=\s|$)")
+# The handles a text begins with ("@jdoe @riverside_er thanks ..."): whom a reply answers.
+_LEADING_HANDLES = re.compile(r"\s*(?:@[A-Za-z0-9_][A-Za-z0-9_.]*[\s,:;]*)+")
+# Second person with the addressee's own care in one sentence: "your knee surgery", "during
+# your visit", "you were admitted", "sorry about your wait".
+_YOU = re.compile(r"(?i:\b(?:you|your|yours|you['\u2019](?:re|ve|d|ll)|ur)\b)")
+_OWN_CARE = re.compile(
+    r"(?i:\b(?:surger(?:y|ies)|operation|procedure|stay|visit|admission|admitted|discharg\w*|"
+    r"diagnos\w*|results?|treatment|treated|therapy|rehab|chemo\w*|radiation|infusion|"
+    r"dialysis|transplant|recover\w*|appointment|scan|mri|x-ray|biopsy|delivery|baby|birth|"
+    r"labor|care|er|icu|nicu|ward|room|bed|doctor|nurse|surgeon|physician|prescription|"
+    r"medications?|condition|injury|illness|cancer|bill|billing|records?|chart|stitches|wait|"
+    r"experience)\b)")
 
 
 def is_health(text: str) -> bool:
@@ -95,3 +113,21 @@ def in_role(text: str, start: int, end: int) -> bool:
 def patient_story(text: str, start: int, end: int) -> bool:
     """Whether the sentence naming someone at ``text[start:end]`` tells of their care."""
     return _STORY.search(sentence_around(text, start, end)) is not None
+
+
+def addressed(text: str) -> int:
+    """Where the handles ``text`` begins with end (0 when it begins with none): the people a
+    reply answers."""
+    m = _LEADING_HANDLES.match(text)
+    return m.end() if m and "@" in m.group() else 0
+
+
+def tells_addressee_care(text: str) -> bool:
+    """Whether a sentence of ``text`` speaks to its reader ("you", "your") of their own care."""
+    left = 0
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        right = m.end() if m else len(text)
+        if _YOU.search(text, left, right) and _OWN_CARE.search(text, left, right):
+            return True
+        left = right
+    return False

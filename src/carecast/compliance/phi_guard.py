@@ -8,9 +8,11 @@ per-channel overrides. Each identifier found is a finding ``phi.<category>`` (``
 Default actions: BLOCK for identifiers the scanner is sure of (at least ``block_confidence``)
 and REVIEW for the less sure; REVIEW for a name, place or personal web address when the post
 speaks of a patient, WARN for one when it does not. ``redact`` turns chosen categories into
-REDACT, ``actions`` sets any category's action. The brand's name, website, phone numbers,
-emails and addresses and its staff roster are always allowed; so are ``allow`` and
-``public_figures``. Settings: ``[checks.phi]`` (see ``docs/compliance/phi.md``).
+REDACT, ``actions`` sets any category's action. The handles a reply begins with are its
+addressees: reported only when the reply tells of the addressee's own care. The brand's
+name, website, phone numbers, emails and addresses and its staff roster are always allowed;
+so are ``allow`` and ``public_figures``. Settings: ``[checks.phi]`` (see
+``docs/compliance/phi.md``).
 """
 
 from __future__ import annotations
@@ -163,7 +165,8 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
         return []
     allow = allowed_terms(brand, config)
     places = list(phi_places.places(post))
-    scanned = [(place, phi.scan(place.text, allow)) for place in places]
+    scanned = [(place, _unaddressed(place.text, phi.scan(place.text, allow)))
+               for place in places]
     health = config.policy == "strict" or any(
         phi_decision.is_health(place.text) for place in places)
     patient = any(phi.patient_context(place.text) for place in places)
@@ -193,6 +196,14 @@ def carecast_review_post(post: Post, brand: BrandConfig | None,
             if finding is not None:
                 findings.append(finding)
     return findings
+
+
+def _unaddressed(text: str, spans: list[phi.PhiSpan]) -> list[phi.PhiSpan]:
+    """``spans`` less the handles a reply begins with, unless it tells of their care."""
+    lead = phi_decision.addressed(text)
+    if not lead or phi_decision.tells_addressee_care(text):
+        return spans
+    return [s for s in spans if not (s.category == "URL" and s.end <= lead)]
 
 
 def _message(place: phi_places.Place, span: phi.PhiSpan, patient: bool) -> str:
