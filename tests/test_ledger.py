@@ -289,3 +289,78 @@ def test_a_rerun_does_not_restart_another_workers_claim_clock(ledger) -> None:
 def _approved(ledger: Ledger, post_id: str, account: str, draft_hash: str) -> bool:
     """Whether this exact draft has an approval decision."""
     return any(d.decision == "approve" for d in ledger.decisions(post_id, account, draft_hash))
+
+
+def test_a_wave_of_results_is_one_transaction(ledger) -> None:
+    from carecast.store import Failure
+
+    post = Post(id="wave", text="Wave")
+    accounts = [f"acct-{i:02d}" for i in range(30)]
+    ledger.record(post, [_row(post, a) for a in accounts], claim=accounts)
+    transactions = []
+    transaction = ledger._batch._transaction
+    ledger._batch._transaction = lambda: transactions.append(1) or transaction()
+    error = ErrorInfo("ChannelServerError", "HTTP 503", 503, True)
+    ledger.settle([_receipt(post, a) if i % 3 else Failure(post.id, a, State.UNKNOWN, error)
+                   for i, a in enumerate(accounts)])
+    assert len(transactions) == 1
+    states = {a.account: a.state for a in ledger.attempts(post.id)}
+    assert states == {a: State.UNKNOWN if i % 3 == 0 else State.PUBLISHED
+                      for i, a in enumerate(accounts)}
+    assert ledger.verify_audit() == []
+    kinds = [e.kind for e in ledger.audit_events(post.id) if e.account == "acct-03"]
+    assert kinds == ["review", "send", "unknown"]
+
+
+def test_a_wave_killed_inside_its_transaction_leaves_none_of_it(tmp_path) -> None:
+    """A process killed (SIGKILL) after the wave's first statement ran, before its commit:
+    every target of the wave stays ``sending`` (reconciled before any resend), no audit event
+    of it is kept, and the chain and its checkpoint still verify."""
+    import subprocess
+    import sys
+    import textwrap
+
+    db = tmp_path / "ledger.db"
+    post = Post(id="killed", text="Killed mid-wave")
+    accounts = ["a", "b", "c", "d"]
+    with Ledger(f"sqlite:///{db}") as ledger:
+        ledger.record(post, [_row(post, a) for a in accounts], claim=accounts)
+        events_before = len(ledger.audit_events())
+    script = textwrap.dedent(f"""
+        import os, signal
+        from datetime import UTC, datetime
+        from sqlalchemy import event
+        from carecast.post import Receipt
+        from carecast.records import ErrorInfo, State
+        from carecast.store import Failure, Ledger
+
+        ledger = Ledger({f"sqlite:///{db}"!r})
+
+        @event.listens_for(ledger.engine, "after_cursor_execute")
+        def die(conn, cursor, statement, params, context, executemany):
+            if executemany and statement.startswith("UPDATE carecast_attempts"):
+                os.kill(os.getpid(), signal.SIGKILL)  # the first rows are written, not committed
+
+        at = datetime.now(UTC)
+        ledger.settle([
+            Receipt(post_id="killed", account="a", channel="fake", remote_id="r-a",
+                    published_at=at),
+            Receipt(post_id="killed", account="b", channel="fake", remote_id="r-b",
+                    published_at=at),
+            Failure("killed", "c", State.FAILED, ErrorInfo("PlatformRejected", "HTTP 422")),
+            Failure("killed", "d", State.FAILED, ErrorInfo("PlatformRejected", "HTTP 422")),
+        ])
+        print("committed")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == -9, done.stderr
+    assert "committed" not in done.stdout
+    with Ledger(f"sqlite:///{db}") as ledger:
+        assert {a.account: a.state for a in ledger.attempts(post.id)} == dict.fromkeys(
+            accounts, State.SENDING)
+        assert len(ledger.audit_events()) == events_before
+        assert ledger.verify_audit() == []
+        ledger.settle([_receipt(post, a) for a in accounts])  # the re-run's reconcile
+        assert {a.state for a in ledger.attempts(post.id)} == {State.PUBLISHED}
+        assert ledger.verify_audit() == []

@@ -484,3 +484,36 @@ def test_a_target_queued_past_half_the_stale_time_checks_its_claim(fake_publishe
     assert report["a"].state == State.PUBLISHED
     assert report["b"].state == State.SENDING  # another worker holds it now: not sent here
     assert publisher.platform.sends == [idempotency_key(POST.id, "a")]
+
+
+def test_results_that_finish_together_are_committed_in_one_wave(fake_publisher) -> None:
+    """While the first result is being written, the others finish: they go to the ledger
+    together, and each outcome is reported only after its wave is committed."""
+    import time
+
+    accounts = [f"acct-{i:02d}" for i in range(24)]
+    publisher = fake_publisher(accounts, config=fake_config(accounts, concurrency=8))
+    ledger = publisher.ledger
+    waves: list[int] = []
+    reported: list[str] = []
+    settle = ledger.settle
+
+    def slow_first_wave(results):
+        if not waves:  # hold the first wave until every other send is done
+            for _ in range(500):
+                if len(publisher.platform.sends) == len(accounts):
+                    break
+                time.sleep(0.01)
+            time.sleep(0.2)  # their results reach the queue
+        waves.append(len(results))
+        settle(results)
+        published = {a.account for a in ledger.attempts(POST.id) if a.state == State.PUBLISHED}
+        assert {r.account for r in results} <= published
+
+    ledger.settle = slow_first_wave
+    report = publisher.publish(POST, on_progress=lambda o: reported.append(o.account))
+    assert report.counts == {"published": len(accounts)}
+    assert sorted(reported) == accounts
+    assert sum(waves) == len(accounts)
+    assert len(waves) <= 3  # not one transaction per target
+    assert ledger.verify_audit() == []

@@ -8,11 +8,12 @@ anything is sent again; the receipt or the error is committed after the send.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from carecast.channels import Channel
 from carecast.channels.base import sent_after
@@ -30,7 +31,7 @@ from carecast.publish.report import Outcome
 from carecast.publish.retry import RetryPolicy
 from carecast.publish.review import TargetPreview
 from carecast.records import ErrorInfo, Freeze, State
-from carecast.store import Ledger
+from carecast.store import Failure, Ledger
 
 __all__ = ["LOOKUP_CLOCK_MARGIN", "Dispatcher"]
 
@@ -39,6 +40,14 @@ log = logging.getLogger("carecast.publish")
 LOOKUP_CLOCK_MARGIN = timedelta(minutes=10)
 T = TypeVar("T")
 Progress = Callable[[Outcome], None]
+
+
+class _Sent(NamedTuple):
+    """A send's outcome, and what the ledger must record of it (None: nothing, another
+    worker holds or finished the target)."""
+
+    outcome: Outcome
+    result: Receipt | Failure | None
 
 
 class Dispatcher:
@@ -68,47 +77,69 @@ class Dispatcher:
     def dispatch(self, post: Post, targets: Sequence[TargetPreview], *, resend_unknown: bool,
                  on_progress: Progress | None, claims: Mapping[str, State | None],
                  claimed_at: float) -> list[Outcome]:
-        """Send every claimed target; one outcome each, in the order given."""
-        def run(target: TargetPreview) -> Outcome:
-            outcome = self._send(post, target, resend_unknown, claims[target.account],
-                                 claimed_at)
-            if on_progress:
-                on_progress(outcome)
-            return outcome
+        """Send every claimed target; one outcome each, in the order given.
+
+        Results are committed in waves, from this thread: whatever finished while the
+        previous wave was being written goes to the ledger in one transaction
+        (``Ledger.settle``), and each outcome is reported once it is committed.
+        """
+        finished: queue.SimpleQueue[_Sent | BaseException] = queue.SimpleQueue()
+
+        def run(target: TargetPreview) -> None:
+            try:
+                finished.put(self._send(post, target, resend_unknown, claims[target.account],
+                                        claimed_at))
+            except BaseException as exc:  # raised below, once every other result is in
+                finished.put(exc)
 
         if len(targets) <= 1:
-            return [run(t) for t in targets]
-        with self._lock:
-            if self._pool is None:  # one pool: the global limit holds across publish calls
-                self._pool = ThreadPoolExecutor(self.config.publish.concurrency,
-                                                thread_name_prefix="carecast")
-            pool = self._pool
-        # A few workers take the targets in turn, rather than one future per target: 10,000
-        # targets would hold 10,000 futures (each with its own lock and condition) at once.
-        outcomes: list[Outcome | None] = [None] * len(targets)
-        todo = iter(enumerate(targets))
-        take = threading.Lock()
+            for target in targets:
+                run(target)
+        else:
+            with self._lock:
+                if self._pool is None:  # one pool: the global limit holds across publish calls
+                    self._pool = ThreadPoolExecutor(self.config.publish.concurrency,
+                                                    thread_name_prefix="carecast")
+                pool = self._pool
+            # A few workers take the targets in turn, rather than one future per target:
+            # 10,000 targets would hold 10,000 futures (each with its own lock and condition).
+            todo = iter(targets)
+            take = threading.Lock()
 
-        def work() -> None:
+            def work() -> None:
+                while True:
+                    with take:
+                        target = next(todo, None)
+                    if target is None:
+                        return
+                    run(target)
+
+            for _ in range(min(len(targets), self.config.publish.concurrency)):
+                pool.submit(work)
+        outcomes: dict[str, Outcome] = {}
+        errors: list[BaseException] = []
+        while len(outcomes) + len(errors) < len(targets):
+            wave = [finished.get()]
             while True:
-                with take:
-                    item = next(todo, None)
-                if item is None:
-                    return
-                outcomes[item[0]] = run(item[1])
-
-        workers = [pool.submit(work)
-                   for _ in range(min(len(targets), self.config.publish.concurrency))]
-        failures = [w.exception() for w in workers]  # every worker ends before any raise
-        failure = next((f for f in failures if f is not None), None)
-        if failure is not None:
-            raise failure
-        return [o for o in outcomes if o is not None]
+                try:
+                    wave.append(finished.get_nowait())
+                except queue.Empty:
+                    break
+            sent = [w for w in wave if isinstance(w, _Sent)]
+            errors += [w for w in wave if isinstance(w, BaseException)]
+            self._ledger().settle([s.result for s in sent if s.result is not None])
+            for s in sent:
+                outcomes[s.outcome.account] = s.outcome
+                if on_progress:
+                    on_progress(s.outcome)
+        if errors:  # after every other send's result is committed
+            raise errors[0]
+        return [outcomes[t.account] for t in targets]
 
     def _send(self, post: Post, target: TargetPreview, resend_unknown: bool,
-              previous: State | None, claimed_at: float) -> Outcome:
+              previous: State | None, claimed_at: float) -> _Sent:
         """Send one claimed target; ``previous`` is the state it had when claimed (None: it
-        was not claimable)."""
+        was not claimable). The result is left to the caller to commit."""
         assert target.draft is not None
         assert target.instance is not None
         ledger = self._ledger()
@@ -120,16 +151,16 @@ class Dispatcher:
         if previous is None:  # published or claimed by another worker meanwhile
             row = ledger.attempt(post.id, target.account)
             state = row.state if row else State.PENDING
-            return Outcome.of(target.account, target.channel, state, draft=draft,
-                              receipt=row.receipt if row else None,
-                              already_published=state == State.PUBLISHED)
+            return _Sent(Outcome.of(target.account, target.channel, state, draft=draft,
+                                    receipt=row.receipt if row else None,
+                                    already_published=state == State.PUBLISHED), None)
         try:
             upload = _without_metadata(draft, channel)
         except PostRejected as exc:  # an image that cannot be cleaned is never sent
             error = ErrorInfo.from_exception(exc)
-            ledger.mark_failed(post.id, target.account, State.FAILED, error)
-            return Outcome.of(target.account, target.channel, State.FAILED, draft=draft,
-                              error=error, findings=target.findings)
+            return _Sent(Outcome.of(target.account, target.channel, State.FAILED, draft=draft,
+                                    error=error, findings=target.findings),
+                         Failure(post.id, target.account, State.FAILED, error))
         uncertain = previous in (State.UNKNOWN, State.SENDING) and not resend_unknown
         was_uncertain = uncertain
         receipt: Receipt | None = None
@@ -166,26 +197,26 @@ class Dispatcher:
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
             error = ErrorInfo.from_exception(exc)
-            ledger.mark_failed(post.id, target.account, state, error)
             log.warning("account %s: %s after %d tries (%s)", target.account, state, tries,
                         error.type)
-            return Outcome.of(target.account, target.channel, state, draft=draft, error=error,
-                              findings=target.findings, tries=tries)
+            return _Sent(Outcome.of(target.account, target.channel, state, draft=draft,
+                                    error=error, findings=target.findings, tries=tries),
+                         Failure(post.id, target.account, state, error))
         assert receipt is not None
-        ledger.mark_published(receipt)
-        return Outcome.of(target.account, target.channel, State.PUBLISHED, draft=draft,
-                          receipt=receipt, findings=target.findings, tries=tries)
+        return _Sent(Outcome.of(target.account, target.channel, State.PUBLISHED, draft=draft,
+                                receipt=receipt, findings=target.findings, tries=tries),
+                     receipt)
 
     def _frozen(self, post: Post, target: TargetPreview, freeze: Freeze, state: State
-                ) -> Outcome:
+                ) -> _Sent:
         """Give back a claimed target a freeze stops: ``pending`` again (``unknown`` if an
         earlier send must be reconciled first), saying why."""
         error = ErrorInfo("Frozen", f"not sent: freeze {freeze.id} (by {freeze.by}) stops "
                           "every send; after the thaw a worker sends it, or holds it if its "
                           "time passed")
-        self._ledger().mark_failed(post.id, target.account, state, error)
-        return Outcome.of(target.account, target.channel, state, draft=target.draft,
-                          error=error, findings=target.findings)
+        return _Sent(Outcome.of(target.account, target.channel, state, draft=target.draft,
+                                error=error, findings=target.findings),
+                     Failure(post.id, target.account, state, error))
 
     def _reconcile(self, channel: Channel, key: str, draft: Draft) -> Receipt | None:
         """Look for an earlier send; None means it is safe to send (again).

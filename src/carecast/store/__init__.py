@@ -1,6 +1,6 @@
 """The ledger: attempts, states, approvals and the audit trail (SQLite or PostgreSQL)."""
 
 from carecast.store.audit import AuditEvent
-from carecast.store.ledger import Ledger
+from carecast.store.ledger import Failure, Ledger
 
-__all__ = ["AuditEvent", "Ledger"]
+__all__ = ["AuditEvent", "Failure", "Ledger"]

@@ -70,7 +70,7 @@ from carecast.store.state_check import event_of, state_problem, states_recorded
 if TYPE_CHECKING:
     from carecast.channels.base import UploadSessions
 
-__all__ = ["Ledger", "LedgerUploadSessions"]
+__all__ = ["Failure", "Ledger", "LedgerUploadSessions"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,17 @@ _SETTLED = (State.PUBLISHED, State.TAKEN_DOWN, State.HELD)
 
 
 @dataclass(frozen=True)
+class Failure:
+    """The final failure of one send, for ``Ledger.settle``: ``failed`` (surely not sent),
+    ``unknown`` (may have been sent), or a state a freeze or a takedown gives back."""
+
+    post_id: str
+    account: str
+    state: State
+    error: ErrorInfo
+
+
+@dataclass(frozen=True)
 class _RowWrite:
     """A write of one row by a shared statement, and its audit event: the rows of a batch
     that share a statement go to the database in one ``executemany``."""
@@ -131,6 +142,11 @@ class _RowWrite:
     statement: Any
     params: dict[str, Any]
     event: tuple[str, str, str, dict[str, Any]]
+    target: tuple[str, str]
+
+
+#: A queued write: a function of the connection, or rows written by shared statements.
+_Op = Callable[[Connection], Any] | tuple[_RowWrite, ...]
 
 
 class _Slot:
@@ -138,7 +154,7 @@ class _Slot:
 
     __slots__ = ("done", "failed", "op", "result")
 
-    def __init__(self, op: Callable[[Connection], Any] | _RowWrite) -> None:
+    def __init__(self, op: _Op) -> None:
         self.op = op
         self.done = False
         self.failed = False
@@ -161,7 +177,7 @@ class _GroupCommit:
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
 
-    def run(self, op: Callable[[Connection], T] | _RowWrite) -> T:
+    def run(self, op: Callable[[Connection], T] | tuple[_RowWrite, ...]) -> T:
         slot = _Slot(op)
         with self._queue_lock:
             self._queue.append(slot)
@@ -187,25 +203,40 @@ class _GroupCommit:
 
 
 def _apply(conn: Connection, batch: Sequence[_Slot]) -> None:
-    """Run a batch's writes in order; consecutive row writes of one statement together."""
-    rows: list[dict[str, Any]] = []
-    statement: Any = None
+    """Run a batch's writes in order; consecutive row writes together."""
+    rows: list[_RowWrite] = []
     for item in batch:
-        op = item.op
-        if isinstance(op, _RowWrite) and op.statement is statement:
-            rows.append(op.params)
+        if isinstance(item.op, tuple):
+            rows.extend(item.op)
+            continue
+        _write_rows(conn, rows)
+        rows = []
+        item.result = item.op(conn)
+    _write_rows(conn, rows)
+
+
+def _write_rows(conn: Connection, rows: Sequence[_RowWrite]) -> None:
+    """Write rows with one ``executemany`` per statement and queue their audit events.
+
+    Rows of distinct targets are grouped by statement whatever their order; when a target
+    has several rows, only consecutive rows of one statement are, so its row ends in the
+    state its newest event records."""
+    if not rows:
+        return
+    distinct = len({r.target for r in rows}) == len(rows)
+    groups: list[tuple[Any, list[dict[str, Any]]]] = []
+    by_statement: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        conn.info[_AUDIT_QUEUE].append(row.event)
+        if distinct and id(row.statement) in by_statement:
+            by_statement[id(row.statement)].append(row.params)
+        elif not distinct and groups and groups[-1][0] is row.statement:
+            groups[-1][1].append(row.params)
         else:
-            if rows:
-                conn.execute(statement, rows)
-            rows, statement = [], None
-            if isinstance(op, _RowWrite):
-                rows, statement = [op.params], op.statement
-            else:
-                item.result = op(conn)
-                continue
-        conn.info[_AUDIT_QUEUE].append(op.event)
-    if rows:
-        conn.execute(statement, rows)
+            groups.append((row.statement, [row.params]))
+            by_statement[id(row.statement)] = groups[-1][1]
+    for statement, params in groups:
+        conn.execute(statement, params)
 
 
 class Ledger:
@@ -524,19 +555,20 @@ class Ledger:
 
     def mark_published(self, receipt: Receipt) -> None:
         """Record the receipt: the target is published."""
-        self._batch.run(_RowWrite(_PUBLISHED, {
-            "k_post": receipt.post_id, "k_account": receipt.account,
-            "v_receipt": receipt.model_dump_json(), "v_at": self.clock.now()}, (
-            receipt.post_id, receipt.account, "published", {
-                "remote_id": receipt.remote_id, "url": receipt.url,
-                "reconciled": receipt.reconciled})))
+        self.settle([receipt])
 
     def mark_failed(self, post_id: str, account: str, state: State, error: ErrorInfo) -> None:
         """Record a final failure: ``failed`` (surely not sent) or ``unknown``."""
-        self._batch.run(_RowWrite(_FAILED, {
-            "k_post": post_id, "k_account": account, "v_state": state,
-            "v_error": dumps(error.to_dict()), "v_at": self.clock.now()}, (
-            post_id, account, str(state), {"error": error.type, "status": error.status})))
+        self.settle([Failure(post_id, account, state, error)])
+
+    def settle(self, results: Sequence[Receipt | Failure]) -> None:
+        """Record the receipts and final failures of a wave of sends in one transaction, with
+        their audit events chained in it: all of them or, if it fails, none (the targets
+        stay ``sending``, which a re-run reconciles before sending anything again)."""
+        if not results:
+            return
+        at = self.clock.now()
+        self._batch.run(tuple(_settled(r, at) for r in results))
 
     # -- approvals ---------------------------------------------------------------------------
 
@@ -1014,6 +1046,22 @@ def _finding_audit(f: Finding) -> dict[str, Any]:
     if f.code == "review.check_disabled":  # who turned a built-in check off, and why
         event["note"] = f.message
     return event
+
+
+def _settled(result: Receipt | Failure, at: datetime) -> _RowWrite:
+    """The row write and audit event that record a receipt or a final failure."""
+    target = (result.post_id, result.account)
+    if isinstance(result, Failure):
+        return _RowWrite(_FAILED, {
+            "k_post": result.post_id, "k_account": result.account, "v_state": result.state,
+            "v_error": dumps(result.error.to_dict()), "v_at": at}, (
+            *target, str(result.state), {"error": result.error.type,
+                                         "status": result.error.status}), target)
+    return _RowWrite(_PUBLISHED, {
+        "k_post": result.post_id, "k_account": result.account,
+        "v_receipt": result.model_dump_json(), "v_at": at}, (
+        *target, "published", {"remote_id": result.remote_id, "url": result.url,
+                               "reconciled": result.reconciled}), target)
 
 
 #: Columns added after a table was first shipped: (table, column, SQL type and default).
