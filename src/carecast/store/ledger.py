@@ -119,6 +119,8 @@ _RECORD_UPDATE = attempts.update().where(*_ONE).values(
     updated_at=_bp("v_updated_at"), owner=_bp("v_owner"),
     tries=attempts.c.tries + _bp("v_tries"))
 _AUDIT_QUEUE = "carecast.audit_queue"
+#: Rows per ``executemany`` when a transaction writes thousands (memory stays bounded).
+_CHUNK = 1000
 #: States a new review never changes.
 _SETTLED = (State.PUBLISHED, State.TAKEN_DOWN, State.HELD)
 
@@ -503,10 +505,9 @@ class Ledger:
                                     **{k[2:]: v for k, v in values.items()}})
                 else:
                     updates.append({"k_post": post.id, "k_account": row.account, **values})
-            if inserts:
-                conn.execute(_ATTEMPT_INSERT, inserts)
-            if updates:
-                conn.execute(_RECORD_UPDATE, updates)
+                if len(inserts) + len(updates) >= _CHUNK:  # a fan-out to thousands: bounded
+                    _execute_many(conn, (_ATTEMPT_INSERT, inserts), (_RECORD_UPDATE, updates))
+            _execute_many(conn, (_ATTEMPT_INSERT, inserts), (_RECORD_UPDATE, updates))
         return claimed
 
     def claim(self, post_id: str, account: str, *, stale_after: float = 300.0) -> State | None:
@@ -681,14 +682,16 @@ class Ledger:
         head = conn.execute(_HEAD).first()
         seq, prev = (head.seq, head.hash) if head is not None else self._recover_head(conn)
         at = self.clock.now().isoformat()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for post_id, account, kind, data in events:
             seq += 1
             digest = event_hash(self._key, prev, seq, at, post_id, account, kind, data)
             rows.append({"seq": seq, "at": at, "post_id": post_id, "account": account,
                          "kind": kind, "data": dumps(data), "prev_hash": prev, "hash": digest})
             prev = digest
-        conn.execute(_AUDIT_INSERT, rows)
+            if len(rows) >= _CHUNK:
+                _execute_many(conn, (_AUDIT_INSERT, rows))
+        _execute_many(conn, (_AUDIT_INSERT, rows))
         conn.execute(_HEAD_UPDATE, {"seq": seq, "hash": prev})
         return seq, prev
 
@@ -1046,6 +1049,14 @@ def _finding_audit(f: Finding) -> dict[str, Any]:
     if f.code == "review.check_disabled":  # who turned a built-in check off, and why
         event["note"] = f.message
     return event
+
+
+def _execute_many(conn: Connection, *writes: tuple[Any, list[dict[str, Any]]]) -> None:
+    """Run each statement over its rows (if any), then empty the lists."""
+    for statement, rows in writes:
+        if rows:
+            conn.execute(statement, rows)
+            rows.clear()
 
 
 def _settled(result: Receipt | Failure, at: datetime) -> _RowWrite:
