@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["ADOPTION", "GENESIS", "ROTATION", "AuditEvent", "Checkpoint", "Keyring",
-           "event_hash", "history_digest", "key_id", "plain_hash", "sign_head", "verify_chain",
-           "verify_file", "write_csv", "write_jsonl"]
+           "event_hash", "history_digest", "key_id", "plain_hash", "sign_head", "stored_hash",
+           "verify_chain", "verify_file", "write_csv", "write_jsonl"]
 
 GENESIS = "0" * 64
 #: The anchor events' kinds.
@@ -57,20 +57,35 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+#: A string as canonical JSON writes it (``dumps``'s own encoder, in C).
+_string = json.encoder.encode_basestring
+
+
+def _body(seq: int, at: str, post_id: str, account: str, kind: str, data_text: str) -> str:
+    """What an event's hash covers: ``dumps`` of its fields, built around the data's JSON
+    text (canonical: ``dumps(data)``), so a stored event is hashed without re-serialising."""
+    return (f'{{"account":{_string(account)},"at":{_string(at)},"data":{data_text},'
+            f'"kind":{_string(kind)},"post_id":{_string(post_id)},"seq":{int(seq)}}}')
+
+
 def event_hash(key: bytes, prev_hash: str, seq: int, at: str, post_id: str, account: str,
                kind: str, data: dict[str, Any]) -> str:
     """The keyed hash that links an audit event to the one before it."""
-    body = dumps({"seq": seq, "at": at, "post_id": post_id, "account": account,
-                  "kind": kind, "data": data})
-    return hmac.new(key, (prev_hash + body).encode(), hashlib.sha256).hexdigest()
+    return stored_hash(key, prev_hash, seq, at, post_id, account, kind, dumps(data))
+
+
+def stored_hash(key: bytes, prev_hash: str, seq: int, at: str, post_id: str, account: str,
+                kind: str, data_text: str) -> str:
+    """``event_hash`` of an event whose data is given as its canonical JSON text."""
+    return hmac.digest(key, (prev_hash + _body(seq, at, post_id, account, kind, data_text))
+                       .encode(), "sha256").hex()
 
 
 def plain_hash(prev_hash: str, seq: int, at: str, post_id: str, account: str, kind: str,
                data: dict[str, Any]) -> str:
     """The unkeyed SHA-256 link of a store made before the keyed chain (see ``ADOPTION``)."""
-    body = dumps({"seq": seq, "at": at, "post_id": post_id, "account": account,
-                  "kind": kind, "data": data})
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    return hashlib.sha256((prev_hash + _body(seq, at, post_id, account, kind, dumps(data)))
+                          .encode()).hexdigest()
 
 
 def key_id(key: bytes) -> str:
@@ -118,9 +133,22 @@ class Keyring:
                 return kid
         return self.current
 
-    def sound(self, ev: AuditEvent) -> bool:
-        """Whether the event's hash holds under its rule."""
-        rule = self.rule(ev.seq)
+    def sound(self, ev: AuditEvent, stored: str | None = None) -> bool:
+        """Whether the event's hash holds under its rule.
+
+        ``stored`` is the text ``ev.data`` was parsed from, as the store holds it: when it
+        is the canonical text it was hashed from, it is hashed as it is (no re-serialising);
+        any other text falls back to hashing ``dumps(ev.data)``, so the answer is the same
+        either way."""
+        return self._sound(ev, self.rule(ev.seq), stored)
+
+    def _sound(self, ev: AuditEvent, rule: str, stored: str | None) -> bool:
+        if stored is not None and rule != "plain":
+            key = self.keys.get(rule)
+            if key is not None and hmac.compare_digest(stored_hash(
+                    key, ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind, stored),
+                    ev.hash):
+                return True
         if rule == "plain":
             return plain_hash(ev.prev_hash, ev.seq, ev.at, ev.post_id, ev.account, ev.kind,
                               ev.data) == ev.hash
@@ -168,12 +196,14 @@ def sign_head(key: bytes, seq: int, head_hash: str, purpose: str = "checkpoint")
 def verify_chain(events: Sequence[AuditEvent], key: bytes,
                  head: tuple[int, str] | None = None,
                  checkpoint: Checkpoint | None = None, *,
-                 retired: Iterable[bytes] = ()) -> list[str]:
+                 retired: Iterable[bytes] = (), stored: Sequence[str] | None = None
+                 ) -> list[str]:
     """Problems in a chain read from its start (edited, missing or reordered events).
 
     ``head`` is the (seq, hash) the store says is newest; ``checkpoint`` the newest signed
     head kept outside it: together they catch removed newest events. ``retired`` are the
-    keys earlier rotations replaced (see ``Keyring``).
+    keys earlier rotations replaced (see ``Keyring``); ``stored`` each event's data text as
+    the store holds it (see ``Keyring.sound``).
     """
     problems: list[str] = []
     ring = Keyring(key, retired, [e for e in events if e.kind in (ROTATION, ADOPTION)])
@@ -183,11 +213,11 @@ def verify_chain(events: Sequence[AuditEvent], key: bytes,
             problems.append(f"event {expected} is missing or out of place (found {ev.seq})")
         if ev.prev_hash != prev:
             problems.append(f"event {ev.seq} does not follow the event before it")
-        needed = ring.missing(ev.seq)
-        if needed is not None:
-            problems.append(f"event {ev.seq} is under the audit key {needed}, which is not "
+        rule = ring.rule(ev.seq)
+        if rule != "plain" and rule not in ring.keys:
+            problems.append(f"event {ev.seq} is under the audit key {rule}, which is not "
                             "given (keep retired keys in the key file's .retired file)")
-        elif not ring.sound(ev):
+        elif not ring._sound(ev, rule, stored[index] if stored is not None else None):
             problems.append(f"event {ev.seq} was altered")
         elif ev.kind == ADOPTION and ev.data.get("history") != history_digest(events[:index]):
             problems.append(f"events before the key adoption at event {ev.seq} were altered "

@@ -723,7 +723,9 @@ class Ledger:
 
     def _sound_events(self, conn: Connection, post_id: str) -> list[AuditEvent]:
         """``post_id``'s events whose keyed hash holds (a forged event row has none)."""
-        return [ev for ev in _events(conn, post_id) if self._keyring.sound(ev)]
+        events, stored = _stored_events(conn, post_id)
+        return [ev for ev, text in zip(events, stored, strict=True)
+                if self._keyring.sound(ev, text)]
 
     def _checkpoint(self) -> Checkpoint | None:
         if self._checkpoints is not None:
@@ -759,7 +761,7 @@ class Ledger:
         with self._tx() as conn:
             if not self._sqlite:  # SQLite's BEGIN IMMEDIATE already gives one snapshot
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            events = _events(conn, None)
+            events, stored = _stored_events(conn)
             head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
             approval_rows = conn.execute(sa.select(approvals)).mappings().all()
             consent_rows = [Consent.model_validate_json(r[0]) for r in
@@ -767,7 +769,7 @@ class Ledger:
             attempt_rows = conn.execute(sa.select(
                 attempts.c.post_id, attempts.c.account, attempts.c.state)).all()
         problems = verify_chain(events, self._key, None if head is None else tuple(head),
-                                checkpoint, retired=self._retired)
+                                checkpoint, retired=self._retired, stored=stored)
         if head is None:
             problems.append("the audit head row is missing (the next write rebuilds it)")
         if not problems:
@@ -980,10 +982,27 @@ class Ledger:
 
 
 def _events(conn: Connection, post_id: str | None) -> list[AuditEvent]:
-    query = sa.select(audit).order_by(audit.c.seq)
-    if post_id is not None:
-        query = query.where(audit.c.post_id == post_id)
-    return [event_of(r) for r in conn.execute(query)]
+    return _stored_events(conn, post_id)[0]
+
+
+def _stored_events(conn: Connection, post_id: str | None = None
+                   ) -> tuple[list[AuditEvent], list[str]]:
+    """The events in order, for one post or all, and each one's data text as stored."""
+    if post_id is None:  # the whole chain: plain tuples from the driver, fetched in one go
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(_CHAIN_SQL)
+            rows: Sequence[Any] = cursor.fetchall()
+        finally:
+            cursor.close()
+    else:
+        rows = conn.execute(sa.select(audit).where(audit.c.post_id == post_id)
+                            .order_by(audit.c.seq)).all()
+    return [event_of(r) for r in rows], [r[5] for r in rows]
+
+
+#: Plain SQL both SQLite and PostgreSQL read (no parameters).
+_CHAIN_SQL = str(sa.select(audit).order_by(audit.c.seq).compile())
 
 
 def _anchors(conn: Connection) -> list[AuditEvent]:

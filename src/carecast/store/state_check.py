@@ -14,6 +14,7 @@ newest event is caught when the head is behind the signed checkpoint.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -68,13 +69,28 @@ def states_recorded(events: Sequence[AuditEvent]) -> dict[tuple[str, str], str |
 
 
 def event_of(row: Any) -> AuditEvent:
-    """An audit row as an event (data that is not a JSON object reads as empty: unsound)."""
+    """An audit row (its columns in the table's order) as an event; data that is not a JSON
+    object reads as empty (unsound)."""
+    seq, at, post_id, account, kind, text, prev_hash, digest = row
+    return AuditEvent(seq, at, post_id, account, kind, _object(text), prev_hash, digest)
+
+
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def _object(text: str) -> dict[str, Any]:
+    """The JSON object ``text`` holds, else empty: ``json.loads`` without its per-call
+    set-up (the stored text is canonical: no white space around it)."""
     try:
-        data = json.loads(row.data)
-    except ValueError:
-        data = None
-    return AuditEvent(row.seq, row.at, row.post_id, row.account, row.kind,
-                      data if isinstance(data, dict) else {}, row.prev_hash, row.hash)
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        value, end = None, -1
+    if end != len(text):
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            value = None
+    return value if isinstance(value, dict) else {}
 
 
 def state_problem(conn: Connection, keyring: Keyring, post_id: str, account: str, state: str,
@@ -96,7 +112,7 @@ def state_problem(conn: Connection, keyring: Keyring, post_id: str, account: str
     if not rows:
         return f"its state {state!r} is recorded by no audit event"
     ev = event_of(rows[0])
-    if not keyring.sound(ev):
+    if not keyring.sound(ev, rows[0].data):
         return f"the audit event {ev.seq} that recorded its state was altered"
     recorded = _state_of(ev.kind, ev.data)
     if recorded != state:
@@ -107,7 +123,7 @@ def state_problem(conn: Connection, keyring: Keyring, post_id: str, account: str
         if (head is not None and head != ev.seq) or checkpoint_seq() > ev.seq:
             return f"the audit events after event {ev.seq} were removed"
         return None
-    if after.prev_hash != ev.hash or not keyring.sound(event_of(after)):
+    if after.prev_hash != ev.hash or not keyring.sound(event_of(after), after.data):
         return f"the audit chain is broken after event {ev.seq}"
     return None
 
