@@ -21,7 +21,7 @@ import csv
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,7 +38,7 @@ FIELDS = ("seq", "at", "post_id", "account", "kind", "data", "prev_hash", "hash"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One link of the audit chain."""
 
@@ -196,18 +196,25 @@ def sign_head(key: bytes, seq: int, head_hash: str, purpose: str = "checkpoint")
 def verify_chain(events: Sequence[AuditEvent], key: bytes,
                  head: tuple[int, str] | None = None,
                  checkpoint: Checkpoint | None = None, *,
-                 retired: Iterable[bytes] = (), stored: Sequence[str] | None = None
-                 ) -> list[str]:
-    """Problems in a chain read from its start (edited, missing or reordered events).
+                 retired: Iterable[bytes] = (), stored: Sequence[str] | None = None,
+                 after: tuple[int, str] = (0, GENESIS), anchors: Sequence[AuditEvent] = (),
+                 hash_at: Callable[[int], str | None] | None = None) -> list[str]:
+    """Problems in a chain (edited, missing or reordered events).
 
     ``head`` is the (seq, hash) the store says is newest; ``checkpoint`` the newest signed
     head kept outside it: together they catch removed newest events. ``retired`` are the
     keys earlier rotations replaced (see ``Keyring``); ``stored`` each event's data text as
     the store holds it (see ``Keyring.sound``).
+
+    ``events`` start at the chain's first event, or right after ``after`` (the seq and hash
+    of an event verified before, see ``checkpoints.Verified``): then ``anchors`` are the
+    anchor events up to it and ``hash_at`` gives the hash of an event up to it (for a
+    checkpoint that far back). A key adoption among ``events`` needs the whole chain.
     """
     problems: list[str] = []
-    ring = Keyring(key, retired, [e for e in events if e.kind in (ROTATION, ADOPTION)])
-    prev, expected = GENESIS, 1
+    ring = Keyring(key, retired,
+                   [*anchors, *(e for e in events if e.kind in (ROTATION, ADOPTION))])
+    prev, expected = after[1], after[0] + 1
     for index, ev in enumerate(events):
         if ev.seq != expected:
             problems.append(f"event {expected} is missing or out of place (found {ev.seq})")
@@ -219,30 +226,39 @@ def verify_chain(events: Sequence[AuditEvent], key: bytes,
                             "given (keep retired keys in the key file's .retired file)")
         elif not ring._sound(ev, rule, stored[index] if stored is not None else None):
             problems.append(f"event {ev.seq} was altered")
+        elif ev.kind == ADOPTION and after[0]:
+            raise ValueError("a key adoption is verified from the chain's first event")
         elif ev.kind == ADOPTION and ev.data.get("history") != history_digest(events[:index]):
             problems.append(f"events before the key adoption at event {ev.seq} were altered "
                             "after it")
         prev, expected = ev.hash, ev.seq + 1
-    if problems and not ring.plain_through and events and all(
+    if problems and not ring.plain_through and events and not after[0] and all(
             plain_hash(e.prev_hash, e.seq, e.at, e.post_id, e.account, e.kind, e.data) == e.hash
             for e in events[:1]):
         problems.append("the chain starts with unkeyed events (a store made before the keyed "
                         "chain): run `carecast audit adopt-key` once to verify and seal them")
-    if head is not None and (head[0] != (events[-1].seq if events else 0) or head[1] != prev):
+    newest = events[-1].seq if events else after[0]
+    if head is not None and (head[0] != newest or head[1] != prev):
         problems.append("the newest events were removed or the chain head was altered")
     if checkpoint is not None:
-        problems.extend(_against_checkpoint(events, key, checkpoint))
+        problems.extend(_against_checkpoint(events, key, checkpoint, after[0], hash_at))
     return problems
 
 
-def _against_checkpoint(events: Sequence[AuditEvent], key: bytes, cp: Checkpoint
+def _against_checkpoint(events: Sequence[AuditEvent], key: bytes, cp: Checkpoint,
+                        offset: int = 0, hash_at: Callable[[int], str | None] | None = None
                         ) -> list[str]:
     if not hmac.compare_digest(sign_head(key, cp.seq, cp.hash), cp.mac):
         return ["the checkpoint is not signed with this audit key"]
     if cp.seq == 0:
         return []
-    if len(events) < cp.seq or events[cp.seq - 1].seq != cp.seq \
-            or events[cp.seq - 1].hash != cp.hash:
+    if cp.seq <= offset:
+        reached = hash_at(cp.seq) if hash_at is not None else None
+    else:
+        index = cp.seq - offset - 1
+        reached = events[index].hash if index < len(events) and \
+            events[index].seq == cp.seq else None
+    if reached != cp.hash:
         return [f"the chain does not reach the signed checkpoint at event {cp.seq}: events "
                 "were removed or rewritten"]
     return []

@@ -8,6 +8,7 @@ send and the receipt after it, so a crash anywhere leaves a row that says what t
 from __future__ import annotations
 
 import getpass
+import hmac
 import json
 import logging
 import os
@@ -51,7 +52,14 @@ from carecast.store.audit import (
     verify_chain,
 )
 from carecast.store.audit_key import KeySource, resolve_key, resolve_retired, source_file
-from carecast.store.checkpoints import CheckpointWriter, read_checkpoint
+from carecast.store.checkpoints import (
+    CheckpointWriter,
+    RowsDigest,
+    Verified,
+    read_checkpoint,
+    read_verified,
+    write_verified,
+)
 from carecast.store.rekey import adoption, rotation
 from carecast.store.schema import (
     approvals,
@@ -65,12 +73,12 @@ from carecast.store.schema import (
     posts,
     upload_sessions,
 )
-from carecast.store.state_check import event_of, state_problem, states_recorded
+from carecast.store.state_check import event_of, rows_states, state_problem, states_recorded
 
 if TYPE_CHECKING:
     from carecast.channels.base import UploadSessions
 
-__all__ = ["Failure", "Ledger", "LedgerUploadSessions"]
+__all__ = ["AuditReport", "Failure", "Ledger", "LedgerUploadSessions"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +142,32 @@ class Failure:
     account: str
     state: State
     error: ErrorInfo
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What ``Ledger.verify`` found."""
+
+    #: How many events the chain holds, and the newest one's hash.
+    events: int
+    head: str
+    #: Empty if the chain and the rows it covers are sound.
+    problems: list[str]
+    #: The first event checked one by one (1: the whole chain; after it, a verified mark
+    #: vouched for the rows before).
+    checked_from: int
+
+
+@dataclass(frozen=True)
+class _AuditRead:
+    """Everything ``audit verify`` reads, in one transaction."""
+
+    checkpoint: Checkpoint | None
+    rows: list[tuple[Any, ...]]
+    head: tuple[int, str] | None
+    approvals: Sequence[Any]
+    consents: list[Consent]
+    attempts: Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -753,7 +787,53 @@ class Ledger:
 
     def audit_snapshot(self) -> tuple[list[AuditEvent], list[str]]:
         """The whole trail and its problems (edited, deleted or reordered events, side-table
-        rows no event records), read in one transaction; no problems if sound.
+        rows no event records, attempt rows in another state than their chain recorded),
+        every event verified; no problems if sound."""
+        read = self._read_audit()
+        events, stored = _parsed(read.rows)
+        return events, self._problems(read, events, stored)
+
+    def verify_audit(self) -> list[str]:
+        """Problems in the audit chain and the rows it covers, every event verified; empty
+        if sound."""
+        return self.audit_snapshot()[1]
+
+    def verify(self, *, full: bool = False) -> AuditReport:
+        """Verify the audit chain and the rows it covers, as ``verify_audit`` does, from the
+        last verified event on (``full``: from the first).
+
+        A sound result is marked, signed, beside the checkpoint file (see
+        ``checkpoints.Verified``); the next verify checks the events after the mark one by
+        one and those up to it by the digest of their stored rows. Any change to those rows
+        (or a missing or forged mark) verifies the whole chain again, so the problems found
+        are the same as ``verify_audit``'s."""
+        read = self._read_audit()
+        mark = None if full or self.verified_file is None else read_verified(
+            self.verified_file, self._key)
+        start, digest = _verified_prefix(read.rows, mark)
+        problems = self._problems(read, *_parsed(read.rows, start), start)
+        head = read.rows[-1] if read.rows else None
+        if not problems and head is not None and self.verified_file is not None:
+            try:
+                write_verified(self.verified_file, Verified(
+                    head[0], head[7], digest.update(read.rows[start:]).hexdigest()),
+                    self._key)
+            except OSError as exc:
+                log.warning("cannot write %s (%s): the next audit verify checks every "
+                            "event again", self.verified_file, exc.strerror)
+        return AuditReport(len(read.rows), head[7] if head is not None else GENESIS,
+                           problems, start + 1)
+
+    @property
+    def verified_file(self) -> Path | None:
+        """Where ``verify`` keeps its mark of the last verified event (beside the
+        checkpoint; None when no checkpoint is kept)."""
+        if self.checkpoint_file is None:
+            return None
+        return self.checkpoint_file.with_name(self.checkpoint_file.name + ".verified")
+
+    def _read_audit(self) -> _AuditRead:
+        """Every row the audit covers, read in one transaction.
 
         The checkpoint is read first: it is written after its commit, so the snapshot always
         holds what it signs, whatever a concurrent writer does."""
@@ -761,29 +841,36 @@ class Ledger:
         with self._tx() as conn:
             if not self._sqlite:  # SQLite's BEGIN IMMEDIATE already gives one snapshot
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            events, stored = _stored_events(conn)
+            rows = _chain_rows(conn)
             head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
             approval_rows = conn.execute(sa.select(approvals)).mappings().all()
             consent_rows = [Consent.model_validate_json(r[0]) for r in
                             conn.execute(sa.select(consents.c.body))]
-            attempt_rows = conn.execute(sa.select(
-                attempts.c.post_id, attempts.c.account, attempts.c.state)).all()
-        problems = verify_chain(events, self._key, None if head is None else tuple(head),
-                                checkpoint, retired=self._retired, stored=stored)
-        if head is None:
+            attempt_rows = _plain_rows(conn, _ATTEMPT_STATES_SQL)
+        return _AuditRead(checkpoint, rows, None if head is None else (head[0], head[1]),
+                          approval_rows, consent_rows, attempt_rows)
+
+    def _problems(self, read: _AuditRead, events: list[AuditEvent], stored: list[str],
+                  start: int = 0) -> list[str]:
+        """The problems of ``read``; ``events`` (and their data texts) are its rows after the
+        first ``start``, which a verified mark vouched for: of those, only the anchor,
+        approval and consent events are parsed, and the states recorded read."""
+        earlier = [event_of(r) for r in read.rows[:start] if r[4] in _RECORD_KINDS]
+        problems = verify_chain(
+            events, self._key, read.head, read.checkpoint, retired=self._retired,
+            stored=stored, after=(start, read.rows[start - 1][7]) if start else (0, GENESIS),
+            anchors=[ev for ev in earlier if ev.kind in (ROTATION, ADOPTION)],
+            hash_at=lambda seq: read.rows[seq - 1][7] if seq <= len(read.rows) else None)
+        if read.head is None:
             problems.append("the audit head row is missing (the next write rebuilds it)")
         if not problems:
-            problems = _side_table_problems(events, approval_rows, consent_rows)
-            recorded = states_recorded(events)
+            problems = _side_table_problems([*earlier, *events], read.approvals, read.consents)
+            recorded = {**rows_states(read.rows[:start]), **states_recorded(events)}
             problems += [f"post {post_id!r}, account {account!r}: its state {state!r} differs "
                          f"from the audit chain's {recorded.get((post_id, account))!r}"
-                         for post_id, account, state in attempt_rows
+                         for post_id, account, state in read.attempts
                          if recorded.get((post_id, account)) != state]
-        return events, problems
-
-    def verify_audit(self) -> list[str]:
-        """Problems in the audit chain and the rows it covers; empty if sound."""
-        return self.audit_snapshot()[1]
+        return problems
 
     def export_key(self) -> bytes:
         """The audit key, to sign and verify exports (never logged or stored)."""
@@ -988,21 +1075,57 @@ def _events(conn: Connection, post_id: str | None) -> list[AuditEvent]:
 def _stored_events(conn: Connection, post_id: str | None = None
                    ) -> tuple[list[AuditEvent], list[str]]:
     """The events in order, for one post or all, and each one's data text as stored."""
-    if post_id is None:  # the whole chain: plain tuples from the driver, fetched in one go
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(_CHAIN_SQL)
-            rows: Sequence[Any] = cursor.fetchall()
-        finally:
-            cursor.close()
-    else:
-        rows = conn.execute(sa.select(audit).where(audit.c.post_id == post_id)
-                            .order_by(audit.c.seq)).all()
-    return [event_of(r) for r in rows], [r[5] for r in rows]
+    if post_id is None:
+        return _parsed(_chain_rows(conn))
+    return _parsed(conn.execute(sa.select(audit).where(audit.c.post_id == post_id)
+                                .order_by(audit.c.seq)).all())
+
+
+def _chain_rows(conn: Connection) -> list[tuple[Any, ...]]:
+    """Every audit row in order."""
+    return _plain_rows(conn, _CHAIN_SQL)
+
+
+def _plain_rows(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query without parameters, as plain tuples from the driver, fetched in
+    one go (thousands of rows: SQLAlchemy's row objects cost more than the query)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+#: Kinds of the events the side tables and the keyring are checked against.
+_RECORD_KINDS = frozenset({"approval", "rejection", "consent", "consent_revoked", ROTATION,
+                           ADOPTION})
+
+
+def _parsed(rows: Sequence[Any], start: int = 0) -> tuple[list[AuditEvent], list[str]]:
+    """The rows after the first ``start`` as events, and each one's data text."""
+    later = rows[start:]
+    return [event_of(r) for r in later], [r[5] for r in later]
+
+
+def _verified_prefix(rows: Sequence[tuple[Any, ...]], mark: Verified | None
+                     ) -> tuple[int, RowsDigest]:
+    """How many rows from the first a verified mark still vouches for (0: none, or a key
+    adoption after them, which is verified from the first event), and their digest."""
+    if mark is None or not 0 < mark.seq <= len(rows) \
+            or (rows[mark.seq - 1][0], rows[mark.seq - 1][7]) != (mark.seq, mark.hash) \
+            or any(r[4] == ADOPTION for r in rows[mark.seq:]):
+        return 0, RowsDigest()
+    digest = RowsDigest().update(rows[:mark.seq])
+    if not hmac.compare_digest(digest.hexdigest(), mark.rows):
+        return 0, RowsDigest()
+    return mark.seq, digest
 
 
 #: Plain SQL both SQLite and PostgreSQL read (no parameters).
 _CHAIN_SQL = str(sa.select(audit).order_by(audit.c.seq).compile())
+_ATTEMPT_STATES_SQL = str(sa.select(attempts.c.post_id, attempts.c.account, attempts.c.state)
+                          .compile())
 
 
 def _anchors(conn: Connection) -> list[AuditEvent]:

@@ -25,7 +25,7 @@ from carecast.records import State
 from carecast.store.audit import AuditEvent, Keyring
 from carecast.store.schema import audit, audit_head
 
-__all__ = ["STATE_KINDS", "event_of", "state_problem", "states_recorded"]
+__all__ = ["STATE_KINDS", "event_of", "rows_states", "state_problem", "states_recorded"]
 
 #: Audit event kinds that set a target's state, and the state they set (``review`` carries
 #: its state in its data).
@@ -65,6 +65,18 @@ def states_recorded(events: Sequence[AuditEvent]) -> dict[tuple[str, str], str |
     for ev in events:
         if ev.account and ev.kind in STATE_KINDS:
             recorded[(ev.post_id, ev.account)] = _state_of(ev.kind, ev.data)
+    return recorded
+
+
+def rows_states(rows: Sequence[tuple[Any, ...]]) -> dict[tuple[str, str], str | None]:
+    """``states_recorded`` read from stored audit rows (the table's columns, in order),
+    without making events: only a review's data is parsed."""
+    recorded: dict[tuple[str, str], str | None] = {}
+    for _seq, _at, post_id, account, kind, text, _prev, _hash in rows:
+        if account and kind in STATE_KINDS:
+            state = STATE_KINDS[kind]
+            recorded[(post_id, account)] = str(state) if state is not None else \
+                str(_object(text).get("state"))
     return recorded
 
 
