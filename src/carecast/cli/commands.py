@@ -19,12 +19,12 @@ import typer
 from rich.console import Console
 
 import carecast
-from carecast.config import Config, PublishConfig, load_config
 from carecast.errors import CarecastError, ConfigurationError, InvalidPost, PostRejected
-from carecast.findings import Finding
-from carecast.post import Post, load_post
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it needs: `carecast channels` loads no config
+    from carecast.config import Config, PublishConfig
+    from carecast.findings import Finding
+    from carecast.post import Post
     from carecast.publish import Publisher, PublishReport
     from carecast.records import ErrorInfo
 
@@ -130,10 +130,14 @@ def _errors(as_json: bool) -> Iterator[None]:
 
 
 def _config(ctx: typer.Context) -> Config:
+    from carecast.config import load_config
+
     return load_config(ctx.obj)
 
 
 def _load(path: Path) -> Post:
+    from carecast.post import load_post
+
     return load_post(path)
 
 
@@ -341,7 +345,7 @@ def _publish_settings(ctx: typer.Context) -> PublishConfig | None:
 
         if not Settings().config.is_file():
             return None
-    return load_config(ctx.obj).publish
+    return _config(ctx).publish
 
 
 def _print_findings(out: Console, findings: Sequence[Finding], title: str = "findings"
@@ -372,4 +376,6 @@ def _hints(err: Console, post_id: str, outcomes: Iterable[Any], *, dry_run: bool
 
 def main() -> None:
     """Entry point of the ``carecast`` script and ``python -m carecast``."""
-    app(prog_name="carecast")
+    from carecast.cli import main as run
+
+    run()

@@ -13,7 +13,6 @@ from rich.text import Text
 from carecast.cli.commands import JsonOption, _errors, _out, _print_json, app
 from carecast.cli.workflow import _publisher
 from carecast.errors import InvalidPost
-from carecast.plan import load_plan
 
 __all__: list[str] = []
 
@@ -30,6 +29,8 @@ def plan_check(ctx: typer.Context, file: PlanFile, as_json: JsonOption = False) 
     """Gaps, over-posting, posts outside their campaign, approval deadlines that cannot be
     met, and observances no campaign takes up. Exit code 1 when there are errors."""
     with _errors(as_json):
+        from carecast.plan import load_plan
+
         plan = load_plan(file)
         with _publisher(ctx) as publisher:
             issues = publisher.plan_check(plan)
@@ -55,6 +56,8 @@ def plan_apply(
     """Schedule every post of the plan; applying it again changes nothing. Refused while
     carecast plan check finds errors."""
     with _errors(as_json):
+        from carecast.plan import load_plan
+
         plan = load_plan(file)
         with _publisher(ctx) as publisher:
             steps = publisher.plan_apply(plan, dry_run=dry_run)
@@ -102,6 +105,8 @@ def calendar(
     with _errors(as_json):
         if html is None and ics is None and not as_json:
             raise InvalidPost("give --html FILE, --ics FILE or --json", [("html", "missing")])
+        from carecast.plan import load_plan
+
         the_plan = load_plan(plan) if plan else None
         with _publisher(ctx) as publisher:
             zone = publisher.config.zone_of(brand or publisher.config.default_brand())

@@ -108,7 +108,7 @@ def report_findings(report: PublishReport) -> list[Finding]:
 
 def attempt_outcome(attempt: Attempt) -> Outcome:
     """A ledger row as an ``Outcome``, for its summary."""
-    from carecast.publish import Outcome
+    from carecast.publish.report import Outcome
 
     return Outcome.of(attempt.account, attempt.channel, attempt.state, draft=attempt.draft,
                       receipt=attempt.receipt, error=attempt.error, findings=attempt.findings,

@@ -1,9 +1,40 @@
-"""The publishing pipeline: review gate, retry policy, publisher and reports."""
+"""The publishing pipeline: review gate, retry policy, publisher and reports.
 
-from carecast.publish.gate import GateResult, apply_findings
-from carecast.publish.publisher import PendingApproval, Preview, Publisher, TargetPreview
-from carecast.publish.report import Outcome, PublishReport
-from carecast.publish.retry import RetryPolicy
+Each name loads on first use (module ``__getattr__``), so importing one light module of the
+package (``carecast.publish.report`` for ``carecast status``) does not load the publisher.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from carecast.publish.gate import GateResult, apply_findings
+    from carecast.publish.publisher import PendingApproval, Preview, Publisher, TargetPreview
+    from carecast.publish.report import Outcome, PublishReport
+    from carecast.publish.retry import RetryPolicy
+
+_LAZY = {
+    "GateResult": "carecast.publish.gate",
+    "apply_findings": "carecast.publish.gate",
+    "PendingApproval": "carecast.publish.publisher",
+    "Preview": "carecast.publish.publisher",
+    "Publisher": "carecast.publish.publisher",
+    "TargetPreview": "carecast.publish.publisher",
+    "Outcome": "carecast.publish.report",
+    "PublishReport": "carecast.publish.report",
+    "RetryPolicy": "carecast.publish.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'carecast.publish' has no attribute {name!r}")
+
 
 __all__ = [
     "GateResult",
