@@ -14,6 +14,8 @@
 - ``loop``: queries and CPU time of next_slot, the posts listing, a freeze and a calendar month
   with 1,000 stored posts (target: at most 10 queries each, whatever the number of posts).
 - ``server``: ``carecast serve`` CPU per call and per callback pass (figures only).
+- ``ledger``: write transactions of a 1,000-account fan-out, ``audit verify`` events per CPU
+  second on 100,000 events, full and incremental (target: 100,000 full), ``only=`` narrowing.
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -39,6 +41,7 @@ BENCHES: dict[str, str] = {
     "claim": "bench_claim",
     "loop": "bench_loop",
     "server": "bench_server",
+    "ledger": "bench_ledger",
 }
 
 
