@@ -100,7 +100,7 @@ if TYPE_CHECKING:
     from carecast.records import Attempt, Decision, ErrorInfo, Freeze, Records, State, StoredPost
     from carecast.schedule import Slot
     from carecast.settings import Settings
-    from carecast.store import AuditEvent, Ledger
+    from carecast.store import AuditEvent, AuditReport, Failure, Ledger
 
 __version__ = "0.1.0"
 
@@ -163,6 +163,8 @@ _LAZY = {
     "StoredPost": "carecast.records",
     "Slot": "carecast.schedule",
     "AuditEvent": "carecast.store",
+    "AuditReport": "carecast.store",
+    "Failure": "carecast.store",
     "Settings": "carecast.settings",
     "ApprovalStep": "carecast.config",
     "ChannelLimits": "carecast.config",
@@ -192,6 +194,7 @@ __all__ = [
     "Attempt",
     "AuditConfig",
     "AuditEvent",
+    "AuditReport",
     "AuditTampered",
     "AuthenticationError",
     "BrandConfig",
@@ -216,6 +219,7 @@ __all__ = [
     "Draft",
     "DuplicatePost",
     "ErrorInfo",
+    "Failure",
     "Finding",
     "Freeze",
     "InputRefused",
