@@ -16,8 +16,7 @@ fast and a command that needs little imports little.
 from __future__ import annotations
 
 import logging
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from carecast.errors import (
     ApprovalRefused,
@@ -44,6 +43,7 @@ from carecast.errors import (
     StoreError,
     UnknownChannelError,
 )
+from carecast.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from carecast.channels import Channel, ChannelOptions
@@ -176,12 +176,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'carecast' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ package (``carecast.publish.report`` for ``carecast status``) does not load the 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from carecast.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from carecast.publish.gate import GateResult, apply_findings
@@ -28,12 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'carecast.publish' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [
