@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -212,10 +213,14 @@ class _State:
 class _Markers:
     """Which targets have a task in the queue, so the beat does not pile up copies (Redis
     brokers only; elsewhere every scan enqueues again, which is safe, only slower). A
-    marker lives one visibility timeout: after that the broker would redeliver anyway."""
+    marker lives one visibility timeout (after that the broker would redeliver anyway); a
+    delayed task's only its delay and two beat intervals: a worker holds a delayed task
+    until it is due, and a worker killed meanwhile takes it along until the visibility
+    timeout, so the beat enqueues the target again instead."""
 
     def __init__(self, settings: CelerySettings) -> None:
         self.ttl = settings.visibility_timeout
+        self.grace = 2 * settings.beat_interval
         self._client: Any = None
         if urlsplit(settings.broker_url).scheme in ("redis", "rediss"):
             import redis
@@ -235,7 +240,7 @@ class _Markers:
             return [True] * len(targets)
         import redis
 
-        ttl = max(1, int(self.ttl + countdown))
+        ttl = max(1, math.ceil(countdown + self.grace if countdown else self.ttl))
         try:
             pipe = self._client.pipeline(transaction=False)
             for post_id, account in targets:
