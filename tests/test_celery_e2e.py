@@ -15,18 +15,22 @@ required).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("celery")
+
+import redis
 
 from carecast import Post, Publisher
 from carecast.celery import CelerySettings, make_app
@@ -44,8 +48,9 @@ WORKERS = 4
 FAULTS = ("500_before", "500_after", "503", "reset_before", "reset_after", "reset_mid",
           "timeout")
 ROOT = Path(__file__).resolve().parents[1]
-#: The whole run must end within this (it takes well under on 2 cores).
-DEADLINE = 170.0
+#: A guard against a hang, not a speed check (the run takes about two minutes on 2 busy
+#: cores; benchmarks/bench_celery.py measures the speed).
+DEADLINE = 240.0
 
 
 @pytest.fixture
@@ -76,7 +81,7 @@ def _env(broker: str) -> dict[str, str]:
     env = dict(os.environ, CARECAST_CELERY_BROKER_URL=broker,
                CARECAST_CELERY_BEAT_INTERVAL="1", CARECAST_CELERY_QUEUE="carecast-e2e")
     if env.get("PYTHONPATH"):  # an other-date run's clock shift, made absolute
-        env["PYTHONPATH"] = os.pathsep.join(str(ROOT.parent / p) for p in
+        env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in
                                             env["PYTHONPATH"].split(os.pathsep))
     return env
 
@@ -120,10 +125,14 @@ def test_four_celery_workers_one_killed_broker_restarted_every_target_exactly_on
             for i in range(POSTS):  # as a CMS does after storing a post
                 fan_out.delay(f"e2e-{i:03d}")
             _wait(lambda: len(server.keys()) >= 300, began)
-            workers[0].send_signal(signal.SIGKILL)  # mid-run: a send in flight
+            port = urlsplit(server.base_url).port
+            _wait(lambda: _in_flight(workers[0].pid, port), began, every=0.001)
+            workers[0].send_signal(signal.SIGKILL)  # its request to the receiver in flight
             workers[0].wait(timeout=10)
             _wait(lambda: len(server.keys()) >= 900, began)
-            redis_server.restart(down_for=2.0)  # every queued task is lost
+            queued = redis.Redis.from_url(redis_server.url).llen(settings.queue)
+            assert queued > 0  # the restart below loses these
+            redis_server.restart(down_for=2.0)
             _wait(lambda: sum(r[2] == State.PUBLISHED for r in _published(publisher))
                   == wanted, began)
         finally:
@@ -151,9 +160,25 @@ def test_four_celery_workers_one_killed_broker_restarted_every_target_exactly_on
         assert redis_server.restarts == 1
 
 
-def _wait(done: object, began: float) -> None:
-    assert callable(done)
+def _in_flight(pid: int, port: int) -> bool:
+    """Whether process ``pid`` has a connection open to 127.0.0.1:``port`` (a request in
+    flight: the receiver speaks HTTP/1.0 and closes each connection after its answer)."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                sockets.add(link[8:-1])
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state, inode = fields[2], fields[3], fields[9]
+        if int(remote.split(":")[1], 16) == port and state == "01" and inode in sockets:
+            return True  # 01: ESTABLISHED
+    return False
+
+
+def _wait(done: Callable[[], bool], began: float, every: float = 0.25) -> None:
     while not done():
         if time.monotonic() - began > DEADLINE:
             raise AssertionError(f"not done after {DEADLINE:.0f} s")
-        time.sleep(0.25)
+        time.sleep(every)
