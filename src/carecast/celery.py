@@ -119,7 +119,7 @@ def make_app(config: Config | str | Path | None = None, *,
     signals.worker_process_init.connect(state.forked, weak=False)
     signals.worker_process_shutdown.connect(state.close, weak=False)
 
-    @app.task(name="carecast.publish_target", bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name="carecast.publish_target", bind=True, shared=False)  # type: ignore[untyped-decorator]
     def publish_target(self: Any, post_id: str, account: str) -> dict[str, Any]:
         """Publish one (post, account) target through the worker's path."""
         pub = state.publisher()
@@ -143,12 +143,12 @@ def make_app(config: Config | str | Path | None = None, *,
         return {"post_id": post_id, "account": account, "state": str(outcome.state),
                 "tries": outcome.tries}
 
-    @app.task(name="carecast.fan_out")  # type: ignore[untyped-decorator]
+    @app.task(name="carecast.fan_out", shared=False)  # type: ignore[untyped-decorator]
     def fan_out(post_id: str) -> int:
         """Enqueue every target of a stored post that has work now; returns how many."""
         return state.enqueue(state.due(post_id))
 
-    @app.task(name="carecast.enqueue_due")  # type: ignore[untyped-decorator]
+    @app.task(name="carecast.enqueue_due", shared=False)  # type: ignore[untyped-decorator]
     def enqueue_due() -> int:
         """Enqueue every target with work now (the beat runs it); returns how many."""
         return state.enqueue(state.due())
