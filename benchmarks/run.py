@@ -14,6 +14,8 @@
 - ``loop``: queries and CPU time of next_slot, the posts listing, a freeze and a calendar month
   with 1,000 stored posts (target: at most 10 queries each, whatever the number of posts).
 - ``server``: ``carecast serve`` CPU per call and per callback pass (figures only).
+- ``celery``: targets per second with 1, 2 and 4 Celery workers on PostgreSQL and Redis, and
+  the worker CPU the queue adds per target over the in-process publisher (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -39,6 +41,7 @@ BENCHES: dict[str, str] = {
     "claim": "bench_claim",
     "loop": "bench_loop",
     "server": "bench_server",
+    "celery": "bench_celery",
 }
 
 
