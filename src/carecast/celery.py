@@ -119,8 +119,8 @@ def make_app(config: Config | str | Path | None = None, *,
     signals.worker_process_init.connect(state.forked, weak=False)
     signals.worker_process_shutdown.connect(state.close, weak=False)
 
-    @app.task(name="carecast.publish_target", bind=True, shared=False)  # type: ignore[untyped-decorator]
-    def publish_target(self: Any, post_id: str, account: str) -> dict[str, Any]:
+    @app.task(name="carecast.publish_target", shared=False)  # type: ignore[untyped-decorator]
+    def publish_target(post_id: str, account: str) -> dict[str, Any]:
         """Publish one (post, account) target through the worker's path."""
         pub = state.publisher()
         state.markers.clear(post_id, account)
