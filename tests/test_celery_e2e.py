@@ -31,16 +31,18 @@ import pytest
 pytest.importorskip("celery")
 
 import redis
+import sqlalchemy as sa
 
 from carecast import Post, Publisher
 from carecast.celery import CelerySettings, make_app
 from carecast.clock import SYSTEM_CLOCK
 from carecast.records import State
+from carecast.store.schema import attempts
 from carecast.testing import FrozenClock
 from redis_server import RedisServer
 from reliability.faultserver import FaultServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 POSTS = 500
 ACCOUNTS = ("feed-a", "feed-b", "feed-c", "feed-d")
@@ -48,9 +50,9 @@ WORKERS = 4
 FAULTS = ("500_before", "500_after", "503", "reset_before", "reset_after", "reset_mid",
           "timeout")
 ROOT = Path(__file__).resolve().parents[1]
-#: A guard against a hang, not a speed check (the run takes about two minutes on 2 busy
-#: cores; benchmarks/bench_celery.py measures the speed).
-DEADLINE = 240.0
+#: A guard against a hang, not a speed check: the run takes about two minutes on 2 cores
+#: with a load average of 4, three with 8 (benchmarks/bench_celery.py measures the speed).
+DEADLINE = 300.0
 
 
 @pytest.fixture
@@ -68,11 +70,13 @@ def _config(tmp_path: Path, server: FaultServer, store: str) -> Path:
         "timeout = 0.5\nconnect_timeout = 2\n"
         for name in ACCOUNTS)
     path = tmp_path / "carecast.toml"
-    # Short waits by configuration: at most 3 tries a task, 1 s of waiting in all; the lease
-    # is the default (a killed worker's claim is taken over at once: its process is gone).
+    # Short waits by configuration: at most 3 tries a task and 0.5 s of waiting in all (a
+    # worker sleeps through those); a target still failing is enqueued again with a delay
+    # (no worker waits for it), up to 10 rounds. The lease is the default: a killed
+    # worker's claim is taken over at once (its process is gone).
     path.write_text(
-        f'[store]\nurl = "{store}"\n\n[publish]\nmax_attempts = 3\nmax_wait = 1\n'
-        "worker_rounds = 8\n\n"
+        f'[store]\nurl = "{store}"\n\n[publish]\nmax_attempts = 3\nmax_wait = 0.5\n'
+        "worker_rounds = 10\n\n"
         '[brands.clinic]\nname = "Riverside Clinic"\n' + accounts, encoding="utf-8")
     return path
 
@@ -98,6 +102,13 @@ def _published(publisher: Publisher) -> list[tuple[str, str, State, str | None]]
     rows = [a for i in range(POSTS) for a in publisher.status(f"e2e-{i:03d}")]
     return [(a.post_id, a.account, a.state, a.receipt.remote_id if a.receipt else None)
             for a in rows]
+
+
+def _count_published(publisher: Publisher) -> int:
+    """Published rows, in one query (polling must not load the database the workers use)."""
+    with publisher.ledger.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(attempts)
+                                .where(attempts.c.state == State.PUBLISHED)).scalar_one())
 
 
 def test_four_celery_workers_one_killed_broker_restarted_every_target_exactly_once(
@@ -133,9 +144,10 @@ def test_four_celery_workers_one_killed_broker_restarted_every_target_exactly_on
             queued = redis.Redis.from_url(redis_server.url).llen(settings.queue)
             assert queued > 0  # the restart below loses these
             redis_server.restart(down_for=2.0)
-            _wait(lambda: sum(r[2] == State.PUBLISHED for r in _published(publisher))
-                  == wanted, began)
+            _wait(lambda: _count_published(publisher) == wanted, began)
         finally:
+            if workers[0].poll() is None:  # the test failed before the kill
+                workers[0].kill()
             for proc in workers[1:]:
                 proc.send_signal(signal.SIGTERM)
             codes = [proc.wait(timeout=60) for proc in workers[1:]]
