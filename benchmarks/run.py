@@ -16,6 +16,8 @@
 - ``server``: ``carecast serve`` CPU per call and per callback pass (figures only).
 - ``ledger``: write transactions of a 1,000-account fan-out, ``audit verify`` events per CPU
   second on 100,000 events, full and incremental (target: 100,000 full), ``only=`` narrowing.
+- ``celery``: targets per second with 1, 2 and 4 Celery workers on PostgreSQL and Redis, and
+  the worker CPU the queue adds per target over the in-process publisher (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -42,6 +44,7 @@ BENCHES: dict[str, str] = {
     "loop": "bench_loop",
     "server": "bench_server",
     "ledger": "bench_ledger",
+    "celery": "bench_celery",
 }
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway PostgreSQL cluster (started only by tests that ask for it).
+"""Shared fixtures: a throwaway PostgreSQL cluster and a throwaway Redis (started only by tests
+that ask for them).
 
 ``carecast.testing`` (a pytest plugin) gives ``fake_publisher`` and ``no_sleep``.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import pg
+from redis_server import RedisServer, RedisUnavailable
 
 _STARTS: list[float] = []
 
@@ -45,6 +47,23 @@ def postgres_url(postgres_cluster: pg.PostgresCluster, monkeypatch: pytest.Monke
     monkeypatch.setenv("CARECAST_AUDIT_KEY", "a5" * 32)
     monkeypatch.chdir(tmp_path)
     return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh Redis for the test (Debian's redis-server on 127.0.0.1, nothing persisted);
+    skipped when it is not installed. Set ``CARECAST_TEST_REQUIRE_REDIS=1`` (CI does) to fail
+    instead of skipping."""
+    try:
+        server = RedisServer.start()
+    except RedisUnavailable as exc:
+        if os.environ.get("CARECAST_TEST_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is required here: {exc}")
+        pytest.skip(f"Redis is not available: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:

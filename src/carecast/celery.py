@@ -3,13 +3,14 @@
 ``make_app(config)`` returns a Celery app with three tasks:
 
 - ``carecast.publish_target(post_id, account)``: one target, through ``Loop.run_post`` (the
-  worker's own path: freeze, review, claim, send, reconcile). A target whose send failed
-  retryably or whose outcome is unknown is enqueued again after the wait carecast's retry
-  policy gives, until it has been claimed ``[publish] worker_rounds`` times (never by
-  Celery's autoretry: the ledger decides).
-- ``carecast.fan_out(post_id)``: enqueues every target of a stored post.
-- ``carecast.enqueue_due()``: run by the beat schedule; enqueues what ``Ledger.due`` finds
-  (scheduled posts whose time came, approved drafts, sends a killed worker left).
+  worker's own path: freeze, review, claim, send, reconcile). A target that failed or whose
+  outcome is unknown is enqueued again when the dispatcher's retry policy would retry its
+  error (``RetryPolicy.retries``), after the wait it gives, while the ledger still finds it
+  due (claimed fewer than ``[publish] worker_rounds`` times). Never Celery's autoretry.
+- ``carecast.fan_out(post_id)``: enqueues the targets of a stored post that have work now.
+- ``carecast.enqueue_due()``: run by the beat schedule; enqueues what
+  ``Ledger.due_targets`` finds (scheduled posts whose time came, approved drafts, failed and
+  unknown ones with rounds left, sends a killed worker left).
 
 The broker only delivers: every task may run twice or not at all; the claim in the ledger
 makes the send happen once, and the beat finds whatever a lost message left behind.
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -43,11 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["CelerySettings", "make_app", "worker_argv"]
 
 log = logging.getLogger("carecast.celery")
-
-#: Target states a task may still have work for (the claim decides).
-_OPEN = frozenset({State.PENDING, State.AWAITING_APPROVAL, State.FAILED, State.UNKNOWN,
-                   State.SENDING})
-
 
 class CelerySettings(BaseSettings):
     """Where the broker is and how the queue is timed (``CARECAST_CELERY_*`` variables)."""
@@ -122,8 +119,8 @@ def make_app(config: Config | str | Path | None = None, *,
     signals.worker_process_init.connect(state.forked, weak=False)
     signals.worker_process_shutdown.connect(state.close, weak=False)
 
-    @app.task(name="carecast.publish_target", bind=True)  # type: ignore[untyped-decorator]
-    def publish_target(self: Any, post_id: str, account: str) -> dict[str, Any]:
+    @app.task(name="carecast.publish_target", shared=False)  # type: ignore[untyped-decorator]
+    def publish_target(post_id: str, account: str) -> dict[str, Any]:
         """Publish one (post, account) target through the worker's path."""
         pub = state.publisher()
         state.markers.clear(post_id, account)
@@ -133,38 +130,28 @@ def make_app(config: Config | str | Path | None = None, *,
             log.error("post %s account %s: %s", post_id, account, type(exc).__name__)
             return {"post_id": post_id, "account": account, "state": "error",
                     "error": type(exc).__name__}
-        row = pub.ledger.attempt(post_id, account)
-        if report is None or row is None:
+        outcome = next((o for o in report.outcomes if o.account == account), None) \
+            if report is not None else None
+        if outcome is None:
             return {"post_id": post_id, "account": account, "state": "skipped"}
-        again = (row.state == State.UNKNOWN or (row.state == State.FAILED and row.error is not None
-                 and row.error.retryable and not row.error.rejected))
-        if again and row.tries < pub.config.publish.worker_rounds:
-            assert row.error is not None
-            wait = min(pub.retry_policy.wait_for(row.error, row.tries),
+        error = outcome.error
+        if outcome.state in (State.FAILED, State.UNKNOWN) and error is not None \
+                and pub.retry_policy.retries(error) and (post_id, account) in state.due(post_id):
+            wait = min(pub.retry_policy.wait_for(error, outcome.tries),
                        settings.visibility_timeout / 2)
             state.enqueue([(post_id, account)], countdown=wait, force=True)
-        return {"post_id": post_id, "account": account, "state": str(row.state),
-                "tries": row.tries}
+        return {"post_id": post_id, "account": account, "state": str(outcome.state),
+                "tries": outcome.tries}
 
-    @app.task(name="carecast.fan_out")  # type: ignore[untyped-decorator]
+    @app.task(name="carecast.fan_out", shared=False)  # type: ignore[untyped-decorator]
     def fan_out(post_id: str) -> int:
-        """Enqueue every target of a stored post that is not done; returns how many."""
-        rows = state.publisher().ledger.attempts(post_id)
-        return state.enqueue((post_id, r.account) for r in rows if r.state in _OPEN)
+        """Enqueue every target of a stored post that has work now; returns how many."""
+        return state.enqueue(state.due(post_id))
 
-    @app.task(name="carecast.enqueue_due")  # type: ignore[untyped-decorator]
+    @app.task(name="carecast.enqueue_due", shared=False)  # type: ignore[untyped-decorator]
     def enqueue_due() -> int:
         """Enqueue every target with work now (the beat runs it); returns how many."""
-        pub = state.publisher()
-        settings_ = pub.config.publish
-        ledger = pub.ledger
-        wanted = []
-        for post_id in ledger.due(stale_after=settings_.stale_sending_after,
-                                  rounds=settings_.worker_rounds):
-            wanted += [(post_id, r.account) for r in ledger.attempts(post_id)
-                       if r.state in _OPEN and not (r.state in (State.FAILED, State.UNKNOWN)
-                                                    and r.tries >= settings_.worker_rounds)]
-        return state.enqueue(wanted)
+        return state.enqueue(state.due())
 
     state.task = publish_target
     return app
@@ -202,25 +189,38 @@ class _State:
             self._publisher.close()
         self._publisher = self.given
 
+    def due(self, post_id: str | None = None) -> list[tuple[str, str]]:
+        """The targets with work now (of ``post_id`` only, if given): ``Ledger.due_targets``
+        with the worker's settings."""
+        publish = self.publisher().config.publish
+        return self.publisher().ledger.due_targets(
+            stale_after=publish.stale_sending_after, rounds=publish.worker_rounds,
+            post_id=post_id)
+
     def enqueue(self, targets: Iterable[tuple[str, str]], *, countdown: float = 0.0,
                 force: bool = False) -> int:
         """Send a task per target not already queued (``force``: even so); how many."""
+        wanted = list(targets)
         sent = 0
-        for post_id, account in targets:
-            if not self.markers.take(post_id, account, countdown, force=force):
-                continue
-            self.task.apply_async((post_id, account), countdown=countdown or None)
-            sent += 1
+        for target, fresh in zip(wanted, self.markers.take(wanted, countdown, force=force),
+                                 strict=True):
+            if fresh:
+                self.task.apply_async(target, countdown=countdown or None)
+                sent += 1
         return sent
 
 
 class _Markers:
     """Which targets have a task in the queue, so the beat does not pile up copies (Redis
     brokers only; elsewhere every scan enqueues again, which is safe, only slower). A
-    marker lives one visibility timeout: after that the broker would redeliver anyway."""
+    marker lives one visibility timeout (after that the broker would redeliver anyway); a
+    delayed task's only its delay and two beat intervals: a worker holds a delayed task
+    until it is due, and a worker killed meanwhile takes it along until the visibility
+    timeout, so the beat enqueues the target again instead."""
 
     def __init__(self, settings: CelerySettings) -> None:
         self.ttl = settings.visibility_timeout
+        self.grace = 2 * settings.beat_interval
         self._client: Any = None
         if urlsplit(settings.broker_url).scheme in ("redis", "rediss"):
             import redis
@@ -232,18 +232,22 @@ class _Markers:
     def _name(post_id: str, account: str) -> str:
         return f"carecast:queued:{len(post_id)}:{post_id}:{account}"
 
-    def take(self, post_id: str, account: str, countdown: float, *, force: bool) -> bool:
-        """Mark the target queued; False when it already was (and not ``force``)."""
-        if self._client is None:
-            return True
+    def take(self, targets: Sequence[tuple[str, str]], countdown: float, *, force: bool
+             ) -> list[bool]:
+        """Mark the targets queued (one round trip); False for each that already was (and
+        not ``force``)."""
+        if self._client is None or not targets:
+            return [True] * len(targets)
         import redis
 
-        ttl = max(1, int(self.ttl + countdown))
+        ttl = max(1, math.ceil(countdown + self.grace if countdown else self.ttl))
         try:
-            return bool(self._client.set(self._name(post_id, account), b"1", ex=ttl,
-                                         nx=not force)) or force
+            pipe = self._client.pipeline(transaction=False)
+            for post_id, account in targets:
+                pipe.set(self._name(post_id, account), b"1", ex=ttl, nx=not force)
+            return [bool(done) or force for done in pipe.execute()]
         except redis.RedisError:  # the broker is away: the task's own send fails or waits
-            return True
+            return [True] * len(targets)
 
     def clear(self, post_id: str, account: str) -> None:
         if self._client is None:

@@ -306,6 +306,11 @@ class FaultServer:
         with self._lock:
             return {k: len(v) for k, v in self._stored.items()}
 
+    def records(self) -> list[dict[str, Any]]:
+        """Every stored post: its ``id``, ``url``, ``post_id`` and ``account``."""
+        with self._lock:
+            return [dict(r) for held in self._stored.values() for r in held]
+
     def keys(self) -> set[str]:
         """Every stored key."""
         with self._lock:

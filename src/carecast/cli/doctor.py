@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
@@ -42,19 +44,41 @@ def _guard(name: str, run: Callable[[], Check]) -> Check:
         return Check(name, False, f"{type(exc).__name__} (see the service's own log)")
 
 
+def _store_exists(url: str) -> bool:
+    """Whether the store was created: an SQLite file, or carecast's tables in a database
+    (a database that cannot be reached raises, and the check fails)."""
+    import sqlalchemy as sa
+
+    from carecast.store.schema import audit_head
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ":memory:"
+        return database != ":memory:" and Path(database).expanduser().is_file()
+    args = {"connect_timeout": 5} if parsed.get_driver_name() == "psycopg" else {}
+    engine = sa.create_engine(url, hide_parameters=True, connect_args=args)
+    try:
+        return sa.inspect(engine).has_table(audit_head.name)
+    finally:
+        engine.dispose()
+
+
 def _store(config: Config) -> Check:
     from carecast.store import Ledger
 
+    if not _store_exists(config.store_url()):
+        return Check("store", None, "no store yet: carecast creates it at the first publish "
+                     "or when a worker starts", {"targets_due": 0, "audit_problems": 0})
     key_file, checkpoint_file = config.audit_paths()
     with Ledger(config.store_url(), readonly=True, key_file=key_file,
                 checkpoint_file=checkpoint_file) as ledger:
         publish = config.publish
-        due = len(ledger.due(stale_after=publish.stale_sending_after,
-                             rounds=publish.worker_rounds))
+        due = len(ledger.due_targets(stale_after=publish.stale_sending_after,
+                                     rounds=publish.worker_rounds))
         problems = ledger.verify_audit()
     detail = "reachable; audit chain sound" if not problems else \
         f"reachable; the audit chain has {len(problems)} problem(s): run carecast audit verify"
-    return Check("store", not problems, detail, {"posts_due": due,
+    return Check("store", not problems, detail, {"targets_due": due,
                                                  "audit_problems": len(problems)})
 
 
@@ -63,15 +87,23 @@ def _broker(config: Config) -> Check:
         import celery  # noqa: F401
     except ImportError:
         return Check("broker", None, "not checked: the celery extra is not installed")
+    from kombu.exceptions import OperationalError
+
     from carecast.celery import CelerySettings, make_app
 
     settings = CelerySettings()
+    where = urlsplit(settings.broker_url)
     celery_app = make_app(config, settings=settings)
-    with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=5)
-        declared = conn.default_channel.queue_declare(settings.queue, passive=False,
-                                                      durable=True, auto_delete=False)
-        queued = int(declared.message_count)
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.2,
+                                   timeout=5)
+            declared = conn.default_channel.queue_declare(settings.queue, passive=False,
+                                                          durable=True, auto_delete=False)
+            queued = int(declared.message_count)
+    except (OperationalError, OSError) as exc:
+        return Check("broker", False, f"not reachable at {where.hostname}:{where.port} "
+                     f"({type(exc).__name__}): start it, or set CARECAST_CELERY_BROKER_URL")
     return Check("broker", True, f"reachable; {queued} task(s) queued in {settings.queue!r}",
                  {"tasks_queued": queued})
 

@@ -54,6 +54,14 @@ class RetryPolicy:
         ceiling = min(self.max_backoff, self.base * 2 ** (attempt - 1))
         return self.rng.uniform(0, ceiling)
 
+    def retries(self, error: BaseException | ErrorInfo) -> bool:
+        """Whether a call that failed with ``error`` (an exception, or the ``ErrorInfo`` the
+        ledger kept of one) is tried again: a retryable platform error whose asked-for wait,
+        if any, is at most ``max_retry_after``."""
+        retryable = error.retryable if isinstance(error, ErrorInfo) else \
+            isinstance(error, ChannelError) and error.retryable
+        return retryable and (getattr(error, "retry_after", None) or 0) <= self.max_retry_after
+
     def _wait(self, state: RetryCallState) -> float:
         assert state.outcome is not None
         exc = state.outcome.exception()
@@ -63,9 +71,6 @@ class RetryPolicy:
         assert state.outcome is not None
         if state.attempt_number >= self.max_attempts:
             return True
-        exc = state.outcome.exception()
-        if (getattr(exc, "retry_after", None) or 0) > self.max_retry_after:
-            return True
         return state.idle_for + (state.upcoming_sleep or 0.0) > self.max_wait
 
     def retrying(self) -> Retrying:
@@ -73,7 +78,7 @@ class RetryPolicy:
         return Retrying(
             stop=self._stop,
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, ChannelError) and e.retryable),
+            retry=retry_if_exception(self.retries),
             sleep=self.clock.sleep,
             reraise=True,
         )

@@ -943,33 +943,54 @@ class Ledger:
     # -- the publishing loop ------------------------------------------------------------------
 
     def due(self, *, stale_after: float, rounds: int = 1, limit: int = 1000) -> list[str]:
-        """Ids of stored posts with work for a worker now, soonest first: targets pending or
-        awaiting approval whose time has come, failed or unknown ones sent (claimed) fewer
-        than ``rounds`` times, and sends left ``sending`` that may be taken over (a crashed
-        process on this machine at once, others after ``stale_after`` seconds). Unknown and
-        taken-over ones are reconciled before anything is resent."""
+        """Ids of stored posts with work for a worker now, soonest first: the posts of
+        ``due_targets``."""
+        found: dict[str, None] = {}
+        with self._tx() as conn:
+            for post_id, _account in self._due(conn, stale_after, rounds, None):
+                found.setdefault(post_id)
+                if len(found) >= limit:
+                    break
+        return list(found)
+
+    def due_targets(self, *, stale_after: float, rounds: int = 1, post_id: str | None = None,
+                    limit: int = 10_000) -> list[tuple[str, str]]:
+        """The (post id, account) targets with work for a worker now (of ``post_id`` only, if
+        given), soonest first, in one query: pending or awaiting approval whose time has come,
+        failed or unknown ones sent (claimed) fewer than ``rounds`` times, and sends left
+        ``sending`` that may be taken over (a crashed process on this machine at once, others
+        after ``stale_after`` seconds). Unknown and taken-over ones are reconciled before
+        anything is resent."""
+        found: list[tuple[str, str]] = []
+        with self._tx() as conn:
+            for target in self._due(conn, stale_after, rounds, post_id):
+                found.append(target)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _due(self, conn: Connection, stale_after: float, rounds: int, post_id: str | None
+             ) -> Iterator[tuple[str, str]]:
+        """The rule of ``due_targets``, read in one query."""
         now = self.clock.now()
         waiting = sa.or_(attempts.c.state.in_([State.PENDING, State.AWAITING_APPROVAL]),
                          sa.and_(attempts.c.state.in_([State.FAILED, State.UNKNOWN]),
                                  attempts.c.tries >= 1, attempts.c.tries < rounds))
         when = sa.func.coalesce(posts.c.schedule, posts.c.created_at)
-        query = (sa.select(posts.c.id, when, attempts.c.state, attempts.c.updated_at,
-                           attempts.c.owner)
+        query = (sa.select(posts.c.id, attempts.c.account, when, attempts.c.state,
+                           attempts.c.updated_at, attempts.c.owner)
                  .join(attempts, attempts.c.post_id == posts.c.id)
                  .where(posts.c.withheld.is_(False),
                         sa.or_(waiting, attempts.c.state == State.SENDING),
                         sa.or_(posts.c.schedule.is_(None), posts.c.schedule <= now))
-                 .order_by(when, posts.c.id))
-        found: dict[str, None] = {}
-        with self._tx() as conn:
-            for row in conn.execute(query):
-                if row.state == State.SENDING and _claimable(
-                        State.SENDING, row.updated_at, row.owner, stale_after, now) is None:
-                    continue  # a live send, another worker's
-                found.setdefault(row.id)
-                if len(found) >= limit:
-                    break
-        return list(found)
+                 .order_by(when, posts.c.id, attempts.c.account))
+        if post_id is not None:
+            query = query.where(posts.c.id == post_id)
+        for row in conn.execute(query):
+            if row.state == State.SENDING and _claimable(
+                    State.SENDING, row.updated_at, row.owner, stale_after, now) is None:
+                continue  # a live send, another worker's
+            yield row.id, row.account
 
     def scheduled_times(self, account: str, after: datetime) -> frozenset[datetime]:
         """The times after ``after`` that stored posts to ``account`` are scheduled for (one
