@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -179,6 +180,20 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _holds_non_finite(value: Any) -> bool:
+    """Whether ``value`` (tables and lists, at most ``MAX_DEPTH`` deep) holds an inf or nan."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 class ChannelOverride(_Model):
     """What one channel or account gets instead of the post's own text, title or media."""
 
@@ -193,6 +208,9 @@ class ChannelOverride(_Model):
     def _shallow(cls, value: Any) -> Any:
         if _depth(value, MAX_DEPTH) > MAX_DEPTH:
             raise ValueError(f"options nest more than {MAX_DEPTH} levels deep; flatten them")
+        if _holds_non_finite(value):
+            raise ValueError("options hold inf or nan, which JSON cannot store; "
+                             "give a finite number or a string")
         return value
 
 
