@@ -43,7 +43,7 @@ from carecast.errors import (
     StoreError,
     UnknownChannelError,
 )
-from carecast.lazy import lazy_getattr
+from carecast.lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from carecast.channels import Channel, ChannelOptions
@@ -176,7 +176,7 @@ _LAZY = {
 }
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__ = _lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

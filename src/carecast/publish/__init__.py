@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from carecast.lazy import lazy_getattr
+from carecast.lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from carecast.publish.gate import GateResult, apply_findings
@@ -29,7 +29,7 @@ _LAZY = {
 }
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__ = _lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [
