@@ -39,6 +39,11 @@ class State(StrEnum):
     TAKEN_DOWN = "taken_down"
 
 
+#: How a channel's error message names the post in a command it suggests
+#: ("carecast retry POST_ID --resend-unknown"); the publisher writes the post's id there.
+POST_ID = "POST_ID"
+
+
 @dataclass(frozen=True)
 class Freeze:
     """A crisis freeze: nothing of ``brand`` ('' for every brand) is sent while it is active."""
@@ -80,12 +85,17 @@ class ErrorInfo:
     rejected: bool = False
 
     @classmethod
-    def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        """Build from an exception; carecast messages never carry secrets or PHI."""
+    def from_exception(cls, exc: BaseException, *, post_id: str | None = None) -> ErrorInfo:
+        """Build from an exception; carecast messages never carry secrets or PHI. A channel,
+        which sees no post, names it ``POST_ID`` in the command it suggests; given the
+        ``post_id``, the command holds the post's own id instead."""
+        message = str(exc)
+        if post_id is not None:
+            message = message.replace(POST_ID, post_id)
         if isinstance(exc, ChannelError):
-            return cls(type(exc).__name__, str(exc), exc.status, exc.retryable,
+            return cls(type(exc).__name__, message, exc.status, exc.retryable,
                        getattr(exc, "retry_after", None), exc.request_id)
-        return cls(type(exc).__name__, str(exc),
+        return cls(type(exc).__name__, message,
                    rejected=isinstance(exc, (PostRejected, ConfigurationError)))
 
     def to_dict(self) -> dict[str, Any]:

@@ -377,3 +377,30 @@ def test_a_redirect_to_a_read_is_still_an_error_to_fix(hook, mocked) -> None:
     mocked.get(LOOKUP, status=302, headers={"Location": "https://login.example/"})
     with pytest.raises(PlatformRejected, match="HTTP 302"):
         hook.lookup("cc-key-1", hook.render(POST))
+
+
+def test_an_unknown_outcome_says_what_to_run_with_the_posts_own_id(tmp_path, no_sleep,
+                                                                   mocked) -> None:
+    """The platform may have stored a write answered 408: the message names this post's
+    id (never a placeholder) and, as this channel cannot look posts up, says to check
+    the account before resending."""
+    mocked.post(URL, status=408)
+    with Publisher(config(tmp_path), entry_point_plugins=False, retry=no_sleep) as publisher:
+        outcome = publisher.publish(POST)["intranet"]
+    assert outcome.state == State.UNKNOWN
+    assert "POST_ID" not in outcome.error.message
+    assert outcome.error.message.endswith(
+        f"check the intranet account; only if the post is not there, run: "
+        f"carecast retry {POST.id} --resend-unknown")
+    assert len(mocked.calls) == 1
+
+
+def test_a_channels_suggested_command_gets_the_posts_id() -> None:
+    from carecast.errors import OutcomeUnknown
+    from carecast.records import ErrorInfo
+
+    exc = OutcomeUnknown("check the account, then run: carecast retry POST_ID --resend-unknown",
+                         channel="mastodon", account="news", retryable=False)
+    assert "carecast retry p-1 --resend-unknown" in ErrorInfo.from_exception(
+        exc, post_id="p-1").message
+    assert "POST_ID" in ErrorInfo.from_exception(exc).message  # no post, no id to give

@@ -308,7 +308,7 @@ def error_for_status(response: Answer, *, channel: str, account: str,
         fields.setdefault("retryable", False)
         message = message or (
             f"the platform answered the write with HTTP {status}; it may have stored it: "
-            "reconcile before any resend (carecast retry POST_ID looks it up first)")
+            "reconcile before any resend")
     cls = cls or table.get(status) or (ChannelServerError if status >= 500
                                        else PlatformRejected)
     if message is None and messages:

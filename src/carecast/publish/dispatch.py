@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from typing import NamedTuple, TypeVar
 
@@ -196,7 +197,9 @@ class Dispatcher:
                                 raise
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
-            error = ErrorInfo.from_exception(exc)
+            error = ErrorInfo.from_exception(exc, post_id=post.id)
+            if state == State.UNKNOWN and "carecast retry" not in error.message:
+                error = replace(error, message=f"{error.message}; {_next_step(channel, post.id)}")
             log.warning("account %s: %s after %d tries (%s)", target.account, state, tries,
                         error.type)
             return _Sent(Outcome.of(target.account, target.channel, state, draft=draft,
