@@ -227,11 +227,10 @@ _FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
 _DIGIT_RUN = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
-_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9./-])[A-Za-z./-]*+[0-9][A-Za-z0-9./-]*+")
-
-
-def _lstrip_len(token: str) -> int:
-    return len(token) - len(token.lstrip("./-"))
+# A maximal run of letters, digits and ``./-`` holding a digit; group 1 is the run without
+# its leading and trailing ``./-``.
+_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9./-])[./-]*+(?=[A-Za-z./-]*+[0-9])"
+                       r"([A-Za-z0-9](?:[A-Za-z0-9./-]*(?<=[A-Za-z0-9]))?)")
 
 _VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
@@ -732,8 +731,7 @@ def _structured(text: str, found: _Found) -> None:
 def _id_tokens(text: str) -> list[tuple[int, int]]:
     """The maximal runs of letters, digits and ``./-`` holding a digit."""
     if text.isascii():  # the same runs, found in C ("\\d" is "[0-9]" in ASCII text)
-        return [(m.start() + _lstrip_len(m.group()), m.start() + len(m.group().rstrip("./-")))
-                for m in _ID_TOKEN.finditer(text)]
+        return [m.span(1) for m in _ID_TOKEN.finditer(text)]
     tokens: list[tuple[int, int]] = []
     last_end = -1
     for m in _DIGIT_RUN.finditer(text):
