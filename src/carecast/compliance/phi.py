@@ -334,6 +334,35 @@ _PATIENT_CONTEXT = re.compile(  # searched in lower-case text (case-blind patter
 _DIGIT = re.compile(r"\d")
 
 
+def _ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    r"""``pattern`` in ``re.ASCII`` mode, matching in ASCII text what ``pattern`` matches there:
+    ``\d`` and ``\w`` are then tested in line instead of by a call per character, and ``\s``
+    is written out as the ASCII characters Unicode counts as spaces (tab to CR, 0x1C to 0x20)."""
+    source = pattern.pattern
+    if "\\\\" in source or re.search(r"\[[^\]]*\\s", source):
+        raise ValueError(f"{source!r}: write \\s outside a character class for its ASCII twin")
+    return re.compile(source.replace(r"\s", r"[\t-\r\x1c-\x20]"),
+                      (pattern.flags & ~re.UNICODE) | re.ASCII)
+
+
+class _Hot(NamedTuple):
+    """The patterns that scan a whole text testing ``\\d`` at each character, as ``_Found.hot``
+    holds them for one text: the ``re.ASCII`` twins when the text is ASCII (most posts)."""
+
+    digit: re.Pattern[str]
+    ssn: re.Pattern[str]
+    card: re.Pattern[str]
+    phone: re.Pattern[str]
+    street_numbered: re.Pattern[str]
+    ordinal: re.Pattern[str]
+    postcode_hint: re.Pattern[str]
+    age: re.Pattern[str]
+
+
+_UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE)
+_ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
+
+
 # ---- lexicons (loaded on the first scan) ---------------------------------------------------
 
 #: Answers remembered per process (posts repeat their words); cleared when this full.
@@ -541,8 +570,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "lower", "month",
-                 "old_age", "spans")
+    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "hot", "lower",
+                 "month", "old_age", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -551,7 +580,8 @@ class _Found:
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
-        self.digit = _DIGIT.search(text) is not None
+        self.hot = _ASCII_HOT if text.isascii() else _UNICODE_HOT
+        self.digit = self.hot.digit.search(text) is not None
         self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text) is not None
         lower = self.lower  # an honorific (Mr., Mrs., Ms., ...) can only be where these are
@@ -692,7 +722,8 @@ def _structured(text: str, found: _Found) -> None:
                 found.add(m.start(), m.end(), "IP", 0.9)
         for m in _MAC.finditer(text):
             found.add(m.start(), m.end(), "DEVICE", 0.8)
-    for m in _SSN.finditer(text):
+    hot = found.hot
+    for m in hot.ssn.finditer(text):
         area, group, serial = m.group(1), m.group(3), m.group(4)
         if _after_gap(text, m.start(), "-") and area not in ("000", "666") and area[0] != "9" \
                 and group != "00" and serial != "0000":
@@ -706,7 +737,7 @@ def _structured(text: str, found: _Found) -> None:
     for m in _IBAN.finditer(text):
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
-    for m in _CARD.finditer(text):
+    for m in hot.card.finditer(text):
         digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
@@ -720,7 +751,7 @@ def _structured(text: str, found: _Found) -> None:
         if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
             found.add(start, end, "LOCATION", 0.85)
-    for m in _PHONE.finditer(text):
+    for m in hot.phone.finditer(text):
         if m.end() - m.start() >= 7 and _after_gap(text, m.start(), "$€£/.:+-"):  # 7 digits
             _phone(text, m, found)
     for start, end in tokens:
@@ -827,7 +858,7 @@ def _people_marks(text: str, found: _Found) -> None:
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
-        if _ORDINAL.search(text):
+        if found.hot.ordinal.search(text):
             if _OLD_ORDINAL.search(text):
                 for m in _ORDINAL_AGE.finditer(text):
                     found.add(m.start(1), m.end(1), "DATE", 0.8)
@@ -880,7 +911,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
                     _cue(_DATE_CUE, text, start, 40):
                 found.add(start, end, "DATE", 0.8)
-    for m in _AGE.finditer(text) if found.old_age else ():
+    for m in found.hot.age.finditer(text) if found.old_age else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", 0.85)
 
@@ -902,7 +933,7 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
                 found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
-    for pattern, confidence in ((_STREET_NUMBERED, 0.85), (_STREET_PREFIXED, 0.75),
+    for pattern, confidence in ((found.hot.street_numbered, 0.85), (_STREET_PREFIXED, 0.75),
                                 (_PO_BOX, 0.85), (_UNIT_ALONE, 0.6)):
         if (pattern is _PO_BOX and "box" not in lower) or (pattern is _UNIT_ALONE and not (
                 "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower
@@ -915,7 +946,7 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
         for m in _ZIP_NAMED.finditer(text):
             if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "LOCATION", 0.85)
-    for m in _POSTCODE_SHAPES.finditer(text) if _POSTCODE_HINT.search(text) else ():
+    for m in _POSTCODE_SHAPES.finditer(text) if found.hot.postcode_hint.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
     if "live" in lower or "resid" in lower or "address" in lower or "mailed" in lower or \
