@@ -227,10 +227,9 @@ _FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
 _DIGIT_RUN = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
-# A maximal run of letters, digits and ``./-`` holding a digit; group 1 is the run without
-# its leading and trailing ``./-``.
-_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9./-])[./-]*+(?=[A-Za-z./-]*+[0-9])"
-                       r"([A-Za-z0-9](?:[A-Za-z0-9./-]*(?<=[A-Za-z0-9]))?)")
+# From a digit to the end of its token in ASCII text ("\\d" is "[0-9]" there): begun at one
+# class, so the engine skips to a digit in C.
+_DIGIT_TO_TOKEN_END = re.compile(r"[0-9](?:[A-Za-z0-9./-]*[A-Za-z0-9])?")
 
 _VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
@@ -760,18 +759,18 @@ def _structured(text: str, found: _Found) -> None:
 
 
 def _id_tokens(text: str) -> list[tuple[int, int]]:
-    """The maximal runs of letters, digits and ``./-`` holding a digit."""
-    if text.isascii():  # the same runs, found in C ("\\d" is "[0-9]" in ASCII text)
-        return [m.span(1) for m in _ID_TOKEN.finditer(text)]
+    """The maximal runs of letters, digits and ``./-`` holding a digit, without the ``./-``
+    they begin or end with: found from their digits, and walked back over the letters before."""
     tokens: list[tuple[int, int]] = []
     last_end = -1
-    for m in _DIGIT_RUN.finditer(text):
-        if m.start() < last_end:
-            continue
-        start, end = m.start(), m.end()
+    size = len(text)
+    for m in (_DIGIT_TO_TOKEN_END if text.isascii() else _DIGIT_RUN).finditer(text):
+        start, end = m.span()
+        if start < last_end:
+            continue  # a digit run inside a token already found (Unicode digits)
         while start > 0 and text[start - 1] in _ID_CHARS:
             start -= 1
-        while end < len(text) and text[end] in _ID_CHARS:
+        while end < size and text[end] in _ID_CHARS:
             end += 1
         while text[start] in "./-":
             start += 1
