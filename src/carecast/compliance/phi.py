@@ -745,7 +745,9 @@ def _structured(text: str, found: _Found) -> None:
             found.add(start, end, "IP", 0.9)
         elif end - start >= 3:  # shorter tokens hold too few digits
             _keyed_id(text, start, end, found)
-    for m in _IBAN.finditer(text):
+    lower = found.lower  # an IBAN's or MBI's capitals are in a token: skip both where none is
+    capitals = any(text[start:end] != lower[start:end] for start, end in tokens)
+    for m in _IBAN.finditer(text) if capitals else ():
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
     for m in hot.card.finditer(text):
@@ -753,7 +755,7 @@ def _structured(text: str, found: _Found) -> None:
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
             found.add(m.start(), m.end(), "ACCOUNT", 0.9)
-    for m in _MBI.finditer(text):
+    for m in _MBI.finditer(text) if capitals else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "HEALTH_PLAN", 0.7)
     _dates(text, found, tokens)
