@@ -701,7 +701,8 @@ def _web(text: str, found: _Found) -> None:
             local = text[start:at].lower()
             found.add(start, domain.end(), "EMAIL", 0.5 if local in _ROLE_MAILBOXES else 0.95)
         at = text.find("@", at + 1)
-    for m in _URL.finditer(text):
+    scheme = "//" in text or "www." in text or "WWW." in text  # a web address's start
+    for m in _URL.finditer(text) if scheme else ():
         if _after_gap(text, m.start()):
             _url(m.group(), m.start(), m.end(), found)
     run_from = run_at = -1  # the last walk back: from run_at to run_from
