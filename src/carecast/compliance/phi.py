@@ -145,6 +145,8 @@ _CLINICAL = frozenset(_split(
     "hispanic hispanics latino latina latinos latinas latinx asian asians caucasian indigenous "
     "native natives african africans metformin lisinopril atorvastatin shingrix insulin "
     "ozempic wegovy apgar wells curb glasgow heimlich healthgrades"))
+# The last word of a run that makes it an organisation, an acronym, an eponym or a site.
+_NOT_A_NAME_END = _ORG_WORDS | _ACRONYMS | _EPONYM_NEXT | _SITE_WORDS
 _ROMAN = frozenset(_split("ii iii iv vi vii viii"))
 _INITIALS = re.compile(r"(?<![\w.])(?:[A-Z]\.[ ]?){2,3}(?![\w])|(?<![\w.])[A-Z]\.(?=,? ?\d)"
                        r"|(?<=Mr\. |Ms\. |Mx\. )[A-Z]\.|(?<=Mrs\. )[A-Z]\.")
@@ -1143,9 +1145,9 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
         start = text.index(words[1], start + len(words[0]))
         words, keys, initial, moved = words[1:], keys[1:], False, True
-    if keys[-1] in _ORG_WORDS or keys[-1].removesuffix("s") in _ORG_WORDS or \
-            keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or keys[-1] in _SITE_WORDS or \
-            _CONTRACTION.search(keys[-1]):
+    last = keys[-1]
+    if last in _NOT_A_NAME_END or last.removesuffix("s") in _ORG_WORDS or (
+            ("'" in last or "\u2019" in last) and _CONTRACTION.search(last)):
         return _facility(text, start, words, keys, found)
     if len(keys) > 1 and not _ORG_WORDS.isdisjoint(keys[1:]):
         return True  # "American Heart Association's Gold Award": an organisation's name
@@ -1161,7 +1163,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if single and ((words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first)
                    or _ACRONYM_PLURAL.fullmatch(words[0])):
         return True  # MRN, ICU, DOB, NPs: an acronym, even after "patient"
-    head = text[max(0, start - 30):start].lower().split()
+    head = found.lower[max(0, start - 30):start].split()
     prev = head[-1].strip(_PUNCT) if head else ""
     prev2 = head[-2].strip(_PUNCT) if len(head) > 1 else ""
     after = _NEXT_WORDS.match(text, end)
