@@ -359,8 +359,9 @@ def _ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
 
 
 class _Hot(NamedTuple):
-    """The patterns that scan a whole text testing ``\\d`` at each character, as ``_Found.hot``
-    holds them for one text: the ``re.ASCII`` twins when the text is ASCII (most posts)."""
+    """The patterns that test a digit or word class at each character of a whole text (or of
+    the words after each name), as ``_Found.hot`` holds them for one text: the ``re.ASCII``
+    twins when the text is ASCII (most posts)."""
 
     digit: re.Pattern[str]
     ssn: re.Pattern[str]
@@ -370,9 +371,12 @@ class _Hot(NamedTuple):
     ordinal: re.Pattern[str]
     postcode_hint: re.Pattern[str]
     age: re.Pattern[str]
+    run: re.Pattern[str]
+    next_words: re.Pattern[str]
 
 
-_UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE)
+_UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE,
+                    _RUN, _NEXT_WORDS)
 _ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
 
 
@@ -1053,7 +1057,7 @@ def _names_and_places(text: str, found: _Found) -> None:
     lex: _Lexicon | None = None
     shouting = text.isupper()
     skipped: list[tuple[int, list[str]]] = []
-    for m in _RUN.finditer(text):
+    for m in found.hot.run.finditer(text):
         run = m.group()
         at, stop = m.span()
         lex = lex or _lexicon()
@@ -1166,7 +1170,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     head = found.lower[max(0, start - 30):start].split()
     prev = head[-1].strip(_PUNCT) if head else ""
     prev2 = head[-2].strip(_PUNCT) if len(head) > 1 else ""
-    after = _NEXT_WORDS.match(text, end)
+    after = found.hot.next_words.match(text, end)
     nxt = after.group(1).lower() if after else ""
     if nxt in _EPONYM_NEXT:
         return True  # Parkinson's disease, the Glasgow scale: not a person
