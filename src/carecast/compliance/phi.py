@@ -166,7 +166,7 @@ _ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _OLD_ORDINAL = re.compile(r"(?:9\d|1[01]\d)(?:st|nd|rd|th)\b")  # hint for _ORDINAL_AGE
 _OLD_AGE = re.compile(r"(?:9\d|1[01]\d)(?!\d)")  # hint for _AGE and _AGE_AFTER_NAME
-_CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
+_CAP_INITIAL = re.compile(r"\.(?<=[A-Z]\.)")  # hint for _INITIALS, searched from each dot
 _POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
 _MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise than a year)
     r"\b(?:[Ii]n|[Dd]uring|[Ss]ince|[Uu]ntil|[Ll]ast|[Tt]his|[Ee]arly|[Ll]ate|[Mm]id-?)\s+"
