@@ -240,7 +240,7 @@ _FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
 _DIGIT_RUN = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
-# From a digit to the end of its token in ASCII text ("\\d" is "[0-9]" there): begun at one
+# From a digit to the end of its token in ASCII text (where "\d" is "[0-9]"): begun at one
 # class, so the engine skips to a digit in C.
 _DIGIT_TO_TOKEN_END = re.compile(r"[0-9](?:[A-Za-z0-9./-]*[A-Za-z0-9])?")
 
