@@ -36,6 +36,8 @@ found = phi_found
     ("MAC 00:1A:2B:3C:4D:5E seen", "DEVICE", "00:1A:2B:3C:4D:5E"),
     ("logged in from 192.168.10.24 today", "IP", "192.168.10.24"),
     ("from 2001:db8::8a2e:370:7334 today", "IP", "2001:db8::8a2e:370:7334"),
+    ("at 10:30, from ::1", "IP", "::1"),
+    ("at 10:30, device 00-1A-2B-3C-4D-5E", "DEVICE", "00-1A-2B-3C-4D-5E"),
     ("write to jane.doe1984@gmail.com soon", "EMAIL", "jane.doe1984@gmail.com"),
     ("Call me at (217) 555-0142 tonight", "PHONE", "(217) 555-0142"),
     ("mobile +44 7700 900123", "PHONE", "+44 7700 900123"),

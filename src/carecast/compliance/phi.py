@@ -217,6 +217,9 @@ _PERSONAL_URL = re.compile(
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# What an IPv6 address (two colons at most four hex digits apart) or a MAC address (a hex
+# pair between two colons or dashes) holds: the hint for both.
+_HEX_BETWEEN_SEPARATORS = re.compile(r":[0-9A-Fa-f]{0,4}:|-[0-9A-Fa-f]{2}-")
 _MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
 _SSN = re.compile(r"(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
 _IBAN = re.compile(r"[A-Z][A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
@@ -734,7 +737,7 @@ def _url(url: str, start: int, end: int, found: _Found) -> None:
 
 def _structured(text: str, found: _Found) -> None:
     _web(text, found)
-    if ":" in text:
+    if ":" in text and _HEX_BETWEEN_SEPARATORS.search(text):
         for m in _IPV6.finditer(text):
             if m.group().count(":") >= 2 and _is_ipv6(m.group()):
                 found.add(m.start(), m.end(), "IP", 0.9)
