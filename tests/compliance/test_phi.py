@@ -36,6 +36,8 @@ found = phi_found
     ("MAC 00:1A:2B:3C:4D:5E seen", "DEVICE", "00:1A:2B:3C:4D:5E"),
     ("logged in from 192.168.10.24 today", "IP", "192.168.10.24"),
     ("from 2001:db8::8a2e:370:7334 today", "IP", "2001:db8::8a2e:370:7334"),
+    ("at 10:30, from ::1", "IP", "::1"),
+    ("at 10:30, device 00-1A-2B-3C-4D-5E", "DEVICE", "00-1A-2B-3C-4D-5E"),
     ("write to jane.doe1984@gmail.com soon", "EMAIL", "jane.doe1984@gmail.com"),
     ("Call me at (217) 555-0142 tonight", "PHONE", "(217) 555-0142"),
     ("mobile +44 7700 900123", "PHONE", "+44 7700 900123"),
@@ -189,3 +191,22 @@ def test_the_honorific_hint_covers_every_honorific() -> None:
     for each of them, or a name after it would be missed."""
     assert all(phi._Found(f"Thanks, {h}. Long").honorific for h in phi._HONORIFICS)
     assert not phi._Found("Thanks to the whole team").honorific
+
+
+_ASCII_TEXT = st.text(st.sampled_from("0123456789 -()+./\t\n\x1c\x1fxAMSaisty,"), max_size=60) | \
+    st.text(st.characters(max_codepoint=127), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ASCII_TEXT, st.sampled_from(range(len(phi._UNICODE_HOT))))
+def test_each_ascii_twin_matches_as_its_pattern_in_ascii_text(text: str, which: int) -> None:
+    """In ASCII text the scan uses the ``re.ASCII`` twins of the patterns that test a digit at
+    each character: they must find the same spans (``\\s`` counts 0x1C to 0x1F as spaces)."""
+    pattern, twin = phi._UNICODE_HOT[which], phi._ASCII_HOT[which]
+    assert [m.span() for m in twin.finditer(text)] == [m.span() for m in pattern.finditer(text)]
+
+
+def test_the_ascii_twin_of_a_space_in_a_class_is_refused() -> None:
+    with pytest.raises(ValueError, match="outside a character class"):
+        phi._ascii_twin(phi.re.compile(r"[\s,]+"))
+    assert phi._ascii_twin(phi.re.compile(r"a\sb")).fullmatch("a\x1cb")

@@ -58,6 +58,17 @@ def _split(words: str) -> list[str]:
     return words.split()
 
 
+def _by_first_letter(alternatives: str) -> str:
+    """``alternatives`` ("Rue|Avenue|Av\\.", each begun by a plain character) as one group per
+    first character, in their order: at each position the engine then tries the one group
+    that can match instead of every alternative (the matches are the same)."""
+    groups: dict[str, list[str]] = {}
+    for word in alternatives.split("|"):
+        groups.setdefault(word[0], []).append(word[1:])
+    return "(?:" + "|".join(first + (rest[0] if len(rest) == 1 else f"(?:{'|'.join(rest)})")
+                            for first, rest in groups.items()) + ")"
+
+
 _UPPER = "".join(sorted({chr(c) for c in (*range(0x41, 0x5B), *range(0xC0, 0x250),
                                           *range(0x386, 0x3B0), *range(0x400, 0x430))
                          if chr(c).isupper()}))
@@ -134,6 +145,8 @@ _CLINICAL = frozenset(_split(
     "hispanic hispanics latino latina latinos latinas latinx asian asians caucasian indigenous "
     "native natives african africans metformin lisinopril atorvastatin shingrix insulin "
     "ozempic wegovy apgar wells curb glasgow heimlich healthgrades"))
+# The last word of a run that makes it an organisation, an acronym, an eponym or a site.
+_NOT_A_NAME_END = _ORG_WORDS | _ACRONYMS | _EPONYM_NEXT | _SITE_WORDS
 _ROMAN = frozenset(_split("ii iii iv vi vii viii"))
 _INITIALS = re.compile(r"(?<![\w.])(?:[A-Z]\.[ ]?){2,3}(?![\w])|(?<![\w.])[A-Z]\.(?=,? ?\d)"
                        r"|(?<=Mr\. |Ms\. |Mx\. )[A-Z]\.|(?<=Mrs\. )[A-Z]\.")
@@ -153,7 +166,7 @@ _ORDINAL_AGE = re.compile(r"(?i:\b(?:celebrat\w*|turn\w*|her|his|their)\s+(?:\w+
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _OLD_ORDINAL = re.compile(r"(?:9\d|1[01]\d)(?:st|nd|rd|th)\b")  # hint for _ORDINAL_AGE
 _OLD_AGE = re.compile(r"(?:9\d|1[01]\d)(?!\d)")  # hint for _AGE and _AGE_AFTER_NAME
-_CAP_INITIAL = re.compile(r"[A-Z]\.")  # hint for _INITIALS
+_CAP_INITIAL = re.compile(r"\.(?<=[A-Z]\.)")  # hint for _INITIALS, searched from each dot
 _POSTCODE_HINT = re.compile(r"\d[A-Z]")  # hint for _POSTCODE_SHAPES
 _MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise than a year)
     r"\b(?:[Ii]n|[Dd]uring|[Ss]ince|[Uu]ntil|[Ll]ast|[Tt]his|[Ee]arly|[Ll]ate|[Mm]id-?)\s+"
@@ -204,6 +217,9 @@ _PERSONAL_URL = re.compile(
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# What an IPv6 address (two colons at most four hex digits apart) or a MAC address (a hex
+# pair between two colons or dashes) holds: the hint for both.
+_HEX_BETWEEN_SEPARATORS = re.compile(r":[0-9A-Fa-f]{0,4}:|-[0-9A-Fa-f]{2}-")
 _MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
 _SSN = re.compile(r"(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
 _IBAN = re.compile(r"[A-Z][A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
@@ -227,11 +243,9 @@ _FILLERS = frozenset(_split("number num no no. nr nr. # id is was : = of"))
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./-")
 _DIGIT_RUN = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
-_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9./-])[A-Za-z./-]*+[0-9][A-Za-z0-9./-]*+")
-
-
-def _lstrip_len(token: str) -> int:
-    return len(token) - len(token.lstrip("./-"))
+# From a digit to the end of its token in ASCII text (where "\d" is "[0-9]"): begun at one
+# class, so the engine skips to a digit in C.
+_DIGIT_TO_TOKEN_END = re.compile(r"[0-9](?:[A-Za-z0-9./-]*[A-Za-z0-9])?")
 
 _VIN_SHAPE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
@@ -310,9 +324,10 @@ _TOWN_AFTER = re.compile(
     rf"{_UP}[^\W\d_]*){{0,3}})(?=[ \t]*(?:$|[\n,.|]|\d))")
 _UNIT_WORDS = frozenset(_split("apt apartment suite ste unit fl floor rm room bldg building flat"))
 _STREET_PREFIXED = re.compile(
-    r"(?:Rue|rue|Avenue|Av\.|Avda\.?|Avenida|Calle|calle|C/|Carrer|Via|via|Viale|"
-    r"Vicolo|Piazza|Piazzale|Corso|Largo|Rua|Travessa|Alameda|Praça|Plaza|Paseo|Camino|"
-    r"Boulevard|Bd\.?|Chemin|Allée|Impasse|Quai|Ulica|ul\.|Trg|Odos|Calea|Strada|Aleja)"
+    _by_first_letter(r"Rue|rue|Avenue|Av\.|Avda\.?|Avenida|Calle|calle|C/|Carrer|Via|via|Viale|"
+                     r"Vicolo|Piazza|Piazzale|Corso|Largo|Rua|Travessa|Alameda|Praça|Plaza|Paseo|"
+                     r"Camino|Boulevard|Bd\.?|Chemin|Allée|Impasse|Quai|Ulica|ul\.|Trg|Odos|Calea|"
+                     r"Strada|Aleja") +
     rf"(?:\s+(?:de|del|della|des|du|da|do|dos|das|di|la|le|les|los|las|el|d'|{_CAP_WORD}\.?)){{1,5}}"
     r"(?:,?\s+\d{1,5}[a-zA-Z]?\b)?"
 )
@@ -333,6 +348,39 @@ _PATIENT_CONTEXT = re.compile(  # searched in lower-case text (case-blind patter
     r"hospitali[sz]ed|born|died|passed\s+away|recovering|inpatient|room|ward|diagnosed|"
     r"diagnosis|underwent|resides|survivor)\b")
 _DIGIT = re.compile(r"\d")
+
+
+def _ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    r"""``pattern`` in ``re.ASCII`` mode, matching in ASCII text what ``pattern`` matches there:
+    ``\d`` and ``\w`` are then tested in line instead of by a call per character, and ``\s``
+    is written out as the ASCII characters Unicode counts as spaces (tab to CR, 0x1C to 0x20)."""
+    source = pattern.pattern
+    if "\\\\" in source or re.search(r"\[[^\]]*\\s", source):
+        raise ValueError(f"{source!r}: write \\s outside a character class for its ASCII twin")
+    return re.compile(source.replace(r"\s", r"[\t-\r\x1c-\x20]"),
+                      (pattern.flags & ~re.UNICODE) | re.ASCII)
+
+
+class _Hot(NamedTuple):
+    """The patterns that test a digit or word class at each character of a whole text (or of
+    the words after each name), as ``_Found.hot`` holds them for one text: the ``re.ASCII``
+    twins when the text is ASCII (most posts)."""
+
+    digit: re.Pattern[str]
+    ssn: re.Pattern[str]
+    card: re.Pattern[str]
+    phone: re.Pattern[str]
+    street_numbered: re.Pattern[str]
+    ordinal: re.Pattern[str]
+    postcode_hint: re.Pattern[str]
+    age: re.Pattern[str]
+    run: re.Pattern[str]
+    next_words: re.Pattern[str]
+
+
+_UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE,
+                    _RUN, _NEXT_WORDS)
+_ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
 
 
 # ---- lexicons (loaded on the first scan) ---------------------------------------------------
@@ -542,8 +590,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "lower", "month",
-                 "old_age", "spans")
+    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "hot", "lower",
+                 "month", "old_age", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -552,7 +600,8 @@ class _Found:
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
-        self.digit = _DIGIT.search(text) is not None
+        self.hot = _ASCII_HOT if text.isascii() else _UNICODE_HOT
+        self.digit = self.hot.digit.search(text) is not None
         self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text) is not None
         lower = self.lower  # an honorific (Mr., Mrs., Ms., ...) can only be where these are
@@ -661,7 +710,8 @@ def _web(text: str, found: _Found) -> None:
             local = text[start:at].lower()
             found.add(start, domain.end(), "EMAIL", 0.5 if local in _ROLE_MAILBOXES else 0.95)
         at = text.find("@", at + 1)
-    for m in _URL.finditer(text):
+    scheme = "//" in text or "www." in text or "WWW." in text  # a web address's start
+    for m in _URL.finditer(text) if scheme else ():
         if _after_gap(text, m.start()):
             _url(m.group(), m.start(), m.end(), found)
     run_from = run_at = -1  # the last walk back: from run_at to run_from
@@ -687,13 +737,14 @@ def _url(url: str, start: int, end: int, found: _Found) -> None:
 
 def _structured(text: str, found: _Found) -> None:
     _web(text, found)
-    if ":" in text:
+    if ":" in text and _HEX_BETWEEN_SEPARATORS.search(text):
         for m in _IPV6.finditer(text):
             if m.group().count(":") >= 2 and _is_ipv6(m.group()):
                 found.add(m.start(), m.end(), "IP", 0.9)
         for m in _MAC.finditer(text):
             found.add(m.start(), m.end(), "DEVICE", 0.8)
-    for m in _SSN.finditer(text):
+    hot = found.hot
+    for m in hot.ssn.finditer(text):
         area, group, serial = m.group(1), m.group(3), m.group(4)
         if _after_gap(text, m.start(), "-") and area not in ("000", "666") and area[0] != "9" \
                 and group != "00" and serial != "0000":
@@ -704,15 +755,17 @@ def _structured(text: str, found: _Found) -> None:
             found.add(start, end, "IP", 0.9)
         elif end - start >= 3:  # shorter tokens hold too few digits
             _keyed_id(text, start, end, found)
-    for m in _IBAN.finditer(text):
+    lower = found.lower  # an IBAN's or MBI's capitals are in a token: skip both where none is
+    capitals = any(text[start:end] != lower[start:end] for start, end in tokens)
+    for m in _IBAN.finditer(text) if capitals else ():
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
-    for m in _CARD.finditer(text):
+    for m in hot.card.finditer(text):
         digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
             found.add(m.start(), m.end(), "ACCOUNT", 0.9)
-    for m in _MBI.finditer(text):
+    for m in _MBI.finditer(text) if capitals else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "HEALTH_PLAN", 0.7)
     _dates(text, found, tokens)
@@ -721,7 +774,7 @@ def _structured(text: str, found: _Found) -> None:
         if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
             found.add(start, end, "LOCATION", 0.85)
-    for m in _PHONE.finditer(text):
+    for m in hot.phone.finditer(text):
         if m.end() - m.start() >= 7 and _after_gap(text, m.start(), "$€£/.:+-"):  # 7 digits
             _phone(text, m, found)
     for start, end in tokens:
@@ -730,19 +783,18 @@ def _structured(text: str, found: _Found) -> None:
 
 
 def _id_tokens(text: str) -> list[tuple[int, int]]:
-    """The maximal runs of letters, digits and ``./-`` holding a digit."""
-    if text.isascii():  # the same runs, found in C ("\\d" is "[0-9]" in ASCII text)
-        return [(m.start() + _lstrip_len(m.group()), m.start() + len(m.group().rstrip("./-")))
-                for m in _ID_TOKEN.finditer(text)]
+    """The maximal runs of letters, digits and ``./-`` holding a digit, without the ``./-``
+    they begin or end with: found from their digits, and walked back over the letters before."""
     tokens: list[tuple[int, int]] = []
     last_end = -1
-    for m in _DIGIT_RUN.finditer(text):
-        if m.start() < last_end:
-            continue
-        start, end = m.start(), m.end()
+    size = len(text)
+    for m in (_DIGIT_TO_TOKEN_END if text.isascii() else _DIGIT_RUN).finditer(text):
+        start, end = m.span()
+        if start < last_end:
+            continue  # a digit run inside a token already found (Unicode digits)
         while start > 0 and text[start - 1] in _ID_CHARS:
             start -= 1
-        while end < len(text) and text[end] in _ID_CHARS:
+        while end < size and text[end] in _ID_CHARS:
             end += 1
         while text[start] in "./-":
             start += 1
@@ -829,7 +881,7 @@ def _people_marks(text: str, found: _Found) -> None:
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
-        if _ORDINAL.search(text):
+        if found.hot.ordinal.search(text):
             if _OLD_ORDINAL.search(text):
                 for m in _ORDINAL_AGE.finditer(text):
                     found.add(m.start(1), m.end(1), "DATE", 0.8)
@@ -882,7 +934,7 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if m and (_ymd_ok(int(m[1]), int(m[2])) or _ymd_ok(int(m[2]), int(m[1]))) and \
                     _cue(_DATE_CUE, text, start, 40):
                 found.add(start, end, "DATE", 0.8)
-    for m in _AGE.finditer(text) if found.old_age else ():
+    for m in found.hot.age.finditer(text) if found.old_age else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", 0.85)
 
@@ -904,7 +956,7 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
                 found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
-    for pattern, confidence in ((_STREET_NUMBERED, 0.85), (_STREET_PREFIXED, 0.75),
+    for pattern, confidence in ((found.hot.street_numbered, 0.85), (_STREET_PREFIXED, 0.75),
                                 (_PO_BOX, 0.85), (_UNIT_ALONE, 0.6)):
         if (pattern is _PO_BOX and "box" not in lower) or (pattern is _UNIT_ALONE and not (
                 "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower
@@ -917,7 +969,7 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
         for m in _ZIP_NAMED.finditer(text):
             if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "LOCATION", 0.85)
-    for m in _POSTCODE_SHAPES.finditer(text) if _POSTCODE_HINT.search(text) else ():
+    for m in _POSTCODE_SHAPES.finditer(text) if found.hot.postcode_hint.search(text) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
     if "live" in lower or "resid" in lower or "address" in lower or "mailed" in lower or \
@@ -1008,7 +1060,7 @@ def _names_and_places(text: str, found: _Found) -> None:
     lex: _Lexicon | None = None
     shouting = text.isupper()
     skipped: list[tuple[int, list[str]]] = []
-    for m in _RUN.finditer(text):
+    for m in found.hot.run.finditer(text):
         run = m.group()
         at, stop = m.span()
         lex = lex or _lexicon()
@@ -1100,9 +1152,9 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
         start = text.index(words[1], start + len(words[0]))
         words, keys, initial, moved = words[1:], keys[1:], False, True
-    if keys[-1] in _ORG_WORDS or keys[-1].removesuffix("s") in _ORG_WORDS or \
-            keys[-1] in _ACRONYMS or keys[-1] in _EPONYM_NEXT or keys[-1] in _SITE_WORDS or \
-            _CONTRACTION.search(keys[-1]):
+    last = keys[-1]
+    if last in _NOT_A_NAME_END or last.removesuffix("s") in _ORG_WORDS or (
+            ("'" in last or "\u2019" in last) and _CONTRACTION.search(last)):
         return _facility(text, start, words, keys, found)
     if len(keys) > 1 and not _ORG_WORDS.isdisjoint(keys[1:]):
         return True  # "American Heart Association's Gold Award": an organisation's name
@@ -1118,10 +1170,10 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if single and ((words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first)
                    or _ACRONYM_PLURAL.fullmatch(words[0])):
         return True  # MRN, ICU, DOB, NPs: an acronym, even after "patient"
-    head = text[max(0, start - 30):start].lower().split()
+    head = found.lower[max(0, start - 30):start].split()
     prev = head[-1].strip(_PUNCT) if head else ""
     prev2 = head[-2].strip(_PUNCT) if len(head) > 1 else ""
-    after = _NEXT_WORDS.match(text, end)
+    after = found.hot.next_words.match(text, end)
     nxt = after.group(1).lower() if after else ""
     if nxt in _EPONYM_NEXT:
         return True  # Parkinson's disease, the Glasgow scale: not a person
