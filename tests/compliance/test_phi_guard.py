@@ -261,6 +261,11 @@ def test_hashtags_are_read_as_words() -> None:
     ("@jdoe88 So glad your knee surgery went well!", ["phi.url:review"]),
     ("@jdoe88 We're sorry about the wait during your visit last night. Please DM us.",
      ["phi.url:review"]),
+    ("@jdoe88 Glad to hear you were discharged in time for the holidays!", ["phi.url:review"]),
+    # ... and only their own: a care word the "your" does not govern is the brand's service
+    ("@jdoe88 We can't give medical advice here, but our 24/7 nurse line can help with your "
+     "questions.", []),
+    ("@jdoe88 Thank you for supporting our ER's toy drive!", []),
     # a handle in the body is a person's identifier, as in any post
     ("Get well soon, @jdoe88! The whole cardiac team is rooting for you.", ["phi.url:review"]),
     ("Congrats to @jdoe88, who rang the bell today after her last chemo!", ["phi.url:review"]),

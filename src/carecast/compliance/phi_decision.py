@@ -70,16 +70,20 @@ _STORY = re.compile(
 _SENTENCE_END = re.compile(r"[.!?\n](?=\s|$)")
 # The handles a text begins with ("@jdoe @riverside_er thanks ..."): whom a reply answers.
 _LEADING_HANDLES = re.compile(r"\s*(?:@[A-Za-z0-9_][A-Za-z0-9_.]*[\s,:;]*)+")
-# Second person with the addressee's own care in one sentence: "your knee surgery", "during
-# your visit", "you were admitted", "sorry about your wait".
-_YOU = re.compile(r"(?i:\b(?:you|your|yours|you['\u2019](?:re|ve|d|ll)|ur)\b)")
+# The addressee's own care, told to them: "your" (or "you were ...") governing a word of care,
+# with at most two words between ("your knee surgery", "during your visit", "your stay with
+# us", "you were admitted", "sorry about your wait"). A care word elsewhere in the sentence is
+# not theirs: "our nurse line can help with your questions", "thank you for supporting our ER".
 _OWN_CARE = re.compile(
-    r"(?i:\b(?:surger(?:y|ies)|operation|procedure|stay|visit|admission|admitted|discharg\w*|"
-    r"diagnos\w*|results?|treatment|treated|therapy|rehab|chemo\w*|radiation|infusion|"
-    r"dialysis|transplant|recover\w*|appointment|scan|mri|x-ray|biopsy|delivery|baby|birth|"
-    r"labor|care|er|icu|nicu|ward|room|bed|doctor|nurse|surgeon|physician|prescription|"
-    r"medications?|condition|injury|illness|cancer|bill|billing|records?|chart|stitches|wait|"
-    r"experience)\b)")
+    r"(?i:\b(?:your|yours|ur)\s+(?:[\w'\u2019-]+\s+){0,2}?"
+    r"(?:surger(?:y|ies)|operation|procedure|stay|visit|admission|discharge|diagnosis|"
+    r"results?|treatment|therapy|rehab|chemo\w*|radiation|infusion|dialysis|transplant|"
+    r"recovery|appointment|scan|mri|x-ray|biopsy|delivery|birth|labor|care|room|bed|"
+    r"prescription|medications?|condition|injury|illness|cancer|bill|billing|records?|chart|"
+    r"stitches|wait|experience)\b"
+    r"|\b(?:you|u)(?:['\u2019](?:re|ve|d))?\s+(?:(?:were|was|got|had|have|are|been|being)\s+)"
+    r"{1,2}(?:admitted|treated|discharged|seen|diagnosed|operated|released|recovering|"
+    r"in\s+(?:the\s+)?(?:er|icu|nicu|hospital|labor))\b)")
 
 
 def is_health(text: str) -> bool:
@@ -123,11 +127,6 @@ def addressed(text: str) -> int:
 
 
 def tells_addressee_care(text: str) -> bool:
-    """Whether a sentence of ``text`` speaks to its reader ("you", "your") of their own care."""
-    left = 0
-    for m in [*_SENTENCE_END.finditer(text), None]:
-        right = m.end() if m else len(text)
-        if _YOU.search(text, left, right) and _OWN_CARE.search(text, left, right):
-            return True
-        left = right
-    return False
+    """Whether ``text`` tells its reader ("your surgery", "you were admitted") of their own
+    care."""
+    return _OWN_CARE.search(text) is not None
