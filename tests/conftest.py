@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import pg
+from real_software import unavailable
 from redis_server import RedisServer, RedisUnavailable
 
 _STARTS: list[float] = []
@@ -28,9 +29,7 @@ def postgres_cluster() -> Iterator[pg.PostgresCluster]:
     try:
         cluster = pg.PostgresCluster.start()
     except pg.PostgresUnavailable as exc:
-        if os.environ.get("CARECAST_TEST_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required here: {exc}")
-        pytest.skip(f"PostgreSQL is not available: {exc}")
+        unavailable("PostgreSQL", "CARECAST_TEST_REQUIRE_POSTGRES", exc)
     _STARTS.append(cluster.started_in)
     try:
         yield cluster
@@ -57,9 +56,7 @@ def redis_server() -> Iterator[RedisServer]:
     try:
         server = RedisServer.start()
     except RedisUnavailable as exc:
-        if os.environ.get("CARECAST_TEST_REQUIRE_REDIS"):
-            pytest.fail(f"Redis is required here: {exc}")
-        pytest.skip(f"Redis is not available: {exc}")
+        unavailable("Redis", "CARECAST_TEST_REQUIRE_REDIS", exc)
     try:
         yield server
     finally:

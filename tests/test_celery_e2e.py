@@ -64,20 +64,14 @@ def server() -> Iterator[FaultServer]:
 
 
 def _config(tmp_path: Path, server: FaultServer, store: str) -> Path:
-    accounts = "".join(
-        f'\n[accounts.{name}]\nchannel = "webhook"\nbrand = "clinic"\n'
-        f'url = "{server.hook_url}"\nlookup_url = "{server.lookup_url}"\n'
-        "timeout = 0.5\nconnect_timeout = 2\n"
-        for name in ACCOUNTS)
     path = tmp_path / "carecast.toml"
     # Short waits by configuration: at most 3 tries a task and 0.5 s of waiting in all (a
     # worker sleeps through those); a target still failing is enqueued again with a delay
     # (no worker waits for it), up to 10 rounds. The lease is the default: a killed
     # worker's claim is taken over at once (its process is gone).
-    path.write_text(
-        f'[store]\nurl = "{store}"\n\n[publish]\nmax_attempts = 3\nmax_wait = 0.5\n'
-        "worker_rounds = 10\n\n"
-        '[brands.clinic]\nname = "Riverside Clinic"\n' + accounts, encoding="utf-8")
+    path.write_text(server.config(
+        store, ACCOUNTS, publish="max_attempts = 3\nmax_wait = 0.5\nworker_rounds = 10\n",
+        timeout=0.5, connect_timeout=2), encoding="utf-8")
     return path
 
 

@@ -36,6 +36,7 @@ from carecast.channels.thread import part_key
 from carecast.errors import PlatformRejected
 from carecast.post import Media, Post, ProfileChanges
 from carecast.testing import FrozenClock
+from real_software import unavailable
 
 NETWORK = Path(__file__).resolve().parents[1] / "bsky"
 START_TIMEOUT = 180  # seconds: a loaded CI machine; it takes about 15 s alone
@@ -106,11 +107,9 @@ def bsky_network(postgres_cluster: Any) -> Iterator[Network]:
     """The network, started once for the session and stopped at its end."""
     node = shutil.which("node")
     if node is None or not (NETWORK / "node_modules" / "@atproto" / "dev-env").is_dir():
-        reason = ("the Bluesky test network is not installed (node 20 and "
-                  "tests/bsky/node_modules): run sh .ci/install-bsky.sh")
-        if os.environ.get("CARECAST_TEST_REQUIRE_BSKY"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable("The Bluesky test network", "CARECAST_TEST_REQUIRE_BSKY",
+                    "node 20 and tests/bsky/node_modules are not installed: "
+                    "run sh .ci/install-bsky.sh")
     database = postgres_cluster.create_database("bsky_appview")
     env = {**os.environ, "DB_POSTGRES_URL": database.replace("postgresql+psycopg", "postgresql"),
            "DB_POSTGRES_SCHEMA": "appview", "NODE_ENV": "test", "LOG_ENABLED": "false"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import traceback
 from collections.abc import Iterator
@@ -41,6 +40,7 @@ from carecast.publish import Publisher
 from carecast.publish.publisher import idempotency_key
 from carecast.records import State
 from carecast.testing import FrozenClock, unique_marker
+from real_software import unavailable
 
 SITE = "https://news.riverside.example"
 API = f"{SITE}/wp-json"
@@ -419,9 +419,7 @@ def wordpress() -> Iterator[Any]:
     try:
         server = WordPressServer.ensure()
     except WordPressUnavailable as exc:
-        if os.environ.get("CARECAST_TEST_REQUIRE_WORDPRESS"):
-            pytest.fail(f"WordPress is required here: {exc}")
-        pytest.skip(f"WordPress cannot run here: {exc}")
+        unavailable("WordPress", "CARECAST_TEST_REQUIRE_WORDPRESS", exc)
     print(f"\nWordPress ready at {server.url} in {server.setup_seconds:.1f}s")
     try:
         yield server

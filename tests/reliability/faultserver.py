@@ -282,6 +282,18 @@ class FaultServer:
         """Where to look a key up."""
         return self.base_url + "/lookup"
 
+    def config(self, store: str, accounts: Sequence[str], *, publish: str, timeout: float,
+               connect_timeout: float) -> str:
+        """A ``carecast.toml`` whose webhook ``accounts`` (brand ``clinic``) all post here,
+        the ledger at ``store`` and ``publish`` as the ``[publish]`` table's lines."""
+        hooks = "".join(
+            f'\n[accounts.{name}]\nchannel = "webhook"\nbrand = "clinic"\n'
+            f'url = "{self.hook_url}"\nlookup_url = "{self.lookup_url}"\n'
+            f"timeout = {timeout:g}\nconnect_timeout = {connect_timeout:g}\n"
+            for name in accounts)
+        return (f'[store]\nurl = "{store}"\n\n[publish]\n{publish}\n'
+                '[brands.clinic]\nname = "Riverside Clinic"\n' + hooks)
+
     @contextmanager
     def faults_off(self) -> Iterator[None]:
         """No injected faults inside the block."""

@@ -55,15 +55,9 @@ def server() -> Iterator[FaultServer]:
 
 
 def _write_config(tmp_path: Path, server: FaultServer) -> Path:
-    accounts = "".join(
-        f'\n[accounts.{name}]\nchannel = "webhook"\nbrand = "clinic"\n'
-        f'url = "{server.hook_url}"\nlookup_url = "{server.lookup_url}"\n'
-        f"timeout = 10\nconnect_timeout = 5\n"
-        for name in ACCOUNTS)
     path = tmp_path / "carecast.toml"
-    path.write_text(
-        '[store]\nurl = "sqlite:///ledger.db"\n\n[publish]\nconcurrency = 4\n\n'
-        '[brands.clinic]\nname = "Riverside Clinic"\n' + accounts, encoding="utf-8")
+    path.write_text(server.config("sqlite:///ledger.db", ACCOUNTS, publish="concurrency = 4\n",
+                                  timeout=10, connect_timeout=5), encoding="utf-8")
     return path
 
 

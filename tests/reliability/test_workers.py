@@ -39,16 +39,10 @@ def server() -> Iterator[FaultServer]:
 
 
 def _config(tmp_path: Path, server: FaultServer, store: str) -> Path:
-    accounts = "".join(
-        f'\n[accounts.{name}]\nchannel = "webhook"\nbrand = "clinic"\n'
-        f'url = "{server.hook_url}"\nlookup_url = "{server.lookup_url}"\n'
-        "timeout = 2\nconnect_timeout = 2\n"
-        for name in ACCOUNTS)
     path = tmp_path / "carecast.toml"
-    path.write_text(
-        f'[store]\nurl = "{store}"\n\n[publish]\nconcurrency = 6\nmax_attempts = 6\n'
-        "max_wait = 20\nworker_rounds = 5\n\n"
-        '[brands.clinic]\nname = "Riverside Clinic"\n' + accounts, encoding="utf-8")
+    path.write_text(server.config(
+        store, ACCOUNTS, publish="concurrency = 6\nmax_attempts = 6\nmax_wait = 20\n"
+        "worker_rounds = 5\n", timeout=2, connect_timeout=2), encoding="utf-8")
     return path
 
 
