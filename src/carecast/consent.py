@@ -9,6 +9,8 @@ and covers both the account's channel and that file. Anything else is a BLOCK.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from carecast.errors import InvalidPost
 
 if TYPE_CHECKING:
     from carecast.config import AccountConfig, CheckSettings
@@ -26,7 +30,8 @@ from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
 from carecast.post import Draft, Media
 
-__all__ = ["ANY", "Consent", "consent_findings", "media_digest"]
+__all__ = ["ANY", "Consent", "MessagingConsent", "consent_findings", "e164", "media_digest",
+           "number_ref"]
 
 #: In ``channels`` or ``media``: every channel, every file.
 ANY = "*"
@@ -141,3 +146,78 @@ def carecast_review_draft(draft: Draft, account: AccountConfig, settings: CheckS
         return []
     return consent_findings(draft, channel=account.channel, root=settings.config.root,
                             lookup=records.consent, now=now)
+
+
+# -- messaging consent (SMS) -------------------------------------------------------------------
+
+
+def e164(number: str, region: str = "US") -> str:
+    """``number`` in E.164 (``+15551234567``), read as a number of ``region`` when it has no
+    ``+``; ``InvalidPost`` naming the field when it is not a valid number (the number itself
+    is never quoted: it is a patient's)."""
+    import phonenumbers
+
+    problem = ""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        problem = "not a phone number"
+    else:
+        if not phonenumbers.is_valid_number(parsed):
+            problem = "not a valid number"
+    if problem:
+        raise InvalidPost(f"number: {problem}; give it in E.164 (+15551234567) or as a "
+                          f"number of the region {region!r}", [("number", problem)])
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def number_ref(key: bytes, number: str) -> str:
+    """The stable reference audit events and logs use for a number (never the number):
+    a keyed digest, so nobody without the audit key can tell which number it is."""
+    return "n-" + hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+class MessagingConsent(BaseModel):
+    """One number's opt-in to a brand's text messages, and its revocation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164 (see ``e164``).")
+    brand: str = Field(min_length=1, max_length=100)
+    given_at: datetime = Field(description="When the opt-in was given (timezone-aware).")
+    how: str = Field(min_length=1, max_length=200,
+                     description="How it was given: 'web form', 'keyword START', 'paper'...")
+    zone: str | None = Field(default=None, max_length=64,
+                             description="The recipient's IANA time zone, if known.")
+    revoked_at: datetime | None = None
+    revoked_how: str | None = Field(default=None, max_length=200)
+
+    @field_validator("given_at", "revoked_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a timezone, such as 2027-06-30T09:00:00+00:00")
+        return value
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("give an IANA time zone, such as America/Chicago") from None
+        return value
+
+    @property
+    def live(self) -> bool:
+        """True while the opt-in stands: only then is the number texted."""
+        return self.revoked_at is None
+
+    def __repr__(self) -> str:  # the number is a patient's: never printed whole
+        return (f"MessagingConsent(number='…{self.number[-2:]}', brand={self.brand!r}, "
+                f"live={self.live})")
+
+    __str__ = __repr__

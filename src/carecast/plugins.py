@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("accessibility", "carecast.compliance.accessibility"),
     ("images", "carecast.compliance.images"),
     ("consent", "carecast.consent"),
+    ("sms", "carecast.channels.sms"),
     ("voice", "carecast.brand.voice"),
 )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, overload
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -51,6 +51,9 @@ from carecast.post import (
     Receipt,
 )
 from carecast.scrub import remember_options
+
+if TYPE_CHECKING:
+    from carecast.store import Ledger
 
 __all__ = ["Channel", "ChannelOptions", "LazyUploadSessions", "MemoryUploadSessions",
            "Override", "UploadSessions",
@@ -228,6 +231,9 @@ class Channel(ABC):
         #: Where resumable upload sessions are kept: the publisher sets its ledger's, so they
         #: outlive this process; by default this instance's memory.
         self.upload_sessions: UploadSessions = MemoryUploadSessions()
+        #: The store, for a channel that keeps its own rows there (SMS: per-recipient sends
+        #: and consents); the publisher sets it, opened at first use.
+        self.store: Callable[[], Ledger] | None = None
 
     @classmethod
     def from_config(cls, account: AccountConfig, *, root: Path | None = None,

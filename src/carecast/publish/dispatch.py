@@ -197,6 +197,8 @@ class Dispatcher:
                                 raise
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
+            if getattr(exc, "deferred", False) and not uncertain:
+                state = State.PENDING  # waits for its time (SMS quiet hours), saying why
             error = ErrorInfo.from_exception(exc, post_id=post.id)
             if state == State.UNKNOWN and "carecast retry" not in error.message:
                 error = replace(error, message=f"{error.message}; {_next_step(channel, post.id)}")

@@ -165,6 +165,7 @@ class Publisher:
                 self._channels[account].media_rules = self._media
                 self._channels[account].upload_sessions = LazyUploadSessions(
                     lambda: self.ledger.upload_sessions)
+                self._channels[account].store = lambda: self.ledger
             return self._channels[account]
 
     # -- review ------------------------------------------------------------------------------

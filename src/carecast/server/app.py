@@ -271,9 +271,12 @@ Caller = Annotated[Client, Depends(_client_of)]
 
 
 def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 20,
-               notifier: Notifier | None = None, callback_interval: float = 5.0) -> FastAPI:
+               notifier: Notifier | None = None, callback_interval: float = 5.0,
+               sms_public_url: str | None = None) -> FastAPI:
     """The ASGI app over ``publisher`` for ``clients``. ``notifier`` sends the callbacks:
-    its thread runs while the server does (ASGI lifespan), and every call kicks it."""
+    its thread runs while the server does (ASGI lifespan), and every call kicks it.
+    ``sms_public_url`` is the origin Twilio posts the SMS webhooks to, when a proxy is in
+    front (``carecast.sms_inbound``)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -348,6 +351,22 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
                   verb=verb, status=status, **data)
             if notifier is not None and status == 200:
                 notifier.kick()
+
+    @app.post("/sms/{account}/{hook}", include_in_schema=False)
+    async def sms_webhook(account: str, hook: str, request: Request) -> Any:
+        """Twilio's inbound replies and status callbacks (signed by Twilio, not by a key)."""
+        from fastapi.responses import Response
+
+        from carecast.sms_inbound import SmsInbound
+
+        body = await request.body()
+        inbound = SmsInbound(_sms_channel(publisher), lambda: _messaging(publisher),
+                             public_url=sms_public_url)
+        answer = await asyncio.to_thread(
+            inbound.handle, request.url.path, body, request.headers.get("X-Twilio-Signature"),
+            str(request.url))
+        return Response(answer.body, status_code=answer.status,
+                        media_type=answer.content_type)
 
     @app.post("/v1/posts", summary="Preview, publish or schedule a post")
     def submit(body: Submit, client: Caller) -> dict[str, Any]:
@@ -481,3 +500,21 @@ def create_app(publisher: Publisher, clients: Clients, *, max_body: int = 1 << 2
 
     app.add_middleware(BodyLimit, max_bytes=max_body)
     return app
+
+
+def _sms_channel(publisher: Publisher) -> Callable[[str], Any]:
+    def find(account: str) -> Any:
+        from carecast.channels.sms import SmsChannel
+
+        cfg = publisher.config.accounts.get(account)
+        if cfg is None or cfg.channel != SmsChannel.name:
+            return None
+        channel = publisher.channel(account)
+        return channel if isinstance(channel, SmsChannel) else None
+    return find
+
+
+def _messaging(publisher: Publisher) -> Any:
+    from carecast.store.messaging import Messaging
+
+    return Messaging(publisher.ledger)
