@@ -71,6 +71,10 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
     "instagram": {"ig_user_id": "17841400008460056", "access_token": "contract-ig-token-5b1d",
                   "media_host_path": "contract-media",
                   "media_host_url": "https://media.example.org/contract/"},
+    # Twilio's SIDs have a fixed shape; the channel's own contract run (with a store holding
+    # an opted-in number) is in tests/channels/test_sms.py.
+    "sms": {"account_sid": "AC" + "0f" * 16, "auth_token": "contract-twilio-token-8e1d",
+            "from_number": "+15017122661"},
 }
 #: The HTTP library each channel publishes with: the status and transport tables run on it.
 TRANSPORTS = {"webhook": "requests", "wordpress": "requests", "facebook": "requests",

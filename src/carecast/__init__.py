@@ -65,7 +65,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from carecast.confine import MediaRules
-    from carecast.consent import Consent
+    from carecast.consent import Consent, MessagingConsent
     from carecast.findings import Action, Finding, Span
     from carecast.hookspecs import hookimpl
     from carecast.plan import Cadence, Campaign, Plan, PlanEntry, PlanIssue
@@ -101,6 +101,7 @@ if TYPE_CHECKING:
     from carecast.schedule import Slot
     from carecast.settings import Settings
     from carecast.store import AuditEvent, AuditReport, Failure, Ledger
+    from carecast.store.messaging import Messaging, SmsResult, SmsSend
 
 __version__ = "0.1.0"
 
@@ -173,6 +174,10 @@ _LAZY = {
     "PlanEntry": "carecast.plan",
     "hookimpl": "carecast.hookspecs",
     "preview_html": "carecast.preview_page",
+    "MessagingConsent": "carecast.consent",
+    "Messaging": "carecast.store.messaging",
+    "SmsResult": "carecast.store.messaging",
+    "SmsSend": "carecast.store.messaging",
 }
 
 
@@ -226,6 +231,8 @@ __all__ = [
     "MediaKind",
     "MediaRules",
     "Mention",
+    "Messaging",
+    "MessagingConsent",
     "Metrics",
     "Outcome",
     "OutcomeUnknown",
@@ -254,6 +261,8 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "Slot",
+    "SmsResult",
+    "SmsSend",
     "Span",
     "State",
     "StoreConfig",

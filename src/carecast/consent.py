@@ -220,4 +220,5 @@ class MessagingConsent(BaseModel):
         return (f"MessagingConsent(number='…{self.number[-2:]}', brand={self.brand!r}, "
                 f"live={self.live})")
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return repr(self)

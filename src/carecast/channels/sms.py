@@ -45,7 +45,6 @@ from carecast.errors import (
     ChannelError,
     ConfigurationError,
     LimitExceeded,
-    OutcomeUnknown,
     PermissionDenied,
     PlatformRejected,
     RateLimited,
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
     from carecast.config import CheckSettings
     from carecast.consent import MessagingConsent
     from carecast.records import Records
-    from carecast.store.messaging import Messaging, Outcome
+    from carecast.store.messaging import Messaging, SmsResult
 
 __all__ = ["QuietHours", "Segments", "SmsChannel", "SmsOptions", "segments"]
 
@@ -260,7 +259,7 @@ class SmsChannel(Channel):
     extra: ClassVar[str | None] = "sms"
     packages: ClassVar[tuple[str, ...]] = ("twilio",)
     notes: ClassVar[tuple[str, ...]] = (
-        "texts only numbers with a live opt-in in the store (carecast sms opt-in)",
+        "texts only numbers with a live opt-in in the store (carecast.Messaging.opt_in)",
         "STOP, START and HELP arrive through carecast serve's /sms/ACCOUNT/inbound",
     )
     #: Twilio answers no create with 409: one is a plain refusal.
@@ -437,7 +436,7 @@ class SmsChannel(Channel):
             return {"messaging_service_sid": self.options.messaging_service_sid}
         return {"from_": self.options.from_number}
 
-    def _send(self, number: str, text: str) -> tuple[Outcome, ChannelError | None]:
+    def _send(self, number: str, text: str) -> tuple[SmsResult, ChannelError | None]:
         """Create one message; its outcome for the store and the error, if any."""
         try:
             message = self.client.messages.create(
@@ -453,7 +452,7 @@ class SmsChannel(Channel):
         return _outcome(number, "sent", message.sid, message.status,
                         _int(message.error_code)), None
 
-    def _reconcile(self, row: Any, text: str) -> Outcome | ChannelError | None:
+    def _reconcile(self, row: Any, text: str) -> SmsResult | ChannelError | None:
         """Find the message an uncertain send may have created: by To, From and DateSent
         from the claim on, then the newest messages to the number (a queued message has no
         DateSent yet); matched by its body and creation time. None: not on the platform."""
@@ -484,7 +483,7 @@ class SmsChannel(Channel):
         said = _plain(str(body.get("message") or ""))
         cls = ACCOUNT_CODES.get(code) if code is not None else None
         message = None
-        if code in NUMBER_CODES:
+        if code is not None and code in NUMBER_CODES:
             cls, message = PlatformRejected, f"Twilio error {code}: {NUMBER_CODES[code]}"
         return self.error(cls, message, response=response, method=method,
                           said=f"error {code}: {said}" if code else said or "no reason given",
@@ -536,10 +535,10 @@ def _worse(current: ChannelError | None, new: ChannelError) -> ChannelError:
 
 
 def _outcome(number: str, state: str, sid: str | None = None, status: str | None = None,
-             code: int | None = None) -> Outcome:
-    from carecast.store.messaging import Outcome
+             code: int | None = None) -> SmsResult:
+    from carecast.store.messaging import SmsResult
 
-    return Outcome(number, state, sid, status, code)
+    return SmsResult(number, state, sid, status, code)
 
 
 def _int(value: Any) -> int | None:

@@ -182,10 +182,19 @@ def _draft_lines(draft: Draft, target: TargetPreview) -> list[RenderableType]:
     total = len(draft.parts)
     for i, part in enumerate(draft.parts):
         head = f"part {i + 1} of {total}" if total > 1 else "text"
-        lines.append(Text.assemble((head, "bold"), "  ", _length(part.length, part.limit, unit)))
+        lines.append(Text.assemble((head, "bold"), "  ", _length(part.length, part.limit, unit),
+                                   *_segments(draft)))
         lines.append(Text(part.text))
         lines.extend(_media_line(j, m) for j, m in enumerate(part.media))
     return lines
+
+
+def _segments(draft: Draft) -> tuple[str, ...]:
+    """How an SMS draft is split into carrier segments, for the preview."""
+    count, encoding = draft.options.get("segments"), draft.options.get("encoding")
+    if count is None or encoding is None:
+        return ()
+    return (f"  {count} SMS segment{'s' if count != 1 else ''} ({encoding})",)
 
 
 def marked_post(post: Post, findings: Sequence[Finding]) -> list[Text]:

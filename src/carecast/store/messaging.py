@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from carecast.consent import MessagingConsent, number_ref
 from carecast.store.ledger import Ledger
 
-__all__ = ["Messaging", "SmsSend"]
+__all__ = ["Messaging", "SmsResult", "SmsSend"]
 
 metadata = sa.MetaData()
 _TS = sa.DateTime(timezone=True)
@@ -75,7 +75,7 @@ class SmsSend:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SmsResult:
     """What one send ended in, for ``Messaging.settle``."""
 
     number: str
@@ -194,7 +194,7 @@ class Messaging:
                 claimed += fresh + again
         return claimed
 
-    def settle(self, key: str, outcomes: Sequence[Outcome]) -> None:
+    def settle(self, key: str, outcomes: Sequence[SmsResult]) -> None:
         """Record what each send ended in; each message sent is an audit event."""
         if not outcomes:
             return
