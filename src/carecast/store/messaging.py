@@ -54,6 +54,12 @@ FINAL = frozenset({"sent", "refused"})
 #: States whose message may be on the platform: looked up before any resend.
 UNCERTAIN = frozenset({"sending", "unknown"})
 _CHUNK = 500
+_bp = sa.bindparam
+#: Built once: one ``executemany`` settles a whole batch.
+_SETTLE = sms_sends.update().where(
+    sms_sends.c.key == _bp("k_key"), sms_sends.c.number == _bp("k_number")).values(
+    state=_bp("v_state"), sid=_bp("v_sid"), status=_bp("v_status"),
+    error_code=_bp("v_code"), updated_at=_bp("v_at"))
 
 
 @dataclass(frozen=True)
@@ -200,11 +206,10 @@ class Messaging:
             return
         now = self.clock.now()
         with self.ledger._write() as conn:
-            for o in outcomes:
-                conn.execute(sms_sends.update().where(
-                    sms_sends.c.key == key, sms_sends.c.number == o.number).values(
-                    state=o.state, sid=o.sid, status=o.status, error_code=o.error_code,
-                    updated_at=now))
+            conn.execute(_SETTLE, [
+                {"k_key": key, "k_number": o.number, "v_state": o.state, "v_sid": o.sid,
+                 "v_status": o.status, "v_code": o.error_code, "v_at": now}
+                for o in outcomes])
             sent = [o for o in outcomes if o.state in FINAL]
             if sent:
                 self.ledger._append(conn, "", "", "sms_sent", {
