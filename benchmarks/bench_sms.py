@@ -36,9 +36,8 @@ def _serve(queue: Any, stop: Any) -> None:
 
 def measure(size: int) -> tuple[float, float, int]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_sms_fanout import FROM, SID, TOKEN
-
     from carecast import Config, Messaging, MessagingConsent, Post, Publisher
+    from test_sms_fanout import FROM, SID, TOKEN
 
     queue: Any = multiprocessing.Queue()
     stop = multiprocessing.Event()
