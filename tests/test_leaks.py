@@ -51,6 +51,7 @@ SECRETS: dict[str, dict[str, str]] = {
     "tube": {"client_secret": "GOCSPX-7hT2kLm9Pq4Rs6Tu8Vw0Xy3Za",
              "refresh_token": "1//0gLm9Pq2Rs5Tu7Vw0Xy4Za6Bc8De1Fg3Hi5Jk7Lm9No-Pq2Rs5Tu7Vw0"},
     "wp": {"application_password": "abcd EFGH 1234 ijkl MNOP 5678"},
+    "texts": {"auth_token": "9e1c4b7a2d5f8e3c6b9a0d4f7e2c5b8a"},
     "hook": {"url": "https://hooks.example.org/services/T01ABCDEF/B02GHIJKL/xoxb9Qw2Er4Ty6",
              "secret": "whsec_4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv4Bn6mQ7vX3nL9pK2wE5rT8yU1iO4aS6dF"},
 }
@@ -65,6 +66,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "tube": {"channel": "youtube", "client_id": "123-abc.apps.googleusercontent.com"},
     "wp": {"channel": "wordpress", "site_url": "https://blog.example.org", "user": "editor"},
     "hook": {"channel": "webhook"},
+    "texts": {"channel": "sms", "account_sid": "AC" + "5e" * 16, "from_number": "+15017122661"},
 }
 ALL = [value for account in SECRETS.values() for value in account.values()]
 STORE_PASSWORD = "pg-Pa55w0rd-7Yh3Kq"
@@ -151,10 +153,21 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in [k for k in os.environ if k.startswith("CARECAST_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("CARECAST_CONFIG", str(tmp_path / "carecast.toml"))
+    _opt_in(load_config())
     monkeypatch.setenv("CARECAST_SECRETS_FILE", str(tmp_path / "secrets.toml"))
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def _opt_in(config: Any) -> None:
+    """One number opted in to the brand, so the SMS account texts someone."""
+    from carecast.consent import MessagingConsent
+    from carecast.store.messaging import Messaging
+
+    with Publisher(config, entry_point_plugins=False) as publisher:
+        Messaging(publisher.ledger).opt_in(MessagingConsent(
+            number="+12025550142", brand="rg", given_at=publisher.clock.now(), how="form"))
 
 
 def test_every_channel_is_configured_here() -> None:
@@ -203,6 +216,8 @@ def test_each_channels_errors_hide_the_echo(deployment: Path, echoing: Any,
     config = load_config()
     cls = get_channel_class(config.accounts[account].channel)
     channel = cls.from_config(config.accounts[account], root=deployment)
+    ledger = Publisher(config, entry_point_plugins=False).ledger
+    channel.store = lambda: ledger  # the SMS account reads its opted-in numbers there
     media = {"ig": [Media(source="photo.png", alt_text="A clinic.")],
              "tube": [Media(source="clip.mp4", kind="video")]}.get(account)
     post = POST.model_copy(update={"media": media}) if media else POST
@@ -213,6 +228,7 @@ def test_each_channels_errors_hide_the_echo(deployment: Path, echoing: Any,
             call()
         except ChannelError as exc:
             seen.append(exc)
+    ledger.close()
     assert seen, f"{account}: the echoing platform raised no channel error"
     for exc in seen:
         info = ErrorInfo.from_exception(exc)
