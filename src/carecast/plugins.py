@@ -40,7 +40,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("accessibility", "carecast.compliance.accessibility"),
     ("images", "carecast.compliance.images"),
     ("consent", "carecast.consent"),
-    ("sms", "carecast.channels.sms"),
+    ("sms", "carecast.compliance.sms_phi"),
     ("voice", "carecast.brand.voice"),
 )
 

@@ -13,7 +13,7 @@ hours waits: the target stays pending, saying until when, and a later run sends 
 Text is counted as carriers count it: GSM-7 (the extension table's characters take two
 septets) in 160 / 153-unit segments, anything else in UCS-2 at 70 / 67; ``max_segments``
 caps a message. SMS is not a secure channel: the review refuses any text the PHI scanner
-flags at all (``carecast_review_draft`` below).
+flags at all (``carecast.compliance.sms_phi``).
 """
 
 from __future__ import annotations
@@ -49,14 +49,10 @@ from carecast.errors import (
     PlatformRejected,
     RateLimited,
 )
-from carecast.findings import Action, Finding
-from carecast.hookspecs import hookimpl
 from carecast.post import Draft, Post, Profile, Receipt
 
 if TYPE_CHECKING:
-    from carecast.config import CheckSettings
     from carecast.consent import MessagingConsent
-    from carecast.records import Records
     from carecast.store.messaging import Messaging, SmsResult
 
 __all__ = ["QuietHours", "Segments", "SmsChannel", "SmsOptions", "segments"]
@@ -582,34 +578,3 @@ def _end_of_window(local: datetime, end: time) -> datetime:
     if candidate <= local:
         candidate = datetime.combine(day + timedelta(days=1), end, tzinfo=local.tzinfo)
     return candidate.astimezone(UTC)
-
-
-@hookimpl
-def carecast_review_draft(post: Post, draft: Draft, account: AccountConfig,
-                          settings: CheckSettings, records: Records,
-                          now: datetime) -> list[Finding]:
-    """SMS is not a secure channel: any text the PHI scanner flags, however unsure, blocks
-    the message (the brand's own details and allowed terms excepted)."""
-    if account.channel != SmsChannel.name:
-        return []
-    from carecast.compliance import phi
-    from carecast.compliance.phi_guard import PhiSettings, allowed_terms
-
-    brand = settings.config.brands.get(account.brand) if account.brand else None
-    try:
-        allow = allowed_terms(brand, PhiSettings.of(settings))
-    except ConfigurationError:
-        allow = ()
-    findings: list[Finding] = []
-    for index, part in enumerate(draft.parts):
-        field = f"parts[{index}].text"
-        for span in phi.scan(part.text, allow):
-            findings.append(Finding(
-                action=Action.BLOCK, code=f"sms.phi.{span.category.lower()}", field=field,
-                check="sms",
-                message=f"{field} at {span.start}-{span.end}: the PHI scanner flags this "
-                        f"({span.category}, confidence {span.confidence:.2f}) and SMS is not "
-                        "a secure channel, so it is never texted; remove it (or list a public "
-                        "term in checks.phi.allow)"))
-    return findings
-
