@@ -30,7 +30,7 @@ def carecast_review_draft(post: Post, draft: Draft, account: AccountConfig,
                           now: datetime) -> list[Finding]:
     """SMS is not a secure channel: any text the PHI scanner flags, however unsure, blocks
     the message (the brand's own details and allowed terms excepted)."""
-    if account.channel != SMS:
+    if account.channel != SMS or not settings.enabled(SMS):
         return []
     from carecast.compliance import phi
     from carecast.compliance.phi_guard import PhiSettings, allowed_terms
