@@ -450,3 +450,26 @@ def test_no_request_goes_anywhere_but_twilio(store: Messaging, clock: FrozenCloc
                  json=message(NUMBERS[0], "x"))
         send(ch)
         assert all(urlsplit(c.request.url).hostname == "api.twilio.com" for c in mock.calls)
+
+
+def test_a_number_that_opts_out_while_its_outcome_is_unknown_is_never_texted_again(
+        store: Messaging, clock: FrozenClock) -> None:
+    opt_in(store, NUMBERS[:1])
+    ch = channel(store, clock)
+    draft = ch.render(Post(id="p1", text="Flu clinic opens Monday 9am."))
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, BASE, body=requests.exceptions.ReadTimeout("slow"))
+        mock.add(responses.GET, BASE, status=503, json={"code": 20503, "status": 503})
+        with pytest.raises((OutcomeUnknown, ChannelServerError)):
+            ch.publish(draft, "k1")
+    store.opt_out(NUMBERS[0], how="keyword STOP")
+    assert ch.lookup("k1", draft) is None  # still to be looked up
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, BASE, json={"messages": [], "next_page_uri": None})
+        receipt = ch.publish(draft, "k1")
+        assert sent_to(mock) == []
+    assert receipt.extra == {"sent": 0, "refused": 0}
+    assert store.count("k1") == {"failed": 1}
+    found = ch.lookup("k1", draft)
+    assert found is not None
+    assert found.remote_id == "k1"

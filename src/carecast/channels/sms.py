@@ -377,10 +377,10 @@ class SmsChannel(Channel):
                 for f in found:
                     if isinstance(f, ChannelError):
                         worst = _worse(worst, f)
-                missing = [r.number for r, f in zip(uncertain, found, strict=True)
-                           if f is None and r.number in live and r.number not in waiting]
-                store.settle(key, [_outcome(n, "failed") for n in missing])  # safe to send
-                due += missing
+                # Not on the platform: safe to send again (a claim takes only live numbers).
+                missing = [r.number for r, f in zip(uncertain, found, strict=True) if f is None]
+                store.settle(key, [_outcome(n, "failed") for n in missing])
+                due += [n for n in missing if n in live and n not in waiting]
                 for start in range(0, len(due), BATCH):
                     claimed = store.claim(key, self.account, brand, due[start:start + BATCH])
                     results = list(pool.map(lambda n: self._send(n, text), claimed))
@@ -418,8 +418,9 @@ class SmsChannel(Channel):
         store = self._messaging()
         rows = store.sends(key)
         live = {c.number for c in store.live(self._brand())}
-        if not rows or any(r.state not in ("sent", "refused") for r in rows.values()) \
-                or live - set(rows):
+        open_rows = [r for r in rows.values() if r.state not in ("sent", "refused")
+                     and (r.state != "failed" or r.number in live)]
+        if not rows or open_rows or live - set(rows):
             return None
         counts = store.count(key)
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
@@ -518,16 +519,12 @@ class SmsChannel(Channel):
 
 
 def _worse(current: ChannelError | None, new: ChannelError) -> ChannelError:
-    """The error to raise: one that cannot be retried, then an unknown outcome, first seen."""
-    if current is None:
-        return new
-    rank = [not e.retryable for e in (current, new)], [e.may_have_been_sent
-                                                       for e in (current, new)]
-    if rank[0][1] and not rank[0][0]:
-        return new
-    if rank[1][1] and not rank[1][0] and not rank[0][0]:
-        return new
-    return current
+    """The error to raise: one that cannot be retried, then a rate limit (its wait is
+    honoured), then one whose message may be on the platform; the first seen on a tie."""
+    def rank(error: ChannelError) -> tuple[bool, bool, bool]:
+        return (not error.retryable, isinstance(error, RateLimited), error.may_have_been_sent)
+
+    return new if current is None or rank(new) > rank(current) else current
 
 
 def _outcome(number: str, state: str, sid: str | None = None, status: str | None = None,
