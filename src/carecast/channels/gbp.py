@@ -139,8 +139,9 @@ class LocalPostOptions(BaseModel):
                                   "the post's link when it has one.")
     action_url: str | None = Field(default=None, pattern=r"^https?://")
     event_title: str | None = Field(default=None, min_length=1, max_length=MAX_EVENT_TITLE)
-    starts: datetime | date | None = None
-    ends: datetime | date | None = None
+    starts: date | datetime | None = Field(default=None, description="A date (all day) or a "
+                                           "local date and time.")
+    ends: date | datetime | None = None
     coupon_code: str | None = Field(default=None, max_length=58)
     redeem_url: str | None = Field(default=None, pattern=r"^https?://")
     terms: str | None = Field(default=None, max_length=5000)
