@@ -106,8 +106,8 @@ def google_error(code: int, status: str, message: str = "An error", *details) ->
 
 
 def hours(*options) -> Post:
-    return Post.model_validate({"id": "storm", "text": "Closed for the storm.", "overrides": {"gbp": {"options": {
-        "kind": "special_hours", "special_hours": list(options)}}}})
+    return Post.model_validate({"id": "storm", "text": "Closed for the storm.", "overrides": {
+        "gbp": {"options": {"kind": "special_hours", "special_hours": list(options)}}}})
 
 
 # -- credentials -------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def test_render_refuses_what_google_would(gbp, tmp_path) -> None:
     gbp.root = tmp_path
     gbp.media_rules = type(gbp.media_rules)(roots=(tmp_path,))
     (tmp_path / "fair.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
-    with pytest.raises(InvalidPost, match="media\\[0\\].source"):
+    with pytest.raises(InvalidPost, match=r"media\[0\]\.source"):
         gbp.render(Post(id="p", text="Fair", media=[Media(source="fair.png", alt_text="x")]))
 
 
