@@ -155,6 +155,21 @@ def test_a_refused_refresh_token_says_how_to_renew(mocked) -> None:
     assert info.value.__cause__ is None
 
 
+def test_a_token_refused_early_is_refreshed_once(ordered) -> None:
+    opts = GoogleBusinessOptions(account_id=ACCOUNT, client_id="123.apps.googleusercontent.com",
+                                 client_secret=CLIENT_SECRET, refresh_token=REFRESH,
+                                 locations=("111",))
+    gbp = GoogleBusinessChannel("riverside-gbp", opts, clock=FrozenClock(NOW))
+    ordered.post(TOKEN_URL, json={"access_token": "ya29.revoked", "expires_in": 3599})
+    ordered.post(f"{POSTS}/111/localPosts", status=401, json=google_error(
+        401, "UNAUTHENTICATED", "Request had invalid authentication credentials."))
+    ordered.post(TOKEN_URL, json={"access_token": TOKEN, "expires_in": 3599})
+    ordered.post(f"{POSTS}/111/localPosts", json=local_post("111", "p1"))
+    receipt = gbp.publish(gbp.render(POST), "k")
+    assert receipt.remote_id.endswith("/localPosts/p1")
+    assert ordered.calls[-1].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
 def test_credentials_are_required() -> None:
     with pytest.raises(ValueError, match="client_id, client_secret and refresh_token"):
         GoogleBusinessOptions(account_id=ACCOUNT, client_id="x")

@@ -581,12 +581,20 @@ class GoogleBusinessChannel(Channel):
     # -- transport ---------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        """One Google API call with the access token; the JSON answer, or a mapped error."""
-        headers = {"Authorization": f"Bearer {self._token()}", "User-Agent": "carecast"}
-        response = http_request(self.session, method, url, channel=self.name,
-                                account=self.account, headers=headers,
-                                timeout=(self.options.connect_timeout, self.options.timeout),
-                                **kwargs)
+        """One Google API call with the access token; the JSON answer, or a mapped error.
+
+        A 401 to a token carecast refreshed (revoked or expired early) refreshes it once and
+        sends the call again: Google did nothing with the refused one.
+        """
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self._token()}", "User-Agent": "carecast"}
+            response = http_request(self.session, method, url, channel=self.name,
+                                    account=self.account, headers=headers,
+                                    timeout=(self.options.connect_timeout, self.options.timeout),
+                                    **kwargs)
+            if response.status_code != 401 or attempt == 2 or self._credentials is None:
+                break
+            self._credentials = None
         if response.status_code >= 300:
             raise google_error(response, self, renew=self._renew)
         if not response.content:
