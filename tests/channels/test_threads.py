@@ -449,6 +449,9 @@ def test_fetch_mentions_and_replies(th, mocked) -> None:
     assert [(m.remote_id, m.kind, m.author) for m in mentions] == [
         ("r1", "reply", "bo"), ("t1", "mention", "annlee")]
     assert query(mocked.calls[0])["since"] == str(int(since.timestamp()))
+    th.fetch_mentions(datetime(2020, 1, 1, tzinfo=UTC))  # before Threads existed
+    last = [c for c in mocked.calls if "/mentions" in c.request.url][-1]
+    assert query(last)["since"] == "1688540400"
 
 
 def test_fetch_metrics(th, mocked) -> None:

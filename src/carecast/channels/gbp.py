@@ -142,9 +142,9 @@ class LocalPostOptions(BaseModel):
     starts: date | datetime | None = Field(default=None, description="A date (all day) or a "
                                            "local date and time.")
     ends: date | datetime | None = None
-    coupon_code: str | None = Field(default=None, max_length=58)
+    coupon_code: str | None = None
     redeem_url: str | None = Field(default=None, pattern=r"^https?://")
-    terms: str | None = Field(default=None, max_length=5000)
+    terms: str | None = None
     special_hours: tuple[SpecialHoursPeriod, ...] = ()
 
     @model_validator(mode="after")

@@ -51,6 +51,8 @@ MB = 1024 * 1024
 MAX_LINKS = 5
 #: A used-up quota frees one slot at a time (a moving 24-hour window): look again in an hour.
 QUOTA_WAIT = 3600.0
+#: The earliest ``since`` the Threads API takes (5 July 2023, its launch).
+EARLIEST_SINCE = 1688540400
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _POST_FIELDS = "id,text,permalink,timestamp"
 #: What each container ``error_message`` means, for the user (Threads' troubleshooting list).
@@ -350,12 +352,13 @@ class ThreadsChannel(GraphChannel):
         """Posts that mention the profile, and replies to its recent posts, since ``since``."""
         user, limit = self.options.user_id, self.options.lookup_limit
         fields = "id,text,username,timestamp,permalink"
+        after = max(int(since.timestamp()), EARLIEST_SINCE)
         found: list[Mention] = []
         for item in self.graph.pages(f"{user}/mentions", limit=limit, fields=fields,
-                                     since=int(since.timestamp())):
+                                     since=after):
             found.extend(self._mention(item, "mention", since))
         for post in self.graph.pages(f"{user}/threads", limit=limit, fields="id,timestamp",
-                                     since=int(since.timestamp())):
+                                     since=after):
             for item in self.graph.pages(f"{post['id']}/replies", limit=limit,
                                          fields=f"{fields},is_reply_owned_by_me"):
                 if not item.get("is_reply_owned_by_me"):
