@@ -146,6 +146,9 @@ def test_more_than_five_links_are_refused(th) -> None:
     with pytest.raises(LimitExceeded) as info:
         th.render(Post(id="p", text=f"Clinics: {links}"))
     assert (info.value.field, info.value.limit, info.value.value) == ("text", 5, 6)
+    with pytest.raises(LimitExceeded) as reply:
+        th.render(Post(id="p", text="Clinics near you.", thread=("Hours.", f"All: {links}")))
+    assert reply.value.field == "thread[1]"
     same = " ".join(["https://riverside.example/flu"] * 6)  # unique links are counted
     assert th.render(Post(id="p", text=same)).parts
 

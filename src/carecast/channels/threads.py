@@ -168,10 +168,14 @@ class ThreadsChannel(GraphChannel):
         resolved = self.override_of(post)
         where = f"{resolved.where}." if resolved.given is not None else ""
         media = draft.parts[0].media
+        given = resolved.given
+        # the parts split from the text come first, then one per thread entry
+        body_parts = len(draft.parts) - (len(post.thread) if given is None or given.text is None
+                                         else 0)
         for i, part in enumerate(draft.parts):
             links = {m.group(0).rstrip(".,;:!?)") for m in _URL.finditer(part.text)}
             if len(links) > MAX_LINKS:
-                field = f"{where}text" if i == 0 else f"thread[{i - 1}]"
+                field = f"{where}text" if i < body_parts else f"thread[{i - body_parts}]"
                 raise LimitExceeded(
                     f"{field}: {len(links)} links is over Threads' limit of {MAX_LINKS} per "
                     "post; remove some or move them to a reply",
