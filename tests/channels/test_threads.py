@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from responses.registries import OrderedRegistry
 
 from carecast.channels.threads import (
@@ -125,6 +127,28 @@ def script_permalink(rsps, media_id: str) -> None:
 ])
 def test_threads_counts_emoji_as_utf8_bytes(text, length) -> None:
     assert threads_length(text) == length
+
+
+def _by_graphemes(text: str) -> int:
+    """The count the slow, plain way: each grapheme holding an emoji counts its bytes."""
+    import regex
+
+    return sum(len(g.encode("utf-8")) if regex.search(
+        r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3]", g) else len(g)
+        for g in regex.findall(r"\X", text))
+
+
+PIECES = ["a", " ", "9", "#", ".", "\u00e9", "e\u0301", "\u65e5", "\u3042", "\u00a9",
+          "\U0001f44d", "\U0001f3fd", "\u200d", "\ufe0f", "\u20e3", "\U0001f1fa",
+          "\U0001f1f8", "\u2764", "\u2705", "\U0001f469", "\u2695", "\u0915\u094d",
+          "\U000e0067", "\U0001f3f4", "\U0001faf6", "\u2014"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40))
+def test_the_fast_count_is_the_grapheme_count(pieces) -> None:
+    text = "".join(pieces)
+    assert threads_length(text) == _by_graphemes(text)
 
 
 def test_text_over_500_becomes_a_reply_chain(th) -> None:
