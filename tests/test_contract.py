@@ -75,11 +75,14 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
     # an opted-in number) is in tests/channels/test_sms.py.
     "sms": {"account_sid": "AC" + "0f" * 16, "auth_token": "contract-twilio-token-8e1d",
             "from_number": "+15017122661"},
+    # Google Business Profile: an account number, and a token given (no refresh in the tables).
+    "gbp": {"account_id": "1234567890", "access_token": "contract-gbp-token-7c2e"},
 }
 #: The HTTP library each channel publishes with: the status and transport tables run on it.
 TRANSPORTS = {"webhook": "requests", "wordpress": "requests", "facebook": "requests",
               "instagram": "requests", "linkedin": "requests", "x": "requests",
-              "mastodon": "requests", "bluesky": "httpx", "youtube": "httplib2"}
+              "mastodon": "requests", "bluesky": "httpx", "youtube": "httplib2",
+              "threads": "requests", "gbp": "requests"}
 #: Where a platform means a status otherwise than STATUS_TABLE says (each with its reason).
 STATUS_OVERRIDES: dict[str, dict[int, type[ChannelError]]] = {
     # A publish first signs in (createSession): its 400 is a refused handle or app password.
@@ -118,6 +121,7 @@ def _google(status: int, reason: str, message: str, domain: str = "global") -> d
 ERROR_BODIES: dict[str, dict[int, Any]] = {
     "facebook": GRAPH_BODIES,
     "instagram": GRAPH_BODIES,
+    "threads": GRAPH_BODIES,
     "linkedin": {
         400: {"serviceErrorCode": 0, "message": "Illegal field name '['", "status": 400},
         401: {"serviceErrorCode": 65600, "message": "Invalid access token", "status": 401},
@@ -128,6 +132,28 @@ ERROR_BODIES: dict[str, dict[int, Any]] = {
                 "title": "Invalid Request",
                 "detail": "One or more parameters to your request was invalid.",
                 "type": "https://api.twitter.com/2/problems/invalid-request"}},
+    # Google's canonical error JSON (google.rpc.Status), as the Business Profile APIs send it.
+    "gbp": {
+        400: {"error": {"code": 400, "message": "Request contains an invalid argument.",
+                        "status": "INVALID_ARGUMENT", "details": [{
+                            "@type": "type.googleapis.com/google.rpc.BadRequest",
+                            "fieldViolations": [{"field": "summary",
+                                                 "description": "Too long"}]}]}},
+        401: {"error": {"code": 401, "message": "Request had invalid authentication "
+                        "credentials.", "status": "UNAUTHENTICATED"}},
+        403: {"error": {"code": 403, "message": "The caller does not have permission",
+                        "status": "PERMISSION_DENIED"}},
+        404: {"error": {"code": 404, "message": "Requested entity was not found.",
+                        "status": "NOT_FOUND"}},
+        429: {"error": {"code": 429, "message": "Quota exceeded for quota metric "
+                        "'Requests' and limit 'Requests per minute'.",
+                        "status": "RESOURCE_EXHAUSTED", "details": [{
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "RATE_LIMIT_EXCEEDED",
+                            "domain": "googleapis.com"}]}},
+        503: {"error": {"code": 503, "message": "The service is currently unavailable.",
+                        "status": "UNAVAILABLE"}},
+    },
     "youtube": {
         400: _google(400, "keyInvalid", "Bad Request", "usageLimits"),
         403: {"error": {"code": 403, "message": "The caller does not have permission",

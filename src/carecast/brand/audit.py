@@ -41,8 +41,8 @@ DEFAULT_CONCURRENCY = 32
 #: Least ``rapidfuzz`` similarity (0-100) of a description that matches.
 SIMILARITY = 90.0
 #: Channels whose profile has a phone field, and those whose location is a street address.
-PHONE_FIELD = frozenset({"facebook"})
-ADDRESS_FIELD = frozenset({"facebook", "linkedin"})
+PHONE_FIELD = frozenset({"facebook", "gbp"})
+ADDRESS_FIELD = frozenset({"facebook", "linkedin", "gbp"})
 _DIGIT = re.compile(r"\d")
 
 Fetch = Callable[[str], bytes]
@@ -56,6 +56,8 @@ class _Live:
     account: AccountConfig
     profile: Profile | None = None
     error: str | None = None
+    #: Which of the account's locations this is, when it lists several.
+    location: str | None = None
     avatar_sha256: str | None = None
     avatar_phash: str | None = None
     avatar_error: str | None = None
@@ -108,7 +110,7 @@ def audit(config: Config, brand: str | None, channel_of: Callable[[str], Channel
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts))),
                             thread_name_prefix="carecast-brand") as pool:
-        lives = list(pool.map(read, accounts))
+        lives = [one for live in pool.map(read, accounts) for one in _per_location(live)]
     readable = [x for x in lives if x.profile is not None]
     _names(readable, cfg)
     _handles(readable, cfg)
@@ -121,7 +123,7 @@ def audit(config: Config, brand: str | None, channel_of: Callable[[str], Channel
                                          "address", "avatar"))}
     return BrandReport(brand=name, name=cfg.name, avatar_sha256=canonical, accounts=tuple(
         AccountReport(
-            account=x.account.name, channel=x.channel, error=x.error,
+            account=x.account.name, channel=x.channel, error=x.error, location=x.location,
             handle=x.profile.handle if x.profile else None,
             url=_profile_url(x.profile) if x.profile else None,
             avatar_sha256=x.avatar_sha256,
@@ -208,6 +210,21 @@ def _read(account: AccountConfig, channel_of: Callable[[str], Channel], fetch: F
         if final:
             live.website, live.redirect = final, parsed.host
     return live
+
+
+def _per_location(live: _Live) -> list[_Live]:
+    """One row per location when the profile lists several (``extra["locations"]``, as the
+    Google Business Profile channel gives them), each compared like any other profile."""
+    listed = live.profile.extra.get("locations") if live.profile is not None else None
+    if not isinstance(listed, list) or not listed:
+        return [live]
+    rows: list[_Live] = []
+    for item in listed:
+        profile = Profile.model_validate(item)
+        where = profile.extra.get("location")
+        rows.append(_Live(live.account, profile=profile, website=profile.website,
+                          location=where if isinstance(where, str) else None))
+    return rows
 
 
 def _profile_url(profile: Profile) -> str | None:

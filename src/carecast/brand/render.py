@@ -29,7 +29,8 @@ def report_table(report: BrandReport) -> Table:
     for column in ("account", "field", "status", "live", "expected / fix", "note"):
         table.add_column(column, overflow="fold")
     for account in report.accounts:
-        who = Text(f"{account.account} ({account.channel})")
+        where = f" {account.location}" if account.location else ""
+        who = Text(f"{account.account}{where} ({account.channel})")
         if account.error is not None:
             table.add_row(who, Text("*"), Text("error", style="bold red"), Text(""), Text(""),
                           Text(account.error))
@@ -135,7 +136,8 @@ def _img(cache: AvatarCache, digest: str | None, alt: str) -> str:
 
 def _card(account: AccountReport, cache: AvatarCache, brand_avatar: str | None) -> str:
     name = html.escape(account.account)
-    sub = html.escape(" · ".join(x for x in (account.channel, account.handle or "") if x))
+    sub = html.escape(" · ".join(x for x in (account.channel, account.location or "",
+                                             account.handle or "") if x))
     faces = ""
     if brand_avatar or account.avatar_sha256:
         faces = (f'<div class="faces"><figure>{_img(cache, account.avatar_sha256, name)}'

@@ -48,6 +48,9 @@ class AccountReport(_Model):
 
     account: str
     channel: str
+    #: The place this row is about when one account lists several (a Business Profile's
+    #: locations, ``locations/{id}``); None for an account with one profile.
+    location: str | None = None
     handle: str | None = None
     url: str | None = None
     avatar_sha256: str | None = None

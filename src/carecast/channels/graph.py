@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -184,8 +184,10 @@ class GraphClient:
 
     def __init__(self, session: requests.Session, options: GraphOptions, *, channel: str,
                  account: str, renew: str, now: Callable[[], float],
-                 error: Callable[..., ChannelError]) -> None:
+                 error: Callable[..., ChannelError], base_url: str = GRAPH_URL) -> None:
         self.session = session
+        #: The API host: Graph's, or another on the same API (Threads: graph.threads.net).
+        self.base_url = base_url
         self.options = options
         self.channel = channel
         self.account = account
@@ -197,7 +199,7 @@ class GraphClient:
 
     def url(self, path: str, *, video: bool = False) -> str:
         """The full URL of a Graph path such as ``12345/feed``."""
-        return f"{VIDEO_URL if video else GRAPH_URL}/{self.options.graph_version}/" \
+        return f"{VIDEO_URL if video else self.base_url}/{self.options.graph_version}/" \
                f"{path.lstrip('/')}"
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
@@ -342,20 +344,25 @@ def same_text(a: str | None, b: str | None) -> bool:
 
 
 class GraphChannel(Channel):
-    """What the Facebook Page and Instagram channels share: a Graph client and a clock."""
+    """What the Graph API channels (Facebook, Instagram, Threads) share: a Graph client and a
+    clock."""
 
     options: GraphOptions
+    #: The API host the channel's client calls.
+    graph_url: ClassVar[str] = GRAPH_URL
+    #: The token a user renews when Graph refuses it, for messages.
+    credential_kind: ClassVar[str] = "long-lived Page access token"
 
     def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
                  session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__(account, options, root=root, session=session or new_session(),
                          clock=clock)
         self.owns_session = session is None
-        renew = (f"get a new long-lived Page access token as docs/channels/{self.name}.md shows "
+        renew = (f"get a new {self.credential_kind} as docs/channels/{self.name}.md shows "
                  f"and set it as accounts.{account}.access_token")
         self.graph = GraphClient(self.session, self.options, channel=self.name,
                                  account=account, renew=renew, now=self.clock.time,
-                                 error=self.error)
+                                 error=self.error, base_url=self.graph_url)
 
     def delete(self, receipt: Receipt) -> None:
         """Delete the post (``DELETE /{id}``); Graph answers ``{"success": true}``."""
