@@ -71,11 +71,19 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
     "instagram": {"ig_user_id": "17841400008460056", "access_token": "contract-ig-token-5b1d",
                   "media_host_path": "contract-media",
                   "media_host_url": "https://media.example.org/contract/"},
+    "email": {"host": "smtp.example.org", "from_address": "Riverside News <news@example.org>",
+              "list_address": "patients-news@lists.example.org",
+              "list_id": "news.riverside.example.org", "username": "news@example.org",
+              "password": "smtp-contract-pass-3c9a",
+              "unsubscribe_url": "https://example.org/unsubscribe"},
+    "listmonk": {"url": "https://lists.example.org", "api_user": "carecast",
+                 "api_token": "listmonk-contract-token-8e1f", "lists": [3]},
 }
 #: The HTTP library each channel publishes with: the status and transport tables run on it.
 TRANSPORTS = {"webhook": "requests", "wordpress": "requests", "facebook": "requests",
               "instagram": "requests", "linkedin": "requests", "x": "requests",
-              "mastodon": "requests", "bluesky": "httpx", "youtube": "httplib2"}
+              "mastodon": "requests", "bluesky": "httpx", "youtube": "httplib2",
+              "listmonk": "requests"}
 #: Where a platform means a status otherwise than STATUS_TABLE says (each with its reason).
 STATUS_OVERRIDES: dict[str, dict[int, type[ChannelError]]] = {
     # A publish first signs in (createSession): its 400 is a refused handle or app password.
