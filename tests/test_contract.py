@@ -150,7 +150,15 @@ TABLE_MEDIA = {"youtube": "clip.mp4"}
 #: The platform answers the webhook channel's contract runs (its own tests go further below).
 ANSWERS = {"webhook": [PlatformAnswer(200, json={"id": "w-1"}),
                        *(PlatformAnswer(status, cls, retryable=retryable)
-                         for status, cls, retryable, _ in STATUS_TABLE)]}
+                         for status, cls, retryable, _ in STATUS_TABLE)],
+           # One JSON answers every call: no campaign found, one created already running.
+           # Listmonk's auth middleware answers 403 for a bad token and a missing permission.
+           "listmonk": [PlatformAnswer(200, json={"data": {"results": [], "id": 5,
+                                                           "status": "running"}}),
+                        PlatformAnswer(403, AuthenticationError,
+                                       json={"message": "invalid API credentials"}),
+                        PlatformAnswer(403, errors.PermissionDenied,
+                                       json={"message": "permission denied: campaigns:get"})]}
 
 
 def _importable(name: str) -> type[Channel] | None:

@@ -21,7 +21,6 @@ import email.policy
 import email.utils
 import hashlib
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
@@ -32,7 +31,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.channels.media import media_bytes
 from carecast.channels.newsletter import newsletter
-from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.confine import is_loopback_url
 from carecast.errors import (
     AuthenticationError,
@@ -57,7 +55,7 @@ _SAID = 200  # characters of a server's reply kept in a message
 
 
 def _address(value: str, field: str) -> str:
-    name, addr = email.utils.parseaddr(value)
+    addr = email.utils.parseaddr(value)[1]
     if "@" not in addr or any(c in value for c in "\r\n") or " " in addr:
         raise ValueError(f"give an email address such as 'Riverside News <news@example.org>' "
                          f"for {field}")
@@ -153,10 +151,6 @@ class EmailChannel(Channel):
              "list's archive before --resend-unknown (a resend has the same Message-ID).",)
     options: EmailOptions
 
-    def __init__(self, account: str, options: ChannelOptions, *, root: Path | None = None,
-                 session: Any = None, clock: Clock = SYSTEM_CLOCK) -> None:
-        super().__init__(account, options, root=root, session=session, clock=clock)
-
     @property
     def domain(self) -> str:
         """The sender's domain: where Message-IDs and Content-IDs are made unique."""
@@ -190,6 +184,7 @@ class EmailChannel(Channel):
         msg.set_content(letter.text)
         msg.add_alternative(letter.html, subtype="html")
         html = msg.get_payload()[1]  # type: ignore[index]
+        assert isinstance(html, EmailMessage)  # the part add_alternative made
         for i, image in enumerate(letter.images):
             if not image.inline:
                 continue
@@ -261,7 +256,7 @@ class EmailChannel(Channel):
             failure = self.error(ChannelConnectionError, "the TLS handshake with the SMTP "
                                  "server failed; check its certificate (or ca_file)",
                                  retryable=False)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             failure = self.error(ChannelTimeout, "the SMTP server did not answer in time; "
                                  "nothing was sent")
         except (OSError, smtplib.SMTPException) as exc:
@@ -291,7 +286,7 @@ class EmailChannel(Channel):
                 code, said = smtp.rcpt(to)
                 if code not in (250, 251):
                     failure = self._refused(code, said, "RCPT TO")
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             failure = self.error(ChannelTimeout, "the SMTP server stopped answering before "
                                  "the message was sent; nothing was sent")
         except (OSError, smtplib.SMTPException) as exc:
@@ -306,7 +301,9 @@ class EmailChannel(Channel):
         failure: ChannelError | None = None
         try:
             code, said = smtp.data(data)
-            return f"{code} {_said(said)}"
+            if code == 250:
+                return f"{code} {_said(said)}"
+            failure = self._refused(code, said, "DATA")  # data() returns the final refusal
         except smtplib.SMTPDataError as exc:
             failure = self._refused(exc.smtp_code, exc.smtp_error, "DATA")
         except (OSError, smtplib.SMTPException) as exc:
