@@ -76,6 +76,8 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
               "list_id": "news.riverside.example.org", "username": "news@example.org",
               "password": "smtp-contract-pass-3c9a",
               "unsubscribe_url": "https://example.org/unsubscribe"},
+    "foursquare": {"venue_id": "4b0588f4f964a520a6d722e3",
+                   "api_key": "fsq3-contract-service-key-61b0"},
     "listmonk": {"url": "https://lists.example.org", "api_user": "carecast",
                  "api_token": "listmonk-contract-token-8e1f", "lists": [3]},
 }
