@@ -18,6 +18,8 @@
   second on 100,000 events, full and incremental (target: 100,000 full), ``only=`` narrowing.
 - ``celery``: targets per second with 1, 2 and 4 Celery workers on PostgreSQL and Redis, and
   the worker CPU the queue adds per target over the in-process publisher (figures only).
+- ``email``: CPU to build a newsletter message, memory with large images, messages per second
+  to a loopback SMTP server (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -45,6 +47,7 @@ BENCHES: dict[str, str] = {
     "server": "bench_server",
     "ledger": "bench_ledger",
     "celery": "bench_celery",
+    "email": "bench_email",
 }
 
 
