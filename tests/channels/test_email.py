@@ -336,6 +336,7 @@ def test_an_image_outside_the_media_folder_is_refused_at_render(root: Path,
     ("unsubscribe_url", "http://riverside.example.org/u", "https URL"),
     ("from_address", "not an address", "from_address"),
     ("list_id", "no spaces allowed", "list_id"),
+    ("list_name", "News\r\nBcc: everyone@example.org", "list_name: must be one line"),
 ])
 def test_bad_options_name_the_field_and_the_fix(root: Path, option: str, value: str,
                                                 says: str) -> None:

@@ -27,6 +27,7 @@ from carecast.channels.http import new_session, request
 from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import AuthenticationError, PermissionDenied, PlatformRejected
 from carecast.post import Draft, Profile, Receipt
+from carecast.scrub import hide
 
 __all__ = ["DAYS", "FoursquareChannel", "FoursquareOptions", "hours_table", "listed_hours",
            "listing_profile", "show_hours"]
@@ -100,7 +101,8 @@ class FoursquareChannel(Channel):
         body = _json(response)
         if response.status_code >= 300:
             said = body.get("message") if isinstance(body, dict) else None
-            said = " ".join(str(said).split())[:_SAID] if said else "no reason given"
+            # hidden before it is cut, so no piece of an echoed secret survives the cut
+            said = " ".join(hide(str(said)).split())[:_SAID] if said else "no reason given"
             raise self.error(response=response, method="GET", said=said)
         if not isinstance(body, dict) or len(response.content) > MAX_BYTES:
             raise self.error(PlatformRejected, "Foursquare answered without a venue's JSON; "

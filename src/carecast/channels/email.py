@@ -42,6 +42,7 @@ from carecast.errors import (
     PlatformRejected,
 )
 from carecast.post import Draft, MediaKind, Profile, Receipt
+from carecast.scrub import hide
 
 __all__ = ["EmailChannel", "EmailOptions", "message_id", "smtp_error_class"]
 
@@ -106,6 +107,13 @@ class EmailOptions(ChannelOptions):
     @classmethod
     def _addresses(cls, value: str, info: Any) -> str:
         return _address(value, info.field_name)
+
+    @field_validator("list_name", "host")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and any(c in value for c in "\r\n\0"):
+            raise ValueError("must be one line")
+        return value
 
     @field_validator("unsubscribe_mailto")
     @classmethod
@@ -346,7 +354,7 @@ class EmailChannel(Channel):
 
 def _said(said: bytes | str) -> str:
     text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
-    return " ".join(text.split())[:_SAID]
+    return " ".join(hide(text).split())[:_SAID]  # hidden before the cut
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

@@ -38,6 +38,7 @@ from carecast.errors import (
     PlatformRejected,
 )
 from carecast.post import Draft, MediaKind, Metrics, Profile, Receipt
+from carecast.scrub import hide
 
 __all__ = ["ListmonkChannel", "ListmonkOptions", "campaign_tag"]
 
@@ -139,7 +140,8 @@ class ListmonkChannel(Channel):
         except ValueError:
             body = None
         said = body.get("message") if isinstance(body, dict) else None
-        said = " ".join(str(said).split())[:_SAID] if said else ""
+        # hidden before it is cut, so no piece of an echoed secret survives the cut
+        said = " ".join(hide(str(said)).split())[:_SAID] if said else ""
         cls: type[ChannelError] | None = None
         if response.status_code == 403 and said:
             low = said.lower()
