@@ -61,6 +61,10 @@ class FoursquareChannel(Channel):
     Options = FoursquareOptions
     api_host = "places-api.foursquare.com"
     publishes: ClassVar[bool] = False
+    #: One project's service key reads every venue: its quota is shared.
+    per_account: ClassVar[int] = 2
+    per_host: ClassVar[int] = 8
+    rate_limits_by: ClassVar[str] = "host"
     notes = ("Foursquare offers no publishing API: posts never go to this account; the brand "
              "audit reads the venue's name, address, phone, website and hours.",)
     error_messages = {
