@@ -14,7 +14,7 @@ import pytest
 import responses
 from responses import matchers
 
-from carecast.brand import AvatarCache, Status, audit
+from carecast.brand import AvatarCache, Status, audit, plan
 from carecast.brand.foursquare import FoursquareChannel, hours_table, listed_hours, show_hours
 from carecast.config import AccountConfig, Config
 from carecast.errors import (
@@ -194,6 +194,14 @@ def test_the_audit_gives_one_row_per_venue(mock: Any, tmp_path: Path) -> None:
     assert hours.note == "differs on sat, sun"
     assert hours.fix == "mon-fri 08:00-20:00; sat 09:00-13:00; sun closed"
     assert hours.live == "mon-fri 08:00-20:00; sat 09:00-17:00; sun 10:00-14:00"
+
+    with Publisher(cfg, entry_point_plugins=False) as publisher:
+        syncs = {s.account: s for s in plan(report, publisher.channel)}
+    by_hand = {b.field: b for b in syncs["fsq-east"].by_hand}
+    assert syncs["fsq-east"].fixes == []  # nothing is written to Foursquare
+    assert by_hand["hours"].fix == "mon-fri 08:00-20:00; sat 09:00-13:00; sun closed"
+    assert "Foursquare listing" in by_hand["hours"].reason
+    assert set(by_hand) == {"name", "phone", "website", "hours"}
 
 
 def test_a_venue_without_hours_is_missing_them(mock: Any, tmp_path: Path) -> None:
