@@ -99,8 +99,9 @@ class ListmonkChannel(Channel):
     error_messages = {
         AuthenticationError: "Listmonk refused the API token ({said}); make a new one under "
                              "Admin -> Users and update api_token",
-        PermissionDenied: "the API user lacks a permission ({said}); give its role "
-                          "campaigns:manage and media:manage (and lists:get) in Listmonk",
+        PermissionDenied: "the API user lacks a permission ({said}); give its user "
+                          "role campaigns:get, campaigns:manage and media:manage in "
+                          "Listmonk",
         PlatformRejected: "Listmonk refused the request: {said}",
     }
     options: ListmonkOptions
