@@ -85,10 +85,12 @@ class Reviewer:
         default_factory=dict, init=False, repr=False)
 
     def _publishes(self, account: str) -> bool:
-        """Whether posts go to the account (not a read-only listing); an account whose
-        channel cannot be built is kept, so its error is reported with the post."""
+        """Whether posts go to the account (not a read-only listing), from its channel's
+        class (nothing is built); an unknown channel is kept, so its error is reported."""
+        from carecast.channels.registry import get_channel_class
+
         try:
-            return type(self.channel(account)).publishes
+            return get_channel_class(self.config.accounts[account].channel).publishes
         except CarecastError:
             return True
 
