@@ -20,6 +20,8 @@
   the worker CPU the queue adds per target over the in-process publisher (figures only).
 - ``sms``: one post texted to 2,000 opted-in numbers on a Twilio-shaped loopback server:
   messages per second and client CPU per message (figures only).
+- ``email``: CPU to build a newsletter message, memory with large images, messages per second
+  to a loopback SMTP server (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -48,6 +50,7 @@ BENCHES: dict[str, str] = {
     "ledger": "bench_ledger",
     "celery": "bench_celery",
     "sms": "bench_sms",
+    "email": "bench_email",
 }
 
 

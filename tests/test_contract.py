@@ -77,12 +77,22 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
             "from_number": "+15017122661"},
     # Google Business Profile: an account number, and a token given (no refresh in the tables).
     "gbp": {"account_id": "1234567890", "access_token": "contract-gbp-token-7c2e"},
+    "email": {"host": "smtp.example.org", "from_address": "Riverside News <news@example.org>",
+              "list_address": "patients-news@lists.example.org",
+              "list_id": "news.riverside.example.org", "username": "news@example.org",
+              "password": "smtp-contract-pass-3c9a",
+              "unsubscribe_url": "https://example.org/unsubscribe"},
+    "foursquare": {"venue_id": "4b0588f4f964a520a6d722e3",
+                   "api_key": "fsq3-contract-service-key-61b0"},
+    "listmonk": {"url": "https://lists.example.org", "api_user": "carecast",
+                 "api_token": "listmonk-contract-token-8e1f", "lists": [3]},
 }
 #: The HTTP library each channel publishes with: the status and transport tables run on it.
 TRANSPORTS = {"webhook": "requests", "wordpress": "requests", "facebook": "requests",
               "instagram": "requests", "linkedin": "requests", "x": "requests",
               "mastodon": "requests", "bluesky": "httpx", "youtube": "httplib2",
               "threads": "requests", "gbp": "requests"}
+              "listmonk": "requests"}
 #: Where a platform means a status otherwise than STATUS_TABLE says (each with its reason).
 STATUS_OVERRIDES: dict[str, dict[int, type[ChannelError]]] = {
     # A publish first signs in (createSession): its 400 is a refused handle or app password.
@@ -172,7 +182,15 @@ TABLE_MEDIA = {"youtube": "clip.mp4"}
 #: The platform answers the webhook channel's contract runs (its own tests go further below).
 ANSWERS = {"webhook": [PlatformAnswer(200, json={"id": "w-1"}),
                        *(PlatformAnswer(status, cls, retryable=retryable)
-                         for status, cls, retryable, _ in STATUS_TABLE)]}
+                         for status, cls, retryable, _ in STATUS_TABLE)],
+           # One JSON answers every call: no campaign found, one created already running.
+           # Listmonk's auth middleware answers 403 for a bad token and a missing permission.
+           "listmonk": [PlatformAnswer(200, json={"data": {"results": [], "id": 5,
+                                                           "status": "running"}}),
+                        PlatformAnswer(403, AuthenticationError,
+                                       json={"message": "invalid API credentials"}),
+                        PlatformAnswer(403, errors.PermissionDenied,
+                                       json={"message": "permission denied: campaigns:get"})]}
 
 
 def _importable(name: str) -> type[Channel] | None:

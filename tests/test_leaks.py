@@ -52,6 +52,9 @@ SECRETS: dict[str, dict[str, str]] = {
              "refresh_token": "1//0gLm9Pq2Rs5Tu7Vw0Xy4Za6Bc8De1Fg3Hi5Jk7Lm9No-Pq2Rs5Tu7Vw0"},
     "wp": {"application_password": "abcd EFGH 1234 ijkl MNOP 5678"},
     "texts": {"auth_token": "9e1c4b7a2d5f8e3c6b9a0d4f7e2c5b8a"},
+    "news": {"password": "smtp-Pa55w0rd-9rTq2wXc7vB"},
+    "lm": {"api_token": "lmT0k-4Hs8Kd2Lq9Zx7Cv1Bn3Mm5"},
+    "fsq": {"api_key": "fsq3Ab7Cd9Ef1Gh3Ij5Kl7Mn9Op1Qr3St5Uv7"},
     "hook": {"url": "https://hooks.example.org/services/T01ABCDEF/B02GHIJKL/xoxb9Qw2Er4Ty6",
              "secret": "whsec_4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv4Bn6mQ7vX3nL9pK2wE5rT8yU1iO4aS6dF"},
 }
@@ -67,6 +70,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "wp": {"channel": "wordpress", "site_url": "https://blog.example.org", "user": "editor"},
     "hook": {"channel": "webhook"},
     "texts": {"channel": "sms", "account_sid": "AC" + "5e" * 16, "from_number": "+15017122661"},
+    # SMTP to a port on this machine that nobody listens on: refused, nothing leaves it.
+    "news": {"channel": "email", "host": "127.0.0.1", "port": 9, "security": "none",
+             "username": "news@example.org", "from_address": "News <news@example.org>",
+             "list_address": "list@lists.example.org", "list_id": "news.example.org",
+             "unsubscribe_url": "https://example.org/unsubscribe"},
+    "lm": {"channel": "listmonk", "url": "https://lists.example.org", "api_user": "carecast",
+           "lists": [1]},
+    "fsq": {"channel": "foursquare", "venue_id": "4b0588f4f964a520a6d722e3"},
 }
 ALL = [value for account in SECRETS.values() for value in account.values()]
 STORE_PASSWORD = "pg-Pa55w0rd-7Yh3Kq"

@@ -244,6 +244,10 @@ class BrandConfig(_Section):
     address: list[str] = Field(default_factory=list, description="Its sites' street addresses.")
     staff: list[str] = Field(
         default_factory=list, description="Names of staff who may be named in posts (a roster).")
+    hours: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Opening hours a listing must show, by account or channel name: "
+                    "{mon-fri = '08:00-20:00', sun = 'closed'}.")
     voice: VoiceRules = VoiceRules()
     checks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-brand [checks.NAME] settings; see CheckSettings.")

@@ -27,7 +27,7 @@ from carecast.brand.compare import (
     website,
 )
 from carecast.brand.limits import BIO_LIMITS, NAME_LIMITS, counter, fit
-from carecast.brand.report import AccountReport, BrandReport, FieldCheck, Status
+from carecast.brand.report import FIELDS, AccountReport, BrandReport, FieldCheck, Status
 from carecast.channels.base import Channel
 from carecast.compliance._settings import has_phrase
 from carecast.config import AccountConfig, BrandConfig, Config
@@ -41,8 +41,10 @@ DEFAULT_CONCURRENCY = 32
 #: Least ``rapidfuzz`` similarity (0-100) of a description that matches.
 SIMILARITY = 90.0
 #: Channels whose profile has a phone field, and those whose location is a street address.
-PHONE_FIELD = frozenset({"facebook", "gbp"})
-ADDRESS_FIELD = frozenset({"facebook", "linkedin", "gbp"})
+PHONE_FIELD = frozenset({"facebook", "gbp", "foursquare"})
+ADDRESS_FIELD = frozenset({"facebook", "linkedin", "gbp", "foursquare"})
+#: Channels whose profile lists opening hours (``extra["hours"]``).
+HOURS_FIELD = frozenset({"foursquare"})
 _DIGIT = re.compile(r"\d")
 
 Fetch = Callable[[str], bytes]
@@ -118,9 +120,9 @@ def audit(config: Config, brand: str | None, channel_of: Callable[[str], Channel
     _websites(readable, cfg)
     _phones(readable, cfg, name)
     _addresses(readable, cfg)
+    _hours(readable, cfg, name)
     _avatars(readable, cfg, canonical_hash)
-    order = {f: i for i, f in enumerate(("name", "handle", "description", "website", "phone",
-                                         "address", "avatar"))}
+    order = {f: i for i, f in enumerate(FIELDS)}
     return BrandReport(brand=name, name=cfg.name, avatar_sha256=canonical, accounts=tuple(
         AccountReport(
             account=x.account.name, channel=x.channel, error=x.error, location=x.location,
@@ -453,6 +455,36 @@ def _addresses(lives: Sequence[_Live], cfg: BrandConfig) -> None:
             field="address", status=Status.MATCH if ok else Status.DRIFT, live=value,
             expected=expected, fix=None if ok else expected, majority=from_majority,
             note="" if ok else "not one of the brand's addresses"))
+
+
+def _hours(lives: Sequence[_Live], cfg: BrandConfig, brand: str) -> None:
+    """Opening hours a listing shows (``extra["hours"]``) against the brand's table for its
+    account or channel; listings without a table are not judged."""
+    from carecast.brand.foursquare import hours_table, show_hours
+
+    for live in lives:
+        assert live.profile is not None
+        key = live.account.name if live.account.name in cfg.hours else live.channel
+        given = cfg.hours.get(key)
+        listed = live.profile.extra.get("hours")
+        if given is None or (listed is None and live.channel not in HOURS_FIELD):
+            continue
+        try:
+            wanted = hours_table(given, field=f"brands.{brand}.hours.{key}")
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        expected = show_hours(wanted)
+        if not isinstance(listed, dict) or not any(listed.values()):
+            live.checks.append(FieldCheck(field="hours", status=Status.MISSING,
+                                          expected=expected, fix=expected))
+            continue
+        shown = show_hours(listed)
+        wrong = [day for day in wanted if sorted(listed.get(day) or ()) != wanted[day]]
+        ok = not wrong
+        live.checks.append(FieldCheck(
+            field="hours", status=Status.MATCH if ok else Status.DRIFT, live=shown,
+            expected=expected, fix=None if ok else expected,
+            note="" if ok else f"differs on {', '.join(wrong)}"))
 
 
 def _avatars(lives: Sequence[_Live], cfg: BrandConfig, canonical: str | None) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["AccountReport", "BrandReport", "FieldCheck", "Status"]
 
 #: The fields the audit compares, in report order.
-FIELDS = ("name", "handle", "description", "website", "phone", "address", "avatar")
+FIELDS = ("name", "handle", "description", "website", "phone", "address", "hours", "avatar")
 
 
 class Status(StrEnum):

@@ -76,10 +76,15 @@ def plan(report: BrandReport, channel_of: Callable[[str], Channel], *,
                         key=lambda c: c.field != "description")  # a new bio wins
         for check in checks:
             target = check.sets or CHANGE_OF.get(check.field)
-            if check.field == "handle" or target is None:
+            if check.field == "handle":
                 sync.by_hand.append(ByHand(check.field, check.expected,
                                            f"a handle is changed in the {title} settings; "
                                            "it must match the brand's pattern"))
+                continue
+            if target is None:  # opening hours: no profile update carries them
+                sync.by_hand.append(ByHand(check.field, check.fix,
+                                           f"set the {check.field} in the {title} listing "
+                                           "itself"))
                 continue
             if check.fix is None:
                 sync.by_hand.append(ByHand(check.field, None, _no_fix(check)))

@@ -195,6 +195,9 @@ class Channel(ABC):
     #: The account has a profile its followers see (a name, a description, a picture); the
     #: brand audit compares it with the brand. False for delivery-only channels.
     public_profile: ClassVar[bool] = True
+    #: Posts go to the account. False for a listing the brand audit only reads (Foursquare):
+    #: a post's default targets (its brand's accounts) leave it out.
+    publishes: ClassVar[bool] = True
     #: True when the platform itself refuses a second create with the same key, so a resend
     #: after an unknown outcome cannot double-post even without ``lookup`` (an account's
     #: option may set it per instance).

@@ -84,6 +84,16 @@ class Reviewer:
     _settings: dict[tuple[str | None, str | None, str | None], CheckSettings] = field(
         default_factory=dict, init=False, repr=False)
 
+    def _publishes(self, account: str) -> bool:
+        """Whether posts go to the account (not a read-only listing), from its channel's
+        class (nothing is built); an unknown channel is kept, so its error is reported."""
+        from carecast.channels.registry import get_channel_class
+
+        try:
+            return get_channel_class(self.config.accounts[account].channel).publishes
+        except CarecastError:
+            return True
+
     def targets(self, post: Post, only: Sequence[str] = ()) -> list[str]:
         """The account names a post goes to: its targets, or its brand's enabled accounts."""
         names = list(post.targets)
@@ -102,7 +112,8 @@ class Reviewer:
                     [("brand", "unknown brand")],
                 )
             names = [a.name for a in self.config.accounts.values()
-                     if a.enabled and (brand is None or a.brand == brand)]
+                     if a.enabled and (brand is None or a.brand == brand)
+                     and self._publishes(a.name)]
         if only:
             known, wanted = set(names), set(only)  # sets: a retry narrows thousands of targets
             missing = [n for n in only if n not in known]
