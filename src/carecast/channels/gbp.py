@@ -644,10 +644,8 @@ class GoogleBusinessChannel(Channel):
                                "could not reach Google to refresh the access token")
         if error is not None:  # raised here: google-auth's message quotes the answer
             raise error
+        # Google's access tokens last an hour; one refused before then is refreshed by _call.
         lifetime = 3600.0
-        if credentials.expiry is not None:  # naive UTC, measured now: only its length is used
-            lifetime = (credentials.expiry - datetime.now(UTC).replace(tzinfo=None)
-                        ).total_seconds()
         self._credentials = credentials
         self._token_until = self.clock.time() + max(0.0, lifetime - EARLY)
 
