@@ -91,8 +91,7 @@ SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
 TRANSPORTS = {"webhook": "requests", "wordpress": "requests", "facebook": "requests",
               "instagram": "requests", "linkedin": "requests", "x": "requests",
               "mastodon": "requests", "bluesky": "httpx", "youtube": "httplib2",
-              "threads": "requests", "gbp": "requests"}
-              "listmonk": "requests"}
+              "threads": "requests", "gbp": "requests", "listmonk": "requests"}
 #: Where a platform means a status otherwise than STATUS_TABLE says (each with its reason).
 STATUS_OVERRIDES: dict[str, dict[int, type[ChannelError]]] = {
     # A publish first signs in (createSession): its 400 is a refused handle or app password.
