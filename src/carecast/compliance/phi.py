@@ -378,6 +378,17 @@ class _Hot(NamedTuple):
     next_words: re.Pattern[str]
 
 
+#: A character outside ASCII that is a letter, a digit or a space: only where one is do the
+#: ``re.ASCII`` twins read a text differently from their patterns (emoji, dashes and curly
+#: quotes are none of these in either mode).
+_WORDY_NON_ASCII = re.compile(r"[^\W\x00-\x7f]|[^\S\x00-\x7f]")
+
+
+def _reads_as_ascii(text: str) -> bool:
+    """Whether the ``re.ASCII`` twins match in ``text`` what their patterns match there."""
+    return text.isascii() or _WORDY_NON_ASCII.search(text) is None
+
+
 _UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE,
                     _RUN, _NEXT_WORDS)
 _ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
@@ -600,7 +611,7 @@ class _Found:
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
-        self.hot = _ASCII_HOT if text.isascii() else _UNICODE_HOT
+        self.hot = _ASCII_HOT if _reads_as_ascii(text) else _UNICODE_HOT
         self.digit = self.hot.digit.search(text) is not None
         self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text) is not None
@@ -664,6 +675,9 @@ _TITLE_WORDS = frozenset(_split("mr mrs ms mx miss dr prof sr sra mme mlle herr 
                                 "lord"))
 _HONORIFICS = frozenset(_split("mr mrs ms mx miss mme mlle sr sra herr frau"))
 _BARE_TITLES = frozenset(("nurse", "patient"))
+#: The last two letters of every word ``_title_before`` looks for: a word before a run that
+#: does not end in one of them is no title, told without reading the word.
+_TITLE_ENDINGS = frozenset(w[-2:] for w in _TITLE_WORDS | _HONORIFICS | _BARE_TITLES)
 
 
 def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
@@ -678,6 +692,8 @@ def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
         end -= 1
     dotted = end > begin and lower[end - 1] == "."
     stop = end - 1 if dotted else end
+    if lower[stop - 2:stop] not in _TITLE_ENDINGS:  # the common case: an ordinary word
+        return False
     last = lower[begin:stop].rsplit(None, 1)[-1:]  # the common case: a word of letters
     if last and last[0].isalpha() and not lower[stop - 1].isspace():
         word = last[0]
