@@ -376,6 +376,7 @@ class _Hot(NamedTuple):
     age: re.Pattern[str]
     run: re.Pattern[str]
     next_words: re.Pattern[str]
+    lower_pair: re.Pattern[str]
 
 
 #: A character outside ASCII that is a letter, a digit or a space: only where one is do the
@@ -390,7 +391,7 @@ def _reads_as_ascii(text: str) -> bool:
 
 
 _UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE,
-                    _RUN, _NEXT_WORDS)
+                    _RUN, _NEXT_WORDS, _LOWER_PAIR)
 _ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
 
 
@@ -916,7 +917,7 @@ def _folded_name_pairs(text: str, found: _Found) -> None:
     dictionary word ("josé álvarez"), in text that is not all lower case (only text with
     accents is searched: the pass costs a tenth of the scan)."""
     lex = _lexicon()
-    for m in _LOWER_PAIR.finditer(text):
+    for m in found.hot.lower_pair.finditer(text):
         if m.group(2) is None:
             continue
         first, last = _fold(m.group(1)), _fold(m.group(2))
@@ -1128,7 +1129,7 @@ def _listed_names(text: str, skipped: list[tuple[int, list[str]]], lex: _Lexicon
 def _lower_case_names(text: str, found: _Found) -> None:
     """In text written all in lower case, a census first name not also a word starts a name."""
     lex = _lexicon()
-    for m in _LOWER_PAIR.finditer(text):
+    for m in found.hot.lower_pair.finditer(text):
         first, second = _fold(m.group(1)), _fold(m.group(2) or "")
         if first in lex.first and not lex.is_english(first):
             end = m.end(2) if second and not lex.is_english(second) else m.end(1)
