@@ -60,7 +60,9 @@ def test_has_phrase_agrees_with_its_pattern(text: str, phrase: str) -> None:
 def test_may_hold() -> None:
     assert not may_hold("Rest and fluids", ("call", "dial"))
     assert may_hold("CALL now", ("call",))
-    assert may_hold("Cafe\u0301 latte", ("call",))  # not ASCII: the pattern decides
+    assert not may_hold("Cafe\u0301 latte \U0001f449", ("call",))  # no letter folds to ASCII
+    assert may_hold("\u212aids", ("kids",))  # the Kelvin sign: the pattern decides
+    assert may_hold("DIAL \u0130T", ("dial",))
     assert may_hold("anything", ())
 
 

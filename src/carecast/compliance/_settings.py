@@ -202,11 +202,17 @@ def phrase_matches(text: str, phrase: str) -> Iterator[re.Match[str]]:
         yield from phrase_pattern(phrase).finditer(text)
 
 
+#: The only characters outside ASCII that a case-blind pattern matches to an ASCII letter
+#: (dotted and dotless i, the long s, the Kelvin sign).
+_ASCII_FOLDS = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
 def may_hold(text: str, needles: tuple[str, ...]) -> bool:
     """Whether ``text`` may match a pattern that ignores case and holds one of ``needles``
-    (lower-case ASCII) in every match: False only for an ASCII text holding none of them, a
-    test far cheaper than the pattern (on ASCII, ignoring case is only A-Z against a-z)."""
-    if not needles or not text.isascii():
+    (lower-case ASCII) in every match: False only for a text holding none of them, a test
+    far cheaper than the pattern (ignoring case is only A-Z against a-z there, unless the
+    text holds one of the four other letters that fold to ASCII)."""
+    if not needles or (not text.isascii() and any(map(text.__contains__, _ASCII_FOLDS))):
         return True
     low = text.lower()
     return any(map(low.__contains__, needles))  # no generator: it cost as much as the tests

@@ -67,6 +67,7 @@ _DEFERS = re.compile(
     rf"|\bas (?:prescribed|directed)\b",
     re.IGNORECASE)
 _WORD = re.compile(r"[\w'@#%.-]+")
+_ASCII_WORD = re.compile(_WORD.pattern, re.ASCII)  # the same words in ASCII text, faster
 #: Words without one of which ``_DEFERS`` cannot match.
 _DEFER_WORDS = frozenset({
     "doctor", "doctors", "physician", "physicians", "clinician", "clinicians", "provider",
@@ -141,7 +142,9 @@ class Clause(OnFirstUse):
 
     def _words(self) -> tuple[str, ...]:
         """The clause's words, lower case."""
-        return tuple([w.strip(".'") for w in _WORD.findall(self.text.lower())])
+        low = self.text.lower()
+        word = _ASCII_WORD if low.isascii() else _WORD
+        return tuple([w.strip(".'") for w in word.findall(low)])
 
     def _vocabulary(self) -> frozenset[str]:
         """The clause's words as a set (cheap tests before a pattern runs)."""

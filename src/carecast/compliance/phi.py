@@ -376,10 +376,22 @@ class _Hot(NamedTuple):
     age: re.Pattern[str]
     run: re.Pattern[str]
     next_words: re.Pattern[str]
+    lower_pair: re.Pattern[str]
+
+
+#: A character outside ASCII that is a letter, a digit or a space: only where one is do the
+#: ``re.ASCII`` twins read a text differently from their patterns (emoji, dashes and curly
+#: quotes are none of these in either mode).
+_WORDY_NON_ASCII = re.compile(r"[^\W\x00-\x7f]|[^\S\x00-\x7f]")
+
+
+def _reads_as_ascii(text: str) -> bool:
+    """Whether the ``re.ASCII`` twins match in ``text`` what their patterns match there."""
+    return text.isascii() or _WORDY_NON_ASCII.search(text) is None
 
 
 _UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT, _AGE,
-                    _RUN, _NEXT_WORDS)
+                    _RUN, _NEXT_WORDS, _LOWER_PAIR)
 _ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
 
 
@@ -600,7 +612,7 @@ class _Found:
         self.anchors: list[tuple[int, int]] = []  # countries and states: not PHI, but places
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
-        self.hot = _ASCII_HOT if text.isascii() else _UNICODE_HOT
+        self.hot = _ASCII_HOT if _reads_as_ascii(text) else _UNICODE_HOT
         self.digit = self.hot.digit.search(text) is not None
         self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text) is not None
@@ -664,6 +676,9 @@ _TITLE_WORDS = frozenset(_split("mr mrs ms mx miss dr prof sr sra mme mlle herr 
                                 "lord"))
 _HONORIFICS = frozenset(_split("mr mrs ms mx miss mme mlle sr sra herr frau"))
 _BARE_TITLES = frozenset(("nurse", "patient"))
+#: The last two letters of every word ``_title_before`` looks for: a word before a run that
+#: does not end in one of them is no title, told without reading the word.
+_TITLE_ENDINGS = frozenset(w[-2:] for w in _TITLE_WORDS | _HONORIFICS | _BARE_TITLES)
 
 
 def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
@@ -678,6 +693,8 @@ def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
         end -= 1
     dotted = end > begin and lower[end - 1] == "."
     stop = end - 1 if dotted else end
+    if lower[stop - 2:stop] not in _TITLE_ENDINGS:  # the common case: an ordinary word
+        return False
     last = lower[begin:stop].rsplit(None, 1)[-1:]  # the common case: a word of letters
     if last and last[0].isalpha() and not lower[stop - 1].isspace():
         word = last[0]
@@ -900,7 +917,7 @@ def _folded_name_pairs(text: str, found: _Found) -> None:
     dictionary word ("josé álvarez"), in text that is not all lower case (only text with
     accents is searched: the pass costs a tenth of the scan)."""
     lex = _lexicon()
-    for m in _LOWER_PAIR.finditer(text):
+    for m in found.hot.lower_pair.finditer(text):
         if m.group(2) is None:
             continue
         first, last = _fold(m.group(1)), _fold(m.group(2))
@@ -1112,7 +1129,7 @@ def _listed_names(text: str, skipped: list[tuple[int, list[str]]], lex: _Lexicon
 def _lower_case_names(text: str, found: _Found) -> None:
     """In text written all in lower case, a census first name not also a word starts a name."""
     lex = _lexicon()
-    for m in _LOWER_PAIR.finditer(text):
+    for m in found.hot.lower_pair.finditer(text):
         first, second = _fold(m.group(1)), _fold(m.group(2) or "")
         if first in lex.first and not lex.is_english(first):
             end = m.end(2) if second and not lex.is_english(second) else m.end(1)

@@ -25,6 +25,9 @@ from carecast.compliance.clauses import Clause, OnFirstUse, clauses, normalise
 __all__ = ["Reading", "read", "tokens"]
 
 _WORD = re.compile(r"[^\W_]++(?:['.][^\W_]++)*+")  # possessive: nothing to give back
+#: ``_WORD`` for ASCII text, where it finds the same words with its class tested in line
+#: instead of by a call per character.
+_ASCII_WORD = re.compile(_WORD.pattern, re.ASCII)
 _HASHTAG = re.compile(r"#(\w+)")
 
 
@@ -33,7 +36,8 @@ def tokens(text: str) -> tuple[tuple[int, int, str], ...]:
     a text's words; this is for the word lists' own entries)."""
     low = normalise(text.lower())
     if len(low) == len(text):  # lower case kept every offset (nearly always)
-        return tuple([(m.start(), m.end(), m.group()) for m in _WORD.finditer(low)])
+        word = _ASCII_WORD if low.isascii() else _WORD
+        return tuple([(m.start(), m.end(), m.group()) for m in word.finditer(low)])
     return tuple([(m.start(), m.end(), m.group().lower())
                   for m in _WORD.finditer(normalise(text))])
 
