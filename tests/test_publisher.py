@@ -112,6 +112,26 @@ def test_channel_without_lookup_marks_unknown_and_never_resends(fake_publisher) 
     assert len(publisher.platform.sends) == 2
 
 
+def test_an_unknown_outcome_gets_the_next_step_unless_the_error_gives_one(
+        fake_publisher) -> None:
+    """The publisher adds its hint by the error's ``next_step_given`` flag, not by what the
+    message happens to say."""
+    publisher = fake_publisher(["a", "b"])
+    publisher.platform.fail("a", ("after", OutcomeUnknown(
+        "two parts are there; delete them by hand", retryable=False, next_step_given=True)))
+    publisher.platform.fail("b", ("after", OutcomeUnknown(
+        "no answer to carecast retry's earlier send", retryable=False)))
+    report = publisher.publish(POST)
+    assert report["a"].state == report["b"].state == State.UNKNOWN
+    assert report["a"].error.message.endswith("two parts are there; delete them by hand")
+    assert report["b"].error.message.endswith(
+        "no answer to carecast retry's earlier send; run: carecast retry flu-1 (it looks the "
+        "post up before sending again)")
+    flagged = OutcomeUnknown("x", next_step_given=True)
+    assert flagged.replace(retryable=False).next_step_given
+    assert not OutcomeUnknown("x").next_step_given
+
+
 def test_duplicate_after_uncertain_send_is_found(fake_publisher) -> None:
     publisher = fake_publisher(["a"])
     publisher.platform.fail("a", ("after", OutcomeUnknown("x")))
