@@ -132,6 +132,40 @@ def test_an_unknown_outcome_gets_the_next_step_unless_the_error_gives_one(
     assert not OutcomeUnknown("x").next_step_given
 
 
+def test_a_builtin_check_reviews_alike_drafts_once_and_each_account_gets_its_findings(
+        fake_publisher) -> None:
+    """Accounts whose drafts are alike share a built-in check's answer (it takes nothing of
+    the account); an account with its own text is reviewed on its own, and a third-party
+    plugin is called for every account."""
+    calls: list[str] = []
+
+    class Counting:
+        @hookimpl
+        def carecast_review_draft(self, draft):
+            calls.append(draft.account)
+
+    publisher = fake_publisher(["a", "b", "c"], plugins=[Counting()])
+    advice = [i for i in publisher.plugins.hook.carecast_review_draft.get_hookimpls()
+              if i.plugin_name == "advice"]
+    [impl] = advice
+    real, advised = impl.function, []
+
+    def counted(*args):
+        advised.append(args)
+        return real(*args)
+
+    impl.function = counted
+    post = Post(id="alike", text="You should stop taking your insulin if you feel dizzy.",
+                overrides={"c": {"text": "Flu shots on Monday."}})
+    preview = publisher.preview(post)
+    by_account = {t.account: [(f.check, f.code, f.account) for f in t.findings]
+                  for t in preview.targets}
+    assert by_account == {"a": [("advice", "advice.treatment", "a")],
+                          "b": [("advice", "advice.treatment", "b")], "c": []}
+    assert len(advised) == 2  # once for a and b, once for c's own text
+    assert sorted(calls) == ["a", "b", "c"]
+
+
 def test_duplicate_after_uncertain_send_is_found(fake_publisher) -> None:
     publisher = fake_publisher(["a"])
     publisher.platform.fail("a", ("after", OutcomeUnknown("x")))
