@@ -26,7 +26,7 @@ __all__ = ["KEPT_WAITS", "Limits", "check_channel_names"]
 
 #: How many of the latest pause waits ``Limits.waits`` keeps: a long-lived worker keeps no
 #: more, whatever it sends.
-KEPT_WAITS = 1000
+KEPT_WAITS = 10_000
 
 
 class Limits:
