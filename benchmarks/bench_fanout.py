@@ -12,6 +12,11 @@ The client CPU per post x account (``time.process_time`` over the publish: every
 this process, the store writes and the default checks included) is shown beside each figure;
 the servers' CPU is in their own processes and not counted.
 Run: ``python benchmarks/bench_fanout.py [N ...]``.
+
+Instructions, which repeat whatever the load: ``--posts N`` publishes N posts to 50 Mastodon
+accounts on the server answering at once (after 2 warm-up posts) and nothing else; run it
+under ``valgrind --tool=callgrind`` (the server is not traced) for two values of N and divide
+the difference in instructions by the difference in targets.
 """
 
 from __future__ import annotations
@@ -196,5 +201,29 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[Row]:
     return rows
 
 
+def instructions(posts: int, accounts: int = 50) -> None:
+    """``posts`` posts to ``accounts`` Mastodon accounts on a server answering at once."""
+    base = SHAPES[0]
+    shape = Shape(base.name, base.script, ("--latency", "0"), base.account, base.request)
+    with server(shape) as (url, _stats), \
+            tempfile.TemporaryDirectory(prefix="carecast-bench-") as tmp:
+        config = Config.from_dict({
+            "store": {"url": f"sqlite:///{Path(tmp) / 'fanout.db'}"},
+            "publish": {"concurrency": CONCURRENCY},
+            "brands": {"clinic": {"name": "Riverside Clinic"}},
+            "accounts": {f"mastodon-{i:04d}": {"brand": "clinic", **shape.account(url)}
+                         for i in range(accounts)},
+        }, root=Path(tmp), environ={})
+        with Publisher(config, entry_point_plugins=False) as publisher:
+            for rnd in range(2 + posts):
+                report = publisher.publish(Post(id=f"instructions-{rnd}",
+                                                text=f"Round {rnd}: the clinic opens at 9."))
+                if len(report.published) != accounts:
+                    raise RuntimeError(f"publish failed: {report.counts}")
+
+
 if __name__ == "__main__":
-    print(table(run(tuple(int(a) for a in sys.argv[1:]) or SIZES)))
+    if sys.argv[1:2] == ["--posts"]:
+        instructions(int(sys.argv[2]))
+    else:
+        print(table(run(tuple(int(a) for a in sys.argv[1:]) or SIZES)))

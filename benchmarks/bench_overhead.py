@@ -11,6 +11,11 @@ One post to many accounts: 100, 1,000 and 10,000 no-op accounts, each in a fresh
 ``publish`` call (it must stay flat: nothing quadratic in the number of targets; wall time is
 shown beside it) and the process's peak memory.
 Run: ``python benchmarks/bench_overhead.py``.
+
+Instructions, which repeat whatever the load: ``--posts N`` publishes N posts to 10 no-op
+accounts (after 3 warm-up posts) and nothing else; run it under
+``valgrind --tool=callgrind`` for two values of N and divide the difference in instructions
+by the difference in targets (``docs/performance.md`` gives the figures).
 """
 
 from __future__ import annotations
@@ -169,5 +174,7 @@ def run() -> list[Row]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one-post"]:
         print(json.dumps(one_post(int(sys.argv[2]))))
+    elif sys.argv[1:2] == ["--posts"]:
+        measure(10, targets=10 * int(sys.argv[2]), warmup=3)
     else:
         print(table(run()))

@@ -130,6 +130,21 @@ def test_places_are_never_lost_and_idle_domains_are_forgotten(fake_publisher) ->
     assert limits._busy == {}  # idle domains hold no state
 
 
+def test_the_waits_kept_for_operators_are_bounded(fake_publisher) -> None:
+    """A long-lived worker keeps only the latest ``KEPT_WAITS`` pause waits."""
+    from carecast.errors import RateLimited
+    from carecast.publish.limits import KEPT_WAITS
+
+    publisher = fake_publisher(["a"])
+    limits, channel = publisher.dispatcher.limits, publisher.channel("a")
+    for i in range(KEPT_WAITS + 5):
+        limits.slow_down(channel, RateLimited("slow down", retry_after=1 + i / 100_000))
+        limits.wait_out(channel)
+    assert len(limits.waits) == KEPT_WAITS
+    assert limits.waits[0] == pytest.approx(1 + 5 / 100_000)  # the oldest five are gone
+    assert limits.waits[-1] == pytest.approx(1 + (KEPT_WAITS + 4) / 100_000)
+
+
 # -- a rate limit slows its own domain ----------------------------------------------------------
 
 

@@ -112,6 +112,60 @@ def test_channel_without_lookup_marks_unknown_and_never_resends(fake_publisher) 
     assert len(publisher.platform.sends) == 2
 
 
+def test_an_unknown_outcome_gets_the_next_step_unless_the_error_gives_one(
+        fake_publisher) -> None:
+    """The publisher adds its hint by the error's ``next_step_given`` flag, not by what the
+    message happens to say."""
+    publisher = fake_publisher(["a", "b"])
+    publisher.platform.fail("a", ("after", OutcomeUnknown(
+        "two parts are there; delete them by hand", retryable=False, next_step_given=True)))
+    publisher.platform.fail("b", ("after", OutcomeUnknown(
+        "no answer to carecast retry's earlier send", retryable=False)))
+    report = publisher.publish(POST)
+    assert report["a"].state == report["b"].state == State.UNKNOWN
+    assert report["a"].error.message.endswith("two parts are there; delete them by hand")
+    assert report["b"].error.message.endswith(
+        "no answer to carecast retry's earlier send; run: carecast retry flu-1 (it looks the "
+        "post up before sending again)")
+    flagged = OutcomeUnknown("x", next_step_given=True)
+    assert flagged.replace(retryable=False).next_step_given
+    assert not OutcomeUnknown("x").next_step_given
+
+
+def test_a_builtin_check_reviews_alike_drafts_once_and_each_account_gets_its_findings(
+        fake_publisher) -> None:
+    """Accounts whose drafts are alike share a built-in check's answer (it takes nothing of
+    the account); an account with its own text is reviewed on its own, and a third-party
+    plugin is called for every account."""
+    calls: list[str] = []
+
+    class Counting:
+        @hookimpl
+        def carecast_review_draft(self, draft):
+            calls.append(draft.account)
+
+    publisher = fake_publisher(["a", "b", "c"], plugins=[Counting()])
+    advice = [i for i in publisher.plugins.hook.carecast_review_draft.get_hookimpls()
+              if i.plugin_name == "advice"]
+    [impl] = advice
+    real, advised = impl.function, []
+
+    def counted(*args):
+        advised.append(args)
+        return real(*args)
+
+    impl.function = counted
+    post = Post(id="alike", text="You should stop taking your insulin if you feel dizzy.",
+                overrides={"c": {"text": "Flu shots on Monday."}})
+    preview = publisher.preview(post)
+    by_account = {t.account: [(f.check, f.code, f.account) for f in t.findings]
+                  for t in preview.targets}
+    assert by_account == {"a": [("advice", "advice.treatment", "a")],
+                          "b": [("advice", "advice.treatment", "b")], "c": []}
+    assert len(advised) == 2  # once for a and b, once for c's own text
+    assert sorted(calls) == ["a", "b", "c"]
+
+
 def test_duplicate_after_uncertain_send_is_found(fake_publisher) -> None:
     publisher = fake_publisher(["a"])
     publisher.platform.fail("a", ("after", OutcomeUnknown("x")))

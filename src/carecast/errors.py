@@ -127,6 +127,9 @@ class ChannelError(CarecastError):
     #: After this error the request may have reached the platform, so a resend must first
     #: look the post up (``Channel.lookup``) to avoid a double post.
     may_have_been_sent: bool = False
+    #: The message already says what a person does next (``carecast retry ...``), so the
+    #: publisher adds no hint of its own to an unknown outcome.
+    next_step_given: bool = False
 
     def __init__(
         self,
@@ -140,6 +143,7 @@ class ChannelError(CarecastError):
         code: str | None = None,
         retryable: bool | None = None,
         may_have_been_sent: bool | None = None,
+        next_step_given: bool | None = None,
     ) -> None:
         # Built here, the one place every channel error passes: a platform's text that echoes
         # a token or a header is scrubbed before anything keeps or shows it.
@@ -155,6 +159,8 @@ class ChannelError(CarecastError):
             self.retryable = retryable
         if may_have_been_sent is not None:
             self.may_have_been_sent = may_have_been_sent
+        if next_step_given is not None:
+            self.next_step_given = next_step_given
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -178,7 +184,8 @@ class ChannelError(CarecastError):
     def replace(self, **changes: Any) -> Self:
         """A new error like this one but for ``changes`` (``may_have_been_sent=True``...),
         for a caller that knows more than the call that failed; this one is left as it is."""
-        unknown = set(changes) - set(self.__dict__) - {"retryable", "may_have_been_sent"}
+        unknown = set(changes) - set(self.__dict__) - {"retryable", "may_have_been_sent",
+                                                       "next_step_given"}
         if unknown:
             raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
         state = {**self.__dict__, **changes}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -43,6 +43,10 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("sms", "carecast.compliance.sms_phi"),
     ("voice", "carecast.brand.voice"),
 )
+
+
+#: Arguments through which a hook's answer can differ between accounts given the same draft.
+_PER_ACCOUNT = frozenset({"account", "records", "now"})
 
 
 @dataclass(frozen=True)
@@ -159,11 +163,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = None,
+             reuse: dict[Hashable, list[Finding]] | None = None, reuse_key: Hashable = None,
              **kwargs: Any) -> list[Finding]:
     """Call every implementation of hook ``name``; one that raises or misbehaves blocks.
 
     Each finding is stamped with the plugin that made it and ``for_account``. A plugin that
     failed to load blocks too (in the post's review, ``for_account`` None).
+
+    ``reuse`` keeps the answers of built-in checks that take nothing of the account (no
+    ``account``, ``records`` or ``now``) under ``reuse_key``, which must name everything else
+    they are given: accounts whose drafts are alike are then reviewed by them once.
     """
     caller = getattr(pm.hook, name)
     # A plugin that failed to load blocks the post once, with the post's own findings.
@@ -172,12 +181,19 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
         plugin = impl.plugin_name or ""  # the name it was registered under
         if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()
             plugin = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__name__
+        memo = reuse if reuse is not None and _account_free(impl) else None
+        key = (plugin, reuse_key)
         try:
-            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
-            items = list(result) if result is not None else []
-            bad = [x for x in items if not isinstance(x, Finding)]
-            if bad:
-                raise TypeError(f"returned {type(bad[0]).__name__}, not Finding")
+            if memo is not None and key in memo:
+                items = memo[key]
+            else:
+                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+                items = list(result) if result is not None else []
+                bad = [x for x in items if not isinstance(x, Finding)]
+                if bad:
+                    raise TypeError(f"returned {type(bad[0]).__name__}, not Finding")
+                if memo is not None:
+                    memo[key] = items
         except AuditTampered:  # the store's records disagree with the chain: stop, loudly
             raise
         except Exception as exc:  # fail closed: a broken check must not let a post through
@@ -193,6 +209,17 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
                 update["account"] = for_account
             findings.append(item.model_copy(update=update))
     return findings
+
+
+def _account_free(impl: Any) -> bool:
+    """A built-in check whose answer depends on nothing of the account: its own arguments
+    (a third-party plugin may keep state, so it is always called)."""
+    return impl.plugin_name in _BUILTIN and \
+        getattr(impl.plugin, "__name__", None) == _BUILTIN[impl.plugin_name] and \
+        not _PER_ACCOUNT.intersection(impl.argnames)
+
+
+_BUILTIN = dict(DEFAULT_PLUGINS)
 
 
 def _short(name: str) -> str:

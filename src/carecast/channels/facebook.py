@@ -255,7 +255,8 @@ class FacebookChannel(GraphChannel):
             handle = answer.get("h")
             if not isinstance(handle, str) or not handle:
                 raise self.error(OutcomeUnknown, "Meta took the upload but gave no file handle; "
-                                 "run 'carecast retry' (it resumes the same session)")
+                                 "run 'carecast retry' (it resumes the same session)",
+                                 next_step_given=True)
             # a retry of the video step reuses it
             self.upload_sessions.put(key, f"{session}\n{handle}")
             return handle
@@ -267,7 +268,8 @@ class FacebookChannel(GraphChannel):
             return int(answer["file_offset"])
         except (KeyError, TypeError, ValueError):
             raise self.error(OutcomeUnknown, "Meta did not say how much of the upload it "
-                             "holds; run 'carecast retry' to ask again") from None
+                             "holds; run 'carecast retry' to ask again",
+                             next_step_given=True) from None
 
     @property
     def _upload_token(self) -> SecretStr:

@@ -511,7 +511,7 @@ class GoogleBusinessChannel(Channel):
                 OutcomeUnknown,
                 f"the post is on {len(found)} of the {len(locations)} locations (first "
                 f"{found[0].get('name')}); delete those posts in Business Profile Manager, "
-                "then run 'carecast retry'", retryable=False)
+                "then run 'carecast retry'", retryable=False, next_step_given=True)
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=str(found[0]["name"]), url=found[0].get("searchUrl"),
                        part_ids=tuple(str(f["name"]) for f in found),

@@ -386,7 +386,8 @@ class GraphChannel(Channel):
                 OutcomeUnknown,
                 f"a post without text cannot be matched among the {self.name} account's "
                 "recent posts; check the account, then run 'carecast retry' (with "
-                "--resend-unknown if the post is not there)", retryable=False)
+                "--resend-unknown if the post is not there)", retryable=False,
+                next_step_given=True)
         first = {"fields": fields, "limit": self.options.lookup_limit}
         items = since_send(lambda query: self.graph.page(edge, query or first),
                            lambda item: graph_time(item.get(time_field)),

@@ -163,11 +163,13 @@ def _lean(session: requests.Session, method: str, url: str, kwargs: Mapping[str,
             or len(session.cookies) or session.trust_env:  # trust_env: proxies per request
         return None
     data, body_json, params = kwargs.get("data"), kwargs.get("json"), kwargs.get("params")
+    # Merged by lower-cased name first (the request's own win, in the session's order), so
+    # the case-insensitive dict is built once rather than updated name by name.
+    merged = {k.lower(): (k, v) for k, v in session.headers.items() if isinstance(v, str)}
+    for name, value in (kwargs.get("headers") or {}).items():
+        merged[name.lower()] = (name, value)
     headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
-        {k: v for k, v in session.headers.items() if isinstance(v, str)})
-    headers.update(kwargs.get("headers") or {})
-    for name in [k for k, v in headers.items() if v is None]:  # as requests drops them
-        del headers[name]
+        {k: v for k, v in merged.values() if v is not None})  # None: dropped, as requests does
     body: str | bytes | None
     if body_json is not None and data is None:
         body = jsonlib.dumps(body_json, allow_nan=False).encode()
@@ -361,9 +363,9 @@ def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float]) -> f
         try:
             return max(0.0, float(value))
         except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if _is_date(value) else None
+            when = _date(value)
             if when is not None:
-                return max(0.0, when.timestamp() - now())
+                return max(0.0, when - now())
     for header in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
         wait = _reset_wait(lower[header], lower.get("date"), now) if header in lower else None
         if wait is not None:
@@ -373,10 +375,10 @@ def retry_after_of(headers: Mapping[str, str], *, now: Callable[[], float]) -> f
 
 def server_time(headers: Mapping[str, str], now: Callable[[], float]) -> float:
     """The answer's ``Date`` as a Unix time (the platform's clock), else ``now()``."""
-    date = {k.lower(): v for k, v in headers.items()}.get("date")
-    if date and _is_date(date):
-        return email.utils.parsedate_to_datetime(date).timestamp()
-    return now()
+    date = headers.get("date") if isinstance(headers, CaseInsensitiveDict) \
+        else {k.lower(): v for k, v in headers.items()}.get("date")
+    when = _date(date) if date else None
+    return now() if when is None else when
 
 
 def _reset_wait(value: str, date: str | None, now: Callable[[], float]) -> float | None:
@@ -394,9 +396,9 @@ def _reset_wait(value: str, date: str | None, now: Callable[[], float]) -> float
     return max(0.0, when - server_time({"date": date} if date else {}, now))
 
 
-def _is_date(value: str) -> bool:
+def _date(value: str) -> float | None:
+    """An HTTP date as a Unix time, parsed once; None if it is none."""
     try:
-        email.utils.parsedate_to_datetime(value)
+        return email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
-        return False
-    return True
+        return None

@@ -483,7 +483,7 @@ class MastodonChannel(Channel):
             f"{status['id']}): the draft changed since (max_characters, content warning or "
             "the instance's limit). Check the account; delete what is wrong, then an hour "
             "later (Mastodon keeps keys that long) run: carecast retry POST_ID "
-            "--resend-unknown", retryable=False)
+            "--resend-unknown", retryable=False, next_step_given=True)
 
     def _check_instance_limit(self, draft: Draft) -> None:
         limit = self.instance_limit()
@@ -561,7 +561,8 @@ class MastodonChannel(Channel):
             raise self.error(
                 OutcomeUnknown,
                 "a status without text cannot be found by its text; check the account, then "
-                "run: carecast retry POST_ID --resend-unknown", retryable=False)
+                "run: carecast retry POST_ID --resend-unknown", retryable=False,
+                next_step_given=True)
         def page(older: str | None) -> Page[dict[str, Any], str]:  # the Link header's next
             if older is None:
                 items, response = self._api(
@@ -597,7 +598,7 @@ class MastodonChannel(Channel):
             f"{len(chain)} of the thread's {len(draft.parts)} parts are on the instance "
             f"(first id {chain[0]['id']}) and it no longer remembers their keys; delete them "
             "or finish the thread by hand, then run: carecast retry POST_ID --resend-unknown",
-            retryable=False)
+            retryable=False, next_step_given=True)
 
     def _next_page(self, response: requests.Response) -> str | None:
         """The URL of the next (older) page from the ``Link`` header: only on this instance,
@@ -610,7 +611,7 @@ class MastodonChannel(Channel):
                 OutcomeUnknown,
                 "the instance's next page of statuses is on another host; carecast does not "
                 "send the token there: check the account by hand, then run: carecast retry "
-                "POST_ID --resend-unknown", retryable=False)
+                "POST_ID --resend-unknown", retryable=False, next_step_given=True)
         return str(url)
 
     def delete(self, receipt: Receipt) -> None:

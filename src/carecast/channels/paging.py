@@ -55,4 +55,4 @@ def since_send(fetch: Callable[[C | None], Page[T, C]], created: Callable[[T], d
     raise OutcomeUnknown(
         f"the post may be older than the {len(seen)} latest posts read ({max_pages} pages); "
         "check the account by hand, then run: carecast retry POST_ID --resend-unknown",
-        channel=channel, account=account, retryable=False)
+        channel=channel, account=account, retryable=False, next_step_given=True)

@@ -55,4 +55,5 @@ def _roll_back(sent: list[str], undo: Callable[[str], None], cause: ChannelError
                 f"part {len(sent) + 1} of the thread failed ({type(cause).__name__}) and "
                 f"{live} earlier part(s) could not be deleted (first id {sent[0]}); delete "
                 "them on the platform, then run 'carecast retry'",
-                channel=cause.channel, account=cause.account, retryable=False) from cause
+                channel=cause.channel, account=cause.account, retryable=False,
+                next_step_given=True) from cause

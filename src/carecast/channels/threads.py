@@ -387,7 +387,7 @@ class ThreadsChannel(GraphChannel):
                     OutcomeUnknown,
                     f"{len(ids)} of the thread's {len(draft.parts)} parts are live (first id "
                     f"{ids[0]}); delete them on Threads, then run 'carecast retry'",
-                    retryable=False)
+                    retryable=False, next_step_given=True)
             ids.append(str(reply["id"]))
         receipt = self._receipt(draft, ids[0], url=found.get("permalink"),
                                 published_at=graph_time(found.get("timestamp")),

@@ -385,7 +385,8 @@ class XChannel(Channel):
             raise self.error(
                 OutcomeUnknown,
                 f"found {len(ids)} of the {len(draft.parts)} parts of the thread on X (first "
-                f"id {ids[0]}); delete them on X, then run 'carecast retry'", retryable=False)
+                f"id {ids[0]}); delete them on X, then run 'carecast retry'", retryable=False,
+                next_step_given=True)
         return self._receipt(draft, ids)
 
     def delete(self, receipt: Receipt) -> None:

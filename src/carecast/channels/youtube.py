@@ -448,7 +448,7 @@ class YouTubeChannel(Channel):
                         OutcomeUnknown, "the upload session kept for this post is gone (YouTube "
                         "keeps one about a week): check the channel for the video, then run: "
                         "carecast retry POST_ID --resend-unknown", status=error.status,
-                        retryable=False)
+                        retryable=False, next_step_given=True)
             else:
                 self._keep_session(key, upload)
                 if status is not None and self.progress is not None:

@@ -200,7 +200,7 @@ class Dispatcher:
             if getattr(exc, "deferred", False) and not uncertain:
                 state = State.PENDING  # waits for its time (SMS quiet hours), saying why
             error = ErrorInfo.from_exception(exc, post_id=post.id)
-            if state == State.UNKNOWN and "carecast retry" not in error.message:
+            if state == State.UNKNOWN and not exc.next_step_given:
                 error = replace(error, message=f"{error.message}; {_next_step(channel, post.id)}")
             log.warning("account %s: %s after %d tries (%s)", target.account, state, tries,
                         error.type)
@@ -285,5 +285,6 @@ def _next_step(channel: Channel, post_id: str) -> str:
 
 
 def _unknown(channel: Channel, message: str) -> OutcomeUnknown:
-    """An OutcomeUnknown that must not be retried blindly."""
-    return OutcomeUnknown(message, channel=channel.name, account=channel.account, retryable=False)
+    """An OutcomeUnknown that must not be retried blindly; ``message`` gives the next step."""
+    return OutcomeUnknown(message, channel=channel.name, account=channel.account,
+                          retryable=False, next_step_given=True)

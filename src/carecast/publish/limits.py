@@ -11,6 +11,7 @@ limits (``Channel.rate_limits_by``): that account, or that host; never the whole
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from carecast.clock import Clock
 from carecast.config import Config
 from carecast.errors import ChannelError, RateLimited, UnknownChannelError
 
-__all__ = ["Limits", "check_channel_names"]
+__all__ = ["KEPT_WAITS", "Limits", "check_channel_names"]
+
+#: How many of the latest pause waits ``Limits.waits`` keeps: a long-lived worker keeps no
+#: more, whatever it sends.
+KEPT_WAITS = 10_000
 
 
 class Limits:
@@ -38,8 +43,14 @@ class Limits:
         self._busy: dict[str, _Domain] = {}
         #: Domain -> monotonic time before which its sends wait (a rate limit's reset).
         self._paused: dict[str, float] = {}
-        #: Every wait a send made for a domain's pause, in seconds (for operators).
-        self.waits: list[float] = []
+        self._waits: deque[float] = deque(maxlen=KEPT_WAITS)
+
+    @property
+    def waits(self) -> list[float]:
+        """The latest waits sends made for a domain's pause, in seconds, oldest first
+        (at most ``KEPT_WAITS``; for operators)."""
+        with self._lock:
+            return list(self._waits)
 
     def of(self, channel: Channel) -> tuple[int, int]:
         """Sends that may be in flight at once to this channel's account, and to its host
@@ -73,7 +84,7 @@ class Limits:
         remaining = until - self.clock.monotonic()
         if 0 < remaining <= self.max_pause:
             with self._lock:
-                self.waits.append(remaining)
+                self._waits.append(remaining)
             self.clock.sleep(remaining)
 
     def slow_down(self, channel: Channel, error: ChannelError) -> None:

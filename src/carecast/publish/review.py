@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -149,7 +149,8 @@ class Reviewer:
             brand=self.config.brands.get(brand) if brand else None, settings=settings)
         gated = apply_findings(post, post_findings)
         reviewed: Post = gated.item
-        targets = [self._target(reviewed, name, gated.findings, records)
+        reuse: dict[Hashable, list[Finding]] = {}  # alike drafts: a built-in check runs once
+        targets = [self._target(reviewed, name, gated.findings, records, reuse)
                    for name in names if name not in (skip or {})]
         return Preview(post, gated.findings, tuple(targets))
 
@@ -165,7 +166,7 @@ class Reviewer:
         return found
 
     def _target(self, post: Post, name: str, post_findings: Sequence[Finding],
-                records: Records) -> TargetPreview:
+                records: Records, reuse: dict[Hashable, list[Finding]]) -> TargetPreview:
         key = idempotency_key(post.id, name)
         account = self.config.accounts.get(name)
         if account is None:
@@ -189,10 +190,14 @@ class Reviewer:
                 type(exc).__name__, f"the {account.channel} channel failed to render the post"))
         now = self.clock.now()
         settings = self.settings(account.brand, account.channel, post.campaign)
+        # What a check that takes nothing of the account is given: this post, the draft but
+        # its account, and the brand, channel and campaign its settings and brand come from.
+        alike = (id(post), draft.model_dump_json(exclude={"account"}), account.brand,
+                 account.channel, post.campaign)
         findings = run_hook(
-            self.plugins, "carecast_review_draft", for_account=name, post=post, draft=draft,
-            account=account, brand=self.config.brand_of(account), settings=settings,
-            records=records, now=now)
+            self.plugins, "carecast_review_draft", for_account=name, reuse=reuse,
+            reuse_key=alike, post=post, draft=draft, account=account,
+            brand=self.config.brand_of(account), settings=settings, records=records, now=now)
         findings += [f.model_copy(update={"account": name})
                      for f in settings.once(disabled_checks, lambda: disabled_checks(settings))]
         gated = apply_findings(draft, findings, count=channel.count)

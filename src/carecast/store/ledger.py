@@ -46,9 +46,9 @@ from carecast.store.audit import (
     Checkpoint,
     Keyring,
     dumps,
-    event_hash,
     key_id,
     sign_head,
+    stored_hash,
     verify_chain,
 )
 from carecast.store.audit_key import KeySource, resolve_key, resolve_retired, source_file
@@ -719,9 +719,10 @@ class Ledger:
         rows: list[dict[str, Any]] = []
         for post_id, account, kind, data in events:
             seq += 1
-            digest = event_hash(self._key, prev, seq, at, post_id, account, kind, data)
+            text = dumps(data)  # once: the row stores the text its hash covers
+            digest = stored_hash(self._key, prev, seq, at, post_id, account, kind, text)
             rows.append({"seq": seq, "at": at, "post_id": post_id, "account": account,
-                         "kind": kind, "data": dumps(data), "prev_hash": prev, "hash": digest})
+                         "kind": kind, "data": text, "prev_hash": prev, "hash": digest})
             prev = digest
             if len(rows) >= _CHUNK:
                 _execute_many(conn, (_AUDIT_INSERT, rows))

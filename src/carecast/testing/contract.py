@@ -32,7 +32,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 from pydantic import SecretStr
@@ -219,6 +219,18 @@ def _pack_room(channel: Channel) -> int:
 
 
 # -- the status and transport tables, run over every HTTP channel's publish ----------------------
+
+K = TypeVar("K", int, str)
+
+
+def _overridden(row: tuple[K, type[ChannelError], bool, bool],
+                overrides: Mapping[K, type[ChannelError]]
+                ) -> tuple[K, type[ChannelError], bool, bool]:
+    """A table row as a channel's contract overrides it: another class, with that class's
+    own flags."""
+    cls = overrides.get(row[0])
+    return row if cls is None else (row[0], cls, cls.retryable, cls.may_have_been_sent)
+
 
 #: What each HTTP error status of a publish must become: ``(status, class, retryable, may have
 #: been sent)``. A channel whose platform means a status otherwise lists it in its contract's
@@ -790,10 +802,7 @@ class ChannelContract:
     def test_http_status_maps_to_a_carecast_error(
             self, status_row: tuple[int, type[ChannelError], bool, bool], root: Path,
             double: Platform) -> None:
-        status, cls, retryable, maybe_sent = status_row
-        if status in self.status_overrides:
-            cls = self.status_overrides[status]
-            retryable, maybe_sent = cls.retryable, cls.may_have_been_sent
+        status, cls, retryable, maybe_sent = _overridden(status_row, self.status_overrides)
         double.answer(status, json=self.error_bodies.get(status, {"error": "nope",
                                                                   "message": "nope"}),
                       headers={"X-Request-Id": f"req-{status}", "Retry-After": "7"})
@@ -811,10 +820,8 @@ class ChannelContract:
     def test_transport_failure_maps_to_a_carecast_error(
             self, transport_row: tuple[str, type[ChannelError], bool, bool], root: Path,
             double: Platform) -> None:
-        failure, cls, retryable, maybe_sent = transport_row
-        if failure in self.transport_overrides:
-            cls = self.transport_overrides[failure]
-            retryable, maybe_sent = cls.retryable, cls.may_have_been_sent
+        failure, cls, retryable, maybe_sent = _overridden(transport_row,
+                                                          self.transport_overrides)
         double.fail(failure)
         error = self._publish_failure(root, double)
         assert type(error) is cls, f"{failure} became {type(error).__name__}, not " \
