@@ -506,12 +506,12 @@ class Config(_Section):
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
         unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals",
-                               "media"}
+                               "media", "listen"}
         if unknown:
             raise ConfigurationError(
                 f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
-                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals] and "
-                "[media]"
+                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals], "
+                "[media] and [listen]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -537,6 +537,7 @@ class Config(_Section):
                 "checks": data.get("checks", {}),
                 "approvals": data.get("approvals", {}),
                 "media": data.get("media", {}),
+                "listen": data.get("listen", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)
