@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from carecast.channels.bluesky import BlueskyChannel
+from carecast.post import Post
 from carecast.store import Ledger
 from carecast.store.mentions import MentionStore
 from test_cli import run
@@ -54,12 +56,10 @@ def _say(network: Network, who: Account, record: dict[str, object]) -> dict[str,
 
 def test_listen_collects_mentions_replies_quotes_and_a_keyword_once(
         tmp_path: Path, bsky_network: Network, clinic: Account, patient: Account,
-        sky: object) -> None:
-    from carecast.channels.bluesky import BlueskyChannel
-
-    assert isinstance(sky, BlueskyChannel)
+        sky: BlueskyChannel) -> None:
     word = f"fluclinic{uuid.uuid4().hex[:6]}"  # unique to this run: the network is shared
-    own = sky.publish(sky.render(Post_(f"Flu shots at Riverside from Monday. #{word}")), key())
+    own = sky.publish(sky.render(Post(
+        id=key(), text=f"Flu shots at Riverside from Monday. #{word}")), key())
     held = bsky_network.record(own.remote_id)
     ref = {"uri": held["uri"], "cid": held["cid"]}
     mention = f"@{clinic.handle} is the {word} open on Sunday?"
@@ -92,7 +92,7 @@ def test_listen_collects_mentions_replies_quotes_and_a_keyword_once(
         assert "complaint" in items["Waited three hours last time, terrible."].labels
         assert items["Worth sharing"].mention.kind == "quote"
         assert items["Worth sharing"].mention.parent_id == held["uri"]
-        found = [i for i in store.search(query="flu")]
+        found = store.search(query="flu")
         assert {i.mention.text for i in found} >= {
             mention, f"Flu shots at Riverside from Monday. #{word}"}
         assert all(i.mention.channel == "bluesky" for i in found)
@@ -106,8 +106,3 @@ def test_listen_collects_mentions_replies_quotes_and_a_keyword_once(
     inbox = json.loads(run("--config", config, "inbox", "--json").stdout)
     assert any(i["text"] == "Waited three hours last time, terrible." for i in inbox["items"])
 
-
-def Post_(text: str) -> object:  # noqa: N802
-    from carecast.post import Post
-
-    return Post(id=key(), text=text)

@@ -31,8 +31,8 @@ __all__ = ["ListenReport", "Listener", "SourceResult"]
 
 #: How long a source rests after a rate limit that gave no reset.
 DEFAULT_PAUSE = 60.0
-#: Channels whose search is billed per post read.
-PAID_SEARCH = frozenset({"x"})
+#: Channels whose search is billed per post read, and the fewest posts a search page reads.
+PAID_SEARCH = {"x": 10}
 
 
 @dataclass(frozen=True)
@@ -194,15 +194,13 @@ class Listener:
         if paid:
             budget = self.config.listen.x_monthly_reads
             spent = self.store.reads(source.account)
-            if spent >= budget:
+            if spent + PAID_SEARCH[channel.name] > budget:
                 return SourceResult(source.name, source.account, "refused", message=(
                     f"the {channel.name} read budget is spent ({spent} of {budget} this "
                     "month); raise [listen] x_monthly_reads to read more"))
             limit = budget - spent
         found, marker = channel.search_mentions(source.spec.terms, self.store.cursor(
             source.name), limit=limit)
-        if limit is not None:
-            found = found[-limit:]
         items = [self._stored(m.model_copy(update={"kind": "search", "query": source.query}),
                               source) for m in found]
         new = self.store.save(items, source=source.name, cursor=marker,
