@@ -113,7 +113,8 @@ def test_a_rate_limit_pauses_its_source_until_the_reset(listener: Listener, pds:
             "RateLimit-Reset": str(reset), "RateLimit-Policy": "3000;w=300"})]
     first = {r.source: r for r in listener.run_once().results}
     assert first["search:sky:brand"].status == "paused"
-    assert first["own:sky"].status == "ok" and first["search:sky:rival"].status == "ok"
+    assert first["own:sky"].status == "ok"
+    assert first["search:sky:rival"].status == "ok"
     paused = listener.store.paused_until("search:sky:brand")
     assert paused is not None
     assert paused.timestamp() == pytest.approx(reset, abs=1)
@@ -203,7 +204,8 @@ def test_the_report_holds_no_text(listener: Listener, pds: SearchPDS) -> None:
     _seed(pds)
     report = listener.run_once()
     dumped = json.dumps(report.to_dict())
-    assert "terrible" not in dumped and "Lakeside" not in dumped
+    assert "terrible" not in dumped
+    assert "Lakeside" not in dumped
     assert "terrible" not in repr(listener.store.search())
 
 
