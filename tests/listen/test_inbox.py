@@ -37,8 +37,7 @@ TEXTS = {
 
 
 def _config(tmp_path: Path) -> Config:
-    config = make_config(tmp_path, brands={"riverside": {"crisis_protocol": PROTOCOL}})
-    return config
+    return make_config(tmp_path, brands={"riverside": {"crisis_protocol": PROTOCOL}})
 
 
 @pytest.fixture
