@@ -12,7 +12,8 @@ import responses
 from responses import matchers
 
 from carecast.errors import RateLimited
-from channels.test_mastodon import BASE, make as make_masto
+from channels.test_mastodon import BASE
+from channels.test_mastodon import make as make_masto
 from channels.test_youtube import CHANNEL, VIDEO_ID, Mock, fail, ok, thread
 from channels.test_youtube import make as make_youtube
 
