@@ -6,7 +6,7 @@ labels, ``check_spikes`` alerts, ``inbox`` and ``inbox_html`` show (``carecast i
 """
 
 from carecast.listen.collect import Listener, ListenReport, SourceResult
-from carecast.listen.inbox import Inbox, InboxItem, inbox, inbox_html
+from carecast.listen.digest import Inbox, InboxItem, inbox, inbox_html
 from carecast.listen.spikes import Spike, check_spikes, find_spikes
 from carecast.listen.triage import LABELS, triage
 
