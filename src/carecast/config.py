@@ -371,8 +371,8 @@ class ListenConfig(_Section):
     lookback_days: int = Field(default=7, ge=1, le=90, description=(
         "How far back the first collection of a source reads."))
     x_monthly_reads: int = Field(default=0, ge=0, le=100_000_000, description=(
-        "Posts X search may read a month per account (X bills each read); 0 turns X search "
-        "off."))
+        "Posts an X account may read a month, mentions and searches together (X bills each "
+        "read); 0 turns X listening off."))
     interval: float = Field(default=300.0, ge=5, le=86400, description=(
         "Seconds between rounds of carecast listen --follow."))
     spikes: SpikeConfig = SpikeConfig()

@@ -185,7 +185,8 @@ def test_x_search_reads_within_the_budget_and_counts_every_read(x_listener: List
     assert x_listener.store.reads("xa") == 23
     calls = len(responses.calls)
     third = {r.source: r for r in x_listener.run_once().results}
-    assert {third[s].status for s in ("search:xa:brand", "search:xa:rival")} == {"refused"}
+    assert {third[s].status for s in ("own:xa", "search:xa:brand", "search:xa:rival")} == {
+        "refused"}  # mention reads are billed too
     assert len([c for c in responses.calls[calls:] if "search" in c.request.url]) == 0
 
 

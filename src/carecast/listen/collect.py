@@ -5,8 +5,8 @@ Each *source* (an account's own mentions, or one query on one account) keeps a c
 store, written in the same transaction as the items it read: a crash before the commit
 leaves the cursor where it was (the items are read again, and their keys store them once), a
 crash after it loses nothing. A rate limit pauses only its source until the platform's reset.
-X bills each post read: its search reads at most ``[listen] x_monthly_reads`` a month per
-account, counted in the store, and is refused past it.
+X bills each post read: its mentions and searches read at most ``[listen] x_monthly_reads``
+a month per account, counted in the store, and are refused past it.
 """
 
 from __future__ import annotations
@@ -147,12 +147,15 @@ class Listener:
 
         reports: list[ListenReport] = []
         done = 0
-        while rounds is None or done < rounds:
-            reports.append(self.run_once(on_result=on_result))
-            check_spikes(self.publisher, self.store)
-            done += 1
-            if rounds is None or done < rounds:
-                self.clock.sleep(self.config.listen.interval)
+        try:
+            while rounds is None or done < rounds:
+                reports.append(self.run_once(on_result=on_result))
+                check_spikes(self.publisher, self.store)
+                done += 1
+                if rounds is None or done < rounds:
+                    self.clock.sleep(self.config.listen.interval)
+        except KeyboardInterrupt:  # Ctrl-C: what each round stored is committed already
+            pass
         return reports
 
     def _read(self, source: _Source) -> SourceResult:
@@ -175,7 +178,21 @@ class Listener:
         except ChannelError as exc:
             return SourceResult(source.name, source.account, "failed", message=str(exc))
 
+    def _spent(self, source: _Source, channel: Channel) -> SourceResult | None:
+        """The refusal when a paid channel's monthly reads are spent (less than a page left)."""
+        budget = self.config.listen.x_monthly_reads
+        spent = self.store.reads(source.account)
+        if spent + PAID_SEARCH[channel.name] > budget:
+            return SourceResult(source.name, source.account, "refused", message=(
+                f"the {channel.name} read budget is spent ({spent} of {budget} this "
+                "month); raise [listen] x_monthly_reads to read more"))
+        return None
+
     def _own(self, source: _Source, channel: Channel, now: datetime) -> SourceResult:
+        paid = channel.name in PAID_SEARCH
+        refused = self._spent(source, channel) if paid else None
+        if refused is not None:
+            return refused
         cursor = self.store.cursor(source.name)
         since = datetime.fromisoformat(cursor) if cursor else \
             now - timedelta(days=self.config.listen.lookback_days)
@@ -183,7 +200,8 @@ class Listener:
         newest = max((m.created_at for m in found), default=None)
         marker = max(newest, since).isoformat() if newest is not None else cursor
         new = self.store.save([self._stored(m, source) for m in found], source=source.name,
-                              cursor=marker)
+                              cursor=marker, reads=len(found) if paid else 0,
+                              account=source.account)
         return SourceResult(source.name, source.account, "ok", new=new, read=len(found))
 
     def _search(self, source: _Source, channel: Channel) -> SourceResult:
@@ -192,13 +210,10 @@ class Listener:
         paid = channel.name in PAID_SEARCH
         limit: int | None = None
         if paid:
-            budget = self.config.listen.x_monthly_reads
-            spent = self.store.reads(source.account)
-            if spent + PAID_SEARCH[channel.name] > budget:
-                return SourceResult(source.name, source.account, "refused", message=(
-                    f"the {channel.name} read budget is spent ({spent} of {budget} this "
-                    "month); raise [listen] x_monthly_reads to read more"))
-            limit = budget - spent
+            refused = self._spent(source, channel)
+            if refused is not None:
+                return refused
+            limit = self.config.listen.x_monthly_reads - self.store.reads(source.account)
         found, marker = channel.search_mentions(source.spec.terms, self.store.cursor(
             source.name), limit=limit)
         items = [self._stored(m.model_copy(update={"kind": "search", "query": source.query}),
