@@ -115,15 +115,15 @@ class MentionStore:
             keys = [r["key"] for r in batch.rows]
             held = _held(conn, mentions.c.key, keys)
             fresh = [r for r in _unique(batch.rows) if r["key"] not in held]
-            if fresh:
-                conn.execute(mentions.insert(), fresh)
+            if fresh:  # another listener may store the same item at once: the first wins
+                conn.execute(_insert_new(conn, mentions), fresh)
             pairs = {(q["key"], q["query"]) for q in batch.queries}
             known = {(k, q) for k, q in conn.execute(
                 sa.select(mention_queries.c.key, mention_queries.c.query).where(
                     mention_queries.c.key.in_(keys))).all()} if pairs else set()
             new_pairs = [{"key": k, "query": q} for k, q in sorted(pairs - known)]
             if new_pairs:
-                conn.execute(mention_queries.insert(), new_pairs)
+                conn.execute(_insert_new(conn, mention_queries), new_pairs)
             self._set_cursor(conn, source, cursor, now)
             if reads:
                 self._add_reads(conn, account, reads, now)
@@ -308,6 +308,17 @@ class MentionStore:
         if failed is not None:
             raise StoreError(f"the purge deleted the rows but could not compact the store "
                              f"({failed}); run carecast listen --purge again")
+
+
+def _insert_new(conn: Connection, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def _utc(value: datetime) -> datetime:
