@@ -86,6 +86,11 @@ crisis_protocol = "{PROTOCOL}"
     assert "Okafor" not in shown
     bad = run("--config", path, "inbox", "--since", "yesterday", code=2)
     assert "--since" in bad.stderr
+    written = run("--config", path, "inbox", "--html", tmp_path / "digest.html").stdout
+    assert "inbox page written" in written
+    assert "Content-Security-Policy" in (tmp_path / "digest.html").read_text()
+    nowhere = run("--config", path, "inbox", "--html", tmp_path / "no" / "d.html", code=2)
+    assert "--html: cannot write" in nowhere.stderr
 
 
 class _Page(HTMLParser):

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from carecast.cli.commands import JsonOption, _errors, _out, _print_json, app
 from carecast.cli.workflow import _publisher
-from carecast.errors import InvalidPost
+from carecast.errors import ConfigurationError, InvalidPost
 
 __all__: list[str] = []
 
@@ -80,11 +80,18 @@ def inbox(
         box = make_inbox(MentionStore(publisher.ledger), publisher.config, brand=brand,
                          query=query, since=_time(since), every=every)
         if html is not None:
-            html.write_text(inbox_html(box), encoding="utf-8")
+            try:
+                html.write_text(inbox_html(box), encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"--html: cannot write {html} ({exc.strerror}); give "
+                                         "a path in a folder that exists and you may write "
+                                         "to") from None
     if as_json:
         _print_json(box.to_dict())
         return
     out = _out()
+    if html is not None:
+        out.print(f"inbox page written to {html}", markup=False)
     for name, protocol in box.protocols:
         out.print(Text(f"CRISIS PROTOCOL ({name or 'no brand'}): {protocol}", style="bold red"))
     table = Table("labels", "when", "channel", "author", "text", header_style="bold", box=None)
