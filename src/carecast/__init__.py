@@ -116,8 +116,8 @@ if TYPE_CHECKING:
     from carecast.schedule import Slot
     from carecast.settings import Settings
     from carecast.store import AuditEvent, AuditReport, Failure, Ledger
-    from carecast.store.messaging import Messaging, SmsResult, SmsSend
     from carecast.store.mentions import MentionStore, PhiMark, StoredMention
+    from carecast.store.messaging import Messaging, SmsResult, SmsSend
 
 __version__ = "0.1.0"
 
