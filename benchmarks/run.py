@@ -16,6 +16,8 @@
 - ``server``: ``carecast serve`` CPU per call and per callback pass (figures only).
 - ``ledger``: write transactions of a 1,000-account fan-out, ``audit verify`` events per CPU
   second on 100,000 events, full and incremental (target: 100,000 full), ``only=`` narrowing.
+- ``listen``: CPU per collected item (PHI scan and triage), store save and search, and a purge
+  with its VACUUM on 10,000 items (figures only).
 - ``celery``: targets per second with 1, 2 and 4 Celery workers on PostgreSQL and Redis, and
   the worker CPU the queue adds per target over the in-process publisher (figures only).
 - ``sms``: one post texted to 2,000 opted-in numbers on a Twilio-shaped loopback server:
@@ -51,6 +53,7 @@ BENCHES: dict[str, str] = {
     "celery": "bench_celery",
     "sms": "bench_sms",
     "email": "bench_email",
+    "listen": "bench_listen",
 }
 
 

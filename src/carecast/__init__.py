@@ -58,8 +58,12 @@ if TYPE_CHECKING:
         ChannelLimits,
         CheckSettings,
         Config,
+        ListenBrand,
+        ListenConfig,
+        ListenQuery,
         MediaConfig,
         PublishConfig,
+        SpikeConfig,
         StoreConfig,
         VoiceRules,
         load_config,
@@ -68,6 +72,17 @@ if TYPE_CHECKING:
     from carecast.consent import Consent, MessagingConsent
     from carecast.findings import Action, Finding, Span
     from carecast.hookspecs import hookimpl
+    from carecast.listen import (
+        Inbox,
+        InboxItem,
+        Listener,
+        ListenReport,
+        SourceResult,
+        Spike,
+        check_spikes,
+        inbox,
+        inbox_html,
+    )
     from carecast.plan import Cadence, Campaign, Plan, PlanEntry, PlanIssue
     from carecast.post import (
         ChannelOverride,
@@ -101,6 +116,7 @@ if TYPE_CHECKING:
     from carecast.schedule import Slot
     from carecast.settings import Settings
     from carecast.store import AuditEvent, AuditReport, Failure, Ledger
+    from carecast.store.mentions import MentionStore, PhiMark, StoredMention
     from carecast.store.messaging import Messaging, SmsResult, SmsSend
 
 __version__ = "0.1.0"
@@ -178,6 +194,22 @@ _LAZY = {
     "Messaging": "carecast.store.messaging",
     "SmsResult": "carecast.store.messaging",
     "SmsSend": "carecast.store.messaging",
+    "ListenBrand": "carecast.config",
+    "ListenConfig": "carecast.config",
+    "ListenQuery": "carecast.config",
+    "SpikeConfig": "carecast.config",
+    "Inbox": "carecast.listen",
+    "InboxItem": "carecast.listen",
+    "ListenReport": "carecast.listen",
+    "Listener": "carecast.listen",
+    "SourceResult": "carecast.listen",
+    "Spike": "carecast.listen",
+    "check_spikes": "carecast.listen",
+    "inbox": "carecast.listen",
+    "inbox_html": "carecast.listen",
+    "MentionStore": "carecast.store.mentions",
+    "PhiMark": "carecast.store.mentions",
+    "StoredMention": "carecast.store.mentions",
 }
 
 
@@ -222,15 +254,23 @@ __all__ = [
     "Failure",
     "Finding",
     "Freeze",
+    "Inbox",
+    "InboxItem",
     "InputRefused",
     "InvalidPost",
     "Ledger",
     "LimitExceeded",
+    "ListenBrand",
+    "ListenConfig",
+    "ListenQuery",
+    "ListenReport",
+    "Listener",
     "Media",
     "MediaConfig",
     "MediaKind",
     "MediaRules",
     "Mention",
+    "MentionStore",
     "Messaging",
     "MessagingConsent",
     "Metrics",
@@ -240,6 +280,7 @@ __all__ = [
     "Part",
     "PendingApproval",
     "PermissionDenied",
+    "PhiMark",
     "Plan",
     "PlanEntry",
     "PlanIssue",
@@ -263,10 +304,14 @@ __all__ = [
     "Slot",
     "SmsResult",
     "SmsSend",
+    "SourceResult",
     "Span",
+    "Spike",
+    "SpikeConfig",
     "State",
     "StoreConfig",
     "StoreError",
+    "StoredMention",
     "StoredPost",
     "Takedown",
     "TargetPreview",
@@ -274,7 +319,10 @@ __all__ = [
     "UploadSessions",
     "VoiceRules",
     "__version__",
+    "check_spikes",
     "hookimpl",
+    "inbox",
+    "inbox_html",
     "load_config",
     "load_post",
     "post_from_dict",

@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -43,8 +43,12 @@ __all__ = [
     "BrandConfig",
     "CheckSettings",
     "Config",
+    "ListenBrand",
+    "ListenConfig",
+    "ListenQuery",
     "MediaConfig",
     "PublishConfig",
+    "SpikeConfig",
     "StoreConfig",
     "VoiceRules",
     "load_config",
@@ -311,6 +315,82 @@ class AccountConfig(_Section):
         return dict.fromkeys(options, "**********")
 
 
+class ListenQuery(_Section):
+    """One ``[listen.queries.NAME]``: words to search for on every account that can search."""
+
+    terms: list[str] = Field(min_length=1, max_length=50, description=(
+        "Words or phrases, any of which matches: brand names and their misspellings, service "
+        "lines, competitor names."))
+    kind: Literal["brand", "service", "competitor"] = "brand"
+    brand: str | None = Field(default=None, description="The brand it listens for.")
+    accounts: list[str] = Field(default_factory=list, description=(
+        "The accounts that search it (empty: every account of the brand that can search)."))
+
+    @field_validator("terms")
+    @classmethod
+    def _terms(cls, value: list[str]) -> list[str]:
+        for term in value:
+            if not 1 <= len(term.strip()) <= 200:
+                raise ValueError("each term is 1 to 200 characters")
+        return [t.strip() for t in value]
+
+
+class ListenBrand(_Section):
+    """``[listen.brands.NAME]``: how long a brand keeps what others wrote, and what its
+    team does first when someone writes of suicide or self-harm."""
+
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    crisis_protocol: str = Field(default="", max_length=2000, description=(
+        "Shown first in the inbox above every crisis item: who to call, what to do."))
+
+
+class SpikeConfig(_Section):
+    """``[listen.spikes]``: when a query's volume is a spike, and where the alert goes."""
+
+    window: float = Field(default=3600.0, ge=60, le=7 * 86400, description="Seconds a window "
+                          "spans.")
+    baseline_windows: int = Field(default=24, ge=1, le=1000, description=(
+        "The windows before it whose average is the baseline."))
+    sensitivity: float = Field(default=3.0, ge=1.0, le=1000.0, description=(
+        "A window is a spike when it holds this many times the baseline."))
+    min_count: int = Field(default=5, ge=1, le=1_000_000, description=(
+        "And at least this many items."))
+    cooldown: float = Field(default=6 * 3600.0, ge=0, le=30 * 86400, description=(
+        "Seconds after an alert for the same query during which no new one is sent."))
+    alert: list[str] = Field(default_factory=list, description=(
+        "Accounts the alert is published to (a signed webhook, an outbox, a chat webhook)."))
+
+
+class ListenConfig(_Section):
+    """``[listen]``: what ``carecast listen`` collects and how long it is kept."""
+
+    queries: dict[str, ListenQuery] = Field(default_factory=dict)
+    brands: dict[str, ListenBrand] = Field(default_factory=dict)
+    retention_days: int = Field(default=90, ge=1, le=3650, description=(
+        "Days an item is kept before it is purged (a brand may set its own)."))
+    lookback_days: int = Field(default=7, ge=1, le=90, description=(
+        "How far back the first collection of a source reads."))
+    x_monthly_reads: int = Field(default=0, ge=0, le=100_000_000, description=(
+        "Posts an X account may read a month, mentions and searches together (X bills each "
+        "read); 0 turns X listening off."))
+    interval: float = Field(default=300.0, ge=5, le=86400, description=(
+        "Seconds between rounds of carecast listen --follow."))
+    spikes: SpikeConfig = SpikeConfig()
+
+    @field_validator("queries")
+    @classmethod
+    def _names(cls, value: dict[str, ListenQuery]) -> dict[str, ListenQuery]:
+        for name in value:
+            if not re.fullmatch(_NAME, name):
+                raise ValueError(f"query name {name!r}: lower-case letters, digits, - and _")
+        return value
+
+    def retention(self, brand: str) -> int:
+        """Days ``brand``'s items are kept."""
+        own = self.brands.get(brand)
+        return own.retention_days if own and own.retention_days else self.retention_days
+
+
 class MediaConfig(_Section):
     """``[media]``: where local media may be read from, which media hosts may be private, caps.
 
@@ -360,6 +440,7 @@ class Config(_Section):
         default_factory=dict, description="[checks.NAME] settings of the review checks.")
     approvals: ApprovalConfig = ApprovalConfig()
     media: MediaConfig = MediaConfig()
+    listen: ListenConfig = ListenConfig()
 
     @field_validator("accounts")
     @classmethod
@@ -425,12 +506,12 @@ class Config(_Section):
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
         unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals",
-                               "media"}
+                               "media", "listen"}
         if unknown:
             raise ConfigurationError(
                 f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
-                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals] and "
-                "[media]"
+                "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals], "
+                "[media] and [listen]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -456,6 +537,7 @@ class Config(_Section):
                 "checks": data.get("checks", {}),
                 "approvals": data.get("approvals", {}),
                 "media": data.get("media", {}),
+                "listen": data.get("listen", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)

@@ -630,7 +630,18 @@ class Mention(_Model):
     text: str
     url: str | None = None
     created_at: datetime
-    kind: Literal["mention", "reply", "comment", "search"] = "mention"
+    #: ``mention`` names the account, ``reply`` answers one of its posts, ``comment`` sits
+    #: under one of them, ``quote`` quotes one, ``search`` matched a listening query.
+    kind: Literal["mention", "reply", "comment", "quote", "search"] = "mention"
+    #: The remote id of the brand's post this answers, comments on or quotes, if any.
+    parent_id: str | None = None
+    #: The name of the ``[listen.queries]`` entry that found it (``kind="search"``).
+    query: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity: the same item fetched twice has the same key."""
+        return f"{self.channel}:{self.account}:{self.remote_id}"
 
 
 class Metrics(_Model):

@@ -847,7 +847,7 @@ def test_fetch_mentions_since_oldest_first(sky: BlueskyChannel, pds: FakePDS) ->
     assert found[0].url == "https://bsky.app/profile/patient3.bsky.social/post/3lbq3"
     pages = [c for c in pds.calls if c.url.path.endswith("listNotifications")]
     assert len(pages) == 2  # the second page reached before 'since', so it stopped
-    assert pages[0].url.params.get_list("reasons") == ["mention", "reply"]
+    assert pages[0].url.params.get_list("reasons") == ["mention", "reply", "quote"]
     assert pages[1].url.params["cursor"] == "2"
 
 

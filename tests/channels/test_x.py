@@ -802,11 +802,12 @@ def test_fetch_mentions_oldest_first_across_pages(x, mocked) -> None:
                        {"id": "12", "name": "B", "username": "bob"}]}
     mocked.get(MENTIONS, json={"data": [
         {"id": ID3, "text": "@RiversideGeneral thanks &amp; well done", "author_id": "11",
-         "created_at": "2026-11-21T10:00:00.000Z", "in_reply_to_user_id": USER_ID}],
+         "created_at": "2026-11-21T10:00:00.000Z", "in_reply_to_user_id": USER_ID,
+         "referenced_tweets": [{"type": "replied_to", "id": ID1}]}],
         "includes": users, "meta": {"next_token": "page2", "result_count": 1}},
         match=[matchers.query_param_matcher({
             "start_time": "2026-11-20T12:00:00Z", "max_results": "100",
-            "tweet.fields": "created_at,author_id,in_reply_to_user_id",
+            "tweet.fields": "created_at,author_id,in_reply_to_user_id,referenced_tweets",
             "expansions": "author_id", "user.fields": "username"})])
     mocked.get(MENTIONS, json={"data": [
         {"id": ID2, "text": "Is @RiversideGeneral open today?", "author_id": "12",
@@ -817,6 +818,7 @@ def test_fetch_mentions_oldest_first_across_pages(x, mocked) -> None:
     assert [(m.remote_id, m.author, m.kind) for m in mentions] == [
         (ID2, "@bob", "mention"), (ID3, "@ann", "reply")]
     assert mentions[1].text == "@RiversideGeneral thanks & well done"
+    assert (mentions[1].parent_id, mentions[0].parent_id) == (ID1, None)
     assert mentions[0].url == f"https://x.com/bob/status/{ID2}"
 
 

@@ -568,8 +568,18 @@ class Channel(ABC):
         """Read the account's public profile."""
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Mentions of the account since ``since``, oldest first."""
+        """What others said to the account since ``since``, oldest first: mentions, replies
+        and quotes of its posts, comments under them (``Mention.kind``), each reply, quote
+        or comment naming the post it answers (``Mention.parent_id``)."""
         raise NotImplementedError(f"the {self.name} channel cannot read mentions")
+
+    def search_mentions(self, terms: Sequence[str], after: str | None, *,
+                        limit: int | None = None) -> tuple[list[Mention], str | None]:
+        """Public posts matching any of ``terms`` that came after the marker ``after``
+        (what this returned last time; None: as far back as the platform searches),
+        oldest first, each of kind ``search``, at most ``limit`` read; and the marker to
+        resume from."""
+        raise NotImplementedError(f"the {self.name} channel cannot search posts")
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Engagement counts of a published post."""

@@ -17,6 +17,7 @@ create is followed at once by a ``getRecord`` at that key (the key is carecast's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -27,7 +28,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -584,7 +585,8 @@ class BlueskyChannel(Channel):
             headers={"Content-Type": "application/json"}))
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Mentions and replies (``listNotifications``) since ``since``, oldest first."""
+        """Mentions, replies and quotes (``listNotifications``) since ``since``, oldest
+        first; a reply or quote names the brand's post it answers (``parent_id``)."""
         found: list[Mention] = []
         cursor: str | None = None
         for _ in range(20):  # at most 2,000 notifications a call
@@ -595,23 +597,65 @@ class BlueskyChannel(Channel):
                 if when < since:
                     older = True
                     continue
-                if item.reason not in ("mention", "reply"):
+                if item.reason not in _MENTION_REASONS:
                     continue
-                found.append(Mention(
-                    channel=self.name, account=self.account, remote_id=item.uri,
-                    author=item.author.handle, text=str(_field(item.record, "text") or ""),
-                    url=_web_url_of(item.uri, item.author.handle), created_at=when,
-                    kind="reply" if item.reason == "reply" else "mention"))
+                found.append(self._mention(item.uri, item.author.handle, item.record, when,
+                                           _MENTION_REASONS[item.reason]))
             cursor = page.cursor
             if older or not cursor:
                 break
         return sorted(found, key=lambda m: m.created_at)
 
+    def _mention(self, uri: str, handle: str, record: Any, when: datetime,
+                 kind: Literal["mention", "reply", "quote", "search"]) -> Mention:
+        reply = _field(record, "reply")
+        quoted = _field(_field(record, "embed"), "record")
+        parent = _field(_field(reply, "parent"), "uri") if kind == "reply" else \
+            _field(quoted, "uri") or _field(_field(quoted, "record"), "uri")
+        return Mention(channel=self.name, account=self.account, remote_id=uri, author=handle,
+                       text=str(_field(record, "text") or ""), url=_web_url_of(uri, handle),
+                       created_at=when, kind=kind,
+                       parent_id=str(parent) if parent and kind in ("reply", "quote") else None)
+
     def _notifications(self, cursor: str | None) -> Any:
-        params: dict[str, Any] = {"limit": 100, "reasons": ["mention", "reply"]}
+        params: dict[str, Any] = {"limit": 100, "reasons": list(_MENTION_REASONS)}
         if cursor:
             params["cursor"] = cursor
         return self._call(lambda c: c.app.bsky.notification.list_notifications(params))
+
+    def search_mentions(self, terms: Sequence[str], after: str | None, *,
+                        limit: int | None = None) -> tuple[list[Mention], str | None]:
+        """Posts matching any of ``terms`` (``app.bsky.feed.searchPosts``, newest first,
+        one search a term, up to 500 posts each), indexed after ``after`` (the marker this
+        returned last time: an ISO time), oldest first; and the new marker. ``limit``: the
+        platform does not bill reads, it is only a cap."""
+        since = _parse_time(after) if after else None
+        found: dict[str, Mention] = {}
+        newest = since
+        for term in terms:
+            cursor: str | None = None
+            for _ in range(5):
+                params: dict[str, Any] = {"q": term, "sort": "latest", "limit": 100}
+                if since is not None:
+                    params["since"] = _stamp(int(since.timestamp() * 1000))
+                if cursor:
+                    params["cursor"] = cursor
+                page = self._call(functools.partial(_search_posts, params=params))
+                older = False
+                for post in page.posts:
+                    when = _parse_time(post.indexed_at)
+                    if since is not None and when <= since:
+                        older = True
+                        continue
+                    found.setdefault(post.uri, self._mention(
+                        post.uri, post.author.handle, post.record, when, "search"))
+                    newest = when if newest is None or when > newest else newest
+                cursor = page.cursor
+                if older or not cursor or not page.posts or (
+                        limit is not None and len(found) >= limit):
+                    break
+        marker = newest.isoformat() if newest is not None else after
+        return sorted(found.values(), key=lambda m: m.created_at), marker
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, reposts, replies and quotes of the first part (``getPosts``)."""
@@ -769,6 +813,15 @@ def _transport_kind(exc: BaseException) -> str:
     if isinstance(seen, httpx.TimeoutException):
         return "read-timeout"
     return "other"
+
+
+def _search_posts(client: Any, params: dict[str, Any]) -> Any:
+    return client.app.bsky.feed.search_posts(params)
+
+
+#: listNotifications reasons that are something said to the account, and their kinds.
+_MENTION_REASONS: dict[str, Literal["mention", "reply", "quote"]] = {
+    "mention": "mention", "reply": "reply", "quote": "quote"}
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -341,7 +341,8 @@ class FacebookChannel(GraphChannel):
             self.graph.post(self.options.page_id, data)
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Posts that tag the Page, and comments on its recent posts, since ``since``."""
+        """Posts that tag the Page, and comments on its recent posts (each naming its post,
+        ``parent_id``), since ``since``."""
         page, limit = self.options.page_id, self.options.lookup_limit
         found: list[Mention] = []
         for item in self.graph.pages(f"{page}/tagged", limit=limit, fields=_COMMENT_FIELDS,
@@ -351,10 +352,11 @@ class FacebookChannel(GraphChannel):
         for post in self.graph.pages(f"{page}/posts", limit=limit, fields=f"id,{comments}"):
             block = post.get("comments")
             for item in block.get("data", []) if isinstance(block, dict) else []:
-                found.extend(self._mention(item, "comment", since))
+                found.extend(self._mention(item, "comment", since, parent=str(post["id"])))
         return sorted(found, key=lambda m: m.created_at)
 
-    def _mention(self, item: dict[str, Any], kind: str, since: datetime) -> list[Mention]:
+    def _mention(self, item: dict[str, Any], kind: str, since: datetime,
+                 parent: str | None = None) -> list[Mention]:
         author: dict[str, Any] = item["from"] if isinstance(item.get("from"), dict) else {}
         when = graph_time(item.get("created_time"))
         if when is None or when <= since or author.get("id") == self.options.page_id:
@@ -362,7 +364,8 @@ class FacebookChannel(GraphChannel):
         return [Mention(channel=self.name, account=self.account, remote_id=str(item["id"]),
                         author=str(author.get("name") or author.get("id") or "unknown"),
                         text=str(item.get("message") or ""), url=item.get("permalink_url"),
-                        created_at=when, kind="comment" if kind == "comment" else "mention")]
+                        created_at=when, kind="comment" if kind == "comment" else "mention",
+                        parent_id=parent)]
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Reactions, comments and shares; views (Meta's successor of impressions) if readable."""

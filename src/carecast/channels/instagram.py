@@ -279,7 +279,8 @@ class InstagramChannel(GraphChannel):
                               if k in user})
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Media the account is tagged in, and comments on its recent media, since ``since``."""
+        """Media the account is tagged in, and comments on its recent media (each naming its
+        media, ``parent_id``), since ``since``."""
         ig, limit = self.options.ig_user_id, self.options.lookup_limit
         found: list[Mention] = []
         for item in self.graph.pages(f"{ig}/tags", limit=limit,
@@ -289,11 +290,12 @@ class InstagramChannel(GraphChannel):
         for media in self.graph.pages(f"{ig}/media", limit=limit, fields=f"id,{comments}"):
             block = media.get("comments")
             for item in block.get("data", []) if isinstance(block, dict) else []:
-                found.extend(self._mention(item, "text", "comment", since))
+                found.extend(self._mention(item, "text", "comment", since,
+                                           parent=str(media["id"])))
         return sorted(found, key=lambda m: m.created_at)
 
     def _mention(self, item: dict[str, Any], field: str, kind: str,
-                 since: datetime) -> list[Mention]:
+                 since: datetime, parent: str | None = None) -> list[Mention]:
         when = graph_time(item.get("timestamp"))
         author: dict[str, Any] = item["from"] if isinstance(item.get("from"), dict) else {}
         if when is None or when <= since or author.get("id") == self.options.ig_user_id:
@@ -301,7 +303,8 @@ class InstagramChannel(GraphChannel):
         return [Mention(channel=self.name, account=self.account, remote_id=str(item["id"]),
                         author=str(item.get("username") or author.get("username") or "unknown"),
                         text=str(item.get(field) or ""), url=item.get("permalink"),
-                        created_at=when, kind="comment" if kind == "comment" else "mention")]
+                        created_at=when, kind="comment" if kind == "comment" else "mention",
+                        parent_id=parent)]
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes and comments; views, reach, saves and shares where Instagram gives insights."""

@@ -431,7 +431,7 @@ class LinkedInChannel(Channel):
             return None
         return Mention(channel=self.name, account=self.account, remote_id=str(remote_id),
                        author=actor, text=text, url=post_url(post), created_at=when,
-                       kind="comment")
+                       kind="comment", parent_id=post)
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Reactions and comments (socialMetadata); impressions, clicks and reshares

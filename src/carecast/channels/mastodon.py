@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import Field, SecretStr, field_validator
@@ -706,13 +706,50 @@ class MastodonChannel(Channel):
                 if not status or note.get("type") != "mention":
                     continue
                 reply = str(status.get("in_reply_to_account_id")) == me
+                quoted = _quoted_id(status, me)
+                kind = "reply" if reply else "quote" if quoted else "mention"
                 mentions.append(Mention(
                     channel=self.name, account=self.account, remote_id=str(status["id"]),
                     author=str((note.get("account") or {}).get("acct") or ""),
                     text=_plain(status.get("content") or "").strip(), url=status.get("url"),
-                    created_at=created, kind="reply" if reply else "mention"))
+                    created_at=created, kind=kind,
+                    parent_id=str(status["in_reply_to_id"]) if reply and status.get(
+                        "in_reply_to_id") else quoted))
             max_id = str(page[-1]["id"])
         return sorted(mentions, key=lambda m: m.created_at)
+
+    def search_mentions(self, terms: Sequence[str], after: str | None, *,
+                        limit: int | None = None) -> tuple[list[Mention], str | None]:
+        """Statuses matching each of ``terms`` (``GET /api/v2/search?type=statuses``: the
+        instance's full-text search, which covers the posts its users made searchable)
+        newer than the status id ``after``; oldest first, and the newest id. A term that is
+        a hashtag (``#flu``) reads the hashtag's public timeline instead."""
+        found: dict[str, Mention] = {}
+        newest = after
+        cap = limit if limit is not None else 400
+        for term in terms:
+            if term.startswith("#") and len(term) > 1:
+                path = f"/api/v1/timelines/tag/{quote(term[1:], safe='')}"
+                params: dict[str, Any] = {"limit": 40}
+            else:
+                path, params = "/api/v2/search", {"q": term, "type": "statuses",
+                                                  "resolve": "false", "limit": 40}
+            if after:
+                params["min_id"] = after
+            answer, _ = self._api("GET", path, params=params)
+            statuses = answer.get("statuses", []) if isinstance(answer, dict) else answer
+            for status in statuses if isinstance(statuses, list) else []:
+                if not isinstance(status, dict) or "id" not in status or len(found) >= cap:
+                    continue
+                sid = str(status["id"])
+                found.setdefault(sid, Mention(
+                    channel=self.name, account=self.account, remote_id=sid,
+                    author=str((status.get("account") or {}).get("acct") or ""),
+                    text=_plain(status.get("content") or "").strip(), url=status.get("url"),
+                    created_at=self._created(status), kind="search"))
+                if newest is None or int(sid) > int(newest):
+                    newest = sid
+        return sorted(found.values(), key=lambda m: m.created_at), newest
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Favourites, boosts and replies of the first status (Mastodon counts no views)."""
@@ -727,6 +764,15 @@ class MastodonChannel(Channel):
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _quoted_id(status: Mapping[str, Any], me: str) -> str | None:
+    """The id of the account's status that ``status`` quotes (Mastodon 4.4's ``quote``)."""
+    quote = status.get("quote")
+    quoted = quote.get("quoted_status") if isinstance(quote, Mapping) else None
+    if isinstance(quoted, Mapping) and str((quoted.get("account") or {}).get("id")) == me:
+        return str(quoted.get("id"))
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

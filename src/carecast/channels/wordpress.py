@@ -361,7 +361,8 @@ class WordPressChannel(Channel):
                               "timezone": site.get("timezone_string") or None})
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Approved comments on the site since ``since``, oldest first."""
+        """Approved comments on the site since ``since``, oldest first, each naming its post
+        (``parent_id``); an answer to another comment is a ``reply``."""
         found: list[Mention] = []
         page = 1
         while True:
@@ -375,7 +376,8 @@ class WordPressChannel(Channel):
                     text=_plain(str((comment.get("content") or {}).get("rendered") or "")),
                     url=comment.get("link"),
                     created_at=_gmt(comment.get("date_gmt")) or self.clock.now(),
-                    kind="reply" if comment.get("parent") else "comment"))
+                    kind="reply" if comment.get("parent") else "comment",
+                    parent_id=str(comment["post"]) if comment.get("post") else None))
             if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
                 return found
             page += 1

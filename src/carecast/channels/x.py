@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, Literal, TypeVar
 
 import requests
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -95,6 +95,8 @@ SIMPLE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/bmp", 
 _CATEGORY = {MediaKind.IMAGE: "tweet_image", MediaKind.GIF: "tweet_gif",
              MediaKind.VIDEO: "tweet_video"}
 _SNOWFLAKE_EPOCH_MS = 1288834974657
+#: The longest recent-search query X's self-serve plans take.
+_SEARCH_QUERY_MAX = 512
 _RECENT = 100  # posts read back by lookup: X's largest page
 
 
@@ -427,7 +429,8 @@ class XChannel(Channel):
                        extra={"id": data.get("id")} if data.get("id") else {})
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Posts that mention the account since ``since`` (up to 1,000), oldest first."""
+        """Posts that mention the account since ``since`` (up to 1,000), oldest first:
+        replies to it and quotes of its posts carry the post they answer (``parent_id``)."""
         user_id = self._me()
         mentions: list[Mention] = []
         token: str | None = None
@@ -435,21 +438,63 @@ class XChannel(Channel):
             page = functools.partial(
                 _mentions_page, user_id=user_id, since=since, token=token)
             body = self._call(page)
-            users = {u.get("id"): u.get("username")
-                     for u in (body.get("includes") or {}).get("users") or []}
-            for tweet in body.get("data") or []:
-                author = users.get(tweet.get("author_id")) or str(tweet.get("author_id"))
-                mentions.append(Mention(
-                    channel=self.name, account=self.account, remote_id=str(tweet["id"]),
-                    author=f"@{author}", text=html.unescape(tweet.get("text", "")),
-                    url=f"https://x.com/{author}/status/{tweet['id']}",
-                    created_at=tweet.get("created_at") or _snowflake_time(str(tweet["id"])),
-                    kind="reply" if tweet.get("in_reply_to_user_id") == user_id
-                    else "mention"))
+            mentions.extend(self._found(body, user_id))
             token = (body.get("meta") or {}).get("next_token")
             if not token:
                 break
         return sorted(mentions, key=lambda m: m.created_at)
+
+    def _found(self, body: dict[str, Any], user_id: str | None) -> list[Mention]:
+        users = {u.get("id"): u.get("username")
+                 for u in (body.get("includes") or {}).get("users") or []}
+        found: list[Mention] = []
+        for tweet in body.get("data") or []:
+            author = users.get(tweet.get("author_id")) or str(tweet.get("author_id"))
+            refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []
+                    if isinstance(r, dict)}
+            kind: Literal["mention", "reply", "quote", "search"] = "search"
+            if user_id is not None:
+                kind = "reply" if tweet.get("in_reply_to_user_id") == user_id else \
+                    "quote" if "quoted" in refs else "mention"
+            parent = refs.get("replied_to") if kind == "reply" else \
+                refs.get("quoted") if kind == "quote" else None
+            found.append(Mention(
+                channel=self.name, account=self.account, remote_id=str(tweet["id"]),
+                author=f"@{author}", text=html.unescape(tweet.get("text", "")),
+                url=f"https://x.com/{author}/status/{tweet['id']}",
+                created_at=tweet.get("created_at") or _snowflake_time(str(tweet["id"])),
+                kind=kind, parent_id=parent))
+        return found
+
+    def search_mentions(self, terms: Sequence[str], after: str | None, *,
+                        limit: int | None = None) -> tuple[list[Mention], str | None]:
+        """Recent posts (the last 7 days: ``GET /2/tweets/search/recent``) matching any of
+        ``terms``, reposts left out, newer than the post id ``after``; oldest first, and the
+        newest id. X bills each post read: at most ``limit`` are read (10 to 100 a page)."""
+        query = " OR ".join(f'"{t}"' if " " in t else t for t in terms)
+        query = f"({query}) -is:retweet" if len(terms) > 1 else f"{query} -is:retweet"
+        if len(query) > _SEARCH_QUERY_MAX:
+            raise self.error(PlatformRejected, (
+                f"the search query is {len(query)} characters; X takes {_SEARCH_QUERY_MAX}: "
+                "split the [listen.queries] entry in two"), status=400)
+        found: list[Mention] = []
+        newest = after
+        token: str | None = None
+        left = limit if limit is not None else 1000
+        while left > 0:
+            page = functools.partial(_search_page, query=query, since_id=after, token=token,
+                                     size=max(10, min(100, left)))
+            body = self._call(page)
+            batch = self._found(body, None)[:left]
+            found.extend(batch)
+            left -= len(batch)
+            meta = body.get("meta") or {}
+            if newest is None or (meta.get("newest_id") and int(meta["newest_id"]) > int(newest)):
+                newest = meta.get("newest_id") or newest
+            token = meta.get("next_token")
+            if not token or not batch:
+                break
+        return sorted(found, key=lambda m: m.created_at), newest
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, reposts, replies and impressions of the post's first part."""
@@ -770,7 +815,15 @@ def _mentions_page(client: Any, user: bool, *, user_id: str, since: datetime,
                    token: str | None) -> Any:
     return client.get_users_mentions(
         user_id, start_time=since, max_results=100, pagination_token=token,
-        tweet_fields=["created_at", "author_id", "in_reply_to_user_id"],
+        tweet_fields=["created_at", "author_id", "in_reply_to_user_id", "referenced_tweets"],
+        expansions=["author_id"], user_fields=["username"], user_auth=user)
+
+
+def _search_page(client: Any, user: bool, *, query: str, since_id: str | None,
+                 token: str | None, size: int) -> Any:
+    return client.search_recent_tweets(
+        query, since_id=since_id, max_results=size, next_token=token,
+        tweet_fields=["created_at", "author_id", "in_reply_to_user_id", "referenced_tweets"],
         expansions=["author_id"], user_fields=["username"], user_auth=user)
 
 

@@ -683,7 +683,8 @@ class YouTubeChannel(Channel):
         self._channel = None  # the cached profile is stale now
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
-        """Comments on the channel's videos since ``since``, oldest first."""
+        """Comments on the channel's videos since ``since``, oldest first, each naming its
+        video (``parent_id``)."""
         channel_id = self._channel_info()["id"]
         found: list[Mention] = []
         token: str | None = None
@@ -705,11 +706,52 @@ class YouTubeChannel(Channel):
                     author=str(comment.get("authorDisplayName") or ""),
                     text=str(comment.get("textDisplay") or comment.get("textOriginal") or ""),
                     url=f"{WATCH_URL.format(video)}&lc={top['id']}" if video else None,
-                    created_at=created, kind="comment"))
+                    created_at=created, kind="comment", parent_id=video))
             token = page.get("nextPageToken")
             if older or not token:
                 break
         return sorted(found, key=lambda m: m.created_at)
+
+    def search_mentions(self, terms: Sequence[str], after: str | None, *,
+                        limit: int | None = None) -> tuple[list[Mention], str | None]:
+        """Comment threads on the channel's videos holding any of ``terms``
+        (``commentThreads.list`` with ``searchTerms``, newest first, up to 500 a term)
+        published after the ISO time ``after``; oldest first, and the newest time."""
+        channel_id = self._channel_info()["id"]
+        since = _time(after) if after else None
+        found: dict[str, Mention] = {}
+        newest = since
+        cap = limit if limit is not None else 500
+        for term in terms:
+            token: str | None = None
+            for _ in range(5):
+                page = self._execute(self.client.commentThreads().list(
+                    part="snippet", allThreadsRelatedToChannelId=channel_id, searchTerms=term,
+                    maxResults=100, order="time", textFormat="plainText", pageToken=token),
+                    write=False)
+                older = False
+                for thread in page.get("items", []):
+                    top = thread["snippet"]["topLevelComment"]
+                    comment = top["snippet"]
+                    created = _time(comment.get("publishedAt"))
+                    if created is None or (since is not None and created <= since):
+                        older = True
+                        continue
+                    if len(found) >= cap:
+                        break
+                    video = thread["snippet"].get("videoId") or comment.get("videoId")
+                    found.setdefault(str(thread["id"]), Mention(
+                        channel=self.name, account=self.account, remote_id=str(thread["id"]),
+                        author=str(comment.get("authorDisplayName") or ""),
+                        text=str(comment.get("textDisplay") or comment.get("textOriginal") or ""),
+                        url=f"{WATCH_URL.format(video)}&lc={top['id']}" if video else None,
+                        created_at=created, kind="search", parent_id=video))
+                    newest = created if newest is None or created > newest else newest
+                token = page.get("nextPageToken")
+                if older or not token or len(found) >= cap:
+                    break
+        marker = newest.isoformat() if newest is not None else after
+        return sorted(found.values(), key=lambda m: m.created_at), marker
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, comments and (in ``extra``) views and favourites of the video."""

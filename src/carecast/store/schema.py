@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = ["approvals", "attempts", "audit", "audit_head", "audit_target", "consents", "freezes",
+           "listen_alerts", "listen_cursors", "listen_reads", "mention_queries", "mentions",
            "metadata", "posts"]
 
 metadata = sa.MetaData()
@@ -109,4 +110,60 @@ freezes = sa.Table(
     sa.Column("until", _when),
     sa.Column("ended_at", _when),
     sa.Column("ended_by", sa.String(200)),
+)
+
+# -- listening (carecast.listen): what others wrote, kept for the brand's retention limit ------
+
+# One row per item (Mention.key); text is PHI-sensitive: never logged, purged past retention.
+mentions = sa.Table(
+    "carecast_mentions", metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("brand", sa.String(64), nullable=False, default=""),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("remote_id", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("parent_id", sa.String(300)),
+    sa.Column("created_at", _when, nullable=False, index=True),
+    sa.Column("collected_at", _when, nullable=False, index=True),
+    sa.Column("findings", sa.Text, nullable=False, default="[]"),  # PHI spans: no text
+    sa.Column("labels", sa.Text, nullable=False, default="[]"),  # triage labels
+)
+
+# Which listening queries found an item (one item can match several).
+mention_queries = sa.Table(
+    "carecast_mention_queries", metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("query", sa.String(64), primary_key=True, index=True),
+)
+
+# Where each source (account + own mentions, or account + query) resumes; written in the same
+# transaction as the items it read. ``paused_until``: a rate limit's reset.
+listen_cursors = sa.Table(
+    "carecast_listen_cursors", metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("cursor", sa.Text),
+    sa.Column("paused_until", _when),
+    sa.Column("updated_at", _when, nullable=False),
+)
+
+# Paid reads per account and month (X bills each post read).
+listen_reads = sa.Table(
+    "carecast_listen_reads", metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("reads", sa.Integer, nullable=False, default=0),
+)
+
+# Spike alerts sent: one row per (query, window) so a spike is never alerted twice.
+listen_alerts = sa.Table(
+    "carecast_listen_alerts", metadata,
+    sa.Column("query", sa.String(64), primary_key=True),
+    sa.Column("window_start", _when, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("baseline", sa.Float, nullable=False),
+    sa.Column("sent_at", _when, nullable=False),
 )
