@@ -193,6 +193,8 @@ class YouTubeChannel(Channel):
     profile_fields: ClassVar[frozenset[str]] = frozenset({"description"})
     Options = YouTubeOptions
     max_text: ClassVar[int | None] = MAX_DESCRIPTION_BYTES
+    #: A comment's limit (Youtube API).
+    max_reply_text = 10000
     text_unit: ClassVar[str] = "bytes"
     max_title: ClassVar[int | None] = 100
     requires_title: ClassVar[bool] = True
@@ -710,6 +712,19 @@ class YouTubeChannel(Channel):
             if older or not token:
                 break
         return sorted(found, key=lambda m: m.created_at)
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """``comments.insert`` with ``snippet.parentId``: the comment thread's id, which is
+        its top-level comment's (YouTube threads replies one level deep)."""
+        body = {"snippet": {"parentId": mention.remote_id, "textOriginal": draft.text}}
+        answer = self._execute(self.client.comments().insert(part="snippet", body=body),
+                               write=True)
+        comment_id = str(answer["id"])
+        published = _time(answer.get("snippet", {}).get("publishedAt"))
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=comment_id, url=mention.url, part_ids=(comment_id,),
+                       published_at=published or self.clock.now(),
+                       extra={"kind": "comment", "parent": mention.remote_id})
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, comments and (in ``extra``) views and favourites of the video."""

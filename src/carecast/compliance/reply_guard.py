@@ -64,10 +64,11 @@ _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Mister|Madam|Sir)\.?\s+[A-Z][\w
 _VOCATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:hi|hello|dear|thanks|congrats|congratulations|"
                        r"thank you)\s+)([A-Z][a-z'\u2019-]+)(?=\s*[!.,?;:]|\s*$)")
 #: Words that stand where a name is addressed but are not names ("Yes, ...", "Thanks!").
-_NOT_NAMES = frozenset(
-    "yes no yeah thanks thank hi hello hey sorry congrats congratulations ok okay please wow "
-    "great welcome absolutely sure indeed definitely certainly cheers again everyone all "
-    "friends folks team".split())
+_NOT_NAMES = frozenset((
+    "yes", "no", "yeah", "thanks", "thank", "hi", "hello", "hey", "sorry", "congrats",
+    "congratulations", "ok", "okay", "please", "wow", "great", "welcome", "absolutely", "sure",
+    "indeed", "definitely", "certainly", "cheers", "again", "everyone", "all", "friends",
+    "folks", "team"))
 #: Words of care in any form: with a person's name, any of them implies the person's care.
 _CARE_ANY = re.compile(
     rf"(?i:\b(?:{phi_decision.CARE_NOUNS}|{phi_decision.CARE_VERBS}|{phi_decision.UNITS}|"
