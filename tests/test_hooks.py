@@ -114,7 +114,8 @@ def test_a_reply_hook_that_raises_blocks_the_reply() -> None:
 
     mention = Mention(channel="mastodon", account="a", remote_id="1", author="@p",
                       text="hi", created_at=datetime(2026, 1, 1, tzinfo=UTC))
-    draft = Draft(post_id="r", account="a", channel="mastodon", parts=(Part(text="Thanks!", length=7),))
+    draft = Draft(post_id="r", account="a", channel="mastodon",
+                  parts=(Part(text="Thanks!", length=7),))
     pm = plugin_manager([Broken()], entry_points=False, defaults=False)
     findings = run_hook(pm, "carecast_review_reply", for_account="a", mention=mention,
                         draft=draft, brand=None, settings=None)

@@ -774,17 +774,17 @@ class ChannelContract:
     def _publish_failure(self, root: Path, double: Platform, *, reply: bool = False
                          ) -> ChannelError:
         channel = self.build(root, session=double.session)
-        if reply:
-            assert self.reply_mention is not None
-            draft = channel.render_reply(Post(id="p", text="Thank you for reaching out."))
-        else:
-            draft = channel.render(self.table_post())
+        mention = self.reply_mention if reply else None
+        draft = channel.render_reply(Post(id="p", text="Thank you for reaching out.")) \
+            if mention is not None else channel.render(self.table_post())
+
+        def send() -> Receipt:
+            if mention is not None:
+                return channel.reply(mention, draft, "cc-contract-key")
+            return channel.publish(draft, "cc-contract-key")
+
         with pytest.raises(ChannelError) as info:
-            if reply:
-                assert self.reply_mention is not None
-                channel.reply(self.reply_mention, draft, "cc-contract-key")
-            else:
-                channel.publish(draft, "cc-contract-key")
+            send()
         error = info.value
         assert (error.channel, error.account) == (channel.name, ACCOUNT)
         secrets = [str(v.get_secret_value()) for v in dict(channel.options).values()
