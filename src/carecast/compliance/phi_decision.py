@@ -123,7 +123,9 @@ _TOLD = tuple((rule, re.compile(pattern)) for rule, pattern in (
     # "you were admitted", "you're recovering", "you were in our ER", "you were seen by"
     ("you_were", rf"(?i:\b(?:you|u)(?:['\u2019](?:re|ve|d))?\s+(?:(?:were|was|got|had|have|"
                  rf"are|been|being|just)\s+){{1,2}}(?:{CARE_VERBS}|recovering|released|"
-                 rf"(?:here|with us|in (?:the |our )?(?:{UNITS}|hospital|clinic))\b)\b)"),
+                 rf"(?:here|with us|in (?:the |our )?(?:{UNITS}|hospital|clinic))\b)\b"
+                 r"|\b(?:you|u)(?:['\u2019]re| are)\s+(?:still\s+|now\s+)?(?:recovering|"
+                 r"healing|on the mend|feeling better)\b)"),
     # "when you were here", "while you were with us", "since you came in", "your time with us"
     ("you_were_here", r"(?i:\b(?:when|while|since|after|before|during the time)\s+you\s+"
                       r"(?:were|was|came|visited|stayed|checked|got|left|arrived)\b"
@@ -132,7 +134,7 @@ _TOLD = tuple((rule, re.compile(pattern)) for rule, pattern in (
     ("we_cared", rf"(?i:\b(?:{CARE_VERBS})\s+(?:for\s+)?(?:you|u)\b(?!['\u2019])"
                  r"|\b(?:get|got|getting|fit|squeeze[d]?|bring|brought|check(?:ed)?)\s+(?:you|u)"
                  r"\s+in\b|\bhaving (?:you|u)\s+(?:here|with us|on|in)\b"
-                 r"|\b(?:trust(?:ing|ed)?|chos(?:e|en|ing)|choose)\s+us\s+(?:with|for)\b)"),
+                 r"|\b(?:trust(?:ing|ed)?|choos(?:e|ing)|chose|chosen)\s+us\s+(?:with|for)\b)"),
     # "we have reviewed your chart", "our records show", "we looked up the charges"
     ("records", r"(?i:\b(?:our|the)\s+(?:records?|files?|system|charts?)\s+(?:shows?|"
                 r"indicates?|says?|confirms?)\b|\baccording to (?:our|the) (?:records?|chart|"

@@ -56,8 +56,9 @@ _CONDITIONS = re.compile(
     r"preeclampsia|miscarriage|concussion|appendicitis|kidney stones?|blood clot|anemia|"
     r"lupus|crohn'?s|autism|adhd|overdose|addiction|pregnan\w+)\b)")
 _UNITS = re.compile(rf"(?i:\b(?:{phi_decision.UNITS})\b)")
-#: A value or a count the person wrote of themselves (an A1C of 6.1, 7 hours, 3/14).
-_NUMBER = re.compile(r"\b\d+(?:[.,:/]\d+)*\b")
+#: A value or a count the person wrote of themselves (an A1C of 6.1, 20 lbs, 3/14); not a
+#: lone digit ("after 8 pm").
+_NUMBER = re.compile(r"\b\d+(?:[.,:/]\d+)+\b|\b\d{2,}\b")
 #: An honorific and a capitalised word: "Mrs. Lee", "Mr Alvarez".
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Mister|Madam|Sir)\.?\s+[A-Z][\w'\u2019-]+")
 #: A capitalised word standing alone as a greeting or address: ", Sarah!" "Thanks, John."
