@@ -257,3 +257,71 @@ def test_a_reply_over_the_comment_limit_names_the_field(tmp_path: Path) -> None:
                access_token="li-token-contract")
     with pytest.raises(Exception, match="text: a linkedin reply takes 1 to 1250"):
         draft_of(li, "x" * 1251)
+
+
+# -- the command line -------------------------------------------------------------------------
+
+CONFIG = f'''
+[store]
+url = "sqlite:///carecast.db"
+
+[brands.riverside]
+name = "Riverside General"
+phone = ["555-0142"]
+
+[brands.riverside.replies]
+contact = "555-0142"
+templates.contact_us = "{TEMPLATE}"
+
+[accounts.masto]
+channel = "mastodon"
+brand = "riverside"
+api_base_url = "{BASE}"
+access_token = "{TOKEN}"
+'''
+
+
+def test_the_reply_command_previews_records_and_sends(
+        tmp_path: Path, mastodon: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    from typer.testing import CliRunner
+
+    from carecast.cli import commands, load
+
+    monkeypatch.chdir(tmp_path)
+    clock = FrozenClock(NOW)  # the command's publisher runs on the test's clock
+    monkeypatch.setattr(commands, "open_publisher", lambda config: Publisher(
+        config, clock=clock, entry_point_plugins=False,
+        retry=RetryPolicy(clock=clock, max_attempts=3)))
+    (tmp_path / "carecast.toml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "mention.json").write_text(mention().model_dump_json(), encoding="utf-8")
+    mastodon.post(STATUSES, json=status("110000000000000099", "<p>Thank you</p>",
+                                        reply_to="110000000000000042"))
+    app = load()
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, ["--config", str(tmp_path / "carecast.toml"), *args],
+                             catch_exceptions=False)
+
+    unsafe = run("reply", "mention.json", "--text", "So sorry about your wait, Tom.")
+    assert unsafe.exit_code == 1
+    assert "blocked" in unsafe.output
+    assert "Tom" not in unsafe.output.split("\n", 2)[-1]  # findings say where, not what
+    preview = run("reply", "mention.json", "--template", "contact_us", "--json")
+    assert preview.exit_code == 0, preview.output
+    data = json.loads(preview.output)
+    assert (data["state"], data["text"]) == ("awaiting_approval", TEMPLATE.replace(
+        "{contact}", "555-0142"))
+    recorded = run("reply", "mention.json", "--template", "contact_us", "--send")
+    assert "carecast approve" in recorded.output
+    assert sent(mastodon) == []
+    assert run("approve", data["post_id"], "--as", "Dana Reyes").exit_code == 0
+    done = run("reply", "mention.json", "--template", "contact_us", "--send")
+    assert done.exit_code == 0, done.output
+    assert "sent:" in done.output
+    assert len(sent(mastodon)) == 1
+    by_url = run("reply", "https://health.example.social/@pat/110000000000000042",
+                 "--account", "masto", "--template", "contact_us", "--json")
+    assert by_url.exit_code == 2
+    assert "--said" in by_url.output
