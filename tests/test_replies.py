@@ -325,3 +325,23 @@ def test_the_reply_command_previews_records_and_sends(
                  "--account", "masto", "--template", "contact_us", "--json")
     assert by_url.exit_code == 2
     assert "--said" in by_url.output
+
+
+def test_youtube_replies_with_the_threads_top_level_comment_as_parent(tmp_path: Path) -> None:
+    from channels.test_youtube import Mock, make, ok
+
+    answer = {"kind": "youtube#comment", "id": "UgzReply.8xYz",
+              "snippet": {"parentId": "UgzTop", "textOriginal": "Thank you for reaching out.",
+                          "publishedAt": "2026-03-02T20:01:00Z"}}
+    http = Mock([ok(answer)])
+    tube = make(tmp_path, http)
+    receipt = tube.reply(mention(channel="youtube", remote_id="UgzTop", kind="comment",
+                                 url="https://www.youtube.com/watch?v=D-lhorsDlUQ&lc=UgzTop"),
+                         draft_of(tube))
+    uri, method, body, _ = http.request_sequence[0]
+    assert (method, uri.split("?")[0]) == ("POST", "https://youtube.googleapis.com/youtube/v3/"
+                                                   "comments")
+    assert "part=snippet" in uri
+    assert json.loads(body) == {"snippet": {"parentId": "UgzTop",
+                                            "textOriginal": "Thank you for reaching out."}}
+    assert (receipt.remote_id, receipt.extra["parent"]) == ("UgzReply.8xYz", "UgzTop")

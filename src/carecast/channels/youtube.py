@@ -29,6 +29,7 @@ from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -714,9 +715,12 @@ class YouTubeChannel(Channel):
         return sorted(found, key=lambda m: m.created_at)
 
     def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
-        """``comments.insert`` with ``snippet.parentId``: the comment thread's id, which is
-        its top-level comment's (YouTube threads replies one level deep)."""
-        body = {"snippet": {"parentId": mention.remote_id, "textOriginal": draft.text}}
+        """``comments.insert`` with ``snippet.parentId``: the thread's top-level comment (the
+        ``lc`` of the mention's address, else the thread's id, which YouTube gives it too);
+        YouTube threads replies one level deep."""
+        linked = parse_qs(urlsplit(mention.url or "").query).get("lc")
+        parent = linked[0] if linked else mention.remote_id
+        body = {"snippet": {"parentId": parent, "textOriginal": draft.text}}
         answer = self._execute(self.client.comments().insert(part="snippet", body=body),
                                write=True)
         comment_id = str(answer["id"])
@@ -724,7 +728,7 @@ class YouTubeChannel(Channel):
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=comment_id, url=mention.url, part_ids=(comment_id,),
                        published_at=published or self.clock.now(),
-                       extra={"kind": "comment", "parent": mention.remote_id})
+                       extra={"kind": "comment", "parent": parent})
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, comments and (in ``extra``) views and favourites of the video."""
