@@ -189,8 +189,8 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 def test_help_lists_every_command() -> None:
     assert COMMANDS == ["approve", "audit", "brand", "calendar", "channels", "consent",
                         "doctor", "freeze", "inbox", "init", "listen", "pending", "plan",
-                        "posts", "preview",
-                        "publish", "reject", "resume", "retry", "schedule", "serve", "status",
+                        "posts", "preview", "publish", "reject", "reply", "resume", "retry",
+                        "schedule", "serve", "status",
                         "takedown",
                         "thaw", "worker"]
     result = run("--help")
@@ -580,7 +580,7 @@ def test_channels_lists_limits_and_capabilities() -> None:
     assert "lookup" in webhook["capabilities"]
     assert (webhook["limits"]["per_account"], webhook["limits"]["per_host"]) == (64, 64)
     assert webhook["limits"]["rate_limits_by"] == "host"
-    table = run("channels").stdout
+    table = run("channels", env={"COLUMNS": "300"}).stdout  # a limit on one line
     assert "Webhook (signed JSON POST)" in table
     assert "64 per account" in table
 
@@ -594,7 +594,7 @@ def test_channels_shows_the_limits_carecast_toml_sets(tmp_path: Path) -> None:
     assert (limits["webhook"]["per_account"], limits["webhook"]["per_host"]) == (3, 40)
     assert (limits["mastodon"]["per_account"], limits["mastodon"]["per_host"]) == (4, 40)
     assert limits["mastodon"]["concurrency"] == 50
-    table = run("--config", config, "channels").stdout
+    table = run("--config", config, "channels", env={"COLUMNS": "300"}).stdout
     assert "3 per account" in table
     assert "50 in all" in table
     config.write_text("[publish]\nper_host = 0\n")

@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from carecast.errors import (
     PlatformRejected,
     PostRejected,
 )
-from carecast.post import Media, MediaKind, Post
+from carecast.post import Media, MediaKind, Mention, Post
 from carecast.testing import ChannelContract, FakeChannel, PlatformAnswer
 from carecast.testing.contract import (
     ACCOUNT,
@@ -192,6 +193,27 @@ ANSWERS = {"webhook": [PlatformAnswer(200, json={"id": "w-1"}),
                                        json={"message": "permission denied: campaigns:get"})]}
 
 
+def _mention(channel: str, remote_id: str, kind: str = "comment") -> Mention:
+    return Mention(channel=channel, account="contract-acct", remote_id=remote_id,
+                   author="a_patient", text="Thanks for the flu clinic!", kind=kind,
+                   created_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+
+
+#: A mention of each channel that replies, its id shaped as the platform's.
+REPLY_MENTIONS = {
+    "mastodon": _mention("mastodon", "109876543210987654", "mention"),
+    "bluesky": _mention("bluesky", "at://did:plc:patient7/app.bsky.feed.post/3kq2x7abc2k2a",
+                        "reply"),
+    "x": _mention("x", "1780000000000000001", "mention"),
+    "facebook": _mention("facebook", "112233445566_778899001122"),
+    "instagram": _mention("instagram", "17873440459141021"),
+    "youtube": _mention("youtube", "UgzDE2tasfmrYLyNkGt4AaABAg"),
+    "linkedin": _mention("linkedin", "urn:li:comment:(urn:li:activity:7100000000000000001,"
+                                     "7100000000000000777)"),
+    "wordpress": _mention("wordpress", "42"),
+}
+
+
 def _importable(name: str) -> type[Channel] | None:
     try:
         return EXTRA.get(name) or get_channel_class(name)
@@ -208,7 +230,7 @@ for _name in CHANNELS:
             "answers": ANSWERS.get(_name, ()), "transport": TRANSPORTS.get(_name),
             "status_overrides": STATUS_OVERRIDES.get(_name, {}),
             "transport_overrides": TRANSPORT_OVERRIDES.get(_name, {}),
-            "table_media": TABLE_MEDIA.get(_name),
+            "table_media": TABLE_MEDIA.get(_name), "reply_mention": REPLY_MENTIONS.get(_name),
             "error_bodies": ERROR_BODIES.get(_name, {})})
 globals().update({cls.__name__: cls for cls in CONTRACTS.values()})
 
@@ -264,7 +286,7 @@ def test_override_of_takes_the_accounts_own_before_its_channels(root: Path) -> N
 
 def test_the_optional_capabilities_are_the_documented_ones() -> None:
     assert set(OPTIONAL_CAPABILITIES) == {"lookup", "fetch_mentions", "fetch_metrics",
-                                          "update_profile"}
+                                          "update_profile", "reply"}
 
 
 # -- render never raises anything but PostRejected --------------------------------------------

@@ -89,7 +89,7 @@ def test_module_plugins_are_named_by_module() -> None:
 
 def test_hookspecs_are_documented_with_signatures() -> None:
     hooks = [name for name in dir(specs) if name.startswith("carecast_")]
-    assert hooks == ["carecast_review_draft", "carecast_review_post"]
+    assert hooks == ["carecast_review_draft", "carecast_review_post", "carecast_review_reply"]
     for name in hooks:
         fn = getattr(specs, name)
         assert inspect.getdoc(fn), f"{name} has no docstring"
@@ -100,3 +100,23 @@ def test_every_hook_has_a_test_here() -> None:
     source = inspect.getsource(inspect.getmodule(test_every_hook_has_a_test_here))
     for name in (n for n in dir(specs) if n.startswith("carecast_")):
         assert source.count(f'"{name}"') >= 1, f"no test calls {name}"
+
+
+def test_a_reply_hook_that_raises_blocks_the_reply() -> None:
+    from datetime import UTC, datetime
+
+    from carecast.post import Mention
+
+    class Broken:
+        @hookimpl
+        def carecast_review_reply(self, mention, draft):
+            raise RuntimeError("boom")
+
+    mention = Mention(channel="mastodon", account="a", remote_id="1", author="@p",
+                      text="hi", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    draft = Draft(post_id="r", account="a", channel="mastodon",
+                  parts=(Part(text="Thanks!", length=7),))
+    pm = plugin_manager([Broken()], entry_points=False, defaults=False)
+    findings = run_hook(pm, "carecast_review_reply", for_account="a", mention=mention,
+                        draft=draft, brand=None, settings=None)
+    assert [(f.action, f.code) for f in findings] == [("block", "review.error")]

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         ListenQuery,
         MediaConfig,
         PublishConfig,
+        ReplyRules,
         SpikeConfig,
         StoreConfig,
         VoiceRules,
@@ -113,6 +114,7 @@ if TYPE_CHECKING:
     from carecast.publish.loop import Takedown
     from carecast.publish.planner import PlanStep
     from carecast.records import Attempt, Decision, ErrorInfo, Freeze, Records, State, StoredPost
+    from carecast.replies import Replies, ReplyPreview
     from carecast.schedule import Slot
     from carecast.settings import Settings
     from carecast.store import AuditEvent, AuditReport, Failure, Ledger
@@ -163,6 +165,9 @@ _LAZY = {
     "PublishConfig": "carecast.config",
     "StoreConfig": "carecast.config",
     "VoiceRules": "carecast.config",
+    "ReplyRules": "carecast.config",
+    "Replies": "carecast.replies",
+    "ReplyPreview": "carecast.replies",
     "MediaRules": "carecast.confine",
     "Plan": "carecast.plan",
     "PlanIssue": "carecast.plan",
@@ -299,6 +304,9 @@ __all__ = [
     "Receipt",
     "Records",
     "Repeat",
+    "Replies",
+    "ReplyPreview",
+    "ReplyRules",
     "RetryPolicy",
     "Settings",
     "Slot",

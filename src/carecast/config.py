@@ -48,6 +48,7 @@ __all__ = [
     "ListenQuery",
     "MediaConfig",
     "PublishConfig",
+    "ReplyRules",
     "SpikeConfig",
     "StoreConfig",
     "VoiceRules",
@@ -217,6 +218,34 @@ class VoiceRules(_Section):
         return value
 
 
+class ReplyRules(_Section):
+    """``[brands.NAME.replies]``: the brand's approved reply templates and who answers.
+
+    A template's ``{contact}`` is filled with ``contact`` (the patient-relations team's
+    number or address), so the templates never repeat it and a new number changes them all.
+    """
+
+    contact: str = Field(
+        default="", max_length=200,
+        description="How to reach patient relations (a phone number, an address, a page).")
+    templates: dict[str, str] = Field(
+        default_factory=dict, max_length=100,
+        description="Approved replies by name; '{contact}' is replaced by contact.")
+    approval: bool = Field(
+        default=True, description="Every reply needs the approval chain (the default).")
+
+    @field_validator("templates")
+    @classmethod
+    def _placeholders(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not text.strip() or len(text) > 2000:
+                raise ValueError(f"templates.{name}: give a reply of 1 to 2000 characters")
+            leftover = re.sub(r"\{contact\}", "", text)
+            if "{" in leftover or "}" in leftover:
+                raise ValueError(f"templates.{name}: the only placeholder is {{contact}}")
+        return value
+
+
 class BrandConfig(_Section):
     """A brand: one hospital or service line with its own face on every channel.
 
@@ -253,6 +282,7 @@ class BrandConfig(_Section):
         description="Opening hours a listing must show, by account or channel name: "
                     "{mon-fri = '08:00-20:00', sun = 'closed'}.")
     voice: VoiceRules = VoiceRules()
+    replies: ReplyRules = ReplyRules()
     checks: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-brand [checks.NAME] settings; see CheckSettings.")
 

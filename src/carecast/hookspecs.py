@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from carecast.config import AccountConfig, BrandConfig, CheckSettings
     from carecast.findings import Finding
-    from carecast.post import Draft, Post
+    from carecast.post import Draft, Mention, Post
     from carecast.records import Records
 
 __all__ = ["hookimpl", "hookspec"]
@@ -57,4 +57,18 @@ def carecast_review_draft(
 
     Fields name places in the draft (``title``, ``link``, ``parts[N].text``,
     ``parts[N].media[M].alt_text``). Findings apply to this account only.
+    """
+
+
+@hookspec
+def carecast_review_reply(
+    mention: Mention, draft: Draft, brand: BrandConfig | None, settings: CheckSettings
+) -> Iterable[Finding] | None:
+    """Review a reply to ``mention`` (what a person wrote) before it is sent.
+
+    Runs after ``carecast_review_post`` and ``carecast_review_draft`` reviewed the reply as
+    a post, and fails closed like them: an implementation that raises blocks the reply. The
+    built-in reply gate (``carecast.compliance.reply_guard``) blocks a reply that confirms
+    the person is or was a patient or repeats the PHI they wrote. Fields name places in the
+    draft (``parts[N].text``).
     """

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("consent", "carecast.consent"),
     ("sms", "carecast.compliance.sms_phi"),
     ("voice", "carecast.brand.voice"),
+    ("replies", "carecast.compliance.reply_guard"),
 )
 
 

@@ -134,7 +134,7 @@ def test_limits_are_declared() -> None:
                                          "video": 512 * 2**20}
     assert limits["supports_threads"]
     assert XChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics",
-                                       "update_profile"}
+                                       "update_profile", "reply"}
 
 
 @pytest.mark.parametrize(("text", "length"), [

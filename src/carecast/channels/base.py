@@ -2,8 +2,8 @@
 
 A channel class declares what its platform accepts as class attributes, in the manner of
 Apprise's service classes, and implements ``publish``, ``delete`` and ``fetch_profile``;
-``lookup``, ``fetch_mentions``, ``fetch_metrics`` and ``update_profile`` are optional
-capabilities. ``render`` has a default that suits most platforms; a channel overrides
+``lookup``, ``fetch_mentions``, ``fetch_metrics``, ``update_profile`` and ``reply`` are
+optional capabilities. ``render`` has a default that suits most platforms; a channel overrides
 ``compose``, ``count`` or ``render`` itself where its platform differs.
 """
 
@@ -67,7 +67,7 @@ _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # A sentence ends at . ! ? … before a space, or at a full-width full stop, exclamation or
 # question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
 _SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
-OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile")
+OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile", "reply")
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,8 @@ class Channel(ABC):
     #: Largest file per media kind, in bytes.
     max_media_bytes: ClassVar[Mapping[MediaKind, int]] = {}
     requires_media: ClassVar[bool] = False
+    #: Longest reply (a comment) in ``text_unit``, where it differs from ``max_text``.
+    max_reply_text: ClassVar[int | None] = None
     #: Long text becomes a reply thread instead of being refused.
     supports_threads: ClassVar[bool] = False
     #: The platform holds a post until ``draft.schedule`` itself; otherwise carecast keeps a
@@ -419,6 +421,21 @@ class Channel(ABC):
             options=options,
         )
 
+    def render_reply(self, post: Post) -> Draft:
+        """The draft of a reply: the post's text alone, in one part (a reply carries no
+        media, title or link card), within ``max_reply_text``; raises ``LimitExceeded``."""
+        text = post.text.strip()
+        limit = self.max_reply_text or self.max_text
+        length = self.count(text)
+        if not text or (limit is not None and length > limit):
+            raise LimitExceeded(
+                f"text: a {self.name} reply takes 1 to {limit or 'any number of'} "
+                f"{self.text_unit} and this one has {length}; shorten it",
+                field="text", limit=limit or 0, value=length)
+        return Draft(post_id=post.id, account=self.account, channel=self.name,
+                     parts=(Part(text=text, length=length, limit=limit),),
+                     language=post.language)
+
     def compose(self, text: str, *, link: str | None, hashtags: Sequence[str]) -> str:
         """The text of the first part: the post's text, its link and hashtags not yet in it."""
         pieces = [text.strip()] if text.strip() else []
@@ -580,6 +597,16 @@ class Channel(ABC):
         oldest first, each of kind ``search``, at most ``limit`` read; and the marker to
         resume from."""
         raise NotImplementedError(f"the {self.name} channel cannot search posts")
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """Send ``draft`` as a reply to ``mention`` (its ``remote_id`` on this platform): in
+        its thread, threaded under it; ``key`` as ``publish`` takes it (the draft's post id
+        when None). Only ``carecast.replies`` calls it, after the reply gate and approval.
+        """
+        raise NotImplementedError(f"the {self.name} platform allows no reply through its API")
+
+    def reply_key(self, draft: Draft, key: str | None) -> str:
+        """The key a reply is sent with: ``key``, else one made from the draft's post id."""
+        return key or f"{draft.post_id}:{self.account}"
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Engagement counts of a published post."""

@@ -365,8 +365,26 @@ class BlueskyChannel(Channel):
     # -- publish -----------------------------------------------------------------------------
 
     def publish(self, draft: Draft, key: str) -> Receipt:
+        return self._post(draft, key, None)
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A post whose ``reply`` holds strong references to the thread's root and to the
+        mention (its parent): the parent is read with ``getRecord`` for its CID, and its own
+        ``reply.root`` is the root when it is itself a reply."""
+        self._client()
+        repo, collection, rkey = _split_uri(mention.remote_id)
+        parent = self._call(lambda c: c.com.atproto.repo.get_record(
+            {"repo": repo, "collection": collection, "rkey": rkey}))
+        root = _field(_field(parent.value, "reply"), "root")
+        thread = {str(_field(root, "uri")): str(_field(root, "cid"))} if root else {}
+        thread[str(parent.uri)] = str(parent.cid)  # after the root: next(iter()) is the root
+        return self._post(draft, self.reply_key(draft, key), thread)
+
+    def _post(self, draft: Draft, key: str, thread: dict[str, str] | None) -> Receipt:
+        """Send the parts; ``thread`` (root first, parent last: uri -> cid) makes it a reply."""
         self._client()  # logs in (once) and learns the account's DID
-        refs: dict[str, str] = {}  # uri -> cid of each part sent
+        refs: dict[str, str] = dict(thread or {})  # uri -> cid: the thread's, then each part's
+        parent = next(reversed(refs)) if refs else None
         stamps: list[int] = []  # createdAt of each part, in milliseconds
         found: dict[int, str] = {}  # createdAt of the parts an earlier send left, found
 
@@ -383,7 +401,8 @@ class BlueskyChannel(Channel):
                 found[index] = held_at
             return uri
 
-        uris = send_thread(draft.parts, send_one, self._delete_uri)
+        uris = send_thread(draft.parts, lambda i, part, to: send_one(i, part, to or parent),
+                           self._delete_uri)
         first = uris[0]
         return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
                        remote_id=first, url=self.web_url(first), part_ids=tuple(uris),

@@ -90,6 +90,8 @@ class FacebookChannel(GraphChannel):
     title: ClassVar[str] = "Facebook Page"
     Options = FacebookOptions
     max_text: ClassVar[int | None] = 63206
+    #: A comment's limit (Graph API).
+    max_reply_text = 8000
     max_media = 10
     media_kinds = frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO})
     max_media_bytes = {MediaKind.IMAGE: 10 * MB, MediaKind.GIF: 10 * MB,
@@ -157,6 +159,13 @@ class FacebookChannel(GraphChannel):
         post_id = str(self.graph.post(f"{page}/feed", data)["id"])
         return self._receipt(draft, post_id, url=_post_url(post_id),
                              scheduled=_iso(draft, when))
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A comment on the mention (``POST /{comment-id}/comments``, or on a post that tags
+        the Page, ``/{post-id}/comments``) with the reply's ``message``, as the Page."""
+        answer = self.graph.post(f"{mention.remote_id}/comments", {"message": draft.text})
+        return self._receipt(draft, str(answer["id"]), url=mention.url, kind="comment",
+                             parent=mention.remote_id)
 
     def _schedule(self, draft: Draft) -> dict[str, str]:
         """The scheduling fields for the draft's time; empty when it is due now."""

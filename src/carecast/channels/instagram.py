@@ -278,6 +278,18 @@ class InstagramChannel(GraphChannel):
                        extra={k: user[k] for k in ("followers_count", "media_count")
                               if k in user})
 
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A reply to a comment (``POST /{ig-comment-id}/replies`` with ``message``); Instagram
+        threads a reply to a reply under the top-level comment. A tag in someone else's
+        caption cannot be answered this way."""
+        if mention.kind != "comment":
+            raise self.error(PlatformRejected, "Instagram takes replies to comments only; "
+                             "this mention is a tag in another account's media: answer it in "
+                             "the Instagram app, or not at all")
+        answer = self.graph.post(f"{mention.remote_id}/replies", {"message": draft.text})
+        return self._receipt(draft, str(answer["id"]), url=mention.url, kind="comment",
+                             parent=mention.remote_id)
+
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Media the account is tagged in, and comments on its recent media (each naming its
         media, ``parent_id``), since ``since``."""

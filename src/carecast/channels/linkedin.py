@@ -13,6 +13,7 @@ page's recent posts and matching the commentary. carecast does not use python-li
 from __future__ import annotations
 
 import email.utils
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,8 @@ class LinkedInChannel(Channel):
     title: ClassVar[str] = "LinkedIn organization page"
     Options = LinkedInOptions
     max_text: ClassVar[int | None] = 3000
+    #: A comment's limit (Linkedin API).
+    max_reply_text = 1250
     max_media = 20
     media_kinds = frozenset({MediaKind.IMAGE, MediaKind.GIF, MediaKind.VIDEO})
     max_media_bytes: ClassVar[Mapping[MediaKind, int]] = {MediaKind.VIDEO: _MAX_VIDEO}
@@ -382,6 +385,26 @@ class LinkedInChannel(Channel):
                 return None
             raise
         return _text(image, "downloadUrl")
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A comment by the page: on the post that mentions it, or under the comment (a
+        comment URN ``urn:li:comment:(POST,ID)`` names its post) with ``parentComment``."""
+        parent = re.fullmatch(r"urn:li:comment:\((urn:li:[A-Za-z]+:[^,()]+),[^()]+\)",
+                              mention.remote_id)
+        post = parent.group(1) if parent else mention.remote_id
+        body: dict[str, Any] = {"actor": self.author, "object": post,
+                                "message": {"text": draft.text}}
+        if parent:
+            body["parentComment"] = mention.remote_id
+        answer = self.api.create_comment(mention.remote_id, body)
+        urn = str(answer.get("commentUrn") or answer.get("$URN") or answer.get("id") or "")
+        if not urn:
+            raise self.error(OutcomeUnknown, "LinkedIn answered the comment without its URN; "
+                             "the comment may be on the post")
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=urn, url=mention.url, part_ids=(urn,),
+                       published_at=self.clock.now(),
+                       extra={"kind": "comment", "parent": mention.remote_id})
 
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Comments by others on the page's recent posts, and posts that mention the page

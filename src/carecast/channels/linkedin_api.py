@@ -307,6 +307,12 @@ class LinkedInAPI:
                                    needs="r_organization_social", params={"count": count}),
                          self)
 
+    def create_comment(self, target: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /rest/socialActions/{urn}/comments``: a comment on a post, or (with
+        ``parentComment``, on the parent comment's URN) a reply to a comment; the comment."""
+        return _object(self.call("POST", f"socialActions/{encode_urn(target)}/comments",
+                                 needs="w_organization_social", json=dict(body)), self)
+
     def notifications(self, organization: str, action: str, start_ms: int, end_ms: int
                       ) -> list[dict[str, Any]]:
         """The page's social-action notifications of one kind in a time range (LinkedIn

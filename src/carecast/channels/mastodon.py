@@ -426,6 +426,14 @@ class MastodonChannel(Channel):
         return limit
 
     def publish(self, draft: Draft, key: str) -> Receipt:
+        return self._post(draft, key, None)
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A status with ``in_reply_to_id`` set to the mention's status id; a long reply's
+        later parts reply to the part before."""
+        return self._post(draft, self.reply_key(draft, key), mention.remote_id)
+
+    def _post(self, draft: Draft, key: str, parent: str | None) -> Receipt:
         self._check_instance_limit(draft)
         warning = str(draft.options.get("spoiler_text") or "") or None
         common: dict[str, Any] = {
@@ -456,7 +464,7 @@ class MastodonChannel(Channel):
             return str(status["id"])
 
         # Mastodon dedups each part by its key: a retry finds the parts already sent.
-        send_thread(draft.parts, send_one, undo=None)
+        send_thread(draft.parts, lambda i, part, to: send_one(i, part, to or parent), undo=None)
         return self._receipt(draft, statuses)
 
     def _check_replay(self, status: dict[str, Any], response: requests.Response, part: Part,

@@ -382,6 +382,22 @@ class WordPressChannel(Channel):
                 return found
             page += 1
 
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A comment whose ``parent`` is the mention's comment, on the same ``post`` (read
+        from ``GET wp/v2/comments/{id}``), by the account's user."""
+        if not mention.remote_id.isdigit():
+            raise self.error(PlatformRejected, "mention.remote_id: a WordPress comment id is "
+                             "a number; give the comment's id from 'carecast listen'")
+        parent = self._json("GET", f"wp/v2/comments/{int(mention.remote_id)}")
+        created = self._json("POST", "wp/v2/comments", json={
+            "post": int(parent["post"]), "parent": int(mention.remote_id),
+            "content": draft.text})
+        comment_id = str(created["id"])
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=comment_id, url=created.get("link"), part_ids=(comment_id,),
+                       published_at=_gmt(created.get("date_gmt")) or self.clock.now(),
+                       extra={"kind": "comment", "parent": mention.remote_id})
+
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Comments on the post. Core WordPress counts no views or likes."""
         response = self._call("GET", "wp/v2/comments", params={

@@ -340,6 +340,13 @@ class XChannel(Channel):
 
         X takes no idempotency key: ``lookup`` finds an earlier send by its exact text.
         """
+        return self._post(draft, None)
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A post whose ``reply.in_reply_to_tweet_id`` is the mention's post id."""
+        return self._post(draft, mention.remote_id)
+
+    def _post(self, draft: Draft, parent: str | None) -> Receipt:
         media_ids = [self._upload(item, i) for i, item in enumerate(draft.parts[0].media)]
 
         def post(index: int, part: Part, reply_to: str | None) -> str:
@@ -348,7 +355,8 @@ class XChannel(Channel):
                 in_reply_to_tweet_id=reply_to, user_auth=user))
             return _id_of(body, self)
 
-        ids = send_thread(draft.parts, post, self._delete_one)
+        ids = send_thread(draft.parts, lambda i, part, to: post(i, part, to or parent),
+                          self._delete_one)
         return self._receipt(draft, ids)
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -193,6 +194,8 @@ class YouTubeChannel(Channel):
     profile_fields: ClassVar[frozenset[str]] = frozenset({"description"})
     Options = YouTubeOptions
     max_text: ClassVar[int | None] = MAX_DESCRIPTION_BYTES
+    #: A comment's limit (Youtube API).
+    max_reply_text = 10000
     text_unit: ClassVar[str] = "bytes"
     max_title: ClassVar[int | None] = 100
     requires_title: ClassVar[bool] = True
@@ -752,6 +755,21 @@ class YouTubeChannel(Channel):
                     break
         marker = newest.isoformat() if newest is not None else after
         return sorted(found.values(), key=lambda m: m.created_at), marker
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """``comments.insert`` with ``snippet.parentId``: the thread's top-level comment (the
+        ``lc`` of the mention's address, else the thread's id, which YouTube gives it too);
+        YouTube threads replies one level deep."""
+        linked = parse_qs(urlsplit(mention.url or "").query).get("lc")
+        parent = linked[0] if linked else mention.remote_id
+        body = {"snippet": {"parentId": parent, "textOriginal": draft.text}}
+        answer = self._execute(self.client.comments().insert(part="snippet", body=body),
+                               write=True)
+        comment_id = str(answer["id"])
+        published = _time(answer.get("snippet", {}).get("publishedAt"))
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=comment_id, url=mention.url, part_ids=(comment_id,),
+                       published_at=published or self.clock.now(),
+                       extra={"kind": "comment", "parent": parent})
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes, comments and (in ``extra``) views and favourites of the video."""

@@ -29,7 +29,7 @@ COMMANDS = {
     "brand": "brand", "doctor": "doctor", "init": "init",
     **dict.fromkeys(("worker", "schedule", "freeze", "thaw", "takedown", "posts"), "loop"),
     "plan": "plan", "calendar": "plan",
-    "serve": "serve",
+    "serve": "serve", "reply": "reply",
     "listen": "listen", "inbox": "listen",
     **dict.fromkeys(("approve", "reject", "pending", "consent", "audit"), "workflow"),
 }

@@ -8,15 +8,18 @@ a speaker, an official) is not. ``is_health`` tells a health post from any other
 
 A reply begins with the handles of the people it answers (``addressed``): those handles are
 its addressees, not a disclosure by themselves. They are PHI when the reply tells of the
-addressee's own care (``tells_addressee_care``: "your surgery", "your stay with us", "sorry
-about your wait"), because the reply then says that this person is a patient.
+addressee's own care (``care_told``: "your surgery", "your stay with us", "sorry about the
+wait in our ER", "the team that treated you"), because the reply then says that this person
+is a patient. The reply gate (``reply_guard``) stops such a reply with the same rules.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-__all__ = ["addressed", "in_role", "is_health", "patient_story", "sentence_around",
+__all__ = ["CARE_NOUNS", "CARE_VERBS", "FAMILY", "UNITS", "Told", "addressed", "care_told",
+           "in_role", "is_health", "patient_story", "sentence_around",
            "tells_addressee_care"]
 
 # Clinical vocabulary in everyday words: events, treatments, units, recoveries, care.
@@ -70,20 +73,91 @@ _STORY = re.compile(
 _SENTENCE_END = re.compile(r"[.!?\n](?=\s|$)")
 # The handles a text begins with ("@jdoe @riverside_er thanks ..."): whom a reply answers.
 _LEADING_HANDLES = re.compile(r"\s*(?:@[A-Za-z0-9_][A-Za-z0-9_.]*[\s,:;]*)+")
-# The addressee's own care, told to them: "your" (or "you were ...") governing a word of care,
-# with at most two words between ("your knee surgery", "during your visit", "your stay with
-# us", "you were admitted", "sorry about your wait"). A care word elsewhere in the sentence is
-# not theirs: "our nurse line can help with your questions", "thank you for supporting our ER".
-_OWN_CARE = re.compile(
-    r"(?i:\b(?:your|yours|ur)\s+(?:[\w'\u2019-]+\s+){0,2}?"
-    r"(?:surger(?:y|ies)|operation|procedure|stay|visit|admission|discharge|diagnosis|"
-    r"results?|treatment|therapy|rehab|chemo\w*|radiation|infusion|dialysis|transplant|"
-    r"recovery|appointment|scan|mri|x-ray|biopsy|delivery|birth|labor|care|room|bed|"
-    r"prescription|medications?|condition|injury|illness|cancer|bill|billing|records?|chart|"
-    r"stitches|wait|experience)\b"
-    r"|\b(?:you|u)(?:['\u2019](?:re|ve|d))?\s+(?:(?:were|was|got|had|have|are|been|being)\s+)"
-    r"{1,2}(?:admitted|treated|discharged|seen|diagnosed|operated|released|recovering|"
-    r"in\s+(?:the\s+)?(?:er|icu|nicu|hospital|labor))\b)")
+# -- what a reply tells its reader of their own care: one rule set, word classes over grammar.
+# The PHI guard (an addressee's handle is PHI when the reply tells of their care) and the reply
+# gate (``compliance.reply_guard``) both read ``care_told``.
+_W = r"[^\s.!?;]+\s+"  # one word and the space after it, inside a sentence
+#: Things of a person's care: events, stays, treatments, tests, records, bills, providers.
+CARE_NOUNS = (
+    r"surger(?:y|ies)|operations?|procedures?|stay|visits?|admission|discharge|diagnos[ie]s|"
+    r"results?|treatments?|therap(?:y|ies|ist)|rehab|chemo\w*|radiation|infusions?|dialysis|"
+    r"transplant|recovery|appointments?|scans?|mri|x-rays?|images|biops(?:y|ies)|delivery|"
+    r"birth|labor|care|room|bed|prescriptions?|medications?|meds|doses?|condition|injur(?:y|ies)|"
+    r"illness|cancer|bills?|billing|charges|balance|account|records?|chart|file|case|"
+    r"paperwork|stitches|wait|experience|tests?|labs?|bloodwork|exam|check-?up|follow-?up|"
+    r"referral|journey|call light|new (?:knee|hip|shoulder)|"
+    r"doctors?|nurses?|surgeons?|physicians?|providers?|care team|specialists?|midwife|"
+    r"dentist|cardiologist|oncologist|pediatrician|therapist")
+#: The people whose care a reply may tell their relative of ("your son's care team").
+FAMILY = (r"(?:son|daughter|mom|mother|mum|dad|father|husband|wife|partner|spouse|baby|"
+          r"child|children|kids?|brother|sister|grandma|grandmother|grandpa|grandfather|"
+          r"family|loved one|twins|newborn|boy|girl|parents?|fianc[eé]e?)")
+#: Verbs by which a hospital acts on a person: "we treated you", "the team that saw you".
+CARE_VERBS = (r"treat(?:ed|ing)?|cared for|car(?:e|ing) for|saw|seen|examined|operated on|"
+              r"admit(?:ted)?|discharg(?:e|ed|ing)|diagnos(?:e|ed)|deliver(?:ed)?|"
+              r"look(?:ed|ing)? after|attend(?:ed)? to|transfer(?:red)?|vaccinat(?:e|ed)|"
+              r"stitch(?:ed)?|scann?(?:ed)?|test(?:ed)?")
+#: Where a person is cared for: units, wards, rooms.
+UNITS = (r"er|ed|emergency (?:room|department)|icu|nicu|picu|ccu|pacu|ward|unit|floor|"
+         r"room \d+\w?|\d+\s*(?:north|south|east|west)|(?:north|south|east|west) \d+|"
+         r"l&d|labou?r and delivery|maternity|urgent care|waiting room|infusion center|"
+         r"cancer center|dialysis center|cath lab|recovery room|operating room|or")
+#: Words that wish a person well of an illness or a treatment ("speedy recovery").
+_RECOVERY = (r"(?:speedy|quick|full|smooth|fast) recovery|recover(?:s|ed|ing)?|heal(?:s|ed|ing)?|"
+             r"get well|feel(?:ing)? better|back on (?:your|his|her|their) feet|"
+             r"r[ai]ng(?:ing)? (?:the|that) bell|finish(?:ed|ing)? (?:treatment|chemo\w*|"
+             r"radiation|rehab|therapy)|new (?:knee|hip|shoulder|heart)")
+#: Someone else in the sentence: a recovery told of them is theirs, not the reader's.
+_THIRD_PERSON = re.compile(r"(?i:(?<!\w)@\w|\b(?:he|she|his|her|hers|him)\b)")
+_APOLOGY = r"sorry|apologi[sz]e\w*|apologies|regret\w*"
+#: The brand's own services, named in every template: never the reader's care.
+_SERVICE = re.compile(
+    r"(?i:\bpatient (?:relations|experience|advocates?|advocacy|and family \w+|services|"
+    r"portal|liaisons?)(?: (?:team|office|department|line))?|\bcare line\b)")
+_TOLD = tuple((rule, re.compile(pattern)) for rule, pattern in (
+    # "your surgery", "during your visit", "your 9:30 appointment", "your doctor"
+    ("your_care", rf"(?i:\b(?:your|yours|ur)\s+(?:{_W}){{0,3}}?(?:{CARE_NOUNS})\b)"),
+    # "your son's care team", "your wife as she heals", "your dad's unit": a relative's care
+    ("family_care", rf"(?i:\b(?:your|ur)\s+(?:{_W}){{0,1}}?{FAMILY}(?:['\u2019]s)?\b"
+                    rf"(?=[^.!?]*\b(?:{CARE_NOUNS}|{UNITS}|{_RECOVERY}|journey|home)\b))"),
+    # "you were admitted", "you're recovering", "you were in our ER", "you were seen by"
+    ("you_were", rf"(?i:\b(?:you|u)(?:['\u2019](?:re|ve|d))?\s+(?:(?:were|was|got|had|have|"
+                 rf"are|been|being|just)\s+){{1,2}}(?:{CARE_VERBS}|recovering|released|"
+                 rf"(?:here|with us|in (?:the |our )?(?:{UNITS}|hospital|clinic))\b)\b"
+                 r"|\b(?:you|u)(?:['\u2019]re| are)\s+(?:still\s+|now\s+)?(?:recovering|"
+                 r"healing|on the mend|feeling better)\b)"),
+    # "when you were here", "while you were with us", "since you came in", "your time with us"
+    ("you_were_here", r"(?i:\b(?:when|while|since|after|before|during the time)\s+you\s+"
+                      r"(?:were|was|came|visited|stayed|checked|got|left|arrived)\b"
+                      r"|\byour time (?:here|with us|in our)\b)"),
+    # "the team that treated you", "caring for you", "so glad we could get you in"
+    ("we_cared", rf"(?i:\b(?:{CARE_VERBS})\s+(?:for\s+)?(?:you|u)\b(?!['\u2019])"
+                 r"|\b(?:get|got|getting|fit|squeeze[d]?|bring|brought|check(?:ed)?)\s+(?:you|u)"
+                 r"\s+in\b|\bhaving (?:you|u)\s+(?:here|with us|on|in)\b"
+                 r"|\b(?:trust(?:ing|ed)?|choos(?:e|ing)|chose|chosen)\s+us\s+(?:with|for)\b)"),
+    # "we have reviewed your chart", "our records show", "we looked up the charges"
+    ("records", r"(?i:\b(?:our|the)\s+(?:records?|files?|system|charts?)\s+(?:shows?|"
+                r"indicates?|says?|confirms?)\b|\baccording to (?:our|the) (?:records?|chart|"
+                r"system|files?)\b|\b(?:reviewed|checked|pulled|looked (?:at|into|up)|"
+                r"looking into|found|located|accessed|investigat\w+)\s+(?:\w+\s+){0,2}?"
+                r"(?:the|your)\s+(?:\w+\s+){0,2}?(?:chart|file|records?|account|case|charges|"
+                r"balance|bill|images|paperwork|notes|history|results?|dos\w+|fall|visit|"
+                r"stay|error)\b)"),
+    # "so sorry about the wait in our ER", "our apologies that the doctor kept you waiting"
+    ("apology", rf"(?i:\b(?:{_APOLOGY})\b(?=[^.!?]*\b(?:{CARE_NOUNS}|{UNITS})\b))"),
+    # "wishing you a speedy recovery", "congrats on ringing the bell", "glad the new knee ..."
+    ("recovery", rf"(?i:\b(?:{_RECOVERY})\b)"),
+))
+
+
+class Told(NamedTuple):
+    """A place where a text tells its reader of their (or a relative's) own care."""
+
+    start: int
+    end: int
+    #: The rule that saw it: ``your_care``, ``family_care``, ``you_were``, ``you_were_here``,
+    #: ``we_cared``, ``records``, ``apology`` or ``recovery``.
+    rule: str
 
 
 def is_health(text: str) -> bool:
@@ -126,7 +200,20 @@ def addressed(text: str) -> int:
     return m.end() if m and "@" in m.group() else 0
 
 
+def care_told(text: str) -> list[Told]:
+    """Where ``text`` tells its reader of their own or a relative's care, by rule ("your
+    surgery", "you were admitted", "the team that treated you", "sorry about the wait in our
+    ER", "our records show", "wishing you a speedy recovery"); the brand's own services
+    ("our patient relations team") are not the reader's care."""
+    masked = _SERVICE.sub(lambda m: "x" * len(m.group()), text)
+    found = [Told(m.start(), m.end(), rule) for rule, pattern in _TOLD
+             for m in pattern.finditer(masked)
+             if rule != "recovery" or not _THIRD_PERSON.search(
+                 sentence_around(masked, m.start(), m.end()))]
+    return sorted(found)
+
+
 def tells_addressee_care(text: str) -> bool:
     """Whether ``text`` tells its reader ("your surgery", "you were admitted") of their own
     care."""
-    return _OWN_CARE.search(text) is not None
+    return bool(care_told(text))

@@ -55,7 +55,7 @@ from carecast.errors import (
     PostRejected,
     RateLimited,
 )
-from carecast.post import Draft, Media, MediaKind, Post, Receipt
+from carecast.post import Draft, Media, MediaKind, Mention, Post, Receipt
 
 __all__ = [
     "EXTENSION",
@@ -431,6 +431,10 @@ class ChannelContract:
     #: The error body the platform sends with a status, ``{status: JSON}``, shaped on a real
     #: recording (the others get a body that says nothing the channel can read).
     error_bodies: ClassVar[Mapping[int, Any]] = {}
+    #: What a person wrote on this platform, for a channel that declares ``reply``: its
+    #: ``remote_id`` shaped as the platform's ids (the status and transport tables run on the
+    #: reply too, and it must name the channel and account as a publish does).
+    reply_mention: ClassVar[Mention | None] = None
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Parametrize the answer, table and media-kind checks from the subclass's tables."""
@@ -779,11 +783,20 @@ class ChannelContract:
         return Post(id="p", text="Flu clinic opens Monday.", media=media,
                     title="Flu clinic" if self.channel.requires_title else None)
 
-    def _publish_failure(self, root: Path, double: Platform) -> ChannelError:
+    def _publish_failure(self, root: Path, double: Platform, *, reply: bool = False
+                         ) -> ChannelError:
         channel = self.build(root, session=double.session)
-        draft = channel.render(self.table_post())
+        mention = self.reply_mention if reply else None
+        draft = channel.render_reply(Post(id="p", text="Thank you for reaching out.")) \
+            if mention is not None else channel.render(self.table_post())
+
+        def send() -> Receipt:
+            if mention is not None:
+                return channel.reply(mention, draft, "cc-contract-key")
+            return channel.publish(draft, "cc-contract-key")
+
         with pytest.raises(ChannelError) as info:
-            channel.publish(draft, "cc-contract-key")
+            send()
         error = info.value
         assert (error.channel, error.account) == (channel.name, ACCOUNT)
         secrets = [str(v.get_secret_value()) for v in dict(channel.options).values()
@@ -802,11 +815,34 @@ class ChannelContract:
     def test_http_status_maps_to_a_carecast_error(
             self, status_row: tuple[int, type[ChannelError], bool, bool], root: Path,
             double: Platform) -> None:
+        self._check_status(status_row, root, double, reply=False)
+
+    def test_a_replys_http_status_maps_to_a_carecast_error(
+            self, status_row: tuple[int, type[ChannelError], bool, bool], root: Path,
+            double: Platform) -> None:
+        self._needs_reply()
+        self._check_status(status_row, root, double, reply=True)
+
+    def test_a_replys_transport_failure_maps_to_a_carecast_error(
+            self, transport_row: tuple[str, type[ChannelError], bool, bool], root: Path,
+            double: Platform) -> None:
+        self._needs_reply()
+        self._check_transport(transport_row, root, double, reply=True)
+
+    def _needs_reply(self) -> None:
+        if "reply" not in self.channel.capabilities():
+            pytest.skip(f"{self.channel.name} declares no reply")
+        if self.reply_mention is None:
+            pytest.fail(f"{self.channel.name} declares reply: give its contract a "
+                        "reply_mention (a Mention with a remote_id of the platform's shape)")
+
+    def _check_status(self, status_row: tuple[int, type[ChannelError], bool, bool],
+                      root: Path, double: Platform, *, reply: bool) -> None:
         status, cls, retryable, maybe_sent = _overridden(status_row, self.status_overrides)
         double.answer(status, json=self.error_bodies.get(status, {"error": "nope",
                                                                   "message": "nope"}),
                       headers={"X-Request-Id": f"req-{status}", "Retry-After": "7"})
-        error = self._publish_failure(root, double)
+        error = self._publish_failure(root, double, reply=reply)
         assert type(error) is cls, f"HTTP {status} became {type(error).__name__}, not " \
             f"{cls.__name__}"
         assert (error.retryable, error.may_have_been_sent) == (retryable, maybe_sent)
@@ -820,10 +856,14 @@ class ChannelContract:
     def test_transport_failure_maps_to_a_carecast_error(
             self, transport_row: tuple[str, type[ChannelError], bool, bool], root: Path,
             double: Platform) -> None:
+        self._check_transport(transport_row, root, double, reply=False)
+
+    def _check_transport(self, transport_row: tuple[str, type[ChannelError], bool, bool],
+                         root: Path, double: Platform, *, reply: bool) -> None:
         failure, cls, retryable, maybe_sent = _overridden(transport_row,
                                                           self.transport_overrides)
         double.fail(failure)
-        error = self._publish_failure(root, double)
+        error = self._publish_failure(root, double, reply=reply)
         assert type(error) is cls, f"{failure} became {type(error).__name__}, not " \
             f"{cls.__name__}"
         assert (error.retryable, error.may_have_been_sent) == (retryable, maybe_sent)
