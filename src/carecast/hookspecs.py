@@ -58,3 +58,15 @@ def carecast_review_draft(
     Fields name places in the draft (``title``, ``link``, ``parts[N].text``,
     ``parts[N].media[M].alt_text``). Findings apply to this account only.
     """
+
+
+@hookspec
+def carecast_shorten_link(url: str, brand: str | None, campaign: str | None,
+                          channel: str, account: str) -> str | None:
+    """Give a short link for ``url`` (already UTM-tagged), or None to leave it as it is.
+
+    Not a review hook: the first implementation that answers a link wins, and its link is
+    what the channel renders and counts. Answer the same short link for the same ``url``
+    every time (an approval is bound to the draft's exact text). Links of patient-facing
+    portals (``[metrics] portal_hosts``) never reach this hook.
+    """
