@@ -3,8 +3,9 @@
 A channel class declares what its platform accepts as class attributes, in the manner of
 Apprise's service classes, and implements ``publish``, ``delete`` and ``fetch_profile``;
 ``lookup``, ``fetch_mentions``, ``fetch_metrics``, ``fetch_account_metrics`` and
-``update_profile`` are optional capabilities. ``render`` has a default that suits most platforms; a channel overrides
-``compose``, ``count`` or ``render`` itself where its platform differs.
+``update_profile`` are optional capabilities. ``render`` has a default that suits most
+platforms; a channel overrides ``compose``, ``count`` or ``render`` itself where its
+platform differs.
 """
 
 from __future__ import annotations
