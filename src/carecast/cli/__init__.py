@@ -30,6 +30,7 @@ COMMANDS = {
     **dict.fromkeys(("worker", "schedule", "freeze", "thaw", "takedown", "posts"), "loop"),
     "plan": "plan", "calendar": "plan",
     "serve": "serve",
+    "metrics": "metrics", "report": "metrics",
     **dict.fromkeys(("approve", "reject", "pending", "consent", "audit"), "workflow"),
 }
 #: Options of ``carecast`` itself that take a value.
