@@ -26,7 +26,7 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL)
 _FIELDS = ("reach", "impressions", "engagements", "engagement_rate", "clicks", "follower_growth")
-_OFFSET_UNITS = ((604800, "w"), (86400, "d"), (3600, "h"), (60, "m"))
+_OFFSET_UNITS = ((86400, "d"), (3600, "h"), (60, "m"))
 
 
 def report_json(report: Report) -> str:
@@ -73,7 +73,7 @@ def report_html(report: Report) -> str:
 
 
 def offset_label(seconds: int) -> str:
-    """``3600`` as ``+1h``, ``604800`` as ``+1w``."""
+    """``3600`` as ``+1h``, ``604800`` as ``+7d``."""
     for size, unit in _OFFSET_UNITS:
         if seconds % size == 0:
             return f"+{seconds // size}{unit}"
@@ -94,7 +94,7 @@ def _chart(kind: str, title: str, **options: Any) -> Any:
                   font_family="system-ui, sans-serif", title_font_size=16,
                   label_font_size=11, legend_font_size=11)
     return getattr(pygal, kind)(title=title, js=[], disable_xml_declaration=True,
-                                style=style, width=760, height=340, explicit_size=True,
+                                style=style, width=600, height=330, explicit_size=True,
                                 legend_at_bottom=True, print_values=False, **options)
 
 
