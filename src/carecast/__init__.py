@@ -59,8 +59,10 @@ if TYPE_CHECKING:
         CheckSettings,
         Config,
         MediaConfig,
+        MetricsConfig,
         PublishConfig,
         StoreConfig,
+        UtmConfig,
         VoiceRules,
         load_config,
     )
@@ -68,8 +70,18 @@ if TYPE_CHECKING:
     from carecast.consent import Consent, MessagingConsent
     from carecast.findings import Action, Finding, Span
     from carecast.hookspecs import hookimpl
+    from carecast.metrics import (
+        Collector,
+        CollectReport,
+        GroupSeries,
+        MetricsView,
+        PostSeries,
+        Reading,
+        Totals,
+    )
     from carecast.plan import Cadence, Campaign, Plan, PlanEntry, PlanIssue
     from carecast.post import (
+        AccountMetrics,
         ChannelOverride,
         Draft,
         Media,
@@ -98,10 +110,22 @@ if TYPE_CHECKING:
     from carecast.publish.loop import Takedown
     from carecast.publish.planner import PlanStep
     from carecast.records import Attempt, Decision, ErrorInfo, Freeze, Records, State, StoredPost
+    from carecast.report import (
+        Comparison,
+        FollowerPoint,
+        MetricsReport,
+        PostRow,
+        TimeCell,
+        build_report,
+        report_csv,
+        report_html,
+        report_json,
+    )
     from carecast.schedule import Slot
     from carecast.settings import Settings
     from carecast.store import AuditEvent, AuditReport, Failure, Ledger
     from carecast.store.messaging import Messaging, SmsResult, SmsSend
+    from carecast.store.metrics import AccountSample, MetricStore, PostSample, SlotClaim
 
 __version__ = "0.1.0"
 
@@ -178,6 +202,29 @@ _LAZY = {
     "Messaging": "carecast.store.messaging",
     "SmsResult": "carecast.store.messaging",
     "SmsSend": "carecast.store.messaging",
+    "AccountMetrics": "carecast.post",
+    "MetricsConfig": "carecast.config",
+    "UtmConfig": "carecast.config",
+    "AccountSample": "carecast.store.metrics",
+    "MetricStore": "carecast.store.metrics",
+    "PostSample": "carecast.store.metrics",
+    "SlotClaim": "carecast.store.metrics",
+    "CollectReport": "carecast.metrics",
+    "Collector": "carecast.metrics",
+    "GroupSeries": "carecast.metrics",
+    "MetricsView": "carecast.metrics",
+    "PostSeries": "carecast.metrics",
+    "Reading": "carecast.metrics",
+    "Totals": "carecast.metrics",
+    "Comparison": "carecast.report",
+    "FollowerPoint": "carecast.report",
+    "MetricsReport": "carecast.report",
+    "PostRow": "carecast.report",
+    "TimeCell": "carecast.report",
+    "build_report": "carecast.report",
+    "report_csv": "carecast.report",
+    "report_html": "carecast.report",
+    "report_json": "carecast.report",
 }
 
 
@@ -186,6 +233,8 @@ __getattr__ = _lazy_getattr(__name__, _LAZY)
 
 __all__ = [
     "AccountConfig",
+    "AccountMetrics",
+    "AccountSample",
     "Action",
     "ApprovalConfig",
     "ApprovalRefused",
@@ -211,6 +260,9 @@ __all__ = [
     "ChannelTimeout",
     "CheckSettings",
     "Clock",
+    "CollectReport",
+    "Collector",
+    "Comparison",
     "ComplianceBlocked",
     "Config",
     "ConfigurationError",
@@ -221,7 +273,9 @@ __all__ = [
     "ErrorInfo",
     "Failure",
     "Finding",
+    "FollowerPoint",
     "Freeze",
+    "GroupSeries",
     "InputRefused",
     "InvalidPost",
     "Ledger",
@@ -233,7 +287,11 @@ __all__ = [
     "Mention",
     "Messaging",
     "MessagingConsent",
+    "MetricStore",
     "Metrics",
+    "MetricsConfig",
+    "MetricsReport",
+    "MetricsView",
     "Outcome",
     "OutcomeUnknown",
     "Override",
@@ -247,6 +305,9 @@ __all__ = [
     "PlatformRejected",
     "Post",
     "PostRejected",
+    "PostRow",
+    "PostSample",
+    "PostSeries",
     "Preview",
     "Profile",
     "ProfileChanges",
@@ -255,12 +316,14 @@ __all__ = [
     "PublishReport",
     "Publisher",
     "RateLimited",
+    "Reading",
     "Receipt",
     "Records",
     "Repeat",
     "RetryPolicy",
     "Settings",
     "Slot",
+    "SlotClaim",
     "SmsResult",
     "SmsSend",
     "Span",
@@ -270,13 +333,20 @@ __all__ = [
     "StoredPost",
     "Takedown",
     "TargetPreview",
+    "TimeCell",
+    "Totals",
     "UnknownChannelError",
     "UploadSessions",
+    "UtmConfig",
     "VoiceRules",
     "__version__",
+    "build_report",
     "hookimpl",
     "load_config",
     "load_post",
     "post_from_dict",
     "preview_html",
+    "report_csv",
+    "report_html",
+    "report_json",
 ]

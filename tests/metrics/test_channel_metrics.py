@@ -127,7 +127,8 @@ def test_facebook_a_missing_permission_leaves_the_counts(mocked) -> None:
         "message": "(#10) This endpoint requires the 'read_insights' permission",
         "type": "OAuthException", "code": 10, "fbtrace_id": "Xy"}})
     metrics = facebook().fetch_metrics(receipt("facebook", POST_ID))
-    assert metrics.likes == 48 and metrics.impressions is None
+    assert metrics.likes == 48
+    assert metrics.impressions is None
     assert metrics.extra["unavailable"] == ["post_media_view", "post_total_media_view_unique",
                                             "post_clicks"]
 

@@ -163,5 +163,6 @@ def test_a_failing_or_bad_short_link_plugin_fails_the_target_naming_it(tmp_path)
                        clock=FrozenClock(START)) as publisher:
             preview = publisher.preview(Post(id="flu-5", link=LINK, text="Flu shots."))
         for target in preview.targets:
-            assert target.error is not None and words in target.error.message
+            assert target.error is not None
+            assert words in target.error.message
             assert LINK not in target.error.message

@@ -40,7 +40,8 @@ def test_totals_compare_with_the_period_before(made) -> None:
     report = report_of(made)
     now, before = report.totals.current, report.totals.previous
     assert (now.posts, before.posts) == (42, 42)  # 14 posts a period on 3 accounts
-    assert now.reach > before.reach and now.engagements > before.engagements
+    assert now.reach > before.reach
+    assert now.engagements > before.engagements
     assert report.totals.change("posts") == 0.0
     assert report.totals.change("reach") == round((now.reach - before.reach) / before.reach, 4)
     assert now.engagement_rate == round(now.engagements / now.reach, 6)
@@ -71,7 +72,8 @@ def test_best_times_are_in_the_brand_time_zone(made) -> None:
     assert {c.hour for c in before.best_times} == {8, 9, 17, 18}
     best = report.best_times[0]
     assert best.hour in (17, 18)  # evening posts engage three times as much
-    assert best.engagement_rate is not None and best.posts >= 2
+    assert best.engagement_rate is not None
+    assert best.posts >= 2
 
 
 def test_the_decay_curve_rises_after_publication(made) -> None:
@@ -79,7 +81,8 @@ def test_the_decay_curve_rises_after_publication(made) -> None:
                       end=PERIOD.date()).decay["fake"]
     assert list(decay) == [3600, 86400, 604800, 2419200]
     values = list(decay.values())
-    assert values == sorted(values) and values[0] < values[-1]
+    assert values == sorted(values)
+    assert values[0] < values[-1]
 
 
 def test_a_period_must_make_sense(made) -> None:
@@ -110,7 +113,8 @@ def test_json_and_csv(made) -> None:
 def test_the_page_is_self_contained_and_escaped(made) -> None:
     page = report_html(report_of(made))
     assert f'content="{CSP}"' in html.unescape(page)
-    assert "script-src 'none'" in CSP and "default-src 'none'" in CSP
+    assert "script-src 'none'" in CSP
+    assert "default-src 'none'" in CSP
     assert page.count("<svg") == 4
     assert "<script" not in page  # pygal's settings script is taken out
     assert not re.search(r"(?:src|href)=\"(?:https?:)?//", page)
@@ -137,9 +141,11 @@ def test_the_cli_writes_every_format(made, tmp_path, monkeypatch) -> None:
     assert done.exit_code == 0, done.output
     assert page.read_text(encoding="utf-8").count("<svg") == 4
     done = runner.invoke(app, ["report", "--json", "--csv"])
-    assert done.exit_code == 2 and "give one of --html FILE, --csv or --json" in done.output
+    assert done.exit_code == 2
+    assert "give one of --html FILE, --csv or --json" in done.output
     done = runner.invoke(app, ["report", "--from", "March", "--json"])
-    assert done.exit_code == 2 and "--from: give a day such as 2027-03-01" in done.output
+    assert done.exit_code == 2
+    assert "--from: give a day such as 2027-03-01" in done.output
     done = runner.invoke(app, ["metrics", "show", "post-30", "--json"])
     assert done.exit_code == 0, done.output
     assert {s["account"] for s in json.loads(done.stdout)} == {"a", "b", "c"}

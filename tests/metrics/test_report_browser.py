@@ -36,7 +36,7 @@ class Recorder(BaseHTTPRequestHandler):
     page = b""
     asked: list[tuple[str, str, str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         host = self.headers.get("Host", "")
         self.asked.append((host, self.path, self.headers.get("Referer", "")))
         if host.startswith(PAGE_HOST) and self.path == "/report.html":

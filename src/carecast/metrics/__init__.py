@@ -11,11 +11,20 @@ from carecast.metrics.collector import Collector, CollectReport
 from carecast.metrics.series import (
     GroupSeries,
     MetricsView,
-    Point,
     PostSeries,
+    Reading,
     Totals,
 )
 from carecast.store.metrics import AccountSample, PostSample
 
-__all__ = ["AccountSample", "CollectReport", "Collector", "GroupSeries", "MetricsView", "Point",
-           "PostSample", "PostSeries", "Totals"]
+__all__ = [
+    "AccountSample",
+    "CollectReport",
+    "Collector",
+    "GroupSeries",
+    "MetricsView",
+    "PostSample",
+    "PostSeries",
+    "Reading",
+    "Totals",
+]

@@ -28,9 +28,9 @@ from carecast.post import Receipt
 from carecast.records import State
 from carecast.store.metrics import (
     AccountSample,
-    Claim,
     MetricStore,
     PostSample,
+    SlotClaim,
     account_slot,
     post_slot,
 )
@@ -170,8 +170,8 @@ class Collector:
                     report.failed[error] = report.failed.get(error, 0) + 1
         return report
 
-    def _read(self, claim: Claim, due: _Due
-              ) -> tuple[Claim, PostSample | AccountSample | tuple[str, float | None]]:
+    def _read(self, claim: SlotClaim, due: _Due
+              ) -> tuple[SlotClaim, PostSample | AccountSample | tuple[str, float | None]]:
         try:
             return claim, due.read(self.publisher.channel(due.account))
         except RateLimited as exc:

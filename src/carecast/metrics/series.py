@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carecast.store.metrics import AccountSample, MetricStore, PostSample
 
-__all__ = ["GroupSeries", "MetricsView", "Point", "PostSeries", "Totals"]
+__all__ = ["GroupSeries", "MetricsView", "PostSeries", "Reading", "Totals"]
 
 GroupBy = Literal["post", "channel", "account", "campaign", "brand"]
 
@@ -25,7 +25,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class Point(_Model):
+class Reading(_Model):
     """One reading of a post: its counts at ``offset_s`` seconds after publication."""
 
     offset_s: int
@@ -63,7 +63,7 @@ class Totals(_Model):
     follower_growth: int | None = None
 
     @classmethod
-    def of(cls, points: Iterable[Point], follower_growth: int | None = None) -> Totals:
+    def of(cls, points: Iterable[Reading], follower_growth: int | None = None) -> Totals:
         """The totals of each post's latest reading."""
         posts = reach = impressions = engagements = clicks = 0
         rated_engagements = rated_reach = 0
@@ -92,10 +92,10 @@ class PostSeries(_Model):
     campaign: str
     remote_id: str
     published_at: datetime
-    points: tuple[Point, ...]
+    points: tuple[Reading, ...]
 
     @property
-    def latest(self) -> Point:
+    def latest(self) -> Reading:
         """The newest reading: the post's outcome so far."""
         return self.points[-1]
 
@@ -156,7 +156,7 @@ def series_of(samples: Iterable[PostSample]) -> list[PostSeries]:
     out = []
     for group in found.values():
         first = group[0]
-        points = tuple(Point(offset_s=s.offset_s, taken_at=s.taken_at, likes=s.likes,
+        points = tuple(Reading(offset_s=s.offset_s, taken_at=s.taken_at, likes=s.likes,
                              reposts=s.reposts, replies=s.replies, impressions=s.impressions,
                              reach=s.reach, clicks=s.clicks)
                        for s in sorted(group, key=lambda s: s.offset_s))

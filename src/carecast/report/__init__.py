@@ -6,12 +6,21 @@ from __future__ import annotations
 from carecast.report.data import (
     Comparison,
     FollowerPoint,
+    MetricsReport,
     PostRow,
-    Report,
     TimeCell,
     build_report,
 )
 from carecast.report.render import report_csv, report_html, report_json
 
-__all__ = ["Comparison", "FollowerPoint", "PostRow", "Report", "TimeCell", "build_report",
-           "report_csv", "report_html", "report_json"]
+__all__ = [
+    "Comparison",
+    "FollowerPoint",
+    "MetricsReport",
+    "PostRow",
+    "TimeCell",
+    "build_report",
+    "report_csv",
+    "report_html",
+    "report_json",
+]

@@ -19,7 +19,7 @@ from carecast.errors import InvalidPost
 from carecast.metrics.series import GroupSeries, MetricsView, PostSeries, Totals
 from carecast.store.metrics import AccountSample
 
-__all__ = ["Comparison", "FollowerPoint", "PostRow", "Report", "TimeCell", "build_report"]
+__all__ = ["Comparison", "FollowerPoint", "MetricsReport", "PostRow", "TimeCell", "build_report"]
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 #: A best-time cell needs this many posts before it is ranked (one post says little).
@@ -84,7 +84,7 @@ class FollowerPoint(_Model):
     followers: int
 
 
-class Report(_Model):
+class MetricsReport(_Model):
     """A metrics report for ``[start, end)`` (brand time), compared with the period before."""
 
     brand: str | None
@@ -107,7 +107,7 @@ class Report(_Model):
 
 def build_report(view: MetricsView, config: Config, *, now: datetime,
                  brand: str | None = None, campaign: str | None = None,
-                 start: date | None = None, end: date | None = None) -> Report:
+                 start: date | None = None, end: date | None = None) -> MetricsReport:
     """The report of the posts published from ``start`` up to ``end`` (excluded; default: the
     28 days up to today), compared with as many days before ``start``."""
     if brand is not None and brand not in config.brands:
@@ -144,7 +144,7 @@ def build_report(view: MetricsView, config: Config, *, now: datetime,
 
     from carecast.metrics.series import follower_growth
 
-    return Report(
+    return MetricsReport(
         brand=brand, campaign=campaign, timezone=str(zone), start=start, end=end,
         previous_start=previous_start, generated_at=now,
         totals=Comparison(

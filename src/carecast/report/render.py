@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from carecast.report.data import WEEKDAYS, Comparison, Report
+from carecast.report.data import WEEKDAYS, Comparison, MetricsReport
 from carecast.templates import environment
 
 __all__ = ["CSP", "report_csv", "report_html", "report_json"]
@@ -29,7 +29,7 @@ _FIELDS = ("reach", "impressions", "engagements", "engagement_rate", "clicks", "
 _OFFSET_UNITS = ((86400, "d"), (3600, "h"), (60, "m"))
 
 
-def report_json(report: Report) -> str:
+def report_json(report: MetricsReport) -> str:
     """The report as JSON (the models' own shape, each comparison's changes added)."""
     data = report.model_dump(mode="json")
     for name in ("channels", "campaigns", "brands"):
@@ -39,7 +39,7 @@ def report_json(report: Report) -> str:
     return json.dumps(data, indent=2, sort_keys=True)
 
 
-def report_csv(report: Report) -> str:
+def report_csv(report: MetricsReport) -> str:
     """One row per post and per channel, campaign and brand, and one for all, with this
     period's counts and the previous period's beside them."""
     out = io.StringIO()
@@ -59,7 +59,7 @@ def report_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def report_html(report: Report) -> str:
+def report_html(report: MetricsReport) -> str:
     """The report as one HTML page: tables, and the charts as inline SVG."""
     charts = {
         "channels": _channels_chart(report.channels),
@@ -114,7 +114,7 @@ def _channels_chart(channels: Sequence[Comparison]) -> str:
     return _svg(chart)
 
 
-def _followers_chart(report: Report) -> str:
+def _followers_chart(report: MetricsReport) -> str:
     days = sorted({p.day for p in report.followers})
     if len(days) < 2:
         return ""
@@ -129,7 +129,7 @@ def _followers_chart(report: Report) -> str:
     return _svg(chart)
 
 
-def _decay_chart(report: Report) -> str:
+def _decay_chart(report: MetricsReport) -> str:
     offsets = sorted({o for by in report.decay.values() for o in by})
     if not offsets:
         return ""
@@ -140,7 +140,7 @@ def _decay_chart(report: Report) -> str:
     return _svg(chart)
 
 
-def _times_chart(report: Report) -> str:
+def _times_chart(report: MetricsReport) -> str:
     if not report.best_times:
         return ""
     hours = sorted({c.hour for c in report.best_times})

@@ -31,7 +31,7 @@ from carecast.clock import SYSTEM_CLOCK, Clock
 from carecast.errors import StoreError
 from carecast.post import AccountMetrics, Metrics
 
-__all__ = ["AccountSample", "Claim", "MetricStore", "PostSample", "account_slot", "post_slot"]
+__all__ = ["AccountSample", "MetricStore", "PostSample", "SlotClaim", "account_slot", "post_slot"]
 
 metadata = sa.MetaData()
 _when = sa.DateTime(timezone=True)
@@ -147,7 +147,7 @@ class AccountSample(BaseModel):
 
 
 @dataclass(frozen=True)
-class Claim:
+class SlotClaim:
     """A slot this collector holds: write its result with ``MetricStore.finish``."""
 
     key: str
@@ -196,15 +196,15 @@ class MetricStore:
 
     # -- claims ------------------------------------------------------------------------------
 
-    def claim(self, keys: Sequence[str], *, stale_after: float, max_tries: int) -> list[Claim]:
-        """Claim the slots of ``keys`` this collector may read now: new ones, ones whose
+    def claim(self, keys: Sequence[str], *, stale_after: float, max_tries: int) -> list[SlotClaim]:
+        """SlotClaim the slots of ``keys`` this collector may read now: new ones, ones whose
         claim is older than ``stale_after`` seconds (a crashed collector's) and failed ones
         whose retry time came, while they have had fewer than ``max_tries`` reads."""
         if not keys:
             return []
         now = self.clock.now()
         token = uuid.uuid4().hex
-        got: list[Claim] = []
+        got: list[SlotClaim] = []
         with self._tx() as conn:
             for start in range(0, len(keys), 500):
                 batch = list(dict.fromkeys(keys[start:start + 500]))
@@ -213,7 +213,7 @@ class MetricStore:
                     .returning(slots.c.key),
                     [{"key": k, "state": "claimed", "token": token, "claimed_at": now,
                       "tries": 1} for k in batch]).scalars().all()
-                got += [Claim(k, token, 1) for k in new]
+                got += [SlotClaim(k, token, 1) for k in new]
                 rest = sorted(set(batch) - set(new))
                 if not rest:
                     continue
@@ -228,11 +228,11 @@ class MetricStore:
                     .values(state="claimed", token=token, claimed_at=now,
                             tries=slots.c.tries + 1)
                     .returning(slots.c.key, slots.c.tries)).all()
-                got += [Claim(k, token, t) for k, t in taken]
+                got += [SlotClaim(k, token, t) for k, t in taken]
         return got
 
-    def finish(self, done: Iterable[tuple[Claim, PostSample | AccountSample]],
-               failed: Iterable[tuple[Claim, str, float | None]] = (), *, max_tries: int = 5
+    def finish(self, done: Iterable[tuple[SlotClaim, PostSample | AccountSample]],
+               failed: Iterable[tuple[SlotClaim, str, float | None]] = (), *, max_tries: int = 5
                ) -> list[str]:
         """Write the samples of claims still held and mark their slots done; mark ``failed``
         ones (claim, error class, seconds before a retry, None: never) failed, or given up
@@ -240,22 +240,32 @@ class MetricStore:
         collector took over writes nothing)."""
         now = self.clock.now()
         written: list[str] = []
+        by_token: dict[str, dict[str, PostSample | AccountSample]] = {}
+        for claim, sample in done:
+            by_token.setdefault(claim.token, {})[claim.key] = sample
         with self._tx() as conn:
-            for claim, sample in done:
-                mine = conn.execute(
-                    sa.update(slots).where(slots.c.key == claim.key,
-                                           slots.c.token == claim.token,
-                                           slots.c.state == "claimed")
-                    .values(state="done", error=None)).rowcount
-                if not mine:
-                    continue
-                table = post_samples if isinstance(sample, PostSample) else account_samples
-                row = sample.model_dump()
-                row["extra"] = json.dumps(row["extra"], sort_keys=True, default=str)
-                if isinstance(sample, AccountSample):
-                    row["day"] = datetime.fromisoformat(sample.day).date()
-                conn.execute(table.insert().values(**row))
-                written.append(claim.key)
+            for token, samples in by_token.items():
+                keys = list(samples)
+                for start in range(0, len(keys), 500):
+                    mine = conn.execute(
+                        sa.update(slots).where(slots.c.key.in_(keys[start:start + 500]),
+                                               slots.c.token == token,
+                                               slots.c.state == "claimed")
+                        .values(state="done", error=None).returning(slots.c.key)
+                    ).scalars().all()
+                    rows: dict[Any, list[dict[str, Any]]] = {}
+                    for key in mine:
+                        sample = samples[key]
+                        row = sample.model_dump()
+                        row["extra"] = json.dumps(row["extra"], sort_keys=True, default=str)
+                        if isinstance(sample, AccountSample):
+                            row["day"] = datetime.fromisoformat(sample.day).date()
+                            rows.setdefault(account_samples, []).append(row)
+                        else:
+                            rows.setdefault(post_samples, []).append(row)
+                    for table, values in rows.items():
+                        conn.execute(table.insert(), values)
+                    written += mine
             for claim, error, retry_in in failed:
                 conn.execute(
                     sa.update(slots).where(slots.c.key == claim.key,
