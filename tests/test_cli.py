@@ -188,8 +188,9 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 def test_help_lists_every_command() -> None:
     assert COMMANDS == ["approve", "audit", "brand", "calendar", "channels", "consent",
-                        "doctor", "freeze", "init", "pending", "plan", "posts", "preview",
-                        "publish", "reject", "resume", "retry", "schedule", "serve", "status",
+                        "doctor", "freeze", "init", "metrics", "pending", "plan", "posts",
+                        "preview", "publish", "reject", "report", "resume", "retry",
+                        "schedule", "serve", "status",
                         "takedown",
                         "thaw", "worker"]
     result = run("--help")
