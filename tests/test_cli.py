@@ -188,8 +188,9 @@ COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 def test_help_lists_every_command() -> None:
     assert COMMANDS == ["approve", "audit", "brand", "calendar", "channels", "consent",
-                        "doctor", "freeze", "inbox", "init", "listen", "pending", "plan",
-                        "posts", "preview", "publish", "reject", "reply", "resume", "retry",
+                        "doctor", "freeze", "inbox", "init", "listen", "metrics", "pending",
+                        "plan", "posts", "preview", "publish", "reject", "reply", "report",
+                        "resume", "retry",
                         "schedule", "serve", "status",
                         "takedown",
                         "thaw", "worker"]

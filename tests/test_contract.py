@@ -286,7 +286,7 @@ def test_override_of_takes_the_accounts_own_before_its_channels(root: Path) -> N
 
 def test_the_optional_capabilities_are_the_documented_ones() -> None:
     assert set(OPTIONAL_CAPABILITIES) == {"lookup", "fetch_mentions", "fetch_metrics",
-                                          "update_profile", "reply"}
+                                          "fetch_account_metrics", "update_profile", "reply"}
 
 
 # -- render never raises anything but PostRejected --------------------------------------------

@@ -89,11 +89,35 @@ def test_module_plugins_are_named_by_module() -> None:
 
 def test_hookspecs_are_documented_with_signatures() -> None:
     hooks = [name for name in dir(specs) if name.startswith("carecast_")]
-    assert hooks == ["carecast_review_draft", "carecast_review_post", "carecast_review_reply"]
+    assert hooks == ["carecast_review_draft", "carecast_review_post", "carecast_review_reply",
+                     "carecast_shorten_link"]
     for name in hooks:
         fn = getattr(specs, name)
         assert inspect.getdoc(fn), f"{name} has no docstring"
         assert fn.carecast_spec["firstresult"] is False  # every implementation runs
+
+
+def test_the_short_link_hook_takes_the_first_answer() -> None:
+    from carecast.config import AccountConfig
+    from carecast.links import hook_shortener
+
+    class Quiet:
+        @hookimpl
+        def carecast_shorten_link(self, url: str) -> str | None:
+            return None
+
+    class Short:
+        @hookimpl
+        def carecast_shorten_link(self, url: str, account: str) -> str | None:
+            return f"https://s.example/{account}"
+
+    pm = plugin_manager([Quiet(), Short()], entry_points=False, defaults=False)
+    shorten = hook_shortener(pm)
+    assert shorten is not None
+    # "carecast_shorten_link": the first implementation that answers a link wins
+    assert shorten("https://a.example/x", Post(text="x"),
+                   AccountConfig(name="acct", channel="x")) == "https://s.example/acct"
+    assert hook_shortener(plugin_manager([], entry_points=False, defaults=False)) is None
 
 
 def test_every_hook_has_a_test_here() -> None:

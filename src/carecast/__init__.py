@@ -62,10 +62,12 @@ if TYPE_CHECKING:
         ListenConfig,
         ListenQuery,
         MediaConfig,
+        MetricsConfig,
         PublishConfig,
         ReplyRules,
         SpikeConfig,
         StoreConfig,
+        UtmConfig,
         VoiceRules,
         load_config,
     )
@@ -84,8 +86,18 @@ if TYPE_CHECKING:
         inbox,
         inbox_html,
     )
+    from carecast.metrics import (
+        Collector,
+        CollectReport,
+        GroupSeries,
+        MetricsView,
+        PostSeries,
+        Reading,
+        Totals,
+    )
     from carecast.plan import Cadence, Campaign, Plan, PlanEntry, PlanIssue
     from carecast.post import (
+        AccountMetrics,
         ChannelOverride,
         Draft,
         Media,
@@ -115,11 +127,23 @@ if TYPE_CHECKING:
     from carecast.publish.planner import PlanStep
     from carecast.records import Attempt, Decision, ErrorInfo, Freeze, Records, State, StoredPost
     from carecast.replies import Replies, ReplyPreview
+    from carecast.report import (
+        Comparison,
+        FollowerPoint,
+        MetricsReport,
+        PostRow,
+        TimeCell,
+        build_report,
+        report_csv,
+        report_html,
+        report_json,
+    )
     from carecast.schedule import Slot
     from carecast.settings import Settings
     from carecast.store import AuditEvent, AuditReport, Failure, Ledger
     from carecast.store.mentions import MentionStore, PhiMark, StoredMention
     from carecast.store.messaging import Messaging, SmsResult, SmsSend
+    from carecast.store.metrics import AccountSample, MetricStore, PostSample, SlotClaim
 
 __version__ = "0.1.0"
 
@@ -215,6 +239,29 @@ _LAZY = {
     "MentionStore": "carecast.store.mentions",
     "PhiMark": "carecast.store.mentions",
     "StoredMention": "carecast.store.mentions",
+    "AccountMetrics": "carecast.post",
+    "MetricsConfig": "carecast.config",
+    "UtmConfig": "carecast.config",
+    "AccountSample": "carecast.store.metrics",
+    "MetricStore": "carecast.store.metrics",
+    "PostSample": "carecast.store.metrics",
+    "SlotClaim": "carecast.store.metrics",
+    "CollectReport": "carecast.metrics",
+    "Collector": "carecast.metrics",
+    "GroupSeries": "carecast.metrics",
+    "MetricsView": "carecast.metrics",
+    "PostSeries": "carecast.metrics",
+    "Reading": "carecast.metrics",
+    "Totals": "carecast.metrics",
+    "Comparison": "carecast.report",
+    "FollowerPoint": "carecast.report",
+    "MetricsReport": "carecast.report",
+    "PostRow": "carecast.report",
+    "TimeCell": "carecast.report",
+    "build_report": "carecast.report",
+    "report_csv": "carecast.report",
+    "report_html": "carecast.report",
+    "report_json": "carecast.report",
 }
 
 
@@ -223,6 +270,8 @@ __getattr__ = _lazy_getattr(__name__, _LAZY)
 
 __all__ = [
     "AccountConfig",
+    "AccountMetrics",
+    "AccountSample",
     "Action",
     "ApprovalConfig",
     "ApprovalRefused",
@@ -248,6 +297,9 @@ __all__ = [
     "ChannelTimeout",
     "CheckSettings",
     "Clock",
+    "CollectReport",
+    "Collector",
+    "Comparison",
     "ComplianceBlocked",
     "Config",
     "ConfigurationError",
@@ -258,7 +310,9 @@ __all__ = [
     "ErrorInfo",
     "Failure",
     "Finding",
+    "FollowerPoint",
     "Freeze",
+    "GroupSeries",
     "Inbox",
     "InboxItem",
     "InputRefused",
@@ -278,7 +332,11 @@ __all__ = [
     "MentionStore",
     "Messaging",
     "MessagingConsent",
+    "MetricStore",
     "Metrics",
+    "MetricsConfig",
+    "MetricsReport",
+    "MetricsView",
     "Outcome",
     "OutcomeUnknown",
     "Override",
@@ -293,6 +351,9 @@ __all__ = [
     "PlatformRejected",
     "Post",
     "PostRejected",
+    "PostRow",
+    "PostSample",
+    "PostSeries",
     "Preview",
     "Profile",
     "ProfileChanges",
@@ -301,6 +362,7 @@ __all__ = [
     "PublishReport",
     "Publisher",
     "RateLimited",
+    "Reading",
     "Receipt",
     "Records",
     "Repeat",
@@ -310,6 +372,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "Slot",
+    "SlotClaim",
     "SmsResult",
     "SmsSend",
     "SourceResult",
@@ -323,10 +386,14 @@ __all__ = [
     "StoredPost",
     "Takedown",
     "TargetPreview",
+    "TimeCell",
+    "Totals",
     "UnknownChannelError",
     "UploadSessions",
+    "UtmConfig",
     "VoiceRules",
     "__version__",
+    "build_report",
     "check_spikes",
     "hookimpl",
     "inbox",
@@ -335,4 +402,7 @@ __all__ = [
     "load_post",
     "post_from_dict",
     "preview_html",
+    "report_csv",
+    "report_html",
+    "report_json",
 ]

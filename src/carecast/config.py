@@ -47,10 +47,12 @@ __all__ = [
     "ListenConfig",
     "ListenQuery",
     "MediaConfig",
+    "MetricsConfig",
     "PublishConfig",
     "ReplyRules",
     "SpikeConfig",
     "StoreConfig",
+    "UtmConfig",
     "VoiceRules",
     "load_config",
 ]
@@ -457,6 +459,69 @@ class MediaConfig(_Section):
         return {**defaults, **value}
 
 
+class UtmConfig(_Section):
+    """``[metrics.utm]``: the UTM parameters carecast adds to links at render time.
+
+    Off until ``enabled = true``. Values may name ``{brand}``, ``{campaign}``, ``{channel}``
+    and ``{account}``; an empty value adds no parameter; a link that has a ``utm_*`` already
+    is left as it is.
+    """
+
+    enabled: bool = False
+    source: str = Field(default="{channel}", max_length=200)
+    medium: str = Field(default="social", max_length=200)
+    campaign: str = Field(default="{campaign}", max_length=200)
+    content: str = Field(default="", max_length=200)
+    #: Hosts whose links are tagged; empty: the post's link and the brand's website.
+    hosts: list[str] = Field(default_factory=list, max_length=200)
+
+
+class MetricsConfig(_Section):
+    """``[metrics]``: when outcomes are collected and how links are tracked."""
+
+    #: When each published post's metrics are read, after it was published.
+    schedule: list[str] = Field(default_factory=lambda: ["1h", "24h", "7d", "28d"],
+                                min_length=1, max_length=32)
+    #: Read each account's followers and posts once a day.
+    account_daily: bool = True
+    concurrency: int = Field(default=16, ge=1, le=256, description="Reads in flight at once.")
+    #: Seconds after which another collector takes over a slot whose claim was not finished.
+    stale_claim_after: float = Field(default=600.0, gt=0, le=86400)
+    #: A slot whose read failed this many times is given up (recorded, never read again).
+    max_tries: int = Field(default=5, ge=1, le=50)
+    #: Hosts of patient-facing portals: their links are never tagged or shortened.
+    portal_hosts: list[str] = Field(default_factory=list, max_length=200)
+    utm: UtmConfig = UtmConfig()
+    #: ``[metrics.brands.NAME]``: a brand's own UTM parameters.
+    brands: dict[str, UtmConfig] = Field(default_factory=dict)
+
+    @field_validator("schedule")
+    @classmethod
+    def _offsets(cls, value: list[str]) -> list[str]:
+        seconds = [_offset_seconds(item) for item in value]
+        if len(set(seconds)) != len(seconds):
+            raise ValueError("two offsets are the same time; give each once")
+        return value
+
+    def offsets(self) -> list[int]:
+        """The schedule in seconds after publication, earliest first."""
+        return sorted(_offset_seconds(item) for item in self.schedule)
+
+
+_OFFSET = re.compile(r"(\d{1,5})\s*(m|h|d|w)")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _offset_seconds(text: str) -> int:
+    """``"1h"``, ``"24h"``, ``"7d"``, ``"2w"`` as seconds; ValueError naming the fix."""
+    found = _OFFSET.fullmatch(text.strip().lower()) if isinstance(text, str) else None
+    seconds = int(found[1]) * _UNIT_SECONDS[found[2]] if found else 0
+    if not found or not 60 <= seconds <= 366 * 86400:
+        raise ValueError(f"{text!r} is not an offset; give minutes, hours, days or weeks "
+                         "between 1m and 366d, such as \"1h\", \"24h\", \"7d\" or \"4w\"")
+    return seconds
+
+
 class Config(_Section):
     """The whole configuration; ``root`` is the folder relative paths start from."""
 
@@ -471,6 +536,7 @@ class Config(_Section):
     approvals: ApprovalConfig = ApprovalConfig()
     media: MediaConfig = MediaConfig()
     listen: ListenConfig = ListenConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @field_validator("accounts")
     @classmethod
@@ -536,12 +602,12 @@ class Config(_Section):
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"{source}: expected tables of settings")
         unknown = set(data) - {"store", "publish", "brands", "accounts", "checks", "approvals",
-                               "media", "listen"}
+                               "media", "listen", "metrics"}
         if unknown:
             raise ConfigurationError(
                 f"{source}: unknown section {sorted(unknown)[0]!r}; the sections are [store], "
                 "[publish], [brands.NAME], [accounts.NAME], [checks.NAME], [approvals], "
-                "[media] and [listen]"
+                "[media], [listen] and [metrics]"
             )
         accounts_raw = data.get("accounts", {})
         if not isinstance(accounts_raw, Mapping):
@@ -568,6 +634,7 @@ class Config(_Section):
                 "approvals": data.get("approvals", {}),
                 "media": data.get("media", {}),
                 "listen": data.get("listen", {}),
+                "metrics": data.get("metrics", {}),
             })
         except ValidationError as exc:
             problem = _describe(exc, source)

@@ -72,3 +72,15 @@ def carecast_review_reply(
     the person is or was a patient or repeats the PHI they wrote. Fields name places in the
     draft (``parts[N].text``).
     """
+
+
+@hookspec
+def carecast_shorten_link(url: str, brand: str | None, campaign: str | None,
+                          channel: str, account: str) -> str | None:
+    """Give a short link for ``url`` (already UTM-tagged), or None to leave it as it is.
+
+    Not a review hook: the first implementation that answers a link wins, and its link is
+    what the channel renders and counts. Answer the same short link for the same ``url``
+    every time (an approval is bound to the draft's exact text). Links of patient-facing
+    portals (``[metrics] portal_hosts``) never reach this hook.
+    """

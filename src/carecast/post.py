@@ -32,6 +32,7 @@ from pydantic import (
 from carecast.errors import InputRefused, InvalidPost
 
 __all__ = [
+    "AccountMetrics",
     "ChannelOverride",
     "Draft",
     "Media",
@@ -656,4 +657,18 @@ class Metrics(_Model):
     replies: int | None = None
     impressions: int | None = None
     clicks: int | None = None
+    #: People who saw it (unique viewers), where the platform counts them.
+    reach: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class AccountMetrics(_Model):
+    """An account's counts on one day (``Channel.fetch_account_metrics``)."""
+
+    channel: str
+    account: str
+    fetched_at: datetime
+    followers: int | None = None
+    following: int | None = None
+    posts: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -840,7 +840,7 @@ def test_fetch_metrics(masto) -> None:
     assert (metrics.likes, metrics.reposts, metrics.replies, metrics.impressions) == (
         31, 12, 4, None)
     assert MastodonChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics",
-                                              "update_profile", "reply"}
+                                              "fetch_account_metrics", "update_profile", "reply"}
 
 
 # -- configuration and secrets ------------------------------------------------------------------

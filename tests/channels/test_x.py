@@ -134,7 +134,7 @@ def test_limits_are_declared() -> None:
                                          "video": 512 * 2**20}
     assert limits["supports_threads"]
     assert XChannel.capabilities() == {"lookup", "fetch_mentions", "fetch_metrics",
-                                       "update_profile", "reply"}
+                                       "fetch_account_metrics", "update_profile", "reply"}
 
 
 @pytest.mark.parametrize(("text", "length"), [
@@ -826,7 +826,8 @@ def test_fetch_metrics(x, mocked) -> None:
     mocked.get(f"{TWEETS}/{ID1}", json={"data": {"id": ID1, "text": TEXT, "public_metrics": {
         "retweet_count": 4, "reply_count": 2, "like_count": 31, "quote_count": 1,
         "bookmark_count": 3, "impression_count": 1250}}},
-        match=[matchers.query_param_matcher({"tweet.fields": "public_metrics"})])
+        match=[matchers.query_param_matcher(
+            {"tweet.fields": "public_metrics,non_public_metrics"})])
     metrics = x.fetch_metrics(receipt(ID1))
     assert (metrics.likes, metrics.reposts, metrics.replies, metrics.impressions) == (
         31, 4, 2, 1250)

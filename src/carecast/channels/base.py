@@ -2,9 +2,10 @@
 
 A channel class declares what its platform accepts as class attributes, in the manner of
 Apprise's service classes, and implements ``publish``, ``delete`` and ``fetch_profile``;
-``lookup``, ``fetch_mentions``, ``fetch_metrics``, ``update_profile`` and ``reply`` are
-optional capabilities. ``render`` has a default that suits most platforms; a channel overrides
-``compose``, ``count`` or ``render`` itself where its platform differs.
+``lookup``, ``fetch_mentions``, ``fetch_metrics``, ``fetch_account_metrics``,
+``update_profile`` and ``reply`` are optional capabilities. ``render`` has a default that suits
+most platforms; a channel overrides ``compose``, ``count`` or ``render`` itself where its
+platform differs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from carecast.errors import (
     LimitExceeded,
 )
 from carecast.post import (
+    AccountMetrics,
     ChannelOverride,
     Draft,
     Media,
@@ -67,7 +69,8 @@ _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # A sentence ends at . ! ? … before a space, or at a full-width full stop, exclamation or
 # question mark (U+3002, U+FF01, U+FF1F: Chinese and Japanese put no space after them).
 _SENTENCE_END = re.compile("(?<=[.!?\u2026])\\s+|(?<=[\u3002\uff01\uff1f])\\s*")
-OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "update_profile", "reply")
+OPTIONAL_CAPABILITIES = ("lookup", "fetch_mentions", "fetch_metrics", "fetch_account_metrics",
+                         "update_profile", "reply")
 
 
 @dataclass(frozen=True)
@@ -611,6 +614,10 @@ class Channel(ABC):
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Engagement counts of a published post."""
         raise NotImplementedError(f"the {self.name} channel cannot read metrics")
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """The account's followers and posts now (the daily account series)."""
+        raise NotImplementedError(f"the {self.name} channel cannot read account metrics")
 
     def update_profile(self, changes: ProfileChanges) -> None:
         """Change the profile fields set in ``changes``; the others stay as they are.

@@ -52,6 +52,7 @@ from carecast.errors import (
     RateLimited,
 )
 from carecast.post import (
+    AccountMetrics,
     Draft,
     Media,
     MediaKind,
@@ -689,6 +690,16 @@ class BlueskyChannel(Channel):
                        fetched_at=_utc(self.clock.time()), likes=post.like_count,
                        reposts=post.repost_count, replies=post.reply_count,
                        extra={"quotes": post.quote_count})
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """Followers, follows and posts of the account (``app.bsky.actor.getProfile``)."""
+        self._client()
+        view = self._call(lambda c: c.app.bsky.actor.get_profile(
+            {"actor": self._did or self.options.handle}))
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=_utc(self.clock.time()),
+                              followers=view.followers_count, following=view.follows_count,
+                              posts=view.posts_count)
 
     # -- errors --------------------------------------------------------------------------------
 

@@ -22,13 +22,13 @@ package rejects every current Graph version and hides HTTP status and headers.
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, ClassVar
 
 from pydantic import Field, SecretStr
 
-from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
+from carecast.channels.graph import GraphChannel, GraphOptions, graph_time
 from carecast.channels.media import media_file
 from carecast.errors import (
     ChannelConnectionError,
@@ -36,10 +36,10 @@ from carecast.errors import (
     InvalidPost,
     LimitExceeded,
     OutcomeUnknown,
-    PermissionDenied,
     PlatformRejected,
 )
 from carecast.post import (
+    AccountMetrics,
     Draft,
     Media,
     MediaKind,
@@ -376,23 +376,43 @@ class FacebookChannel(GraphChannel):
                         created_at=when, kind="comment" if kind == "comment" else "mention",
                         parent_id=parent)]
 
+    #: The post insights read (Graph API, 2026): views replaced impressions in November 2025
+    #: (``post_impressions*`` answer "not a valid insights metric"), unique viewers replaced
+    #: ``post_impressions_unique``.
+    post_insights: ClassVar[tuple[str, ...]] = (
+        "post_media_view", "post_total_media_view_unique", "post_clicks")
+
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
-        """Reactions, comments and shares; views (Meta's successor of impressions) if readable."""
+        """Reactions, comments and shares of the post; views, unique viewers and clicks from
+        its insights, each on its own when one is retired (``GraphChannel.insights``)."""
+        video = receipt.extra.get("kind") == "video"
         fields = "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)"
-        if receipt.extra.get("kind") != "video":
+        if not video:
             fields += ",shares"
         node = self.graph.get(receipt.remote_id, fields=fields)
-        views: int | None = None
-        with suppress(PlatformRejected, PermissionDenied):  # no insights for this post
-            views = insight_values(self.graph.get(
-                f"{receipt.remote_id}/insights", metric="post_media_view")).get("post_media_view")
+        values, missing = self.insights(receipt.remote_id, self.post_insights)
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=self.clock.now(), likes=_total(node, "reactions"),
                        replies=_total(node, "comments"),
-                       reposts=int(node.get("shares", {}).get("count", 0))
-                       if receipt.extra.get("kind") != "video" else None,
-                       impressions=views)
+                       reposts=None if video else int(node.get("shares", {}).get("count", 0)),
+                       impressions=values.get("post_media_view"),
+                       reach=values.get("post_total_media_view_unique"),
+                       clicks=values.get("post_clicks"),
+                       extra={"unavailable": missing} if missing else {})
 
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """The Page's followers (``followers_count``; ``fan_count`` counts likes, and Meta
+        retired ``page_fans`` in November 2025) and its published posts (the edge's
+        ``summary.total_count``)."""
+        page = self.graph.get(self.options.page_id, fields="followers_count,fan_count")
+        posts = self.graph.get(f"{self.options.page_id}/published_posts",
+                               summary="total_count", limit=0)
+        summary = posts.get("summary")
+        total = summary.get("total_count") if isinstance(summary, dict) else None
+        return AccountMetrics(
+            channel=self.name, account=self.account, fetched_at=self.clock.now(),
+            followers=_count(page.get("followers_count")), posts=_count(total),
+            extra={"likes": n} if (n := _count(page.get("fan_count"))) is not None else {})
 
 def _post_url(post_id: str) -> str:
     page, _, story = post_id.partition("_")
@@ -402,6 +422,11 @@ def _post_url(post_id: str) -> str:
 
 def _iso(draft: Draft, when: dict[str, str]) -> str | None:
     return draft.schedule.isoformat() if when and draft.schedule else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
 
 
 def _total(node: dict[str, Any], edge: str) -> int | None:

@@ -10,11 +10,13 @@ minutes). The API version is an option; ``DEFAULT_VERSION`` is the current one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -338,6 +340,14 @@ def insight_values(body: dict[str, Any]) -> dict[str, int]:
     return found
 
 
+def _invalid_metric(exc: ChannelError) -> bool:
+    """Whether Graph refused a metric name (code 100, "... valid insights metric")."""
+    return str(exc.code or "").split("/")[0] == "100" and "insights metric" in str(exc)
+
+
+_RETIRED_LOCK = threading.Lock()
+
+
 def same_text(a: str | None, b: str | None) -> bool:
     """Whether two post texts are the same, ignoring how whitespace was folded."""
     return " ".join((a or "").split()) == " ".join((b or "").split())
@@ -363,6 +373,40 @@ class GraphChannel(Channel):
         self.graph = GraphClient(self.session, self.options, channel=self.name,
                                  account=account, renew=renew, now=self.clock.time,
                                  error=self.error, base_url=self.graph_url)
+
+    @functools.cached_property
+    def retired_metrics(self) -> set[str]:
+        """The insights metrics Graph answered as invalid (retired): never asked again."""
+        return set()
+
+    def insights(self, node: str, metrics: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+        """``{metric: value}`` of ``node``'s insights, and the metrics it could not give.
+
+        Graph refuses a whole request when one metric in it is retired (code 100, "The value
+        must be a valid insights metric"), naming none: then each metric is asked on its
+        own, and the retired ones are remembered, so one retired metric never blanks the
+        others. A node without insights (too new, a permission missing) gives none.
+        """
+        wanted = [m for m in metrics if m not in self.retired_metrics]
+        found: dict[str, int] = {}
+        for attempt in ([wanted] if len(wanted) == 1 else [wanted, *[[m] for m in wanted]]):
+            if not attempt:
+                break
+            try:
+                found.update(insight_values(self.graph.get(f"{node}/insights",
+                                                           metric=",".join(attempt))))
+            except PermissionDenied:
+                break
+            except PlatformRejected as exc:
+                if not _invalid_metric(exc):
+                    break
+                if len(attempt) == 1:
+                    with _RETIRED_LOCK:
+                        self.retired_metrics.add(attempt[0])
+                continue
+            if len(attempt) > 1:  # the whole set answered: nothing to probe
+                break
+        return found, [m for m in metrics if m not in found]
 
     def delete(self, receipt: Receipt) -> None:
         """Delete the post (``DELETE /{id}``); Graph answers ``{"success": true}``."""

@@ -27,18 +27,27 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from carecast.channels.blog import copy_confined
-from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
+from carecast.channels.graph import GraphChannel, GraphOptions, graph_time
 from carecast.errors import (
     ChannelError,
     ChannelTimeout,
     InputRefused,
     InvalidPost,
     LimitExceeded,
-    PermissionDenied,
     PlatformRejected,
     RateLimited,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Post, Profile, Receipt
+from carecast.post import (
+    AccountMetrics,
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Post,
+    Profile,
+    Receipt,
+)
 
 __all__ = ["InstagramChannel", "InstagramOptions", "caption_counts"]
 
@@ -318,19 +327,32 @@ class InstagramChannel(GraphChannel):
                         created_at=when, kind="comment" if kind == "comment" else "mention",
                         parent_id=parent)]
 
+    #: The media insights read (Graph API, 2026): ``views`` replaced ``impressions`` and
+    #: ``plays`` in 2025; each is asked on its own when one is retired.
+    media_insights: ClassVar[tuple[str, ...]] = ("views", "reach", "saved", "shares")
+
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Likes and comments; views, reach, saves and shares where Instagram gives insights."""
         media = self.graph.get(receipt.remote_id, fields="like_count,comments_count")
-        values: dict[str, int] = {}
-        with suppress(PlatformRejected, PermissionDenied):  # no insights for this media
-            values = insight_values(self.graph.get(f"{receipt.remote_id}/insights",
-                                                   metric="views,reach,saved,shares"))
+        values, missing = self.insights(receipt.remote_id, self.media_insights)
+        extra: dict[str, Any] = {k: values[k] for k in ("reach", "saved") if k in values}
+        if missing:
+            extra["unavailable"] = missing
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=self.clock.now(), likes=_int(media.get("like_count")),
                        replies=_int(media.get("comments_count")), reposts=values.get("shares"),
-                       impressions=values.get("views"),
-                       extra={k: values[k] for k in ("reach", "saved") if k in values})
+                       impressions=values.get("views"), reach=values.get("reach"),
+                       extra=extra)
 
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """Followers, follows and media of the Instagram account (its user node's counts)."""
+        user = self.graph.get(self.options.ig_user_id,
+                              fields="followers_count,follows_count,media_count")
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=self.clock.now(),
+                              followers=_int(user.get("followers_count")),
+                              following=_int(user.get("follows_count")),
+                              posts=_int(user.get("media_count")))
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -28,6 +28,7 @@ from carecast.channels.http import new_session
 from carecast.channels.linkedin_api import (
     LinkedInAPI,
     VideoUpload,
+    encode_urn,
     from_little,
     to_little,
 )
@@ -43,7 +44,17 @@ from carecast.errors import (
     OutcomeUnknown,
     PlatformRejected,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Post, Profile, Receipt
+from carecast.post import (
+    AccountMetrics,
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Post,
+    Profile,
+    Receipt,
+)
 
 __all__ = ["DEFAULT_VERSION", "LinkedInChannel", "LinkedInOptions", "post_url"]
 
@@ -477,6 +488,21 @@ class LinkedInChannel(Channel):
                    "unique_impressions": _int(stats, "uniqueImpressionsCount"),
                    "engagement": stats.get("engagement")})
 
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """The page's followers (``GET /rest/networkSizes/{organization}?edgeType=
+        COMPANY_FOLLOWED_BY_MEMBER`` answers ``{"firstDegreeSize": N}``)."""
+        response = self.api.call("GET", f"networkSizes/{encode_urn(self.author)}",
+                                 needs="rw_organization_admin",
+                                 params={"edgeType": "COMPANY_FOLLOWED_BY_MEMBER"})
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        size = body.get("firstDegreeSize") if isinstance(body, dict) else None
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=self.clock.now(),
+                              followers=size if isinstance(size, int) else None)
 
 # -- small readers ---------------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ from carecast.errors import (
     RateLimited,
 )
 from carecast.post import (
+    AccountMetrics,
     Draft,
     Media,
     MediaKind,
@@ -770,6 +771,15 @@ class MastodonChannel(Channel):
                        extra={"quotes": status.get("quotes_count")}
                        if status.get("quotes_count") is not None else {})
 
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """Followers, following and statuses of the account (``verify_credentials``)."""
+        me = self._call("account_verify_credentials")
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=datetime.fromtimestamp(self.clock.time(), UTC),
+                              followers=me.get("followers_count"),
+                              following=me.get("following_count"),
+                              posts=me.get("statuses_count"))
 
 # -- helpers -------------------------------------------------------------------------------
 

@@ -42,7 +42,17 @@ from carecast.errors import (
     PermissionDenied,
     PlatformRejected,
 )
-from carecast.post import Draft, Media, MediaKind, Mention, Metrics, Post, Profile, Receipt
+from carecast.post import (
+    AccountMetrics,
+    Draft,
+    Media,
+    MediaKind,
+    Mention,
+    Metrics,
+    Post,
+    Profile,
+    Receipt,
+)
 
 __all__ = ["WordPressChannel", "WordPressOptions", "slug_of"]
 
@@ -406,6 +416,16 @@ class WordPressChannel(Channel):
                        fetched_at=self.clock.now(),
                        replies=int(response.headers.get("X-WP-Total", "0") or 0))
 
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """The site's published posts (``X-WP-Total`` of ``wp/v2/posts``). Core WordPress
+        has no followers."""
+        response = self._call("GET", "wp/v2/posts", params={"per_page": 1,
+                                                            "status": "publish"})
+        total = response.headers.get("X-WP-Total", "")
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=self.clock.now(),
+                              posts=int(total) if total.isdigit() else None)
 
 def _gmt(value: Any) -> datetime | None:
     """WordPress's ``date_gmt`` (no zone suffix) as an aware time."""

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Literal, TypeVar
 
@@ -50,6 +50,7 @@ from carecast.errors import (
     RateLimited,
 )
 from carecast.post import (
+    AccountMetrics,
     Draft,
     Media,
     MediaKind,
@@ -72,6 +73,8 @@ API = "https://api.x.com"
 MEDIA_UPLOAD = f"{API}/2/media/upload"
 MEDIA_METADATA = f"{API}/2/media/metadata"
 PROFILE_UPDATE = f"{API}/1.1/account/update_profile.json"
+#: X gives non-public metrics of posts made in the last 30 days only (a margin kept).
+NON_PUBLIC_WINDOW = timedelta(days=30) - timedelta(minutes=10)
 #: X's v1.1 error code for an endpoint outside the app's access level (Free and Basic refuse
 #: the v1.1 profile updates with it).
 ACCESS_LEVEL_CODE = 453
@@ -505,17 +508,43 @@ class XChannel(Channel):
         return sorted(found, key=lambda m: m.created_at), newest
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
-        """Likes, reposts, replies and impressions of the post's first part."""
+        """Likes, reposts, replies and impressions of the post's first part; link clicks and
+        profile clicks (``non_public_metrics``, the account's own posts only) while the post
+        is in X's 30-day window for them."""
+        fields = ["public_metrics"]
+        age = self.clock.now() - receipt.published_at
+        if age < NON_PUBLIC_WINDOW:
+            fields.append("non_public_metrics")
         body = self._call(lambda c, user: c.get_tweet(
-            receipt.remote_id, tweet_fields=["public_metrics"], user_auth=user))
-        counts = (body.get("data") or {}).get("public_metrics") or {}
+            receipt.remote_id, tweet_fields=fields, user_auth=user))
+        data = body.get("data") or {}
+        counts = data.get("public_metrics") or {}
+        private = data.get("non_public_metrics") or {}
+        extra: dict[str, Any] = {k: counts[k] for k in ("quote_count", "bookmark_count")
+                                 if k in counts}
+        if "user_profile_clicks" in private:
+            extra["profile_clicks"] = private["user_profile_clicks"]
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=datetime.fromtimestamp(self.clock.time(), UTC),
                        likes=counts.get("like_count"), reposts=counts.get("retweet_count"),
                        replies=counts.get("reply_count"),
-                       impressions=counts.get("impression_count"),
-                       extra={k: counts[k] for k in ("quote_count", "bookmark_count")
-                              if k in counts})
+                       impressions=private.get("impression_count",
+                                               counts.get("impression_count")),
+                       clicks=private.get("url_link_clicks"), extra=extra)
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """Followers, following and posts of the account (``GET /2/users/me``
+        ``public_metrics``)."""
+        body = self._call(lambda c, user: c.get_me(user_auth=user,
+                                                   user_fields=["public_metrics"]))
+        counts = (body.get("data") or {}).get("public_metrics") or {}
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=datetime.fromtimestamp(self.clock.time(), UTC),
+                              followers=counts.get("followers_count"),
+                              following=counts.get("following_count"),
+                              posts=counts.get("tweet_count"),
+                              extra={"listed": counts["listed_count"]}
+                              if "listed_count" in counts else {})
 
     def update_profile(self, changes: ProfileChanges) -> None:
         """Name, description, website and location through v1.1 ``account/update_profile``;

@@ -54,6 +54,7 @@ from carecast.errors import (
     RateLimited,
 )
 from carecast.post import (
+    AccountMetrics,
     Draft,
     Media,
     MediaKind,
@@ -782,9 +783,24 @@ class YouTubeChannel(Channel):
         return Metrics(channel=self.name, account=self.account, remote_id=receipt.remote_id,
                        fetched_at=self.clock.now(), likes=_int(stats.get("likeCount")),
                        replies=_int(stats.get("commentCount")),
+                       impressions=_int(stats.get("viewCount")),
                        extra={k: v for k, v in {"views": _int(stats.get("viewCount")),
                                                 "favorites": _int(stats.get("favoriteCount"))
                                                 }.items() if v is not None})
+
+    def fetch_account_metrics(self) -> AccountMetrics:
+        """Subscribers, videos and channel views (``channels.list part=statistics``); a
+        channel that hides its subscribers gives none."""
+        items = self._execute(self.client.channels().list(part="statistics", mine=True),
+                              write=False).get("items") or []
+        stats = (items[0].get("statistics") or {}) if items else {}
+        hidden = stats.get("hiddenSubscriberCount") is True
+        views = _int(stats.get("viewCount"))
+        return AccountMetrics(channel=self.name, account=self.account,
+                              fetched_at=self.clock.now(),
+                              followers=None if hidden else _int(stats.get("subscriberCount")),
+                              posts=_int(stats.get("videoCount")),
+                              extra={"views": views} if views is not None else {})
 
     # -- errors -------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ COMMANDS = {
     "plan": "plan", "calendar": "plan",
     "serve": "serve", "reply": "reply",
     "listen": "listen", "inbox": "listen",
+    "metrics": "metrics", "report": "metrics",
     **dict.fromkeys(("approve", "reject", "pending", "consent", "audit"), "workflow"),
 }
 #: Options of ``carecast`` itself that take a value.

@@ -43,6 +43,11 @@ def worker(
     beat: Annotated[bool, typer.Option(
         "--beat", help="With --celery: also run the schedule that enqueues what is due.")
                     ] = False,
+    metrics: Annotated[bool, typer.Option(
+        "--metrics", help="Also collect outcome metrics on their schedule ([metrics]).")
+                       ] = False,
+    metrics_interval: Annotated[float, typer.Option(
+        min=1, max=86400, help="Seconds between metrics collections.")] = 300.0,
 ) -> None:
     """Publish what is due: scheduled posts, approved drafts, sends a crashed worker left.
     Runs until stopped; SIGTERM or Ctrl-C finishes the sends in flight, then exits."""
@@ -62,12 +67,32 @@ def worker(
 
     with _errors(False), _publisher(ctx) as publisher, Worker(publisher) as work:
         previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        collecting = _collecting(publisher, stop, metrics_interval, once) if metrics else None
         try:
             sent = work.run(once=once, interval=interval, stop=stop)
         finally:
+            if collecting is not None:
+                if not once:  # --once collects everything due; otherwise stop with the worker
+                    stop.set()
+                collecting.join()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     typer.echo(f"worker stopped: {sent} target(s) handled", err=True)
+
+
+def _collecting(publisher: Any, stop: threading.Event, interval: float, once: bool
+                ) -> threading.Thread:
+    """The worker's metrics thread: one collection with ``once``, else ``Collector.run``
+    every ``interval`` seconds until ``stop``."""
+    from carecast.metrics import Collector
+
+    collector = Collector(publisher)
+    thread = threading.Thread(
+        target=collector.collect if once else collector.run,
+        kwargs={"stop": stop} if once else {"stop": stop, "interval": interval},
+        name="carecast-metrics", daemon=True)
+    thread.start()
+    return thread
 
 
 @app.command()

@@ -305,7 +305,9 @@ def _limits_text(limits: dict[str, Any]) -> str:
 
 def _features(row: ChannelRow) -> str:
     flags = [name for name in ("supports_threads", "supports_scheduling") if row.limits.get(name)]
-    return ", ".join([f.removeprefix("supports_") for f in flags] + list(row.capabilities))
+    names = [f.removeprefix("supports_") for f in flags] + list(row.capabilities)
+    # two a line: the limits beside them keep their width
+    return "\n".join(", ".join(names[i:i + 2]) for i in range(0, len(names), 2))
 
 
 def channel_notes(rows: Sequence[ChannelRow]) -> list[str]:

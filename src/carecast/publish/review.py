@@ -6,6 +6,7 @@ a preview or a dry run works with no store at all and never creates one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -20,6 +21,7 @@ from carecast.clock import Clock
 from carecast.config import CheckSettings, Config
 from carecast.errors import CarecastError, InvalidPost, PostRejected
 from carecast.findings import Action, Finding
+from carecast.links import LinkTagger, hook_shortener
 from carecast.plugins import DEFAULT_PLUGINS, run_hook
 from carecast.post import Draft, Post
 from carecast.publish.gate import apply_findings
@@ -93,6 +95,11 @@ class Reviewer:
             return get_channel_class(self.config.accounts[account].channel).publishes
         except CarecastError:
             return True
+
+    @functools.cached_property
+    def tagger(self) -> LinkTagger:
+        """Adds each account's UTM parameters (and short links) to a post's links."""
+        return LinkTagger(self.config, hook_shortener(self.plugins))
 
     def targets(self, post: Post, only: Sequence[str] = ()) -> list[str]:
         """The account names a post goes to: its targets, or its brand's enabled accounts."""
@@ -180,7 +187,7 @@ class Reviewer:
                 rejected=True))
         try:
             channel = self.channel(name)
-            draft = channel.render(post)
+            draft = channel.render(self.tagger.tag_post(post, account))
         except CarecastError as exc:
             return TargetPreview(name, account.channel, State.FAILED, key,
                                  error=ErrorInfo.from_exception(exc))
