@@ -30,6 +30,7 @@ from pydantic import (
 from carecast.confine import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, MediaRules
 from carecast.errors import ConfigurationError, InputRefused
 from carecast.schedule import Slot, parse_slot, zone
+from carecast.scrub import remember
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -739,6 +740,9 @@ def _merge_secrets(
                 f"secrets file: accounts.{name} must be a table of options ([accounts.{name}])")
         if isinstance(merged[name], dict):
             merged[name].update(table)
+        # What the secrets file holds is secret: hidden from every error text and log from
+        # now on, whether or not this process ever builds that account's channel.
+        remember(*(value for value in table.values() if isinstance(value, str)))
     for key, value in environ.items():
         match = _ENV_ACCOUNT.match(key)
         if not match:

@@ -15,7 +15,7 @@ import responses
 from responses import matchers
 
 from carecast.brand import AvatarCache, Status, audit, plan
-from carecast.brand.foursquare import FoursquareChannel, hours_table, listed_hours, show_hours
+from carecast.channels.foursquare import FoursquareChannel, hours_table, listed_hours, show_hours
 from carecast.config import AccountConfig, Config
 from carecast.errors import (
     AuthenticationError,

@@ -460,7 +460,7 @@ def _addresses(lives: Sequence[_Live], cfg: BrandConfig) -> None:
 def _hours(lives: Sequence[_Live], cfg: BrandConfig, brand: str) -> None:
     """Opening hours a listing shows (``extra["hours"]``) against the brand's table for its
     account or channel; listings without a table are not judged."""
-    from carecast.brand.foursquare import hours_table, show_hours
+    from carecast.channels.foursquare import hours_table, show_hours
 
     for live in lives:
         assert live.profile is not None
