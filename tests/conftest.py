@@ -20,6 +20,17 @@ from redis_server import RedisServer, RedisUnavailable
 _STARTS: list[float] = []
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Each test starts as a new process would: what the Mastodon channel remembers of an
+    instance (its character limit, read once per process) is forgotten, so a test that
+    expects that read does not depend on which tests ran before it."""
+    from carecast.channels import mastodon
+
+    with mastodon._limits_lock:
+        mastodon._limits.clear()
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[pg.PostgresCluster]:
     """One cluster for the session; skipped when PostgreSQL is not installed.

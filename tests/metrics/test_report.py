@@ -152,3 +152,15 @@ def test_the_cli_writes_every_format(made, tmp_path, monkeypatch) -> None:
     done = runner.invoke(app, ["metrics", "collect", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["written"] == 0  # everything due was read already
+
+
+def test_drawing_charts_leaves_no_import_finder_behind(made) -> None:
+    """pygal adds a legacy ``sys.meta_path`` finder on import; it would turn every later
+    failed import in the process into an ImportWarning."""
+    import importlib
+    import sys
+
+    report_html(report_of(made))
+    assert not [f for f in sys.meta_path if type(f).__module__ == "pygal"]
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("carecast_no_such_module_after_pygal")

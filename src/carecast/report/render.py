@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,8 +84,18 @@ def offset_label(seconds: int) -> str:
 # -- charts (pygal) ----------------------------------------------------------------------------
 
 
-def _chart(kind: str, title: str, **options: Any) -> Any:
+def _pygal() -> Any:
+    """pygal, without the ``sys.meta_path`` finder it installs on import for its map
+    plugins (carecast draws no maps): the finder has no ``find_spec``, so every later import
+    that fails anywhere in the process would warn (an error under ``-W error``)."""
     import pygal
+
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "pygal"]
+    return pygal
+
+
+def _chart(kind: str, title: str, **options: Any) -> Any:
+    pygal = _pygal()
     from pygal.style import Style
 
     style = Style(background="#ffffff", plot_background="#ffffff", foreground="#1d2733",
