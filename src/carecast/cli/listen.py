@@ -48,8 +48,8 @@ def listen(
             table.add_row(Text(r.source), Text(r.status), str(r.read), str(r.new),
                           Text(r.message))
         out = _out()
-        out.print(table if results else "nothing to listen to: no account reads mentions "
-                  "and [listen.queries] is empty")
+        out.print(table if results else Text("nothing to listen to: no account reads "
+                                             "mentions and [listen.queries] is empty"))
         for report in reports:
             for brand, count in sorted(report.purged.items()):
                 out.print(f"purged {count} items of {brand or 'no brand'} past their retention")
