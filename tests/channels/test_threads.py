@@ -124,6 +124,7 @@ def script_permalink(rsps, media_id: str) -> None:
     ("❤️", 6),                                     # U+2764 and its variation selector
     ("日本語", 3),                                  # CJK counts one per character
     ("Open 9\u20135 \u2705", 12),                 # en dash 1, check mark emoji 3
+    ("\u0915\u094d\u20e3\u0915\u094d", 15),  # a keycap in an Indic conjunct: one grapheme
 ])
 def test_threads_counts_emoji_as_utf8_bytes(text, length) -> None:
     assert threads_length(text) == length

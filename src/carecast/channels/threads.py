@@ -79,74 +79,34 @@ def threads_length(text: str) -> int:
     UTF-8 bytes"), every character of its grapheme: a skin tone, a joiner, a selector.
 
     An emoji is a grapheme holding an ``Extended_Pictographic`` character, a regional
-    indicator (two make a flag) or a keycap mark. The properties come from the ``regex``
-    library (Python's ``re`` has none), read once into sets and a standard ``re`` pattern:
-    ``split_thread`` counts every candidate part, so the count must be cheap, and only the
-    clusters that start at an emoji character are matched.
+    indicator (two make a flag) or a keycap mark. Graphemes are Unicode's extended grapheme
+    clusters, as the ``regex`` library's ``\\X`` finds them (Python's ``re`` has none); text
+    with no character that makes an emoji, most text, is counted without them.
     """
     if text.isascii():  # no emoji: every character counts one
         return len(text)
-    marks, extend, cluster = _emoji_tables()
+    marks, graphemes = _emoji_tables()
     if marks.isdisjoint(text):  # no character that makes an emoji: most text ends here
         return len(text)
-    extra, end = 0, 0
-    for i, char in enumerate(text):
-        if i < end or char not in marks:
-            continue
-        start = i
-        if char == "\u20e3":  # a keycap mark: part of the grapheme of the character before
-            while start > end and text[start - 1] in extend:
-                start -= 1
-            if start > end and text[start - 1] not in "\r\n":
-                start -= 1
-            stop = i + 1
-        else:
-            match = cluster.match(text, i)
-            stop = match.end() if match else i + 1
-        while stop < len(text) and text[stop] in extend:
-            stop += 1
-        extra += len(text[start:stop].encode("utf-8")) - (stop - start)
-        end = stop
-    return len(text) + extra
+    return sum(len(g.encode("utf-8")) if not marks.isdisjoint(g) else len(g)
+               for g in graphemes.findall(text))
 
 
 @functools.cache
-def _emoji_tables() -> tuple[frozenset[str], frozenset[str], re.Pattern[str]]:
-    """The characters that make an emoji, those that extend a grapheme, and the pattern of
-    the emoji cluster one starts, built once from ``regex``'s Unicode properties."""
+def _emoji_tables() -> tuple[frozenset[str], Any]:
+    """The characters that make an emoji, and the ``regex`` pattern of one grapheme, built
+    once from ``regex``'s Unicode properties."""
     try:
         import regex  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigurationError(ThreadsChannel.install_hint("regex")) from None
     pictographic = regex.compile(r"\p{Extended_Pictographic}")
-    extender = regex.compile(r"[\p{Grapheme_Cluster_Break=Extend}"
-                             r"\p{Grapheme_Cluster_Break=SpacingMark}\u200d]")
-    # every character where Unicode puts these (no surrogates), scanned once by each
+    # every character where Unicode puts these (no surrogates), scanned once
     every = "".join(chr(p) for block in (range(0x80, 0xD800), range(0xE000, 0x20000),
                                          range(0xE0000, 0xE1000)) for p in block)
     points = [ord(c) for c in pictographic.findall(every)]
-    extends = [ord(c) for c in extender.findall(every)]
     flags = [*range(0x1F1E6, 0x1F200)]  # regional indicators: two make a flag
-    ep, ext = _char_class(points), _char_class(extends)
-    rule = f"(?:{_char_class(flags)}{{1,2}}|{ep})(?:{ext}|\u200d{ep})*"
-    return (frozenset(map(chr, [*points, *flags, 0x20E3])), frozenset(map(chr, extends)),
-            re.compile(rule))
-
-
-def _char_class(points: list[int]) -> str:
-    """A ``re`` class of ``points``: the BMP and the rest apart, so the BMP is a bitmap."""
-    def ranges(chosen: list[int]) -> str:
-        runs: list[list[int]] = []
-        for point in chosen:
-            if runs and runs[-1][1] == point - 1:
-                runs[-1][1] = point
-            else:
-                runs.append([point, point])
-        return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "")
-                       for a, b in runs)
-
-    low, high = [p for p in points if p < 0x10000], [p for p in points if p >= 0x10000]
-    return "(?:" + "|".join(f"[{ranges(part)}]" for part in (low, high) if part) + ")"
+    return frozenset(map(chr, [*points, *flags, 0x20E3])), regex.compile(r"\X")
 
 
 class ThreadsOptions(GraphOptions):
