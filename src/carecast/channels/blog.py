@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carecast.channels.base import Channel, ChannelOptions
 from carecast.clock import SYSTEM_CLOCK, Clock
-from carecast.errors import ConfigurationError, InputRefused, PlatformRejected
+from carecast.errors import ChannelError, ConfigurationError, InputRefused, PlatformRejected
 from carecast.post import Draft, Media, MediaKind, Post, Profile, Receipt
 
 __all__ = ["BlogChannel", "BlogOptions", "PodcastOptions", "copy_confined", "derive_title",
@@ -492,6 +492,28 @@ def copy_confined(channel: Channel, item: Media, folder: Path) -> str:
             handle.seek(0)
             write_atomic(folder / name, handle)
     return name
+
+
+def hosted_url(channel: Channel, item: Media, host_path: str | None,
+               host_url: str | None) -> str:
+    """The URL a platform that fetches media itself (Instagram, Threads) is given: the
+    media's own, or that of its copy in the media host (``host_path`` served at
+    ``host_url``; the channel's render checks both are set for a local file)."""
+    if item.is_url:
+        return item.source
+    assert host_path
+    assert host_url
+    folder = channel.root / Path(host_path).expanduser()
+    try:
+        name = copy_confined(channel, item, folder)
+    except OSError as exc:
+        reason = type(exc).__name__
+    else:
+        return host_url + name
+    raise channel.error(
+        ChannelError,
+        f"cannot copy the media file {item.filename!r} into media_host_path ({reason}); "
+        "check that the folder exists and is writable; nothing was sent")
 
 
 def write_atomic(path: Path, data: bytes | BinaryIO) -> None:

@@ -22,13 +22,12 @@ import math
 import re
 from contextlib import suppress
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from carecast.channels.blog import copy_confined
+from carecast.channels.blog import hosted_url
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
 from carecast.channels.thread import send_thread
 from carecast.errors import (
@@ -303,21 +302,7 @@ class ThreadsChannel(GraphChannel):
 
     def _public_url(self, item: Media) -> str:
         """The URL Threads fetches: the media's own, or its copy in the media host."""
-        if item.is_url:
-            return item.source
-        assert self.options.media_host_path  # render checks both
-        assert self.options.media_host_url
-        folder = self.root / Path(self.options.media_host_path).expanduser()
-        try:
-            name = copy_confined(self, item, folder)
-        except OSError as exc:
-            reason = type(exc).__name__
-        else:
-            return self.options.media_host_url + name
-        raise self.error(
-            ChannelError,
-            f"cannot copy the media file {item.filename!r} into media_host_path ({reason}); "
-            "check that the folder exists and is writable; nothing was sent")
+        return hosted_url(self, item, self.options.media_host_path, self.options.media_host_url)
 
     def _delete_one(self, remote_id: str) -> None:
         self.graph.delete(remote_id)
