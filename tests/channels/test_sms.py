@@ -422,6 +422,10 @@ def test_the_review_blocks_any_text_the_phi_scanner_flags(tmp_path: Path) -> Non
 # -- the contract suite, with a store holding one opted-in number -------------------------
 
 
+#: 15:00 UTC: daytime for the US numbers the contract texts.
+DAYTIME = datetime(2026, 9, 21, 15, 0, tzinfo=UTC)
+
+
 class TestSmsContract(ChannelContract):
     channel = SmsChannel
     options = OPTIONS
@@ -435,6 +439,7 @@ class TestSmsContract(ChannelContract):
     def build(self, root: Path, session: Any = None, **extra_options: Any) -> SmsChannel:
         built = super().build(root, session=session, **extra_options)
         assert isinstance(built, SmsChannel)
+        built.clock = FrozenClock(DAYTIME)  # the recipients' daytime, whatever the real time
         ledger = Ledger("sqlite://")
         built.messaging = Messaging(ledger)
         built.brand = "clinic"
