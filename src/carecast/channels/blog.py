@@ -363,7 +363,7 @@ class BlogChannel(Channel):
 
 def html_body(entry: dict[str, Any], base: str) -> str:
     """The post's HTML: escaped paragraphs with links, then its media (hrefs from ``base``)."""
-    paragraphs = [[_pieces(line.strip()) for line in p.strip().splitlines()]
+    paragraphs = [[link_pieces(line.strip()) for line in p.strip().splitlines()]
                   for p in _PARAGRAPH.split(entry["text"]) if p.strip()]
     media = [{"kind": m["kind"], "src": _absolute(m["href"], base), "alt": m["alt_text"] or "",
               "caption": m["title"] if m["kind"] in ("image", "gif")
@@ -371,8 +371,9 @@ def html_body(entry: dict[str, Any], base: str) -> str:
     return str(_template("body.html").render(paragraphs=paragraphs, media=media))
 
 
-def _pieces(line: str) -> list[tuple[bool, str]]:
-    """``line`` as ``(is_url, text)`` pieces: the template links the URLs."""
+def link_pieces(line: str) -> list[tuple[bool, str]]:
+    """``line`` as ``(is_url, text)`` pieces: the blog's and the newsletter's templates link
+    the URLs."""
     out, last = [], 0
     for match in _URL.finditer(line):
         out += [(False, line[last:match.start()]), (True, match.group())]
@@ -492,6 +493,16 @@ def copy_confined(channel: Channel, item: Media, folder: Path) -> str:
             handle.seek(0)
             write_atomic(folder / name, handle)
     return name
+
+
+def folder_url(value: str | None) -> str | None:
+    """A ``media_host_url`` as given (http or https, with a host), ending in ``/``."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("give the folder's public URL, such as https://example.org/media/")
+    return value if value.endswith("/") else value + "/"
 
 
 def hosted_url(channel: Channel, item: Media, host_path: str | None,

@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from carecast.channels.blog import hosted_url
+from carecast.channels.blog import folder_url, hosted_url
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time
 from carecast.errors import (
     ChannelError,
@@ -81,12 +80,7 @@ class InstagramOptions(GraphOptions):
     @field_validator("media_host_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("give the folder's public URL, such as https://example.org/media/")
-        return value if value.endswith("/") else value + "/"
+        return folder_url(value)
 
 
 def caption_counts(text: str) -> tuple[int, int]:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from carecast.channels.blog import link_pieces
 from carecast.post import Draft, Media, MediaKind
 
 __all__ = ["Image", "Newsletter", "content_id", "newsletter"]
 
-_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
@@ -113,22 +113,12 @@ def _plain(text: str, images: Sequence[Image], unsubscribe: str | None,
 
 def _html(subject: str, text: str, images: Sequence[Image], unsubscribe: str | None,
           footer: str | None, language: str | None, document: bool) -> str:
-    paragraphs = [[_pieces(line.strip()) for line in p.strip().splitlines()]
+    paragraphs = [[link_pieces(line.strip()) for line in p.strip().splitlines()]
                   for p in _PARAGRAPH.split(text) if p.strip()]
     return str(_template().render(
         subject=subject, paragraphs=paragraphs, language=language or "en",
         images=[{"src": i.src, "alt": i.alt} for i in images],
         unsubscribe=unsubscribe, footer=footer, document=document))
-
-
-def _pieces(line: str) -> list[tuple[bool, str]]:
-    """``line`` as ``(is_url, text)`` pieces: the template links the URLs."""
-    out, last = [], 0
-    for match in _URL.finditer(line):
-        out += [(False, line[last:match.start()]), (True, match.group())]
-        last = match.end()
-    out.append((False, line[last:]))
-    return [piece for piece in out if piece[1]]
 
 
 @cache

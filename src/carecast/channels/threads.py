@@ -23,11 +23,10 @@ import re
 from contextlib import suppress
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from carecast.channels.blog import hosted_url
+from carecast.channels.blog import folder_url, hosted_url
 from carecast.channels.graph import GraphChannel, GraphOptions, graph_time, insight_values
 from carecast.channels.thread import send_thread
 from carecast.errors import (
@@ -134,12 +133,7 @@ class ThreadsOptions(GraphOptions):
     @field_validator("media_host_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("give the folder's public URL, such as https://example.org/media/")
-        return value if value.endswith("/") else value + "/"
+        return folder_url(value)
 
 
 class ThreadsChannel(GraphChannel):
