@@ -9,6 +9,22 @@
 // control server answers GET /sync once the AppView has indexed every event the PDS has
 // sequenced (so a test reads what it wrote without polling). SIGTERM or SIGINT stops it all.
 
+// The test suite's other-date runs shift the wall clock of every Python process by
+// CARECAST_TEST_TIME_SHIFT seconds (tests/other_dates/sitecustomize.py); the network's clock
+// moves with them, or a token it signs, a record's indexedAt and a listNotifications page would
+// be dated a year before the client that reads them. Set before any @atproto module loads.
+const shiftMs = Math.round(Number(process.env.CARECAST_TEST_TIME_SHIFT || 0) * 1000)
+if (shiftMs) {
+  const RealDate = Date
+  const now = () => RealDate.now() + shiftMs
+  globalThis.Date = new Proxy(RealDate, {
+    construct: (target, args, newTarget) =>
+      Reflect.construct(target, args.length ? args : [now()], newTarget),
+    apply: () => new RealDate(now()).toString(),
+    get: (target, prop, receiver) => (prop === 'now' ? now : Reflect.get(target, prop, receiver)),
+  })
+}
+
 const dns = require('node:dns')
 const http = require('node:http')
 const net = require('node:net')

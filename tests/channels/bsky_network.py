@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from carecast.channels.bluesky import BlueskyChannel, BlueskyOptions
+from carecast.clock import Clock
 from carecast.testing import FrozenClock
 from real_software import unavailable
 
@@ -143,16 +144,17 @@ def patient(bsky_network: Network) -> Account:
 @pytest.fixture
 def connect(bsky_network: Network, clinic: Account, tmp_path: Path
             ) -> Iterator[Callable[..., BlueskyChannel]]:
-    """``connect(transport=None, **options)``: the clinic's channel (clients closed after)."""
+    """``connect(transport=None, clock=None, **options)``: the clinic's channel on ``clock``
+    (by default frozen at ``WHEN``); clients closed after."""
     clients: list[httpx.Client] = []
 
-    def connect(transport: httpx.BaseTransport | None = None, **options: Any
-                ) -> BlueskyChannel:
+    def connect(transport: httpx.BaseTransport | None = None, clock: Clock | None = None,
+                **options: Any) -> BlueskyChannel:
         clients.append(httpx.Client(transport=transport, timeout=30))
         opts = BlueskyOptions(handle=clinic.handle, app_password=clinic.app_password,
                               service_url=bsky_network.pds, **options)
         return BlueskyChannel("clinic", opts, root=tmp_path, session=clients[-1],
-                              clock=FrozenClock(WHEN))
+                              clock=clock or FrozenClock(WHEN))
 
     yield connect
     for client in clients:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from carecast.channels.bluesky import BlueskyChannel
+from carecast.clock import SystemClock
 from carecast.post import Post
 from carecast.store import Ledger
 from carecast.store.mentions import MentionStore
@@ -44,9 +46,8 @@ brand = "riverside"
 
 
 def _say(network: Network, who: Account, record: dict[str, object]) -> dict[str, str]:
-    # The AppView sorts by the earlier of createdAt and its own (real) clock, and `carecast
-    # listen` reads a week back from the machine's clock: the record is made "now", whatever
-    # date the machine is at.
+    # `carecast listen` reads back from the machine's clock and keeps 90 days: everything here
+    # is made "now", whatever date the machine (and the network, which moves with it) is at.
     stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     made: dict[str, str] = network.xrpc("com.atproto.repo.createRecord", who.access, json={
         "repo": who.did, "collection": POST, "record": {"$type": POST, "createdAt": stamp,
@@ -56,8 +57,9 @@ def _say(network: Network, who: Account, record: dict[str, object]) -> dict[str,
 
 def test_listen_collects_mentions_replies_quotes_and_a_keyword_once(
         tmp_path: Path, bsky_network: Network, clinic: Account, patient: Account,
-        sky: BlueskyChannel) -> None:
+        connect: Callable[..., BlueskyChannel]) -> None:
     word = f"fluclinic{uuid.uuid4().hex[:6]}"  # unique to this run: the network is shared
+    sky = connect(clock=SystemClock())
     own = sky.publish(sky.render(Post(
         id=key(), text=f"Flu shots at Riverside from Monday. #{word}")), key())
     held = bsky_network.record(own.remote_id)
