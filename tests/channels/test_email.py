@@ -8,11 +8,15 @@ is what a real server sends over a real socket.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import email.utils
+import io
+import os
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +28,9 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from PIL import Image as PILImage
 
+from brand.test_browser import CHROMIUM
 from carecast.channels.email import EmailChannel, message_id
 from carecast.config import AccountConfig
 from carecast.errors import (
@@ -356,3 +362,59 @@ def test_sent_mail_cannot_be_withdrawn(root: Path, smtp: Server) -> None:
     receipt = channel.publish(channel.render(POST), "cc-key")
     with pytest.raises(PlatformRejected, match="cannot be withdrawn"):
         channel.delete(receipt)
+
+
+ENTRANCE_RGB = (37, 119, 201)  # the inline image's colour: only the image holds it
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CARECAST_TEST_REQUIRE_CHROMIUM"),
+                    reason="headless Chromium is not installed (apt-get install -y chromium)")
+def test_the_newsletter_as_received_renders_in_chromium(root: Path, smtp: Server,
+                                                        tmp_path: Path) -> None:
+    # What a mail client shows: the received HTML part, each cid: image replaced by its MIME
+    # part (as a data: URI), in a real browser, offline.
+    assert CHROMIUM is not None
+    shot = io.BytesIO()
+    PILImage.new("RGB", (400, 240), ENTRANCE_RGB).save(shot, format="PNG")
+    (root / "entrance.png").write_bytes(shot.getvalue())
+    post = Post(id="flu-2027", title="Flu clinic opens Monday",
+                text="Walk in from 9 to 5 <script>document.title='owned'</script> & bring "
+                     "your card.\n\nDetails: https://riverside.example.org/flu",
+                media=(Media(source="entrance.png", alt_text="The new clinic entrance"),))
+    channel = build(root, smtp.port)
+    channel.publish(channel.render(post), "cc-key")
+    _, msg = received(smtp)
+    _, related = msg.get_payload()  # type: ignore[misc]
+    html_part, *images = related.get_payload()
+    html = html_part.get_content()
+    for image in images:
+        data = base64.b64encode(image.get_content()).decode()
+        html = html.replace(f'cid:{image["Content-ID"].strip("<>")}',
+                            f"data:{image.get_content_type()};base64,{data}")
+    assert "cid:" not in html
+    page = tmp_path / "newsletter.html"
+    page.write_text(html, encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=False).stdout
+    assert "<title>Flu clinic opens Monday</title>" in dom  # the post's script never ran
+    assert "<script" not in dom
+    assert '<a href="https://riverside.example.org/flu">' in dom
+    assert '<a href="https://riverside.example.org/news/unsubscribe">Unsubscribe</a>' in dom
+    png = tmp_path / "newsletter.png"
+    done = subprocess.run([CHROMIUM, *flags, "--window-size=900,1100", f"--screenshot={png}",
+                           page.as_uri()], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert png.is_file(), done.stderr[-2000:]
+    with PILImage.open(png) as taken:
+        rgb = taken.convert("RGB")
+        width, height = rgb.size
+        columns = [x for x in range(width)
+                   if any(rgb.getpixel((x, y)) == ENTRANCE_RGB for y in range(0, height, 4))]
+    assert columns, "the inline image is not shown"
+    assert columns[-1] - columns[0] + 1 == 400  # at its own size: it fits the column
+    # The body is a centred 640-pixel column: the image sits inside it.
+    assert columns[0] >= (width - 640) // 2 - 1
+    assert columns[-1] <= (width + 640) // 2 + 1
