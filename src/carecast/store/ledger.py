@@ -73,6 +73,7 @@ from carecast.store.schema import (
     posts,
     upload_sessions,
 )
+from carecast.store.sealed import seal, unseal
 from carecast.store.state_check import event_of, rows_states, state_problem, states_recorded
 
 if TYPE_CHECKING:
@@ -1362,7 +1363,8 @@ def _engine(url: str, *, readonly: bool = False) -> Engine:
 @dataclass(frozen=True)
 class LedgerUploadSessions:
     """A ledger's resumable upload sessions: one row per target key, written when a session
-    starts and deleted when its publish ends (never part of the audit chain)."""
+    starts and deleted when its publish ends (never part of the audit chain). The URI is a
+    bearer capability: it is kept sealed under the audit key (``store/sealed.py``)."""
 
     ledger: Ledger
 
@@ -1371,7 +1373,9 @@ class LedgerUploadSessions:
         with self.ledger._tx() as conn:
             uri = conn.execute(sa.select(upload_sessions.c.uri).where(
                 upload_sessions.c.key == key)).scalar()
-        return str(uri) if uri is not None else None
+        if uri is None:
+            return None
+        return unseal((self.ledger._key, *reversed(self.ledger._retired)), key, str(uri))
 
     def put(self, key: str, uri: str) -> None:
         """Keep ``uri`` as the session of ``key`` (replacing an older one)."""
@@ -1380,7 +1384,8 @@ class LedgerUploadSessions:
         with self.ledger._tx() as conn:
             conn.execute(upload_sessions.delete().where(upload_sessions.c.key == key))
             conn.execute(upload_sessions.insert().values(
-                key=key, uri=uri, updated_at=self.ledger.clock.now()))
+                key=key, uri=seal(self.ledger._key, key, uri),
+                updated_at=self.ledger.clock.now()))
 
     def drop(self, key: str) -> None:
         """Forget the session of ``key``: its upload finished or can never be resumed."""
