@@ -130,6 +130,9 @@ class ChannelError(CarecastError):
     #: The message already says what a person does next (``carecast retry ...``), so the
     #: publisher adds no hint of its own to an unknown outcome.
     next_step_given: bool = False
+    #: Not a failure: the target waits, pending with this error as its reason, for a later
+    #: run (SMS quiet hours).
+    deferred: bool = False
 
     def __init__(
         self,

@@ -129,7 +129,6 @@ class QuietHours(ChannelError):
     """Some recipients are in their quiet hours: the target waits (pending) until ``until``,
     when a worker run or ``carecast resume`` sends them."""
 
-    #: The dispatcher leaves the target pending, with this error as its reason.
     deferred = True
 
     def __init__(self, message: str, *, until: datetime, waiting: int, **kw: Any) -> None:

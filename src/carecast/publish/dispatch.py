@@ -197,7 +197,7 @@ class Dispatcher:
                                 raise
         except ChannelError as exc:
             state = State.UNKNOWN if uncertain else State.FAILED
-            if getattr(exc, "deferred", False) and not uncertain:
+            if exc.deferred and not uncertain:
                 state = State.PENDING  # waits for its time (SMS quiet hours), saying why
             error = ErrorInfo.from_exception(exc, post_id=post.id)
             if state == State.UNKNOWN and not exc.next_step_given:
