@@ -31,7 +31,7 @@ class Action(StrEnum):
 class Span(BaseModel):
     """A character range ``[start, end)`` in a field, and what REDACT puts in its place."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)
@@ -53,7 +53,7 @@ class Finding(BaseModel):
     ``parts[N].media[M].alt_text`` on a draft; ``*`` for the whole post.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     action: Action
     code: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$", description="Such as 'phi.ssn'.")

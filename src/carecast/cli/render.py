@@ -13,17 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.panel import Panel
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from carecast.findings import Finding
-from carecast.post import Draft, Media, Post
-from carecast.records import Attempt, State
+from carecast.records import State
 
 if TYPE_CHECKING:  # the publishing stack is not loaded for a listing (carecast channels)
+    from carecast.findings import Finding
+    from carecast.post import Draft, Media, Post
     from carecast.publish import Outcome, Preview, PublishReport, TargetPreview
+    from carecast.records import Attempt
 
 __all__ = [
     "ChannelRow",
@@ -139,6 +138,8 @@ def progress(console: Console, label: str, *, enabled: bool = True
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed} done"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -221,6 +222,8 @@ def marked_post(post: Post, findings: Sequence[Finding]) -> list[Text]:
 
 def preview_view(preview: Preview) -> list[RenderableType]:
     """One panel per account: the draft's parts, lengths, title, media, findings."""
+    from rich.panel import Panel
+
     out: list[RenderableType] = []
     for target in preview.targets:
         body: list[RenderableType] = []

@@ -8,6 +8,7 @@ send and the receipt after it, so a crash anywhere leaves a row that says what t
 from __future__ import annotations
 
 import getpass
+import hashlib
 import hmac
 import json
 import logging
@@ -320,11 +321,15 @@ class Ledger:
             return
         for _ in range(3):  # workers starting together race to create the tables
             try:
-                metadata.create_all(self.engine)
-                _add_new_columns(self.engine)
+                current = self._sqlite and _schema_version_of(self.engine) == _SCHEMA_VERSION
+                if not current:
+                    metadata.create_all(self.engine)
+                    _add_new_columns(self.engine)
                 with self._lock, self.engine.begin() as conn:
                     if conn.execute(sa.select(audit_head.c.id)).first() is None:
                         conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+                    if self._sqlite and not current:
+                        conn.exec_driver_sql(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             except SQLAlchemyError as exc:
                 failed = type(exc).__name__
                 clock.sleep(0.1)
@@ -1249,6 +1254,22 @@ _ADDED_COLUMNS = (
 )
 
 
+def _schema_fingerprint() -> int:
+    """A positive 31-bit number naming carecast's tables, columns and indexes: an SQLite store
+    keeps it as ``PRAGMA user_version`` once made or migrated, so opening a store already at
+    this schema skips creating and inspecting its tables. Any change to the schema changes it."""
+    shape = [(t.name, sorted(c.name for c in t.columns), sorted(str(i.name) for i in t.indexes))
+             for t in metadata.sorted_tables]
+    digest = hashlib.sha256(repr((shape, _ADDED_COLUMNS)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1 or 1
+
+
+def _schema_version_of(engine: Engine) -> int:
+    """An SQLite store's ``PRAGMA user_version`` (0: new, or made before it was kept)."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+
+
 def _add_new_columns(engine: Engine) -> None:
     """Bring a store made by an earlier carecast up to date (columns are only ever added)."""
     inspector = sa.inspect(engine)
@@ -1261,6 +1282,9 @@ def _add_new_columns(engine: Engine) -> None:
     if "ix_carecast_audit_target" not in {i["name"] for i in inspector.get_indexes(
             "carecast_audit")}:
         audit_target.create(engine, checkfirst=True)
+
+
+_SCHEMA_VERSION = _schema_fingerprint()
 
 
 def _claimable(state: State, updated_at: datetime, owner: str | None, stale_after: float,
