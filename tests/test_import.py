@@ -10,7 +10,8 @@ import sys
 import carecast
 
 HEAVY = ["sqlalchemy", "requests", "tenacity", "pluggy", "typer", "rich", "yaml",
-         "tweepy", "googleapiclient", "mastodon", "atproto"]
+         "tweepy", "googleapiclient", "mastodon", "atproto", "httpx", "pygal", "celery",
+         "starlette", "PIL", "jinja2", "pydantic_settings", "importlib.metadata"]
 
 
 def test_import_carecast_does_not_load_heavy_modules() -> None:
@@ -86,7 +87,11 @@ def test_carecast_status_reads_the_store_alone(tmp_path) -> None:
     heavy = ["carecast.publish.publisher", "carecast.publish.dispatch", "carecast.compliance",
              "carecast.compliance.phi", "carecast.channels", "carecast.plan",
              "carecast.observances", "carecast.cli.loop", "carecast.cli.serve",
-             "carecast.cli.plan", "carecast.server", "tenacity", "requests"]
+             "carecast.cli.plan", "carecast.server", "tenacity", "requests",
+             # the review plugins' machinery, and what only publishing or a preview needs
+             "pluggy", "carecast.hookspecs", "carecast.consent", "carecast.plugins",
+             "rich.progress", "rich.panel", "yaml", "PIL", "jinja2", "httpx", "celery",
+             "starlette", "pygal"]
     assert _modules_after(["status", "p1"], heavy, str(tmp_path), setup) == []
 
 

@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from carecast.clock import SYSTEM_CLOCK, Clock
-from carecast.consent import Consent
 from carecast.errors import (
     AuditTampered,
     ConfigurationError,
@@ -79,6 +78,7 @@ from carecast.store.state_check import event_of, rows_states, state_problem, sta
 
 if TYPE_CHECKING:
     from carecast.channels.base import UploadSessions
+    from carecast.consent import Consent
 
 __all__ = ["AuditReport", "Failure", "Ledger", "LedgerUploadSessions"]
 
@@ -680,7 +680,7 @@ class Ledger:
             if body is None:
                 raise InvalidPost(f"no consent {consent_id!r} in the registry",
                                   [("consent", "unknown")])
-            consent = Consent.model_validate_json(body)
+            consent = _consent(body)
             if consent.revoked_at is None:
                 consent = consent.model_copy(update={"revoked_at": self.clock.now()})
                 conn.execute(consents.update().where(consents.c.id == consent_id).values(
@@ -697,7 +697,7 @@ class Ledger:
             events = self._sound_events(conn, "") if body is not None else []
         if body is None:
             return None
-        consent = Consent.model_validate_json(body)
+        consent = _consent(body)
         mine = [ev for ev in events if ev.data.get("consent") == consent_id]
         if _side_table_problems(mine, [], [consent]):
             raise AuditTampered(f"consent {consent_id!r} differs from the audit chain; it is "
@@ -708,7 +708,7 @@ class Ledger:
         """Every recorded consent, by id."""
         with self._tx() as conn:
             rows = conn.execute(sa.select(consents.c.body).order_by(consents.c.id))
-            return [Consent.model_validate_json(r[0]) for r in rows]
+            return [_consent(r[0]) for r in rows]
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -851,7 +851,7 @@ class Ledger:
             rows = _chain_rows(conn)
             head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
             approval_rows = conn.execute(sa.select(approvals)).mappings().all()
-            consent_rows = [Consent.model_validate_json(r[0]) for r in
+            consent_rows = [_consent(r[0]) for r in
                             conn.execute(sa.select(consents.c.body))]
             attempt_rows = _plain_rows(conn, _ATTEMPT_STATES_SQL)
         return _AuditRead(checkpoint, rows, None if head is None else (head[0], head[1]),
@@ -1325,6 +1325,13 @@ def _owner_alive(owner: str | None) -> bool:
     except OSError:  # PermissionError: it exists, as another user
         return True
     return True
+
+
+def _consent(body: str) -> Consent:
+    """A stored consent (``carecast.consent`` loads on first use: its check brings pluggy)."""
+    from carecast.consent import Consent
+
+    return Consent.model_validate_json(body)
 
 
 def _aware(value: datetime) -> datetime:
