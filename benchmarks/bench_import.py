@@ -4,9 +4,16 @@ The last line of the report is the ``carecast`` package itself; its cumulative c
 whole cost of the import (modules already loaded by the interpreter's start-up excluded).
 
 The start-up of the command line is timed too, each command a fresh process: ``carecast
-channels``, ``carecast status`` of a stored post and ``carecast publish`` of a one-account
-post (a webhook receiver in its own process answering at once); wall time (with the load
-average beside it) and the CPU time of the command's process.
+--help``, ``carecast channels``, ``carecast status`` of a stored post and ``carecast publish``
+of a one-account post (a webhook receiver in its own process answering at once); wall time
+(with the load average beside it) and the CPU time of the command's process. Each command
+runs once untimed first, with Python's bytecode cache on (``PYTHONDONTWRITEBYTECODE`` is
+dropped for the commands): without it every run recompiles carecast's own modules, which an
+installed carecast never does.
+
+The floor the command line stands on is timed alone, each in a fresh interpreter: the
+libraries ``carecast status`` cannot start without (SQLAlchemy for the store, typer with the
+pydantic adapters it builds for every option, pydantic-settings for ``CARECAST_*``).
 Run: ``python benchmarks/bench_import.py``.
 """
 
@@ -31,6 +38,15 @@ TARGET_MS = 100.0
 RUNS = 7
 #: Wall seconds per command (issue 14): ``status`` 0.3 s, a one-account ``publish`` 0.5 s.
 COMMAND_TARGETS = {"status": 0.3, "publish": 0.5}
+#: What ``carecast status`` imports that carecast does not own, timed alone.
+FLOOR = {
+    "sqlalchemy": "import sqlalchemy",
+    "typer, with its pydantic adapters": "import typer, typer._adapters",
+    "rich's console and table": "import rich.console, rich.table",
+    "pydantic-settings": "import pydantic_settings",
+    "all of them together": "import sqlalchemy, typer, typer._adapters, rich.console, "
+                            "rich.table, pydantic_settings",
+}
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 
 
@@ -72,12 +88,38 @@ def _group(module: str) -> str:
     return module if module.startswith("carecast") else module.split(".")[0]
 
 
+#: The commands' environment: with the bytecode cache, as an installed carecast runs.
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def cumulative_ms(code: str) -> float:
+    """Milliseconds the import statement ``code`` takes in a fresh interpreter: the sum of
+    the cumulative times -X importtime gives the modules it names."""
+    names = {name.strip() for name in code.removeprefix("import ").split(",")}
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                         capture_output=True, text=True, check=True, env=_ENV)
+    total = 0
+    for line in out.stderr.splitlines():
+        match = _LINE.match(line)
+        if match and len(match[3]) <= 1 and match[4] in names:
+            total += int(match[2])
+    return total / 1000
+
+
+def floor(runs: int = RUNS) -> list[Row]:
+    """The libraries under ``carecast status``, each alone in a fresh interpreter."""
+    return [Row("cli", f"floor: {name}, min of {runs}",
+                f"{min(cumulative_ms(code) for _ in range(runs)):.1f} ms")
+            for name, code in FLOOR.items()]
+
+
 def timed(args: list[str], cwd: Path) -> tuple[float, float]:
     """Wall and CPU seconds of one ``carecast`` command in a fresh process."""
     carecast = Path(sys.executable).with_name("carecast")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([str(carecast), *args], cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run([str(carecast), *args], cwd=cwd, capture_output=True, text=True,
+                          env=_ENV)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -106,7 +148,12 @@ def commands(runs: int = 5) -> list[Row]:
             post.write_text(json.dumps({"id": f"cli-{i}", "text": f"Clinic hours {i}: 9 to 5."}))
             posts.append(post)
         try:
+            # once untimed each: the bytecode cache is written and the files are in memory
+            for args in (["--help"], ["channels"], ["publish", str(posts[0])],
+                         ["status", "cli-0"]):
+                timed(args, folder)
             measured = {
+                "--help": [timed(["--help"], folder) for _ in range(runs)],
                 "channels": [timed(["channels"], folder) for _ in range(runs)],
                 "publish": [timed(["publish", str(p)], folder) for p in posts[1:]],
                 "status": [timed(["status", "cli-1"], folder) for _ in range(runs)],
@@ -156,6 +203,7 @@ def run() -> list[Row]:
                         f"{entry.cumulative_us / 1000:.1f} ms"))
     if os.environ.get("CARECAST_BENCH_NO_CLI") != "1":
         rows += commands()
+        rows += floor()
     return rows
 
 
