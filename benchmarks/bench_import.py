@@ -14,6 +14,9 @@ installed carecast never does.
 The floor the command line stands on is timed alone, each in a fresh interpreter: the
 libraries ``carecast status`` cannot start without (SQLAlchemy for the store, typer with the
 pydantic adapters it builds for every option, pydantic-settings for ``CARECAST_*``).
+With ``CARECAST_BENCH_INSTRUCTIONS=1`` (and valgrind installed) each command also runs once
+under ``valgrind --tool=cachegrind --cache-sim=no``: its instruction count repeats whatever
+else the machine is doing, where its wall and CPU time do not (about 20 s a command).
 Run: ``python benchmarks/bench_import.py``.
 """
 
@@ -24,6 +27,7 @@ import os
 import re
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -113,6 +117,19 @@ def floor(runs: int = RUNS) -> list[Row]:
             for name, code in FLOOR.items()]
 
 
+def instructions(args: list[str], cwd: Path) -> int:
+    """Instructions one ``carecast`` command executes (valgrind's I refs)."""
+    carecast = Path(sys.executable).with_name("carecast")
+    done = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                           "--cachegrind-out-file=/dev/null", sys.executable, str(carecast),
+                           *args], cwd=cwd, capture_output=True, text=True, env=_ENV)
+    match = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"carecast {' '.join(args)} under valgrind failed:\n"
+                           f"{done.stderr[-2000:]}")
+    return int(match[1].replace(",", ""))
+
+
 def timed(args: list[str], cwd: Path) -> tuple[float, float]:
     """Wall and CPU seconds of one ``carecast`` command in a fresh process."""
     carecast = Path(sys.executable).with_name("carecast")
@@ -158,6 +175,13 @@ def commands(runs: int = 5) -> list[Row]:
                 "publish": [timed(["publish", str(p)], folder) for p in posts[1:]],
                 "status": [timed(["status", "cli-1"], folder) for _ in range(runs)],
             }
+            counted: dict[str, int] = {}
+            if os.environ.get("CARECAST_BENCH_INSTRUCTIONS") == "1" and shutil.which("valgrind"):
+                (folder / "post-x.json").write_text(json.dumps({"id": "cli-x", "text": "Hours."}))
+                counted = {name: instructions(args, folder) for name, args in (
+                    ("--help", ["--help"]), ("channels", ["channels"]),
+                    ("publish", ["publish", str(folder / "post-x.json")]),
+                    ("status", ["status", "cli-1"]))}
         finally:
             receiver.communicate(timeout=30)
     for name, values in measured.items():
@@ -170,6 +194,8 @@ def commands(runs: int = 5) -> list[Row]:
             Row("cli", f"carecast {name}: CPU of its process, median of {runs}",
                 f"{median(cpus):.2f} s"),
         ]
+    rows += [Row("cli", f"carecast {name}: instructions (valgrind)", f"{count / 1e6:,.0f} M")
+             for name, count in counted.items()]
     rows.append(Row("cli", "load average when it ended", load()))
     return rows
 
