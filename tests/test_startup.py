@@ -50,6 +50,9 @@ def test_a_store_from_an_earlier_carecast_is_migrated_and_stamped(tmp_path) -> N
     assert "schedule" not in _columns(path, "carecast_posts")
     Ledger(f"sqlite:///{path}").close()
     assert "schedule" in _columns(path, "carecast_posts")
+    with sqlite3.connect(path) as conn:  # the added column gets its index too
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(carecast_posts)")}
+    assert "ix_carecast_posts_schedule" in indexes
     assert _version(path) == ledger_module._SCHEMA_VERSION
 
 

@@ -66,7 +66,6 @@ from carecast.store.schema import (
     attempts,
     audit,
     audit_head,
-    audit_target,
     consents,
     freezes,
     metadata,
@@ -1279,9 +1278,13 @@ def _add_new_columns(engine: Engine) -> None:
         with engine.begin() as conn:
             for table, column, ddl in missing:
                 conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
-    if "ix_carecast_audit_target" not in {i["name"] for i in inspector.get_indexes(
-            "carecast_audit")}:
-        audit_target.create(engine, checkfirst=True)
+    # An added column's index (``schedule``'s, say) and any index added since: create_all
+    # makes neither on a table that already exists.
+    for table in metadata.sorted_tables:
+        held = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in held:
+                index.create(engine, checkfirst=True)
 
 
 _SCHEMA_VERSION = _schema_fingerprint()
