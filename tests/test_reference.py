@@ -114,7 +114,9 @@ def test_every_type_a_public_signature_uses_is_exported() -> None:
     exported = {getattr(carecast, n) for n in PUBLIC}
     unexported: dict[str, set[str]] = {}
     for where, obj in _signatures():
-        hints = typing.get_type_hints(obj, localns=space)
+        own = vars(sys.modules[obj.__module__])  # the module's own names come first
+        hints = typing.get_type_hints(obj, localns={k: v for k, v in space.items()
+                                                    if k not in own})
         for annotation in hints.values():
             for tp in _carecast_types(annotation):
                 if tp not in exported and not tp.__name__.startswith("_"):
