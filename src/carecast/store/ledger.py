@@ -1250,6 +1250,7 @@ _ADDED_COLUMNS = (
     ("carecast_approvals", "step", "VARCHAR(64) NOT NULL DEFAULT 'review'"),
     ("carecast_approvals", "decision", "VARCHAR(16) NOT NULL DEFAULT 'approve'"),
     ("carecast_posts", "schedule", "TIMESTAMP WITH TIME ZONE"),
+    ("carecast_mentions", "rating", "SMALLINT"),
 )
 
 
