@@ -30,7 +30,6 @@ from carecast.errors import (
     ChannelError,
     InvalidPost,
     LimitExceeded,
-    OutcomeUnknown,
     PermissionDenied,
     PlatformRejected,
     RateLimited,
@@ -117,7 +116,8 @@ def test_reviews_are_read_newest_change_first_paged_and_stopped_at_since(mocked)
     assert [(m.remote_id.rsplit("/", 1)[-1], m.rating, m.author, m.kind) for m in found] == [
         ("r1", 3, "Ann Lee", "review"), ("r2", 4, "anonymous", "review"),
         ("r3", 1, "Ann Lee", "review"), ("s1", 5, "Ann Lee", "review")]
-    assert found[0].text == "" and found[2].text == SAID
+    assert found[0].text == ""
+    assert found[2].text == SAID
     assert found[2].created_at.replace(microsecond=0) == NOW - timedelta(hours=12)  # updateTime
     assert found[3].parent_id == "locations/78"
     assert found[0].key == f"gbp:riverside-gbp:accounts/{ACCOUNT}/locations/77/reviews/r1"
@@ -159,14 +159,14 @@ def test_the_reply_replaces_the_reviews_one_reply(mocked) -> None:
 
 def test_a_reply_is_capped_at_4096_bytes_and_needs_a_review_of_this_account() -> None:
     gbp = make(locations=("77",))
-    with pytest.raises(LimitExceeded, match="text: .*4096 bytes"):
+    with pytest.raises(LimitExceeded, match=r"text: .*4096 bytes"):
         gbp.render_reply(Post(id="r", text="é" * 2100))  # 2,100 characters, 4,200 bytes
     assert gbp.render_reply(Post(id="r", text="a" * 4096)).text
     draft = gbp.render_reply(Post(id="r", text="Thank you."))
     for wrong in ("accounts/999/locations/77/reviews/abc",
                   f"accounts/{ACCOUNT}/locations/77/reviews/../../localPosts",
                   f"accounts/{ACCOUNT}/locations/77"):
-        with pytest.raises(InvalidPost, match="mention.remote_id: .* is not a review"):
+        with pytest.raises(InvalidPost, match=r"mention.remote_id: .* is not a review"):
             gbp.reply(mention(wrong), draft)
 
 
@@ -176,14 +176,15 @@ def test_a_review_deleted_before_the_reply_says_so(mocked) -> None:
     gbp = make(locations=("77",))
     with pytest.raises(PlatformRejected, match="no longer on Google") as caught:
         gbp.reply(mention(), gbp.render_reply(Post(id="r", text="Thank you.")))
-    assert caught.value.status == 404 and not caught.value.retryable
+    assert caught.value.status == 404
+    assert not caught.value.retryable
 
 
 def test_a_missing_permission_names_the_scope(mocked) -> None:
     mocked.put(f"https://mybusiness.googleapis.com/v4/{REVIEW}/reply", status=403,
                json=status(403, "PERMISSION_DENIED", "The caller does not have permission"))
     gbp = make(locations=("77",))
-    with pytest.raises(PermissionDenied, match="business.manage"):
+    with pytest.raises(PermissionDenied, match=r"business\.manage"):
         gbp.reply(mention(), gbp.render_reply(Post(id="r", text="Thank you.")))
 
 
@@ -194,7 +195,8 @@ def test_lookup_reply_reads_the_reviews_reply(mocked) -> None:
         "AIe9_BGx7Kq2hYc3", 0.1, comment=SAID, reviewReply={
             "comment": "Thank you for your feedback.", "updateTime": "2026-11-20T08:59:00Z"}))
     found = gbp.lookup_reply(mention(), draft, "k")
-    assert found is not None and found.reconciled
+    assert found is not None
+    assert found.reconciled
     assert found.remote_id == f"{REVIEW}/reply"
     get.body = json.dumps(review("AIe9_BGx7Kq2hYc3", 0.1, comment=SAID))
     assert gbp.lookup_reply(mention(), draft, "k") is None  # no reply: sending is safe
@@ -223,7 +225,9 @@ def test_an_error_quoting_the_review_never_shows_it(mocked, caplog) -> None:
                   "".join(traceback.format_exception(error))]
     shown.append(caplog.text)
     for text in shown:
-        assert "Rosa" not in text and "Alvarez" not in text and "MRI" not in text
+        assert "Rosa" not in text
+        assert "Alvarez" not in text
+        assert "MRI" not in text
     assert "Google Business Profile refused the request" in shown[0]
 
 
@@ -257,9 +261,11 @@ def test_a_review_reply_goes_through_the_gate_and_approval(publisher, mocked) ->
     outcome = replies.send(mention(), post)
     assert outcome.state == State.PUBLISHED
     assert [json.loads(c.request.body)["comment"] for c in put.calls] == [post.text]
-    assert replies.send(mention(), post).already_published and put.call_count == 1
+    assert replies.send(mention(), post).already_published
+    assert put.call_count == 1
     events = json.dumps([e.data for e in publisher.ledger.audit_events()])
-    assert "Rosa" not in events and WRITER not in events
+    assert "Rosa" not in events
+    assert WRITER not in events
 
 
 def test_an_unknown_outcome_is_reconciled_from_the_reviews_reply(publisher, mocked) -> None:
@@ -275,7 +281,8 @@ def test_an_unknown_outcome_is_reconciled_from_the_reviews_reply(publisher, mock
         "AIe9_BGx7Kq2hYc3", 0.1, reviewReply={"comment": post.text,
                                               "updateTime": "2026-11-20T09:00:01Z"}))
     second = replies.send(mention(), post)
-    assert second.state == State.PUBLISHED and second.receipt.reconciled
+    assert second.state == State.PUBLISHED
+    assert second.receipt.reconciled
     assert len([c for c in mocked.calls if c.request.method == "PUT"]) == 1
 
 

@@ -115,7 +115,7 @@ def test_a_reply_to_a_deleted_post_and_a_bad_id_are_clear(mocked) -> None:
     draft = th.render_reply(Post(id="r", text=REPLY))
     with pytest.raises(PlatformRejected, match="Graph refused"):
         th.reply(mention(), draft)
-    with pytest.raises(InvalidPost, match="mention.remote_id: .* not a Threads media id"):
+    with pytest.raises(InvalidPost, match=r"mention.remote_id: .* not a Threads media id"):
         th.reply(mention("18031/../me/threads_publish"), draft)
 
 
@@ -142,7 +142,9 @@ def test_lookup_reply_finds_the_reply_to_this_mention(mocked) -> None:
          "permalink": "https://www.threads.com/@rg/post/y",
          "replied_to": {"id": "18031234567890123"}}]})
     found = th.lookup_reply(mention(), draft, "k")
-    assert found is not None and found.reconciled and found.remote_id == "18100"
+    assert found is not None
+    assert found.reconciled
+    assert found.remote_id == "18100"
     assert th.lookup_reply(mention("18031234567890999"), draft, "k") is None
 
 
@@ -158,7 +160,8 @@ def test_keyword_search_reads_recent_posts_after_the_marker(mocked) -> None:
          "timestamp": "2026-11-19T09:00:00+0000"}]})
     found, marker = th.search_mentions(["Riverside General", "Riverside Genral"], after)
     asked = query(search.calls[0])
-    assert asked["q"] == "Riverside General" and asked["search_type"] == "RECENT"
+    assert asked["q"] == "Riverside General"
+    assert asked["search_type"] == "RECENT"
     assert asked["since"] == str(int(datetime.fromisoformat(after).timestamp()))
     assert asked["until"] == str(int(NOW.timestamp()))
     assert set(asked["fields"].split(",")) >= {"id", "text", "username", "timestamp"}
@@ -176,7 +179,8 @@ def test_keyword_search_caps_what_it_reads(mocked) -> None:
          "timestamp": f"2026-11-20T0{i}:00:00+0000"} for i in range(5)]})
     found, _ = th.search_mentions(["Riverside", "Riverside General"], None, limit=3)
     assert len(found) == 3
-    assert len(mocked.calls) == 1 and query(mocked.calls[0])["limit"] == "3"
+    assert len(mocked.calls) == 1
+    assert query(mocked.calls[0])["limit"] == "3"
     assert query(mocked.calls[0])["since"] == "1688540400"  # as far back as Threads goes
 
 

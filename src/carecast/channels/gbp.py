@@ -709,12 +709,12 @@ class GoogleBusinessChannel(Channel):
         try:
             return self._call(method, url, **kwargs)
         except ChannelError as exc:
-            if exc.status == 404:
-                raise self.error(
-                    PlatformRejected,
-                    "the review is no longer on Google (its writer deleted it, or Google "
-                    "removed it); nothing was sent. Nothing is left to answer: dismiss it in "
-                    "the inbox", status=404, code="NOT_FOUND", retryable=False) from None
+            if exc.status == 404 and isinstance(exc, PlatformRejected):
+                gone = exc.replace(retryable=False, code=exc.code or "NOT_FOUND")
+                gone.args = ("the review is no longer on Google (its writer deleted it, or "
+                             "Google removed it); nothing was sent. Nothing is left to "
+                             "answer: dismiss it in the inbox",)
+                raise gone from None
             raise self.withheld(exc, mention.text, mention.author) from None
 
     # -- transport ---------------------------------------------------------------------------

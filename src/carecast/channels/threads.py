@@ -477,11 +477,12 @@ class ThreadsChannel(GraphChannel):
         return mention.remote_id
 
     def _needs(self, exc: PermissionDenied, permission: str, what: str) -> PermissionDenied:
-        return self.error(
-            PermissionDenied,
-            f"the Threads token may not {what} ({exc.code or 'permission'}): the app needs "
-            f"the {permission} permission (granted through Meta's App Review) and a new "
-            "token issued with it", status=exc.status, code=exc.code)
+        """``exc`` saying which permission the call needs (its status and ids kept)."""
+        named = exc.replace()
+        named.args = (f"the Threads token may not {what} (Graph code {exc.code or '?'}): the "
+                      f"app needs the {permission} permission (granted through Meta's App "
+                      "Review) and a new token issued with it",)
+        return named
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Views, likes, replies, reposts, quotes and shares (the post's insights)."""
