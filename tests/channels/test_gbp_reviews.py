@@ -293,3 +293,20 @@ def test_the_store_keeps_a_reviews_stars(publisher) -> None:
     [kept] = store.search(channel="gbp")
     assert (kept.mention.kind, kept.mention.rating) == ("review", 1)
     assert "Rosa" not in repr(kept)
+
+
+def test_carecast_listen_collects_reviews_once_with_their_stars(publisher, mocked) -> None:
+    from carecast.listen import Listener
+
+    reviews = mocked.get(f"{V4}/77/reviews", json={"reviews": [
+        review("r2", 0.5, stars="ONE", comment=SAID), review("r1", 1, stars="FIVE")]})
+    listener = Listener(publisher)
+    report = listener.run_once()
+    assert {r.source: (r.status, r.new) for r in report.results} == {
+        "own:riverside-gbp": ("ok", 2)}
+    items = {i.mention.remote_id.rsplit("/", 1)[-1]: i for i in listener.store.search()}
+    assert (items["r2"].mention.kind, items["r2"].mention.rating) == ("review", 1)
+    assert "complaint" in items["r2"].labels
+    assert items["r1"].mention.rating == 5
+    assert listener.run_once().new == 0  # the cursor: read again, stored once
+    assert reviews.call_count == 2

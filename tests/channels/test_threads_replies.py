@@ -196,3 +196,33 @@ def test_keyword_search_errors_are_mapped(mocked) -> None:
         th.search_mentions(["Riverside"], None)
     with pytest.raises(PlatformRejected, match="search term takes 1 to 200"):
         th.search_mentions(["x" * 201], None)
+
+
+def test_carecast_listen_searches_threads_for_each_query(tmp_path, mocked) -> None:
+    from carecast.config import Config
+    from carecast.listen import Listener
+    from carecast.publish import Publisher
+
+    config = Config.from_dict({
+        "store": {"url": f"sqlite:///{tmp_path / 'carecast.db'}"},
+        "brands": {"riverside": {"name": "Riverside General"}},
+        "accounts": {"thr": {"channel": "threads", "brand": "riverside", "user_id": USER,
+                             "access_token": TOKEN}},
+        "listen": {"queries": {"rival": {"terms": ["Lakeside Medical"], "kind": "competitor",
+                                         "brand": "riverside"}}},
+    }, root=tmp_path, environ={})
+    mocked.get(f"{BASE}/{USER}/mentions", json={"data": []})
+    mocked.get(f"{BASE}/{USER}/threads", json={"data": []})
+    search = mocked.get(f"{BASE}/keyword_search", json={"data": [
+        {"id": "p9", "text": "Lakeside Medical fined for billing", "username": "news",
+         "timestamp": "2026-11-20T08:00:00+0000"}]})
+    with Publisher(config, clock=FrozenClock(NOW), entry_point_plugins=False) as publisher:
+        listener = Listener(publisher)
+        report = listener.run_once()
+        assert {r.source: (r.status, r.new) for r in report.results} == {
+            "own:thr": ("ok", 0), "search:thr:rival": ("ok", 1)}
+        [item] = listener.store.search(query="rival")
+        assert (item.mention.kind, item.labels) == ("search", ("competitor",))
+        listener.run_once()
+        assert query(search.calls[-1])["since"] == str(int(datetime(
+            2026, 11, 20, 8, tzinfo=UTC).timestamp()))
