@@ -405,8 +405,8 @@ class ThreadsChannel(GraphChannel):
         ``threads_manage_replies``. Threads takes no key: an unknown outcome is reconciled
         by ``lookup_reply`` before any resend."""
         parent = self._media_id(mention)
+        self._check_quota(replies=1, posts=0)
         try:
-            self._check_quota(replies=1, posts=0)
             container = self._create({"media_type": "TEXT", "text": draft.text,
                                       "reply_to_id": parent})
             self._wait(container)
