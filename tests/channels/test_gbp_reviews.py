@@ -310,3 +310,18 @@ def test_carecast_listen_collects_reviews_once_with_their_stars(publisher, mocke
     assert items["r1"].mention.rating == 5
     assert listener.run_once().new == 0  # the cursor: read again, stored once
     assert reviews.call_count == 2
+
+
+def test_a_rate_limit_pauses_only_the_review_source_until_googles_wait(publisher,
+                                                                        mocked) -> None:
+    from carecast.listen import Listener
+
+    mocked.get(f"{V4}/77/reviews", status=429, json=status(
+        429, "RESOURCE_EXHAUSTED", "Quota exceeded.",
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "120s"}))
+    listener = Listener(publisher)
+    [result] = listener.run_once().results
+    assert result.status == "paused"
+    [again] = listener.run_once().results  # the pause is kept: Google is not asked again
+    assert again.status == "paused"
+    assert len(mocked.calls) == 1

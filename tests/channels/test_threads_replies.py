@@ -226,3 +226,36 @@ def test_carecast_listen_searches_threads_for_each_query(tmp_path, mocked) -> No
         listener.run_once()
         assert query(search.calls[-1])["since"] == str(int(datetime(
             2026, 11, 20, 8, tzinfo=UTC).timestamp()))
+
+
+def test_a_threads_reply_goes_through_the_gate_and_approval(tmp_path, mocked) -> None:
+    from carecast.config import Config
+    from carecast.publish import Publisher
+    from carecast.records import State
+    from carecast.replies import Replies
+
+    config = Config.from_dict({
+        "store": {"url": f"sqlite:///{tmp_path / 'carecast.db'}"},
+        "brands": {"riverside": {"name": "Riverside General", "replies": {
+            "contact": "555-0142", "templates": {"contact_us": REPLY.replace(
+                "555-0142", "{contact}")}}}},
+        "accounts": {"riverside-threads": {"channel": "threads", "brand": "riverside",
+                                           "user_id": USER, "access_token": TOKEN}},
+    }, root=tmp_path, environ={})
+    with Publisher(config, clock=FrozenClock(NOW), entry_point_plugins=False) as publisher:
+        replies = Replies(publisher)
+        unsafe = replies.compose(mention(), text="So sorry about Eli's stay in our ICU; "
+                                                 "we hope he is recovering.")
+        assert replies.send(mention(), unsafe).state == State.BLOCKED
+        post = replies.compose(mention(), template="contact_us")
+        assert replies.send(mention(), post).state == State.AWAITING_APPROVAL
+        publisher.approve(post.id, "Dana Reyes")
+        mocked.get(f"{BASE}/{USER}/threads_publishing_limit", json=LIMIT)
+        create = mocked.post(f"{BASE}/{USER}/threads", json={"id": "c-1"})
+        mocked.get(f"{BASE}/c-1", json={"status": "FINISHED", "id": "c-1"})
+        mocked.post(f"{BASE}/{USER}/threads_publish", json={"id": "18099"})
+        mocked.get(f"{BASE}/18099", json={"timestamp": "2026-11-20T09:00:03+0000"})
+        assert replies.send(mention(), post).state == State.PUBLISHED
+        assert [form(c)["reply_to_id"] for c in create.calls] == ["18031234567890123"]
+        assert replies.send(mention(), post).already_published
+        assert create.call_count == 1
