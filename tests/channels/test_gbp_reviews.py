@@ -325,3 +325,22 @@ def test_a_rate_limit_pauses_only_the_review_source_until_googles_wait(publisher
     [again] = listener.run_once().results  # the pause is kept: Google is not asked again
     assert again.status == "paused"
     assert len(mocked.calls) == 1
+
+
+def test_a_store_from_before_ratings_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from carecast.store import Ledger
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Ledger(url, clock=FrozenClock(NOW)).close()
+    with sqlite3.connect(tmp_path / "old.db") as db:  # the table as an earlier carecast made it
+        db.execute("ALTER TABLE carecast_mentions DROP COLUMN rating")
+    ledger = Ledger(url, clock=FrozenClock(NOW))
+    try:
+        store = MentionStore(ledger)
+        store.save([StoredMention(mention=mention(), brand="riverside")], source="own:gbp",
+                   cursor=None)
+        assert [i.mention.rating for i in store.search()] == [1]
+    finally:
+        ledger.close()
