@@ -259,3 +259,19 @@ def test_a_threads_reply_goes_through_the_gate_and_approval(tmp_path, mocked) ->
         assert [form(c)["reply_to_id"] for c in create.calls] == ["18031234567890123"]
         assert replies.send(mention(), post).already_published
         assert create.call_count == 1
+
+
+def test_keyword_search_follows_paging(mocked) -> None:
+    th = make()
+    page2 = f"{BASE}/keyword_search?q=Riverside&after=QVFIU&access_token=leaked"
+    first = mocked.get(f"{BASE}/keyword_search", match=[
+        responses.matchers.query_param_matcher({"after": "QVFIU"}, strict_match=False)],
+        json={"data": [{"id": "p1", "text": "Riverside", "username": "u",
+                        "timestamp": "2026-11-20T01:00:00+0000"}]})
+    mocked.get(f"{BASE}/keyword_search", json={"data": [
+        {"id": "p2", "text": "Riverside", "username": "u",
+         "timestamp": "2026-11-20T02:00:00+0000"}], "paging": {"next": page2}})
+    found, _ = th.search_mentions(["Riverside"], None)
+    assert [m.remote_id for m in found] == ["p1", "p2"]
+    assert first.call_count == 1
+    assert "access_token" not in first.calls[0].request.url

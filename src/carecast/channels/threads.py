@@ -438,10 +438,10 @@ class ThreadsChannel(GraphChannel):
     def search_mentions(self, terms: Sequence[str], after: str | None, *,
                         limit: int | None = None) -> tuple[list[Mention], str | None]:
         """Public posts holding a term (``GET /keyword_search``, ``search_type=RECENT``, one
-        query a term, ``since`` the marker), oldest first; the marker is the newest post's
-        time. Without ``threads_keyword_search`` approved, Threads searches only the
-        profile's own posts."""
-        cap = limit if limit is not None else self.options.lookup_limit
+        query a term, ``since`` the marker, up to 1,000 posts a term), oldest first; the
+        marker is the newest post's time. Without ``threads_keyword_search`` approved,
+        Threads searches only the profile's own posts."""
+        cap = limit if limit is not None else SEARCH_PAGE * SEARCH_PAGES * len(terms)
         start = _marker_time(after)
         since = max(int(start.timestamp()), EARLIEST_SINCE) if start else EARLIEST_SINCE
         found: dict[str, Mention] = {}
