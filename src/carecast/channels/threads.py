@@ -405,14 +405,17 @@ class ThreadsChannel(GraphChannel):
         ``threads_manage_replies``. Threads takes no key: an unknown outcome is reconciled
         by ``lookup_reply`` before any resend."""
         parent = self._media_id(mention)
-        self._check_quota(replies=1, posts=0)
         try:
+            self._check_quota(replies=1, posts=0)
             container = self._create({"media_type": "TEXT", "text": draft.text,
                                       "reply_to_id": parent})
             self._wait(container)
             media_id = self._publish(container)
         except PermissionDenied as exc:
-            raise self._needs(exc, "threads_manage_replies", "answer posts") from None
+            raise self._needs(exc, "threads_manage_replies permission (with "
+                              "threads_content_publish; a post outside the profile's own "
+                              "threads also needs threads_manage_mentions or "
+                              "threads_keyword_search)", "answer posts") from None
         except ChannelError as exc:
             raise self.withheld(exc, mention.text, mention.author) from None
         info: dict[str, Any] = {}
@@ -460,8 +463,8 @@ class ThreadsChannel(GraphChannel):
                     q=q, search_type="RECENT", fields=_MENTION_FIELDS, since=since,
                     until=int(self.clock.time())))
             except PermissionDenied as exc:
-                raise self._needs(exc, "threads_keyword_search", "search public posts") \
-                    from None
+                raise self._needs(exc, "threads_keyword_search permission",
+                                  "search public posts") from None
             for item in items:
                 for mention in self._mention(item, "search", start):
                     found.setdefault(mention.remote_id, mention)
@@ -480,8 +483,8 @@ class ThreadsChannel(GraphChannel):
         """``exc`` saying which permission the call needs (its status and ids kept)."""
         named = exc.replace()
         named.args = (f"the Threads token may not {what} (Graph code {exc.code or '?'}): the "
-                      f"app needs the {permission} permission (granted through Meta's App "
-                      "Review) and a new token issued with it",)
+                      f"app needs the {permission}, granted through Meta's App Review, "
+                      "and a new token issued with it",)
         return named
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
