@@ -194,8 +194,10 @@ def test_keyword_search_errors_are_mapped(mocked) -> None:
                    json=graph_error(613, "Calls to this api have exceeded the rate limit."))
     with pytest.raises(RateLimited):
         th.search_mentions(["Riverside"], None)
+    calls = len(mocked.calls)
     with pytest.raises(PlatformRejected, match="search term takes 1 to 200"):
-        th.search_mentions(["x" * 201], None)
+        th.search_mentions(["Riverside", "x" * 201], None)
+    assert len(mocked.calls) == calls  # nothing searched
 
 
 def test_carecast_listen_searches_threads_for_each_query(tmp_path, mocked) -> None:

@@ -447,14 +447,16 @@ class ThreadsChannel(GraphChannel):
         cap = limit if limit is not None else SEARCH_PAGE * SEARCH_PAGES * len(terms)
         start = _marker_time(after)
         since = max(int(start.timestamp()), EARLIEST_SINCE) if start else EARLIEST_SINCE
-        found: dict[str, Mention] = {}
-        for term in terms:
-            q = " ".join(term.split())
+        queries = [" ".join(term.split()) for term in terms]
+        for q in queries:  # all checked before any is sent
             if not q or len(q) > MAX_TERM:
                 raise self.error(
                     PlatformRejected,
                     f"listen query terms: a Threads search term takes 1 to {MAX_TERM} "
-                    f"characters and one has {len(q)}; shorten it in [listen.queries]")
+                    f"characters and one has {len(q)}; shorten it in [listen.queries]; "
+                    "nothing was searched")
+        found: dict[str, Mention] = {}
+        for q in queries:
             if len(found) >= cap:
                 break
             try:
