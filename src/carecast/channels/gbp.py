@@ -640,8 +640,8 @@ class GoogleBusinessChannel(Channel):
         name = str(item.get("name") or "")
         if not _REVIEW.match(name):
             return None
-        reviewer = item.get("reviewer") if isinstance(item.get("reviewer"), dict) else {}
-        assert isinstance(reviewer, dict)
+        given = item.get("reviewer")
+        reviewer: Mapping[str, Any] = given if isinstance(given, dict) else {}
         author = "anonymous" if reviewer.get("isAnonymous") else str(
             reviewer.get("displayName") or "unknown")
         return Mention(channel=self.name, account=self.account, remote_id=name,
