@@ -336,6 +336,7 @@ def test_a_store_from_before_ratings_gains_the_column(tmp_path: Path) -> None:
     Ledger(url, clock=FrozenClock(NOW)).close()
     with sqlite3.connect(tmp_path / "old.db") as db:  # the table as an earlier carecast made it
         db.execute("ALTER TABLE carecast_mentions DROP COLUMN rating")
+        db.execute("PRAGMA user_version = 12345")  # that carecast's schema fingerprint
     ledger = Ledger(url, clock=FrozenClock(NOW))
     try:
         store = MentionStore(ledger)
