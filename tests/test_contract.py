@@ -211,6 +211,9 @@ REPLY_MENTIONS = {
     "linkedin": _mention("linkedin", "urn:li:comment:(urn:li:activity:7100000000000000001,"
                                      "7100000000000000777)"),
     "wordpress": _mention("wordpress", "42"),
+    "gbp": _mention("gbp", "accounts/1234567890/locations/4455667788/reviews/"
+                           "AIe9_BGx7Kq2hYc3", "review"),
+    "threads": _mention("threads", "18031234567890123", "reply"),
 }
 
 

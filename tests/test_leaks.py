@@ -15,6 +15,7 @@ import os
 import re
 import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,39 @@ def test_the_store_password_is_masked(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert found(repr(config), str(config), config.model_dump_json(),
                  str(config.model_dump()), repr(config.store)) == []
     assert config.store_url() == url  # the ledger still connects with the real one
+
+
+#: What a reviewer wrote, and the platforms' ids of where they wrote it.
+REVIEW_TEXT = "My father Walter Okafor had chest pain in your ER on 11/12 and was sent home."
+REPLIED = {"biz": "accounts/1234567890/locations/77/reviews/AIe9_BGx7Kq2hYc3",
+           "thr": "18031234567890123"}
+
+
+@pytest.mark.parametrize("account", sorted(REPLIED))
+def test_a_reply_error_that_quotes_the_reviewer_shows_nothing_of_it(
+        deployment: Path, account: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A platform whose error quotes the review (and its writer) it was asked to answer."""
+    from carecast.post import Mention
+
+    caplog.set_level(logging.DEBUG)
+    config = load_config()
+    settings = config.accounts[account]
+    channel = get_channel_class(settings.channel).from_config(settings, root=deployment)
+    channel._token = lambda: "ya29.token"  # type: ignore[attr-defined]  # no OAuth round trip
+    said = f"cannot answer '{REVIEW_TEXT}' by Walter Okafor"
+    mention = Mention(channel=settings.channel, account=account, remote_id=REPLIED[account],
+                      author="Walter Okafor", text=REVIEW_TEXT, kind="review",
+                      created_at=datetime(2026, 11, 20, tzinfo=UTC))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(re.compile(r".*threads_publishing_limit.*"), json={"data": [{}]})
+        for method in ("GET", "POST", "PUT"):
+            mock.add(method, re.compile(r"https?://.*"), status=400, json={"error": {
+                "code": 100, "message": said, "status": "INVALID_ARGUMENT",
+                "type": "OAuthException"}}, headers={"X-Echo": REVIEW_TEXT})
+        with pytest.raises(ChannelError) as caught:
+            channel.reply(mention, channel.render_reply(Post(id="r", text="Thank you.")), "k")
+    exc = caught.value
+    texts = [str(exc), repr(exc), "".join(traceback.format_exception(exc)),
+             json.dumps(exc.headers), str(exc.code), str(ErrorInfo.from_exception(exc).to_dict()),
+             caplog.text]
+    assert [t for t in texts if "Okafor" in t or "chest pain" in t] == []

@@ -633,12 +633,15 @@ class Mention(_Model):
     url: str | None = None
     created_at: datetime
     #: ``mention`` names the account, ``reply`` answers one of its posts, ``comment`` sits
-    #: under one of them, ``quote`` quotes one, ``search`` matched a listening query.
-    kind: Literal["mention", "reply", "comment", "quote", "search"] = "mention"
+    #: under one of them, ``quote`` quotes one, ``search`` matched a listening query,
+    #: ``review`` rates one of its places (a Google Business Profile review).
+    kind: Literal["mention", "reply", "comment", "quote", "search", "review"] = "mention"
     #: The remote id of the brand's post this answers, comments on or quotes, if any.
     parent_id: str | None = None
     #: The name of the ``[listen.queries]`` entry that found it (``kind="search"``).
     query: str | None = None
+    #: A review's stars, 1 to 5 (``kind="review"``); None where the platform rates nothing.
+    rating: int | None = Field(default=None, ge=1, le=5)
 
     @property
     def key(self) -> str:

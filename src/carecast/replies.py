@@ -212,6 +212,10 @@ class _ReplySender:
         """Send the reply (the only write), with the key the ledger keeps for it."""
         return self._inner.reply(self._mention, draft, key)
 
+    def lookup(self, key: str, draft: Draft) -> Receipt | None:
+        """The reply as the platform holds it (the channel's ``lookup_reply``)."""
+        return self._inner.lookup_reply(self._mention, draft, key)
+
     def as_channel(self) -> Channel:
         """This wrapper, typed as the channel it stands for."""
         return cast(Channel, self)

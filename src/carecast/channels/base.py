@@ -363,6 +363,30 @@ class Channel(ABC):
                                 table=self.status_table(), messages=self.error_messages,
                                 said=said, **fields)
 
+    def withheld(self, exc: E, *texts: str) -> E:
+        """``exc`` without what a person wrote (``texts``: a review, a comment, an author's
+        name) where the platform's answer quoted it: a message holding a run of 16 of its
+        characters (or all of a shorter one, 6 at least) gives way to a plain one, and such
+        headers are dropped. For errors of calls about what others wrote."""
+        runs = {t[i:i + 16] for text in texts if len(t := " ".join(text.split())) >= 6
+                for i in range(max(1, len(t) - 15))}
+
+        def quotes(value: str) -> bool:
+            flat = " ".join(value.split())
+            return any(run in flat for run in runs)
+
+        message = str(exc.args[0]) if exc.args else ""
+        headers = {k: v for k, v in exc.headers.items() if not quotes(v)}
+        code = exc.code if exc.code and not quotes(exc.code) else None
+        if not quotes(message) and len(headers) == len(exc.headers) and code == exc.code:
+            return exc
+        clean = exc.replace(headers=headers, code=code)
+        if quotes(message):
+            tag = f" ({code})" if code else ""
+            clean.args = (f"{self.title} refused the request{tag}; its answer quoted what the "
+                          "person wrote, so it is not shown",)
+        return clean
+
     @property
     def can_lookup(self) -> bool:
         """Whether this account can find a post by its key (to reconcile unknown outcomes)."""
@@ -606,6 +630,11 @@ class Channel(ABC):
         when None). Only ``carecast.replies`` calls it, after the reply gate and approval.
         """
         raise NotImplementedError(f"the {self.name} platform allows no reply through its API")
+
+    def lookup_reply(self, mention: Mention, draft: Draft, key: str) -> Receipt | None:
+        """The reply to ``mention`` sent with ``key``, if it is there (to reconcile an
+        unknown outcome); by default ``lookup``, for a channel whose replies are posts."""
+        return self.lookup(key, draft)
 
     def reply_key(self, draft: Draft, key: str | None) -> str:
         """The key a reply is sent with: ``key``, else one made from the draft's post id."""

@@ -13,6 +13,13 @@ are a post kind (``overrides.gbp.options.kind = "special_hours"``): each locatio
 written with ``locations.patch`` and ``updateMask=specialHours``. Writing the same hours
 twice changes nothing, so a resend after an unknown outcome is safe.
 
+Reviews are read and answered too (``fetch_mentions``, ``reply``): each location's
+``accounts.locations.reviews`` (the v4 API), newest change first (``orderBy=updateTime
+desc``, 50 a page) back to the time asked for, as mentions of kind ``review`` with their
+stars; a reply is ``PUT .../reviews/{id}/reply`` with ``{"comment": ...}``. Google keeps one
+reply per review and a PUT replaces it, so a resend after an unknown outcome overwrites the
+same reply instead of adding a second; ``lookup_reply`` reads the review's ``reviewReply``.
+
 Credentials are OAuth 2.0 user credentials, as for YouTube: google-auth refreshes the access
 token from the refresh token (the ``business.manage`` scope); an access token got elsewhere
 (a secret manager) may be given instead. Google's error JSON is mapped by its canonical
@@ -49,7 +56,7 @@ from carecast.errors import (
     PlatformRejected,
     RateLimited,
 )
-from carecast.post import Draft, MediaKind, Post, Profile, Receipt
+from carecast.post import Draft, MediaKind, Mention, Post, Profile, Receipt
 
 __all__ = ["GoogleBusinessChannel", "GoogleBusinessOptions", "LocalPostOptions",
            "SpecialHoursPeriod", "google_error"]
@@ -58,6 +65,13 @@ POSTS_URL = "https://mybusiness.googleapis.com/v4"
 INFO_URL = "https://mybusinessbusinessinformation.googleapis.com/v1"
 SCOPES = ("https://www.googleapis.com/auth/business.manage",)
 MAX_SUMMARY = 1500
+#: A review reply's limit (``ReviewReply.comment``: 4096 bytes of UTF-8).
+MAX_REPLY = 4096
+#: Reviews a page (``reviews.list`` takes 50 at most), and pages read a location a round.
+REVIEW_PAGE = 50
+REVIEW_PAGES = 200
+#: ``StarRating`` as stars.
+STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 MAX_EVENT_TITLE = 58
 MB = 1024 * 1024
 #: What a location's profile is read with, for the brand audit.
@@ -67,6 +81,9 @@ QUOTA_WAIT = 60.0
 #: An access token is renewed this many seconds before Google says it expires.
 EARLY = 60.0
 _ID = r"^\d{1,30}$"
+#: A review's resource name: ``accounts/{a}/locations/{l}/reviews/{id}``.
+_REVIEW = re.compile(r"^accounts/(\d{1,30})/locations/(\d{1,30})/reviews/([\w-]{1,240})$",
+                     re.ASCII)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 #: Canonical Google error statuses and the carecast class each means.
 STATUS_OF = {
@@ -289,6 +306,8 @@ class GoogleBusinessChannel(Channel):
     title: ClassVar[str] = "Google Business Profile"
     Options = GoogleBusinessOptions
     max_text: ClassVar[int | None] = MAX_SUMMARY
+    #: A review reply's limit (``render_reply`` also counts its UTF-8 bytes).
+    max_reply_text = MAX_REPLY
     max_media = 1
     media_kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     #: Google's photo and video guidelines for Business Profile media.
@@ -577,6 +596,126 @@ class GoogleBusinessChannel(Channel):
                        phone=phones.get("primaryPhone") if isinstance(phones, dict) else None,
                        website=item.get("websiteUri"),
                        location=_address(item.get("storefrontAddress")), extra=extra)
+
+    # -- reviews -----------------------------------------------------------------------------
+
+    def fetch_mentions(self, since: datetime) -> list[Mention]:
+        """Every location's reviews written or changed after ``since``, oldest first: kind
+        ``review``, the stars in ``rating``, the review's name (``accounts/{a}/locations/
+        {l}/reviews/{id}``) as ``remote_id`` and ``parent_id`` its location, ``created_at``
+        its ``updateTime`` (an edited review comes again, with its new words)."""
+        found: list[Mention] = []
+        for location in self._location_ids():
+            found.extend(self._reviews(location, since))
+        return sorted(found, key=lambda m: m.created_at)
+
+    def _reviews(self, location: str, since: datetime) -> Iterator[Mention]:
+        """``reviews.list`` newest change first, paged by ``nextPageToken``, until one is
+        older than ``since``."""
+        token: str | None = None
+        url = f"{POSTS_URL}/{self._location_path(location)}/reviews"
+        for _ in range(REVIEW_PAGES):
+            params: dict[str, Any] = {"pageSize": REVIEW_PAGE, "orderBy": "updateTime desc",
+                                      **({"pageToken": token} if token else {})}
+            page = self._call("GET", url, params=params)
+            for item in page.get("reviews") or []:
+                if not isinstance(item, dict):
+                    continue
+                when = _google_time(item.get("updateTime")) or _google_time(
+                    item.get("createTime"))
+                if when is None:
+                    continue
+                if when <= since:
+                    return
+                mention = self._review(item, location, when)
+                if mention is not None:
+                    yield mention
+            token = page.get("nextPageToken") if isinstance(page.get("nextPageToken"),
+                                                            str) else None
+            if not token:
+                return
+
+    def _review(self, item: Mapping[str, Any], location: str,
+                when: datetime) -> Mention | None:
+        name = str(item.get("name") or "")
+        if not _REVIEW.match(name):
+            return None
+        given = item.get("reviewer")
+        reviewer: Mapping[str, Any] = given if isinstance(given, dict) else {}
+        author = "anonymous" if reviewer.get("isAnonymous") else str(
+            reviewer.get("displayName") or "unknown")
+        return Mention(channel=self.name, account=self.account, remote_id=name,
+                       author=author, text=str(item.get("comment") or ""), created_at=when,
+                       kind="review", parent_id=f"locations/{location}",
+                       rating=STARS.get(str(item.get("starRating") or "")))
+
+    def render_reply(self, post: Post) -> Draft:
+        """The base reply draft, within Google's 4096 bytes of UTF-8 for a reply."""
+        draft = super().render_reply(post)
+        size = len(draft.text.encode("utf-8"))
+        if size > MAX_REPLY:
+            raise LimitExceeded(
+                f"text: a review reply takes at most {MAX_REPLY} bytes of UTF-8 and this one "
+                f"has {size}; shorten it", field="text", limit=MAX_REPLY, value=size)
+        return draft
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """The owner's reply to the review (``PUT v4/{review}/reply`` with ``{"comment"}``).
+
+        A review has one reply and this call replaces it: sending again after an unknown
+        outcome overwrites the same reply, never adds a second. A review deleted meanwhile
+        is a ``PlatformRejected`` that says so; nothing was sent."""
+        name = self._review_name(mention)
+        answer = self._about(mention, "PUT", f"{POSTS_URL}/{name}/reply",
+                             json={"comment": draft.text})
+        receipt = self._reply_receipt(draft, mention, answer, reconciled=False)
+        # Google takes no key: the one PUT per review is what makes a resend safe
+        return receipt.model_copy(update={"extra": {**receipt.extra,
+                                                    "key": self.reply_key(draft, key)}})
+
+    def lookup_reply(self, mention: Mention, draft: Draft, key: str) -> Receipt | None:
+        """The review's ``reviewReply`` when it holds the draft's words; None when it holds
+        none or other words (sending replaces them)."""
+        review = self._about(mention, "GET", f"{POSTS_URL}/{self._review_name(mention)}")
+        reply = review.get("reviewReply") if isinstance(review.get("reviewReply"),
+                                                        dict) else None
+        if reply is None or " ".join(str(reply.get("comment") or "").split()) != " ".join(
+                draft.text.split()):
+            return None
+        return self._reply_receipt(draft, mention, reply, reconciled=True)
+
+    def _reply_receipt(self, draft: Draft, mention: Mention, reply: Mapping[str, Any], *,
+                       reconciled: bool) -> Receipt:
+        name = self._review_name(mention)
+        return Receipt(post_id=draft.post_id, account=self.account, channel=self.name,
+                       remote_id=f"{name}/reply", part_ids=(f"{name}/reply",),
+                       published_at=_google_time(reply.get("updateTime")) or self.clock.now(),
+                       reconciled=reconciled, extra={"kind": "review_reply", "parent": name})
+
+    def _review_name(self, mention: Mention) -> str:
+        """The mention's review name, checked: of this account, in Google's shape."""
+        match = _REVIEW.match(mention.remote_id)
+        if match is None or match.group(1) != self.options.account_id:
+            raise InvalidPost(
+                f"mention.remote_id: {mention.remote_id[:120]!r} is not a review of Business "
+                f"Profile account {self.options.account_id} (accounts/{{account}}/locations/"
+                "{location}/reviews/{id}); reply to a review carecast listen collected for "
+                f"account {self.account!r}", [("mention.remote_id", "not a review")])
+        return mention.remote_id
+
+    def _about(self, mention: Mention, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """A call about a review: a 404 says the review is gone; an error that quotes the
+        review or its writer is withheld (``Channel.withheld``)."""
+        try:
+            return self._call(method, url, **kwargs)
+        except ChannelError as exc:
+            if exc.status == 404 and isinstance(exc, PlatformRejected):
+                gone = exc.replace(retryable=False, code=exc.code or "NOT_FOUND")
+                gone.args = ("the review is no longer on Google (its writer deleted it, or "
+                             "Google removed it); nothing was sent. Nothing is left to "
+                             "answer: dismiss it in the inbox",)
+                raise gone from None
+            raise self.withheld(exc, mention.text, mention.author) from None
 
     # -- transport ---------------------------------------------------------------------------
 

@@ -9,6 +9,12 @@ sent all or nothing by ``channels/thread.py``. Before anything is created,
 ``/{user}/threads_publishing_limit`` is read, so a used-up quota (250 posts, 1,000 replies in
 24 hours) is a ``RateLimited`` and nothing is sent.
 
+Replies and listening: ``reply`` answers a mention or a reply with a TEXT container whose
+``reply_to_id`` is the mention's id, published the same way (the ``threads_manage_replies``
+permission; 1,000 replies in 24 hours); ``search_mentions`` reads ``GET /keyword_search``
+(``q``, ``search_type=RECENT``, ``since``/``until``; the ``threads_keyword_search``
+permission; 2,200 queries in 24 hours).
+
 The Threads API is the Graph API on another host: the same client (``channels/graph.py``),
 the token in a header, errors mapped by Graph's ``code`` and ``error_subcode``. Threads
 fetches media by public URL, so a local file needs a media host (``media_host_path`` and
@@ -20,9 +26,10 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from contextlib import suppress
-from datetime import datetime
-from typing import Any, ClassVar
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -36,6 +43,7 @@ from carecast.errors import (
     InvalidPost,
     LimitExceeded,
     OutcomeUnknown,
+    PermissionDenied,
     PlatformRejected,
     RateLimited,
 )
@@ -54,6 +62,13 @@ QUOTA_WAIT = 3600.0
 EARLIEST_SINCE = 1688540400
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _POST_FIELDS = "id,text,permalink,timestamp"
+_MENTION_FIELDS = "id,text,username,timestamp,permalink"
+_MEDIA_ID = re.compile(r"^\d{1,32}$")
+#: What one keyword search reads at most (the endpoint's ``limit``: 1 to 100), and its pages.
+SEARCH_PAGE = 100
+SEARCH_PAGES = 10
+#: carecast's cap on one search term (a brand name, a misspelling, a service line).
+MAX_TERM = 200
 #: What each container ``error_message`` means, for the user (Threads' troubleshooting list).
 CONTAINER_ERRORS = {
     "FAILED_DOWNLOADING_VIDEO": "Threads could not download the video from its URL",
@@ -161,8 +176,9 @@ class ThreadsChannel(GraphChannel):
         "A profile may publish 250 posts and 1,000 replies through the API in 24 hours, and "
         "delete 100 posts a day.",
         "Deleting needs the threads_delete permission; replies and mentions need "
-        "threads_read_replies and threads_manage_mentions; metrics need "
-        "threads_manage_insights.",
+        "threads_read_replies and threads_manage_mentions; answering them needs "
+        "threads_manage_replies; keyword searches need threads_keyword_search (2,200 "
+        "queries in 24 hours); metrics need threads_manage_insights.",
     )
     graph_url: ClassVar[str] = THREADS_URL
     credential_kind: ClassVar[str] = "long-lived Threads user access token"
@@ -215,11 +231,11 @@ class ThreadsChannel(GraphChannel):
                                 published_at=graph_time(info.get("timestamp")))
         return receipt.model_copy(update={"part_ids": tuple(ids)})
 
-    def _check_quota(self, *, replies: int) -> None:
+    def _check_quota(self, *, replies: int, posts: int = 1) -> None:
         body = self.graph.get(f"{self.options.user_id}/threads_publishing_limit",
                               fields="quota_usage,config,reply_quota_usage,reply_config")
         data = (body.get("data") or [{}])[0]
-        checks = [("quota_usage", "config", 1, "posts")]
+        checks = [("quota_usage", "config", posts, "posts")] if posts else []
         if replies:
             checks.append(("reply_quota_usage", "reply_config", replies, "replies"))
         for used_key, config_key, needed, what in checks:
@@ -236,7 +252,6 @@ class ThreadsChannel(GraphChannel):
 
     def _send_part(self, index: int, part: Part, reply_to: str | None) -> str:
         """Create, wait for and publish one part's container; its media id."""
-        user = self.options.user_id
         common: dict[str, Any] = {"text": part.text or None, "reply_to_id": reply_to}
         if index == 0 and self.options.reply_control:
             common["reply_control"] = self.options.reply_control
@@ -251,7 +266,12 @@ class ThreadsChannel(GraphChannel):
         else:
             container = self._create({**common, "media_type": "TEXT"})
         self._wait(container)
-        return str(self.graph.post(f"{user}/threads_publish", {"creation_id": container})["id"])
+        return self._publish(container)
+
+    def _publish(self, container: str) -> str:
+        """``threads_publish`` of a processed container; the media id."""
+        return str(self.graph.post(f"{self.options.user_id}/threads_publish",
+                                   {"creation_id": container})["id"])
 
     def _container(self, item: Media, *, carousel_item: bool = False,
                    extra: dict[str, Any] | None = None) -> str:
@@ -353,7 +373,7 @@ class ThreadsChannel(GraphChannel):
     def fetch_mentions(self, since: datetime) -> list[Mention]:
         """Posts that mention the profile, and replies to its recent posts, since ``since``."""
         user, limit = self.options.user_id, self.options.lookup_limit
-        fields = "id,text,username,timestamp,permalink"
+        fields = _MENTION_FIELDS
         after = max(int(since.timestamp()), EARLIEST_SINCE)
         found: list[Mention] = []
         for item in self.graph.pages(f"{user}/mentions", limit=limit, fields=fields,
@@ -367,14 +387,107 @@ class ThreadsChannel(GraphChannel):
                     found.extend(self._mention(item, "reply", since))
         return sorted(found, key=lambda m: m.created_at)
 
-    def _mention(self, item: dict[str, Any], kind: str, since: datetime) -> list[Mention]:
+    def _mention(self, item: dict[str, Any], kind: Literal["mention", "reply", "search"],
+                 since: datetime | None) -> list[Mention]:
         when = graph_time(item.get("timestamp"))
-        if when is None or when <= since:
+        if when is None or (since is not None and when <= since) or not item.get("id"):
             return []
         return [Mention(channel=self.name, account=self.account, remote_id=str(item["id"]),
                         author=str(item.get("username") or "unknown"),
                         text=str(item.get("text") or ""), url=item.get("permalink"),
-                        created_at=when, kind="reply" if kind == "reply" else "mention")]
+                        created_at=when, kind=kind)]
+
+    # -- replies and search ------------------------------------------------------------------
+
+    def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+        """A TEXT container with ``reply_to_id`` (the mention's id), waited for and published
+        (``threads_publish``), after the reply quota is checked; the token needs
+        ``threads_manage_replies``. Threads takes no key: an unknown outcome is reconciled
+        by ``lookup_reply`` before any resend."""
+        parent = self._media_id(mention)
+        try:
+            self._check_quota(replies=1, posts=0)
+            container = self._create({"media_type": "TEXT", "text": draft.text,
+                                      "reply_to_id": parent})
+            self._wait(container)
+            media_id = self._publish(container)
+        except PermissionDenied as exc:
+            raise self._needs(exc, "threads_manage_replies permission (with "
+                              "threads_content_publish; a post outside the profile's own "
+                              "threads also needs threads_manage_mentions or "
+                              "threads_keyword_search)", "answer posts") from None
+        except ChannelError as exc:
+            raise self.withheld(exc, mention.text, mention.author) from None
+        info: dict[str, Any] = {}
+        with suppress(ChannelError):  # published already: a failed read must not hide that
+            info = self.graph.get(media_id, fields="permalink,timestamp")
+        return self._receipt(draft, media_id, url=info.get("permalink"),
+                             published_at=graph_time(info.get("timestamp")), kind="reply",
+                             parent=parent, key=self.reply_key(draft, key))
+
+    def lookup_reply(self, mention: Mention, draft: Draft, key: str) -> Receipt | None:
+        """The profile's reply (``/{user}/replies``) to the mention with the draft's words,
+        made since the send."""
+        parent = self._media_id(mention)
+        found = self._find(draft, f"{self.options.user_id}/replies", "text", "timestamp",
+                           "id,text,permalink,timestamp,replied_to")
+        replied = found.get("replied_to") if found else None
+        if found is None or (isinstance(replied, dict) and str(replied.get("id")) != parent):
+            return None
+        return self._receipt(draft, str(found["id"]), url=found.get("permalink"),
+                             published_at=graph_time(found.get("timestamp")),
+                             reconciled=True, kind="reply", parent=parent)
+
+    def search_mentions(self, terms: Sequence[str], after: str | None, *,
+                        limit: int | None = None) -> tuple[list[Mention], str | None]:
+        """Public posts holding a term (``GET /keyword_search``, ``search_type=RECENT``, one
+        query a term, ``since`` the marker, up to 1,000 posts a term), oldest first; the
+        marker is the newest post's time. Without ``threads_keyword_search`` approved,
+        Threads searches only the profile's own posts."""
+        cap = limit if limit is not None else SEARCH_PAGE * SEARCH_PAGES * len(terms)
+        start = _marker_time(after)
+        since = max(int(start.timestamp()), EARLIEST_SINCE) if start else EARLIEST_SINCE
+        queries = [" ".join(term.split()) for term in terms]
+        for q in queries:  # all checked before any is sent
+            if not q or len(q) > MAX_TERM:
+                raise self.error(
+                    PlatformRejected,
+                    f"listen query terms: a Threads search term takes 1 to {MAX_TERM} "
+                    f"characters and one has {len(q)}; shorten it in [listen.queries]; "
+                    "nothing was searched")
+        found: dict[str, Mention] = {}
+        for q in queries:
+            if len(found) >= cap:
+                break
+            try:
+                items = list(self.graph.pages(
+                    "keyword_search", limit=min(cap - len(found), SEARCH_PAGE * SEARCH_PAGES),
+                    q=q, search_type="RECENT", fields=_MENTION_FIELDS, since=since,
+                    until=int(self.clock.time())))
+            except PermissionDenied as exc:
+                raise self._needs(exc, "threads_keyword_search permission",
+                                  "search public posts") from None
+            for item in items:
+                for mention in self._mention(item, "search", start):
+                    found.setdefault(mention.remote_id, mention)
+        ordered = sorted(found.values(), key=lambda m: m.created_at)
+        return ordered, ordered[-1].created_at.isoformat() if ordered else after
+
+    def _media_id(self, mention: Mention) -> str:
+        if not _MEDIA_ID.match(mention.remote_id):
+            raise InvalidPost(
+                f"mention.remote_id: {mention.remote_id[:120]!r} is not a Threads media id "
+                "(digits); reply to an item carecast listen collected for account "
+                f"{self.account!r}", [("mention.remote_id", "not a Threads media id")])
+        return mention.remote_id
+
+    def _needs(self, exc: PermissionDenied, permission: str, what: str) -> PermissionDenied:
+        """``exc`` saying which permission the call needs (its status and ids kept)."""
+        named = exc.replace()
+        named.args = (f"the Threads token may not {what} (Graph code {exc.code or '?'}): the "
+                      f"app needs the {permission}, granted through Meta's App Review, "
+                      "and a new token issued with it",)
+        return named
 
     def fetch_metrics(self, receipt: Receipt) -> Metrics:
         """Views, likes, replies, reposts, quotes and shares (the post's insights)."""
@@ -385,3 +498,14 @@ class ThreadsChannel(GraphChannel):
                        replies=values.get("replies"), reposts=values.get("reposts"),
                        impressions=values.get("views"),
                        extra={k: values[k] for k in ("quotes", "shares") if k in values})
+
+
+def _marker_time(marker: str | None) -> datetime | None:
+    """The time a search marker names (an ISO timestamp), aware; None for none."""
+    if not marker:
+        return None
+    try:
+        when = datetime.fromisoformat(marker)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -37,6 +37,8 @@ class InboxItem:
     queries: tuple[str, ...]
     labels: tuple[str, ...]
     parts: tuple[tuple[str, bool], ...]
+    #: A review's stars (1 to 5), else None.
+    rating: int | None = None
 
     @property
     def text(self) -> str:
@@ -48,7 +50,8 @@ class InboxItem:
         return {"key": self.key, "channel": self.channel, "account": self.account,
                 "kind": self.kind, "author": self.author, "url": self.url,
                 "created_at": self.created_at.isoformat(), "brand": self.brand,
-                "queries": list(self.queries), "labels": list(self.labels), "text": self.text}
+                "queries": list(self.queries), "labels": list(self.labels), "text": self.text,
+                "rating": self.rating}
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def inbox(store: MentionStore, config: Config, *, brand: str | None = None,
         key=i.mention.key, channel=i.mention.channel, account=i.mention.account,
         kind=i.mention.kind, author=i.mention.author, url=i.mention.url,
         created_at=i.mention.created_at, brand=i.brand, queries=i.queries, labels=i.labels,
-        parts=masked(i.mention.text, i.findings)) for i in chosen)
+        parts=masked(i.mention.text, i.findings), rating=i.mention.rating) for i in chosen)
     crisis_brands = sorted({i.brand for i in items if "crisis" in i.labels})
     protocols = tuple((b, _protocol(config, b)) for b in crisis_brands)
     return Inbox(title=brand or "every brand", made=store.ledger.clock.now(), items=items,

@@ -1250,6 +1250,7 @@ _ADDED_COLUMNS = (
     ("carecast_approvals", "step", "VARCHAR(64) NOT NULL DEFAULT 'review'"),
     ("carecast_approvals", "decision", "VARCHAR(16) NOT NULL DEFAULT 'approve'"),
     ("carecast_posts", "schedule", "TIMESTAMP WITH TIME ZONE"),
+    ("carecast_mentions", "rating", "SMALLINT"),
 )
 
 
@@ -1276,8 +1277,8 @@ def _add_new_columns(engine: Engine) -> None:
                if c not in {col["name"] for col in inspector.get_columns(t)}]
     if missing:
         with engine.begin() as conn:
-            for table, column, ddl in missing:
-                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+            for name, column, ddl in missing:
+                conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {column} {ddl}")
     # An added column's index (``schedule``'s, say) and any index added since: create_all
     # makes neither on a table that already exists.
     for table in metadata.sorted_tables:

@@ -109,7 +109,7 @@ class MentionStore:
                 "url": m.url, "parent_id": m.parent_id, "created_at": _utc(m.created_at),
                 "collected_at": now,
                 "findings": json.dumps([[f.start, f.end, f.category] for f in item.findings]),
-                "labels": json.dumps(list(item.labels))})
+                "labels": json.dumps(list(item.labels)), "rating": m.rating})
             batch.queries.extend({"key": m.key, "query": q} for q in item.queries)
         with self._tx() as conn:
             keys = [r["key"] for r in batch.rows]
@@ -354,7 +354,7 @@ def _stored(row: Any, queries: tuple[str, ...]) -> StoredMention:
     mention = Mention(channel=row.channel, account=row.account, remote_id=row.remote_id,
                       author=row.author, text=row.text, url=row.url,
                       created_at=_utc(row.created_at), kind=row.kind, parent_id=row.parent_id,
-                      query=queries[0] if queries else None)
+                      query=queries[0] if queries else None, rating=row.rating)
     return StoredMention(
         mention=mention, brand=row.brand, queries=queries,
         findings=tuple(PhiMark(int(s), int(e), str(c)) for s, e, c in json.loads(row.findings)),

@@ -131,6 +131,7 @@ mentions = sa.Table(
     sa.Column("collected_at", _when, nullable=False, index=True),
     sa.Column("findings", sa.Text, nullable=False, default="[]"),  # PHI spans: no text
     sa.Column("labels", sa.Text, nullable=False, default="[]"),  # triage labels
+    sa.Column("rating", sa.SmallInteger),  # a review's stars
 )
 
 # Which listening queries found an item (one item can match several).
