@@ -302,3 +302,28 @@ def test_a_reply_error_that_quotes_the_reviewer_shows_nothing_of_it(
              json.dumps(exc.headers), str(exc.code), str(ErrorInfo.from_exception(exc).to_dict()),
              caplog.text]
     assert [t for t in texts if "Okafor" in t or "chest pain" in t] == []
+
+
+def test_a_reply_error_quoting_the_person_is_withheld_on_any_channel() -> None:
+    """The wrapper every reply goes through withholds an echo, whatever channel raised it."""
+    from carecast.errors import PlatformRejected
+    from carecast.post import Draft, Mention, Receipt
+    from carecast.replies import _ReplySender
+    from carecast.testing import FakeChannel
+
+    said = "My sister Ana Duarte was in your ICU for a week after her stroke."
+    mention = Mention(channel="fake", account="f", remote_id="m1", author="Ana's brother",
+                      text=said, kind="reply", created_at=datetime(2026, 11, 20, tzinfo=UTC))
+
+    class Echoing(FakeChannel):
+        def reply(self, mention: Mention, draft: Draft, key: str | None = None) -> Receipt:
+            raise PlatformRejected(f"(#100) cannot reply to '{mention.text}'", code="100")
+
+    sender = _ReplySender(Echoing("f", FakeChannel.Options()), mention)
+    draft = FakeChannel("f", FakeChannel.Options()).render(Post(id="r", text="Thanks."))
+    with pytest.raises(PlatformRejected) as caught:
+        sender.publish(draft, "k")
+    exc = caught.value
+    assert "Ana Duarte" not in "".join(traceback.format_exception(exc))
+    assert exc.__cause__ is None
+    assert exc.code == "100"

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from carecast.approvals import chain_state
 from carecast.channels import Channel
-from carecast.errors import InvalidPost, PostRejected
+from carecast.errors import ChannelError, InvalidPost, PostRejected
 from carecast.findings import Action, Finding
 from carecast.plugins import run_hook
 from carecast.post import Draft, Mention, Post, Receipt
@@ -209,12 +209,27 @@ class _ReplySender:
         return getattr(self._inner, name)
 
     def publish(self, draft: Draft, key: str) -> Receipt:
-        """Send the reply (the only write), with the key the ledger keeps for it."""
-        return self._inner.reply(self._mention, draft, key)
+        """Send the reply (the only write), with the key the ledger keeps for it. An error
+        whose answer quotes what the person wrote is withheld (``Channel.withheld``), on
+        every channel, before the ledger, a log or the caller sees it."""
+        try:
+            return self._inner.reply(self._mention, draft, key)
+        except ChannelError as exc:
+            self._raise_withheld(exc)
+            raise
 
     def lookup(self, key: str, draft: Draft) -> Receipt | None:
         """The reply as the platform holds it (the channel's ``lookup_reply``)."""
-        return self._inner.lookup_reply(self._mention, draft, key)
+        try:
+            return self._inner.lookup_reply(self._mention, draft, key)
+        except ChannelError as exc:
+            self._raise_withheld(exc)
+            raise
+
+    def _raise_withheld(self, exc: ChannelError) -> None:
+        clean = self._inner.withheld(exc, self._mention.text, self._mention.author)
+        if clean is not exc:
+            raise clean from None  # the original, quoting the person, goes nowhere
 
     def as_channel(self) -> Channel:
         """This wrapper, typed as the channel it stands for."""
