@@ -47,6 +47,15 @@ _WHY = {
     "name_care": "names a person beside words of care",
     "echo": "repeats an identifier the person wrote",
     "echo_care": "repeats a condition or a unit the person wrote",
+    "relative_care": "ties the reader's relative to the brand's care ('caring for your mom')",
+    "we_enjoyed": "says the staff met or cared for the reader ('loved having you')",
+    "outcome": "wishes or celebrates the outcome of a treatment or a body part",
+    "you_state": "says how the reader is doing since their care ('you're doing well')",
+    "encounter": "speaks of the reader's time in a place of care ('welcome back', 'your "
+                 "time at')",
+    "apology_encounter": "apologises for what staff did to the reader, or when",
+    "case_handled": "tells the reader what was done with their bill, order or booking",
+    "condolence_care": "offers condolences beside the brand's care",
 }
 #: Conditions: what a person has, never a service the brand offers to all.
 _CONDITIONS = re.compile(
@@ -99,6 +108,7 @@ def stops(reply: str, mention: str = "", *, author: str = "",
     out = [Stop(t.start, t.end, t.rule) for t in phi_decision.care_told(reply)]
     out += _named_with_care(reply, author, allow)
     out += _echoes(reply, mention, allow)
+    out += _encounters(reply)
     return sorted(set(out))
 
 
@@ -131,7 +141,8 @@ def _is_allowed(word: str, allow: tuple[str, ...]) -> bool:
 
 
 def _named_with_care(reply: str, author: str, allow: tuple[str, ...]) -> list[Stop]:
-    if not _CARE_ANY.search(_without_service(reply)):
+    masked = _without_service(reply)
+    if not _CARE_ANY.search(masked) and not _CONDITIONS.search(masked):
         return []
     return [Stop(s, e, "name_care") for s, e in _private_names(reply, author, allow)]
 
@@ -150,14 +161,121 @@ def _echoes(reply: str, mention: str, allow: tuple[str, ...]) -> list[Stop]:
             continue  # a doctor named in a role is no one's PHI
         said.append((mention[span.start:span.end], "echo"))
     said += [(m.group(), "echo") for m in _NUMBER.finditer(mention)]
+    # A condition or a unit is the person's when they wrote of it as theirs ("my diabetes");
+    # "do you offer flu shots?" asks of a service offered to everyone.
     said += [(m.group(), "echo_care") for pattern in (_CONDITIONS, _UNITS)
-             for m in pattern.finditer(mention)]
+             for m in pattern.finditer(mention)
+             if _OWN.search(mention)]
+    reacts = _REACTS.search(reply) is not None
     out: list[Stop] = []
     for words, rule in said:
         pattern = r"\s+".join(re.escape(w) for w in words.split())
         for m in re.finditer(rf"(?i:(?<!\w){pattern}(?!\w))", reply):
+            if rule == "echo_care" and not reacts and not _TIED.search(
+                    phi_decision.sentence_around(reply, m.start(), m.end())):
+                continue  # told as offered to all ("our diabetes classes are open to all")
             out.append(Stop(m.start(), m.end(), rule))
     return out
+
+
+# -- families of phrasing that tell of an encounter without naming it ("your mom", "loved having
+# you", "glad the knee surgery worked"), read on the reply with the brand's services masked.
+_YOU = r"(?:you|your|yours|yourself|u|ur)"
+#: A reply sentence about a person (the reader, someone else): an echo there is theirs.
+_TIED = re.compile(rf"(?i:\b(?:{_YOU}|he|she|his|her|him|hers)\b)")
+#: A comment sentence in which the writer tells of themselves or their own.
+_OWN = re.compile(r"(?i:\b(?:i|i['\u2019]m|i['\u2019]ve|i['\u2019]d|my|me|mine|we|our|us)\b)")
+#: A reply that reacts to what the person told ("thrilled to hear it", "congratulations").
+_REACTS = re.compile(
+    r"(?i:\b(?:(?:glad|happy|thrilled|delighted|sorry|sad|saddened|relieved|pleased|great|"
+    r"good|wonderful|amazing) to (?:hear|see|read|know)|hear(?:ing)? (?:it|this|that)|"
+    r"congrat\w*|thanks? (?:you )?for sharing)\b)")
+#: A body part or a thing done to one: what an outcome wish is about.
+_TREATED = (
+    r"arm|leg|knee|hip|shoulder|spine|back|neck|ankle|wrist|foot|feet|hand|elbow|eye|eyes|"
+    r"heart|lungs?|kidneys?|liver|skin|jaw|teeth|tooth|"
+    r"surger(?:y|ies)|operation|procedure|repair|replacement|transplant|treatment|therap(?:y|ies)|"
+    r"chemo\w*|radiation|rehab|incision|stitches|cast|wound|scar|bypass|stent|implant|"
+    r"recovery|delivery|birth|labor|infusions?|dialysis|sessions?|rounds? of \w+")
+#: What a service offered to everyone is called: never a body part of the reader.
+_OFFERED = (r"center|centre|clinic|institute|program|programme|wing|department|services?|team|"
+            r"health|fair|screenings?|classes?|group|month|week|walk|run|event|line|unit|"
+            r"specialists?|care")
+_WISH = (r"glad|happy|thrilled|relieved|delighted|pleased|hope|hoping|hopes|wish\w*|"
+         r"congrat\w*|great to hear|good to hear|wonderful to hear|so proud|cheering")
+_STAFF = (r"staff|nurses?|doctors?|dr\.?|physicians?|surgeons?|team|receptionists?|"
+          r"front desk|providers?|techs?|technicians?|therapists?|aides?|midwi(?:fe|ves)|"
+          r"anyone|no one|nobody")
+_WHEN = (r"yesterday|today|tonight|this (?:morning|afternoon|evening|week|weekend)|"
+         r"last (?:night|week|weekend|month|\w+day)|(?:mon|tues|wednes|thurs|fri|satur|sun)day|"
+         r"(?:in|on) (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*")
+#: Any word of care, a place of care, or a death in care (for relatives and condolences).
+_CARED = (rf"{phi_decision.CARE_NOUNS}|{phi_decision.CARE_VERBS}|{phi_decision.UNITS}|"
+          r"care|caring|cardiac|hospice|nicu|picu|icu|oncology|cardiology|pediatrics|"
+          r"maternity|patient|clinic|hospital|home|final days|healing|recover\w*")
+#: One relative of the reader ("your mom"); not "your family", said to everyone.
+_RELATIVE = phi_decision.FAMILY.replace("family|", "").replace("|parents?", "")
+_ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
+    # "caring for your mom", "sending strength to your dad ... our cardiac team is with him"
+    ("relative_care", rf"(?i:\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}(?:['\u2019]s)?\b"
+                      rf"(?=[\s\S]*\b(?:{_CARED})\b)|\b(?:{_CARED})\b[\s\S]*?"
+                      rf"\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}\b"
+                      rf"|\b(?:{phi_decision._APOLOGY})\b[^.!?]*\b(?:your|ur)\s+(?:\w+\s+)?"
+                      rf"{_RELATIVE}\b)"),
+    # "loved having you on the unit", "enjoyed caring for your mom", "was a pleasure to be
+    # part of your ...", "honored to be with your father"
+    ("we_enjoyed", rf"(?i:\b(?:loved|enjoyed|miss(?:ed)?|(?:was|were|is|are|been)\s+(?:an?\s+)?"
+                   r"(?:pleasure|privilege|honou?r(?:ed)?|joy|blessed))\s+(?:\w+\s+){0,4}?"
+                   rf"(?:having|meeting|seeing|caring for|looking after|being with|be with|"
+                   rf"care for|meet|see|have|treating|part of)\s+{_YOU}\b)"),
+    # "so happy the shoulder repair worked out", "hope her arm heals", "congratulations on
+    # reaching the end of treatment": a wish on a treated body part or a treatment
+    ("outcome", rf"(?i:\b(?:{_WISH})\b[^.!?]*?\b(?:the|your|ur|his|her|their|that|this)\s+"
+                rf"(?:[\w-]+\s+){{0,2}}?(?:{_TREATED})\b(?!\s+(?:{_OFFERED})\b)"
+                r"|\b(?:mend(?:s|ed|ing)?|on the mend)\b)"),
+    # "you are doing well after the accident", "you're feeling stronger"
+    ("you_state", rf"(?i:\b(?:you|u)(?:['\u2019]re|\s+are|\s+were|['\u2019]ve been|\s+have been)"
+                  r"\s+(?:\w+\s+)?(?:doing|feeling|looking|getting|growing)\s+(?:so\s+|much\s+|"
+                  r"very\s+|a lot\s+)?(?:better|stronger|healthier|well|great|good)\b"
+                  r"(?=[^.!?]*\b(?:better|stronger|healthier|after|since|again|every day)\b)"
+                  r"|\bhow far (?:you|u)(?:['\u2019]ve| have)? come\b|\b(?:your|ur) progress\b"
+                  r"|\b(?:you|u)(?:['\u2019]re| are)\s+(?:already\s+|finally\s+)?back "
+                  r"(?:on your feet|to (?:\w+ing|work|school|normal))\b)"),
+    # "welcome back to the 4th floor", "your time at our Eastside clinic"
+    ("encounter", rf"(?i:\bwelcome (?:you )?back\b|\b(?:your|ur)\s+(?:time|stay|visit|night|"
+                  r"day|days|week|weekend|morning|experience|evening)\s+(?:at|in|on|with)\b)"),
+    # "we apologize that our staff did not keep you informed on Saturday night"
+    ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b(?=[^.!?]*\b{_YOU}\b)"
+                          rf"(?=[^.!?]*(?:\b(?:{_STAFF})(?!\w)|\b(?:{_WHEN})\b|"
+                          r"\bkept (?:you )?waiting\b)))"),
+    # "the billing team corrected the charge on your statement", "we've moved the MRI to
+    # Thursday", "the refund was issued on March 2"
+    ("case_handled", r"(?i:\b(?:corrected|moved|rebooked|rescheduled|found|located|issued|"
+                     r"refunded|processed|fixed|reversed|waived|reissued|resent|refilled|filled|"
+                     r"cancell?ed|rebook|reschedule|refill|refund|reverse|waive)\s+(?:\w+\s+)?"
+                     r"(?:the|your|ur|that|this)\s+(?:[\w-]+\s+){0,2}?(?:charges?|bills?|"
+                     r"statement|refund|claim|payment|balance|invoice|copay|appointment|mri|"
+                     r"scans?|prescriptions?|refills?|orders?|follow-?up|visit|procedure|"
+                     r"results?|records?|tests?|labs?|referral|surgery|booking)\b"
+                     r"|\b(?:the|your|ur)\s+(?:[\w-]+\s+){0,2}?(?:charges?|bills?|statement|"
+                     r"refund|claim|payment|balance|invoice|copay|prescriptions?|refills?|"
+                     r"results?|referral)\s+(?:was|were|is|are|has been|have been)\s+"
+                     r"(?:\w+\s+)?(?:issued|corrected|found|ready|moved|sent|processed|"
+                     r"reversed|waived|approved|denied|fixed|mailed|filled|refunded)\b"
+                     r"|\bon (?:your|ur) (?:statement|bill|account|invoice|claim)\b)"),
+    # "so sorry for your loss" beside words of care in the same reply
+    ("condolence_care", rf"(?i:\b(?:condolences|sorry for (?:your|ur) loss|(?:with|in) "
+                        rf"(?:our )?sympathy|passing)\b(?=[\s\S]*\b(?:{_CARED}|nurses?|team|"
+                        rf"remember)\b)|\b(?:{_CARED}|nurses|team)\b[\s\S]*?"
+                        r"\b(?:condolences|sorry for (?:your|ur) loss)\b)"),
+))
+
+
+def _encounters(reply: str) -> list[Stop]:
+    """Where ``reply`` tells of an encounter in the families ``_ENCOUNTERS`` names."""
+    masked = _without_service(reply)
+    return [Stop(m.start(), m.end(), rule) for rule, pattern in _ENCOUNTERS
+            for m in pattern.finditer(masked)]
 
 
 @hookimpl
