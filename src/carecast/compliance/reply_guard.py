@@ -56,6 +56,11 @@ _WHY = {
     "apology_encounter": "apologises for what staff did to the reader, or when",
     "case_handled": "tells the reader what was done with their bill, order or booking",
     "condolence_care": "offers condolences beside the brand's care",
+    "your_day": "speaks of a day or a time of the reader's ('your weekend ... Saturday')",
+    "staff_addressed": "tells that staff were spoken to about the reader's encounter",
+    "unit_with_you": "sends a unit's or a department's wishes to the reader",
+    "clinician": "names a clinician the person did not name, in words to them",
+    "knew_you": "says the brand knew the reader or their relative ('when you needed us')",
 }
 #: Conditions: what a person has, never a service the brand offers to all.
 _CONDITIONS = re.compile(
@@ -109,6 +114,7 @@ def stops(reply: str, mention: str = "", *, author: str = "",
     out += _named_with_care(reply, author, allow)
     out += _echoes(reply, mention, allow)
     out += _encounters(reply)
+    out += _clinicians_not_named(reply, mention)
     return sorted(set(out))
 
 
@@ -201,7 +207,8 @@ _TREATED = (
 _OFFERED = (r"center|centre|clinic|institute|program|programme|wing|department|services?|team|"
             r"health|fair|screenings?|classes?|group|month|week|walk|run|event|line|unit|"
             r"specialists?|care")
-_WISH = (r"glad|happy|thrilled|relieved|delighted|pleased|hope|hoping|hopes|wish\w*|"
+_WISH = (r"(?:great|good|wonderful|amazing|fantastic) news|glad|happy|thrilled|relieved|"
+         r"delighted|pleased|hope|hoping|hopes|wish\w*|"
          r"congrat\w*|great to hear|good to hear|wonderful to hear|so proud|cheering")
 _STAFF = (r"staff|nurses?|doctors?|dr\.?|physicians?|surgeons?|team|receptionists?|"
           r"front desk|providers?|techs?|technicians?|therapists?|aides?|midwi(?:fe|ves)|"
@@ -215,6 +222,11 @@ _CARED = (rf"{phi_decision.CARE_NOUNS}|{phi_decision.CARE_VERBS}|{phi_decision.U
           r"maternity|patient|clinic|hospital|home|final days|healing|recover\w*")
 #: One relative of the reader ("your mom"); not "your family", said to everyone.
 _RELATIVE = phi_decision.FAMILY.replace("family|", "").replace("|parents?", "")
+#: Departments of care, as a reply names where someone was cared for.
+_DEPARTMENTS = (r"(?:pediatric\s+|adult\s+)?(?:oncology|cardiology|endoscopy|orthopedics|ortho|"
+                r"neurology|pediatrics|peds|radiology|imaging|maternity|obstetrics|surgery|"
+                r"rehab|hospice|palliative|dialysis|urology|gastro\w*|pulmonology|dermatology|"
+                r"stroke|trauma|burn|transplant)(?:\s+(?:team|unit|floor|staff|crew|wing))?")
 _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
     # "caring for your mom", "sending strength to your dad ... our cardiac team is with him"
     ("relative_care", rf"(?i:\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}(?:['\u2019]s)?\b"
@@ -227,22 +239,27 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
     ("we_enjoyed", rf"(?i:\b(?:loved|enjoyed|miss(?:ed)?|(?:was|were|is|are|been)\s+(?:an?\s+)?"
                    r"(?:pleasure|privilege|honou?r(?:ed)?|joy|blessed))\s+(?:\w+\s+){0,4}?"
                    rf"(?:having|meeting|seeing|caring for|looking after|being with|be with|"
-                   rf"care for|meet|see|have|treating|part of)\s+{_YOU}\b)"),
+                   rf"care for|meet|see|have|treating|part of)\s+(?:{_YOU}|him|her|them)\b)"),
     # "so happy the shoulder repair worked out", "hope her arm heals", "congratulations on
     # reaching the end of treatment": a wish on a treated body part or a treatment
     ("outcome", rf"(?i:\b(?:{_WISH})\b[^.!?]*?\b(?:the|your|ur|his|her|their|that|this)\s+"
                 rf"(?:[\w-]+\s+){{0,2}}?(?:{_TREATED})\b(?!\s+(?:{_OFFERED})\b)"
-                r"|\b(?:mend(?:s|ed|ing)?|on the mend)\b)"),
+                r"|\b(?:mend(?:s|ed|ing)?|on the mend)\b"
+                rf"|\b(?:the|your|ur|his|her|their|that|this)\s+(?:[\w-]+\s+)?(?:{_TREATED})\s+"
+                r"(?:will|should|is|has|looks?|seems?)\s+(?:\w+\s+)?(?:heal\w*|fade|mend\w*|"
+                r"improv\w*|better|stronger|good|great|fine|working|behaving)\b)"),
     # "you are doing well after the accident", "you're feeling stronger"
-    ("you_state", rf"(?i:\b(?:you|u)(?:['\u2019]re|\s+are|\s+were|['\u2019]ve been|\s+have been)"
+    ("you_state", r"(?i:\b(?:you|u)(?:['\u2019]re|\s+are|\s+were|['\u2019]ve been|\s+have been)"
                   r"\s+(?:\w+\s+)?(?:doing|feeling|looking|getting|growing)\s+(?:so\s+|much\s+|"
                   r"very\s+|a lot\s+)?(?:better|stronger|healthier|well|great|good)\b"
                   r"(?=[^.!?]*\b(?:better|stronger|healthier|after|since|again|every day)\b)"
                   r"|\bhow far (?:you|u)(?:['\u2019]ve| have)? come\b|\b(?:your|ur) progress\b"
                   r"|\b(?:you|u)(?:['\u2019]re| are)\s+(?:already\s+|finally\s+)?back "
-                  r"(?:on your feet|to (?:\w+ing|work|school|normal))\b)"),
+                  r"(?:on your feet|to (?:\w+ing|work|school|normal))\b"
+                  r"|\b(?:you|u)(?:['\u2019]ll| will)\s+be\s+(?:back\s+)?(?:\w+ing|on your feet)\b"
+                  r"[^.!?]*\b(?:again|in no time|soon|before you know it|shortly)\b)"),
     # "welcome back to the 4th floor", "your time at our Eastside clinic"
-    ("encounter", rf"(?i:\bwelcome (?:you )?back\b|\b(?:your|ur)\s+(?:time|stay|visit|night|"
+    ("encounter", r"(?i:\bwelcome (?:you )?back\b|\b(?:your|ur)\s+(?:time|stay|visit|night|"
                   r"day|days|week|weekend|morning|experience|evening)\s+(?:at|in|on|with)\b)"),
     # "we apologize that our staff did not keep you informed on Saturday night"
     ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b(?=[^.!?]*\b{_YOU}\b)"
@@ -262,13 +279,56 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
                      r"results?|referral)\s+(?:was|were|is|are|has been|have been)\s+"
                      r"(?:\w+\s+)?(?:issued|corrected|found|ready|moved|sent|processed|"
                      r"reversed|waived|approved|denied|fixed|mailed|filled|refunded)\b"
-                     r"|\bon (?:your|ur) (?:statement|bill|account|invoice|claim)\b)"),
+                     r"|\bon (?:your|ur) (?:statement|bill|account|invoice|claim)\b"
+                     r"|\b(?:you|u)(?:['\u2019]re|\s+are|\s+have been|['\u2019]ve been)\s+"
+                     r"(?:now\s+|all\s+)?(?:booked|scheduled|rescheduled|confirmed|cleared|approved|set for|"
+                     r"on the (?:list|schedule))\b"
+                     r"|\bwe(?:['\u2019]ve|\s+have)?\s+(?:\w+\s+)?(?:re)?\w+ed\s+(?:\w+\s+){0,2}?"
+                     r"(?:the|your|ur)\s+(?:[\w-]+\s+){0,2}?(?:claim|insurer|insurance|bill|"
+                     r"statement|charges?|account|balance|refund|prescription|referral|order)\b)"),
+    # "hope the rest of your weekend was calmer than Saturday", "this morning" to the reader
+    ("your_day", rf"(?i:\b{_YOU}\b[^.!?]*\b(?:yesterday|last (?:night|week|weekend|\w+day)|"
+                 r"this (?:morning|afternoon)|(?:than|on|since|for) (?:mon|tues|wednes|thurs|"
+                 r"fri|satur|sun)day|(?:mon|tues|wednes|thurs|fri|satur|sun)day (?:night|"
+                 r"morning|afternoon|at \d))\b"
+                 r"|\b(?:yesterday|last (?:night|week|weekend)|this (?:morning|afternoon))\b"
+                 rf"[^.!?]*\b{_YOU}\b)"),
+    # "that nurse's behavior has been addressed", "we have spoken with her manager"
+    ("staff_addressed", rf"(?i:\b(?:the|that|this|your|ur)\s+(?:{_STAFF})['\u2019]s\s+(?:\w+\s+)?"
+                        r"(?:behaviou?r|conduct|attitude|comments?|actions?|tone|manner|"
+                        r"mistake|error)\b|\b(?:addressed|spoke|spoken|talked|coached|"
+                        r"counsel\w*|followed up|met)\s+with\s+(?:the|that|this|her|his|their)\s+"
+                        r"(?:\w+\s+)?(?:nurses?|doctors?|staff|manager|supervisor|providers?|"
+                        r"receptionists?|physicians?|surgeons?|techs?|unit|floor|team)\b)"),
+    # "celebrating with you" from a unit or a department of care
+    ("unit_with_you", rf"(?i:\b(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b[^.!?]*\b(?:celebrat\w*|"
+                      r"cheering|rooting|praying|thinking of|proud of|says? hi|send(?:s)? "
+                      r"(?:their|its|our) (?:love|best))\b"
+                      rf"|\b(?:celebrat\w*|cheering|rooting|praying|thinking of|hugs?|high five|"
+                      r"hello)\b[^.!?]*\bfrom (?:(?:everyone|all of us|the \w+) (?:in|on|at) )?"
+                      rf"(?:the |our )?(?:\w+ )?(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b)"),
+    # "when you needed us", "your mother touched so many of us": the brand knew the person
+    ("knew_you", rf"(?i:\b(?:when|while|after)\s+(?:you|u|your\s+\w+)\s+(?:needed|came to|"
+                 r"relied on|turned to|were with|was with)\s+us\b"
+                 rf"|\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}\b[^.!?]*\b(?:of us|with us|our "
+                 r"(?:team|staff|nurses?|doctors?|unit|floor|hearts?))\b)"),
     # "so sorry for your loss" beside words of care in the same reply
     ("condolence_care", rf"(?i:\b(?:condolences|sorry for (?:your|ur) loss|(?:with|in) "
                         rf"(?:our )?sympathy|passing)\b(?=[\s\S]*\b(?:{_CARED}|nurses?|team|"
                         rf"remember)\b)|\b(?:{_CARED}|nurses|team)\b[\s\S]*?"
                         r"\b(?:condolences|sorry for (?:your|ur) loss)\b)"),
 ))
+
+
+_CLINICIAN = re.compile(r"\b(?:Dr|Doctor|Nurse|Prof)\.?\s+([A-Z][\w'\u2019-]+)")
+
+
+def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
+    """A clinician the person did not name, in a sentence to them: the brand looked up who
+    cared for them ("we'll pass your thanks to Dr. Reyes")."""
+    return [Stop(m.start(), m.end(), "clinician") for m in _CLINICIAN.finditer(reply)
+            if not re.search(rf"(?i:\b{re.escape(m.group(1))}\b)", mention)
+            and _TIED.search(phi_decision.sentence_around(reply, m.start(), m.end()))]
 
 
 def _encounters(reply: str) -> list[Stop]:
