@@ -289,7 +289,7 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
                      r"statement|charges?|account|balance|refund|prescription|referral|order)\b)"),
     # "hope the rest of your weekend was calmer than Saturday", "this morning" to the reader
     ("your_day", rf"(?i:\b{_YOU}\b[^.!?]*\b(?:yesterday|last (?:night|week|weekend|\w+day)|"
-                 r"this (?:morning|afternoon)|(?:than|on|since|for) (?:mon|tues|wednes|thurs|"
+                 r"this (?:morning|afternoon)|(?:than|since) (?:mon|tues|wednes|thurs|"
                  r"fri|satur|sun)day|(?:mon|tues|wednes|thurs|fri|satur|sun)day (?:night|"
                  r"morning|afternoon|at \d))\b"
                  r"|\b(?:yesterday|last (?:night|week|weekend)|this (?:morning|afternoon))\b"
@@ -329,6 +329,7 @@ def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
     cared for them ("we'll pass your thanks to Dr. Reyes")."""
     return [Stop(m.start(), m.end(), "clinician") for m in _CLINICIAN.finditer(reply)
             if not re.search(rf"(?i:\b{re.escape(m.group(1))}\b)", mention)
+            and not phi_decision.in_role(reply, m.end(), m.end())
             and _TIED.search(phi_decision.sentence_around(reply, m.start(), m.end()))]
 
 
