@@ -229,11 +229,11 @@ _DEPARTMENTS = (r"(?:pediatric\s+|adult\s+)?(?:oncology|cardiology|endoscopy|ort
                 r"stroke|trauma|burn|transplant)(?:\s+(?:team|unit|floor|staff|crew|wing))?")
 _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
     # "caring for your mom", "sending strength to your dad ... our cardiac team is with him"
-    ("relative_care", rf"(?i:\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}(?:['\u2019]s)?\b"
-                      rf"(?=[\s\S]*\b(?:{_CARED})\b)|\b(?:{_CARED})\b[\s\S]*?"
-                      rf"\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}\b"
-                      rf"|\b(?:{phi_decision._APOLOGY})\b[^.!?]*\b(?:your|ur)\s+(?:\w+\s+)?"
-                      rf"{_RELATIVE}\b)"),
+    # (any word of care anywhere in the reply: see ``_WHOLE_REPLY``)
+    ("relative_care", rf"(?i:\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}(?:['\u2019]s)?\b)"),
+    # "we're sorry for how your husband was spoken to"
+    ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b[^.!?]{{0,160}}\b(?:your|ur)\s+"
+                          rf"(?:\w+\s+)?{_RELATIVE}\b)"),
     # "loved having you on the unit", "enjoyed caring for your mom", "was a pleasure to be
     # part of your ...", "honored to be with your father"
     ("we_enjoyed", rf"(?i:\b(?:loved|enjoyed|miss(?:ed)?|(?:was|were|is|are|been)\s+(?:an?\s+)?"
@@ -242,7 +242,7 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
                    rf"care for|meet|see|have|treating|part of)\s+(?:{_YOU}|him|her|them)\b)"),
     # "so happy the shoulder repair worked out", "hope her arm heals", "congratulations on
     # reaching the end of treatment": a wish on a treated body part or a treatment
-    ("outcome", rf"(?i:\b(?:{_WISH})\b[^.!?]*?\b(?:the|your|ur|his|her|their|that|this)\s+"
+    ("outcome", rf"(?i:\b(?:{_WISH})\b[^.!?]{{0,160}}?\b(?:the|your|ur|his|her|their|that|this)\s+"
                 rf"(?:[\w-]+\s+){{0,2}}?(?:{_TREATED})\b(?!\s+(?:{_OFFERED})\b)"
                 r"|\b(?:mend(?:s|ed|ing)?|on the mend)\b"
                 rf"|\b(?:the|your|ur|his|her|their|that|this)\s+(?:[\w-]+\s+)?(?:{_TREATED})\s+"
@@ -252,18 +252,18 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
     ("you_state", r"(?i:\b(?:you|u)(?:['\u2019]re|\s+are|\s+were|['\u2019]ve been|\s+have been)"
                   r"\s+(?:\w+\s+)?(?:doing|feeling|looking|getting|growing)\s+(?:so\s+|much\s+|"
                   r"very\s+|a lot\s+)?(?:better|stronger|healthier|well|great|good)\b"
-                  r"(?=[^.!?]*\b(?:better|stronger|healthier|after|since|again|every day)\b)"
+                  r"(?=[^.!?]{0,160}\b(?:better|stronger|healthier|after|since|again|every day)\b)"
                   r"|\bhow far (?:you|u)(?:['\u2019]ve| have)? come\b|\b(?:your|ur) progress\b"
                   r"|\b(?:you|u)(?:['\u2019]re| are)\s+(?:already\s+|finally\s+)?back "
                   r"(?:on your feet|to (?:\w+ing|work|school|normal))\b"
                   r"|\b(?:you|u)(?:['\u2019]ll| will)\s+be\s+(?:back\s+)?(?:\w+ing|on your feet)\b"
-                  r"[^.!?]*\b(?:again|in no time|soon|before you know it|shortly)\b)"),
+                  r"[^.!?]{0,160}\b(?:again|in no time|soon|before you know it|shortly)\b)"),
     # "welcome back to the 4th floor", "your time at our Eastside clinic"
     ("encounter", r"(?i:\bwelcome (?:you )?back\b|\b(?:your|ur)\s+(?:time|stay|visit|night|"
                   r"day|days|week|weekend|morning|experience|evening)\s+(?:at|in|on|with)\b)"),
     # "we apologize that our staff did not keep you informed on Saturday night"
-    ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b(?=[^.!?]*\b{_YOU}\b)"
-                          rf"(?=[^.!?]*(?:\b(?:{_STAFF})(?!\w)|\b(?:{_WHEN})\b|"
+    ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b(?=[^.!?]{{0,160}}\b{_YOU}\b)"
+                          rf"(?=[^.!?]{{0,160}}(?:\b(?:{_STAFF})(?!\w)|\b(?:{_WHEN})\b|"
                           r"\bkept (?:you )?waiting\b)))"),
     # "the billing team corrected the charge on your statement", "we've moved the MRI to
     # Thursday", "the refund was issued on March 2"
@@ -288,12 +288,12 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
                      r"(?:the|your|ur)\s+(?:[\w-]+\s+){0,2}?(?:claim|insurer|insurance|bill|"
                      r"statement|charges?|account|balance|refund|prescription|referral|order)\b)"),
     # "hope the rest of your weekend was calmer than Saturday", "this morning" to the reader
-    ("your_day", rf"(?i:\b{_YOU}\b[^.!?]*\b(?:yesterday|last (?:night|week|weekend|\w+day)|"
+    ("your_day", rf"(?i:\b{_YOU}\b[^.!?]{{0,160}}\b(?:yesterday|last (?:night|week|weekend|\w+day)|"
                  r"this (?:morning|afternoon)|(?:than|since) (?:mon|tues|wednes|thurs|"
                  r"fri|satur|sun)day|(?:mon|tues|wednes|thurs|fri|satur|sun)day (?:night|"
                  r"morning|afternoon|at \d))\b"
                  r"|\b(?:yesterday|last (?:night|week|weekend)|this (?:morning|afternoon))\b"
-                 rf"[^.!?]*\b{_YOU}\b)"),
+                 rf"[^.!?]{{0,160}}\b{_YOU}\b)"),
     # "that nurse's behavior has been addressed", "we have spoken with her manager"
     ("staff_addressed", rf"(?i:\b(?:the|that|this|your|ur)\s+(?:{_STAFF})['\u2019]s\s+(?:\w+\s+)?"
                         r"(?:behaviou?r|conduct|attitude|comments?|actions?|tone|manner|"
@@ -302,22 +302,23 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
                         r"(?:\w+\s+)?(?:nurses?|doctors?|staff|manager|supervisor|providers?|"
                         r"receptionists?|physicians?|surgeons?|techs?|unit|floor|team)\b)"),
     # "celebrating with you" from a unit or a department of care
-    ("unit_with_you", rf"(?i:\b(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b[^.!?]*\b(?:celebrat\w*|"
+    ("unit_with_you", rf"(?i:\b(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b[^.!?]{{0,160}}"
+                      r"\b(?:celebrat\w*|"
                       r"cheering|rooting|praying|thinking of|proud of|says? hi|send(?:s)? "
                       r"(?:their|its|our) (?:love|best))\b"
                       rf"|\b(?:celebrat\w*|cheering|rooting|praying|thinking of|hugs?|high five|"
-                      r"hello)\b[^.!?]*\bfrom (?:(?:everyone|all of us|the \w+) (?:in|on|at) )?"
+                      r"hello)\b[^.!?]{0,160}\bfrom "
+                      r"(?:(?:everyone|all of us|the \w+) (?:in|on|at) )?"
                       rf"(?:the |our )?(?:\w+ )?(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b)"),
     # "when you needed us", "your mother touched so many of us": the brand knew the person
     ("knew_you", rf"(?i:\b(?:when|while|after)\s+(?:you|u|your\s+\w+)\s+(?:needed|came to|"
                  r"relied on|turned to|were with|was with)\s+us\b"
-                 rf"|\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}\b[^.!?]*\b(?:of us|with us|our "
+                 rf"|\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}\b[^.!?]{{0,160}}\b(?:of us|with us|our "
                  r"(?:team|staff|nurses?|doctors?|unit|floor|hearts?))\b)"),
     # "so sorry for your loss" beside words of care in the same reply
-    ("condolence_care", rf"(?i:\b(?:condolences|sorry for (?:your|ur) loss|(?:with|in) "
-                        rf"(?:our )?sympathy|passing)\b(?=[\s\S]*\b(?:{_CARED}|nurses?|team|"
-                        rf"remember)\b)|\b(?:{_CARED}|nurses|team)\b[\s\S]*?"
-                        r"\b(?:condolences|sorry for (?:your|ur) loss)\b)"),
+    # (any word of care anywhere in the reply: see ``_WHOLE_REPLY``)
+    ("condolence_care", r"(?i:\b(?:condolences|sorry for (?:your|ur) loss|(?:with|in) "
+                        r"(?:our )?sympathy|passing)\b)"),
 ))
 
 
@@ -333,11 +334,24 @@ def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
             and _TIED.search(phi_decision.sentence_around(reply, m.start(), m.end()))]
 
 
+#: Rules that stop only when the reply holds a word of care anywhere ("sending strength to
+#: your dad. Our cardiac team is with him"); one search, so no scan is quadratic.
+_WHOLE_REPLY = {"relative_care": re.compile(rf"(?i:\b(?:{_CARED})\b)"),
+                "condolence_care": re.compile(rf"(?i:\b(?:{_CARED}|nurses?|team|remember)\b)")}
+
+
 def _encounters(reply: str) -> list[Stop]:
     """Where ``reply`` tells of an encounter in the families ``_ENCOUNTERS`` names."""
     masked = _without_service(reply)
-    return [Stop(m.start(), m.end(), rule) for rule, pattern in _ENCOUNTERS
-            for m in pattern.finditer(masked)]
+    out = []
+    for rule, pattern in _ENCOUNTERS:
+        found = [Stop(m.start(), m.end(), rule) for m in pattern.finditer(masked)]
+        need = _WHOLE_REPLY.get(rule)
+        if found and (need is None or any(
+                m.start() >= stop.end or m.end() <= stop.start
+                for stop in found for m in need.finditer(masked))):
+            out += found
+    return out
 
 
 @hookimpl
