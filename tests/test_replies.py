@@ -12,9 +12,11 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
+import yaml
 
 from carecast import ApprovalRefused, Config, InvalidPost
 from carecast.channels import get_channel_class
+from carecast.compliance.reply_guard import stops
 from carecast.config import AccountConfig
 from carecast.post import Mention, Post
 from carecast.publish import Publisher
@@ -23,6 +25,7 @@ from carecast.records import State
 from carecast.replies import Replies, reply_id
 from carecast.testing import FrozenClock
 from channels.test_mastodon import BASE, INSTANCE, STATUSES, TOKEN, instance, status
+from compliance.test_reply_guard import ALLOW
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 TEMPLATE = "Thank you for reaching out; please contact our patient relations team at {contact}."
@@ -345,3 +348,57 @@ def test_youtube_replies_with_the_threads_top_level_comment_as_parent(tmp_path: 
     assert json.loads(body) == {"snippet": {"parentId": "UgzTop",
                                             "textOriginal": "Thank you for reaching out."}}
     assert (receipt.remote_id, receipt.extra["parent"]) == ("UgzReply.8xYz", "UgzTop")
+
+
+# -- the gate on the second held-out set and the probe (written before / after the rules of
+# gate16, scored only: their floors are the figures measured, never rules tuned to them)
+def _scored(name: str) -> dict[str, int]:
+    cases = yaml.safe_load((Path(__file__).parent / "data" / name).read_text(encoding="utf-8"))
+    out = {"stop_stopped": 0, "stop_passed": 0, "pass_passed": 0, "pass_stopped": 0}
+    for case in cases:
+        stopped = bool(stops(case["reply"], case["mention"], allow=ALLOW))
+        out[f"{case['label']}_{'stopped' if stopped else 'passed'}"] += 1
+    return out
+
+
+@pytest.mark.parametrize(("name", "size", "stopped", "passed"), [
+    ("replies_heldout2.yaml", 60, 32, 32), ("replies_probe.yaml", 30, 15, 15)])
+def test_the_later_sets_keep_their_figures(name: str, size: int, stopped: int, passed: int,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    got = _scored(name)
+    assert sum(got.values()) >= size
+    assert got["stop_stopped"] + got["stop_passed"] >= size // 2 - 2  # about half unsafe
+    with capsys.disabled():
+        print(f"\nreply gate, {name}: {got['stop_stopped']} of "
+              f"{got['stop_stopped'] + got['stop_passed']} unsafe stopped, "
+              f"{got['pass_passed']} of {got['pass_passed'] + got['pass_stopped']} safe passed")
+    assert got["stop_stopped"] >= stopped
+    assert got["pass_passed"] >= passed
+
+
+@pytest.mark.parametrize(("reply", "said", "rule"), [
+    ("Our nurses enjoyed looking after your dad.", "Thanks for helping Dad.", "relative_care"),
+    ("It was a joy having you with us on the unit.", "", "we_enjoyed"),
+    ("Relieved to hear the wrist operation went smoothly!", "", "outcome"),
+    ("So great that you're feeling stronger since the fall.", "", "you_state"),
+    ("Welcome back, we saved your favourite chair!", "", "encounter"),
+    ("We're sorry our front desk was short with you on Monday.", "", "apology_encounter"),
+    ("We reversed the late fee on your account.", "", "case_handled"),
+    ("With sympathy from all of us in the ICU.", "", "condolence_care"),
+    ("Give your grandma a hug from 3 North!", "", "unit_with_you"),
+    ("We'll pass your note to Nurse Okafor.", "The nurse was kind.", "clinician"),
+    ("Thank you. Your asthma action plan is a great idea.", "My asthma is bad.", "echo_care"),
+    ("So glad to hear it! Our asthma classes start in May.", "My asthma is bad.", "echo_care"),
+])
+def test_each_family_of_phrasing_stops_a_paraphrase(reply: str, said: str, rule: str) -> None:
+    assert rule in {s.rule for s in stops(reply, said)}
+
+
+@pytest.mark.parametrize(("reply", "said"), [
+    ("Our asthma classes are free and open to everyone; sign up online.", "My asthma is bad."),
+    ("Free flu shots every Saturday in October at both campuses.", "Do you give flu shots?"),
+    ("We'd love to see you at the health fair on Saturday!", "Any events coming up?"),
+    ("Dr. Kim will present at our sleep talk; you can register online.", "Sleep tips?"),
+])
+def test_a_service_offered_to_everyone_is_not_the_readers_care(reply: str, said: str) -> None:
+    assert {s.rule for s in stops(reply, said)} <= {"name_care"}

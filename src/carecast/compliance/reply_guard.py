@@ -47,6 +47,20 @@ _WHY = {
     "name_care": "names a person beside words of care",
     "echo": "repeats an identifier the person wrote",
     "echo_care": "repeats a condition or a unit the person wrote",
+    "relative_care": "ties the reader's relative to the brand's care ('caring for your mom')",
+    "we_enjoyed": "says the staff met or cared for the reader ('loved having you')",
+    "outcome": "wishes or celebrates the outcome of a treatment or a body part",
+    "you_state": "says how the reader is doing since their care ('you're doing well')",
+    "encounter": "speaks of the reader's time in a place of care ('welcome back', 'your "
+                 "time at')",
+    "apology_encounter": "apologises for what staff did to the reader, or when",
+    "case_handled": "tells the reader what was done with their bill, order or booking",
+    "condolence_care": "offers condolences beside the brand's care",
+    "your_day": "speaks of a day or a time of the reader's ('your weekend ... Saturday')",
+    "staff_addressed": "tells that staff were spoken to about the reader's encounter",
+    "unit_with_you": "sends a unit's or a department's wishes to the reader",
+    "clinician": "names a clinician the person did not name, in words to them",
+    "knew_you": "says the brand knew the reader or their relative ('when you needed us')",
 }
 #: Conditions: what a person has, never a service the brand offers to all.
 _CONDITIONS = re.compile(
@@ -99,6 +113,8 @@ def stops(reply: str, mention: str = "", *, author: str = "",
     out = [Stop(t.start, t.end, t.rule) for t in phi_decision.care_told(reply)]
     out += _named_with_care(reply, author, allow)
     out += _echoes(reply, mention, allow)
+    out += _encounters(reply)
+    out += _clinicians_not_named(reply, mention)
     return sorted(set(out))
 
 
@@ -131,7 +147,8 @@ def _is_allowed(word: str, allow: tuple[str, ...]) -> bool:
 
 
 def _named_with_care(reply: str, author: str, allow: tuple[str, ...]) -> list[Stop]:
-    if not _CARE_ANY.search(_without_service(reply)):
+    masked = _without_service(reply)
+    if not _CARE_ANY.search(masked) and not _CONDITIONS.search(masked):
         return []
     return [Stop(s, e, "name_care") for s, e in _private_names(reply, author, allow)]
 
@@ -150,13 +167,190 @@ def _echoes(reply: str, mention: str, allow: tuple[str, ...]) -> list[Stop]:
             continue  # a doctor named in a role is no one's PHI
         said.append((mention[span.start:span.end], "echo"))
     said += [(m.group(), "echo") for m in _NUMBER.finditer(mention)]
+    # A condition or a unit is the person's when they wrote of it as theirs ("my diabetes");
+    # "do you offer flu shots?" asks of a service offered to everyone.
     said += [(m.group(), "echo_care") for pattern in (_CONDITIONS, _UNITS)
-             for m in pattern.finditer(mention)]
+             for m in pattern.finditer(mention)
+             if _OWN.search(mention)]
+    reacts = _REACTS.search(reply) is not None
     out: list[Stop] = []
     for words, rule in said:
         pattern = r"\s+".join(re.escape(w) for w in words.split())
         for m in re.finditer(rf"(?i:(?<!\w){pattern}(?!\w))", reply):
+            if rule == "echo_care" and not reacts and not _TIED.search(
+                    phi_decision.sentence_around(reply, m.start(), m.end())):
+                continue  # told as offered to all ("our diabetes classes are open to all")
             out.append(Stop(m.start(), m.end(), rule))
+    return out
+
+
+# -- families of phrasing that tell of an encounter without naming it ("your mom", "loved having
+# you", "glad the knee surgery worked"), read on the reply with the brand's services masked.
+_YOU = r"(?:you|your|yours|yourself|u|ur)"
+#: A reply sentence about a person (the reader, someone else): an echo there is theirs.
+_TIED = re.compile(rf"(?i:\b(?:{_YOU}|he|she|his|her|him|hers)\b)")
+#: A comment sentence in which the writer tells of themselves or their own.
+_OWN = re.compile(r"(?i:\b(?:i|i['\u2019]m|i['\u2019]ve|i['\u2019]d|my|me|mine|we|our|us)\b)")
+#: A reply that reacts to what the person told ("thrilled to hear it", "congratulations").
+_REACTS = re.compile(
+    r"(?i:\b(?:(?:glad|happy|thrilled|delighted|sorry|sad|saddened|relieved|pleased|great|"
+    r"good|wonderful|amazing) to (?:hear|see|read|know)|hear(?:ing)? (?:it|this|that)|"
+    r"congrat\w*|thanks? (?:you )?for sharing)\b)")
+#: A body part or a thing done to one: what an outcome wish is about.
+_TREATED = (
+    r"arm|leg|knee|hip|shoulder|spine|back|neck|ankle|wrist|foot|feet|hand|elbow|eye|eyes|"
+    r"heart|lungs?|kidneys?|liver|skin|jaw|teeth|tooth|"
+    r"surger(?:y|ies)|operation|procedure|repair|replacement|transplant|treatment|therap(?:y|ies)|"
+    r"chemo\w*|radiation|rehab|incision|stitches|cast|wound|scar|bypass|stent|implant|"
+    r"recovery|delivery|birth|labor|infusions?|dialysis|sessions?|rounds? of \w+")
+#: What a service offered to everyone is called: never a body part of the reader.
+_OFFERED = (r"center|centre|clinic|institute|program|programme|wing|department|services?|team|"
+            r"health|fair|screenings?|classes?|group|month|week|walk|run|event|line|unit|"
+            r"specialists?|care")
+_WISH = (r"(?:great|good|wonderful|amazing|fantastic) news|glad|happy|thrilled|relieved|"
+         r"delighted|pleased|hope|hoping|hopes|wish\w*|"
+         r"congrat\w*|great to hear|good to hear|wonderful to hear|so proud|cheering")
+_STAFF = (r"staff|nurses?|doctors?|dr\.?|physicians?|surgeons?|team|receptionists?|"
+          r"front desk|providers?|techs?|technicians?|therapists?|aides?|midwi(?:fe|ves)|"
+          r"anyone|no one|nobody")
+_WHEN = (r"yesterday|today|tonight|this (?:morning|afternoon|evening|week|weekend)|"
+         r"last (?:night|week|weekend|month|\w+day)|(?:mon|tues|wednes|thurs|fri|satur|sun)day|"
+         r"(?:in|on) (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*")
+#: Any word of care, a place of care, or a death in care (for relatives and condolences).
+_CARED = (rf"{phi_decision.CARE_NOUNS}|{phi_decision.CARE_VERBS}|{phi_decision.UNITS}|"
+          r"care|caring|cardiac|hospice|nicu|picu|icu|oncology|cardiology|pediatrics|"
+          r"maternity|patient|clinic|hospital|home|final days|healing|recover\w*")
+#: One relative of the reader ("your mom"); not "your family", said to everyone.
+_RELATIVE = phi_decision.FAMILY.replace("family|", "").replace("|parents?", "")
+#: Departments of care, as a reply names where someone was cared for.
+_DEPARTMENTS = (r"(?:pediatric\s+|adult\s+)?(?:oncology|cardiology|endoscopy|orthopedics|ortho|"
+                r"neurology|pediatrics|peds|radiology|imaging|maternity|obstetrics|surgery|"
+                r"rehab|hospice|palliative|dialysis|urology|gastro\w*|pulmonology|dermatology|"
+                r"stroke|trauma|burn|transplant)(?:\s+(?:team|unit|floor|staff|crew|wing))?")
+_ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
+    # "caring for your mom", "sending strength to your dad ... our cardiac team is with him"
+    # (any word of care anywhere in the reply: see ``_WHOLE_REPLY``)
+    ("relative_care", rf"(?i:\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}(?:['\u2019]s)?\b)"),
+    # "we're sorry for how your husband was spoken to"
+    ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b[^.!?]{{0,160}}\b(?:your|ur)\s+"
+                          rf"(?:\w+\s+)?{_RELATIVE}\b)"),
+    # "loved having you on the unit", "enjoyed caring for your mom", "was a pleasure to be
+    # part of your ...", "honored to be with your father"
+    ("we_enjoyed", rf"(?i:\b(?:loved|enjoyed|miss(?:ed)?|(?:was|were|is|are|been)\s+(?:an?\s+)?"
+                   r"(?:pleasure|privilege|honou?r(?:ed)?|joy|blessed))\s+(?:\w+\s+){0,4}?"
+                   rf"(?:having|meeting|seeing|caring for|looking after|being with|be with|"
+                   rf"care for|meet|see|have|treating|part of)\s+(?:{_YOU}|him|her|them)\b)"),
+    # "so happy the shoulder repair worked out", "hope her arm heals", "congratulations on
+    # reaching the end of treatment": a wish on a treated body part or a treatment
+    ("outcome", rf"(?i:\b(?:{_WISH})\b[^.!?]{{0,160}}?\b(?:the|your|ur|his|her|their|that|this)\s+"
+                rf"(?:[\w-]+\s+){{0,2}}?(?:{_TREATED})\b(?!\s+(?:{_OFFERED})\b)"
+                r"|\b(?:mend(?:s|ed|ing)?|on the mend)\b"
+                rf"|\b(?:the|your|ur|his|her|their|that|this)\s+(?:[\w-]+\s+)?(?:{_TREATED})\s+"
+                r"(?:will|should|is|has|looks?|seems?)\s+(?:\w+\s+)?(?:heal\w*|fade|mend\w*|"
+                r"improv\w*|better|stronger|good|great|fine|working|behaving)\b)"),
+    # "you are doing well after the accident", "you're feeling stronger"
+    ("you_state", r"(?i:\b(?:you|u)(?:['\u2019]re|\s+are|\s+were|['\u2019]ve been|\s+have been)"
+                  r"\s+(?:\w+\s+)?(?:doing|feeling|looking|getting|growing)\s+(?:so\s+|much\s+|"
+                  r"very\s+|a lot\s+)?(?:better|stronger|healthier|well|great|good)\b"
+                  r"(?=[^.!?]{0,160}\b(?:better|stronger|healthier|after|since|again|every day)\b)"
+                  r"|\bhow far (?:you|u)(?:['\u2019]ve| have)? come\b|\b(?:your|ur) progress\b"
+                  r"|\b(?:you|u)(?:['\u2019]re| are)\s+(?:already\s+|finally\s+)?back "
+                  r"(?:on your feet|to (?:\w+ing|work|school|normal))\b"
+                  r"|\b(?:you|u)(?:['\u2019]ll| will)\s+be\s+(?:back\s+)?(?:\w+ing|on your feet)\b"
+                  r"[^.!?]{0,160}\b(?:again|in no time|soon|before you know it|shortly)\b)"),
+    # "welcome back to the 4th floor", "your time at our Eastside clinic"
+    ("encounter", r"(?i:\bwelcome (?:you )?back\b|\b(?:your|ur)\s+(?:time|stay|visit|night|"
+                  r"day|days|week|weekend|morning|experience|evening)\s+(?:at|in|on|with)\b)"),
+    # "we apologize that our staff did not keep you informed on Saturday night"
+    ("apology_encounter", rf"(?i:\b(?:{phi_decision._APOLOGY})\b(?=[^.!?]{{0,160}}\b{_YOU}\b)"
+                          rf"(?=[^.!?]{{0,160}}(?:\b(?:{_STAFF})(?!\w)|\b(?:{_WHEN})\b|"
+                          r"\bkept (?:you )?waiting\b)))"),
+    # "the billing team corrected the charge on your statement", "we've moved the MRI to
+    # Thursday", "the refund was issued on March 2"
+    ("case_handled", r"(?i:\b(?:corrected|moved|rebooked|rescheduled|found|located|issued|"
+                     r"refunded|processed|fixed|reversed|waived|reissued|resent|refilled|filled|"
+                     r"cancell?ed|rebook|reschedule|refill|refund|reverse|waive)\s+(?:\w+\s+)?"
+                     r"(?:the|your|ur|that|this)\s+(?:[\w-]+\s+){0,2}?(?:charges?|bills?|"
+                     r"statement|refund|claim|payment|balance|invoice|copay|appointment|mri|"
+                     r"scans?|prescriptions?|refills?|orders?|follow-?up|visit|procedure|"
+                     r"results?|records?|tests?|labs?|referral|surgery|booking)\b"
+                     r"|\b(?:the|your|ur)\s+(?:[\w-]+\s+){0,2}?(?:charges?|bills?|statement|"
+                     r"refund|claim|payment|balance|invoice|copay|prescriptions?|refills?|"
+                     r"results?|referral)\s+(?:was|were|is|are|has been|have been)\s+"
+                     r"(?:\w+\s+)?(?:issued|corrected|found|ready|moved|sent|processed|"
+                     r"reversed|waived|approved|denied|fixed|mailed|filled|refunded)\b"
+                     r"|\bon (?:your|ur) (?:statement|bill|account|invoice|claim)\b"
+                     r"|\b(?:you|u)(?:['\u2019]re|\s+are|\s+have been|['\u2019]ve been)\s+"
+                     r"(?:now\s+|all\s+)?(?:booked|scheduled|rescheduled|confirmed|cleared|"
+                     r"approved|set for|"
+                     r"on the (?:list|schedule))\b"
+                     r"|\bwe(?:['\u2019]ve|\s+have)?\s+(?:\w+\s+)?(?:re)?\w+ed\s+(?:\w+\s+){0,2}?"
+                     r"(?:the|your|ur)\s+(?:[\w-]+\s+){0,2}?(?:claim|insurer|insurance|bill|"
+                     r"statement|charges?|account|balance|refund|prescription|referral|order)\b)"),
+    # "hope the rest of your weekend was calmer than Saturday", "this morning" to the reader
+    ("your_day", rf"(?i:\b{_YOU}\b[^.!?]{{0,160}}\b(?:yesterday|last (?:night|week|weekend|\w+day)|"
+                 r"this (?:morning|afternoon)|(?:than|since) (?:mon|tues|wednes|thurs|"
+                 r"fri|satur|sun)day|(?:mon|tues|wednes|thurs|fri|satur|sun)day (?:night|"
+                 r"morning|afternoon|at \d))\b"
+                 r"|\b(?:yesterday|last (?:night|week|weekend)|this (?:morning|afternoon))\b"
+                 rf"[^.!?]{{0,160}}\b{_YOU}\b)"),
+    # "that nurse's behavior has been addressed", "we have spoken with her manager"
+    ("staff_addressed", rf"(?i:\b(?:the|that|this|your|ur)\s+(?:{_STAFF})['\u2019]s\s+(?:\w+\s+)?"
+                        r"(?:behaviou?r|conduct|attitude|comments?|actions?|tone|manner|"
+                        r"mistake|error)\b|\b(?:addressed|spoke|spoken|talked|coached|"
+                        r"counsel\w*|followed up|met)\s+with\s+(?:the|that|this|her|his|their)\s+"
+                        r"(?:\w+\s+)?(?:nurses?|doctors?|staff|manager|supervisor|providers?|"
+                        r"receptionists?|physicians?|surgeons?|techs?|unit|floor|team)\b)"),
+    # "celebrating with you" from a unit or a department of care
+    ("unit_with_you", rf"(?i:\b(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b[^.!?]{{0,160}}"
+                      r"\b(?:celebrat\w*|"
+                      r"cheering|rooting|praying|thinking of|proud of|says? hi|send(?:s)? "
+                      r"(?:their|its|our) (?:love|best))\b"
+                      rf"|\b(?:celebrat\w*|cheering|rooting|praying|thinking of|hugs?|high five|"
+                      r"hello)\b[^.!?]{0,160}\bfrom "
+                      r"(?:(?:everyone|all of us|the \w+) (?:in|on|at) )?"
+                      rf"(?:the |our )?(?:\w+ )?(?:{phi_decision.UNITS}|{_DEPARTMENTS})\b)"),
+    # "when you needed us", "your mother touched so many of us": the brand knew the person
+    ("knew_you", rf"(?i:\b(?:when|while|after)\s+(?:you|u|your\s+\w+)\s+(?:needed|came to|"
+                 r"relied on|turned to|were with|was with)\s+us\b"
+                 rf"|\b(?:your|ur)\s+(?:\w+\s+)?{_RELATIVE}\b[^.!?]{{0,160}}\b(?:of us|with us|our "
+                 r"(?:team|staff|nurses?|doctors?|unit|floor|hearts?))\b)"),
+    # "so sorry for your loss" beside words of care in the same reply
+    # (any word of care anywhere in the reply: see ``_WHOLE_REPLY``)
+    ("condolence_care", r"(?i:\b(?:condolences|sorry for (?:your|ur) loss|(?:with|in) "
+                        r"(?:our )?sympathy|passing)\b)"),
+))
+
+
+_CLINICIAN = re.compile(r"\b(?:Dr|Doctor|Nurse|Prof)\.?\s+([A-Z][\w'\u2019-]+)")
+
+
+def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
+    """A clinician the person did not name, in a sentence to them: the brand looked up who
+    cared for them ("we'll pass your thanks to Dr. Reyes")."""
+    return [Stop(m.start(), m.end(), "clinician") for m in _CLINICIAN.finditer(reply)
+            if not re.search(rf"(?i:\b{re.escape(m.group(1))}\b)", mention)
+            and not phi_decision.in_role(reply, m.end(), m.end())
+            and _TIED.search(phi_decision.sentence_around(reply, m.start(), m.end()))]
+
+
+#: Rules that stop only when the reply holds a word of care anywhere ("sending strength to
+#: your dad. Our cardiac team is with him"); one search, so no scan is quadratic.
+_WHOLE_REPLY = {"relative_care": re.compile(rf"(?i:\b(?:{_CARED})\b)"),
+                "condolence_care": re.compile(rf"(?i:\b(?:{_CARED}|nurses?|team|remember)\b)")}
+
+
+def _encounters(reply: str) -> list[Stop]:
+    """Where ``reply`` tells of an encounter in the families ``_ENCOUNTERS`` names."""
+    masked = _without_service(reply)
+    out = []
+    for rule, pattern in _ENCOUNTERS:
+        found = [Stop(m.start(), m.end(), rule) for m in pattern.finditer(masked)]
+        need = _WHOLE_REPLY.get(rule)
+        if found and (need is None or any(
+                m.start() >= stop.end or m.end() <= stop.start
+                for stop in found for m in need.finditer(masked))):
+            out += found
     return out
 
 
