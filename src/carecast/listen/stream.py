@@ -249,7 +249,7 @@ class StreamFollower:
             if not event:
                 yield _Message(stream, "opened")
                 continue
-            mention = channel.stream_mention(event, data)
+            mention = channel.stream_mention(event, data) if event == "notification" else None
             if mention is not None:
                 if cursor is None or mention.created_at.isoformat() > cursor:
                     cursor = mention.created_at.isoformat()
@@ -270,7 +270,7 @@ class StreamFollower:
                 if not event:
                     yield _Message(stream, "opened")
                     continue
-                mention = channel.stream_mention(event, data)
+                mention = channel.stream_mention(event, data) if event == "update" else None
                 if mention is None:
                     continue
                 if owned and (newest is None or int(mention.remote_id) > int(newest)):
