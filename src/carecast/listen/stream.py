@@ -112,7 +112,8 @@ class StreamFollower:
 
     def follow(self, *, rounds: int | None = None,
                on_result: Callable[[SourceResult], None] | None = None) -> list[ListenReport]:
-        """Polled rounds and streams until ``rounds`` rounds ran or Ctrl-C; the reports."""
+        """``rounds`` intervals (None: until Ctrl-C), each a polled round of what no live
+        stream covers, then the streams stored as they arrive until the next; the reports."""
         from carecast.listen.spikes import check_spikes
 
         for stream in self.streams:
@@ -127,8 +128,7 @@ class StreamFollower:
                 report = self.listener.run_once(on_result=on_result, skip=skip)
                 reports.append(report)
                 done += 1
-                if rounds is None or done < rounds:
-                    self._pump(report, on_result)
+                self._pump(report, on_result)
                 check_spikes(self.listener.publisher, self.listener.store)
         except KeyboardInterrupt:  # Ctrl-C: every stored item is committed already
             pass
