@@ -71,7 +71,7 @@ class Instance:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 assert self.headers["Authorization"] == f"Bearer {TOKEN}"
                 url = urlsplit(self.path)
                 if url.path.startswith("/api/v1/streaming/"):
@@ -189,7 +189,7 @@ def test_a_dropped_stream_loses_nothing_and_repeats_nothing(tmp_path: Path,
     # the notification stream moved the polled source's cursor: a restart reads on from it
     cursor = listener.store.cursor("own:masto")
     assert cursor == (NOW - timedelta(minutes=1)).isoformat()
-    again, _ = follow(tmp_path, instance.base, 1)
+    _again, _ = follow(tmp_path, instance.base, 1)
     assert held(tmp_path) == ["1001", "1002", "1003", "1004"]
 
 
@@ -200,7 +200,7 @@ def test_a_bad_or_oversized_event_reopens_the_stream(tmp_path: Path,
         [event("notification", {"type": "mention", "pad": "x" * 5000,
                                 **note(5, "huge", 3)})],
         [event("notification", note(6, "after the bad ones", 2))]]
-    listener, reports = follow(tmp_path, instance.base, 4, stream_max_bytes=4096)
+    _listener, reports = follow(tmp_path, instance.base, 4, stream_max_bytes=4096)
     assert held(tmp_path) == ["1006"]
     notes = [r.message for report in reports for r in report.results
              if r.source == "stream:masto" and r.status == "paused"]
