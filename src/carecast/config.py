@@ -409,6 +409,17 @@ class ListenConfig(_Section):
     interval: float = Field(default=300.0, ge=5, le=86400, description=(
         "Seconds between rounds of carecast listen --follow."))
     spikes: SpikeConfig = SpikeConfig()
+    stream: bool = Field(default=True, description=(
+        "With --follow, stream Mastodon (its streaming API) and Bluesky (Jetstream) instead "
+        "of polling them; polling covers what a stream cannot."))
+    jetstream_url: str = Field(
+        default="wss://jetstream2.us-east.bsky.network/subscribe",
+        pattern=r"^wss?://[^\s?#]+$", description="The Jetstream instance Bluesky accounts "
+        "stream from (its subscribe endpoint).")
+    stream_heartbeat: float = Field(default=60.0, ge=1, le=600, description=(
+        "Seconds a stream may stay silent (no event, no heartbeat) before it is reopened."))
+    stream_max_bytes: int = Field(default=1_000_000, ge=1024, le=16_000_000, description=(
+        "Largest streamed event or frame; a larger one closes the stream, which reopens."))
 
     @field_validator("queries")
     @classmethod

@@ -75,7 +75,8 @@ def make_config(tmp_path: Path, **listen: Any) -> Config:
                      "alerts": {"channel": "outbox", "path": str(tmp_path / "alerts.jsonl")}},
         "listen": {"queries": {"brand": {"terms": ["riverside"], "brand": "riverside"},
                                "rival": {"terms": ["lakeside"], "kind": "competitor",
-                                         "brand": "riverside"}}, **listen},
+                                         "brand": "riverside"}},
+                   "stream": False, **listen},  # streaming: tests/listen/test_stream.py
     }, root=tmp_path)
 
 

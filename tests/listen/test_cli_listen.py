@@ -37,6 +37,7 @@ handle = "{HANDLE}"
 app_password = "{PASSWORD}"
 [listen]
 interval = 60
+stream = false  # polling only; streaming is tests/listen/test_stream.py
 [listen.queries.brand]
 terms = ["riverside"]
 brand = "riverside"

@@ -637,6 +637,47 @@ class BlueskyChannel(Channel):
                        created_at=when, kind=kind,
                        parent_id=str(parent) if parent and kind in ("reply", "quote") else None)
 
+    def stream_did(self) -> str:
+        """The account's DID (logging in once), which Jetstream commits are matched against."""
+        self._client()
+        return self._did
+
+    def jetstream_mention(self, message: Mapping[str, Any], did: str,
+                          terms: Mapping[str, Sequence[str]]) -> Mention | None:
+        """The item one Jetstream message holds, parsed as ``fetch_mentions`` parses a
+        notification: a new post (``kind: commit``, ``operation: create`` in
+        ``app.bsky.feed.post``) by someone else that replies to the account's post (``reply``),
+        quotes one (``quote``), names its DID in a mention facet (``mention``), or holds a
+        term of ``terms`` (query name to terms; ``search``, its ``query`` set). None for
+        every other message."""
+        commit = message.get("commit")
+        author = message.get("did")
+        if message.get("kind") != "commit" or not isinstance(commit, Mapping) \
+                or not isinstance(author, str) or author == did:
+            return None
+        record = commit.get("record")
+        if commit.get("operation") != "create" or commit.get("collection") != POST \
+                or not isinstance(record, Mapping) or not isinstance(commit.get("rkey"), str):
+            return None
+        uri = f"at://{author}/{POST}/{commit['rkey']}"
+        when = _micros(message.get("time_us"))
+        mine = f"at://{did}/"
+        reply = str(_field(_field(record.get("reply"), "parent"), "uri") or "")
+        embed = record.get("embed")
+        quoted = str(_field(_field(embed, "record"), "uri") or _field(
+            _field(_field(embed, "record"), "record"), "uri") or "")
+        kind: Literal["mention", "reply", "quote"] | None = (
+            "reply" if reply.startswith(mine) else "quote" if quoted.startswith(mine) else
+            "mention" if _mentions(record, did) else None)
+        if kind is not None:
+            return self._mention(uri, author, record, when, kind)
+        text = str(record.get("text") or "").casefold()
+        for query, words in sorted(terms.items()):
+            if any(w.casefold() in text for w in words):
+                return self._mention(uri, author, record, when, "search").model_copy(
+                    update={"query": query})
+        return None
+
     def _notifications(self, cursor: str | None) -> Any:
         params: dict[str, Any] = {"limit": 100, "reasons": list(_MENTION_REASONS)}
         if cursor:
@@ -897,3 +938,22 @@ def _millis(millis: int) -> datetime:
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _mentions(record: Mapping[str, Any], did: str) -> bool:
+    """Whether a post record's facets mention ``did``."""
+    facets = record.get("facets")
+    for facet in facets if isinstance(facets, list) else []:
+        features = facet.get("features") if isinstance(facet, Mapping) else None
+        for feature in features if isinstance(features, list) else []:
+            if isinstance(feature, Mapping) and feature.get("did") == did and \
+                    feature.get("$type") == "app.bsky.richtext.facet#mention":
+                return True
+    return False
+
+
+def _micros(value: Any) -> datetime:
+    """A Jetstream ``time_us`` as a time."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PlatformRejected("a Jetstream message has no time_us", channel="bluesky")
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -708,24 +709,75 @@ class MastodonChannel(Channel):
             if not page:
                 break
             for note in page:
-                created = _utc(note.get("created_at"), self.clock.now())
-                status = note.get("status")
-                if created < since:
+                if _utc(note.get("created_at"), self.clock.now()) < since:
                     return sorted(mentions, key=lambda m: m.created_at)
-                if not status or note.get("type") != "mention":
-                    continue
-                reply = str(status.get("in_reply_to_account_id")) == me
-                quoted = _quoted_id(status, me)
-                kind = "reply" if reply else "quote" if quoted else "mention"
-                mentions.append(Mention(
-                    channel=self.name, account=self.account, remote_id=str(status["id"]),
-                    author=str((note.get("account") or {}).get("acct") or ""),
-                    text=_plain(status.get("content") or "").strip(), url=status.get("url"),
-                    created_at=created, kind=kind,
-                    parent_id=str(status["in_reply_to_id"]) if reply and status.get(
-                        "in_reply_to_id") else quoted))
+                mention = self._notification_mention(note, me)
+                if mention is not None:
+                    mentions.append(mention)
             max_id = str(page[-1]["id"])
         return sorted(mentions, key=lambda m: m.created_at)
+
+    def _notification_mention(self, note: Mapping[str, Any], me: str) -> Mention | None:
+        """The mention, reply or quote a ``mention`` notification holds (None: another type)."""
+        status = note.get("status")
+        if not isinstance(status, Mapping) or note.get("type") != "mention" or "id" not in status:
+            return None
+        reply = str(status.get("in_reply_to_account_id")) == me
+        quoted = _quoted_id(status, me)
+        kind = "reply" if reply else "quote" if quoted else "mention"
+        return Mention(
+            channel=self.name, account=self.account, remote_id=str(status["id"]),
+            author=str((note.get("account") or {}).get("acct") or ""),
+            text=_plain(status.get("content") or "").strip(), url=status.get("url"),
+            created_at=_utc(note.get("created_at"), self.clock.now()), kind=kind,
+            parent_id=str(status["in_reply_to_id"]) if reply and status.get(
+                "in_reply_to_id") else quoted)
+
+    def _status_mention(self, status: Mapping[str, Any]) -> Mention:
+        """A status that matched a listening query."""
+        return Mention(
+            channel=self.name, account=self.account, remote_id=str(status["id"]),
+            author=str((status.get("account") or {}).get("acct") or ""),
+            text=_plain(status.get("content") or "").strip(), url=status.get("url"),
+            created_at=self._created(status), kind="search")
+
+    def streaming_url(self) -> str:
+        """Where the instance streams (``configuration.urls.streaming`` of
+        ``GET /api/v2/instance`` as http(s)); the API's own address when it names none or
+        one that is not https (http only on 127.0.0.1)."""
+        answer, _ = self._api("GET", "/api/v2/instance")
+        urls = ((answer.get("configuration") or {}).get("urls") or {}) \
+            if isinstance(answer, dict) else {}
+        given = urls.get("streaming") if isinstance(urls, dict) else None
+        if isinstance(given, str):
+            url = re.sub(r"^ws(s?)://", r"http\1://", given.strip()).rstrip("/")
+            parts = urlsplit(url)
+            if parts.hostname and (parts.scheme == "https" or (
+                    parts.scheme == "http" and parts.hostname in _LOOPBACK)):
+                return url
+        return self.options.api_base_url
+
+    def stream_headers(self) -> dict[str, str]:
+        """The headers a streaming request sends (the token: never logged)."""
+        return {"Authorization": f"Bearer {self.options.access_token.get_secret_value()}",
+                "User-Agent": "carecast", "Accept": "text/event-stream"}
+
+    def stream_mention(self, event: str, data: str) -> Mention | None:
+        """The item one server-sent event holds: a ``notification`` of the user stream
+        (parsed as ``fetch_mentions`` parses it) or an ``update`` of a hashtag stream
+        (as ``search_mentions`` does); None for every other event."""
+        if event not in ("notification", "update"):
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            raise self.error(ChannelServerError, f"the instance streamed a {event} event that "
+                             "is not JSON") from None
+        if not isinstance(payload, dict):
+            return None
+        if event == "notification":
+            return self._notification_mention(payload, self._me_id())
+        return self._status_mention(payload) if "id" in payload else None
 
     def search_mentions(self, terms: Sequence[str], after: str | None, *,
                         limit: int | None = None) -> tuple[list[Mention], str | None]:
@@ -751,11 +803,7 @@ class MastodonChannel(Channel):
                 if not isinstance(status, dict) or "id" not in status or len(found) >= cap:
                     continue
                 sid = str(status["id"])
-                found.setdefault(sid, Mention(
-                    channel=self.name, account=self.account, remote_id=sid,
-                    author=str((status.get("account") or {}).get("acct") or ""),
-                    text=_plain(status.get("content") or "").strip(), url=status.get("url"),
-                    created_at=self._created(status), kind="search"))
+                found.setdefault(sid, self._status_mention(status))
                 if newest is None or int(sid) > int(newest):
                     newest = sid
         return sorted(found.values(), key=lambda m: m.created_at), newest

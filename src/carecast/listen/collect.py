@@ -11,7 +11,7 @@ a month per account, counted in the store, and are refused past it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -127,12 +127,14 @@ class Listener:
         brands = set(listen.brands) | set(self.config.brands)
         return self.store.purge({b: listen.retention(b) for b in brands}, listen.retention_days)
 
-    def run_once(self, *, on_result: Callable[[SourceResult], None] | None = None
-                 ) -> ListenReport:
-        """Purge what is past its retention, then read every source once (each failure
-        reported, the others go on)."""
+    def run_once(self, *, on_result: Callable[[SourceResult], None] | None = None,
+                 skip: Collection[str] = ()) -> ListenReport:
+        """Purge what is past its retention, then read every source once but those in
+        ``skip`` (a live stream's; each failure reported, the others go on)."""
         report = ListenReport(purged=self.purge())
         for source in self._sources():
+            if source.name in skip:
+                continue
             result = self._read(source)
             report.results.append(result)
             if on_result is not None:
@@ -142,8 +144,15 @@ class Listener:
     def follow(self, *, rounds: int | None = None,
                on_result: Callable[[SourceResult], None] | None = None) -> list[ListenReport]:
         """Read every source every ``[listen] interval`` seconds, ``rounds`` times (None:
-        until interrupted), checking spikes after each round."""
+        until interrupted), checking spikes after each round. Mastodon and Bluesky accounts
+        stream in between instead (``[listen] stream``; see ``carecast.listen.stream``)."""
         from carecast.listen.spikes import check_spikes
+        from carecast.listen.stream import StreamFollower
+
+        if self.config.listen.stream:
+            follower = StreamFollower(self)
+            if follower.streams:
+                return follower.follow(rounds=rounds, on_result=on_result)
 
         reports: list[ListenReport] = []
         done = 0
