@@ -9,7 +9,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from brand.test_browser import CHROMIUM
+from browser import dump_dom, needs_chromium, screenshot
 from carecast.cli import render
 from carecast.config import Config
 from carecast.findings import Action, Finding, Span
@@ -279,24 +278,15 @@ def test_a_post_withheld_in_the_store_shows_masked(serve: Any) -> None:  # noqa:
 
 # -- in a browser ------------------------------------------------------------------------------
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CARECAST_TEST_REQUIRE_CHROMIUM"),
-                    reason="headless Chromium is not installed (apt-get install -y chromium)")
+@needs_chromium
 def test_the_page_renders_in_chromium(preview: Preview, tmp_path: Path) -> None:
-    assert CHROMIUM is not None
     page = tmp_path / "preview.html"
     page.write_text(preview_html(preview), encoding="utf-8")
     png = tmp_path / "preview.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True,
-                         text=True, timeout=120, check=False).stdout
+    dom = dump_dom(page, tmp_path / "profile")
     assert dom.count("<article") == len(preview.targets)
     assert dom.count('<mark class="block"') == 1 + len(preview.targets)
-    done = subprocess.run([CHROMIUM, *flags, "--window-size=1280,1100", f"--screenshot={png}",
-                           page.as_uri()], capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert png.is_file(), done.stderr[-2000:]
+    screenshot(page, png, tmp_path / "profile", size="1280,1100")
     with Image.open(png) as shot:
         rgb = shot.convert("RGB")
         assert rgb.getpixel((5, 5)) == (11, 79, 108)  # the header: the style applied (its hash)

@@ -13,10 +13,8 @@ import email
 import email.policy
 import email.utils
 import io
-import os
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from PIL import Image as PILImage
 
-from brand.test_browser import CHROMIUM
+from browser import dump_dom, needs_chromium, screenshot
 from carecast.channels.email import EmailChannel, message_id
 from carecast.config import AccountConfig
 from carecast.errors import (
@@ -367,13 +365,11 @@ def test_sent_mail_cannot_be_withdrawn(root: Path, smtp: Server) -> None:
 ENTRANCE_RGB = (37, 119, 201)  # the inline image's colour: only the image holds it
 
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CARECAST_TEST_REQUIRE_CHROMIUM"),
-                    reason="headless Chromium is not installed (apt-get install -y chromium)")
+@needs_chromium
 def test_the_newsletter_as_received_renders_in_chromium(root: Path, smtp: Server,
                                                         tmp_path: Path) -> None:
     # What a mail client shows: the received HTML part, each cid: image replaced by its MIME
     # part (as a data: URI), in a real browser, offline.
-    assert CHROMIUM is not None
     shot = io.BytesIO()
     PILImage.new("RGB", (400, 240), ENTRANCE_RGB).save(shot, format="PNG")
     (root / "entrance.png").write_bytes(shot.getvalue())
@@ -394,20 +390,13 @@ def test_the_newsletter_as_received_renders_in_chromium(root: Path, smtp: Server
     assert "cid:" not in html
     page = tmp_path / "newsletter.html"
     page.write_text(html, encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True,
-                         text=True, timeout=120, check=False).stdout
+    dom = dump_dom(page, tmp_path / "profile")
     assert "<title>Flu clinic opens Monday</title>" in dom  # the post's script never ran
     assert "<script" not in dom
     assert '<a href="https://riverside.example.org/flu">' in dom
     assert '<a href="https://riverside.example.org/news/unsubscribe">Unsubscribe</a>' in dom
     png = tmp_path / "newsletter.png"
-    done = subprocess.run([CHROMIUM, *flags, "--window-size=900,1100", f"--screenshot={png}",
-                           page.as_uri()], capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert png.is_file(), done.stderr[-2000:]
+    screenshot(page, png, tmp_path / "profile", size="900,1100")
     with PILImage.open(png) as taken:
         rgb = taken.convert("RGB")
         width, height = rgb.size

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from brand.test_browser import CHROMIUM
+from browser import dump_dom, needs_chromium, screenshot
 from carecast.config import Config
 from carecast.listen import inbox, inbox_html
 from carecast.listen.triage import phi_marks, triage
@@ -123,24 +122,15 @@ def test_the_digest_is_escaped_self_contained_and_masked(store: MentionStore,
     assert page.index(PROTOCOL.replace("'", "&#39;")) < page.index("I can&#39;t go on")
 
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CARECAST_TEST_REQUIRE_CHROMIUM"),
-                    reason="headless Chromium is not installed (apt-get install -y chromium)")
+@needs_chromium
 def test_the_digest_renders_in_chromium(store: MentionStore, tmp_path: Path) -> None:
-    assert CHROMIUM is not None
     page = tmp_path / "inbox.html"
     page.write_text(inbox_html(inbox(store, _config(tmp_path))), encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True,
-                         text=True, timeout=120, check=False).stdout
+    dom = dump_dom(page, tmp_path / "profile")
     assert dom.count('<li class="item') == 5
     assert "<script>" not in dom
     png = tmp_path / "inbox.png"
-    done = subprocess.run([CHROMIUM, *flags, "--window-size=1000,1200", f"--screenshot={png}",
-                           page.as_uri()], capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert png.is_file(), done.stderr[-2000:]
+    screenshot(page, png, tmp_path / "profile", size="1000,1200")
     with Image.open(png) as shot:
         rgb = shot.convert("RGB")
         assert rgb.getpixel((5, 5)) == (11, 79, 108)  # the header: the style applied (its hash)
