@@ -73,10 +73,18 @@ def test_heldout_figures(capsys: pytest.CaptureFixture[str]) -> None:
     got = figures(load("replies_heldout.yaml"))
     with capsys.disabled():
         print("\n" + report("reply gate, held-out set", got))
-    # scored once when the rules were done (9 of 11 stopped, 8 of 9 passed); a floor, so a
-    # change that loses ground fails, and no rule is tuned to these sentences
-    assert got["stop_stopped"] >= 9
-    assert got["pass_passed"] >= 8
+    # scored once when the first rules were done (9 of 11 stopped, 8 of 9 passed), 11 and 9
+    # since the second round's general rules; a floor, so a change that loses ground fails
+    assert got["stop_stopped"] >= 11
+    assert got["pass_passed"] >= 9
+
+
+@pytest.mark.parametrize("reply", [
+    "Dr. Okonkwo will speak at our heart health talk on Thursday; all are welcome.",
+    "Prof. Albers opens the diabetes education evening at 6 pm in the main lobby.",
+])
+def test_a_title_opening_an_announcement_is_not_an_addressed_name(reply: str) -> None:
+    assert stops(reply, "Is there anything on this month?") == []
 
 
 def test_the_named_example_is_stopped_and_the_template_passes() -> None:

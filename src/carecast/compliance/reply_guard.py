@@ -83,7 +83,9 @@ _NOT_NAMES = frozenset((
     "yes", "no", "yeah", "thanks", "thank", "hi", "hello", "hey", "sorry", "congrats",
     "congratulations", "ok", "okay", "please", "wow", "great", "welcome", "absolutely", "sure",
     "indeed", "definitely", "certainly", "cheers", "again", "everyone", "all", "friends",
-    "folks", "team"))
+    "folks", "team",
+    # titles: "Dr. Kim will speak ..." opens with a title, not an addressed name
+    "dr", "doctor", "nurse", "prof", "professor", "mr", "mrs", "ms", "mx", "miss"))
 #: Words of care in any form: with a person's name, any of them implies the person's care.
 _CARE_ANY = re.compile(
     rf"(?i:\b(?:{phi_decision.CARE_NOUNS}|{phi_decision.CARE_VERBS}|{phi_decision.UNITS}|"
