@@ -16,6 +16,9 @@ CASES = [
     ("My dad John Petrakis, MRN 7731920, has been in room 412 since Monday", {"phi"}),
     ("SSN 123-45-6789 was printed on my discharge papers??", {"phi", "question"}),
     ("Nurse Kowalski was wonderful to my mother Anna Kowalczyk when she was admitted", {"phi"}),
+    ("Took my son Mateo Ferreira in for stitches on 3/14, they were great", {"phi"}),
+    ("Grace Whitfield had her biopsy results back within a day", {"phi"}),
+    ("Thanks Dana Morales for the lovely gala on 5/3!", set()),  # a name and a date, no care
     # complaints
     ("Waited 6 hours in the ER and nobody helped. Unacceptable.", {"complaint"}),
     ("Worst billing experience ever, overcharged twice", {"complaint"}),

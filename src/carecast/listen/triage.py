@@ -7,8 +7,9 @@ Labels, in the order the inbox shows them:
   person); the brand's crisis
   protocol is shown above it;
 - ``phi``: the writer identifies a patient (the PHI scanner finds a name, a number or another
-  identifier, and the text speaks of care, or the identifier is a record number, SSN, plan
-  or account number);
+  identifier, and the text speaks of a patient or of care, "had her MRI", "was treated",
+  in the PHI guard's words of care; or the identifier is a record number, SSN, plan or
+  account number);
 - ``complaint``: dissatisfaction with care, staff, waits or bills;
 - ``question``: a question the team can answer;
 - ``competitor``: found by a competitor query.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from carecast.compliance import lexicon, phi
+from carecast.compliance import lexicon, phi, phi_decision
 from carecast.store.mentions import PhiMark
 
 __all__ = ["LABELS", "phi_marks", "triage"]
@@ -44,6 +45,9 @@ _COMPLAINT = re.compile(
 _QUESTION_START = re.compile(
     r"(?:^|[.!?]\s+)(?:how|what|when|where|which|who|why|is|are|do|does|did|can|could|will|"
     r"would|should|may)\b[^.!?]*\?", re.IGNORECASE)
+#: Care told in any person ("my mother had her MRI", "he was treated"): the PHI guard's words.
+_CARE = re.compile(
+    rf"(?i:\b(?:{phi_decision.CARE_NOUNS}|{phi_decision.CARE_VERBS})\b)")
 #: Categories that identify a patient wherever they appear.
 _STRONG = frozenset({"MRN", "SSN", "HEALTH_PLAN", "ACCOUNT", "DEVICE"})
 
@@ -62,7 +66,8 @@ def triage(text: str, marks: Iterable[PhiMark] = (), *, competitor: bool = False
     if lexicon.get("suicide_terms").search(text) is not None or _SELF_HARM.search(text):
         found.add("crisis")
     marks = tuple(marks)
-    if any(m.category in _STRONG for m in marks) or (marks and phi.patient_context(text)):
+    if any(m.category in _STRONG for m in marks) or (marks and (
+            phi.patient_context(text) or _CARE.search(text))):
         found.add("phi")
     if _COMPLAINT.search(text):
         found.add("complaint")
