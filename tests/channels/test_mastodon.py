@@ -1006,3 +1006,25 @@ def test_update_profile_refusals(masto) -> None:
         masto.update_profile(ProfileChanges(description="Care."))
     assert info.value.status == 422
     assert TOKEN not in str(info.value)
+
+
+@pytest.mark.parametrize(("given", "resolves", "used"), [
+    ("wss://health.example.social", [], BASE),  # the API's own host: no lookup needed
+    ("wss://streaming.health.example.social", ["93.184.215.14"],
+     "https://streaming.health.example.social"),
+    ("wss://streaming.health.example.social", ["10.20.0.7"], BASE),  # private: not trusted
+    ("wss://streaming.health.example.social", ["93.184.215.14", "127.0.0.1"], BASE),
+    ("wss://169.254.169.254", ["169.254.169.254"], BASE),  # a cloud metadata address
+    ("ws://streaming.health.example.social", ["93.184.215.14"], BASE),  # not TLS
+])
+def test_the_streaming_address_is_trusted_only_on_a_public_host(
+        mocked: responses.RequestsMock, masto: MastodonChannel,
+        monkeypatch: pytest.MonkeyPatch, given: str, resolves: list[str], used: str) -> None:
+    import socket
+
+    answer = instance()
+    answer["configuration"]["urls"]["streaming"] = given
+    mocked.get(INSTANCE.rstrip("/"), json=answer)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 443)) for ip in resolves])
+    assert masto.streaming_url() == used

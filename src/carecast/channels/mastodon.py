@@ -743,8 +743,9 @@ class MastodonChannel(Channel):
 
     def streaming_url(self) -> str:
         """Where the instance streams (``configuration.urls.streaming`` of
-        ``GET /api/v2/instance`` as http(s)); the API's own address when it names none or
-        one that is not https (http only on 127.0.0.1)."""
+        ``GET /api/v2/instance`` as http(s)); the API's own address when it names none, one
+        that is not https (http only on 127.0.0.1), or another host that is not public
+        (an instance's answer never sends the token to a private address)."""
         answer, _ = self._api("GET", "/api/v2/instance")
         urls = ((answer.get("configuration") or {}).get("urls") or {}) \
             if isinstance(answer, dict) else {}
@@ -752,8 +753,10 @@ class MastodonChannel(Channel):
         if isinstance(given, str):
             url = re.sub(r"^ws(s?)://", r"http\1://", given.strip()).rstrip("/")
             parts = urlsplit(url)
+            own = urlsplit(self.options.api_base_url).hostname
             if parts.hostname and (parts.scheme == "https" or (
-                    parts.scheme == "http" and parts.hostname in _LOOPBACK)):
+                    parts.scheme == "http" and parts.hostname in _LOOPBACK)) and (
+                    parts.hostname == own or _public_host(parts.hostname)):
                 return url
         return self.options.api_base_url
 
@@ -951,3 +954,16 @@ def _links(content: str) -> list[str]:
 def _normal(text: str) -> str:
     """Text compared for lookup: remote mentions shown as local, whitespace collapsed."""
     return " ".join(_REMOTE_MENTION.sub(r"@\1", text).split())
+
+
+def _public_host(host: str) -> bool:
+    """Whether every address ``host`` resolves to is public (False when it resolves to none)."""
+    import socket
+
+    from carecast.confine import public_address
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(public_address(str(info[4][0])) for info in infos)
