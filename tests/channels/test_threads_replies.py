@@ -30,14 +30,9 @@ from carecast.errors import (
 from carecast.post import Mention, Post
 from carecast.testing import FrozenClock
 
-TOKEN = "THAAG-thr3ads-secret-tok"
-USER = "25212345678901234"
-BASE = "https://graph.threads.net/v1.0"
-NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+from .test_threads import BASE, LIMIT, NOW, TOKEN, USER
+
 SAID = "My son Eli Brooks was in your ICU after his overdose on 11/14, please call me back."
-LIMIT = {"data": [{"quota_usage": 3, "config": {"quota_total": 250, "quota_duration": 86400},
-                   "reply_quota_usage": 1,
-                   "reply_config": {"quota_total": 1000, "quota_duration": 86400}}]}
 REPLY = "Thank you for reaching out; please contact our patient relations team at 555-0142."
 
 
