@@ -42,6 +42,17 @@ net.Server.prototype.listen = function (...args) {
   return listen.apply(this, args)
 }
 
+// Index the firehose in the order the PDS sequenced it. The AppView's runner queues each event
+// by its author's DID, one queue per DID running side by side, so a reply could be indexed
+// before the post it answers when both arrive in one sync; the AppView then finds no parent and
+// notifies nobody (the post's author never sees the reply). A live network has the parent
+// indexed long before anyone answers it; one queue for all gives a test that order.
+const { MemoryRunner } = require('@atproto/sync')
+const addTask = MemoryRunner.prototype.addTask
+MemoryRunner.prototype.addTask = function (_partitionId, task) {
+  return addTask.call(this, 'firehose', task)
+}
+
 const { TestPlc, TestPds, TestBsky, mockNetworkUtilities } = require('@atproto/dev-env')
 
 async function freePort() {
@@ -64,7 +75,12 @@ async function indexed(pds, bsky, timeoutMs) {
   while (Date.now() - started < timeoutMs) {
     await bsky.sub.processAll()
     const cursor = await bsky.sub.runner.getCursor()
-    if (cursor && cursor >= last) return
+    if (cursor && cursor >= last) {
+      // The last event may have finished between processAll and getCursor: its background
+      // writes (counts, handles) are drained before the answer.
+      await bsky.sub.processAll()
+      return
+    }
     await new Promise((r) => setTimeout(r, 10))
   }
   throw new Error(`the AppView did not index event ${last} within ${timeoutMs} ms`)
