@@ -87,6 +87,25 @@ def test_a_title_opening_an_announcement_is_not_an_addressed_name(reply: str) ->
     assert stops(reply, "Is there anything on this month?") == []
 
 
+@pytest.mark.parametrize("reply", [
+    "Our cardiologist Dr. Patel answers your questions live on Friday at noon.",
+    "You can meet Dr. Chen at our health fair on Saturday; bring your questions.",
+    "Dr. Amari's podcast episode on sleep is out, and you can listen at riverside.org/pod.",
+])
+def test_a_clinician_in_a_public_activity_for_everyone_passes(reply: str) -> None:
+    assert stops(reply, "Any heart health events coming up?") == []
+
+
+@pytest.mark.parametrize("reply", [
+    "We'll pass your thanks to Dr. Reyes.",
+    "Dr. Reyes will talk with you Monday.",
+    "Dr. Reyes will go over your results with you at the event.",
+    "Dr. Reyes, who treated you, hosts a class for you on Monday.",
+])
+def test_a_clinician_tied_to_the_person_is_stopped_even_beside_an_event(reply: str) -> None:
+    assert "clinician" in {s.rule for s in stops(reply, "Thank you all")}
+
+
 def test_the_named_example_is_stopped_and_the_template_passes() -> None:
     lee = stops("So sorry about your wait in our ER yesterday, Mrs. Lee", "")
     assert {s.rule for s in lee} >= {"your_care", "apology", "name_care"}

@@ -325,15 +325,32 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
 
 
 _CLINICIAN = re.compile(r"\b(?:Dr|Doctor|Nurse|Prof)\.?\s+([A-Z][\w'\u2019-]+)")
+#: What a clinician does in public, for everyone: a talk, a class, a live Q&A, an article.
+_PUBLIC_ACTIVITY = re.compile(
+    r"(?i:\b(?:webinars?|seminars?|workshops?|classes|(?:a|the|free|our|this|her|his) "
+    r"(?:class|talk)|talks|lectures?|q\s*&\s*a|ama|live(?:stream)?|events?|(?:health )?fairs?|"
+    r"panels?|forums?|town halls?|podcasts?|episodes?|videos?|articles?|blog|columns?|"
+    r"interviews?|newsletters?|series|support groups?|open house|info(?:rmation)? sessions?|"
+    r"conferences?|summits?|keynote|register|registration|sign up|rsvp|tune in)\b)")
 
 
 def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
     """A clinician the person did not name, in a sentence to them: the brand looked up who
-    cared for them ("we'll pass your thanks to Dr. Reyes")."""
-    return [Stop(m.start(), m.end(), "clinician") for m in _CLINICIAN.finditer(reply)
-            if not re.search(rf"(?i:\b{re.escape(m.group(1))}\b)", mention)
-            and not phi_decision.in_role(reply, m.end(), m.end())
-            and _TIED.search(phi_decision.sentence_around(reply, m.start(), m.end()))]
+    cared for them ("we'll pass your thanks to Dr. Reyes"). A clinician in a public activity
+    offered to everyone ("Dr. Patel answers your questions live on Friday") is not that,
+    unless the sentence also tells of the person's care ("... at your follow-up")."""
+    out = []
+    for m in _CLINICIAN.finditer(reply):
+        if re.search(rf"(?i:\b{re.escape(m.group(1))}\b)", mention) \
+                or phi_decision.in_role(reply, m.end(), m.end()):
+            continue
+        sentence = phi_decision.sentence_around(reply, m.start(), m.end())
+        if not _TIED.search(sentence):
+            continue
+        if _PUBLIC_ACTIVITY.search(sentence) and not phi_decision.care_told(sentence):
+            continue
+        out.append(Stop(m.start(), m.end(), "clinician"))
+    return out
 
 
 #: Rules that stop only when the reply holds a word of care anywhere ("sending strength to
