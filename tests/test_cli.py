@@ -602,6 +602,16 @@ def test_channels_shows_the_limits_carecast_toml_sets(tmp_path: Path) -> None:
     assert "publish.per_host" in run("--config", config, "channels", code=2).stderr
 
 
+def test_a_package_whose_parent_is_not_installed_is_listed_as_missing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # "google.auth" on a machine with no google package at all: find_spec raises rather
+    # than answering None, and `carecast channels` must still list the channel.
+    from carecast.channels.gbp import GoogleBusinessChannel
+
+    monkeypatch.setattr(GoogleBusinessChannel, "packages", ("carecast_no_such_parent.auth", "json"))
+    assert GoogleBusinessChannel.features()["missing_packages"] == ["carecast_no_such_parent.auth"]
+
+
 def test_a_channel_that_fails_to_import_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     import carecast.channels as channels
 

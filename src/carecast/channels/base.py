@@ -304,7 +304,7 @@ class Channel(ABC):
     def features(cls) -> dict[str, Any]:
         """Every declared capability, for listings and docs: the optional calls, the flags,
         the extra and packages it needs (and whether they are installed), the notes."""
-        missing = [name for name in cls.packages if importlib.util.find_spec(name) is None]
+        missing = [name for name in cls.packages if not _installed(name)]
         return {
             "calls": sorted(cls.capabilities()),
             "idempotent_publish": bool(cls.idempotent_publish),
@@ -763,3 +763,12 @@ def _greedy(items: Sequence[str], room: int, count: Callable[[str], int], sep: s
     if current:
         out.append(current)
     return out
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported; a dotted name whose parent package is missing
+    ("google.auth" without any google package) is not installed, rather than an error."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
