@@ -26,6 +26,8 @@
   to a loopback SMTP server (figures only).
 - ``metrics``: collecting 10,000 receipts' metrics from a loopback platform answering in
   100 ms, concurrency 64 (target: within 1.3x of the ideal), beside a bare client floor.
+- ``reply``: the reply gate's CPU per reply on the labelled reply sets, and its growth on
+  repeated trigger words up to the longest reply allowed (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -57,6 +59,7 @@ BENCHES: dict[str, str] = {
     "email": "bench_email",
     "listen": "bench_listen",
     "metrics": "bench_metrics",
+    "reply": "bench_reply",
 }
 
 

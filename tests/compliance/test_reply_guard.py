@@ -6,6 +6,7 @@ and is only scored (its figures are printed, and must stay above a floor, not be
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from carecast.compliance import phi_decision
+from carecast.compliance import phi_decision, reply_guard
 from carecast.compliance.reply_guard import carecast_review_reply, stops
 from carecast.config import BrandConfig, ReplyRules
 from carecast.post import Draft, Mention, Part
@@ -160,3 +161,27 @@ def test_findings_say_where_never_what_and_ask_for_approval() -> None:
     unapproved = brand.model_copy(update={"replies": ReplyRules(approval=False)})
     safe = draft.model_copy(update={"parts": (Part(text="Thank you for sharing.", length=22),)})
     assert carecast_review_reply(mention, safe, unapproved, None) == []  # type: ignore[arg-type]
+
+
+def test_a_rule_needing_a_word_of_care_reads_the_reply_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each stop once compared itself with a fresh search for words of care: quadratic in the
+    # stops, 13 s for "your son " repeated to the 10,000 characters a reply may hold.
+    calls = []
+
+    class Counting:
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern = pattern
+
+        def finditer(self, text: str) -> Any:
+            calls.append(len(text))
+            return self.pattern.finditer(text)
+
+    monkeypatch.setattr(reply_guard, "_WHOLE_REPLY", {
+        rule: Counting(pattern) for rule, pattern in reply_guard._WHOLE_REPLY.items()})
+    # many places the rule matches, and no word of care to let it stop: the worst case
+    assert "relative_care" not in {s.rule for s in reply_guard._encounters("your son " * 200)}
+    assert 0 < len(calls) <= len(reply_guard._WHOLE_REPLY)
+    calls.clear()
+    cared = "Sending strength to your son. Our cardiac team is with him."
+    assert "relative_care" in {s.rule for s in reply_guard._encounters(cared)}

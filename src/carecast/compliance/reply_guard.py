@@ -366,11 +366,17 @@ def _encounters(reply: str) -> list[Stop]:
     for rule, pattern in _ENCOUNTERS:
         found = [Stop(m.start(), m.end(), rule) for m in pattern.finditer(masked)]
         need = _WHOLE_REPLY.get(rule)
-        if found and (need is None or any(
-                m.start() >= stop.end or m.end() <= stop.start
-                for stop in found for m in need.finditer(masked))):
+        if found and (need is None or _apart(found, need.finditer(masked))):
             out += found
     return out
+
+
+def _apart(found: list[Stop], needed: Iterator[re.Match[str]]) -> bool:
+    """Whether some match of ``needed`` lies clear of some stop in ``found``: one pass, as
+    a match ends before the latest start or begins after the earliest end."""
+    latest_start = max(stop.start for stop in found)
+    earliest_end = min(stop.end for stop in found)
+    return any(m.end() <= latest_start or m.start() >= earliest_end for m in needed)
 
 
 @hookimpl
