@@ -749,20 +749,43 @@ def _characters(word: str) -> list[str]:
 
 
 def _greedy(items: Sequence[str], room: int, count: Callable[[str], int], sep: str) -> list[str]:
+    """``items`` joined by ``sep`` into parts of at most ``room`` units, each as full as
+    the next item allows (an item wider than ``room`` is a part of its own).
+
+    A part's size is a running sum of what each item adds, counted in full only where the
+    sum reaches ``room`` and once when the part is done: counting every candidate in full
+    made a long text cost its length times a part's. Where the sum fell short of the full
+    count (a unit not additive across ``sep``), the part is filled again counting every
+    candidate, so the parts are always those full counts give.
+    """
     out: list[str] = []
-    current = ""
-    for item in items:
-        glue = "" if _is_wide_text(current[-1:]) and _is_wide_text(item[:1]) else sep
-        candidate = f"{current}{glue}{item}" if current else item
-        if count(candidate) <= room:
-            current = candidate
-        else:
-            if current:
-                out.append(current)
-            current = item
-    if current:
-        out.append(current)
+    start = 0
+    while start < len(items):
+        end, part = _fill(items, start, room, count, sep, exact=False)
+        if end - start > 1 and count(part) > room:
+            end, part = _fill(items, start, room, count, sep, exact=True)
+        out.append(part)
+        start = end
     return out
+
+
+def _fill(items: Sequence[str], start: int, room: int, count: Callable[[str], int], sep: str,
+          *, exact: bool) -> tuple[int, str]:
+    """The part that begins with ``items[start]``, and the index of the next part's first."""
+    part, used = items[start], 0 if exact else count(items[start])
+    i = start + 1
+    while i < len(items):
+        item = items[i]
+        glue = "" if _is_wide_text(part[-1:]) and _is_wide_text(item[:1]) else sep
+        candidate = f"{part}{glue}{item}"
+        size = room + 1 if exact else used + count(glue + item)
+        if size > room:
+            size = count(candidate)
+            if size > room:
+                break
+        part, used = candidate, size
+        i += 1
+    return i, part
 
 
 def _installed(module: str) -> bool:
