@@ -26,8 +26,10 @@
   to a loopback SMTP server (figures only).
 - ``metrics``: collecting 10,000 receipts' metrics from a loopback platform answering in
   100 ms, concurrency 64 (target: within 1.3x of the ideal), beside a bare client floor.
-- ``reply``: the reply gate's CPU per reply on the labelled reply sets, and its growth on
-  repeated trigger words up to the longest reply allowed (figures only).
+- ``reply``: the reply gate's CPU per reply on the labelled reply sets (figures only).
+- ``worst``: how preview, each channel's render and the reply gate grow on texts that repeat
+  one rule's trigger phrase, to 16,000 characters (10,000 for a reply): 8x linear, 64x
+  quadratic (figures only).
 
 Figures only: nothing here asserts on time. A missed target is marked MISSED in the table.
 """
@@ -60,6 +62,7 @@ BENCHES: dict[str, str] = {
     "listen": "bench_listen",
     "metrics": "bench_metrics",
     "reply": "bench_reply",
+    "worst": "bench_worst",
 }
 
 
