@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -293,6 +293,15 @@ ALPHABET = st.sampled_from([
 def test_graphemes_agree_with_the_regex_module(text: str) -> None:
     regex = pytest.importorskip("regex")  # a full UAX #29 implementation, as the oracle
     assert graphemes(text) == regex.findall(r"\X", text)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # count is pure
+@given(text=st.text(st.characters(max_codepoint=0x7F), max_size=40)
+       | st.lists(ALPHABET, max_size=25).map("".join))
+def test_count_is_the_number_of_graphemes_ascii_fast_path_included(
+        sky: BlueskyChannel, text: str) -> None:
+    assert sky.count(text) == len(graphemes(text))
 
 
 def test_count_is_graphemes_and_links_count_in_full(sky: BlueskyChannel) -> None:

@@ -280,6 +280,8 @@ class BlueskyChannel(Channel):
     # -- render ------------------------------------------------------------------------------
 
     def count(self, text: str) -> int:
+        if text.isascii():  # each ASCII character is a grapheme of its own, but CR LF is one
+            return len(text) - text.count("\r\n")
         return len(graphemes(text))
 
     def thread_texts(self, body: str, thread: Sequence[str], where: str = "") -> list[str]:
