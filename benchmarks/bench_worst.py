@@ -33,7 +33,7 @@ PHRASES = (
     "(555) 010-2000 ", "@someone ", "#Stroke2026 ", "https://a.example/p?id=1 ", "ER ",
     "take 2 tablets of ", "don't call 911, ", "you have ", "I want to die ", "cure ",
     "if you have ", "e.g. ", "U.S. ", "a.m. ", "... ", "\u00e9", "e\u0301",
-    "\U0001f469\u200d\U0001f469\u200d\U0001f467 ", "\u4e2d\u6587", "word. ", "\n",
+    "\U0001f469\u200d\U0001f469\u200d\U0001f467 ", "\u4e2d\u6587", "word. ", "line\n",
 )
 _ACCOUNTS = {
     "mastodon": {"channel": "mastodon", "api_base_url": "https://social.example",
