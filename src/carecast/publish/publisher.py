@@ -90,7 +90,8 @@ class Publisher:
         self._channels: dict[str, Channel] = {}
         self._media: MediaRules | None = None
         self._lock = threading.Lock()
-        self.reviewer = Reviewer(config, self.plugins, self.channel, self.clock)
+        self.reviewer = Reviewer(config, self.plugins, self.channel, self.clock,
+                                 self._extra_classes)
         self.loop = Loop(self)
         self.dispatcher = Dispatcher(config, lambda: self.ledger, self.retry_policy,
                                      self.clock, self.loop.frozen)

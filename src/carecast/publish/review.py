@@ -81,6 +81,8 @@ class Reviewer:
     plugins: pluggy.PluginManager
     channel: Callable[[str], Channel]
     clock: Clock
+    #: The channel classes given beside the installed ones (``Publisher(channel_classes=)``).
+    classes: Mapping[str, type[Channel]] = field(default_factory=dict)
     #: The settings of each (brand, channel, campaign) reviewed: made once, for every post
     #: (each check's table is merged and validated once, not per post).
     _settings: dict[tuple[str | None, str | None, str | None], CheckSettings] = field(
@@ -92,7 +94,8 @@ class Reviewer:
         from carecast.channels.registry import get_channel_class
 
         try:
-            return get_channel_class(self.config.accounts[account].channel).publishes
+            return get_channel_class(self.config.accounts[account].channel,
+                                     self.classes).publishes
         except CarecastError:
             return True
 
