@@ -27,13 +27,35 @@ from typing import Any, ClassVar
 __all__ = ["Clause", "OnFirstUse", "clauses", "normalise"]
 
 _QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
-_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
+#: Where a sentence ends: ``[.!?]+["')\]]*(?=\s|$)|\n+``, written to open with the class of
+#: its first character (then the next ``.``, ``!``, ``?`` or line break is found by a scan
+#: for the class, not by trying the pattern at every position; the rest tells the two apart).
+_END = re.compile(r"[.!?\n](?:(?<=[.!?])[.!?]*[\"')\]]*(?=\s|$)|(?<=\n)\n*)")
 _NEXT = re.compile(r"\s*(\S)")
 _ABBREVIATIONS = frozenset({"dr", "st", "mr", "mrs", "ms", "a.m", "p.m", "e.g", "i.e", "vs",
                             "jr", "sr", "no", "approx", "dept", "u.s"})
-_SPLIT = re.compile(
-    r";|:(?=\s)|\s[-\u2013\u2014]+\s|--|\u2013|\u2014|, (?!\d)|"
-    r"[\u2190-\u21ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]+\ufe0f?")
+_PICTURES = "\u2190-\u21ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # arrows, emoji
+
+
+def _splitter(spaced: bool) -> re.Pattern[str]:
+    """Where a sentence splits into clauses: ``;``, ``:`` before a space, a dash between
+    spaces, ``--``, an en or em dash, ", " not before a digit, a run of emoji or arrows.
+
+    Written, like ``_END``, to open with the class of every separator's first character,
+    each separator then told by that character (a look-behind): the scan skips the other
+    characters. Without ``spaced``, the dash between spaces is left out, and with it the
+    spaces from the class: a sentence where no space comes before a dash cannot hold it,
+    and its other separators then cost no try at each space."""
+    first = ";:\\-\u2013\u2014," + ("\\s" if spaced else "") + _PICTURES
+    rules = ["(?<=;)", "(?<=:)(?=\\s)", *(["(?<=\\s)[-\u2013\u2014]+\\s"] if spaced else []),
+             "(?<=-)-", "(?<=\u2013)", "(?<=\u2014)", "(?<=,) (?!\\d)",
+             f"(?<=[{_PICTURES}])[{_PICTURES}]*\ufe0f?"]
+    return re.compile(f"[{first}](?:{'|'.join(rules)})")
+
+
+_SPLIT = _splitter(spaced=True)
+_SPLIT_UNSPACED = _splitter(spaced=False)
+_DASHES = ("-", "\u2013", "\u2014")
 _FILLERS = frozenset({"just", "simply", "please", "then", "and", "so", "also", "now", "instead",
                       "always", "first", "tip", "quick", "remember", "or", "but", "meanwhile",
                       "today", "tonight", "next", "time"})
@@ -197,7 +219,8 @@ def clauses(text: str) -> tuple[Clause, ...]:
     for start, sentence in _sentences(text):
         question = sentence.rstrip(" \"')").endswith("?")
         at = 0
-        for sep in [*_SPLIT.finditer(sentence), None]:
+        split = _SPLIT if _spaced_dash(sentence) else _SPLIT_UNSPACED
+        for sep in [*split.finditer(sentence), None]:
             end = sep.start() if sep else len(sentence)
             piece = sentence[at:end]
             stripped = piece.strip()
@@ -207,6 +230,17 @@ def clauses(text: str) -> tuple[Clause, ...]:
             if sep is not None:
                 at = sep.end()
     return tuple(out)
+
+
+def _spaced_dash(sentence: str) -> bool:
+    """Whether a dash in ``sentence`` comes after a space (``\\s``: what ``str.isspace`` says)."""
+    for dash in _DASHES:
+        at = sentence.find(dash, 1)
+        while at > 0:
+            if sentence[at - 1].isspace():
+                return True
+            at = sentence.find(dash, at + 1)
+    return False
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:
