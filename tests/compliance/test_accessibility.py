@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from carecast import Media, Post, State
 from carecast.compliance import accessibility
@@ -107,3 +109,10 @@ def test_emoji_cap() -> None:
     assert codes(found) == ["accessibility.emoji:warn"]
     cfg = config({"accessibility": {"max_emoji": 5}})
     assert review(accessibility, draft("Flu shots today 💉🏥🙂🎉"), cfg) == []
+
+
+@given(st.text(alphabet=st.sampled_from(
+    [*"a1#* \u2192\u00a9\u2013", "\ufe0f", "\u20e3", "\u200d", "\U0001f1fa", "\U0001f1f8",
+     "\U0001f489", "\U0001f3fd", "\u2764", "\u2b50", "\u231a", "\u3030"]), max_size=12))
+def test_count_emoji_skips_only_texts_without_any(text: str) -> None:
+    assert count_emoji(text) == len(accessibility._EMOJI.findall(text))

@@ -190,7 +190,7 @@ def has_phrase(text: str, phrase: str) -> bool:
     """Whether ``text`` holds ``phrase`` (see ``phrase_pattern``); an empty phrase is held."""
     if not phrase.strip():
         return True
-    if not may_hold(text, _leading_word(phrase)):
+    if not may_hold(text, _needle(phrase)):
         return False
     return phrase_pattern(phrase).search(text) is not None
 
@@ -198,7 +198,7 @@ def has_phrase(text: str, phrase: str) -> bool:
 def phrase_matches(text: str, phrase: str) -> Iterator[re.Match[str]]:
     """Each match of ``phrase`` in ``text`` (see ``phrase_pattern``), none at once when the
     text cannot hold it (see ``may_hold``)."""
-    if may_hold(text, _leading_word(phrase)):
+    if may_hold(text, _needle(phrase)):
         yield from phrase_pattern(phrase).finditer(text)
 
 
@@ -219,7 +219,9 @@ def may_hold(text: str, needles: tuple[str, ...]) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _leading_word(phrase: str) -> tuple[str, ...]:
-    """The first word of ``phrase`` as its pattern holds it, lower case, if it is ASCII."""
-    first = next((w for w in re.split(r"[\s\-]+", phrase.strip()) if w), "")
-    return (first.lower(),) if first.isascii() else ()
+def _needle(phrase: str) -> tuple[str, ...]:
+    """The longest ASCII word of ``phrase`` as its pattern holds it, lower case: every match
+    holds each word, and the longest is the likeliest to be missing ("partnership", not the
+    "in" of "in partnership with")."""
+    words = [w for w in re.split(r"[\s\-]+", phrase.strip()) if w and w.isascii()]
+    return (max(words, key=len).lower(),) if words else ()

@@ -50,6 +50,10 @@ _PICTO = (r"(?:[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF]|"
 _MOD = r"[\uFE0F\u20E3\U0001F3FB-\U0001F3FF]*"
 _EMOJI = re.compile(
     rf"[\U0001F1E6-\U0001F1FF]{{2}}|[0-9#*]\uFE0F?\u20E3|{_PICTO}{_MOD}(?:\u200D{_PICTO}{_MOD})*")
+#: A character every emoji holds (a flag's, a keycap's, a pictograph's or the variation
+#: selector): a text without one has none, told by one scan for a class.
+_EMOJI_MARK = re.compile(
+    r"[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF\u20E3\uFE0F]")
 
 
 class AccessibilitySettings(CheckConfig):
@@ -161,7 +165,9 @@ def _text(cfg: AccessibilitySettings, draft: Draft) -> Iterator[Finding | None]:
 
 def count_emoji(text: str) -> int:
     """How many emoji ``text`` holds, a flag, keycap or ZWJ sequence counting once."""
-    return 0 if text.isascii() else len(_EMOJI.findall(text))
+    if text.isascii() or _EMOJI_MARK.search(text) is None:
+        return 0
+    return len(_EMOJI.findall(text))
 
 
 def camel_case(tag: str) -> str | None:

@@ -159,9 +159,11 @@ class Reviewer:
             brand=self.config.brands.get(brand) if brand else None, settings=settings)
         gated = apply_findings(post, post_findings)
         reviewed: Post = gated.item
-        reuse: dict[Hashable, list[Finding]] = {}  # alike drafts: a built-in check runs once
+        names = [name for name in names if name not in (skip or {})]
+        # Alike drafts: a built-in check runs once (nothing to share with one target).
+        reuse: dict[Hashable, list[Finding]] | None = {} if len(names) > 1 else None
         targets = [self._target(reviewed, name, gated.findings, records, reuse)
-                   for name in names if name not in (skip or {})]
+                   for name in names]
         return Preview(post, gated.findings, tuple(targets))
 
     def settings(self, brand: str | None, channel: str | None, campaign: str | None
@@ -176,7 +178,8 @@ class Reviewer:
         return found
 
     def _target(self, post: Post, name: str, post_findings: Sequence[Finding],
-                records: Records, reuse: dict[Hashable, list[Finding]]) -> TargetPreview:
+                records: Records, reuse: dict[Hashable, list[Finding]] | None
+                ) -> TargetPreview:
         key = idempotency_key(post.id, name)
         account = self.config.accounts.get(name)
         if account is None:
@@ -203,7 +206,7 @@ class Reviewer:
         # What a check that takes nothing of the account is given: this post, the draft but
         # its account, and the brand, channel and campaign its settings and brand come from.
         alike = (id(post), draft.model_dump_json(exclude={"account"}), account.brand,
-                 account.channel, post.campaign)
+                 account.channel, post.campaign) if reuse is not None else None
         findings = run_hook(
             self.plugins, "carecast_review_draft", for_account=name, reuse=reuse,
             reuse_key=alike, post=post, draft=draft, account=account,
