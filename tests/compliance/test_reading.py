@@ -107,3 +107,29 @@ def test_clauses_split_where_the_plain_separators_do() -> None:
                       "then nap", "ok.", "Next"]
     assert [c.text for c in clauses("self-harm, 9-8-8 -- today, 2 calls")] == [
         "self-harm, 9-8-8", "today, 2 calls"]  # no split before a digit
+
+
+def test_the_method_pattern_is_skipped_only_where_it_cannot_match() -> None:
+    """Every match of ``_METHOD``, on each of its means and on every clause of both sets,
+    holds one of the words ``may_hold`` looks for first."""
+    from carecast.compliance import safe_messaging
+
+    from .test_advice_devset import DEVSET, rows
+    from .test_advice_holdout import HOLDOUT
+
+    examples = [
+        "hanged himself", "hung herself", "a noose", "jumped off", "in front of a train",
+        "train tracks", "shot himself", "gun to his head", "with a rifle", "slit",
+        "cut her wrists", "a razor", "cutting with", "carbon monoxide", "exhaust fumes",
+        "closed garage", "suffocated", "poisoned herself", "lethal dose", "toxic amount",
+        "how many pills", "how much tylenol would it take", "enough tablets", "overdosed on",
+        "took an overdose of", "washed them down", "mixing vodka with benzos",
+        "killed himself with pills", "died by hanging", "ended her own life with a gun",
+        "40 of his sleeping pills", "a handful of meds", "a whole bottle of medicines",
+        "ten gummies", "two patches", "a bottle of capsules"]
+    texts = examples + [c.text for path in (DEVSET, HOLDOUT) for row in rows(path)
+                        for c in clauses(row["text"])]
+    found = [t for t in texts if safe_messaging._METHOD.search(t)]
+    assert len(found) > len(examples)  # every means, and the sets' own
+    assert [t for t in examples if t not in found] == []
+    assert [t for t in found if not may_hold(t, safe_messaging._METHOD_WORDS)] == []

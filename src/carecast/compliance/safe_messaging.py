@@ -60,8 +60,8 @@ _SIGNS = re.compile(
     re.IGNORECASE)
 _CALL = re.compile(r"\b(?:call(?:ing|s)?|dial(?:ing)?|phon(?:e|ing)|ring(?:ing)?)\b",
                    re.IGNORECASE)
-#: What every match of ``_CALL``, ``_DECLINED``, ``_GO``, ``_WARNING`` and ``_DELAY_PHRASE``
-#: holds (see ``may_hold``; ``test_advice_clauses`` checks it).
+#: What every match of ``_CALL``, ``_DECLINED``, ``_GO``, ``_WARNING``, ``_DELAY_PHRASE`` and
+#: ``_METHOD`` holds (see ``may_hold``; ``test_advice_clauses`` checks it).
 _CALL_WORDS = ("call", "dial", "phon", "ring")
 _DECLINED_WORDS = ("skip", "avoid", "need", "stay away from", "not necessary", "can wait",
                    "instead of", "rather than", "before", "until after")
@@ -99,6 +99,13 @@ _DELAY_PHRASE = re.compile(
     r"later|when it opens))?)\b", re.IGNORECASE)
 
 
+#: What every match of ``_METHOD`` holds (one word of each of its means).
+_METHOD_WORDS = ("hang", "hung", "noose", "jump", "train", "sel", "gun", "firearm", "rifle",
+                 "pistol", "slit", "wrists", "razor", "blade", "cutting", "carbon", "exhaust",
+                 "garage", "suffocat", "poison", "dose", "amount", "pill", "it take", "overdos",
+                 "washed", "alcohol", "vodka", "opioid", "benzo", "painkiller", "medication",
+                 "died", "killed", "ended", "tablet", "capsule", "patch", "gummies", "meds",
+                 "medicine")
 _WARNING_WORDS = ("tw", "cw", "warning")
 _GO_WORDS = ("er", "a&e")
 _DELAY_WORDS = ("wait", "rest", "sleep", "lie down", "nap", "relax", "drive", "sit ", "stay ",
@@ -137,7 +144,7 @@ def _gives_crisis_line(cfg: AdviceSettings, whole: str) -> bool:
 
 def _methods(cfg: AdviceSettings, texts: list[tuple[str, str]]) -> Iterator[Finding | None]:
     for field, text in texts:
-        match = _METHOD.search(text)
+        match = _METHOD.search(text) if may_hold(text, _METHOD_WORDS) else None
         if match:
             yield cfg.finding(
                 "method", field, f"{field} at {match.start()}: describes a method or means "
