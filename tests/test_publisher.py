@@ -571,3 +571,21 @@ def test_results_that_finish_together_are_committed_in_one_wave(fake_publisher) 
     assert sum(waves) == len(accounts)
     assert len(waves) <= 3  # not one transaction per target
     assert ledger.verify_audit() == []
+
+
+def test_a_brand_post_skips_an_account_whose_given_channel_class_does_not_publish() -> None:
+    """A channel class given to the publisher (``channel_classes``) is read as an installed
+    one is: one that only lists (``publishes = False``) is no target of a brand's post."""
+    from carecast import Publisher
+    from carecast.config import Config
+    from carecast.testing import FakeChannel
+
+    listing = type("ListingChannel", (FakeChannel,), {"name": "listing", "publishes": False})
+    config = Config.from_dict({
+        "store": {"url": "sqlite:///:memory:"}, "brands": {"test": {"name": "Test Hospital"}},
+        "accounts": {"one": {"channel": "fake", "brand": "test"},
+                     "feed": {"channel": "listing", "brand": "test"}}}, environ={})
+    with Publisher(config, entry_point_plugins=False,
+                   channel_classes={"fake": FakeChannel, "listing": listing}) as publisher:
+        assert publisher.targets(Post(text="Flu shots this week")) == ["one"]
+        assert [t.account for t in publisher.preview(Post(text="Flu shots")).targets] == ["one"]
