@@ -761,12 +761,12 @@ def _structured(text: str, found: _Found) -> None:
         for m in _MAC.finditer(text):
             found.add(m.start(), m.end(), "DEVICE", 0.8)
     hot = found.hot
-    for m in hot.ssn.finditer(text):
+    tokens = _id_tokens(text)
+    for m in hot.ssn.finditer(text) if hot is _UNICODE_HOT or _ssn_shaped(text, tokens) else ():
         area, group, serial = m.group(1), m.group(3), m.group(4)
         if _after_gap(text, m.start(), "-") and area not in ("000", "666") and area[0] != "9" \
                 and group != "00" and serial != "0000":
             found.add(m.start(), m.end(), "SSN", 0.95 if m.group(2) == "-" else 0.8)
-    tokens = _id_tokens(text)
     for start, end in tokens:  # tokens never overlap: one loop serves both rules
         if end - start >= 7 and _IPV4.fullmatch(text, start, end):  # 1.1.1.1 and longer
             found.add(start, end, "IP", 0.9)
@@ -797,6 +797,17 @@ def _structured(text: str, found: _Found) -> None:
     for start, end in tokens:
         if end - start >= 6:
             _loose_id(text, start, end, found)
+
+
+def _ssn_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
+    """Whether an SSN can be in ASCII ``text`` (the hint for ``_SSN``, which has no first
+    character to skip to): a token of 11 or more characters with a dash ("123-45-6789" lies
+    in one token), or a token of two characters between spaces (the "45" of "123 45 6789")."""
+    for start, end in tokens:
+        if (end - start >= 11 and "-" in text[start:end]) or (
+                end - start == 2 and text[start - 1:start] == " " and text[end:end + 1] == " "):
+            return True
+    return False
 
 
 def _id_tokens(text: str) -> list[tuple[int, int]]:
