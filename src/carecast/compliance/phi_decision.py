@@ -16,6 +16,8 @@ is a patient. The reply gate (``reply_guard``) stops such a reply with the same 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = ["CARE_NOUNS", "CARE_VERBS", "FAMILY", "UNITS", "Told", "addressed", "care_told",
@@ -118,8 +120,8 @@ _TOLD = tuple((rule, re.compile(pattern)) for rule, pattern in (
     # "your surgery", "during your visit", "your 9:30 appointment", "your doctor"
     ("your_care", rf"(?i:\b(?:your|yours|ur)\s+(?:{_W}){{0,3}}?(?:{CARE_NOUNS})\b)"),
     # "your son's care team", "your wife as she heals", "your dad's unit": a relative's care
-    ("family_care", rf"(?i:\b(?:your|ur)\s+(?:{_W}){{0,1}}?{FAMILY}(?:['\u2019]s)?\b"
-                    rf"(?=[^.!?]*\b(?:{CARE_NOUNS}|{UNITS}|{_RECOVERY}|journey|home)\b))"),
+    # (a word of care later in the sentence: ``_LATER``)
+    ("family_care", rf"(?i:\b(?:your|ur)\s+(?:{_W}){{0,1}}?{FAMILY}(?:['\u2019]s)?\b)"),
     # "you were admitted", "you're recovering", "you were in our ER", "you were seen by"
     ("you_were", rf"(?i:\b(?:you|u)(?:['\u2019](?:re|ve|d))?\s+(?:(?:were|was|got|had|have|"
                  rf"are|been|being|just)\s+){{1,2}}(?:{CARE_VERBS}|recovering|released|"
@@ -144,10 +146,21 @@ _TOLD = tuple((rule, re.compile(pattern)) for rule, pattern in (
                 r"balance|bill|images|paperwork|notes|history|results?|dos\w+|fall|visit|"
                 r"stay|error)\b)"),
     # "so sorry about the wait in our ER", "our apologies that the doctor kept you waiting"
-    ("apology", rf"(?i:\b(?:{_APOLOGY})\b(?=[^.!?]*\b(?:{CARE_NOUNS}|{UNITS})\b))"),
+    # (a word of care later in the sentence: ``_LATER``)
+    ("apology", rf"(?i:\b(?:{_APOLOGY})\b)"),
     # "wishing you a speedy recovery", "congrats on ringing the bell", "glad the new knee ..."
     ("recovery", rf"(?i:\b(?:{_RECOVERY})\b)"),
 ))
+#: What must follow a rule's match later in its sentence (before the next ".", "!" or "?"):
+#: asked of each match by ``_Sentences.later``, so a text of many matches in one sentence is
+#: read once, not once a match (a lookahead ``(?=[^.!?]*...)`` in the rule is quadratic).
+_LATER = {
+    "family_care": re.compile(rf"(?i:\b(?:{CARE_NOUNS}|{UNITS}|{_RECOVERY}|journey|home)\b)"),
+    "apology": re.compile(rf"(?i:\b(?:{CARE_NOUNS}|{UNITS})\b)"),
+}
+_CLAUSE_END = re.compile(r"[.!?]")
+#: The end of an abbreviation ("Dr.", "J."): its dot ends no sentence.
+_ABBREVIATION = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof|st|jr|sr|[a-z]))$")
 
 
 class Told(NamedTuple):
@@ -167,18 +180,66 @@ def is_health(text: str) -> bool:
 
 def sentence_around(text: str, start: int, end: int) -> str:
     """The sentence holding ``text[start:end]`` (abbreviations like "Dr." may cut it short)."""
-    left = 0
-    for m in _SENTENCE_END.finditer(text, 0, start):
-        if not re.search(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof|st|jr|sr|[a-z]))$",
-                         text[max(0, m.start() - 5):m.start()]):
-            left = m.end()
-    right = len(text)
-    for m in _SENTENCE_END.finditer(text, end):
-        if not re.search(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof|st|jr|sr|[a-z]))$",
-                         text[max(0, m.start() - 5):m.start()]):
-            right = m.end()
-            break
+    left, right = _sentences(text).around(start, end)
     return text[left:right]
+
+
+class _Sentences:
+    """The sentence ends of one text, found once, and searches in its sentences whose cost
+    does not grow with the number of questions asked of one sentence."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        #: Where each sentence ends: a ".", "!", "?" or line break before a space or the end.
+        self._ends = [m.start() for m in _SENTENCE_END.finditer(text)
+                      if _ends_sentence(text, m.start())]
+        self._clause_ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+        #: (pattern, where its search stops) -> (where it began, the first match or None)
+        self._searched: dict[tuple[int, int], tuple[int, int | None]] = {}
+
+    def around(self, start: int, end: int) -> tuple[int, int]:
+        """The bounds of the sentence holding ``start:end``. A sentence end right before
+        ``start`` counts even when no space follows it ("ok.Thanks")."""
+        text, ends = self.text, self._ends
+        at = bisect_left(ends, start)
+        left = ends[at - 1] + 1 if at else 0
+        if start and text[start - 1] in ".!?\n" and _ends_sentence(text, start - 1):
+            left = start
+        at = bisect_left(ends, end)
+        return left, ends[at] + 1 if at < len(ends) else len(text)
+
+    def holds(self, pattern: re.Pattern[str], start: int, stop: int) -> bool:
+        """Whether ``pattern`` matches in ``text[start:stop]``. For patterns that look back at
+        most one character: each bound here follows a sentence end or is the text's, so the
+        search in place reads as a search of the slice. Asked of one ``stop`` with a
+        growing ``start``, the text up to ``stop`` is searched about once."""
+        key = (id(pattern), stop)
+        searched = self._searched.get(key)
+        if searched is not None and start >= searched[0]:
+            found = searched[1]
+            if found is None or start <= found:
+                return found is not None
+        m = pattern.search(self.text, start, stop)
+        self._searched[key] = (start, m.start() if m else None)
+        return m is not None
+
+    def later(self, pattern: re.Pattern[str], start: int) -> bool:
+        """Whether ``pattern`` matches from ``start`` on before the next ".", "!" or "?" (the
+        lookahead ``(?=[^.!?]*pattern)``, for patterns holding none of these)."""
+        ends = self._clause_ends
+        at = bisect_left(ends, start)
+        return self.holds(pattern, start, ends[at] if at < len(ends) else len(self.text))
+
+
+def _ends_sentence(text: str, at: int) -> bool:
+    return _ABBREVIATION.search(text[max(0, at - 5):at]) is None
+
+
+@lru_cache(maxsize=16)
+def _sentences(text: str) -> _Sentences:
+    """The sentences of ``text``, kept for the few texts last asked about (a guard asks of
+    each name in a post)."""
+    return _Sentences(text)
 
 
 def in_role(text: str, start: int, end: int) -> bool:
@@ -190,7 +251,8 @@ def in_role(text: str, start: int, end: int) -> bool:
 
 def patient_story(text: str, start: int, end: int) -> bool:
     """Whether the sentence naming someone at ``text[start:end]`` tells of their care."""
-    return _STORY.search(sentence_around(text, start, end)) is not None
+    sentences = _sentences(text)
+    return sentences.holds(_STORY, *sentences.around(start, end))
 
 
 def addressed(text: str) -> int:
@@ -206,10 +268,12 @@ def care_told(text: str) -> list[Told]:
     ER", "our records show", "wishing you a speedy recovery"); the brand's own services
     ("our patient relations team") are not the reader's care."""
     masked = _SERVICE.sub(lambda m: "x" * len(m.group()), text)
+    sentences = _Sentences(masked)
     found = [Told(m.start(), m.end(), rule) for rule, pattern in _TOLD
              for m in pattern.finditer(masked)
-             if rule != "recovery" or not _THIRD_PERSON.search(
-                 sentence_around(masked, m.start(), m.end()))]
+             if (rule not in _LATER or sentences.later(_LATER[rule], m.end()))
+             and (rule != "recovery" or not sentences.holds(
+                 _THIRD_PERSON, *sentences.around(m.start(), m.end())))]
     return sorted(found)
 
 
