@@ -312,6 +312,7 @@ _STREET_SUFFIXES = ("straße", "strasse", "str.", "gasse", "weg", "vej", "vägen
                     "tie", "polku", "kuja", "utca", "ulica", "allee", "platz", "damm", "ufer",
                     "steig", "gränd", "stræde", "stien")
 _SUFFIX_LONGEST = max(map(len, _STREET_SUFFIXES))
+_SUFFIX_TAILS = frozenset(suffix[-2:] for suffix in _STREET_SUFFIXES)
 _WORD_NUMBER = re.compile(r"([^\W\d_]{6,}\.?)[ \t]+\d{1,5}[a-zA-Z]?\b")  # "hersnapvej 18"
 # An address told after its cue: "lives at ...", "address: ...", "mailed to ..." (with a digit).
 _ADDRESS_CUE = re.compile(  # searched in lower-case text; each branch begins with a letter
@@ -979,7 +980,7 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
 
 
 def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
-    if _suffix_number(text, tokens):
+    if _suffix_number(found.lower, tokens):
         for m in _WORD_NUMBER.finditer(text):
             if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
                 found.add(m.start(), m.end(), "LOCATION", 0.8)
@@ -1014,15 +1015,17 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
                 found.add(m.end(), end, "LOCATION", 0.8)
 
 
-def _suffix_number(text: str, tokens: list[tuple[int, int]]) -> bool:
+def _suffix_number(lower: str, tokens: list[tuple[int, int]]) -> bool:
     """Whether a token follows a word with a street suffix and a space ("Hersnapvej 18"):
-    the hint for ``_WORD_NUMBER``, whose number always begins a token."""
+    the hint for ``_WORD_NUMBER``, whose number always begins a token. ``lower`` is the text
+    in lower case (``_lower``); a word whose last two letters end no suffix is told at once."""
     for start, _ in tokens:
-        if start and text[start - 1] in " \t":
+        if start and lower[start - 1] in " \t":
             end = start - 1
-            while end and text[end - 1] in " \t":
+            while end and lower[end - 1] in " \t":
                 end -= 1
-            if text[max(0, end - _SUFFIX_LONGEST):end].lower().endswith(_STREET_SUFFIXES):
+            if lower[end - 2:end] in _SUFFIX_TAILS and \
+                    lower[max(0, end - _SUFFIX_LONGEST):end].endswith(_STREET_SUFFIXES):
                 return True
     return False
 
