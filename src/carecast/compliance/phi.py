@@ -665,6 +665,14 @@ def _has_road(text: str) -> bool:
         "Road" in text or "CR" in text
 
 
+def _has_street_word(text: str) -> bool:
+    """Whether a word of ``_STREET_NAMED`` is in ``text``, as written (the hint for that
+    pattern, whose search reads every capital; ten substring tests cost less)."""
+    return "Street" in text or "Avenue" in text or "Road" in text or "Lane" in text or \
+        "Drive" in text or "Boulevard" in text or "Terrace" in text or "Parkway" in text or \
+        "Crescent" in text or "Highway" in text
+
+
 def _lower(text: str) -> str:
     """``text`` in lower case, letter for letter (so offsets stay those of ``text``)."""
     lower = text.lower()
@@ -1032,7 +1040,7 @@ def _suffix_number(lower: str, tokens: list[tuple[int, int]]) -> bool:
 
 def _named_streets(text: str, found: _Found) -> None:
     """A street named without a number: "lives on Maple Street"."""
-    for m in _STREET_NAMED.finditer(text):
+    for m in _STREET_NAMED.finditer(text) if _has_street_word(text) else ():
         if not found.free(m.start(), m.end()):
             continue  # already part of an address: no wider span can be added
         words = _CAP_WORDS_BEFORE.search(text, max(0, m.start() - 60), m.start())
