@@ -88,3 +88,15 @@ def test_the_rules_match_as_their_lookahead_did(text: str) -> None:
 ])
 def test_the_sentence_around_a_span(text: str, start: int, sentence: str) -> None:
     assert sentence_around(text, start, start + 2) == sentence
+
+
+def test_a_long_line_of_capitalised_runs_is_read_once_for_its_title_case() -> None:
+    # Each run on a line asked whether the line is a headline by splitting the whole line
+    # again: quadratic on one long line ("Rm 4B " x 300 read the line 299 times).
+    from carecast.compliance import phi
+
+    phi._title_case.cache_clear()
+    phi.scan("Rm 4B " * 300)
+    info = phi._title_case.cache_info()
+    assert info.hits >= 100
+    assert info.misses == 1

@@ -1295,8 +1295,16 @@ def _end_of(text: str, start: int, words: list[str]) -> int:
 
 def _headline(text: str, start: int) -> bool:
     """Whether the line around ``start`` is in title case (most words capitalised)."""
-    line = text[text.rfind("\n", 0, start) + 1:].split("\n", 1)[0]
-    words = [w for w in line.split() if w[0].isalpha()]
+    left = text.rfind("\n", 0, start) + 1
+    right = text.find("\n", start)
+    return _title_case(text, left, len(text) if right < 0 else right)
+
+
+@lru_cache(maxsize=256)
+def _title_case(text: str, left: int, right: int) -> bool:
+    """Whether ``text[left:right]`` is in title case: read once a line, however many names
+    on it ask (one long line of names read it once a name: quadratic)."""
+    words = [w for w in text[left:right].split() if w[0].isalpha()]
     return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
 
 
