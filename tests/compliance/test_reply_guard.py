@@ -185,3 +185,19 @@ def test_a_rule_needing_a_word_of_care_reads_the_reply_once(
     calls.clear()
     cared = "Sending strength to your son. Our cardiac team is with him."
     assert "relative_care" in {s.rule for s in reply_guard._encounters(cared)}
+
+
+def test_many_clinicians_in_one_sentence_read_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Dr." ends no sentence, so a reply of many clinicians is one sentence: each of them
+    # once searched all of it again (quadratic).
+    read = []
+    real = phi_decision.care_told
+
+    def care_told(text: str) -> Any:
+        read.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(phi_decision, "care_told", care_told)
+    reply = "Dr. Smith and Dr. Jones host our webinar for you, " * 50 + "register today."
+    assert stops(reply, "any events?") == []
+    assert sum(read) <= 3 * len(reply)

@@ -340,16 +340,22 @@ def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
     offered to everyone ("Dr. Patel answers your questions live on Friday") is not that,
     unless the sentence also tells of the person's care ("... at your follow-up")."""
     out = []
+    # Asked once a name and once a sentence: a reply naming many clinicians in one long
+    # sentence would otherwise read it again for each (quadratic).
+    named: dict[str, bool] = {}
+    tied: dict[str, bool] = {}
     for m in _CLINICIAN.finditer(reply):
-        if re.search(rf"(?i:\b{re.escape(m.group(1))}\b)", mention) \
-                or phi_decision.in_role(reply, m.end(), m.end()):
+        name = m.group(1).lower()
+        if name not in named:
+            named[name] = re.search(rf"(?i:\b{re.escape(name)}\b)", mention) is not None
+        if named[name] or phi_decision.in_role(reply, m.end(), m.end()):
             continue
         sentence = phi_decision.sentence_around(reply, m.start(), m.end())
-        if not _TIED.search(sentence):
-            continue
-        if _PUBLIC_ACTIVITY.search(sentence) and not phi_decision.care_told(sentence):
-            continue
-        out.append(Stop(m.start(), m.end(), "clinician"))
+        if sentence not in tied:
+            tied[sentence] = _TIED.search(sentence) is not None and not (
+                _PUBLIC_ACTIVITY.search(sentence) and not phi_decision.care_told(sentence))
+        if tied[sentence]:
+            out.append(Stop(m.start(), m.end(), "clinician"))
     return out
 
 
