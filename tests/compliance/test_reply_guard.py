@@ -102,6 +102,8 @@ def test_a_clinician_in_a_public_activity_for_everyone_passes(reply: str) -> Non
     "Dr. Reyes will talk with you Monday.",
     "Dr. Reyes will go over your results with you at the event.",
     "Dr. Reyes, who treated you, hosts a class for you on Monday.",
+    "Dr. Reyes remembers you and hosts a webinar on Friday.",
+    "Dr. Reyes will see you at the event on Monday.",
 ])
 def test_a_clinician_tied_to_the_person_is_stopped_even_beside_an_event(reply: str) -> None:
     assert "clinician" in {s.rule for s in stops(reply, "Thank you all")}

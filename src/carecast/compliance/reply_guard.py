@@ -325,6 +325,10 @@ _ENCOUNTERS = tuple((rule, re.compile(pattern)) for rule, pattern in (
 
 
 _CLINICIAN = re.compile(r"\b(?:Dr|Doctor|Nurse|Prof)\.?\s+([A-Z][\w'\u2019-]+)")
+#: The clinician acting on the person, just after the name: "Dr. Reyes remembers you",
+#: "Dr. Kim will see her"; no public activity clears that.
+_ACTS_ON_THEM = re.compile(r"(?i:(?:\s+[\w'\u2019-]+){1,3}?\s+(?:you|u|him|her|them)\b"
+                           r"(?!['\u2019]))")
 #: What a clinician does in public, for everyone: a talk, a class, a live Q&A, an article.
 _PUBLIC_ACTIVITY = re.compile(
     r"(?i:\b(?:webinars?|seminars?|workshops?|classes|(?:a|the|free|our|this|her|his) "
@@ -343,7 +347,7 @@ def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
     # Asked once a name and once a sentence: a reply naming many clinicians in one long
     # sentence would otherwise read it again for each (quadratic).
     named: dict[str, bool] = {}
-    tied: dict[str, bool] = {}
+    tied: dict[str, tuple[bool, bool]] = {}
     for m in _CLINICIAN.finditer(reply):
         name = m.group(1).lower()
         if name not in named:
@@ -351,10 +355,12 @@ def _clinicians_not_named(reply: str, mention: str) -> list[Stop]:
         if named[name] or phi_decision.in_role(reply, m.end(), m.end()):
             continue
         sentence = phi_decision.sentence_around(reply, m.start(), m.end())
-        if sentence not in tied:
-            tied[sentence] = _TIED.search(sentence) is not None and not (
-                _PUBLIC_ACTIVITY.search(sentence) and not phi_decision.care_told(sentence))
-        if tied[sentence]:
+        if sentence not in tied:  # (to them, in a public activity that tells no care)
+            tied[sentence] = (_TIED.search(sentence) is not None,
+                              _PUBLIC_ACTIVITY.search(sentence) is not None
+                              and not phi_decision.care_told(sentence))
+        to_them, public = tied[sentence]
+        if to_them and not (public and not _ACTS_ON_THEM.match(reply, m.end())):
             out.append(Stop(m.start(), m.end(), "clinician"))
     return out
 
