@@ -90,13 +90,30 @@ def test_the_sentence_around_a_span(text: str, start: int, sentence: str) -> Non
     assert sentence_around(text, start, start + 2) == sentence
 
 
-def test_a_long_line_of_capitalised_runs_is_read_once_for_its_title_case() -> None:
+def test_a_long_line_of_capitalised_runs_is_read_once_for_its_title_case(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # Each run on a line asked whether the line is a headline by splitting the whole line
     # again: quadratic on one long line ("Rm 4B " x 300 read the line 299 times).
     from carecast.compliance import phi
 
-    phi._title_case.cache_clear()
+    asked: list[int] = []
+    real = phi._title_case
+
+    def title_case(line: str) -> bool:
+        asked.append(len(line))
+        return real(line)
+
+    runs: list[int] = []
+    headline = phi._Found.headline
+
+    def asks(found: Any, text: str, start: int) -> bool:
+        runs.append(start)
+        return headline(found, text, start)
+
+    monkeypatch.setattr(phi, "_title_case", title_case)
+    monkeypatch.setattr(phi._Found, "headline", asks)
     phi.scan("Rm 4B " * 300)
-    info = phi._title_case.cache_info()
-    assert info.hits >= 100
-    assert info.misses == 1
+    assert len(runs) >= 100  # every run asks
+    assert len(asked) == 1  # the line is read once
+    phi.scan("Rm 4B " * 300 + "\n" + "Rm 5C " * 300)
+    assert len(asked) == 3  # once a line, for each scan

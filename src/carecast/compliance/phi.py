@@ -603,8 +603,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_patient", "_starts", "anchors", "digit", "honorific", "hot", "lower",
-                 "month", "old_age", "spans")
+    __slots__ = ("_ends", "_headlines", "_patient", "_starts", "anchors", "digit", "honorific",
+                 "hot", "lower", "month", "old_age", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -621,6 +621,17 @@ class _Found:
         self.honorific = "mr" in lower or "ms" in lower or "mx" in lower or "miss" in lower or \
             "mme" in lower or "mlle" in lower or "sr" in lower or "herr" in lower or "frau" in lower
         self._patient: bool | None = None
+        self._headlines: dict[int, bool] = {}  # line start -> whether it is in title case
+
+    def headline(self, text: str, start: int) -> bool:
+        """Whether the line around ``start`` is in title case (``_title_case``): read once a
+        line, however many capitalised runs on it ask (once a run was quadratic)."""
+        left = text.rfind("\n", 0, start) + 1
+        known = self._headlines.get(left)
+        if known is None:
+            right = text.find("\n", start)
+            known = self._headlines[left] = _title_case(text[left:None if right < 0 else right])
+        return known
 
     def patient(self) -> bool:
         """Whether the text speaks of a patient (``patient_context``), asked once."""
@@ -1258,7 +1269,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     elif initial and single and nxt not in _PERSON_AFTER and nxt not in _AFTER_INITIAL_NAME \
             and text[end:end + 1] != ":":
         return False  # an unknown word opening a sentence is as often a verb as a name
-    elif not _headline(text, start):
+    elif not found.headline(text, start):
         category, confidence = "NAME", 0.55
     else:
         return False
@@ -1293,18 +1304,9 @@ def _end_of(text: str, start: int, words: list[str]) -> int:
     return end
 
 
-def _headline(text: str, start: int) -> bool:
-    """Whether the line around ``start`` is in title case (most words capitalised)."""
-    left = text.rfind("\n", 0, start) + 1
-    right = text.find("\n", start)
-    return _title_case(text, left, len(text) if right < 0 else right)
-
-
-@lru_cache(maxsize=256)
-def _title_case(text: str, left: int, right: int) -> bool:
-    """Whether ``text[left:right]`` is in title case: read once a line, however many names
-    on it ask (one long line of names read it once a name: quadratic)."""
-    words = [w for w in text[left:right].split() if w[0].isalpha()]
+def _title_case(line: str) -> bool:
+    """Whether ``line`` is in title case (most words capitalised): a headline."""
+    words = [w for w in line.split() if w[0].isalpha()]
     return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
 
 
