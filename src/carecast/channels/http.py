@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from carecast.channels import wire
 from carecast.errors import (
     AuthenticationError,
     ChannelConnectionError,
@@ -127,9 +128,12 @@ def request(session: requests.Session, method: str, url: str, *, channel: str, a
             # A CA bundle costs a stat per request in requests; plain http has no TLS to verify.
             verify = True if session.verify is None or url.startswith("http://") \
                 else session.verify
-            response = session.get_adapter(url).send(
-                lean, timeout=timeout, proxies=session.proxies, verify=verify,
-                cert=session.cert, stream=False)
+            adapter = session.get_adapter(url)
+            if type(adapter) is _SharedAdapter and wire.carries(session, adapter, lean):
+                response = wire.send(lean, timeout=timeout, verify=verify)
+            else:
+                response = adapter.send(lean, timeout=timeout, proxies=session.proxies,
+                                        verify=verify, cert=session.cert, stream=False)
             for hook in session.hooks.get("response", ()):  # as Session.send runs them
                 response = hook(response) or response
             # Read now, as Session.send does, so the connection goes back to the pool.

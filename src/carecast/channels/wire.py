@@ -1,0 +1,298 @@
+"""Plain requests sent with ``http.client`` on kept-alive connections: the channels' hot path.
+
+On a fan-out to hundreds of accounts, requests' adapter and urllib3's pool and response
+wrapper cost about 0.3 ms of CPU per call on top of ``http.client`` itself: most of what
+carecast spends per post x account. ``carecast.channels.http.request`` sends here the
+requests it prepared itself (a form, JSON or bytes, no redirects) on a ``new_session``
+session. Anything else goes through requests as before: a proxy for the URL, a client
+certificate, ``verify=False``, an ``Accept-Encoding`` of the caller's own, streamed or file
+bodies, and any adapter that is not the shared one or has been replaced, as the ``responses``
+and ``requests-mock`` test libraries do.
+
+The answer is a ``requests.Response`` and a failure raises the exception requests would
+(``ConnectTimeout``, ``ReadTimeout``, ``SSLError``, ``ConnectionError`` wrapping urllib3's
+``NewConnectionError`` or ``NameResolutionError`` when nothing was sent), so the one error
+mapping of ``carecast.channels.http`` serves both paths. An answer is read whole, up to
+``MAX_ANSWER`` bytes (decoded), and only a connection whose answer was read to its end is
+kept for the next request.
+"""
+
+from __future__ import annotations
+
+import atexit
+import http.client
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, select_proxy
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+__all__ = ["MAX_ANSWER", "carries", "send"]
+
+#: The largest answer read (after decoding); a platform's API answer is a few KiB.
+MAX_ANSWER = 32 * 1024 * 1024
+#: What this transport decodes, sent when the session asks for requests' default.
+ACCEPT_ENCODING = "gzip, deflate"
+#: Idle connections kept per host.
+IDLE_PER_HOST = 256
+#: Hosts whose idle connections are kept (the least recently used are closed).
+HOSTS = 64
+#: An idle connection older than this is closed rather than used (servers close theirs).
+IDLE_SECONDS = 60.0
+_PIECE = 64 * 1024
+_DEFAULT_ACCEPT = requests.utils.default_headers()["Accept-Encoding"]
+#: Accept-Encoding values of a request this transport can honour.
+_DECODED = frozenset({_DEFAULT_ACCEPT, ACCEPT_ENCODING, "gzip", "deflate", "identity"})
+_Key = tuple[str, str, int, str]
+
+
+def carries(session: requests.Session, adapter: HTTPAdapter,
+            request: requests.PreparedRequest) -> bool:
+    """Whether this transport may send ``request`` for ``session`` through ``adapter`` (the
+    shared pool's, checked by the caller); else requests sends it."""
+    send_of = type(adapter).send
+    if getattr(send_of, "__module__", None) != "requests.adapters" \
+            or send_of.__qualname__ != "HTTPAdapter.send":
+        return False  # replaced: a test library's mock, or a subclass's own send
+    url = request.url or ""
+    if session.cert or session.verify is False or not url.startswith(("https://", "http://")):
+        return False
+    if request.headers.get("Accept-Encoding", _DEFAULT_ACCEPT) not in _DECODED:
+        return False
+    return not (session.proxies and select_proxy(url, session.proxies))
+
+
+def send(request: requests.PreparedRequest, *, timeout: float | tuple[float, float],
+         verify: bool | str) -> requests.Response:
+    """Send ``request`` (its body bytes or str) and return the whole answer."""
+    started = time.monotonic()
+    url = urlsplit(request.url or "")
+    scheme, host = url.scheme, url.hostname or ""
+    port = url.port or (443 if scheme == "https" else 80)
+    connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout,
+                                                                                timeout)
+    key: _Key = (scheme, host, port, verify if isinstance(verify, str) else "")
+    conn = _pool.take(key) or _connect(key, connect_timeout)
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    headers = {name: ACCEPT_ENCODING if value == _DEFAULT_ACCEPT
+               and name.lower() == "accept-encoding" else value
+               for name, value in request.headers.items()}
+    body = request.body.encode() if isinstance(request.body, str) else request.body
+    try:
+        assert conn.sock is not None
+        conn.sock.settimeout(read_timeout)
+        conn.request(request.method or "GET", path, body, headers)
+        answer = conn.getresponse()
+        data = _body(answer, request)
+    except requests.RequestException:
+        conn.close()
+        raise
+    except TimeoutError as exc:
+        conn.close()
+        raise requests.ReadTimeout(f"no answer in {read_timeout} s ({exc})",
+                                   request=request) from None
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        raise requests.ConnectionError(f"the connection failed ({type(exc).__name__})",
+                                       request=request) from None
+    except BaseException:
+        conn.close()
+        raise
+    if answer.will_close:
+        conn.close()
+    else:
+        _pool.give(key, conn)
+    return _response(request, answer, data, time.monotonic() - started)
+
+
+def _body(answer: http.client.HTTPResponse, request: requests.PreparedRequest) -> bytes:
+    """The answer's whole body, at most ``MAX_ANSWER`` bytes; ``IncompleteRead`` if the
+    connection ended before the length it announced."""
+    if answer.length is not None:
+        if answer.length > MAX_ANSWER:
+            raise _too_large(request)
+        return answer.read()  # raises IncompleteRead when cut short
+    parts: list[bytes] = []  # chunked (a cut chunk raises), or read to the connection's end
+    size = 0
+    while piece := answer.read(_PIECE):
+        size += len(piece)
+        if size > MAX_ANSWER:
+            raise _too_large(request)
+        parts.append(piece)
+    return b"".join(parts)
+
+
+def _too_large(request: requests.PreparedRequest | None = None) -> requests.ConnectionError:
+    return requests.ConnectionError(f"the answer is larger than {MAX_ANSWER} bytes",
+                                    request=request)
+
+
+def _connect(key: _Key, timeout: float) -> http.client.HTTPConnection:
+    """A new connection, connected; failing here, nothing was sent."""
+    scheme, host, port, bundle = key
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                           context=_tls_context(bundle))
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.connect()
+    except ssl.SSLError as exc:
+        conn.close()
+        raise requests.exceptions.SSLError(f"TLS handshake failed ({exc.reason})") from None
+    except TimeoutError:
+        conn.close()
+        raise requests.ConnectTimeout(ConnectTimeoutError(
+            f"no connection in {timeout} s")) from None
+    except socket.gaierror as exc:
+        conn.close()
+        raise requests.ConnectionError(NameResolutionError(host, None, exc)) from None  # type: ignore[arg-type]
+    except OSError as exc:
+        conn.close()
+        raise requests.ConnectionError(NewConnectionError(
+            None, f"could not connect ({exc.strerror or type(exc).__name__})")) from None  # type: ignore[arg-type]
+    return conn
+
+
+_contexts: dict[str, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def _tls_context(bundle: str) -> ssl.SSLContext:
+    """The verifying context for a CA bundle (file or folder; "" for requests' default)."""
+    with _contexts_lock:
+        if bundle not in _contexts:
+            where = bundle or DEFAULT_CA_BUNDLE_PATH
+            _contexts[bundle] = ssl.create_default_context(
+                capath=where if os.path.isdir(where) else None,
+                cafile=None if os.path.isdir(where) else where)
+        return _contexts[bundle]
+
+
+def _response(request: requests.PreparedRequest, answer: http.client.HTTPResponse,
+              data: bytes, elapsed: float) -> requests.Response:
+    """The ``requests.Response`` requests would have built (the body decoded)."""
+    headers: dict[str, str] = {}
+    for name, value in answer.getheaders():  # repeated headers joined, as urllib3 does
+        lower = name.lower()
+        previous = next((k for k in headers if k.lower() == lower), None) \
+            if lower in _REPEATABLE else None
+        if previous is not None:
+            headers[previous] = f"{headers[previous]}, {value}"
+        else:
+            headers[name] = value
+    response = requests.Response()
+    response.status_code = answer.status
+    response.reason = answer.reason
+    response.headers = CaseInsensitiveDict(headers)
+    response.url = request.url or ""
+    response.request = request
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.elapsed = timedelta(seconds=elapsed)
+    response._content = _decoded(data, response.headers, request)
+    return response
+
+
+#: Headers a server may repeat (any header may be; these are the ones seen twice in answers).
+_REPEATABLE = frozenset({"set-cookie", "link", "vary", "www-authenticate", "cache-control",
+                         "warning", "via", "x-ratelimit-limit"})
+
+
+def _decoded(data: bytes, headers: Mapping[str, str], request: requests.PreparedRequest
+             ) -> bytes:
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity") or not data:
+        return data
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        return data  # not asked for; left as it came, as requests leaves an unknown one
+    try:
+        if encoding == "deflate":
+            try:
+                return _inflate(zlib.decompressobj(), data)
+            except zlib.error:  # raw deflate, which some servers send
+                return _inflate(zlib.decompressobj(-zlib.MAX_WBITS), data)
+        return _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), data)
+    except zlib.error:
+        raise requests.exceptions.ContentDecodingError(
+            f"the answer is not valid {encoding}", request=request) from None
+
+
+def _inflate(decoder: Any, data: bytes) -> bytes:
+    out = decoder.decompress(data, MAX_ANSWER + 1)
+    if len(out) > MAX_ANSWER or decoder.unconsumed_tail:
+        raise _too_large()
+    return bytes(out)
+
+
+class _Pool:
+    """Idle connections per (scheme, host, port, CA bundle), newest first, for the
+    ``HOSTS`` hosts used last; closed when idle ``IDLE_SECONDS``, at exit, and in a forked
+    child (whose copies the parent still uses)."""
+
+    def __init__(self) -> None:
+        self._idle: OrderedDict[_Key, list[tuple[http.client.HTTPConnection, float]]] = \
+            OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: _Key) -> http.client.HTTPConnection | None:
+        """An idle connection the server has not closed, or None."""
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                conn, since = idle.pop()
+            if now - since < IDLE_SECONDS and not _dropped(conn):
+                return conn
+            conn.close()
+
+    def give(self, key: _Key, conn: http.client.HTTPConnection) -> None:
+        closing = [conn]
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            self._idle.move_to_end(key)
+            if len(idle) < IDLE_PER_HOST:
+                idle.append((conn, time.monotonic()))
+                closing = []
+            while len(self._idle) > HOSTS:
+                closing += [c for c, _ in self._idle.popitem(last=False)[1]]
+        for item in closing:
+            item.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle, self._idle = self._idle, OrderedDict()
+        for conns in idle.values():
+            for conn, _ in conns:
+                conn.close()
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether the server closed (or wrote on) an idle connection: readable means either."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+_pool = _Pool()
+atexit.register(_pool.close)
+os.register_at_fork(after_in_child=_pool.close)
