@@ -186,30 +186,21 @@ def _tls_context(bundle: str) -> ssl.SSLContext:
 def _response(request: requests.PreparedRequest, answer: http.client.HTTPResponse,
               data: bytes, elapsed: float) -> requests.Response:
     """The ``requests.Response`` requests would have built (the body decoded)."""
-    headers: dict[str, str] = {}
-    for name, value in answer.getheaders():  # repeated headers joined, as urllib3 does
+    joined: dict[str, tuple[str, str]] = {}
+    for name, value in answer.headers.items():  # a repeated header joined, as urllib3 does
         lower = name.lower()
-        previous = next((k for k in headers if k.lower() == lower), None) \
-            if lower in _REPEATABLE else None
-        if previous is not None:
-            headers[previous] = f"{headers[previous]}, {value}"
-        else:
-            headers[name] = value
+        first = joined.get(lower)
+        joined[lower] = (name, value) if first is None else (first[0], f"{first[1]}, {value}")
     response = requests.Response()
     response.status_code = answer.status
     response.reason = answer.reason
-    response.headers = CaseInsensitiveDict(headers)
+    response.headers = CaseInsensitiveDict(dict(joined.values()))
     response.url = request.url or ""
     response.request = request
     response.encoding = get_encoding_from_headers(response.headers)
     response.elapsed = timedelta(seconds=elapsed)
     response._content = _decoded(data, response.headers, request)
     return response
-
-
-#: Headers a server may repeat (any header may be; these are the ones seen twice in answers).
-_REPEATABLE = frozenset({"set-cookie", "link", "vary", "www-authenticate", "cache-control",
-                         "warning", "via", "x-ratelimit-limit"})
 
 
 def _decoded(data: bytes, headers: Mapping[str, str], request: requests.PreparedRequest
