@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carecast.errors import (
     AuthenticationError,
@@ -88,3 +92,44 @@ def test_backoff_grows_and_is_bounded() -> None:
     for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
         waits = [policy.wait_for(ChannelServerError("x"), attempt) for _ in range(50)]
         assert max(waits) <= ceiling
+
+
+_ERRORS = {
+    "connection": lambda: ChannelConnectionError("x"),
+    "server": lambda: ChannelServerError("y"),
+    "rejected": lambda: PlatformRejected("z"),
+    "rate 1s": lambda: RateLimited("r", retry_after=1),
+    "rate 40s": lambda: RateLimited("r", retry_after=40),
+    "rate over the cap": lambda: RateLimited("r", retry_after=500),
+}
+
+
+@given(st.lists(st.sampled_from(sorted(_ERRORS)), max_size=7), st.integers(1, 6),
+       st.sampled_from([5.0, 60.0, 300.0]))
+@settings(max_examples=300, deadline=None)
+def test_first_attempt_outside_tenacity_behaves_as_tenacity(
+        failures: list[str], max_attempts: int, max_wait: float) -> None:
+    """The first attempt runs outside tenacity; calls, waits and the final result or error
+    are what tenacity alone gives, whatever the failures."""
+    from tenacity import Retrying, retry_if_exception
+
+    def run(attempts_of: Callable[[RetryPolicy], Any]) -> tuple[Any, list[float], int]:
+        clock = FrozenClock()
+        policy = RetryPolicy(max_attempts=max_attempts, max_wait=max_wait, clock=clock,
+                             rng=random.Random(3))
+        fn, calls = _flaky(*(_ERRORS[name]() for name in failures))
+        try:
+            outcome: Any = None
+            for attempt in attempts_of(policy):
+                with attempt:
+                    outcome = fn()
+        except Exception as exc:
+            outcome = (type(exc).__name__, getattr(exc, "retry_after", None))
+        return outcome, clock.sleeps, len(calls)
+
+    def tenacity_alone(policy: RetryPolicy) -> Retrying:
+        return Retrying(stop=policy._stop, wait=policy._wait,
+                        retry=retry_if_exception(policy.retries), sleep=policy.clock.sleep,
+                        reraise=True)
+
+    assert run(RetryPolicy.retrying) == run(tenacity_alone)
