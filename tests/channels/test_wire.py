@@ -195,6 +195,8 @@ def test_chunked_answer_and_repeated_headers(serve: Any) -> None:
         (slow.status_code, slow.reason, slow.text, slow.encoding)
     assert fast.headers["link"] == slow.headers["link"]
     assert fast.links["next"]["url"] == "https://a.example/1"
+    assert b"".join(call(session, "GET", f"{base}/c").iter_content(4)) == slow.content
+    call(session, "GET", f"{base}/c").close()  # read whole already: nothing left to close
     assert call(session, "GET", f"{base}/c").text == "caf\u00e9 open"  # reused after chunks
     assert server.connections == 2  # requests' own session + ours
 
