@@ -200,7 +200,7 @@ def _response(request: requests.PreparedRequest, answer: http.client.HTTPRespons
     response.encoding = get_encoding_from_headers(response.headers)
     response.elapsed = timedelta(seconds=elapsed)
     response._content = _decoded(data, response.headers, request)
-    response._content_consumed = True  # as requests marks a body it read: close() needs no raw
+    response._content_consumed = True  # type: ignore[attr-defined]  # read, as requests marks it
     return response
 
 
