@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import os
 import socket
 import ssl
 import threading
@@ -322,3 +323,21 @@ def test_mocks_proxies_and_certificates_go_through_requests(used: list[str]) -> 
     session.cert = None
     prepared.headers["Accept-Encoding"] = "br"
     assert not wire.carries(session, adapter, prepared)
+
+
+def test_a_forked_child_never_shares_the_parents_connections(serve: Any) -> None:
+    server = serve({"/": _answer()})
+    session = chttp.new_session()
+    call(session, "GET", f"{server.base}/")
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, or exit 1
+        code = 1
+        try:
+            if not wire._pool._idle and call(session, "GET", f"{server.base}/").ok:
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert call(session, "GET", f"{server.base}/").ok  # the parent's own, still usable
+    assert server.connections == 2

@@ -270,9 +270,20 @@ class _Pool:
         """Close every idle connection."""
         with self._lock:
             idle, self._idle = self._idle, OrderedDict()
-        for conns in idle.values():
-            for conn, _ in conns:
-                conn.close()
+        _close_all(idle)
+
+    def forget(self) -> None:
+        """In a forked child: close the copies of the parent's connections. The lock is made
+        anew, not taken: a parent thread may have held it at the fork, and is gone."""
+        self._lock = threading.Lock()
+        idle, self._idle = self._idle, OrderedDict()
+        _close_all(idle)
+
+
+def _close_all(idle: Mapping[_Key, list[tuple[http.client.HTTPConnection, float]]]) -> None:
+    for conns in idle.values():
+        for conn, _ in conns:
+            conn.close()
 
 
 def _dropped(conn: http.client.HTTPConnection) -> bool:
@@ -286,5 +297,13 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
 
 
 _pool = _Pool()
+
+
+def _after_fork() -> None:
+    global _contexts_lock
+    _contexts_lock = threading.Lock()
+    _pool.forget()
+
+
 atexit.register(_pool.close)
-os.register_at_fork(after_in_child=_pool.close)
+os.register_at_fork(after_in_child=_after_fork)
