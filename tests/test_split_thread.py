@@ -126,3 +126,23 @@ def test_a_long_text_is_counted_a_bounded_number_of_times_over() -> None:
         text = "#tag " * words
         split_thread(text, 300, count)
         assert counted <= 25 * len(text)  # each width tried (two here) reads it ~9 times
+
+
+def test_a_text_surely_past_max_parts_is_refused_before_it_is_split(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A post may hold 1 MiB of text: a thread channel refuses it at once, never splitting
+    (or counting part by part) thousands of parts it will not send."""
+    from carecast.channels import base
+    from carecast.channels.mastodon import MastodonChannel, MastodonOptions
+    from carecast.post import Post
+
+    def never(*args: Any, **kwargs: Any) -> list[str]:
+        raise AssertionError("split")
+
+    channel = MastodonChannel("m", MastodonOptions(api_base_url="https://social.example",
+                                                   access_token="t"))
+    monkeypatch.setattr(base, "split_thread", never)
+    with pytest.raises(LimitExceeded) as info:
+        channel.render(Post(id="p", text="Our clinic opens at nine. " * 40_000))
+    assert (info.value.field, info.value.limit) == ("text", channel.max_parts)
+    assert "more than 25 parts" in str(info.value)

@@ -179,6 +179,9 @@ class Channel(ABC):
     max_reply_text: ClassVar[int | None] = None
     #: Long text becomes a reply thread instead of being refused.
     supports_threads: ClassVar[bool] = False
+    #: Most parts of one thread (each is a platform call and a post in followers' feeds):
+    #: longer text is refused, not sent as hundreds of replies.
+    max_parts: ClassVar[int] = 25
     #: The platform holds a post until ``draft.schedule`` itself; otherwise carecast keeps a
     #: scheduled post pending until a run at or after its time.
     supports_scheduling: ClassVar[bool] = False
@@ -406,6 +409,7 @@ class Channel(ABC):
             "max_media_bytes": {k.value: v for k, v in cls.max_media_bytes.items()},
             "requires_media": cls.requires_media,
             "supports_threads": cls.supports_threads,
+            "max_parts": cls.max_parts,
             "supports_scheduling": cls.supports_scheduling,
             "per_account": cls.per_account,
             "per_host": cls.per_host,
@@ -492,13 +496,25 @@ class Channel(ABC):
             joined = "\n\n".join([body, *thread]) if thread else body
             self.check_length(field, joined)
             return [joined]
-        if self.max_text is None or self.count(body) <= self.max_text:
+        length = self.count(body) if self.max_text is not None else 0
+        if self.max_text is None or length <= self.max_text:
             first = [body]
+        elif length > self.max_text * self.max_parts:  # surely too many: not split at all
+            raise self._too_many_parts(field, f"more than {self.max_parts}")
         else:
             first = split_thread(body, self.max_text, self.count, field=field)
+        if len(first) + len(thread) > self.max_parts:
+            raise self._too_many_parts(field if len(first) > 1 else "thread",
+                                       str(len(first) + len(thread)))
         for i, extra in enumerate(thread):
             self.check_length(f"thread[{i}]", extra)
         return [*first, *thread]
+
+    def _too_many_parts(self, field: str, parts: str) -> LimitExceeded:
+        return LimitExceeded(
+            f"{field}: the {self.name} thread would have {parts} parts, over the "
+            f"{self.max_parts} one thread may have; shorten the text (or the thread), or give "
+            f"overrides.{self.name}.text", field=field, limit=self.max_parts, value=parts)
 
     def check_length(self, field: str, text: str) -> None:
         """Raise ``LimitExceeded`` when ``text`` is over ``max_text``."""

@@ -79,7 +79,7 @@ __all__ = [
 ACCOUNT = "contract-acct"
 LIMIT_KEYS = {"max_text", "text_unit", "url_length", "max_title", "requires_title", "max_media",
               "media_kinds", "max_media_bytes", "requires_media", "supports_threads",
-              "supports_scheduling", "per_account", "per_host",
+              "max_parts", "supports_scheduling", "per_account", "per_host",
               "rate_limits_by"}
 FEATURE_KEYS = {"calls", "idempotent_publish", "public_profile", "extra", "packages",
                 "missing_packages", "notes"}
@@ -520,6 +520,8 @@ class ChannelContract:
             assert limits["max_media"] >= 1
         if limits["url_length"] is not None:
             assert limits["max_text"] is not None
+        assert type(limits["max_parts"]) is int
+        assert limits["max_parts"] >= 1
         if limits["supports_threads"]:
             assert limits["max_text"] is None or limits["max_text"] >= 20
 
@@ -644,6 +646,23 @@ class ChannelContract:
             error = _expect_limit(channel, Post(id="p", text=long_text), "text", limit)
         assert isinstance(error.value, int)
         assert error.value > limit
+
+    def test_a_thread_past_max_parts_is_refused(self, root: Path) -> None:
+        channel = self.build(root)
+        limit, most = channel.max_text, channel.max_parts
+        if limit is None or not channel.supports_threads:
+            pytest.skip(f"{channel.name} splits no text into a thread")
+        words = ("word " * (limit * most // 5)).strip()  # more parts once each is numbered
+        huge = "word " * (limit * most)  # past any split: refused before splitting
+        for text in (words, huge):
+            with pytest.raises(LimitExceeded) as info:
+                channel.render(Post(id="p", text=text))
+            assert info.value.field == "text"
+            assert info.value.limit == most
+            assert "shorten" in str(info.value)
+        with pytest.raises(LimitExceeded) as info:
+            channel.render(Post(id="p", text="Short.", thread=("More.",) * most))
+        assert info.value.field == "thread"
 
     def test_an_override_text_over_the_limit_names_the_override(self, root: Path) -> None:
         channel = self.build(root)
