@@ -36,7 +36,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,17 +80,34 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    #: This handler's request is counted in flight (``FaultServer.peak_active``).
+    _in_flight = False
+
     def handle(self) -> None:
-        owner = self.server.owner
-        owner._enter()
         try:
             super().handle()
         except _Abort:
             pass
         except OSError:
-            owner._bump("handler_errors")
+            self.server.owner._bump("handler_errors")
         finally:
-            owner._leave()
+            self._answered()
+
+    def _counted(self, endpoint: Callable[[], None]) -> None:
+        """Run ``endpoint`` with its request counted in flight until its answer goes out."""
+        self._in_flight = True
+        self.server.owner._enter()
+        try:
+            endpoint()
+        finally:
+            self._answered()
+
+    def _answered(self) -> None:
+        """The request is done: its answer goes out now (the client can only send the next
+        one after reading it), or it never will."""
+        if self._in_flight:
+            self._in_flight = False
+            self.server.owner._leave()
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -103,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
+            self._answered()
             self.end_headers()
             self.wfile.write(body)
         except OSError:  # the client went away
@@ -116,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            self._answered()
             self.end_headers()
             self.wfile.write(body[: len(body) // 2])
         except OSError:
@@ -133,6 +152,12 @@ class _Handler(BaseHTTPRequestHandler):
     # -- endpoints ---------------------------------------------------------------------------
 
     def do_POST(self) -> None:
+        self._counted(self._post)
+
+    def do_GET(self) -> None:
+        self._counted(self._get)
+
+    def _post(self) -> None:
         owner = self.server.owner
         if urlsplit(self.path).path != "/hook":
             self._answer(404, {"error": "no such endpoint"})
@@ -179,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             owner._delay()
         self._answer(200, record)
 
-    def do_GET(self) -> None:
+    def _get(self) -> None:
         owner = self.server.owner
         url = urlsplit(self.path)
         if url.path != "/lookup":
@@ -228,7 +253,7 @@ class FaultServer:
         self.counters: Counter[str] = Counter()
         #: Every ``Retry-After`` value sent, in order.
         self.retry_after_sent: list[int] = []
-        #: The most handlers busy at once (requests in flight).
+        #: The most requests in flight at once (from the request line to the answer).
         self.peak_active = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -335,12 +360,12 @@ class FaultServer:
 
     @property
     def active(self) -> int:
-        """Handlers busy now."""
+        """Requests in flight now."""
         with self._lock:
             return self._active
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until no handler is busy; False if ``timeout`` passed first."""
+        """Wait until no request is in flight; False if ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
         with self._idle:
             while self._active:
