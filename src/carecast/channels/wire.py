@@ -26,7 +26,6 @@ import select
 import socket
 import ssl
 import threading
-import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -39,6 +38,8 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, select_proxy
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from carecast.clock import SYSTEM_CLOCK
 
 __all__ = ["MAX_ANSWER", "carries", "send"]
 
@@ -53,6 +54,9 @@ HOSTS = 64
 #: An idle connection older than this is closed rather than used (servers close theirs).
 IDLE_SECONDS = 60.0
 _PIECE = 64 * 1024
+#: The sockets' real time (an idle connection's age, an answer's ``elapsed``): one pool
+#: serves every channel of the process, so no channel's own (perhaps frozen) clock.
+_clock = SYSTEM_CLOCK
 _DEFAULT_ACCEPT = requests.utils.default_headers()["Accept-Encoding"]
 #: Accept-Encoding values of a request this transport can honour.
 _DECODED = frozenset({_DEFAULT_ACCEPT, ACCEPT_ENCODING, "gzip", "deflate", "identity"})
@@ -78,7 +82,7 @@ def carries(session: requests.Session, adapter: HTTPAdapter,
 def send(request: requests.PreparedRequest, *, timeout: float | tuple[float, float],
          verify: bool | str) -> requests.Response:
     """Send ``request`` (its body bytes or str) and return the whole answer."""
-    started = time.monotonic()
+    started = _clock.monotonic()
     url = urlsplit(request.url or "")
     scheme, host = url.scheme, url.hostname or ""
     port = url.port or (443 if scheme == "https" else 80)
@@ -115,7 +119,7 @@ def send(request: requests.PreparedRequest, *, timeout: float | tuple[float, flo
         conn.close()
     else:
         _pool.give(key, conn)
-    return _response(request, answer, data, time.monotonic() - started)
+    return _response(request, answer, data, _clock.monotonic() - started)
 
 
 def _body(answer: http.client.HTTPResponse, request: requests.PreparedRequest) -> bytes:
@@ -242,7 +246,7 @@ class _Pool:
 
     def take(self, key: _Key) -> http.client.HTTPConnection | None:
         """An idle connection the server has not closed, or None."""
-        now = time.monotonic()
+        now = _clock.monotonic()
         while True:
             with self._lock:
                 idle = self._idle.get(key)
@@ -259,7 +263,7 @@ class _Pool:
             idle = self._idle.setdefault(key, [])
             self._idle.move_to_end(key)
             if len(idle) < IDLE_PER_HOST:
-                idle.append((conn, time.monotonic()))
+                idle.append((conn, _clock.monotonic()))
                 closing = []
             while len(self._idle) > HOSTS:
                 closing += [c for c, _ in self._idle.popitem(last=False)[1]]
