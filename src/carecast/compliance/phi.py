@@ -603,8 +603,8 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
-    __slots__ = ("_ends", "_headlines", "_patient", "_starts", "anchors", "digit", "honorific",
-                 "hot", "lower", "month", "old_age", "spans")
+    __slots__ = ("_ends", "_headlines", "_patient", "_starts", "anchors", "digit", "first_digit",
+                 "honorific", "hot", "lower", "month", "old_age", "spans")
 
     def __init__(self, text: str) -> None:
         self.spans: list[PhiSpan] = []
@@ -614,9 +614,12 @@ class _Found:
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
         self.hot = _ASCII_HOT if _reads_as_ascii(text) else _UNICODE_HOT
-        self.digit = self.hot.digit.search(text) is not None
+        first_digit = self.hot.digit.search(text)
+        self.digit = first_digit is not None
+        # where the patterns that begin with a digit start searching (-1: no digit)
+        self.first_digit = first_digit.start() if first_digit else -1
         self.month = _has_month(text)
-        self.old_age = self.digit and _OLD_AGE.search(text) is not None
+        self.old_age = self.digit and _OLD_AGE.search(text, self.first_digit) is not None
         lower = self.lower  # an honorific (Mr., Mrs., Ms., ...) can only be where these are
         self.honorific = "mr" in lower or "ms" in lower or "mx" in lower or "miss" in lower or \
             "mme" in lower or "mlle" in lower or "sr" in lower or "herr" in lower or "frau" in lower
@@ -646,13 +649,17 @@ class _Found:
         return before == 0 or self._ends[before - 1] <= start
 
     def add(self, start: int, end: int, category: str, confidence: float) -> bool:
-        if start < end and self.free(start, end):
-            self.spans.append(PhiSpan(start, end, category, confidence))
-            at = bisect_left(self._starts, start)
-            self._starts.insert(at, start)
-            self._ends.insert(at, end)
-            return True
-        return False
+        """Add ``start:end`` if it is free (no span starts inside a free one, so the
+        bisection that tells it free is also where it goes)."""
+        if start >= end:
+            return False
+        at = bisect_left(self._starts, end)
+        if at and self._ends[at - 1] > start:
+            return False
+        self.spans.append(PhiSpan(start, end, category, confidence))
+        self._starts.insert(at, start)
+        self._ends.insert(at, end)
+        return True
 
     def remove(self, span: PhiSpan) -> None:
         self.spans.remove(span)
@@ -781,8 +788,8 @@ def _structured(text: str, found: _Found) -> None:
         for m in _MAC.finditer(text):
             found.add(m.start(), m.end(), "DEVICE", 0.8)
     hot = found.hot
-    tokens = _id_tokens(text)
-    for m in hot.ssn.finditer(text) if hot is _UNICODE_HOT or _ssn_shaped(text, tokens) else ():
+    tokens = _id_tokens(text, found.first_digit)
+    for m in hot.ssn.finditer(text, found.first_digit) if hot is _UNICODE_HOT or _ssn_shaped(text, tokens) else ():
         area, group, serial = m.group(1), m.group(3), m.group(4)
         if _after_gap(text, m.start(), "-") and area not in ("000", "666") and area[0] != "9" \
                 and group != "00" and serial != "0000":
@@ -797,7 +804,7 @@ def _structured(text: str, found: _Found) -> None:
     for m in _IBAN.finditer(text) if capitals else ():
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
-    for m in hot.card.finditer(text):
+    for m in hot.card.finditer(text, found.first_digit):
         digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
@@ -830,13 +837,14 @@ def _ssn_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
     return False
 
 
-def _id_tokens(text: str) -> list[tuple[int, int]]:
+def _id_tokens(text: str, first_digit: int) -> list[tuple[int, int]]:
     """The maximal runs of letters, digits and ``./-`` holding a digit, without the ``./-``
-    they begin or end with: found from their digits, and walked back over the letters before."""
+    they begin or end with: found from their digits (the first at ``first_digit``), and walked
+    back over the letters before."""
     tokens: list[tuple[int, int]] = []
     last_end = -1
     size = len(text)
-    for m in (_DIGIT_TO_TOKEN_END if text.isascii() else _DIGIT_RUN).finditer(text):
+    for m in (_DIGIT_TO_TOKEN_END if text.isascii() else _DIGIT_RUN).finditer(text, first_digit):
         start, end = m.span()
         if start < last_end:
             continue  # a digit run inside a token already found (Unicode digits)
@@ -929,8 +937,8 @@ def _people_marks(text: str, found: _Found) -> None:
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
-        if found.hot.ordinal.search(text):
-            if _OLD_ORDINAL.search(text):
+        if found.hot.ordinal.search(text, found.first_digit):
+            if _OLD_ORDINAL.search(text, found.first_digit):
                 for m in _ORDINAL_AGE.finditer(text):
                     found.add(m.start(1), m.end(1), "DATE", 0.8)
             if "the " in text:
@@ -1004,20 +1012,18 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
                 found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
-    for pattern, confidence in ((found.hot.street_numbered, 0.85), (_STREET_PREFIXED, 0.75),
-                                (_PO_BOX, 0.85), (_UNIT_ALONE, 0.6)):
-        if (pattern is _PO_BOX and "box" not in lower) or (pattern is _UNIT_ALONE and not (
-                "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower
-                or "flat" in lower)):
-            continue
-        for m in pattern.finditer(text):
-            if _after_gap(text, m.start()) and m.end() - m.start() > 6:
-                found.add(m.start(), m.end(), "LOCATION", confidence)
+    _street(text, found.hot.street_numbered.finditer(text, found.first_digit), 0.85, found)
+    _street(text, _STREET_PREFIXED.finditer(text), 0.75, found)
+    if "box" in lower:
+        _street(text, _PO_BOX.finditer(text), 0.85, found)
+    if "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower or "flat" in lower:
+        _street(text, _UNIT_ALONE.finditer(text), 0.6, found)
     if "zip" in lower or "post" in lower or "plz" in lower:
         for m in _ZIP_NAMED.finditer(text):
             if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "LOCATION", 0.85)
-    for m in _POSTCODE_SHAPES.finditer(text) if found.hot.postcode_hint.search(text) else ():
+    for m in _POSTCODE_SHAPES.finditer(text) if found.hot.postcode_hint.search(
+            text, found.first_digit) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
     if "live" in lower or "resid" in lower or "address" in lower or "mailed" in lower or \
@@ -1032,6 +1038,14 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
             if found.free(m.end(), end) and _DIGIT.search(text, m.end(), end) and \
                     not _DATE_TEXT.match(text, m.end()):
                 found.add(m.end(), end, "LOCATION", 0.8)
+
+
+def _street(text: str, matches: Iterable[re.Match[str]], confidence: float,
+            found: _Found) -> None:
+    """Each of the address ``matches`` that begins a token and is longer than six characters."""
+    for m in matches:
+        if _after_gap(text, m.start()) and m.end() - m.start() > 6:
+            found.add(m.start(), m.end(), "LOCATION", confidence)
 
 
 def _suffix_number(lower: str, tokens: list[tuple[int, int]]) -> bool:
@@ -1177,9 +1191,10 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     keys = [_KEYS.get(w) or _key(w) for w in words]
     whole = " ".join(keys)
     initial = _sentence_start(text, start)
-    titled = _title_before(found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES)
-    moved = False
-    if not _JOB_WORDS.isdisjoint(keys) or (not titled and not _CLINICAL.isdisjoint(keys)) or \
+    opening = start  # the title before the run is read only on the paths that ask
+    initialled = moved = False
+    if not _JOB_WORDS.isdisjoint(keys) or (not _CLINICAL.isdisjoint(keys) and not _title_before(
+            found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES)) or \
             ("-" in whole and any(_LETTER_WORD.match(w) for w in words)) or (
             keys[-1] in _ROMAN and keys[0] not in lex.first):
         return True  # "Patient Access Representative", "JAMA Cardiology", "Level II"
@@ -1199,7 +1214,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
             and not lex.is_english(keys[1])):  # "Summer Delgado": a first name that is a word
         if len(keys) == 1:
             return False
-        titled = titled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
+        initialled = initialled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
         start = text.index(words[1], start + len(words[0]))
         words, keys, initial, moved = words[1:], keys[1:], False, True
     last = keys[-1]
@@ -1228,8 +1243,8 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if nxt in _EPONYM_NEXT:
         return True  # Parkinson's disease, the Glasgow scale: not a person
     nxt2 = f"{nxt} {after.group(2).lower()}" if after and after.group(2) else ""
-    titled = titled or (moved and _title_before(found.lower, start, 12, _TITLE_WORDS,
-                                                _BARE_TITLES))
+    titled = initialled or _title_before(found.lower, opening, 12, _TITLE_WORDS, _BARE_TITLES) \
+        or (moved and _title_before(found.lower, start, 12, _TITLE_WORDS, _BARE_TITLES))
     person_cue = titled or prev in _PERSON_BEFORE or nxt in _PERSON_AFTER or (
         prev2 in ("name", "i", "this") and prev in ("is", "am", "m")) or (
         prev == "to" and prev2 in _PERSON_BEFORE) or (
