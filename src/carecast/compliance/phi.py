@@ -799,8 +799,8 @@ def _structured(text: str, found: _Found) -> None:
             found.add(start, end, "IP", 0.9)
         elif end - start >= 3:  # shorter tokens hold too few digits
             _keyed_id(text, start, end, found)
-    lower = found.lower  # an IBAN's or MBI's capitals are in a token: skip both where none is
-    capitals = any(text[start:end] != lower[start:end] for start, end in tokens)
+    # an IBAN's or MBI's capitals are in a token: both are skipped where none is
+    capitals = _capital_in(text, found.lower, tokens)
     for m in _IBAN.finditer(text) if capitals else ():
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
@@ -813,7 +813,7 @@ def _structured(text: str, found: _Found) -> None:
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "HEALTH_PLAN", 0.7)
     _dates(text, found, tokens)
-    _addresses(text, found, tokens)
+    _addresses(text, found, tokens, capitals)
     for start, end in tokens:
         if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
@@ -824,6 +824,28 @@ def _structured(text: str, found: _Found) -> None:
     for start, end in tokens:
         if end - start >= 6:
             _loose_id(text, start, end, found)
+
+
+def _capital_in(text: str, lower: str, tokens: list[tuple[int, int]]) -> bool:
+    """Whether a token holds a capital (``lower`` is ``text`` in lower case, ``_lower``)."""
+    for start, end in tokens:
+        if text[start:end] != lower[start:end]:
+            return True
+    return False
+
+
+def _numbered_street_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
+    """Whether a token is followed by spaces and a capital or a digit: the hint for
+    ``_STREET_NUMBERED``, whose house number ends a token ("12 Oak Street", "4B Main St")."""
+    size = len(text)
+    for _, end in tokens:
+        if end < size and text[end].isspace():
+            end += 1
+            while end < size and text[end].isspace():
+                end += 1
+            if end < size and (text[end].isupper() or text[end].isdigit()):
+                return True
+    return False
 
 
 def _ssn_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
@@ -1006,13 +1028,16 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
     return words.search(window, cut + 1) is not None
 
 
-def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
+def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]], capitals: bool) -> None:
+    """Street addresses, post boxes, units, postcodes and addresses after a cue ("lives at");
+    ``capitals``: whether a token holds a capital (``_capital_in``)."""
     if _suffix_number(found.lower, tokens):
         for m in _WORD_NUMBER.finditer(text):
             if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
                 found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
-    _street(text, found.hot.street_numbered.finditer(text, found.first_digit), 0.85, found)
+    if _numbered_street_shaped(text, tokens):
+        _street(text, found.hot.street_numbered.finditer(text, found.first_digit), 0.85, found)
     _street(text, _STREET_PREFIXED.finditer(text), 0.75, found)
     if "box" in lower:
         _street(text, _PO_BOX.finditer(text), 0.85, found)
@@ -1022,7 +1047,7 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
         for m in _ZIP_NAMED.finditer(text):
             if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "LOCATION", 0.85)
-    for m in _POSTCODE_SHAPES.finditer(text) if found.hot.postcode_hint.search(
+    for m in _POSTCODE_SHAPES.finditer(text) if capitals and found.hot.postcode_hint.search(
             text, found.first_digit) else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
@@ -1124,10 +1149,12 @@ def _names_and_places(text: str, found: _Found) -> None:
     lex: _Lexicon | None = None
     shouting = text.isupper()
     skipped: list[tuple[int, list[str]]] = []
+    ascii_capital = False  # whether a run begins with one (else "_HAS_UPPER" is asked)
     for m in found.hot.run.finditer(text):
         run = m.group()
         at, stop = m.span()
         lex = lex or _lexicon()
+        ascii_capital = ascii_capital or run[0] <= "Z"
         if " " in run or "\t" in run:
             plain = run.split()  # the run's only spaces are " " and "\t"
         elif len(run) == 1 or (run.lower() in lex.common and not (
@@ -1136,9 +1163,12 @@ def _names_and_places(text: str, found: _Found) -> None:
         else:
             plain = [run]
         start = at
-        if not _after_gap(text, at, "@/.#-") or not found.free(at, stop):  # the rare case
+        gap = _after_gap(text, at, "@/.#-")
+        if not gap or not found.free(at, stop):  # the rare case
+            if len(plain) == 1:
+                continue  # one word inside a token or a span found already
             words = [(at + w.start(), w.group()) for w in _NON_SPACE.finditer(run)]
-            if not _after_gap(text, at, "@/.#-"):
+            if not gap:
                 del words[0]  # "ex-Zombie Kastner": the run starts at the next word
             if not found.free(at, stop):  # keep the words before a span already found
                 free = [found.free(start, start + len(word)) for start, word in words]
@@ -1155,7 +1185,7 @@ def _names_and_places(text: str, found: _Found) -> None:
             age = _AGE_AFTER_NAME.match(text, span.end)  # "Robert Lee, 91, ..."
             if age:
                 found.add(age.start(1), age.end(1), "DATE", 0.8)
-    if not _HAS_UPPER.search(text):
+    if not ascii_capital and not _HAS_UPPER.search(text):
         _lower_case_names(text, found)
 
 
