@@ -806,13 +806,14 @@ def _structured(text: str, found: _Found) -> None:
         if _after_gap(text, m.start(), "-") and area not in ("000", "666") and area[0] != "9" \
                 and group != "00" and serial != "0000":
             found.add(m.start(), m.end(), "SSN", 0.95 if m.group(2) == "-" else 0.8)
+    capitals = False  # an IBAN's or MBI's capitals are in a token: both are skipped where none is
+    lower = found.lower
     for start, end in tokens:  # tokens never overlap: one loop serves both rules
+        capitals = capitals or text[start:end] != lower[start:end]
         if end - start >= 7 and _IPV4.fullmatch(text, start, end):  # 1.1.1.1 and longer
             found.add(start, end, "IP", 0.9)
         elif end - start >= 3:  # shorter tokens hold too few digits
             _keyed_id(text, start, end, found)
-    # an IBAN's or MBI's capitals are in a token: both are skipped where none is
-    capitals = _capital_in(text, found.lower, tokens)
     for m in _IBAN.finditer(text) if capitals else ():
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
@@ -836,11 +837,6 @@ def _structured(text: str, found: _Found) -> None:
     for start, end in tokens:
         if end - start >= 6:
             _loose_id(text, start, end, found)
-
-
-def _capital_in(text: str, lower: str, tokens: list[tuple[int, int]]) -> bool:
-    """Whether a token holds a capital (``lower`` is ``text`` in lower case, ``_lower``)."""
-    return any(text[start:end] != lower[start:end] for start, end in tokens)
 
 
 def _numbered_street_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
@@ -1039,7 +1035,7 @@ def _cue(words: re.Pattern[str], text: str, start: int, reach: int) -> bool:
 
 def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]], capitals: bool) -> None:
     """Street addresses, post boxes, units, postcodes and addresses after a cue ("lives at");
-    ``capitals``: whether a token holds a capital (``_capital_in``)."""
+    ``capitals``: whether a token holds a capital."""
     if _suffix_number(found.lower, tokens):
         for m in _WORD_NUMBER.finditer(text):
             if _after_gap(text, m.start()) and m.group(1).lower().endswith(_STREET_SUFFIXES):
