@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from carecast.compliance import phi
@@ -204,6 +204,40 @@ def test_each_ascii_twin_matches_as_its_pattern_in_ascii_text(text: str, which: 
     each character: they must find the same spans (``\\s`` counts 0x1C to 0x1F as spaces)."""
     pattern, twin = phi._UNICODE_HOT[which], phi._ASCII_HOT[which]
     assert [m.span() for m in twin.finditer(text)] == [m.span() for m in pattern.finditer(text)]
+
+
+_NUMBERED_TEXT = st.tuples(st.lists(st.sampled_from(
+    ["12", "4B", "7354", "1st", "95", "Oak", "Street", "St", "N.", "SW1A", "1AA", "K1A", "0B1",
+     "4111", "1111-1111", "(555)", "+1", "010-2000", "12-34-5678", "a", "x", ",", ".", "-",
+     "\t", "\n", "\x1c", "\u00c9", "\u0663", "\U0001f600"]), max_size=14),
+    st.sampled_from([" ", "", "  "])).map(lambda parts: parts[1].join(parts[0]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_NUMBERED_TEXT)
+@example("12  Oak \n Street, Apt 4")
+@example("at 10 5th Avenue")
+@example("4B\tN. Main St. SW1A 1AA")
+def test_each_digit_hint_holds_wherever_its_pattern_matches(text: str) -> None:
+    """The scan skips a pattern where its hint says it cannot match, and starts the patterns
+    that begin with a digit at the first digit: both must leave every match found."""
+    found = phi._Found(text)
+    if not found.digit:
+        return
+    hot = found.hot
+    for pattern in (hot.ssn, hot.card, hot.street_numbered, hot.ordinal, hot.postcode_hint,
+                    phi._OLD_AGE, phi._OLD_ORDINAL):
+        assert [m.span() for m in pattern.finditer(text, found.first_digit)] == \
+            [m.span() for m in pattern.finditer(text)]
+    tokens = phi._id_tokens(text, found.first_digit)
+    if hot.street_numbered.search(text):
+        assert phi._numbered_street_shaped(text, tokens)
+    if hot.postcode_shapes.search(text):
+        assert any(text[start:end] != found.lower[start:end] for start, end in tokens)
+    if hot.card.search(text):
+        assert found.digits >= 12
+    phone_digits = [len(phi._NON_DIGIT.sub("", m.group())) for m in hot.phone.finditer(text)]
+    assert found.digits >= max(phone_digits, default=0)
 
 
 def test_the_ascii_twin_of_a_space_in_a_class_is_refused() -> None:

@@ -841,15 +841,16 @@ def _structured(text: str, found: _Found) -> None:
 
 
 def _numbered_street_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
-    """Whether a token is followed by spaces and a capital or a digit: the hint for
-    ``_STREET_NUMBERED``, whose house number ends a token ("12 Oak Street", "4B Main St")."""
+    """Whether a token is followed by spaces and a capital: the hint for ``_STREET_NUMBERED``,
+    whose house number, or the ordinal that names the street, ends a token before the street's
+    capitalised words ("12 Oak Street", "4B Main St", "10 5th Avenue")."""
     size = len(text)
     for _, end in tokens:
         if end < size and text[end].isspace():
             end += 1
             while end < size and text[end].isspace():
                 end += 1
-            if end < size and (text[end].isupper() or text[end].isdigit()):
+            if end < size and text[end].isupper():
                 return True
     return False
 
