@@ -58,15 +58,19 @@ def _split(words: str) -> list[str]:
     return words.split()
 
 
-def _by_first_letter(alternatives: str) -> str:
+def _by_first_letter(alternatives: str, word_start: bool = False) -> str:
     """``alternatives`` ("Rue|Avenue|Av\\.", each begun by a plain character) as one group per
     first character, in their order: at each position the engine then tries the one group
-    that can match instead of every alternative (the matches are the same)."""
+    that can match instead of every alternative (the matches are the same). ``word_start``:
+    each begins a word, as ``\\b`` before the group would say; told by a lookbehind after the
+    first letter instead, so that the engine still skips to a first letter in C."""
     groups: dict[str, list[str]] = {}
     for word in alternatives.split("|"):
         groups.setdefault(word[0], []).append(word[1:])
-    return "(?:" + "|".join(first + (rest[0] if len(rest) == 1 else f"(?:{'|'.join(rest)})")
-                            for first, rest in groups.items()) + ")"
+    after_first = r"(?<!\w.)" if word_start else ""
+    return "(?:" + "|".join(
+        first + after_first + (rest[0] if len(rest) == 1 else f"(?:{'|'.join(rest)})")
+        for first, rest in groups.items()) + ")"
 
 
 _UPPER = "".join(sorted({chr(c) for c in (*range(0x41, 0x5B), *range(0xC0, 0x250),
@@ -172,8 +176,9 @@ _MONTH_ALONE = re.compile(  # "in March": a month of care (a date more precise t
     r"\b(?:[Ii]n|[Dd]uring|[Ss]ince|[Uu]ntil|[Ll]ast|[Tt]his|[Ee]arly|[Ll]ate|[Mm]id-?)\s+"
     r"(?:early\s+|late\s+|mid-?)?((?:January|February|March|April|May|June|July|August|"
     r"September|October|November|December)\b)(?![ \t]+\d|,?[ \t]+(?:of[ \t]+)?\d{4})")
-_ROAD = re.compile(r"\b(?:Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|US|SR|State Road|"
-                   r"County Road|CR)[ \t-]?\d{1,4}[A-Z]?\b")
+_ROAD = re.compile(_by_first_letter(r"Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|US|SR|State Road|"
+                                    r"County Road|CR", word_start=True) +
+                   r"[ \t-]?\d{1,4}[A-Z]?\b")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
 _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
 _ASCII_DIGITS = b"0123456789"
@@ -346,10 +351,11 @@ _UNIT_ALONE = re.compile(r"(?:Apt|Apartment|Suite|Ste|Unit|Flat)\.?\s*#?\s*\d+[A
 _POSTCODE_AFTER = re.compile(
     r"[ \t]*,?\s{0,3}(?:[A-Z]{2,3}\s+)?(\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3})\b(?![.,]\d)")
 _POSTCODE_BEFORE = re.compile(r"(?<![\w.,-])(\d{1,6})[ \t]*,?[ \t]*$")
-_PATIENT_CONTEXT = re.compile(  # searched in lower-case text (case-blind patterns are slow)
-    r"\b(?:patients?|admitted|admission|transferred|discharged|resident|stayed|treated|"
+# searched in lower-case text (case-blind patterns are slow)
+_PATIENT_CONTEXT = re.compile(_by_first_letter(
+    r"patients?|admitted|admission|transferred|discharged|resident|stayed|treated|"
     r"hospitali[sz]ed|born|died|passed\s+away|recovering|inpatient|room|ward|diagnosed|"
-    r"diagnosis|underwent|resides|survivor)\b")
+    r"diagnosis|underwent|resides|survivor", word_start=True) + r"\b")
 _DIGIT = re.compile(r"\d")
 
 
