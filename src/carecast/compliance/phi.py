@@ -287,11 +287,17 @@ _DATE_CUE = re.compile(  # searched in the lower-cased words just before a date
     r"delivered|diagnos|seen on|treated|visited|date of service|transplant|procedure|arrived|"
     r"expired|onset")
 _AGE_AFTER_NAME = re.compile(r",\s*(9\d|1[01]\d)\b(?![.,]\d)")
-_AGE = re.compile(r"(?:9\d|1[01]\d)(?:\s*|-)(?:[Yy]ears?|[Yy]rs?|y/?o|[Yy]ear-old|-[Yy]ear-old)\b"
-                  r"|(?:aged?|Aged?)\s+(?:9\d|1[01]\d)\b|(?:9\d|1[01]\d)(?:st|nd|rd|th)\s+[Bb]irthday\b"
-                  r"|[Tt]urn(?:s|ed|ing)?\s+(?:9\d|1[01]\d)\b(?![.,]?\d|\s*(?:%|percent|degrees|°|"
-                  r"mph|miles|minutes|hours|days|weeks|months|pages|mg|beds|units|patients))"
-                  r"|\bat\s+(?:9\d|1[01]\d),")  # "turned 100", "at 91, she ..."
+# An age over 89: "95 years", "aged 91", "his 100th birthday", "turned 104", "at 91, she".
+# Each branch begins with a plain character, so that the engine skips to one in C: the two
+# first digits of the age and the first letters of the words, "at" told a word's start by a
+# lookbehind after its "a" (as "\b" before it would say).
+_OLD = r"(?:9\d|1[01]\d)"
+_AGE_TAIL = (r"(?:(?:\s*|-)(?:[Yy]ears?|[Yy]rs?|y/?o|[Yy]ear-old|-[Yy]ear-old)\b"
+             r"|(?:st|nd|rd|th)\s+[Bb]irthday\b)")
+_TURN_TAIL = (rf"urn(?:s|ed|ing)?\s+{_OLD}\b(?![.,]?\d|\s*(?:%|percent|degrees|°|mph|miles|"
+              r"minutes|hours|days|weeks|months|pages|mg|beds|units|patients))")
+_AGE = re.compile(rf"9\d{_AGE_TAIL}|1[01]\d{_AGE_TAIL}|a(?:ged?\s+{_OLD}\b|(?<!\w.)t\s+{_OLD},)"
+                  rf"|Aged?\s+{_OLD}\b|T{_TURN_TAIL}|t{_TURN_TAIL}")
 _WEEKDAY_DATE = re.compile(rf"(?:(?:{_WEEKDAYS}),?\s+)?the\s+\d{{1,2}}(?:st|nd|rd|th)\b"
                            rf"(?!\s+(?:of\s+)?{_MONTH})(?!\s+{_COUNTED})")
 
