@@ -236,6 +236,8 @@ def test_each_digit_hint_holds_wherever_its_pattern_matches(text: str) -> None:
         assert any(text[start:end] != found.lower[start:end] for start, end in tokens)
     if hot.card.search(text):
         assert found.digits >= 12
+    if phi._OLD_ORDINAL.search(text):
+        assert found.old_age
     phone_digits = [len(phi._NON_DIGIT.sub("", m.group())) for m in hot.phone.finditer(text)]
     assert found.digits >= max(phone_digits, default=0)
 

@@ -978,11 +978,12 @@ def _people_marks(text: str, found: _Found) -> None:
             for m in _PLATE.finditer(text):
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
-        if found.hot.ordinal.search(text, found.first_digit):
-            if _OLD_ORDINAL.search(text, found.first_digit):
+        weekday = "the " in text  # "the 3rd"; an old ordinal ("96th") is an old age too
+        if (weekday or found.old_age) and found.hot.ordinal.search(text, found.first_digit):
+            if found.old_age and _OLD_ORDINAL.search(text, found.first_digit):
                 for m in _ORDINAL_AGE.finditer(text):
                     found.add(m.start(1), m.end(1), "DATE", 0.8)
-            if "the " in text:
+            if weekday:
                 for m in _WEEKDAY_DATE.finditer(text):
                     found.add(m.start(), m.end(), "DATE", 0.5)
     if found.month:
