@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, model_validator
 
+from carecast.compliance.clauses import fold
 from carecast.errors import ConfigurationError
 from carecast.findings import Action, Finding, Span
 
@@ -202,20 +203,16 @@ def phrase_matches(text: str, phrase: str) -> Iterator[re.Match[str]]:
         yield from phrase_pattern(phrase).finditer(text)
 
 
-#: The only characters outside ASCII that a case-blind pattern matches to an ASCII letter
-#: (dotted and dotless i, the long s, the Kelvin sign).
-_ASCII_FOLDS = ("\u0130", "\u0131", "\u017f", "\u212a")
-
-
-def may_hold(text: str, needles: tuple[str, ...]) -> bool:
+def may_hold(text: str, needles: tuple[str, ...], *, low: str | None = None) -> bool:
     """Whether ``text`` may match a pattern that ignores case and holds one of ``needles``
     (lower-case ASCII) in every match: False only for a text holding none of them, a test
     far cheaper than the pattern (ignoring case is only A-Z against a-z there, unless the
-    text holds one of the four other letters that fold to ASCII)."""
-    if not needles or (not text.isascii() and any(map(text.__contains__, _ASCII_FOLDS))):
+    text holds one of the four other letters that fold to ASCII: see ``fold``). ``low``,
+    when given, is ``fold(text)``, computed once."""
+    if not needles:
         return True
-    low = text.lower()
-    return any(map(low.__contains__, needles))  # no generator: it cost as much as the tests
+    low = fold(text) if low is None else low
+    return low is None or any(map(low.__contains__, needles))  # map: cheaper than a generator
 
 
 @lru_cache(maxsize=4096)

@@ -36,7 +36,7 @@ from carecast.compliance._settings import (
     draft_texts,
     has_phrase,
 )
-from carecast.compliance.clauses import Clause, normalise
+from carecast.compliance.clauses import CaseBlind, Clause, normalise
 from carecast.compliance.reading import read, tokens
 from carecast.findings import Action, Finding
 from carecast.hookspecs import hookimpl
@@ -105,26 +105,25 @@ _NUMBER = (r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten
            r"fifteen|twenty|half an?|a half|a couple of)")
 #: Measures that are a dose after "a": "a capful", "a teaspoon" (not "a pill": too vague).
 _MEASURES = frozenset({"capful", "capfuls", "teaspoon", "tablespoon", "tsp", "tbsp", "scoop"})
-_TREATMENT_MOVE = re.compile(
+_TREATMENT_MOVE = CaseBlind(
     r"\b(?:stop|quit|skip|discontinue|start|switch|come off|go off|ditch|taper|pause|swap|"
-    r"replace|cut (?:back on|out))\b(?: (?:taking|using|on|from|off|to))?", re.IGNORECASE)
-_NOT_NEEDED = re.compile(r"\byou (?:don't|do not|won't|will not) need\b", re.IGNORECASE)
-_DIAGNOSIS_LEAD = re.compile(
+    r"replace|cut (?:back on|out))\b(?: (?:taking|using|on|from|off|to))?")
+_NOT_NEEDED = CaseBlind(r"\byou (?:don't|do not|won't|will not) need\b")
+_DIAGNOSIS_LEAD = CaseBlind(
     r"(?<!of )\b(?:you(?:'ve| have| probably have| likely have| definitely have| may have| "
     r"might have| must have| 've got| have got| got| are suffering from| suffer from| 're "
     r"suffering from| are| 're)|(?:that|it|this)(?:'s| is| sounds like| looks like| must be| "
     r"means)|sounds like|means you have)\s+(?:(?:probably|likely|definitely|clearly) )?"
     r"(?:got\s+)?(?:probably |likely |definitely |"
     r"clearly |just |almost certainly |most likely )?(?:a case of |a touch of )?"
-    r"(?:a |an |the |some )?", re.IGNORECASE)
-_SYMPTOM_LEAD = re.compile(
+    r"(?:a |an |the |some )?")
+_SYMPTOM_LEAD = CaseBlind(
     r"\byour (?:symptoms?|rash|pain|results?|cough|headaches?|numbers|test|scan|x-ray) "
     r"(?:are|is|sound|sounds|mean|means|look|looks|point to|suggests?) (?:like )?"
-    r"(?:a |an )?", re.IGNORECASE)
-_EXEMPT_BEFORE = re.compile(
+    r"(?:a |an )?")
+_EXEMPT_BEFORE = CaseBlind(
     r"\b(?:if|when|whenever|whether|unless|in case|once|as long as|who|before|after|while|"
-    r"because|since|think|worried|wonder(?:ing)?|ask(?:ing)?|whether)\s+(?:\w+\s+){0,1}$",
-    re.IGNORECASE)
+    r"because|since|think|worried|wonder(?:ing)?|ask(?:ing)?|whether)\s+(?:\w+\s+){0,1}$")
 #: Words without one of which ``_DIAGNOSIS_LEAD`` and ``_SYMPTOM_LEAD`` cannot match.
 _DIAGNOSIS_WORDS = frozenset({"you", "you've", "you're", "that", "that's", "it", "it's", "this",
                               "sounds", "means", "your"})
@@ -220,8 +219,10 @@ def _diagnosis(clause: Clause) -> int | None:
     """Where the clause tells the reader what they have ("sounds like you have X")."""
     if clause.question or _DIAGNOSIS_WORDS.isdisjoint(clause.vocabulary) or clause.conditional:
         return None
-    for lead in (*_DIAGNOSIS_LEAD.finditer(clause.text), *_SYMPTOM_LEAD.finditer(clause.text)):
-        if _EXEMPT_BEFORE.search(clause.text, max(0, lead.start() - 40), lead.start()):
+    low = clause.low
+    for lead in (*_DIAGNOSIS_LEAD.finditer(clause.text, low=low),
+                 *_SYMPTOM_LEAD.finditer(clause.text, low=low)):
+        if _EXEMPT_BEFORE.search(clause.text, max(0, lead.start() - 40), lead.start(), low=low):
             continue
         end = _condition_at(clause.text, lead.end())
         if end is None or (lead.group().lower().startswith(("that", "it", "this"))
@@ -260,8 +261,8 @@ def _dosing(clause: Clause) -> int | None:
     """Where the clause gives the reader a dose, or tells them to change one."""
     medicine = lexicon.get("medications")
     if clause.imperative(_DOSE_VERBS) and (
-            _dose("units").search(clause.text) is not None
-            or (_dose("household_units").search(clause.text) is not None
+            _dose("units").search(clause.text, low=clause.low) is not None
+            or (_dose("household_units").search(clause.text, low=clause.low) is not None
                 and medicine.search(clause.text) is not None)):
         return 0
     if clause.imperative(_CHANGE_VERBS) and medicine.search(clause.text) is not None:
@@ -273,12 +274,13 @@ def _treatment(clause: Clause) -> int | None:
     """Where the clause tells the reader to start, stop or switch a treatment."""
     medicine = lexicon.get("medications")
     if clause.imperative(_TREAT_VERBS):
-        move = _TREATMENT_MOVE.search(clause.text)
+        move = _TREATMENT_MOVE.search(clause.text, low=clause.low)
         if move is not None and not clause.negated(move.start(), reach=1):
             found = medicine.search(clause.text, move.end(), move.end() + 40)
             if found is not None:
                 return 0
-    need = _NOT_NEEDED.search(clause.text) if "need" in clause.vocabulary else None
+    need = _NOT_NEEDED.search(clause.text, low=clause.low) if "need" in clause.vocabulary \
+        else None
     if need is not None:
         found = medicine.search(clause.text, need.end(), need.end() + 30)
         if found is not None or re.match(r"\s+(?:to see )?an? (?:doctor|clinician)",
@@ -288,16 +290,16 @@ def _treatment(clause: Clause) -> int | None:
 
 
 @cache
-def _dose(name: str) -> re.Pattern[str]:
+def _dose(name: str) -> CaseBlind:
     """A number (or "a") and a unit of the list ``name``: "500 mg", "two of your puffs"."""
     listed = [u for u in lexicon.entries(name) if u != "%"]
     units = "|".join(re.escape(u) for u in listed)
     joined = "|".join(re.escape(u) for u in listed if len(u) <= 4)
     percent = r"\s*%|" if "%" in lexicon.entries(name) else ""
     measures = "|".join(u for u in listed if u in _MEASURES) or "(?!)"
-    return re.compile(
+    return CaseBlind(
         rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
-        rf"|(?:{joined})\b)|\ban? (?:{measures})\b", re.IGNORECASE)
+        rf"|(?:{joined})\b)|\ban? (?:{measures})\b")
 
 
 def _may_dose(present: frozenset[str], text: str) -> bool:

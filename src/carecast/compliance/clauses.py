@@ -21,11 +21,71 @@ Curly quotes count as straight ones; offsets are those of the original text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, ClassVar
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["Clause", "OnFirstUse", "clauses", "normalise"]
+__all__ = ["ASCII_FOLDS", "CaseBlind", "Clause", "OnFirstUse", "clauses", "fold", "normalise"]
 
+#: The only characters a case-blind pattern of ASCII letters matches to one of them, or whose
+#: lower case is ASCII or longer (dotted and dotless i, the long s, the Kelvin sign).
+ASCII_FOLDS = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def fold(text: str) -> str | None:
+    """``text`` in lower case where a pattern of lower-case ASCII letters, case-sensitive,
+    finds in it what it finds in ``text`` ignoring case, at the same offsets (every text but
+    one holding one of ``ASCII_FOLDS``: lower case keeps each other character one character,
+    a word character or not, and never turns it into ASCII; ``test_reading`` checks it);
+    None for the others."""
+    if not text.isascii() and any(map(text.__contains__, ASCII_FOLDS)):
+        return None
+    return text.lower()
+
+
+class CaseBlind:
+    """A pattern that ignores case, run as its case-sensitive twin on the lower-case text
+    (``fold``) wherever that finds the same: far faster (``re`` tests an alternative's first
+    letter directly only when case counts). A match's text is then in lower case: read its
+    offsets. The twin exists only for a pattern whose letters are lower-case ASCII."""
+
+    def __init__(self, source: str) -> None:
+        self.blind = re.compile(source, re.IGNORECASE)
+        bare = re.sub(r"\\.", "", source)  # escapes (\W, \S) are not letters
+        self.twin = re.compile(source) if bare.isascii() and bare == bare.lower() else None
+
+    @property
+    def pattern(self) -> str:
+        """The source, to build a larger pattern."""
+        return self.blind.pattern
+
+    def _pick(self, text: str, low: str | None) -> tuple[re.Pattern[str], str]:
+        if self.twin is not None:
+            low = fold(text) if low is None else low
+            if low is not None:
+                return self.twin, low
+        return self.blind, text
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize, *,
+               low: str | None = None) -> re.Match[str] | None:
+        """``re.Pattern.search``; ``low``, when given, is ``fold(text)``, computed once."""
+        pattern, target = self._pick(text, low)
+        return pattern.search(target, pos, endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize, *,
+              low: str | None = None) -> re.Match[str] | None:
+        """``re.Pattern.match`` (see ``search``)."""
+        pattern, target = self._pick(text, low)
+        return pattern.match(target, pos, endpos)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize, *,
+                 low: str | None = None) -> Iterator[re.Match[str]]:
+        """``re.Pattern.finditer`` (see ``search``)."""
+        pattern, target = self._pick(text, low)
+        return pattern.finditer(target, pos, endpos)
+
+
+_T = TypeVar("_T")
 _QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
 #: Where a sentence ends: ``[.!?]+["')\]]*(?=\s|$)|\n+``, written to open with the class of
 #: its first character (then the next ``.``, ``!``, ``?`` or line break is found by a scan
@@ -66,19 +126,18 @@ _MODALS = frozenset(tuple(pair.split()) for pair in (
     "you'll have", "try to", "make sure", "be sure", "go ahead", "feel free", "don't forget",
     "remember to", "it's fine", "it's ok", "it's okay", "it's safe"))
 _MODAL_FIRSTS = frozenset(first for first, _ in _MODALS)
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b",
-    re.IGNORECASE)
+_NEGATION = CaseBlind(
+    r"\b(?:not|no|never|nor|without|instead of|rather than|skip|avoid|\w+n't|cannot)\b")
 #: "don't hesitate to", "never wait to": a negated hesitation is an encouragement.
-_LIFTED = re.compile(r"\W*(?:hesitate|wait|delay|be afraid|be embarrassed|think twice|"
-                     r"worry about)\b", re.IGNORECASE)
-_CONDITIONAL = re.compile(
+_LIFTED = CaseBlind(r"\W*(?:hesitate|wait|delay|be afraid|be embarrassed|think twice|"
+                   r"worry about)\b")
+_CONDITIONAL = CaseBlind(
     r"^(?:[\"'(]*)(?:if|when|whenever|whether|unless|in case|once|anyone who|those who|"
-    r"people who|for those)\b", re.IGNORECASE)
+    r"people who|for those)\b")
 _CLINICIAN = (r"(?:doctors?|physicians?|clinicians?|providers?|pharmacists?|nurses?|"
               r"care team|gp|prescribers?|ob|midwife|specialists?|dentists?|cardiologists?|"
               r"health ?care (?:team|provider)|medical team)")
-_DEFERS = re.compile(
+_DEFERS = CaseBlind(
     rf"\b(?:ask(?:ing)?|check(?:ing)? with|talk(?:ing)? (?:to|with)|consult(?:ing)?|"
     rf"speak(?:ing)? (?:to|with)|discuss(?:ing)?[^.;:]{{0,30}}with)\b[^.;:]{{0,30}}?"
     rf"\b{_CLINICIAN}\b"
@@ -86,8 +145,7 @@ _DEFERS = re.compile(
     rf"[^.;:]{{0,20}}\b(?:says?|tells?|told|prescribes?|prescribed|recommends?|advises?|"
     rf"directs?|directed|oks?|approves?|talking|checking|asking|speaking|agrees?)\b"
     rf"|\bwithout (?:talking|speaking|checking)\b"
-    rf"|\bas (?:prescribed|directed)\b",
-    re.IGNORECASE)
+    rf"|\bas (?:prescribed|directed)\b")
 _WORD = re.compile(r"[\w'@#%.-]+")
 _ASCII_WORD = re.compile(_WORD.pattern, re.ASCII)  # the same words in ASCII text, faster
 #: Words without one of which ``_DEFERS`` cannot match.
@@ -108,50 +166,44 @@ def normalise(text: str) -> str:
     return text
 
 
-class OnFirstUse:
-    """Attributes read on first use, each by its ``_NAME`` method (a subclass lists the names
-    in ``_LAZY``): ``__getattr__`` runs only for an attribute not yet set, so a value read
-    once costs a plain attribute look-up after. ``functools.cached_property`` would take a
-    lock on every read before Python 3.12."""
+class OnFirstUse(Generic[_T]):
+    """A method read as an attribute, run on first use: its value is kept in the instance's
+    ``__dict__``, which every later read finds first (this descriptor has no ``__set__``), a
+    plain look-up. ``functools.cached_property`` takes a lock on each first read before
+    Python 3.12, and a ``__getattr__`` fallback raises and catches an ``AttributeError``:
+    both cost more than the value of most of these attributes."""
 
-    _LAZY: ClassVar[tuple[str, ...]] = ()
-    _READERS: ClassVar[dict[str, Callable[[Any], object]]] = {}
+    def __init__(self, reader: Callable[[Any], _T]) -> None:
+        self._reader = reader
+        self._name = reader.__name__
+        self.__doc__ = reader.__doc__
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._READERS = {name: getattr(cls, f"_{name}") for name in cls._LAZY}
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
 
-    def __getattr__(self, name: str) -> object:
-        reader = self._READERS.get(name)
-        if reader is None:
-            raise AttributeError(name)
-        value = reader(self)
-        setattr(self, name, value)
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> OnFirstUse[_T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> _T | OnFirstUse[_T]:
+        if obj is None:
+            return self
+        value = obj.__dict__[self._name] = self._reader(obj)
         return value
 
 
-class Clause(OnFirstUse):
+class Clause:
     """One clause: its text, where it starts in the field, its sentence, and what it does.
 
     What a clause does is read on first use: most clauses of a post are never asked.
     """
 
-    _LAZY = ("words", "vocabulary", "lead", "ordered", "conditional", "deferred")
-
     text: str
     start: int
     sentence: str
     question: bool
-    #: Read on first use, each by its ``_NAME`` method: the words (lower case) and their
-    #: set; the first word that is not a filler; the words that could be an order (the lead
-    #: and the three after a modal); whether it opens with a condition; whether a referral
-    #: to a clinician governs its instruction.
-    words: tuple[str, ...]
-    vocabulary: frozenset[str]
-    lead: str
-    ordered: frozenset[str]
-    conditional: bool
-    deferred: bool
 
     def __init__(self, text: str, start: int, sentence: str, question: bool) -> None:
         self.text = text
@@ -162,21 +214,31 @@ class Clause(OnFirstUse):
     def __repr__(self) -> str:
         return f"Clause(start={self.start}, length={len(self.text)})"  # no text: it may be PHI
 
-    def _words(self) -> tuple[str, ...]:
+    @OnFirstUse
+    def low(self) -> str | None:
+        """The text in lower case (``fold``; None where case-blind patterns must read the
+        text itself)."""
+        return fold(self.text)
+
+    @OnFirstUse
+    def words(self) -> tuple[str, ...]:
         """The clause's words, lower case."""
-        low = self.text.lower()
+        low = self.text.lower() if self.low is None else self.low
         word = _ASCII_WORD if low.isascii() else _WORD
         return tuple([w.strip(".'") for w in word.findall(low)])
 
-    def _vocabulary(self) -> frozenset[str]:
+    @OnFirstUse
+    def vocabulary(self) -> frozenset[str]:
         """The clause's words as a set (cheap tests before a pattern runs)."""
         return frozenset(self.words)
 
-    def _lead(self) -> str:
+    @OnFirstUse
+    def lead(self) -> str:
         """The first word that is not a filler ("just", "then", "please", ...)."""
         return next((w for w in self.words if w not in _FILLERS), "")
 
-    def _ordered(self) -> frozenset[str]:
+    @OnFirstUse
+    def ordered(self) -> frozenset[str]:
         """The words that could be an order: the lead, and the three after a modal."""
         words = self.words
         ordered = {self.lead}
@@ -187,14 +249,16 @@ class Clause(OnFirstUse):
                 ordered.update(words[i + 2:i + 5])
         return frozenset(ordered)
 
-    def _conditional(self) -> bool:
+    @OnFirstUse
+    def conditional(self) -> bool:
         """The clause opens with a condition ("if you have diabetes", "when ...")."""
-        return _CONDITIONAL.search(self.text) is not None
+        return _CONDITIONAL.search(self.text, low=self.low) is not None
 
-    def _deferred(self) -> bool:
+    @OnFirstUse
+    def deferred(self) -> bool:
         """A referral to a clinician governs this clause's instruction."""
         return not _DEFER_WORDS.isdisjoint(self.vocabulary) and _DEFERS.search(
-            self.text) is not None
+            self.text, low=self.low) is not None
 
     def imperative(self, verbs: frozenset[str]) -> bool:
         """The clause orders the reader to do one of ``verbs`` ("take", "just take",
@@ -203,10 +267,12 @@ class Clause(OnFirstUse):
 
     def negated(self, position: int, reach: int = 5) -> bool:
         """A negation within ``reach`` words before ``position`` (an offset in ``text``)."""
-        before = self.text[max(0, position - 25 * (reach + 1)):position]
-        cues = list(_NEGATION.finditer(before))
+        start = max(0, position - 25 * (reach + 1))
+        before = self.text[start:position]
+        low = None if self.low is None else self.low[start:position]
+        cues = list(_NEGATION.finditer(before, low=low))
         last = cues[-1] if cues else None
-        if last is None or _LIFTED.match(before, last.end()):
+        if last is None or _LIFTED.match(before, last.end(), low=low):
             return False
         return len(_WORD.findall(before[last.end():])) <= reach
 

@@ -10,6 +10,7 @@ clauses.
 - ``words``: ``(start, end, lower-case word)`` for each word, curly quotes read as straight
   ones (what the word lists match on; see ``lexicon``), and ``names``, the words alone;
 - ``vocabulary``: the set of those words (cheap tests before any pattern runs);
+- ``low``: the text in lower case for ``CaseBlind`` patterns (``clauses.fold``);
 - ``clauses``: the text's clauses (see ``clauses``);
 - ``hashtags``: ``(offset of '#', tag)`` for each ``#tag``.
 """
@@ -20,7 +21,7 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 
-from carecast.compliance.clauses import Clause, OnFirstUse, clauses, normalise
+from carecast.compliance.clauses import Clause, OnFirstUse, clauses, fold, normalise
 
 __all__ = ["Reading", "read", "tokens"]
 
@@ -42,20 +43,11 @@ def tokens(text: str) -> tuple[tuple[int, int, str], ...]:
                   for m in _WORD.finditer(normalise(text))])
 
 
-class Reading(OnFirstUse):
-    """What the checks read of one text; see the module's docstring. Build it with ``read``."""
-
-    _LAZY = ("words", "names", "starts", "vocabulary", "clauses", "hashtags")
+class Reading:
+    """What the checks read of one text; see the module's docstring. Build it with ``read``.
+    Each part is read on first use."""
 
     text: str
-    words: tuple[tuple[int, int, str], ...]
-    #: The words alone, in order (a phrase is compared with a slice of them).
-    names: tuple[str, ...]
-    #: Where each word starts (for ``word_at``).
-    starts: list[int]
-    vocabulary: frozenset[str]
-    clauses: tuple[Clause, ...]
-    hashtags: tuple[tuple[int, str], ...]
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -67,22 +59,34 @@ class Reading(OnFirstUse):
         """The index in ``words`` of the first word starting at or after offset ``at``."""
         return bisect_left(self.starts, at)
 
-    def _words(self) -> tuple[tuple[int, int, str], ...]:
+    @OnFirstUse
+    def words(self) -> tuple[tuple[int, int, str], ...]:
         return tokens(self.text)
 
-    def _names(self) -> tuple[str, ...]:
+    @OnFirstUse
+    def names(self) -> tuple[str, ...]:
+        """The words alone, in order (a phrase is compared with a slice of them)."""
         return tuple([w for _, _, w in self.words])
 
-    def _starts(self) -> list[int]:
+    @OnFirstUse
+    def starts(self) -> list[int]:
+        """Where each word starts (for ``word_at``)."""
         return [start for start, _, _ in self.words]
 
-    def _vocabulary(self) -> frozenset[str]:
+    @OnFirstUse
+    def vocabulary(self) -> frozenset[str]:
         return frozenset(self.names)
 
-    def _clauses(self) -> tuple[Clause, ...]:
+    @OnFirstUse
+    def low(self) -> str | None:
+        return fold(self.text)
+
+    @OnFirstUse
+    def clauses(self) -> tuple[Clause, ...]:
         return clauses(self.text)
 
-    def _hashtags(self) -> tuple[tuple[int, str], ...]:
+    @OnFirstUse
+    def hashtags(self) -> tuple[tuple[int, str], ...]:
         if "#" not in self.text:
             return ()
         return tuple([(m.start(), m.group(1)) for m in _HASHTAG.finditer(self.text)])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from carecast.compliance import lexicon
 from carecast.compliance._settings import draft_texts, has_phrase, may_hold
-from carecast.compliance.clauses import Clause
+from carecast.compliance.clauses import CaseBlind, Clause
 from carecast.compliance.reading import read
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ __all__ = ["review"]
 
 _PILLS = (r"(?:pills|tablets|capsules|patches|doses|gummies|painkillers|meds|medications|"
           r"medicines)")
-_METHOD = re.compile(
+_METHOD = CaseBlind(
     r"\b(?:hang(?:ed|ing)(?! (?:out|around|up|on|in there|with|onto|over)\b)|"
     r"hung (?:him|her|them|my)sel(?:f|ves)|noose|"
     r"jump(?:ed|s|ing)? (?:from|off|in front of)|in front of a train|train tracks|"
@@ -53,13 +53,11 @@ _METHOD = re.compile(
     r"(?:by|with|using) (?!suicide\b)\w+|"
     r"(?:\d+|two|three|four|five|six|ten|twenty|thirty|forty|fifty|a hundred|a bottle of|"
     r"a handful of|a whole bottle of) (?:of )?(?:his |her |their |my |your |the )?(?:[\w']+ ){0,2}?"
-    + _PILLS + r")\b", re.IGNORECASE)
-_SIGNS = re.compile(
+    + _PILLS + r")\b")
+_SIGNS = CaseBlind(
     r"\b(?:signs?|symptoms?|warning|recogni[sz]e|spot|know the|watch for|look (?:out )?for|"
-    r"be ?fast|f\.?a\.?s\.?t|life-threatening|emergency|within minutes|every minute)\b",
-    re.IGNORECASE)
-_CALL = re.compile(r"\b(?:call(?:ing|s)?|dial(?:ing)?|phon(?:e|ing)|ring(?:ing)?)\b",
-                   re.IGNORECASE)
+    r"be ?fast|f\.?a\.?s\.?t|life-threatening|emergency|within minutes|every minute)\b")
+_CALL = CaseBlind(r"\b(?:call(?:ing|s)?|dial(?:ing)?|phon(?:e|ing)|ring(?:ing)?)\b")
 #: What every match of ``_CALL``, ``_DECLINED``, ``_GO``, ``_WARNING``, ``_DELAY_PHRASE`` and
 #: ``_METHOD`` holds (see ``may_hold``; ``test_advice_clauses`` checks it).
 _CALL_WORDS = ("call", "dial", "phon", "ring")
@@ -67,26 +65,25 @@ _DECLINED_WORDS = ("skip", "avoid", "need", "stay away from", "not necessary", "
                    "instead of", "rather than", "before", "until after")
 _SERVICE = (r"(?:emergency services|emergency number|an ambulance|ambulances?|the ambulance|"
             r"paramedics|ems|the er|er|emergency room|emergency department|a&e)")
-_SERVICES = re.compile(rf"\b{_SERVICE}\b", re.IGNORECASE)
-_GO = re.compile(r"\b(?:go|get|head|come) (?:straight )?to (?:the |an |your )?(?:nearest )?"
-                 r"(?:er|emergency room|emergency department|a&e)\b", re.IGNORECASE)
-_DECLINED = re.compile(
+_SERVICES = CaseBlind(rf"\b{_SERVICE}\b")
+_GO = CaseBlind(r"\b(?:go|get|head|come) (?:straight )?to (?:the |an |your )?(?:nearest )?"
+                 r"(?:er|emergency room|emergency department|a&e)\b")
+_DECLINED = CaseBlind(
     rf"\b(?:skip|avoid|no need (?:to|for)|(?:won't|don't|doesn't|do not|not|never) need|"
     rf"stay away from|not necessary)\b(?:\W+\w+){{0,4}}?\W+{_SERVICE}\b"
     rf"|\b{_SERVICE} can wait\b|\b(?:instead of|rather than|before|until after) "
-    rf"(?:you )?(?:call|phon|dial|ring)\w*", re.IGNORECASE)
-_PAST = re.compile(r"\b(?:after|recover\w* from|since|following|history of|risk of|"
-                   r"prevent\w*|survivors?|survived|rehab)\b(?:\W+\w+){0,2}\W*$",
-                   re.IGNORECASE)
+    rf"(?:you )?(?:call|phon|dial|ring)\w*")
+_PAST = CaseBlind(r"\b(?:after|recover\w* from|since|following|history of|risk of|"
+                   r"prevent\w*|survivors?|survived|rehab)\b(?:\W+\w+){0,2}\W*$")
 #: "stroke rehab", "heart attack survivors": the emergency names a service or a topic.
-_SERVICE_AFTER = re.compile(
+_SERVICE_AFTER = CaseBlind(
     r"\W+(?:rehab\w*|recovery|survivors?|cent(?:er|re)s?|awareness|month|day|week|risk|"
     r"prevention|unit|team|care|education|support|program\w*|class\w*|clinic|walk|"
-    r"research)\b", re.IGNORECASE)
+    r"research)\b")
 _DELAY = frozenset({"wait", "rest", "sleep", "lie", "nap", "relax", "drive", "sit", "stay",
                     "keep", "take", "chew", "have", "ride", "tough", "walk", "see", "wrap",
                     "give", "monitor", "watch", "call", "phone", "book", "ring"})
-_DELAY_PHRASE = re.compile(
+_DELAY_PHRASE = CaseBlind(
     r"\b(?:wait|rest|sleep|lie down|nap|relax|drive (?:yourself|you|them|him|her)|"
     r"(?:have|get) (?:someone|somebody|a \w+(?: member)?) (?:to )?drive|sit (?:it out|tight)|"
     r"stay (?:home|at home|put)|keep (?:them|him|her) (?:resting )?at home|"
@@ -96,7 +93,7 @@ _DELAY_PHRASE = re.compile(
     r"(?:hour|hours|minutes|day|time|night)|monitor (?:it |them )?at home|watch and wait|"
     r"(?:call|phone|ring|see|book|wait for) (?:your |a |the )?(?:doctor|gp|clinic|"
     r"provider|nurse line|pharmacist)(?: (?:tomorrow|in the morning|on monday|next week|"
-    r"later|when it opens))?)\b", re.IGNORECASE)
+    r"later|when it opens))?)\b")
 
 
 #: What every match of ``_METHOD`` holds (one word of each of its means).
@@ -112,7 +109,7 @@ _DELAY_WORDS = ("wait", "rest", "sleep", "lie down", "nap", "relax", "drive", "s
                 "keep ", "pill", "aspirin", "antihistamine", "benadryl", "tablet", "painkiller",
                 "ibuprofen", "tylenol", "it out", "it off", "see ", "give it", "monitor",
                 "doctor", "gp", "clinic", "provider", "nurse line", "pharmacist")
-_WARNING = re.compile(r"\b(?:trigger warning|content warning|tw|cw)\b", re.IGNORECASE)
+_WARNING = CaseBlind(r"\b(?:trigger warning|content warning|tw|cw)\b")
 
 
 def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
@@ -124,9 +121,11 @@ def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
     """
     texts = list(draft_texts(draft))
     whole = "\n".join(text for _, text in texts)
+    low = read(whole).low
     about = lexicon.get("suicide_terms").search(whole) is not None
     gives = _gives_crisis_line(cfg, whole)
-    if about or gives or (may_hold(whole, _WARNING_WORDS) and _WARNING.search(whole)):
+    if about or gives or (may_hold(whole, _WARNING_WORDS, low=low)
+                          and _WARNING.search(whole, low=low)):
         yield from _methods(cfg, texts)
     if about and not gives:
         line = cfg.crisis_lines[cfg.country]
@@ -144,7 +143,8 @@ def _gives_crisis_line(cfg: AdviceSettings, whole: str) -> bool:
 
 def _methods(cfg: AdviceSettings, texts: list[tuple[str, str]]) -> Iterator[Finding | None]:
     for field, text in texts:
-        match = _METHOD.search(text) if may_hold(text, _METHOD_WORDS) else None
+        low = read(text).low
+        match = _METHOD.search(text, low=low) if may_hold(text, _METHOD_WORDS, low=low) else None
         if match:
             yield cfg.finding(
                 "method", field, f"{field} at {match.start()}: describes a method or means "
@@ -179,7 +179,7 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
             "counter_advice", field, f"{field} at {at}: a post about a medical emergency "
             f"tells readers to wait, rest or treat it themselves instead of calling "
             f"emergency services ({number} in {cfg.country}); say to call {number} at once")
-    elif not called and (_SIGNS.search(whole) or len(
+    elif not called and (_SIGNS.search(whole, low=read(whole).low) or len(
             {whole[a:b].lower() for a, b in lexicon.get("emergencies").finditer(whole)}) > 1):
         yield cfg.finding(
             "emergency", "*", "the post describes the signs of a medical emergency but does "
@@ -188,10 +188,10 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
 
 
 @lru_cache(maxsize=64)
-def _service(number: str) -> re.Pattern[str]:
+def _service(number: str) -> CaseBlind:
     """The emergency number (also spelt "9-1-1") or a named emergency service."""
-    return re.compile(rf"(?<![\w-])(?:{re.escape(number)}|{'-'.join(number)})(?![\w-])|"
-                      + _SERVICES.pattern, re.IGNORECASE)
+    return CaseBlind(rf"(?<![\w-])(?:{re.escape(number)}|{'-'.join(number)})(?![\w-])|"
+                      + _SERVICES.pattern)
 
 
 def _live(sentence: str) -> bool:
@@ -201,30 +201,43 @@ def _live(sentence: str) -> bool:
                for start, end in lexicon.get("emergencies").finditer(sentence))
 
 
-def _calls(clause: Clause, service: re.Pattern[str]) -> bool:
+def _calls(clause: Clause, service: CaseBlind) -> bool:
     """The clause says to call emergency services (or go to the ER), not negated."""
-    for verb in _CALL.finditer(clause.text) if may_hold(clause.text, _CALL_WORDS) else ():
-        if service.search(clause.text, verb.end(), verb.end() + 40) and not clause.negated(
-                verb.start()):
+    for verb in _calls_of(clause):
+        if service.search(clause.text, verb.end(), verb.end() + 40, low=clause.low) and \
+                not clause.negated(verb.start()):
             return True
-    go = _GO.search(clause.text) if may_hold(clause.text, _GO_WORDS) else None
+    low = clause.low
+    go = _GO.search(clause.text, low=low) if may_hold(clause.text, _GO_WORDS, low=low) else None
     return go is not None and not clause.negated(go.start())
 
 
-def _declines(clause: Clause, service: re.Pattern[str]) -> bool:
+def _declines(clause: Clause, service: CaseBlind) -> bool:
     """The clause tells readers not to call, or to call only later."""
-    for verb in _CALL.finditer(clause.text) if may_hold(clause.text, _CALL_WORDS) else ():
-        if service.search(clause.text, verb.end(), verb.end() + 40) and clause.negated(
-                verb.start()):
+    for verb in _calls_of(clause):
+        if service.search(clause.text, verb.end(), verb.end() + 40, low=clause.low) and \
+                clause.negated(verb.start()):
             return True
-    found = _DECLINED.search(clause.text) if may_hold(clause.text, _DECLINED_WORDS) else None
-    return found is not None and (service.search(clause.text) is not None
+    low = clause.low
+    found = _DECLINED.search(clause.text, low=low) if may_hold(
+        clause.text, _DECLINED_WORDS, low=low) else None
+    return found is not None and (service.search(clause.text, low=low) is not None
                                   or not found.group().lower().startswith(("instead", "rather",
                                                                            "before", "until")))
 
 
+def _calls_of(clause: Clause) -> list[re.Match[str]]:
+    """Each verb of calling in the clause ("call", "dialing", "phone")."""
+    low = clause.low
+    return list(_CALL.finditer(clause.text, low=low)) if may_hold(
+        clause.text, _CALL_WORDS, low=low) else []
+
+
 def _delays(clause: Clause) -> bool:
     """The clause orders the reader to wait, rest or treat themselves."""
-    found = _DELAY_PHRASE.search(clause.text) if may_hold(clause.text, _DELAY_WORDS) else None
-    return found is not None and clause.imperative(_DELAY) and not clause.negated(
-        found.start(), reach=2)
+    if not clause.imperative(_DELAY):
+        return False
+    low = clause.low
+    found = _DELAY_PHRASE.search(clause.text, low=low) if may_hold(
+        clause.text, _DELAY_WORDS, low=low) else None
+    return found is not None and not clause.negated(found.start(), reach=2)
