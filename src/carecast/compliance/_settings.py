@@ -187,11 +187,12 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(start + r"[\s\-]+".join(words) + end, re.IGNORECASE)
 
 
-def has_phrase(text: str, phrase: str) -> bool:
-    """Whether ``text`` holds ``phrase`` (see ``phrase_pattern``); an empty phrase is held."""
+def has_phrase(text: str, phrase: str, *, low: str | None = None) -> bool:
+    """Whether ``text`` holds ``phrase`` (see ``phrase_pattern``); an empty phrase is held.
+    ``low``, when given, is ``fold(text)``."""
     if not phrase.strip():
         return True
-    if not may_hold(text, _needle(phrase)):
+    if not may_hold(text, _needle(phrase), low=low):
         return False
     return phrase_pattern(phrase).search(text) is not None
 

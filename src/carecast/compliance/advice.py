@@ -293,13 +293,25 @@ def _treatment(clause: Clause) -> int | None:
 def _dose(name: str) -> CaseBlind:
     """A number (or "a") and a unit of the list ``name``: "500 mg", "two of your puffs"."""
     listed = [u for u in lexicon.entries(name) if u != "%"]
-    units = "|".join(re.escape(u) for u in listed)
-    joined = "|".join(re.escape(u) for u in listed if len(u) <= 4)
     percent = r"\s*%|" if "%" in lexicon.entries(name) else ""
     measures = "|".join(u for u in listed if u in _MEASURES) or "(?!)"
-    return CaseBlind(
-        rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
-        rf"|(?:{joined})\b)|\ban? (?:{measures})\b")
+
+    def source(escape: Callable[[str], str]) -> str:
+        units = "|".join(escape(u) for u in listed)
+        joined = "|".join(escape(u) for u in listed if len(u) <= 4)
+        return (rf"\b{_NUMBER}(?:{percent}\s+(?:[\w'-]+\s+){{0,4}}?(?:{units})\b"
+                rf"|(?:{joined})\b)|\ban? (?:{measures})\b")
+
+    return CaseBlind(source(re.escape), twin=source(_escape_lower))
+
+
+def _escape_lower(unit: str) -> str:
+    """``re.escape(unit)`` for lower-case text: each letter outside ASCII as the class of
+    the lower cases of the letters it matches ignoring case ("µg": "[µμ]g")."""
+    return "".join(re.escape(c) if c.isascii() else "[" + "".join(sorted({
+        x.lower() for x in (c, c.lower(), c.upper(), c.upper().lower(), c.lower().upper())
+        if len(x) == 1 and re.fullmatch(re.escape(c), x, re.IGNORECASE)})) + "]"
+        for c in unit.lower())
 
 
 def _may_dose(present: frozenset[str], text: str) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["ASCII_FOLDS", "CaseBlind", "Clause", "OnFirstUse", "clauses", "fold", "normalise"]
@@ -49,10 +50,13 @@ class CaseBlind:
     letter directly only when case counts). A match's text is then in lower case: read its
     offsets. The twin exists only for a pattern whose letters are lower-case ASCII."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, twin: str | None = None) -> None:
+        """``twin``: the twin's source, for a pattern holding letters outside ASCII (each
+        written as the class of the lower cases of the letters it matches ignoring case)."""
         self.blind = re.compile(source, re.IGNORECASE)
         bare = re.sub(r"\\.", "", source)  # escapes (\W, \S) are not letters
-        self.twin = re.compile(source) if bare.isascii() and bare == bare.lower() else None
+        self.twin = re.compile(twin) if twin is not None else re.compile(source) if (
+            bare.isascii() and bare == bare.lower()) else None
 
     @property
     def pattern(self) -> str:
@@ -225,7 +229,7 @@ class Clause:
         """The clause's words, lower case."""
         low = self.text.lower() if self.low is None else self.low
         word = _ASCII_WORD if low.isascii() else _WORD
-        return tuple([w.strip(".'") for w in word.findall(low)])
+        return tuple(map(str.strip, word.findall(low), repeat(".'")))
 
     @OnFirstUse
     def vocabulary(self) -> frozenset[str]:
@@ -282,10 +286,11 @@ def clauses(text: str) -> tuple[Clause, ...]:
     split once for every check; see ``reading``)."""
     text = normalise(text)
     out: list[Clause] = []
+    spaced = _spaced_dash(text)  # else no sentence of it has a dash after a space
     for start, sentence in _sentences(text):
         question = sentence.rstrip(" \"')").endswith("?")
         at = 0
-        split = _SPLIT if _spaced_dash(sentence) else _SPLIT_UNSPACED
+        split = _SPLIT if spaced and _spaced_dash(sentence) else _SPLIT_UNSPACED
         for sep in [*split.finditer(sentence), None]:
             end = sep.start() if sep else len(sentence)
             piece = sentence[at:end]

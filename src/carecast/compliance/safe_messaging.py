@@ -138,7 +138,9 @@ def review(cfg: AdviceSettings, draft: Draft) -> Iterator[Finding | None]:
 
 def _gives_crisis_line(cfg: AdviceSettings, whole: str) -> bool:
     line = cfg.crisis_lines[cfg.country]
-    return has_phrase(whole, line) or has_phrase(whole, "-".join(line.replace(" ", "")))
+    low = read(whole).low
+    return has_phrase(whole, line, low=low) or has_phrase(
+        whole, "-".join(line.replace(" ", "")), low=low)
 
 
 def _methods(cfg: AdviceSettings, texts: list[tuple[str, str]]) -> Iterator[Finding | None]:
@@ -164,10 +166,11 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
         for clause in read(text).clauses:
             if clause.sentence is not sentence:
                 previous, sentence = sentence, clause.sentence
-            declined = _declines(clause, service)
+            verbs = _called(clause, service)
+            declined = _declines(clause, service, verbs)
             if declined and counter is None:
                 counter = (field, clause.start)
-            elif not declined and _calls(clause, service):
+            elif not declined and _calls(clause, verbs):
                 called = True
             if delay is None and _delays(clause) and (_live(sentence) or _live(previous)):
                 delay = (field, clause.start)
@@ -201,23 +204,31 @@ def _live(sentence: str) -> bool:
                for start, end in lexicon.get("emergencies").finditer(sentence))
 
 
-def _calls(clause: Clause, service: CaseBlind) -> bool:
-    """The clause says to call emergency services (or go to the ER), not negated."""
-    for verb in _calls_of(clause):
-        if service.search(clause.text, verb.end(), verb.end() + 40, low=clause.low) and \
-                not clause.negated(verb.start()):
-            return True
+def _called(clause: Clause, service: CaseBlind) -> list[int]:
+    """Where each verb of calling that names emergency services starts ("call 911",
+    "phoning an ambulance", "dial 9-1-1")."""
+    low = clause.low
+    if not may_hold(clause.text, _CALL_WORDS, low=low):
+        return []
+    return [verb.start() for verb in _CALL.finditer(clause.text, low=low)
+            if service.search(clause.text, verb.end(), verb.end() + 40, low=low)]
+
+
+def _calls(clause: Clause, verbs: list[int]) -> bool:
+    """The clause says to call emergency services (or go to the ER), not negated; ``verbs``
+    are its calls of them (``_called``)."""
+    if any(not clause.negated(at) for at in verbs):
+        return True
     low = clause.low
     go = _GO.search(clause.text, low=low) if may_hold(clause.text, _GO_WORDS, low=low) else None
     return go is not None and not clause.negated(go.start())
 
 
-def _declines(clause: Clause, service: CaseBlind) -> bool:
-    """The clause tells readers not to call, or to call only later."""
-    for verb in _calls_of(clause):
-        if service.search(clause.text, verb.end(), verb.end() + 40, low=clause.low) and \
-                clause.negated(verb.start()):
-            return True
+def _declines(clause: Clause, service: CaseBlind, verbs: list[int]) -> bool:
+    """The clause tells readers not to call, or to call only later; ``verbs`` are its calls
+    of emergency services (``_called``)."""
+    if any(clause.negated(at) for at in verbs):
+        return True
     low = clause.low
     found = _DECLINED.search(clause.text, low=low) if may_hold(
         clause.text, _DECLINED_WORDS, low=low) else None
@@ -226,18 +237,10 @@ def _declines(clause: Clause, service: CaseBlind) -> bool:
                                                                            "before", "until")))
 
 
-def _calls_of(clause: Clause) -> list[re.Match[str]]:
-    """Each verb of calling in the clause ("call", "dialing", "phone")."""
-    low = clause.low
-    return list(_CALL.finditer(clause.text, low=low)) if may_hold(
-        clause.text, _CALL_WORDS, low=low) else []
-
-
 def _delays(clause: Clause) -> bool:
     """The clause orders the reader to wait, rest or treat themselves."""
-    if not clause.imperative(_DELAY):
-        return False
     low = clause.low
     found = _DELAY_PHRASE.search(clause.text, low=low) if may_hold(
         clause.text, _DELAY_WORDS, low=low) else None
-    return found is not None and not clause.negated(found.start(), reach=2)
+    return found is not None and clause.imperative(_DELAY) and not clause.negated(
+        found.start(), reach=2)
