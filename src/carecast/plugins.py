@@ -183,14 +183,14 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
         if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()
             plugin = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__name__
         memo = reuse if reuse is not None and _account_free(impl) else None
-        key = (plugin, reuse_key)
+        key = (plugin, reuse_key) if memo is not None else None
         try:
             if memo is not None and key in memo:
                 items = memo[key]
             else:
-                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+                result = impl.function(*map(kwargs.__getitem__, impl.argnames))
                 items = list(result) if result is not None else []
-                bad = [x for x in items if not isinstance(x, Finding)]
+                bad = [x for x in items if not isinstance(x, Finding)] if items else ()
                 if bad:
                     raise TypeError(f"returned {type(bad[0]).__name__}, not Finding")
                 if memo is not None:
