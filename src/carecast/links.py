@@ -101,9 +101,9 @@ class LinkTagger:
         """``post`` with its link and the links in its text, thread and this account's
         override tagged (and shortened by the hook); ``post`` itself when nothing changes."""
         params = self.utm_of(post, account)
-        hosts = self.hosts_of(post, account)
         if not params and self.shorten is None:
             return post
+        hosts = self.hosts_of(post, account)
         done: dict[str, str] = {}
 
         def one(url: str) -> str:

@@ -133,3 +133,62 @@ def test_the_method_pattern_is_skipped_only_where_it_cannot_match() -> None:
     assert len(found) > len(examples)  # every means, and the sets' own
     assert [t for t in examples if t not in found] == []
     assert [t for t in found if not may_hold(t, safe_messaging._METHOD_WORDS)] == []
+
+
+def test_lower_case_keeps_what_a_case_blind_pattern_of_ascii_finds() -> None:
+    """What ``fold`` relies on: outside ASCII, every character but those of ``ASCII_FOLDS``
+    stays one character in lower case, never ASCII, a word character, digit or space as it
+    was; and no ASCII letter matches it ignoring case. Each of ``ASCII_FOLDS`` breaks one."""
+    chars = "".join(chr(i) for i in range(0x80, 0x110000)
+                    if not 0xD800 <= i < 0xE000 and chr(i) not in clauses_module.ASCII_FOLDS)
+    low = chars.lower()
+    assert len(low) == len(chars)
+    assert re.search(r"[\x00-\x7f]", low) is None
+    for cls in (r"\w", r"\d", r"\s"):
+        assert [m.start() for m in re.finditer(cls, chars)] == [
+            m.start() for m in re.finditer(cls, low)]
+    assert [a for a in "abcdefghijklmnopqrstuvwxyz" if re.search(a, chars, re.IGNORECASE)] == []
+    for c in clauses_module.ASCII_FOLDS:
+        assert len(c.lower()) != 1 or c.lower().isascii() or any(
+            re.match(a, c, re.IGNORECASE) for a in "iks")
+    assert clauses_module.fold("Stroke \u212a") is None
+    assert clauses_module.fold("CALL 911 \U0001f449") == "call 911 \U0001f449"
+
+
+def _case_blind_patterns() -> list[clauses_module.CaseBlind]:
+    from carecast.compliance import advice, safe_messaging
+
+    found = [p for module in (clauses_module, advice, safe_messaging)
+             for p in vars(module).values() if isinstance(p, clauses_module.CaseBlind)]
+    return [*found, advice._dose("units"), advice._dose("household_units"),
+            safe_messaging._service("911"), safe_messaging._service("116 123")]
+
+
+def test_every_case_blind_pattern_has_its_twin() -> None:
+    assert len(_case_blind_patterns()) > 20
+    assert [p.pattern for p in _case_blind_patterns() if p.twin is None] == []
+    assert clauses_module.CaseBlind("Dr\\.").twin is None  # an upper-case letter: no twin
+
+
+def test_case_blind_patterns_find_what_they_find_ignoring_case() -> None:
+    """On every text and clause of both sets, and on texts holding the letters that fold to
+    ASCII or to each other, each pattern finds the same spans as its ignore-case form."""
+    from .test_advice_devset import DEVSET, rows
+    from .test_advice_holdout import HOLDOUT
+
+    texts = [row["text"] for path in (DEVSET, HOLDOUT) for row in rows(path)]
+    texts += [c.text for text in texts for c in clauses(text)]
+    texts += ["\u212aEEP calm, CALL 911", "ta\u0130e 5 \u039cG", "Take 5 \u00b5g", "5 \u03bcG",
+              "\u017fkip the ER", "TW: \u0131t"]
+    for pattern in _case_blind_patterns():
+        for text in texts:
+            assert [m.span() for m in pattern.finditer(text)] == [
+                m.span() for m in pattern.blind.finditer(text)], (pattern.pattern[:40], text)
+
+
+@given(st.text(alphabet="ac ERIKS911-\u212a\u017f\u0130\u0131\u00b5\u039c\u03bcgm5", max_size=30))
+def test_case_blind_patterns_agree_on_any_text(text: str) -> None:
+    for pattern in _case_blind_patterns():
+        low = clauses_module.fold(text)
+        assert [m.span() for m in pattern.finditer(text, low=low)] == [
+            m.span() for m in pattern.blind.finditer(text)]
