@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from itertools import repeat
+from itertools import filterfalse, repeat
 from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["ASCII_FOLDS", "CaseBlind", "Clause", "OnFirstUse", "clauses", "fold", "normalise"]
@@ -239,7 +239,7 @@ class Clause:
     @OnFirstUse
     def lead(self) -> str:
         """The first word that is not a filler ("just", "then", "please", ...)."""
-        return next((w for w in self.words if w not in _FILLERS), "")
+        return next(filterfalse(_FILLERS.__contains__, self.words), "")
 
     @OnFirstUse
     def ordered(self) -> frozenset[str]:
