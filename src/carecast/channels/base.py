@@ -500,21 +500,24 @@ class Channel(ABC):
         if self.max_text is None or length <= self.max_text:
             first = [body]
         elif length > self.max_text * self.max_parts:  # surely too many: not split at all
-            raise self._too_many_parts(field, f"more than {self.max_parts}")
+            raise self._too_many_parts(field, None)
         else:
             first = split_thread(body, self.max_text, self.count, field=field)
         if len(first) + len(thread) > self.max_parts:
             raise self._too_many_parts(field if len(first) > 1 else "thread",
-                                       str(len(first) + len(thread)))
+                                       len(first) + len(thread))
         for i, extra in enumerate(thread):
             self.check_length(f"thread[{i}]", extra)
         return [*first, *thread]
 
-    def _too_many_parts(self, field: str, parts: str) -> LimitExceeded:
+    def _too_many_parts(self, field: str, parts: int | None) -> LimitExceeded:
+        """``parts``: how many the split makes (None: surely too many, not split)."""
+        said = f"more than {self.max_parts}" if parts is None else str(parts)
         return LimitExceeded(
-            f"{field}: the {self.name} thread would have {parts} parts, over the "
+            f"{field}: the {self.name} thread would have {said} parts, over the "
             f"{self.max_parts} one thread may have; shorten the text (or the thread), or give "
-            f"overrides.{self.name}.text", field=field, limit=self.max_parts, value=parts)
+            f"overrides.{self.name}.text", field=field, limit=self.max_parts,
+            value=said if parts is None else parts)
 
     def check_length(self, field: str, text: str) -> None:
         """Raise ``LimitExceeded`` when ``text`` is over ``max_text``."""
