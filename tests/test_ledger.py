@@ -237,6 +237,27 @@ def test_concurrent_writes_commit_together_and_chain_in_order(ledger) -> None:
     assert kinds == ["review", "send", "published"]
 
 
+def test_a_store_locked_at_begin_is_a_store_error(ledger, tmp_path) -> None:
+    """The write lock is taken on the driver's connection; failing there is still the
+    ledger's ``StoreError``, not the driver's exception."""
+    from carecast.errors import StoreError
+
+    post = Post(id="locked", text="x")
+    ledger.record(post, [_row(post)])
+    with ledger.engine.connect() as conn:  # the pooled connection the ledger uses next
+        conn.exec_driver_sql("PRAGMA busy_timeout=50")
+    other = sqlite3.connect(tmp_path / "ledger.db")
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError, match="nothing is lost") as raised:
+            ledger.claim(post.id, "a")
+        assert raised.value.__cause__ is None
+    finally:
+        other.rollback()
+        other.close()
+    assert ledger.claim(post.id, "a") == State.PENDING
+
+
 def test_a_failed_batch_fails_every_write_in_it(ledger, monkeypatch) -> None:
     from carecast.errors import StoreError
 

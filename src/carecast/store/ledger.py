@@ -1390,7 +1390,14 @@ def _engine(url: str, *, readonly: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's connection: every transaction runs this, and SQLAlchemy's statement
+        # machinery costs more than the statement. Its error is SQLAlchemy's, as it would be.
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        try:
+            dbapi.cursor().execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from None
 
     return engine
 
