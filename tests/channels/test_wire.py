@@ -5,6 +5,7 @@ would be, and the requests path kept for mocks, proxies and certificates."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import http.server
 import os
 import socket
@@ -21,7 +22,7 @@ import trustme
 
 from carecast.channels import http as chttp
 from carecast.channels import wire
-from carecast.errors import ChannelConnectionError, ChannelTimeout, OutcomeUnknown
+from carecast.errors import ChannelConnectionError, ChannelError, ChannelTimeout, OutcomeUnknown
 
 Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
 
@@ -341,3 +342,52 @@ def test_a_forked_child_never_shares_the_parents_connections(serve: Any) -> None
     assert os.waitstatus_to_exitcode(status) == 0
     assert call(session, "GET", f"{server.base}/").ok  # the parent's own, still usable
     assert server.connections == 2
+
+
+def test_the_request_carries_host_and_a_header_that_could_split_it_is_refused(
+        serve: Any, used: list[str]) -> None:
+    server = serve({"/statuses": _answer()})
+    session = chttp.new_session()
+    call(session, "POST", f"{server.base}/statuses", data={"status": "hi"})
+    _, _, headers, _ = server.requests[-1]
+    assert headers["Host"] == f"127.0.0.1:{server.server_address[1]}"
+    assert headers["Content-Length"] == "9"
+    for bad in ("Bearer s3cret\r\nX-Evil: 1", "Bearer s3cret\n", " s3cret", "s3\x00cret"):
+        session.headers["Authorization"] = bad
+        with pytest.raises(ChannelError) as raised:
+            call(session, "POST", f"{server.base}/statuses", data={"status": "hi"})
+        assert not raised.value.retryable
+        assert not raised.value.may_have_been_sent
+        assert "Authorization" in str(raised.value)
+        assert "s3" not in str(raised.value)
+    session.headers["Authorization"] = "Bearer caf\u00e9\u2019"  # not ISO-8859-1
+    with pytest.raises(ChannelError, match="ISO-8859-1") as raised:
+        call(session, "POST", f"{server.base}/statuses", data={"status": "hi"})
+    assert "caf" not in str(raised.value)
+    assert len(server.requests) == 1  # nothing of the refused requests left
+
+
+@pytest.mark.parametrize("block", [
+    b"Content-Type: text/plain\r\nContent-Length: 3\r\n",
+    b"Set-Cookie: a=1\r\nset-cookie: b=2\r\nX-Empty:\r\nX-Spaces:   padded  \r\n",
+    b"X-Folded: one\r\n  two\r\n\tthree\r\nX-Next: 4\r\n",
+    b"X-Latin: caf\xe9\r\nX-Colon: a: b: c\r\nLink: <https://x/?a=1>; rel=\"next\"\n",
+])
+def test_answer_headers_read_as_http_client_reads_them(block: bytes) -> None:
+    import io
+
+    expected = http.client.parse_headers(io.BytesIO(block + b"\r\n"))
+    got = wire._headers(wire._header_lines(io.BytesIO(block + b"\r\n")))
+    assert list(got.raw_items()) == list(expected.items())
+    for name in ("content-length", "set-cookie", "x-folded", "x-latin", "missing"):
+        assert got.get(name) == expected.get(name)
+        assert got.get_all(name) == expected.get_all(name)
+
+
+def test_an_answer_line_that_is_no_header_is_left_out() -> None:
+    import io
+
+    lines = wire._header_lines(io.BytesIO(b"X-A: 1\r\nnot a header\r\n: no name\r\nX-B: 2\r\n\r\n"))
+    assert list(wire._headers(lines).raw_items()) == [("X-A", "1"), ("X-B", "2")]
+    with pytest.raises(http.client.HTTPException):
+        wire._header_lines(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"))

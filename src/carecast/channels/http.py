@@ -236,6 +236,9 @@ def transport_error(exc: BaseException, *, channel: str, account: str) -> Channe
     exc = _requests_error_in(exc) or exc
     if isinstance(exc, requests.ConnectTimeout):
         return ChannelTimeout("could not connect to the platform in time", **where)
+    if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)):
+        return ChannelError(f"nothing was sent: {exc}", retryable=False,
+                            may_have_been_sent=False, **where)
     if isinstance(exc, requests.ReadTimeout):
         return OutcomeUnknown(
             "the request was sent but no answer came in time; it may have been stored", **where)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import http.client
 import os
+import re
 import select
 import socket
 import ssl
@@ -89,37 +90,180 @@ def send(request: requests.PreparedRequest, *, timeout: float | tuple[float, flo
     connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout,
                                                                                 timeout)
     key: _Key = (scheme, host, port, verify if isinstance(verify, str) else "")
-    conn = _pool.take(key) or _connect(key, connect_timeout)
-    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    headers = {name: ACCEPT_ENCODING if value == _DEFAULT_ACCEPT
-               and name.lower() == "accept-encoding" else value
-               for name, value in request.headers.items()}
+    method = request.method or "GET"
     body = request.body.encode() if isinstance(request.body, str) else request.body
+    message = _message(request, method, url.path, url.query, host, port, scheme, body)
+    conn = _pool.take(key) or _connect(key, connect_timeout)
+    answer: _Answer | None = None
     try:
-        assert conn.sock is not None
-        conn.sock.settimeout(read_timeout)
-        conn.request(request.method or "GET", path, body, headers)
-        answer = conn.getresponse()
+        sock = conn.sock
+        assert sock is not None
+        if sock.gettimeout() != read_timeout:
+            sock.settimeout(read_timeout)
+        sock.sendall(message)
+        answer = _Answer(sock, method=method)
+        answer.begin()
         data = _body(answer, request)
     except requests.RequestException:
-        conn.close()
+        _drop(conn, answer)
         raise
     except TimeoutError as exc:
-        conn.close()
+        _drop(conn, answer)
         raise requests.ReadTimeout(f"no answer in {read_timeout} s ({exc})",
                                    request=request) from None
     except (OSError, http.client.HTTPException) as exc:
-        conn.close()
+        _drop(conn, answer)
         raise requests.ConnectionError(f"the connection failed ({type(exc).__name__})",
                                        request=request) from None
     except BaseException:
-        conn.close()
+        _drop(conn, answer)
         raise
     if answer.will_close:
         conn.close()
     else:
         _pool.give(key, conn)
     return _response(request, answer, data, _clock.monotonic() - started)
+
+
+def _drop(conn: http.client.HTTPConnection, answer: http.client.HTTPResponse | None) -> None:
+    """Close a connection that failed, and the answer's file, which holds its socket open."""
+    if answer is not None:
+        answer.close()
+    conn.close()
+
+
+#: What a request line and header block may not hold: http.client's own checks, and
+#: requests' (no line break in a value, none of ``:`` or a space in a name).
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_BAD_NAME = re.compile(r"\A[:\s]|[:\r\n]")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|^\s")
+
+
+def _message(request: requests.PreparedRequest, method: str, path: str, query: str,
+             host: str, port: int, scheme: str, body: bytes | None) -> bytes:
+    """The request line, headers and body, as ``http.client`` writes them (its ``Host`` and
+    ``Accept-Encoding`` defaults included), built in one piece: its call per header cost more
+    than the rest of the request. A header that could split the message is refused, naming
+    only the header (its value may be a token)."""
+    target = (path or "/") + (f"?{query}" if query else "")
+    if _BAD_TARGET.search(method) or _BAD_TARGET.search(target):
+        raise requests.exceptions.InvalidURL("the request line holds a space or a control "
+                                             "character", request=request)
+    lines = [f"{method} {target} HTTP/1.1"]
+    names = {name.lower() for name in request.headers}
+    if "host" not in names:
+        name = f"[{host}]" if ":" in host else host
+        lines.append(f"Host: {name}" if port == _PORTS[scheme] else f"Host: {name}:{port}")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: identity")
+    if body and "content-length" not in names:
+        lines.append(f"Content-Length: {len(body)}")
+    for name, value in request.headers.items():
+        if not name or _BAD_NAME.search(name) or _BAD_VALUE.search(value):
+            raise requests.exceptions.InvalidHeader(
+                f"the header {name[:64]!r} holds a line break, a control character or a "
+                "leading space; fix the setting it comes from", request=request)
+        if value == _DEFAULT_ACCEPT and name.lower() == "accept-encoding":
+            value = ACCEPT_ENCODING
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    try:
+        head = "\r\n".join(lines).encode("latin-1")
+    except UnicodeEncodeError:  # the error would hold the whole block, tokens and all
+        raise requests.exceptions.InvalidHeader(
+            "a header holds a character outside ISO-8859-1; fix the setting it comes from",
+            request=request) from None
+    return head + body if body else head
+
+
+_PORTS = {"http": 80, "https": 443}
+
+
+class _Answer(http.client.HTTPResponse):
+    """``http.client``'s response, its header block read without the ``email`` parser (about
+    four times the cost of the rest of reading a small answer)."""
+
+    def begin(self) -> None:
+        """Read the status line and headers as ``HTTPResponse.begin`` does."""
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            _header_lines(self.fp)  # a 100 Continue's headers: skipped
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _headers(_header_lines(self.fp))
+        encoding = self.headers.get("transfer-encoding")
+        self.chunked = bool(encoding) and encoding.lower() == "chunked"
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) \
+                or 100 <= status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
+#: ``http.client``'s limits on an answer's header block.
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+def _header_lines(fp: Any) -> list[bytes]:
+    """The header block's lines, up to the blank line, within ``http.client``'s limits."""
+    lines: list[bytes] = []
+    while True:
+        line = fp.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
+def _headers(lines: list[bytes]) -> http.client.HTTPMessage:
+    """The header lines as ``http.client.parse_headers`` reads them: ISO-8859-1, a value's
+    leading blanks dropped, a folded line joined to its header, a line with no name left
+    out."""
+    message = http.client.HTTPMessage()
+    name: str | None = None
+    value = ""
+    for raw in lines:
+        line = raw.decode("iso-8859-1")
+        if line[0] in " \t":  # obsolete line folding: the header goes on
+            if name is not None:
+                value += line
+            continue
+        if name is not None:
+            message[name] = value.rstrip("\r\n")
+        name, colon, rest = line.partition(":")
+        if not colon or not name or name != name.strip():
+            name = None  # not a header: the email parser drops it too
+            continue
+        value = rest.lstrip(" \t")
+    if name is not None:
+        message[name] = value.rstrip("\r\n")
+    return message
 
 
 def _body(answer: http.client.HTTPResponse, request: requests.PreparedRequest) -> bytes:
@@ -191,7 +335,7 @@ def _response(request: requests.PreparedRequest, answer: http.client.HTTPRespons
               data: bytes, elapsed: float) -> requests.Response:
     """The ``requests.Response`` requests would have built (the body decoded)."""
     joined: dict[str, tuple[str, str]] = {}
-    for name, value in answer.headers.items():  # a repeated header joined, as urllib3 does
+    for name, value in answer.headers.raw_items():  # a repeated header joined, as urllib3 does
         lower = name.lower()
         first = joined.get(lower)
         joined[lower] = (name, value) if first is None else (first[0], f"{first[1]}, {value}")
