@@ -352,7 +352,7 @@ def test_the_request_carries_host_and_a_header_that_could_split_it_is_refused(
     _, _, headers, _ = server.requests[-1]
     assert headers["Host"] == f"127.0.0.1:{server.server_address[1]}"
     assert headers["Content-Length"] == "9"
-    for bad in ("Bearer s3cret\r\nX-Evil: 1", "Bearer s3cret\n", " s3cret", "s3\x00cret"):
+    for bad in ("Bearer s3cret\r\nX-Evil: 1", "Bearer s3cret\n", "s3\x00cret", "s3\x7fcret"):
         session.headers["Authorization"] = bad
         with pytest.raises(ChannelError) as raised:
             call(session, "POST", f"{server.base}/statuses", data={"status": "hi"})
@@ -360,6 +360,10 @@ def test_the_request_carries_host_and_a_header_that_could_split_it_is_refused(
         assert not raised.value.may_have_been_sent
         assert "Authorization" in str(raised.value)
         assert "s3" not in str(raised.value)
+    for name in ("X Bad", "X:Evil", "X\r\nEvil"):
+        with pytest.raises(ChannelError, match="nothing was sent"):
+            call(chttp.new_session(), "POST", f"{server.base}/statuses", data={"s": "hi"},
+                 headers={name: "1"})
     session.headers["Authorization"] = "Bearer caf\u00e9\u2019"  # not ISO-8859-1
     with pytest.raises(ChannelError, match="ISO-8859-1") as raised:
         call(session, "POST", f"{server.base}/statuses", data={"status": "hi"})
@@ -391,3 +395,23 @@ def test_an_answer_line_that_is_no_header_is_left_out() -> None:
     assert list(wire._headers(lines).raw_items()) == [("X-A", "1"), ("X-B", "2")]
     with pytest.raises(http.client.HTTPException):
         wire._header_lines(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"))
+
+
+def test_bytes_headers_are_written_as_their_text(serve: Any, used: list[str]) -> None:
+    server = serve({"/statuses": _answer()})
+    call(chttp.new_session(), "POST", f"{server.base}/statuses", data={"status": "hi"},
+         headers={"X-Key": b"k-\xe9"})
+    assert server.requests[-1][2]["X-Key"] == "k-\xe9"
+
+
+@responses.activate
+def test_an_unsafe_header_is_refused_on_the_requests_path_too() -> None:
+    responses.add(responses.POST, "https://api.example/statuses", json={"id": "1"})
+    session = chttp.new_session()
+    session.headers["Authorization"] = "Bearer s3cret\r\nX-Evil: 1"
+    with pytest.raises(ChannelError) as raised:
+        call(session, "POST", "https://api.example/statuses", data={"status": "hi"})
+    assert "Authorization" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+    assert not raised.value.may_have_been_sent
+    assert len(responses.calls) == 0

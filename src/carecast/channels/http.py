@@ -132,6 +132,7 @@ def request(session: requests.Session, method: str, url: str, *, channel: str, a
             if type(adapter) is _SharedAdapter and wire.carries(session, adapter, lean):
                 response = wire.send(lean, timeout=timeout, verify=verify)
             else:
+                wire.check_headers(lean)  # prepared here, so not checked by requests
                 response = adapter.send(lean, timeout=timeout, proxies=session.proxies,
                                         verify=verify, cert=session.cert, stream=False)
             for hook in session.hooks.get("response", ()):  # as Session.send runs them
@@ -236,9 +237,13 @@ def transport_error(exc: BaseException, *, channel: str, account: str) -> Channe
     exc = _requests_error_in(exc) or exc
     if isinstance(exc, requests.ConnectTimeout):
         return ChannelTimeout("could not connect to the platform in time", **where)
+    if isinstance(exc, wire.UnsafeHeader):
+        return ChannelError(f"nothing was sent: {exc}", **where)
     if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)):
-        return ChannelError(f"nothing was sent: {exc}", retryable=False,
-                            may_have_been_sent=False, **where)
+        # requests' own message quotes the value (perhaps a token): not repeated here
+        return ChannelError("nothing was sent: a header or the URL holds a line break, a "
+                            "control character or a leading space; fix the setting it comes "
+                            "from", **where)
     if isinstance(exc, requests.ReadTimeout):
         return OutcomeUnknown(
             "the request was sent but no answer came in time; it may have been stored", **where)

@@ -42,7 +42,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from carecast.clock import SYSTEM_CLOCK
 
-__all__ = ["MAX_ANSWER", "carries", "send"]
+__all__ = ["MAX_ANSWER", "UnsafeHeader", "carries", "check_headers", "send"]
 
 #: The largest answer read (after decoding); a platform's API answer is a few KiB.
 MAX_ANSWER = 32 * 1024 * 1024
@@ -132,11 +132,11 @@ def _drop(conn: http.client.HTTPConnection, answer: http.client.HTTPResponse | N
     conn.close()
 
 
-#: What a request line and header block may not hold: http.client's own checks, and
-#: requests' (no line break in a value, none of ``:`` or a space in a name).
+#: What a request line may not hold (http.client's check), and what a header line must be:
+#: a name with no space, control character or ``:``, and a value with no line break or other
+#: control character but a tab (http.client and requests refuse line breaks too).
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
-_BAD_NAME = re.compile(r"\A[:\s]|[:\r\n]")
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|^\s")
+_SAFE_LINE = re.compile(r"[^\x00-\x20:\x7f]+: [^\x00-\x08\x0a-\x1f\x7f]*")
 
 
 def _message(request: requests.PreparedRequest, method: str, path: str, query: str,
@@ -159,24 +159,59 @@ def _message(request: requests.PreparedRequest, method: str, path: str, query: s
     if body and "content-length" not in names:
         lines.append(f"Content-Length: {len(body)}")
     for name, value in request.headers.items():
-        if not name or _BAD_NAME.search(name) or _BAD_VALUE.search(value):
-            raise requests.exceptions.InvalidHeader(
-                f"the header {name[:64]!r} holds a line break, a control character or a "
-                "leading space; fix the setting it comes from", request=request)
         if value == _DEFAULT_ACCEPT and name.lower() == "accept-encoding":
             value = ACCEPT_ENCODING
-        lines.append(f"{name}: {value}")
+        lines.append(_line(name, value, request))
     lines.append("\r\n")
     try:
         head = "\r\n".join(lines).encode("latin-1")
-    except UnicodeEncodeError:  # the error would hold the whole block, tokens and all
-        raise requests.exceptions.InvalidHeader(
-            "a header holds a character outside ISO-8859-1; fix the setting it comes from",
-            request=request) from None
+    except UnicodeEncodeError as exc:  # its text would hold the whole block, tokens and all
+        raise UnsafeHeader(_header_at(lines, exc.start), request=request,
+                           why="a character outside ISO-8859-1") from None
     return head + body if body else head
 
 
 _PORTS = {"http": 80, "https": 443}
+
+
+class UnsafeHeader(requests.exceptions.InvalidHeader):
+    """A header this transport will not write; the message names the header, never its
+    value (which may be a token)."""
+
+    def __init__(self, name: str, *, request: requests.PreparedRequest,
+                 why: str = "a line break or another control character") -> None:
+        self.header = name[:64]
+        super().__init__(f"the header {self.header!r} holds {why}; fix the setting it "
+                         "comes from", request=request)
+
+
+def check_headers(request: requests.PreparedRequest) -> None:
+    """Refuse a header that could split the request (``UnsafeHeader``): what this transport
+    checks as it writes them, for a request that goes through requests' adapter instead."""
+    for name, value in request.headers.items():
+        _line(name, value, request)
+
+
+def _line(name: str | bytes, value: str | bytes, request: requests.PreparedRequest) -> str:
+    """``name: value``; ``UnsafeHeader`` unless the name is a token and the value holds no
+    control character but a tab."""
+    line = f"{_text(name)}: {_text(value)}"
+    if _SAFE_LINE.fullmatch(line) is None:
+        raise UnsafeHeader(_text(name), request=request)
+    return line
+
+
+def _text(value: str | bytes) -> str:  # requests takes bytes too
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _header_at(lines: list[str], offset: int) -> str:
+    """The name of the header whose line holds ``offset`` of the joined block."""
+    for line in lines:
+        if offset < len(line) + 2:
+            return line.partition(":")[0]
+        offset -= len(line) + 2
+    return ""
 
 
 class _Answer(http.client.HTTPResponse):
