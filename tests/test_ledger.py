@@ -237,6 +237,18 @@ def test_concurrent_writes_commit_together_and_chain_in_order(ledger) -> None:
     assert kinds == ["review", "send", "published"]
 
 
+def test_every_transaction_holds_the_write_lock_from_its_start(ledger, tmp_path) -> None:
+    """Reads then writes in one transaction (``record``) need SQLite's lock before the read."""
+    with ledger._tx() as conn:
+        assert conn.connection.dbapi_connection.in_transaction
+        other = sqlite3.connect(tmp_path / "ledger.db", timeout=0.05)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()
+
+
 def test_a_store_locked_at_begin_is_a_store_error(ledger, tmp_path) -> None:
     """The write lock is taken on the driver's connection; failing there is still the
     ledger's ``StoreError``, not the driver's exception."""

@@ -1388,18 +1388,16 @@ def _engine(url: str, *, readonly: bool = False) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # On the driver's connection: every transaction runs this, and SQLAlchemy's statement
-        # machinery costs more than the statement. Its error is SQLAlchemy's, as it would be.
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        try:
-            dbapi.cursor().execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from None
-
+    # Every transaction takes the write lock as it begins (see ``_write``): as the dialect's
+    # own BEGIN, on the driver's connection, whose errors SQLAlchemy wraps as for any
+    # statement. Not a "begin" event: an engine with any event listener runs four (empty)
+    # event dispatches around every statement.
+    engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
     return engine
+
+
+def _begin_immediate(dbapi_connection: Any) -> None:
+    dbapi_connection.cursor().execute("BEGIN IMMEDIATE")
 
 
 @dataclass(frozen=True)
