@@ -4,10 +4,18 @@
     python benchmarks/run.py overhead import # some
 
 - ``overhead``: SDK time per post x account around a channel that answers at once, the SQLite
-  store on disk included (target: median under 1 ms).
-- ``fanout``: one post to 200 webhook accounts on a loopback receiver answering in 100 ms,
-  concurrency 50 (target: within 1.3x of the ideal 4 x 100 ms).
-- ``import``: ``python -X importtime -c "import carecast"`` (target: under 150 ms).
+  store on disk included (targets: median under 1 ms, client CPU at most 0.3 ms; one post to
+  100, 1,000 and 10,000 accounts: CPU per account within 20 %, peak memory 150 MiB).
+- ``fanout``: one post to 200 and 1,000 Mastodon and webhook accounts through the real
+  channels, on loopback servers answering in 100 ms, concurrency 50, beside a bare
+  ``http.client`` pool (targets: within 1.15x of the ideal and 10 % of the bare floor; Mastodon
+  client CPU at most 0.8 ms per post x account).
+- ``import``: ``python -X importtime -c "import carecast"`` (target: under 100 ms), and the
+  command line's start-up (targets: ``status`` 0.3 s, a one-account ``publish`` 0.5 s).
+- ``phi``: the PHI scanner's characters per CPU second on 3,000 hospital posts (target:
+  1.75 million), and its start-up in a fresh process (targets: 50 ms, 30 MiB).
+- ``brand``: a brand audit of 300 accounts whose platform answers after 100 ms, avatars
+  included, cold and with a warm avatar cache (target: under 3 s).
 - ``advice``: review per 280-character draft, every check on (target: 0.5 ms).
 - ``claim``: CPU per ``Ledger.claim`` with and without its check against the audit chain
   (target: the check adds under 200 µs).
