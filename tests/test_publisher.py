@@ -589,3 +589,38 @@ def test_a_brand_post_skips_an_account_whose_given_channel_class_does_not_publis
                    channel_classes={"fake": FakeChannel, "listing": listing}) as publisher:
         assert publisher.targets(Post(text="Flu shots this week")) == ["one"]
         assert [t.account for t in publisher.preview(Post(text="Flu shots")).targets] == ["one"]
+
+
+def test_results_gather_into_few_commits_while_sends_are_out(fake_publisher, monkeypatch
+                                                            ) -> None:
+    """Sends that take a while answer a few at a time; each commit waits a little for more
+    (half a send's time), so a fan-out is not one transaction per answer or two."""
+    import time
+
+    from carecast.publish.retry import RetryPolicy
+    from carecast.testing import NoWaitClock
+
+    # The machine's clock: a frozen one says every send took no time (nothing to wait for).
+    publisher = fake_publisher(config=fake_config(60, concurrency=20, per_host=64),
+                               retry=RetryPolicy(clock=NoWaitClock(), max_attempts=5))
+    cls = type(publisher.channel("acct0"))
+    original = cls.publish
+
+    def slow(self, draft, key):
+        time.sleep(0.02 + int(self.account[4:]) % 7 * 0.002)  # answers spread over 12 ms
+        return original(self, draft, key)
+
+    cls.publish = slow  # type: ignore[method-assign]
+    waves: list[int] = []
+    settle = publisher.ledger.settle
+
+    def counting(results, *args, **kwargs):
+        waves.append(len(results))
+        return settle(results, *args, **kwargs)
+
+    monkeypatch.setattr(publisher.ledger, "settle", counting)
+    report = publisher.publish(POST)
+    assert report.counts == {"published": 60}
+    assert sum(waves) == 60
+    assert len(waves) <= 12, waves
+    assert all(a.state == State.PUBLISHED for a in publisher.ledger.attempts(POST.id))

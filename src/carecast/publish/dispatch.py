@@ -7,6 +7,7 @@ anything is sent again; the receipt or the error is committed after the send.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -41,6 +42,17 @@ log = logging.getLogger("carecast.publish")
 LOOKUP_CLOCK_MARGIN = timedelta(minutes=10)
 T = TypeVar("T")
 Progress = Callable[[Outcome], None]
+
+
+#: While more than ``GATHER_MIN`` results of a post are still to come, the publishing thread
+#: lets a wave gather before it commits it: for half as long as a send takes, at most
+#: ``GATHER_SECONDS`` (and never past the last result). A commit costs about the same for
+#: one result as for fifty, and each wakes the thread among the senders: on a platform that
+#: answers in 100 ms the answers come a few at a time, and committing each few cost more CPU
+#: than the sends. A result committed later is no less safe: until then its target is
+#: ``sending``, which a restart looks up on the platform.
+GATHER_SECONDS = 0.05
+GATHER_MIN = 8
 
 
 class _Sent(NamedTuple):
@@ -86,12 +98,21 @@ class Dispatcher:
         """
         finished: queue.SimpleQueue[_Sent | BaseException] = queue.SimpleQueue()
 
+        done, all_in = itertools.count(1), threading.Event()
+        took: list[float] = []  # how long the first send took
+
         def run(target: TargetPreview) -> None:
+            started = self.clock.monotonic()
             try:
-                finished.put(self._send(post, target, resend_unknown, claims[target.account],
-                                        claimed_at))
+                result: _Sent | BaseException = self._send(
+                    post, target, resend_unknown, claims[target.account], claimed_at)
             except BaseException as exc:  # raised below, once every other result is in
-                finished.put(exc)
+                result = exc
+            if not took:
+                took.append(self.clock.monotonic() - started)
+            finished.put(result)
+            if next(done) == len(targets):
+                all_in.set()
 
         if len(targets) <= 1:
             for target in targets:
@@ -119,8 +140,13 @@ class Dispatcher:
                 pool.submit(work)
         outcomes: dict[str, Outcome] = {}
         errors: list[BaseException] = []
+        window: float | None = None
         while len(outcomes) + len(errors) < len(targets):
             wave = [finished.get()]
+            if window is None:
+                window = min(GATHER_SECONDS, took[0] / 2)
+            if window >= 0.001 and len(targets) - len(outcomes) - len(errors) > GATHER_MIN:
+                all_in.wait(window)
             while True:
                 try:
                     wave.append(finished.get_nowait())
