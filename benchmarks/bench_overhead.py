@@ -8,8 +8,8 @@ figures: the machine is shared, CPU time is what carecast itself costs.
 
 One post to many accounts: 100, 1,000 and 10,000 no-op accounts, each in fresh processes
 (9, 5 and 3 of them; after a post to one account has paid the one-time costs), the median CPU
-time per account of the ``publish`` call (it must stay flat: nothing quadratic in the number of targets; wall time is
-shown beside it) and the process's peak memory.
+time per account of the ``publish`` call (it must stay flat: nothing quadratic in the number
+of targets; wall time is shown beside it) and the process's peak memory.
 Run: ``python benchmarks/bench_overhead.py``.
 
 Instructions, which repeat whatever the load: ``--posts N`` publishes N posts to 10 no-op
