@@ -368,12 +368,17 @@ _DIGIT = re.compile(r"\d")
 def _ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
     r"""``pattern`` in ``re.ASCII`` mode, matching in ASCII text what ``pattern`` matches there:
     ``\d`` and ``\w`` are then tested in line instead of by a call per character, and ``\s``
-    is written out as the ASCII characters Unicode counts as spaces (tab to CR, 0x1C to 0x20)."""
+    is written out as the ASCII characters Unicode counts as spaces (tab to CR, 0x1C to 0x20).
+    The letter classes are written as their ASCII letters (a capital ``_UP`` as ``[A-Z]``, a
+    letter ``[^\W\d_]`` as ``[A-Za-z]``): one range test a character instead of a category
+    test for each of ``\W``, ``\d`` and ``_`` (the same there: a text the twins read holds no
+    other letter)."""
     source = pattern.pattern
     if "\\\\" in source or re.search(r"\[[^\]]*\\s", source):
         raise ValueError(f"{source!r}: write \\s outside a character class for its ASCII twin")
-    return re.compile(source.replace(r"\s", r"[\t-\r\x1c-\x20]"),
-                      (pattern.flags & ~re.UNICODE) | re.ASCII)
+    source = source.replace(r"\s", r"[\t-\r\x1c-\x20]").replace(_UP, "[A-Z]")
+    source = source.replace(r"[^\W\d_A-Z]", "[a-z]").replace(r"[^\W\d_]", "[A-Za-z]")
+    return re.compile(source, (pattern.flags & ~re.UNICODE) | re.ASCII)
 
 
 class _Hot(NamedTuple):
@@ -736,6 +741,9 @@ def _title_before(lower: str, start: int, reach: int, titles: frozenset[str],
                   bare: frozenset[str] = frozenset()) -> bool:
     """Whether a whole word of ``titles`` (a dot may follow it) or of ``bare`` ends
     ``lower[start - reach:start]``, spaces or tabs after it ("Mrs. ", "Nurse ")."""
+    if start > 2 and lower[start - 1] == " " and lower[start - 2].isalpha() and \
+            lower[start - 3:start - 1] not in _TITLE_ENDINGS:
+        return False  # the common case: one space after a word whose ending is no title's
     begin = max(0, start - reach)
     end = start
     if end > begin and lower[end - 1] == "\n":
@@ -1258,15 +1266,27 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if whole in lex.not_phi_places or (len(keys) > 1 and whole in lex.cities):
         return _place(text, start, _end_of(text, start, words), whole, lex, found)
     # Leading ordinary words ("The", "Thanks", "Join") are not part of a name.
-    while keys and (keys[0] in lex.common or len(keys[0]) <= 1 or (initial and lex.is_english(
-            keys[0]) and keys[0] not in lex.first and keys[0] not in lex.last)) and not (
-            len(keys) > 1 and keys[0] in lex.first and keys[1] in lex.last
-            and not lex.is_english(keys[1])):  # "Summer Delgado": a first name that is a word
-        if len(keys) == 1:
+    # (walked by index, the lists cut once at the end)
+    common, first_names, last_names = lex.common, lex.first, lex.last
+    lead = 0
+    final = len(keys) - 1
+    while True:
+        key = keys[lead]
+        if not (key in common or len(key) <= 1 or (initial and lex.is_english(key) and
+                                                    key not in first_names and
+                                                    key not in last_names)) or (
+                lead < final and key in first_names and keys[lead + 1] in last_names
+                and not lex.is_english(keys[lead + 1])):  # "Summer Delgado": a first name
+            break  # that is a word
+        if lead == final:
             return False
-        initialled = initialled or (len(words[0]) == 2 and words[0][1] == ".")  # "R. Smith"
-        start = text.index(words[1], start + len(words[0]))
-        words, keys, initial, moved = words[1:], keys[1:], False, True
+        word = words[lead]
+        initialled = initialled or (len(word) == 2 and word[1] == ".")  # "R. Smith"
+        start = text.index(words[lead + 1], start + len(word))
+        lead += 1
+        initial = False
+    if lead:
+        words, keys, moved = words[lead:], keys[lead:], True
     last = keys[-1]
     if last in _NOT_A_NAME_END or last.removesuffix("s") in _ORG_WORDS or (
             ("'" in last or "\u2019" in last) and _CONTRACTION.search(last)):
@@ -1398,6 +1418,8 @@ def _key(word: str) -> str:
 
 
 def _sentence_start(text: str, start: int) -> bool:
+    if start > 1 and text[start - 1] == " " and text[start - 2].isalnum():
+        return False  # the common case: a word and one space before the run
     i = start - 1
     while i >= 0 and text[i] in " \t\"'\u201c\u2018(*-\u2013\u2014":
         i -= 1
