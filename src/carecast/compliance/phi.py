@@ -184,6 +184,7 @@ _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": voc
 _ASCII_DIGITS = b"0123456789"
 _REGISTRY = re.compile(r"(?:NCT\d{8}|ISRCTN\d{8}|ACTRN\d{14}|EUCTR\d{4}-\d{6}-\d{2}"
                        r"|DRKS\d{8}|ChiCTR[\w-]+|[RKUPFT]\d{2}[A-Z]{2}\d{6}(?:-\d+)?)")
+_REGISTRY_FIRST = frozenset("NIAEDCRKUPFT")  # the first letters of its numbers
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
            "December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -831,7 +832,8 @@ def _structured(text: str, found: _Found) -> None:
     lower = found.lower
     for start, end in tokens:  # tokens never overlap: one loop serves both rules
         capitals = capitals or text[start:end] != lower[start:end]
-        if end - start >= 7 and _IPV4.fullmatch(text, start, end):  # 1.1.1.1 and longer
+        if end - start >= 7 and text.count(".", start, end) == 3 and \
+                _IPV4.fullmatch(text, start, end):  # 1.1.1.1 and longer: three dots
             found.add(start, end, "IP", 0.9)
         elif end - start >= 3:  # shorter tokens hold too few digits
             _keyed_id(text, start, end, found)
@@ -915,7 +917,8 @@ def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     ident = text[start:end]
     digits = _digit_count(ident)
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
-            _DATE_NUM.fullmatch(ident) or _not_an_id(text, start, ident):
+            (_date_shaped(ident, 0, len(ident)) and _DATE_NUM.fullmatch(ident)) or \
+            _not_an_id(text, start, ident):
         return
     words = text[max(0, start - 40):start].lower().replace(":", " ").replace("#", " # ").split()
     named_by_id = False
@@ -956,14 +959,15 @@ def _not_an_id(text: str, start: int, ident: str) -> bool:
     """A hashtag (#StrokeAwareness2026), a trial registry number or a grant number."""
     if start > 0 and text[start - 1] == "#" and ident[:1].isalpha():
         return True
-    return _REGISTRY.fullmatch(ident) is not None
+    return ident[:1] in _REGISTRY_FIRST and _REGISTRY.fullmatch(ident) is not None
 
 
 def _people_marks(text: str, found: _Found) -> None:
     """Marks of a person the lexicons miss: initials, handles, rooms and beds, plates, ages
     over 89 told as an ordinal, dates told by weekday, a name ending in an initial."""
     for span in [s for s in found.spans if s.category == "NAME"]:
-        initial = _NAME_INITIAL.match(text, span.end)  # "Dana K."
+        initial = _NAME_INITIAL.match(text, span.end) if text[span.end:span.end + 1] in (
+            " ", "\t") else None  # "Dana K."
         if initial:
             found.remove(span)
             found.add(span.start, initial.end(), "NAME", max(span.confidence, 0.8))
@@ -1017,7 +1021,7 @@ def _folded_name_pairs(text: str, found: _Found) -> None:
 
 def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
     for start, end in tokens:
-        m = _DATE_NUM.match(text, start, end) if end - start >= 6 else None  # 1/2/34 or longer
+        m = _DATE_NUM.match(text, start, end) if _date_shaped(text, start, end) else None
         if m is None or (m.end() != end and text[m.end()] != "T"):
             continue
         if m.group("y1"):
@@ -1043,6 +1047,14 @@ def _dates(text: str, found: _Found, tokens: list[tuple[int, int]]) -> None:
     for m in found.hot.age.finditer(text) if found.old_age else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "DATE", 0.85)
+
+
+def _date_shaped(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` can be a ``_DATE_NUM``: six characters or more and a
+    separator after its first one or two digits or after a year's four (a test of three
+    characters instead of a match)."""
+    return end - start >= 6 and (text[start + 1] in "-/." or text[start + 2] in "-/." or
+                                 text[start + 4] in "-/.")
 
 
 def _date_confidence(text: str, start: int) -> float:
@@ -1146,7 +1158,9 @@ def _postcodes_by_places(text: str, found: _Found) -> None:
         if after:
             found.add(after.start(1), after.end(1), "LOCATION", 0.7)
     for start, end in places:
-        before = _POSTCODE_BEFORE.search(text, max(0, start - 12), start)
+        window = text[max(0, start - 12):start]  # a number, then spaces or a comma
+        before = _POSTCODE_BEFORE.search(text, max(0, start - 12), start) if \
+            window.rstrip(" \t,\n")[-1:].isdigit() else None
         if before and (len(before.group(1)) >= 4 or _DIGIT.search(text, start, end)):
             found.add(before.start(1), before.end(1), "LOCATION", 0.7)
 
@@ -1303,7 +1317,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
     if phrase in lex.not_phi_places:
         return _place(text, start, end, phrase, lex, found)
     if single and ((words[0].isupper() and len(keys[0]) <= 4 and keys[0] not in lex.first)
-                   or _ACRONYM_PLURAL.fullmatch(words[0])):
+                   or (words[0][-1] == "s" and _ACRONYM_PLURAL.fullmatch(words[0]))):
         return True  # MRN, ICU, DOB, NPs: an acronym, even after "patient"
     head = found.lower[max(0, start - 30):start].split()
     prev = head[-1].strip(_PUNCT) if head else ""
@@ -1321,7 +1335,7 @@ def _judge(text: str, start: int, words: list[str], lex: _Lexicon, found: _Found
         prev == "the" and nxt in ("family", "families", "household"))  # "the Patel family"
     place_cue = prev in _PLACE_BEFORE or (prev == "the" and prev2 in _PLACE_BEFORE) or (
         nxt in lex.not_phi_places or nxt2 in lex.not_phi_places
-        or _STATE_AFTER.match(text, end) is not None)
+        or (text[end:end + 1] == "," and _STATE_AFTER.match(text, end) is not None))
     if shouting and not (person_cue or place_cue):
         return False
     first = keys[0] in lex.first
