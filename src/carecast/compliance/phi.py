@@ -840,7 +840,10 @@ def _structured(text: str, found: _Found) -> None:
     for m in _IBAN.finditer(text) if capitals else ():
         if _after_gap(text, m.start()) and _iban_ok(m.group()):
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
-    for m in hot.card.finditer(text, found.first_digit) if found.digits >= 12 else ():
+    phone = card = found.digits >= 7
+    if phone and hot is _ASCII_HOT:
+        phone, card = _chained_digits(text, tokens)
+    for m in hot.card.finditer(text, found.first_digit) if card and found.digits >= 12 else ():
         digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
                 len(digits) == 15 and _is_nanp_like(digits)):
@@ -854,12 +857,34 @@ def _structured(text: str, found: _Found) -> None:
         if end - start in (5, 10) and _US_ZIP.fullmatch(text, start, end) and \
                 _STATE_BEFORE.search(text, max(0, start - 6), start):
             found.add(start, end, "LOCATION", 0.85)
-    for m in hot.phone.finditer(text) if found.digits >= 7 else ():
+    for m in hot.phone.finditer(text) if phone else ():
         if m.end() - m.start() >= 7 and _after_gap(text, m.start(), "$€£/.:+-"):  # 7 digits
             _phone(text, m, found)
     for start, end in tokens:
         if end - start >= 6:
             _loose_id(text, start, end, found)
+
+
+def _chained_digits(text: str, tokens: list[tuple[int, int]]) -> tuple[bool, bool]:
+    """Whether ASCII ``text`` can hold a phone number and a card number (the hints for
+    ``_PHONE`` and ``_CARD``): 7 digits in tokens at most two characters apart, and 12 in
+    tokens at most one apart. A phone number's digit groups lie in tokens with at most two
+    characters between them ("(555) 010-2000": ") "; a "." or "-" between groups is inside a
+    token), a card's with at most one (a space); an extension's digits come after the 7."""
+    phone = card = 0  # the digits of the chains that end at this token
+    phoned = False
+    last_end = -3
+    for start, end in tokens:
+        digits = _digit_count(text[start:end])
+        gap = start - last_end
+        phone = phone + digits if gap <= 2 else digits
+        card = card + digits if gap <= 1 else digits
+        if phone >= 7:
+            phoned = True
+            if card >= 12:  # (a card's chain is part of a phone number's)
+                return True, True
+        last_end = end
+    return phoned, False
 
 
 def _numbered_street_shaped(text: str, tokens: list[tuple[int, int]]) -> bool:
