@@ -208,7 +208,8 @@ def test_each_ascii_twin_matches_as_its_pattern_in_ascii_text(text: str, which: 
 
 _NUMBERED_TEXT = st.tuples(st.lists(st.sampled_from(
     ["12", "4B", "7354", "1st", "95", "Oak", "Street", "St", "N.", "SW1A", "1AA", "K1A", "0B1",
-     "4111", "1111-1111", "(555)", "+1", "010-2000", "12-34-5678", "a", "x", ",", ".", "-",
+     "4111", "1111-1111", "(555)", "+1", "010-2000", "x12", "ext.", "1.", "-(", ").",
+     "12-34-5678", "a", "x", ",", ".", "-",
      "\t", "\n", "\x1c", "\u00c9", "\u0663", "\U0001f600"]), max_size=14),
     st.sampled_from([" ", "", "  "])).map(lambda parts: parts[1].join(parts[0]))
 
@@ -240,6 +241,12 @@ def test_each_digit_hint_holds_wherever_its_pattern_matches(text: str) -> None:
         assert found.old_age
     phone_digits = [len(phi._NON_DIGIT.sub("", m.group())) for m in hot.phone.finditer(text)]
     assert found.digits >= max(phone_digits, default=0)
+    if hot is phi._ASCII_HOT:  # 7 digits before an extension, 12 in a card: chained tokens
+        phone, card = phi._chained_digits(text, tokens)
+        main = [len(phi._NON_DIGIT.sub("", m.group().split("x")[0].split("e")[0]))
+                for m in hot.phone.finditer(text)]
+        assert phone or max(main, default=0) < 7
+        assert card or hot.card.search(text) is None
 
 
 def test_the_ascii_twin_of_a_space_in_a_class_is_refused() -> None:
