@@ -181,7 +181,8 @@ _ROAD = re.compile(_by_first_letter(r"Route|Rte\.?|Highway|Hwy\.?|Interstate|I-|
                    r"[ \t-]?\d{1,4}[A-Z]?\b")
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,5}s")
 _LETTER_WORD = re.compile(r"[A-Z]-[a-z]")  # "C-section", "X-ray", "T-cell": vocabulary
-_ASCII_DIGITS = b"0123456789"
+#: Each byte as itself but the ASCII digits, each as "0" (48): counted and found in C.
+_DIGITS_AS_ZERO = bytes(48 if 48 <= byte <= 57 else byte for byte in range(256))
 _REGISTRY = re.compile(r"(?:NCT\d{8}|ISRCTN\d{8}|ACTRN\d{14}|EUCTR\d{4}-\d{6}-\d{2}"
                        r"|DRKS\d{8}|ChiCTR[\w-]+|[RKUPFT]\d{2}[A-Z]{2}\d{6}(?:-\d+)?)")
 _REGISTRY_FIRST = frozenset("NIAEDCRKUPFT")  # the first letters of its numbers
@@ -635,12 +636,19 @@ class _Found:
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
         self.hot = _ASCII_HOT if _reads_as_ascii(text) else _UNICODE_HOT
-        first_digit = self.hot.digit.search(text)
-        self.digit = first_digit is not None
-        # where the patterns that begin with a digit start searching (-1: no digit)
-        self.first_digit = first_digit.start() if first_digit else -1
-        # at least the number of digits: exact where the text reads as ASCII (no other digit)
-        self.digits = _digit_count(text) if self.hot is _ASCII_HOT else len(text)
+        if text.isascii():  # each digit's byte as "0": the first found and all counted in C
+            zeros = text.encode().translate(_DIGITS_AS_ZERO)
+            # where the patterns that begin with a digit start searching (-1: no digit)
+            self.first_digit = zeros.find(48)
+            self.digit = self.first_digit >= 0
+            self.digits = zeros.count(48) if self.digit else 0
+        else:
+            first_digit = self.hot.digit.search(text)
+            self.digit = first_digit is not None
+            self.first_digit = first_digit.start() if first_digit else -1
+            # at least the number of digits: exact where the text reads as ASCII (no other
+            # digit)
+            self.digits = _digit_count(text) if self.hot is _ASCII_HOT else len(text)
         self.month = _has_month(text)
         self.old_age = self.digit and _OLD_AGE.search(text, self.first_digit) is not None
         lower = self.lower  # an honorific (Mr., Mrs., Ms., ...) can only be where these are
@@ -694,7 +702,7 @@ def _digit_count(text: str) -> int:
     """How many ASCII digits ``text`` holds (counted in its UTF-8 bytes, where they are the
     only bytes 0x30-0x39: cheaper than ``str.translate``)."""
     data = text.encode() if text.isascii() else text.encode("utf-8", "surrogatepass")
-    return len(data) - len(data.translate(None, _ASCII_DIGITS))
+    return data.translate(_DIGITS_AS_ZERO).count(48)
 
 
 def _has_month(text: str) -> bool:
