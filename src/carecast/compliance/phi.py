@@ -420,9 +420,23 @@ def _reads_as_ascii(text: str) -> bool:
     return text.isascii() or _WORDY_NON_ASCII.search(text) is None
 
 
+def _zero_twin(pattern: re.Pattern[str]) -> re.Pattern[bytes]:
+    r"""The ``re.ASCII`` twin of ``pattern`` for an ASCII text's bytes with each digit as "0"
+    (``_Found.zeros``): ``\d`` written as ``0``, so that a pattern begun by a digit is begun by
+    a plain character, which the engine skips to in a tight loop instead of testing a class at
+    each character. Its spans are the twin's in the text; a group's digits are all "0"."""
+    source = _ascii_twin(pattern).pattern.replace("\\u2019", "")
+    if re.search(r"[0-9]", re.sub(r"\{[0-9,]+\}|\\x[0-9a-f]{2}", "", source)):
+        raise ValueError(f"{source!r}: a digit written out reads as 0 in the bytes")
+    return re.compile(source.replace(r"\d", "0").encode("ascii"), re.ASCII)
+
+
 _UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _POSTCODE_HINT,
                     _POSTCODE_SHAPES, _AGE, _RUN, _NEXT_WORDS, _LOWER_PAIR)
 _ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
+_ZERO_STREET_NUMBERED = _zero_twin(_STREET_NUMBERED)
+_ZERO_ORDINAL = _zero_twin(_ORDINAL)
+_ZERO_POSTCODE_HINT = _zero_twin(_POSTCODE_HINT)
 
 
 # ---- lexicons (loaded on the first scan) ---------------------------------------------------
@@ -1038,7 +1052,9 @@ def _people_marks(text: str, found: _Found) -> None:
                 if _DIGIT.search(m.group(1)):
                     found.add(m.start(1), m.end(1), "VEHICLE", 0.9)
         weekday = "the " in text  # "the 3rd"; an old ordinal ("96th") is an old age too
-        if (weekday or found.old_age) and found.hot.ordinal.search(text, found.first_digit):
+        ordinal = _ZERO_ORDINAL.search(found.zeros, found.first_digit) if found.zeros is not \
+            None else found.hot.ordinal.search(text, found.first_digit)
+        if (weekday or found.old_age) and ordinal:
             if found.old_age and _OLD_ORDINAL.search(text, found.first_digit):
                 for m in _ORDINAL_AGE.finditer(text):
                     found.add(m.start(1), m.end(1), "DATE", 0.8)
@@ -1124,7 +1140,9 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]], capitals
                 found.add(m.start(), m.end(), "LOCATION", 0.8)
     lower = found.lower  # cheap tests that skip the rarer patterns
     if _numbered_street_shaped(text, tokens):
-        _street(text, found.hot.street_numbered.finditer(text, found.first_digit), 0.85, found)
+        _street(text, (_ZERO_STREET_NUMBERED.finditer(found.zeros, found.first_digit)
+                       if found.zeros is not None else
+                       found.hot.street_numbered.finditer(text, found.first_digit)), 0.85, found)
     _street(text, _STREET_PREFIXED.finditer(text), 0.75, found)
     if "box" in lower:
         _street(text, _PO_BOX.finditer(text), 0.85, found)
@@ -1134,7 +1152,9 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]], capitals
         for m in _ZIP_NAMED.finditer(text):
             if _after_gap(text, m.start()) and _DIGIT.search(m.group(1)):
                 found.add(m.start(1), m.end(1), "LOCATION", 0.85)
-    shaped = capitals and found.hot.postcode_hint.search(text, found.first_digit) is not None
+    shaped = capitals and (
+        _ZERO_POSTCODE_HINT.search(found.zeros, found.first_digit) if found.zeros is not None
+        else found.hot.postcode_hint.search(text, found.first_digit)) is not None
     for m in found.hot.postcode_shapes.finditer(text) if shaped else ():
         if _after_gap(text, m.start()):
             found.add(m.start(), m.end(), "LOCATION", 0.7)
