@@ -435,6 +435,22 @@ _UNICODE_HOT = _Hot(_DIGIT, _SSN, _CARD, _PHONE, _STREET_NUMBERED, _ORDINAL, _PO
                     _POSTCODE_SHAPES, _AGE, _RUN, _NEXT_WORDS, _LOWER_PAIR)
 _ASCII_HOT = _Hot(*map(_ascii_twin, _UNICODE_HOT))
 _ZERO_STREET_NUMBERED = _zero_twin(_STREET_NUMBERED)
+#: Each byte as itself but the ASCII capitals, each as "A" (65).
+_CAPITALS_AS_A = bytes(65 if 65 <= byte <= 90 else byte for byte in range(256))
+
+
+def _caps_twin(pattern: re.Pattern[str]) -> re.Pattern[bytes]:
+    r"""The ``re.ASCII`` twin of ``pattern`` for an ASCII text's bytes with each capital as
+    "A" (``_CAPITALS_AS_A``): a capital ``[A-Z]`` written as ``A``, so that a pattern begun by
+    a capital is begun by a plain character, skipped to in a tight loop (``[A-Za-z]`` holds
+    "A"). Its spans are the twin's in the text."""
+    source = _ascii_twin(pattern).pattern.replace("\\u2019", "")
+    if re.search(r"[A-Z]", re.sub(r"\[A-Z]\]|A-Z|\\[A-Za-z]", "", source)):
+        raise ValueError(f"{source!r}: a capital written out reads as A in the bytes")
+    return re.compile(source.replace("[A-Z]", "A").encode("ascii"), re.ASCII)
+
+
+_CAPS_RUN = _caps_twin(_RUN)
 _ZERO_ORDINAL = _zero_twin(_ORDINAL)
 _ZERO_POSTCODE_HINT = _zero_twin(_POSTCODE_HINT)
 
@@ -1259,9 +1275,11 @@ def _names_and_places(text: str, found: _Found) -> None:
     shouting = text.isupper()
     skipped: list[tuple[int, list[str]]] = []
     ascii_capital = False  # whether a run begins with one (else "_HAS_UPPER" is asked)
-    for m in found.hot.run.finditer(text):
-        run = m.group()
+    runs = _CAPS_RUN.finditer(text.encode().translate(_CAPITALS_AS_A)) if found.zeros is not \
+        None else found.hot.run.finditer(text)
+    for m in runs:
         at, stop = m.span()
+        run = text[at:stop]
         lex = lex or _lexicon()
         ascii_capital = ascii_capital or run[0] <= "Z"
         if " " in run or "\t" in run:
