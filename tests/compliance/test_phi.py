@@ -206,6 +206,31 @@ def test_each_ascii_twin_matches_as_its_pattern_in_ascii_text(text: str, which: 
     assert [m.span() for m in twin.finditer(text)] == [m.span() for m in pattern.finditer(text)]
 
 
+@settings(max_examples=300, deadline=None)
+@given(_ASCII_TEXT | st.text(st.sampled_from("0123456789 AZaz'-.\tMr Oak Street"), max_size=60))
+def test_the_byte_twins_find_what_the_ascii_twins_find(text: str) -> None:
+    """In an ASCII text's bytes with each digit as "0" (or each capital as "A") the byte twins
+    must find the spans the ``re.ASCII`` twins find in the text."""
+    zeros = text.encode().translate(phi._DIGITS_AS_ZERO)
+    caps = text.encode().translate(phi._CAPITALS_AS_A)
+    for twin, pattern, data in ((phi._ZERO_STREET_NUMBERED, phi._ASCII_HOT.street_numbered, zeros),
+                                (phi._ZERO_ORDINAL, phi._ASCII_HOT.ordinal, zeros),
+                                (phi._ZERO_POSTCODE_HINT, phi._ASCII_HOT.postcode_hint, zeros),
+                                (phi._ZERO_TO_TOKEN_END, phi._DIGIT_TO_TOKEN_END, zeros),
+                                (phi._CAPS_RUN, phi._ASCII_HOT.run, caps)):
+        assert [m.span() for m in twin.finditer(data)] == [m.span() for m in pattern.finditer(text)]
+    found = phi._Found(text)
+    assert (found.first_digit, found.digits) == (
+        next((i for i, ch in enumerate(text) if ch.isdigit()), -1), sum(map(str.isdigit, text)))
+
+
+def test_a_byte_twin_refuses_a_digit_or_capital_written_out() -> None:
+    with pytest.raises(ValueError, match="reads as 0"):
+        phi._zero_twin(phi.re.compile(r"1[01]\d"))
+    with pytest.raises(ValueError, match="reads as A"):
+        phi._caps_twin(phi.re.compile(r"Mr [A-Z]"))
+
+
 _NUMBERED_TEXT = st.tuples(st.lists(st.sampled_from(
     ["12", "4B", "7354", "1st", "95", "Oak", "Street", "St", "N.", "SW1A", "1AA", "K1A", "0B1",
      "4111", "1111-1111", "(555)", "+1", "010-2000", "x12", "ext.", "1.", "-(", ").",

@@ -673,14 +673,15 @@ class _Found:
         self.lower = _lower(text)  # for the cheap hints and the case-blind patterns
         # hints that skip whole passes, asked once per text
         self.hot = _ASCII_HOT if _reads_as_ascii(text) else _UNICODE_HOT
-        if text.isascii():  # each digit's byte as "0": the first found and all counted in C
+        # an ASCII text's bytes with each digit as "0": the first found and all counted in C
+        self.zeros: bytes | None = None
+        if text.isascii():
             zeros = self.zeros = text.encode().translate(_DIGITS_AS_ZERO)
             # where the patterns that begin with a digit start searching (-1: no digit)
             self.first_digit = zeros.find(48)
             self.digit = self.first_digit >= 0
             self.digits = zeros.count(48) if self.digit else 0
         else:
-            self.zeros = None
             first_digit = self.hot.digit.search(text)
             self.digit = first_digit is not None
             self.first_digit = first_digit.start() if first_digit else -1
@@ -1188,7 +1189,7 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]], capitals
                 found.add(m.end(), end, "LOCATION", 0.8)
 
 
-def _street(text: str, matches: Iterable[re.Match[str]], confidence: float,
+def _street(text: str, matches: Iterable[re.Match[str] | re.Match[bytes]], confidence: float,
             found: _Found) -> None:
     """Each of the address ``matches`` that begins a token and is longer than six characters."""
     for m in matches:
