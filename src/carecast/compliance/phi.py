@@ -659,6 +659,9 @@ def scan(text: str, allow: Iterable[str] = ()) -> list[PhiSpan]:
     return spans
 
 
+_new_tuple = tuple.__new__
+
+
 class _Found:
     """Spans found so far; a later, weaker rule never overlaps an earlier one."""
 
@@ -728,7 +731,8 @@ class _Found:
         at = bisect_left(self._starts, end)
         if at and self._ends[at - 1] > start:
             return False
-        self.spans.append(PhiSpan(start, end, category, confidence))
+        # (the tuple made in C: the named tuple's ``__new__`` is a Python function)
+        self.spans.append(_new_tuple(PhiSpan, (start, end, category, confidence)))
         self._starts.insert(at, start)
         self._ends.insert(at, end)
         return True
