@@ -895,7 +895,7 @@ def _structured(text: str, found: _Found) -> None:
             found.add(m.start(), m.end(), "ACCOUNT", 0.95)
     phone = card = found.digits >= 7
     if phone and hot is _ASCII_HOT:
-        phone, card = _chained_digits(text, tokens)
+        phone, card = _chained_digits(text, tokens, found.zeros)
     for m in hot.card.finditer(text, found.first_digit) if card and found.digits >= 12 else ():
         digits = _NON_DIGIT.sub("", m.group())
         if _after_gap(text, m.start(), "+.-") and _luhn_ok(digits) and not (
@@ -919,17 +919,20 @@ def _structured(text: str, found: _Found) -> None:
             _loose_id(text, start, end, found)
 
 
-def _chained_digits(text: str, tokens: list[tuple[int, int]]) -> tuple[bool, bool]:
+def _chained_digits(text: str, tokens: list[tuple[int, int]],
+                    zeros: bytes | None = None) -> tuple[bool, bool]:
     """Whether ASCII ``text`` can hold a phone number and a card number (the hints for
     ``_PHONE`` and ``_CARD``): 7 digits in tokens at most two characters apart, and 12 in
     tokens at most one apart. A phone number's digit groups lie in tokens with at most two
     characters between them ("(555) 010-2000": ") "; a "." or "-" between groups is inside a
-    token), a card's with at most one (a space); an extension's digits come after the 7."""
+    token), a card's with at most one (a space); an extension's digits come after the 7.
+    ``zeros``: the text as ``_Found.zeros`` holds it, where a token's digits are counted."""
     phone = card = 0  # the digits of the chains that end at this token
     phoned = False
     last_end = -3
-    for start, end in tokens:
-        digits = _digit_count(text[start:end])
+    counts = [zeros.count(48, start, end) for start, end in tokens] if zeros is not None \
+        else [_digit_count(text[start:end]) for start, end in tokens]
+    for (start, end), digits in zip(tokens, counts):
         gap = start - last_end
         phone = phone + digits if gap <= 2 else digits
         card = card + digits if gap <= 1 else digits
@@ -997,7 +1000,8 @@ def _id_tokens(text: str, first_digit: int, zeros: bytes | None = None) -> list[
 def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     """An identifier after a word that names it ("MRN", "member ID #", "serial no.")."""
     ident = text[start:end]
-    digits = _digit_count(ident)
+    digits = found.zeros.count(48, start, end) if found.zeros is not None else \
+        _digit_count(ident)
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
             (_date_shaped(ident, 0, len(ident)) and _DATE_NUM.fullmatch(ident)) or \
             _not_an_id(text, start, ident):
@@ -1032,7 +1036,8 @@ def _loose_id(text: str, start: int, end: int, found: _Found) -> None:
     if len(ident) == 17 and _VIN_SHAPE.fullmatch(ident) and not ident.isdigit():
         found.add(start, end, "VEHICLE", 0.7)
         return
-    digits = _digit_count(ident)
+    digits = found.zeros.count(48, start, end) if found.zeros is not None else \
+        _digit_count(ident)
     if digits >= 6 and ident != ident.lower() and "." not in ident:
         found.add(start, end, "OTHER_ID", 0.6)
 
