@@ -932,7 +932,7 @@ def _chained_digits(text: str, tokens: list[tuple[int, int]],
     last_end = -3
     counts = [zeros.count(48, start, end) for start, end in tokens] if zeros is not None \
         else [_digit_count(text[start:end]) for start, end in tokens]
-    for (start, end), digits in zip(tokens, counts):
+    for (start, end), digits in zip(tokens, counts, strict=True):
         gap = start - last_end
         phone = phone + digits if gap <= 2 else digits
         card = card + digits if gap <= 1 else digits
