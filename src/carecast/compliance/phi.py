@@ -930,9 +930,9 @@ def _chained_digits(text: str, tokens: list[tuple[int, int]],
     phone = card = 0  # the digits of the chains that end at this token
     phoned = False
     last_end = -3
-    counts = [zeros.count(48, start, end) for start, end in tokens] if zeros is not None \
-        else [_digit_count(text[start:end]) for start, end in tokens]
-    for (start, end), digits in zip(tokens, counts, strict=True):
+    for start, end in tokens:
+        digits = zeros.count(48, start, end) if zeros is not None else \
+            _digit_count(text[start:end])
         gap = start - last_end
         phone = phone + digits if gap <= 2 else digits
         card = card + digits if gap <= 1 else digits
