@@ -278,3 +278,13 @@ def test_the_ascii_twin_of_a_space_in_a_class_is_refused() -> None:
     with pytest.raises(ValueError, match="outside a character class"):
         phi._ascii_twin(phi.re.compile(r"[\s,]+"))
     assert phi._ascii_twin(phi.re.compile(r"a\sb")).fullmatch("a\x1cb")
+
+
+@pytest.mark.parametrize("word", ["Apt", "Apt.", "Apartment", "Suite", "Ste", "Unit", "Flat"])
+def test_a_unit_number_alone_is_found_whatever_word_names_it(word: str) -> None:
+    """The unit pattern's hint must hold every word the pattern begins with ("Apartment"
+    was missing, so "Apartment 12" alone was never looked for)."""
+    text = f"Her room was {word} 12 today."
+    start = text.index(word)
+    assert any(s.start < start + len(word) + 3 and s.end > start for s in scan(text))
+    assert scan("Her room was Apartment 12 today.") == [PhiSpan(13, 25, "LOCATION", 0.6)]

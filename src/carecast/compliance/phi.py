@@ -1172,7 +1172,8 @@ def _addresses(text: str, found: _Found, tokens: list[tuple[int, int]], capitals
     _street(text, _STREET_PREFIXED.finditer(text), 0.75, found)
     if "box" in lower:
         _street(text, _PO_BOX.finditer(text), 0.85, found)
-    if "apt" in lower or "suite" in lower or "ste" in lower or "unit" in lower or "flat" in lower:
+    if "apt" in lower or "apartment" in lower or "suite" in lower or "ste" in lower \
+            or "unit" in lower or "flat" in lower:  # every word _UNIT_ALONE begins with
         _street(text, _UNIT_ALONE.finditer(text), 0.6, found)
     if "zip" in lower or "post" in lower or "plz" in lower:
         for m in _ZIP_NAMED.finditer(text):
