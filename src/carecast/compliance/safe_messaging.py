@@ -167,13 +167,18 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
             if clause.sentence is not sentence:
                 previous, sentence = sentence, clause.sentence
             verbs = _called(clause, service)
-            declined = _declines(clause, service, verbs)
-            if declined and counter is None:
+            if _declines(clause, service, verbs):
                 counter = (field, clause.start)
-            elif not declined and _calls(clause, verbs):
+                break  # the first counter-advice is the finding, whatever follows
+            if not called and _calls(clause, verbs):
                 called = True
-            if delay is None and _delays(clause) and (_live(sentence) or _live(previous)):
+            # A delay counts only in a post that never says to call: once it does, no
+            # clause's delay matters.
+            if delay is None and not called and _delays(clause) and (
+                    _live(sentence) or _live(previous)):
                 delay = (field, clause.start)
+        if counter is not None:
+            break
     if counter is None and delay is not None and not called:
         counter = delay
     if counter is not None:
