@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from carecast.config import CheckSettings
     from carecast.post import Draft
 
-__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "may_hold", "misconfigured",
+__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "held", "may_hold", "misconfigured",
            "phrase_matches", "phrase_pattern"]
 
 _CHOICES = ("block", "review", "warn", "info", "off")
@@ -214,6 +214,16 @@ def may_hold(text: str, needles: tuple[str, ...], *, low: str | None = None) -> 
         return True
     low = fold(text) if low is None else low
     return low is None or any(map(low.__contains__, needles))  # map: cheaper than a generator
+
+
+def held(needles: tuple[str, ...], low: str | None) -> tuple[str, ...]:
+    """Those of ``needles`` (lower-case ASCII, as for ``may_hold``) that a text holds, given
+    ``low``, its ``fold``: all of them when ``low`` is None. A part of the text (a clause,
+    quotes straightened) holds none of the others, so ``may_hold`` on a part can be given
+    these alone (a needle holding a quote, which straightening may make, is always kept)."""
+    if low is None:
+        return needles
+    return tuple([n for n in needles if n in low or "'" in n or '"' in n])
 
 
 @lru_cache(maxsize=4096)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from carecast.compliance import lexicon
-from carecast.compliance._settings import draft_texts, has_phrase, may_hold
+from carecast.compliance._settings import draft_texts, has_phrase, held, may_hold
 from carecast.compliance.clauses import CaseBlind, Clause
 from carecast.compliance.reading import read
 
@@ -163,18 +163,23 @@ def _emergency(cfg: AdviceSettings, texts: list[tuple[str, str]],
     delay: tuple[str, int] | None = None
     for field, text in texts:
         sentence = previous = ""
+        low = read(text).low
+        # What a clause's text can hold is what its text holds: each list is narrowed to
+        # the words the text holds, once, not tried in full on every clause.
+        words = _Words(held(_CALL_WORDS, low), held(_DECLINED_WORDS, low),
+                       held(_GO_WORDS, low), held(_DELAY_WORDS, low))
         for clause in read(text).clauses:
             if clause.sentence is not sentence:
                 previous, sentence = sentence, clause.sentence
-            verbs = _called(clause, service)
-            if _declines(clause, service, verbs):
+            verbs = _called(clause, service, words.call)
+            if _declines(clause, service, verbs, words.declined):
                 counter = (field, clause.start)
                 break  # the first counter-advice is the finding, whatever follows
-            if not called and _calls(clause, verbs):
+            if not called and _calls(clause, verbs, words.go):
                 called = True
             # A delay counts only in a post that never says to call: once it does, no
             # clause's delay matters.
-            if delay is None and not called and _delays(clause) and (
+            if delay is None and not called and _delays(clause, words.delay) and (
                     _live(sentence) or _live(previous)):
                 delay = (field, clause.start)
         if counter is not None:
@@ -209,43 +214,57 @@ def _live(sentence: str) -> bool:
                for start, end in lexicon.get("emergencies").finditer(sentence))
 
 
-def _called(clause: Clause, service: CaseBlind) -> list[int]:
+class _Words(NamedTuple):
+    """The words of ``_CALL_WORDS``, ``_DECLINED_WORDS``, ``_GO_WORDS`` and ``_DELAY_WORDS``
+    a text holds (``held``): its clauses can hold no other."""
+
+    call: tuple[str, ...]
+    declined: tuple[str, ...]
+    go: tuple[str, ...]
+    delay: tuple[str, ...]
+
+
+def _called(clause: Clause, service: CaseBlind, words: tuple[str, ...] = _CALL_WORDS
+            ) -> list[int]:
     """Where each verb of calling that names emergency services starts ("call 911",
-    "phoning an ambulance", "dial 9-1-1")."""
+    "phoning an ambulance", "dial 9-1-1"); ``words``: those of ``_CALL_WORDS`` the text
+    holds."""
     low = clause.low
-    if not may_hold(clause.text, _CALL_WORDS, low=low):
+    if not words or not may_hold(clause.text, words, low=low):
         return []
     return [verb.start() for verb in _CALL.finditer(clause.text, low=low)
             if service.search(clause.text, verb.end(), verb.end() + 40, low=low)]
 
 
-def _calls(clause: Clause, verbs: list[int]) -> bool:
+def _calls(clause: Clause, verbs: list[int], words: tuple[str, ...] = _GO_WORDS) -> bool:
     """The clause says to call emergency services (or go to the ER), not negated; ``verbs``
     are its calls of them (``_called``)."""
     if any(not clause.negated(at) for at in verbs):
         return True
     low = clause.low
-    go = _GO.search(clause.text, low=low) if may_hold(clause.text, _GO_WORDS, low=low) else None
+    go = _GO.search(clause.text, low=low) if words and may_hold(clause.text, words, low=low) \
+        else None
     return go is not None and not clause.negated(go.start())
 
 
-def _declines(clause: Clause, service: CaseBlind, verbs: list[int]) -> bool:
+def _declines(clause: Clause, service: CaseBlind, verbs: list[int],
+              words: tuple[str, ...] = _DECLINED_WORDS) -> bool:
     """The clause tells readers not to call, or to call only later; ``verbs`` are its calls
     of emergency services (``_called``)."""
     if any(clause.negated(at) for at in verbs):
         return True
     low = clause.low
-    found = _DECLINED.search(clause.text, low=low) if may_hold(
-        clause.text, _DECLINED_WORDS, low=low) else None
+    found = _DECLINED.search(clause.text, low=low) if words and may_hold(
+        clause.text, words, low=low) else None
     return found is not None and (service.search(clause.text, low=low) is not None
                                   or not found.group().lower().startswith(("instead", "rather",
                                                                            "before", "until")))
 
 
-def _delays(clause: Clause) -> bool:
+def _delays(clause: Clause, words: tuple[str, ...] = _DELAY_WORDS) -> bool:
     """The clause orders the reader to wait, rest or treat themselves."""
     low = clause.low
-    found = _DELAY_PHRASE.search(clause.text, low=low) if may_hold(
-        clause.text, _DELAY_WORDS, low=low) else None
+    found = _DELAY_PHRASE.search(clause.text, low=low) if words and may_hold(
+        clause.text, words, low=low) else None
     return found is not None and clause.imperative(_DELAY) and not clause.negated(
         found.start(), reach=2)
