@@ -179,16 +179,15 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
     # A plugin that failed to load blocks the post once, with the post's own findings.
     findings = [b.finding() for b in broken_plugins(pm)] if for_account is None else []
     for impl in caller.get_hookimpls():  # in registration order
-        plugin = impl.plugin_name or ""  # the name it was registered under
-        if not plugin or plugin.isdigit():  # registered without a name: pluggy uses id()
-            plugin = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__name__
         memo = reuse if reuse is not None and _account_free(impl) else None
-        key = (plugin, reuse_key) if memo is not None else None
+        key = (_plugin_name(impl), reuse_key) if memo is not None else None
         try:
             if memo is not None and key in memo:
                 items = memo[key]
             else:
                 result = impl.function(*map(kwargs.__getitem__, impl.argnames))
+                if memo is None and (result is None or (type(result) is list and not result)):
+                    continue  # nothing found (most checks of most drafts): nothing to stamp
                 items = list(result) if result is not None else []
                 bad = [x for x in items if not isinstance(x, Finding)] if items else ()
                 if bad:
@@ -198,18 +197,29 @@ def run_hook(pm: pluggy.PluginManager, name: str, *, for_account: str | None = N
         except AuditTampered:  # the store's records disagree with the chain: stop, loudly
             raise
         except Exception as exc:  # fail closed: a broken check must not let a post through
+            plugin = _plugin_name(impl)
             findings.append(Finding(
                 action=Action.BLOCK, code="review.error", check=_short(plugin), account=for_account,
                 message=f"the check {_short(plugin)} failed ({type(exc).__name__}); "
                         "the post is held until it runs cleanly",
             ))
             continue
+        plugin = _plugin_name(impl) if items else ""
         for item in items:
             update: dict[str, Any] = {"check": item.check or _short(plugin)}
             if for_account is not None:
                 update["account"] = for_account
             findings.append(item.model_copy(update=update))
     return findings
+
+
+def _plugin_name(impl: Any) -> str:
+    """The name a hook implementation's plugin was registered under (its module's or class's
+    name when registered without one: pluggy then uses its id)."""
+    plugin: str = impl.plugin_name or ""
+    if not plugin or plugin.isdigit():
+        plugin = getattr(impl.plugin, "__name__", None) or type(impl.plugin).__name__
+    return plugin
 
 
 def _account_free(impl: Any) -> bool:

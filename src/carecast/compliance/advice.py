@@ -318,8 +318,11 @@ def _may_dose(present: frozenset[str], text: str) -> bool:
     """Whether ``text`` (of the words ``present``) holds a unit of a dose at all, on its own
     or after digits ("500mg"): the dose pattern is dear to run and finds nothing without."""
     units = _unit_words()
-    return ("%" in text and "%" in units) or any(
-        w in units or (w[0].isdigit() and w.lstrip("0123456789.,") in units) for w in present)
+    if ("%" in text and "%" in units) or not units.isdisjoint(present):
+        return True
+    if text.isascii() and not any(map(text.__contains__, "0123456789")):
+        return False  # no word starts with a digit
+    return any(w[0].isdigit() and w.lstrip("0123456789.,") in units for w in present)
 
 
 @cache
