@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from carecast.config import CheckSettings
     from carecast.post import Draft
 
-__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "held", "may_hold", "misconfigured",
-           "phrase_matches", "phrase_pattern"]
+__all__ = ["CheckConfig", "Choice", "draft_texts", "has_phrase", "held", "may_hold",
+           "misconfigured", "phrase_matches", "phrase_pattern"]
 
 _CHOICES = ("block", "review", "warn", "info", "off")
 
