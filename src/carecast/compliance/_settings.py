@@ -197,10 +197,11 @@ def has_phrase(text: str, phrase: str, *, low: str | None = None) -> bool:
     return phrase_pattern(phrase).search(text) is not None
 
 
-def phrase_matches(text: str, phrase: str) -> Iterator[re.Match[str]]:
+def phrase_matches(text: str, phrase: str, *, low: str | None = None
+                   ) -> Iterator[re.Match[str]]:
     """Each match of ``phrase`` in ``text`` (see ``phrase_pattern``), none at once when the
-    text cannot hold it (see ``may_hold``)."""
-    if may_hold(text, _needle(phrase)):
+    text cannot hold it (see ``may_hold``). ``low``, when given, is ``fold(text)``."""
+    if may_hold(text, _needle(phrase), low=low):
         yield from phrase_pattern(phrase).finditer(text)
 
 

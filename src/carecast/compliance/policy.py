@@ -84,12 +84,14 @@ def _claims(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
     patterns, firsts = _banned(tuple(cfg.banned))
     allowed = [phrase_pattern(p) for p in cfg.allow if p.strip()]
     for field, text in draft_texts(draft):
-        if "" not in firsts and firsts.isdisjoint(read(text).vocabulary):
+        reading = read(text)
+        if "" not in firsts and firsts.isdisjoint(reading.vocabulary):
             continue  # no banned phrase can start here
         spared = [(m.start(), m.end()) for a in allowed for m in a.finditer(text)]
+        low = reading.low  # lower case once, for every phrase's test
         hits = sorted((m.start(), m.end(), phrase) for phrase in patterns
-                      for m in phrase_matches(text, phrase))
-        parts = read(text).clauses if hits else ()
+                      for m in phrase_matches(text, phrase, low=low))
+        parts = reading.clauses if hits else ()
         for start, end, phrase in hits:
             clause = next((c for c in reversed(parts) if c.start <= start), None)
             if any(s <= start and end <= e for s, e in spared) or (
@@ -117,7 +119,9 @@ def _first_word(phrase: str) -> str:
 def _holds(text: str, phrase: str) -> bool:
     """``has_phrase``, skipped when the phrase's first word is not in the text at all."""
     first = _first_word(phrase)
-    return (not first or first in read(text).vocabulary) and has_phrase(text, phrase)
+    reading = read(text)
+    return (not first or first in reading.vocabulary) and has_phrase(text, phrase,
+                                                                      low=reading.low)
 
 
 def _requirements(cfg: PolicySettings, draft: Draft) -> Iterator[Finding | None]:
