@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -151,11 +152,9 @@ def _text(cfg: AccessibilitySettings, draft: Draft) -> Iterator[Finding | None]:
                 continue
             if len(tag) < cfg.hashtag_min_length or tag != tag.lower() or tag.isdigit():
                 continue
-            camel = camel_case(tag)
-            if camel is None:
+            better = _better(tag)
+            if better is None:
                 continue
-            better = (f"screen readers read #{camel} better" if not _may_name(camel)
-                      else "capitalise each word so screen readers read it right")
             yield cfg.finding("hashtag", field, f"{field} at {at}: an all-lowercase "
                               f"hashtag of several words; {better}")
         count = count_emoji(text)
@@ -163,6 +162,18 @@ def _text(cfg: AccessibilitySettings, draft: Draft) -> Iterator[Finding | None]:
             yield cfg.finding(
                 "emoji", field, f"{field}: {count} emoji, more than {cfg.max_emoji}; screen "
                 "readers read out each one's name")
+
+
+@lru_cache(maxsize=1024)
+def _better(tag: str) -> str | None:
+    """How to write an all-lowercase hashtag of several words, or None for one word: found
+    once per tag (posts repeat their hashtags; splitting one into words and scanning the
+    suggestion for a name cost more than the rest of the check)."""
+    camel = camel_case(tag)
+    if camel is None:
+        return None
+    return (f"screen readers read #{camel} better" if not _may_name(camel)
+            else "capitalise each word so screen readers read it right")
 
 
 def count_emoji(text: str) -> int:
