@@ -139,8 +139,8 @@ _HANDLE = re.compile(r"^\s*@\w")
 def is_reply(draft: Draft) -> bool:
     """A draft is a reply when its options name the post it answers (``in_reply_to``), or
     when its text starts with an @handle."""
-    return any(draft.options.get(key) for key in REPLY_OPTIONS) or bool(
-        draft.parts and _HANDLE.match(draft.parts[0].text))
+    return any(map(draft.options.get, REPLY_OPTIONS)) or bool(
+        draft.parts and "@" in draft.parts[0].text and _HANDLE.match(draft.parts[0].text))
 
 
 @hookimpl
