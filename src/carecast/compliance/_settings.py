@@ -17,7 +17,7 @@ import re
 import threading
 from collections.abc import Hashable, Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, model_validator
 
@@ -81,9 +81,11 @@ class CheckConfig(BaseModel):
 
         With a ``CheckSettings`` (the reviewer keeps one per brand, channel and campaign), once
         for it: every later draft and post takes the model the first one got."""
-        if settings is None or isinstance(settings, Mapping):
+        if settings is None or _is_mapping(settings):
             return cls._of_table(settings or {})
-        return settings.once(cls, lambda: cls._of_table(settings.get(cls.NAME)))
+        # Not a Mapping (``_is_mapping`` is the isinstance test, which mypy cannot follow).
+        return settings.once(  # type: ignore[union-attr]
+            cls, lambda: cls._of_table(settings.get(cls.NAME)))  # type: ignore[arg-type]
 
     @classmethod
     def _of_table(cls, table: Mapping[str, Any]) -> Self:
@@ -133,6 +135,19 @@ class CheckConfig(BaseModel):
             return None
         return Finding(action=Action(chosen), code=f"{self.NAME}.{kind}", field=field,
                        message=message[:500], spans=spans, confidence=confidence)
+
+
+_MAPPINGS: dict[type, bool] = {}
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, kept per type (every check of every draft asks it of
+    the same ``CheckSettings``; the ABC's own test costs more)."""
+    kind = type(value)
+    known = _MAPPINGS.get(kind)
+    if known is None:
+        known = _MAPPINGS[kind] = isinstance(value, Mapping)
+    return known
 
 
 _VALIDATED: dict[Hashable, CheckConfig] = {}
