@@ -45,13 +45,17 @@ Progress = Callable[[Outcome], None]
 
 
 #: While more than ``GATHER_MIN`` results of a post are still to come, the publishing thread
-#: lets a wave gather before it commits it: for half as long as a send takes, at most
+#: lets a wave gather before it commits it: for half as long as a send takes, or
+#: ``GATHER_COMMITS`` times as long as the last commit took, whichever is longer, at most
 #: ``GATHER_SECONDS`` (and never past the last result). A commit costs about the same for
 #: one result as for fifty, and each wakes the thread among the senders: on a platform that
 #: answers in 100 ms the answers come a few at a time, and committing each few cost more CPU
-#: than the sends. A result committed later is no less safe: until then its target is
-#: ``sending``, which a restart looks up on the platform.
+#: than the sends; on a fast one, commits of a few results each made a post to 1,000
+#: accounts cost half as much again per account as one to 100. A result committed later is
+#: no less safe: until then its target is ``sending``, which a restart looks up on the
+#: platform.
 GATHER_SECONDS = 0.05
+GATHER_COMMITS = 4
 GATHER_MIN = 8
 
 
@@ -140,11 +144,10 @@ class Dispatcher:
                 pool.submit(work)
         outcomes: dict[str, Outcome] = {}
         errors: list[BaseException] = []
-        window: float | None = None
+        committing = 0.0  # how long the last commit took
         while len(outcomes) + len(errors) < len(targets):
             wave = [finished.get()]
-            if window is None:
-                window = min(GATHER_SECONDS, took[0] / 2)
+            window = min(GATHER_SECONDS, max(took[0] / 2, GATHER_COMMITS * committing))
             if window >= 0.001 and len(targets) - len(outcomes) - len(errors) > GATHER_MIN:
                 all_in.wait(window)
             while True:
@@ -154,7 +157,9 @@ class Dispatcher:
                     break
             sent = [w for w in wave if isinstance(w, _Sent)]
             errors += [w for w in wave if isinstance(w, BaseException)]
+            started = self.clock.monotonic()
             self._ledger().settle([s.result for s in sent if s.result is not None])
+            committing = self.clock.monotonic() - started
             for s in sent:
                 outcomes[s.outcome.account] = s.outcome
                 if on_progress:
