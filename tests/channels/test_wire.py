@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import http.server
+import io
 import os
 import socket
 import ssl
@@ -378,8 +379,6 @@ def test_the_request_carries_host_and_a_header_that_could_split_it_is_refused(
     b"X-Latin: caf\xe9\r\nX-Colon: a: b: c\r\nLink: <https://x/?a=1>; rel=\"next\"\n",
 ])
 def test_answer_headers_read_as_http_client_reads_them(block: bytes) -> None:
-    import io
-
     expected = http.client.parse_headers(io.BytesIO(block + b"\r\n"))
     got = wire._headers(wire._header_lines(io.BytesIO(block + b"\r\n")))
     assert list(got.raw_items()) == list(expected.items())
@@ -389,8 +388,6 @@ def test_answer_headers_read_as_http_client_reads_them(block: bytes) -> None:
 
 
 def test_an_answer_line_that_is_no_header_is_left_out() -> None:
-    import io
-
     lines = wire._header_lines(io.BytesIO(b"X-A: 1\r\nnot a header\r\n: no name\r\nX-B: 2\r\n\r\n"))
     assert list(wire._headers(lines).raw_items()) == [("X-A", "1"), ("X-B", "2")]
     with pytest.raises(http.client.HTTPException):

@@ -62,6 +62,8 @@ _DEFAULT_ACCEPT = requests.utils.default_headers()["Accept-Encoding"]
 #: Accept-Encoding values of a request this transport can honour.
 _DECODED = frozenset({_DEFAULT_ACCEPT, ACCEPT_ENCODING, "gzip", "deflate", "identity"})
 _Key = tuple[str, str, int, str]
+#: The port a URL of each scheme means when it names none (left out of ``Host`` then).
+_PORTS = {"http": 80, "https": 443}
 
 
 def carries(session: requests.Session, adapter: HTTPAdapter,
@@ -86,7 +88,7 @@ def send(request: requests.PreparedRequest, *, timeout: float | tuple[float, flo
     started = _clock.monotonic()
     url = urlsplit(request.url or "")
     scheme, host = url.scheme, url.hostname or ""
-    port = url.port or (443 if scheme == "https" else 80)
+    port = url.port or _PORTS[scheme]
     connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout,
                                                                                 timeout)
     key: _Key = (scheme, host, port, verify if isinstance(verify, str) else "")
@@ -170,8 +172,6 @@ def _message(request: requests.PreparedRequest, method: str, path: str, query: s
                            why="a character outside ISO-8859-1") from None
     return head + body if body else head
 
-
-_PORTS = {"http": 80, "https": 443}
 
 
 class UnsafeHeader(requests.exceptions.InvalidHeader):

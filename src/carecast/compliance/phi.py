@@ -743,6 +743,13 @@ class _Found:
         del self._starts[at], self._ends[at]
 
 
+def _digits_in(text: str, start: int, end: int, zeros: bytes | None) -> int:
+    """How many ASCII digits ``text[start:end]`` holds; ``zeros``, when given, is ASCII
+    ``text`` as ``_Found.zeros`` holds it (each digit a "0"), counted there without a slice."""
+    return zeros.count(48, start, end) if zeros is not None else \
+        _digit_count(text[start:end])
+
+
 def _digit_count(text: str) -> int:
     """How many ASCII digits ``text`` holds (counted in its UTF-8 bytes, where they are the
     only bytes 0x30-0x39: cheaper than ``str.translate``)."""
@@ -931,8 +938,7 @@ def _chained_digits(text: str, tokens: list[tuple[int, int]],
     phoned = False
     last_end = -3
     for start, end in tokens:
-        digits = zeros.count(48, start, end) if zeros is not None else \
-            _digit_count(text[start:end])
+        digits = _digits_in(text, start, end, zeros)
         gap = start - last_end
         phone = phone + digits if gap <= 2 else digits
         card = card + digits if gap <= 1 else digits
@@ -1000,8 +1006,7 @@ def _id_tokens(text: str, first_digit: int, zeros: bytes | None = None) -> list[
 def _keyed_id(text: str, start: int, end: int, found: _Found) -> None:
     """An identifier after a word that names it ("MRN", "member ID #", "serial no.")."""
     ident = text[start:end]
-    digits = found.zeros.count(48, start, end) if found.zeros is not None else \
-        _digit_count(ident)
+    digits = _digits_in(text, start, end, found.zeros)
     if not (digits >= 5 or (digits >= 3 and len(ident) >= 5 and not ident.isdigit())) or \
             (_date_shaped(ident, 0, len(ident)) and _DATE_NUM.fullmatch(ident)) or \
             _not_an_id(text, start, ident):
@@ -1036,8 +1041,7 @@ def _loose_id(text: str, start: int, end: int, found: _Found) -> None:
     if len(ident) == 17 and _VIN_SHAPE.fullmatch(ident) and not ident.isdigit():
         found.add(start, end, "VEHICLE", 0.7)
         return
-    digits = found.zeros.count(48, start, end) if found.zeros is not None else \
-        _digit_count(ident)
+    digits = _digits_in(text, start, end, found.zeros)
     if digits >= 6 and ident != ident.lower() and "." not in ident:
         found.add(start, end, "OTHER_ID", 0.6)
 
